@@ -1,0 +1,268 @@
+"""One Event type for FreeSWITCH's three event formats and for the connect reply.
+
+A plain event carries ~130 url-encoded headers and the engine reads about three of them,
+so plain events are not split up front: a header is found by a byte search in the raw
+block and decoded on its own. JSON and XML have no cheap partial read and are decoded
+whole on first access. In every format a value comes back as the text FreeSWITCH meant
+(url-decoded, XML-unescaped), and array values keep FreeSWITCH's ``ARRAY::a|:b`` form so
+that the same flow reads the same value whatever format the socket was set to.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
+from ..errors import ProtocolError
+
+ARRAY_PREFIX = "ARRAY::"
+_ARRAY_SEP = "|:"
+
+
+def _decode(value: bytes) -> str:
+    text = value.decode("utf-8", "replace")
+    return unquote(text) if "%" in text else text
+
+
+class Event:
+    """A FreeSWITCH event (or the channel data of the connect reply).
+
+    Header names are matched exactly as FreeSWITCH writes them (``Unique-ID``,
+    ``variable_sip_from_user``). Repeated headers are kept: :meth:`get` gives the first,
+    :meth:`get_all` every one.
+    """
+
+    __slots__ = ("format", "_raw", "_hend", "_pairs", "_index", "_body", "_cache")
+    content_type = "text/event"
+
+    def __init__(self, fmt: str, raw: bytes = b"", pairs: list[tuple[str, str]] | None = None,
+                 body: str | None = None) -> None:
+        self.format = fmt
+        self._raw = raw
+        self._hend = -1
+        self._pairs = pairs
+        self._index: dict[str, str] | None = None
+        self._body = body
+        self._cache: dict[str, str | None] | None = None
+        if pairs is not None:
+            self._build_index()
+        elif fmt == "plain":
+            end = raw.find(b"\n\n")
+            end = len(raw) if end < 0 else end
+            crlf = raw.find(b"\n\r\n", 0, end)
+            self._hend = end if crlf < 0 else crlf
+
+    # -- construction -------------------------------------------------------------
+    @classmethod
+    def from_plain(cls, raw: bytes) -> "Event":
+        return cls("plain", raw)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "Event":
+        return cls("json", raw)
+
+    @classmethod
+    def from_xml(cls, raw: bytes) -> "Event":
+        return cls("xml", raw)
+
+    @classmethod
+    def from_encoded_pairs(cls, pairs: list[tuple[str, str]]) -> "Event":
+        """Channel data from the connect reply: its own headers, values url-encoded."""
+        return cls("headers", pairs=[(k, unquote(v) if "%" in v else v) for k, v in pairs])
+
+    # -- reading ------------------------------------------------------------------
+    def get(self, name: str, default: str | None = None) -> str | None:
+        if self._index is not None:
+            return self._index.get(name, default)
+        if self.format != "plain":
+            self._parse()
+            return self._index.get(name, default)  # type: ignore[union-attr]
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        elif name in cache:
+            value = cache[name]
+            return default if value is None else value
+        value = self._find_plain(name)
+        cache[name] = value
+        return default if value is None else value
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def get_all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers() if k == name]
+
+    def get_list(self, name: str) -> list[str]:
+        """A header as a list: FreeSWITCH's ``ARRAY::a|:b`` split, a plain value alone."""
+        value = self.get(name)
+        if value is None:
+            return []
+        if value.startswith(ARRAY_PREFIX):
+            return value[len(ARRAY_PREFIX):].split(_ARRAY_SEP)
+        return [value]
+
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header in order, decoded (repeats included)."""
+        if self._pairs is None:
+            self._parse()
+        return list(self._pairs)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self.headers())
+
+    @property
+    def body(self) -> str | None:
+        """The inner body (BACKGROUND_JOB output, an XML CDR …), or None."""
+        if self._pairs is None:
+            self._parse()
+        return self._body
+
+    # -- what the engine reads most -----------------------------------------------
+    @property
+    def name(self) -> str | None:
+        return self.get("Event-Name")
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.get("Unique-ID")
+
+    @property
+    def application(self) -> str | None:
+        return self.get("Application")
+
+    @property
+    def application_uuid(self) -> str | None:
+        return self.get("Application-UUID")
+
+    @property
+    def application_data(self) -> str | None:
+        return self.get("Application-Data")
+
+    @property
+    def application_response(self) -> str | None:
+        return self.get("Application-Response")
+
+    @property
+    def hangup_cause(self) -> str | None:
+        return self.get("Hangup-Cause")
+
+    @property
+    def dtmf_digit(self) -> str | None:
+        return self.get("DTMF-Digit")
+
+    @property
+    def job_uuid(self) -> str | None:
+        return self.get("Job-UUID")
+
+    def variable(self, name: str, default: str | None = None) -> str | None:
+        """Channel variable ``name`` as carried by this event (``variable_<name>``)."""
+        return self.get("variable_" + name, default)
+
+    def variables(self) -> dict[str, str]:
+        return {k[9:]: v for k, v in self.headers() if k.startswith("variable_")}
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name} {self.format}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.headers() == other.headers() and self.body == other.body
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- decoding -----------------------------------------------------------------
+    def _find_plain(self, name: str) -> str | None:
+        raw, hend = self._raw, self._hend
+        key = name.encode() + b":"
+        if raw.startswith(key):
+            start = len(key)
+        else:
+            at = raw.find(b"\n" + key, 0, hend)
+            if at < 0:
+                return None
+            start = at + 1 + len(key)
+        end = raw.find(b"\n", start, hend)
+        if end < 0:
+            end = hend
+        return _decode(raw[start:end].lstrip(b" ").rstrip(b"\r"))
+
+    def _build_index(self) -> None:
+        index: dict[str, str] = {}
+        for k, v in self._pairs:  # type: ignore[union-attr]
+            index.setdefault(k, v)
+        self._index = index
+
+    def _parse(self) -> None:
+        if self._pairs is not None:
+            return
+        try:
+            if self.format == "plain":
+                self._parse_plain()
+            elif self.format == "json":
+                self._parse_json()
+            else:
+                self._parse_xml()
+        except ProtocolError:
+            raise
+        except (ValueError, ElementTree.ParseError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"undecodable {self.format} event: {exc}") from exc
+        self._build_index()
+
+    def _parse_plain(self) -> None:
+        raw, hend = self._raw, self._hend
+        pairs = []
+        for line in raw[:hend].split(b"\n"):
+            name, sep, value = line.partition(b":")
+            if sep:
+                pairs.append((name.decode("utf-8", "replace").strip(),
+                              _decode(value.lstrip(b" ").rstrip(b"\r"))))
+        self._pairs = pairs
+        rest = raw[hend + (3 if raw[hend + 1:hend + 2] == b"\r" else 2):]
+        self._body = _inner_body(pairs, rest) if hend < len(raw) else None
+
+    def _parse_json(self) -> None:
+        items = json.loads(self._raw, object_pairs_hook=list)
+        if not isinstance(items, list):
+            raise ProtocolError("text/event-json body is not a JSON object")
+        pairs = []
+        for key, value in items:
+            if key == "_body":
+                self._body = str(value)
+                continue
+            if isinstance(value, list):
+                value = ARRAY_PREFIX + _ARRAY_SEP.join(str(v) for v in value)
+            elif not isinstance(value, str):
+                value = json.dumps(value)
+            pairs.append((key, value))
+        self._pairs = pairs
+
+    def _parse_xml(self) -> None:
+        if b"<!DOCTYPE" in self._raw or b"<!ENTITY" in self._raw:
+            raise ProtocolError("text/event-xml with a DOCTYPE or ENTITY is refused")
+        root = ElementTree.fromstring(self._raw)
+        headers = root.find("headers")
+        if root.tag != "event" or headers is None:
+            raise ProtocolError("text/event-xml is not <event><headers>…")
+        self._pairs = [(h.tag, unquote(h.text or "")) for h in headers]
+        body = root.find("body")
+        self._body = None if body is None else (body.text or "")
+
+
+def _inner_body(pairs: list[tuple[str, str]], rest: bytes) -> str | None:
+    """A plain event's own body: after its inner Content-Length and blank line."""
+    for k, v in pairs:
+        if k == "Content-Length":
+            if not v.isdigit():
+                raise ProtocolError(f"event has a bad inner Content-Length {v!r}")
+            return rest[:int(v)].decode("utf-8", "replace")
+    return None

@@ -1,0 +1,259 @@
+"""The state of one outbound call's Event Socket conversation, without any I/O.
+
+In the style of h11: the caller asks for a command (bytes to write, plus a
+:class:`Ticket` to wait on), writes the bytes however it likes, and hands every byte it
+reads to :meth:`OutboundProtocol.receive`. The protocol matches replies to commands in
+order, applications to their CHANNEL_EXECUTE_COMPLETE by Application-UUID, background
+jobs to their BACKGROUND_JOB by Job-UUID, queues DTMF, and notices the end of the call.
+The gevent session, the replay tools and the benchmarks all drive this same object.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CallGone, CommandFailed
+from . import commands
+from .event import Event
+from .messages import ApiResponse, DisconnectNotice, Message, Reply
+from .parser import Limits, Parser
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    """One digit the caller pressed, as FreeSWITCH reported it."""
+
+    digit: str
+    duration: int | None  # in 8 kHz samples (2000 = 250 ms)
+    source: str | None    # RTP, INBAND_AUDIO, ENDPOINT, APP, UNKNOWN
+
+
+class Ticket:
+    """What one command is waiting for. ``done`` turns true exactly once.
+
+    ``result`` is the Reply / ApiResponse for a plain command, the
+    CHANNEL_EXECUTE_COMPLETE event for an execute, the BACKGROUND_JOB event for a bgapi.
+    """
+
+    __slots__ = ("command", "kind", "key", "reply", "result", "error", "done", "abandoned")
+
+    def __init__(self, command: str, kind: str = "reply", key: str | None = None) -> None:
+        self.command = command
+        self.kind = kind          # "reply", "execute" or "job"
+        self.key = key            # Event-UUID or Job-UUID
+        self.reply: Message | None = None
+        self.result: object = None
+        self.error: Exception | None = None
+        self.done = False
+        self.abandoned = False
+
+    def __repr__(self) -> str:
+        state = "done" if self.done else "waiting"
+        return f"<Ticket {self.command!r} {state}>"
+
+
+def _new_uuid() -> str:
+    return str(uuidlib.uuid4())
+
+
+class OutboundProtocol:
+    """One call's conversation state. Not thread-safe; one owner drives it."""
+
+    def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] = _new_uuid,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.parser = Parser(limits)
+        self._new_uuid = new_uuid
+        self.on_event = on_event
+        self.channel: Event | None = None
+        self.uuid: str | None = None
+        self.socket_mode: str | None = None   # "async" or "static"
+        self.control: str | None = None       # "full" or "single-channel"
+        self._replies: deque[Ticket] = deque()
+        self._executes: dict[str, Ticket] = {}
+        self._jobs: dict[str, Ticket] = {}
+        self.dtmf: deque[Dtmf] = deque()
+        self.gone: CallGone | None = None
+        self.hangup_cause: str | None = None
+        self.lingering = False         # a linger disconnect notice came
+        self.hangup_complete = False
+        self.closed = False            # final disconnect notice, EOF or reset
+
+    # -- commands -----------------------------------------------------------------
+    def command(self, data: bytes) -> Ticket:
+        """Register a command whose answer is one reply; returns its ticket."""
+        ticket = Ticket(data.split(b"\n", 1)[0].decode("utf-8", "replace"))
+        self._enqueue(ticket)
+        return ticket
+
+    def connect(self) -> tuple[bytes, Ticket]:
+        data = commands.connect()
+        return data, self.command(data)
+
+    def execute(self, app: str, arg: str | None = None, *, loops: int | None = None,
+                event_lock: bool = True) -> tuple[bytes, Ticket]:
+        """sendmsg execute with a fresh Event-UUID; the ticket ends at its EXECUTE_COMPLETE."""
+        key = self._new_uuid()
+        data = commands.execute(app, arg, event_uuid=key, event_lock=event_lock, loops=loops)
+        ticket = Ticket(f"execute {app} {arg or ''}".rstrip(), "execute", key)
+        self._executes[key] = ticket
+        self._enqueue(ticket)
+        return data, ticket
+
+    def bgapi(self, command: str) -> tuple[bytes, Ticket]:
+        key = self._new_uuid()
+        data = commands.bgapi(command, key)
+        ticket = Ticket(f"bgapi {command}", "job", key)
+        self._jobs[key] = ticket
+        self._enqueue(ticket)
+        return data, ticket
+
+    def abandon(self, ticket: Ticket) -> None:
+        """Give up on a ticket (timed out). Its late answer will be swallowed, not reused."""
+        if not ticket.done:
+            ticket.abandoned = True
+            ticket.done = True
+        self._forget(ticket)
+
+    def _enqueue(self, ticket: Ticket) -> None:
+        if self.gone is not None:
+            # After the hangup an application never completes; a plain command is still
+            # answered while the socket lingers.
+            if self.closed or ticket.kind != "reply":
+                self._finish(ticket, error=self.gone)
+                self._forget(ticket)
+            if self.closed:
+                return
+        self._replies.append(ticket)
+
+    def _forget(self, ticket: Ticket) -> None:
+        if ticket.kind == "execute":
+            self._executes.pop(ticket.key, None)  # type: ignore[arg-type]
+        elif ticket.kind == "job":
+            self._jobs.pop(ticket.key, None)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _finish(ticket: Ticket, result: object = None, error: Exception | None = None) -> None:
+        if not ticket.done:
+            ticket.result = result
+            ticket.error = error
+            ticket.done = True
+
+    # -- input --------------------------------------------------------------------
+    def receive(self, data: bytes) -> list[Message]:
+        """Feed bytes read from the socket; ``b""`` means the peer closed it.
+
+        Raises :class:`ProtocolError` on bytes that are not the protocol; the call is then
+        marked gone, and the connection must be closed.
+        """
+        if not data:
+            self.connection_lost("connection closed by FreeSWITCH")
+            return []
+        try:
+            messages = self.parser.feed(data)
+        except Exception:
+            self.connection_lost("protocol error")
+            raise
+        for message in messages:
+            self._dispatch(message)
+        return messages
+
+    def connection_lost(self, detail: str) -> None:
+        self.closed = True
+        self._mark_gone(self.hangup_cause or "CONNECTION_LOST", detail)
+
+    def _dispatch(self, message: Message) -> None:
+        if isinstance(message, Event):
+            self._on_event(message)
+        elif isinstance(message, (Reply, ApiResponse)):
+            self._on_reply(message)
+        elif isinstance(message, DisconnectNotice):
+            if message.lingering:
+                self.lingering = True
+                self._mark_gone(self.hangup_cause or "UNKNOWN", "disconnect notice (linger)")
+            else:
+                self.closed = True
+                self._mark_gone(self.hangup_cause or "UNKNOWN", "disconnect notice")
+
+    def _on_reply(self, reply: Reply | ApiResponse) -> None:
+        if not self._replies:
+            return  # nothing asked for it (FreeSWITCH swallows only the first reply)
+        ticket = self._replies.popleft()
+        ticket.reply = reply
+        if ticket.done:
+            return  # abandoned, or already failed by the hangup
+        if isinstance(reply, Reply) and reply.channel is not None and self.channel is None:
+            self._on_channel(reply)
+        failed = isinstance(reply, Reply) and reply.text.startswith("-ERR")
+        if ticket.kind == "reply":
+            self._finish(ticket, reply)
+        elif failed:
+            self._finish(ticket, error=CommandFailed(ticket.command, reply.text))  # type: ignore[union-attr]
+            self._forget(ticket)
+
+    def _on_channel(self, reply: Reply) -> None:
+        channel = reply.channel
+        self.channel = channel
+        self.uuid = channel.get("Unique-ID") or channel.get("Channel-Unique-ID")  # type: ignore[union-attr]
+        self.socket_mode = channel.get("Socket-Mode")  # type: ignore[union-attr]
+        self.control = channel.get("Control")  # type: ignore[union-attr]
+
+    def _on_event(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+        name = event.name
+        if name == "CHANNEL_EXECUTE_COMPLETE":
+            ticket = self._executes.pop(event.application_uuid or "", None)
+            if ticket is not None:
+                self._finish(ticket, event)
+            return
+        if name == "BACKGROUND_JOB":
+            ticket = self._jobs.pop(event.job_uuid or "", None)
+            if ticket is not None:
+                self._finish(ticket, event)
+            return
+        if not self._is_ours(event):
+            return
+        if name == "DTMF":
+            duration = event.get("DTMF-Duration")
+            self.dtmf.append(Dtmf(event.dtmf_digit or "", int(duration) if duration and duration.isdigit() else None,
+                                  event.get("DTMF-Source")))
+        elif name == "CHANNEL_HANGUP":
+            self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
+        elif name == "CHANNEL_HANGUP_COMPLETE":
+            self.hangup_complete = True
+            self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
+
+    def _is_ours(self, event: Event) -> bool:
+        return self.uuid is None or event.unique_id in (None, self.uuid)
+
+    def _mark_gone(self, cause: str, detail: str) -> None:
+        if self.hangup_cause is None and cause not in ("UNKNOWN", "CONNECTION_LOST"):
+            self.hangup_cause = cause
+            if self.gone is not None:
+                self.gone.cause = cause  # learned after the notice: keep the one error current
+        if self.gone is None:
+            self.gone = CallGone(cause, detail)
+        for ticket in list(self._replies):
+            if not ticket.done:
+                self._finish(ticket, error=self.gone)
+        for table in (self._executes, self._jobs):
+            for ticket in table.values():
+                self._finish(ticket, error=self.gone)
+            table.clear()
+
+    # -- where the call stands ------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Nothing more worth reading: the socket can be closed.
+
+        With linger, FreeSWITCH keeps the socket open forever (``Linger-Time: -1``), so we
+        close once the call is fully reported: the linger notice plus
+        CHANNEL_HANGUP_COMPLETE (or, in static mode, where HANGUP_COMPLETE never comes,
+        the notice alone).
+        """
+        if self.closed:
+            return True
+        return self.lingering and (self.hangup_complete or self.socket_mode == "static")
