@@ -1,0 +1,245 @@
+"""One call over one outbound Event Socket connection, driven by the greenlet that owns it.
+
+There is no reader greenlet: whoever waits (for a reply, an application's completion, a
+digit) reads the socket until what it waits for is there, and everything read on the
+way is dispatched by :class:`~flowengine.esl.OutboundProtocol`. So nothing can outlive
+the call, and a call costs one greenlet. Other greenlets may only ask for a hangup
+(server drain), which writes under a lock and lets the owner see the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+
+from gevent.lock import Semaphore
+
+from ..errors import CallGone, CommandFailed, CommandTimeout, FlowengineError, ProtocolError
+from ..esl import Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
+from ..esl.messages import ApiResponse
+
+log = logging.getLogger("flowengine.session")
+
+_RECV = 65536
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Every wait has one. Seconds.
+
+    ``execute`` is long by default because a bridged call legitimately lasts hours; the
+    flow layer passes tighter ones where it knows better.
+    """
+
+    connect: float = 10.0
+    reply: float = 10.0
+    execute: float = 4 * 3600.0
+    drain: float = 5.0
+
+
+class OutboundSession:
+    def __init__(self, sock: socket.socket, *, limits: Limits = Limits(), timeouts: Timeouts = Timeouts(),
+                 event_format: str = "plain", linger: bool = True) -> None:
+        self.sock = sock
+        self.proto = OutboundProtocol(limits)
+        self.timeouts = timeouts
+        self.event_format = event_format
+        self.linger = linger
+        self.started_at = time.monotonic()
+        self._write_lock = Semaphore()
+        self._job_events = False
+        self._closed = False
+
+    # -- what a handler reads ---------------------------------------------------------
+    @property
+    def channel(self) -> Event | None:
+        return self.proto.channel
+
+    @property
+    def uuid(self) -> str | None:
+        return self.proto.uuid
+
+    @property
+    def gone(self) -> CallGone | None:
+        return self.proto.gone
+
+    @property
+    def hangup_cause(self) -> str | None:
+        return self.proto.hangup_cause
+
+    # -- set-up and tear-down -------------------------------------------------------------
+    def start(self) -> Event:
+        """connect, then subscribe to this call's events and linger so none is lost."""
+        data, ticket = self.proto.connect()
+        reply = self._run(data, ticket, self.timeouts.connect)
+        if self.proto.channel is None:
+            raise ProtocolError(f"the reply to connect carried no channel data: {reply!r}")
+        setup = [commands.myevents(self.event_format)]
+        if self.linger and self.proto.control == "full":
+            setup.append(commands.linger())
+        elif self.linger:
+            log.warning("%s: socket is not 'full' control, so linger is refused; events after "
+                        "hangup may be lost (use 'socket … async full' in the dialplan)", self.uuid)
+        tickets = []
+        with self._write_lock:
+            for data in setup:
+                tickets.append(self.proto.command(data))
+            self._sendall(b"".join(setup))
+        for ticket in tickets:
+            self._expect_ok(self._wait(ticket, self.timeouts.reply), ticket)
+        return self.proto.channel
+
+    def finish(self, cause: str = "NORMAL_CLEARING") -> None:
+        """End the call if it is still up, read the rest of its events, close the socket."""
+        try:
+            if self.proto.gone is None:
+                try:
+                    self.hangup(cause)
+                except FlowengineError as exc:
+                    log.info("%s: hangup at finish failed: %s", self.uuid, exc)
+            self.drain()
+        finally:
+            self.close()
+
+    def drain(self) -> None:
+        """After the hangup: read until the call is fully reported, for at most ``drain`` s."""
+        deadline = time.monotonic() + self.timeouts.drain
+        while not self.proto.finished and not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                self._pump(remaining)
+            except ProtocolError:
+                return
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    # -- commands -----------------------------------------------------------------------
+    def command(self, data: bytes, timeout: float | None = None) -> Reply | ApiResponse:
+        """Send a prepared command (see :mod:`flowengine.esl.commands`) and wait for its reply."""
+        ticket = self.proto.command(data)
+        return self._run(data, ticket, timeout or self.timeouts.reply)
+
+    def checked(self, data: bytes, timeout: float | None = None) -> Reply:
+        """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""
+        ticket = self.proto.command(data)
+        return self._expect_ok(self._run(data, ticket, timeout or self.timeouts.reply), ticket)
+
+    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
+                loops: int | None = None) -> Event:
+        """Run an application and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""
+        data, ticket = self.proto.execute(app, arg, loops=loops)
+        return self._run(data, ticket, timeout or self.timeouts.execute)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang up with ``cause``. Returns once FreeSWITCH reports the hangup."""
+        try:
+            self.execute("hangup", cause, timeout=self.timeouts.reply)
+        except CallGone:
+            pass
+
+    def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """From another greenlet: ask FreeSWITCH to hang up; the owner sees CallGone."""
+        if self.proto.gone is not None or self._closed:
+            return
+        data = commands.hangup(cause)
+        try:
+            with self._write_lock:
+                self.proto.command(data)
+                self._sendall(data)
+        except FlowengineError:
+            pass
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """``api``: the command's output (``-ERR …`` text included, as FreeSWITCH gives it)."""
+        reply = self.command(commands.api(command), timeout)
+        if isinstance(reply, Reply):  # not 'full' control: refused as a command
+            raise CommandFailed("api " + command, reply.text)
+        return reply.body
+
+    def bgapi(self, command: str, timeout: float | None = None) -> Event:
+        """``bgapi`` with our own Job-UUID; returns its BACKGROUND_JOB (output in ``.body``)."""
+        if not self._job_events:
+            self.subscribe("BACKGROUND_JOB")
+        data, ticket = self.proto.bgapi(command)
+        return self._run(data, ticket, timeout or self.timeouts.execute)
+
+    def subscribe(self, *names: str) -> None:
+        """``event <fmt> NAME…`` for events myevents does not turn on (needs full control)."""
+        self.checked(commands.event(self.event_format, *names))
+        if "BACKGROUND_JOB" in names or "ALL" in names:
+            self._job_events = True
+
+    def getvar(self, name: str) -> str | None:
+        """A channel variable, or None when unset (FreeSWITCH answers ``-ERR`` then)."""
+        reply = self.command(commands.getvar(name))
+        text = getattr(reply, "text", "")
+        return None if text.startswith("-ERR") else text
+
+    def next_dtmf(self, timeout: float) -> Dtmf | None:
+        """The next digit the caller pressed, or None after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.proto.dtmf:
+            if self.proto.gone is not None:
+                raise self.proto.gone
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._pump(remaining)
+        return self.proto.dtmf.popleft()
+
+    # -- the pump ---------------------------------------------------------------------------
+    def _run(self, data: bytes, ticket: Ticket, timeout: float):
+        with self._write_lock:
+            self._sendall(data)
+        return self._wait(ticket, timeout)
+
+    def _sendall(self, data: bytes) -> None:
+        if self.proto.closed or self._closed:
+            return  # the tickets already carry CallGone
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self.proto.connection_lost(f"write failed: {exc}")
+
+    def _wait(self, ticket: Ticket, timeout: float):
+        deadline = time.monotonic() + timeout
+        while not ticket.done:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.proto.abandon(ticket)
+                raise CommandTimeout(f"{ticket.command!r}: no answer within {timeout:g} s")
+            self._pump(remaining)
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def _pump(self, timeout: float) -> None:
+        if self._closed or self.proto.closed:
+            self.proto.connection_lost("socket closed")
+            return
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(_RECV)
+        except socket.timeout:
+            return
+        except OSError as exc:
+            self.proto.connection_lost(f"socket error: {exc}")
+            return
+        self.proto.receive(data)
+
+    @staticmethod
+    def _expect_ok(reply, ticket: Ticket):
+        text = getattr(reply, "text", "")
+        if text.startswith("-ERR"):
+            raise CommandFailed(ticket.command, text)
+        return reply

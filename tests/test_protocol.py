@@ -1,0 +1,134 @@
+"""Call state without I/O: reply order, execute matching, hangup, DTMF."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowengine.errors import CallGone, CommandFailed
+from flowengine.esl import OutboundProtocol, commands
+
+from .conftest import load
+
+UUID = "bb05c26f-fd4e-49f8-842c-a306cad233fa"  # the call in answer_playback_hangup
+
+
+def event(name, **headers):
+    lines = [f"Event-Name: {name}", f"Unique-ID: {headers.pop('uid', UUID)}"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+    body = ("\n".join(lines) + "\n\n").encode()
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body
+
+
+def reply(text):
+    return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
+
+
+def connected():
+    proto = OutboundProtocol(new_uuid=iter(f"00000000-0000-4000-8000-{i:012d}" for i in range(99)).__next__)
+    data, ticket = proto.connect()
+    proto.receive(load("answer_playback_hangup").chunks("in")[0])
+    assert ticket.done and proto.uuid == UUID and proto.socket_mode == "async"
+    return proto
+
+
+def test_a_late_reply_is_swallowed_by_the_abandoned_command():
+    proto = connected()
+    first = proto.command(commands.getvar("a"))
+    proto.abandon(first)                       # timed out
+    second = proto.command(commands.getvar("b"))
+    proto.receive(reply("value-of-a"))
+    assert not second.done
+    proto.receive(reply("value-of-b"))
+    assert second.result.text == "value-of-b"
+    assert first.abandoned and first.result is None
+
+
+def test_execute_completes_only_on_its_application_uuid():
+    proto = connected()
+    _, ticket = proto.execute("playback", "ivr/welcome.wav")
+    proto.receive(reply("+OK"))
+    # the same application under another UUID (another controller, a loop) is not ours
+    proto.receive(event("CHANNEL_EXECUTE_COMPLETE", Application="playback",
+                        Application_UUID="11111111-0000-4000-8000-000000000000"))
+    assert not ticket.done
+    proto.receive(event("CHANNEL_EXECUTE_COMPLETE", Application="playback", Application_UUID=ticket.key,
+                        Application_Response="FILE%20PLAYED"))
+    assert ticket.done and ticket.result.application_response == "FILE PLAYED"
+
+
+def test_an_abandoned_execute_ignores_its_late_completion():
+    proto = connected()
+    _, late = proto.execute("playback", "a.wav")
+    proto.abandon(late)
+    _, ticket = proto.execute("playback", "a.wav")
+    proto.receive(reply("+OK") + reply("+OK"))
+    proto.receive(event("CHANNEL_EXECUTE_COMPLETE", Application="playback", Application_UUID=late.key))
+    assert not ticket.done and late.result is None
+
+
+def test_hangup_ends_every_pending_wait_with_its_cause():
+    proto = connected()
+    _, execute = proto.execute("bridge", "error/NO_ROUTE_DESTINATION")
+    _, job = proto.bgapi("status")
+    plain = proto.command(commands.getvar("x"))
+    proto.receive(event("CHANNEL_HANGUP", Hangup_Cause="NO_ROUTE_DESTINATION"))
+    for ticket in (execute, job, plain):
+        assert ticket.done and isinstance(ticket.error, CallGone)
+        assert ticket.error.cause == "NO_ROUTE_DESTINATION"
+    # later replies still line up (the socket lingers)
+    proto.receive(reply("+OK") + reply("+OK Job-UUID: x") + reply("late"))
+    after = proto.command(commands.getvar("y"))
+    proto.receive(reply("still-answered"))
+    assert after.result.text == "still-answered"
+    _, execute_after = proto.execute("playback", "a.wav")
+    assert isinstance(execute_after.error, CallGone)   # an app never completes after hangup
+
+
+def test_linger_notice_first_then_the_cause():
+    proto = connected()
+    _, ticket = proto.execute("playback", "a.wav")
+    proto.receive(b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + UUID.encode()
+                  + b"\nContent-Disposition: linger\nLinger-Time: -1\nContent-Length: 0\n\n")
+    assert isinstance(ticket.error, CallGone) and not proto.finished
+    proto.receive(event("CHANNEL_HANGUP", Hangup_Cause="ORIGINATOR_CANCEL"))
+    assert str(ticket.error) == "call gone: ORIGINATOR_CANCEL (disconnect notice (linger))"
+    proto.receive(event("CHANNEL_HANGUP_COMPLETE", Hangup_Cause="ORIGINATOR_CANCEL"))
+    assert proto.finished
+
+
+def test_another_channels_hangup_is_not_ours():
+    proto = connected()
+    _, ticket = proto.execute("bridge", "user/1001")
+    proto.receive(event("CHANNEL_HANGUP", uid="99999999-0000-4000-8000-000000000000", Hangup_Cause="NO_ANSWER"))
+    assert not ticket.done and proto.gone is None
+
+
+def test_err_reply_fails_the_execute():
+    proto = connected()
+    _, ticket = proto.execute("playback", "a.wav")
+    proto.receive(reply("-ERR invalid session id [x]"))
+    assert isinstance(ticket.error, CommandFailed)
+
+
+def test_dtmf_is_queued_with_duration_and_source():
+    proto = connected()
+    proto.receive(event("DTMF", DTMF_Digit="%23", DTMF_Duration="2240", DTMF_Source="RTP"))
+    (digit,) = proto.dtmf
+    assert (digit.digit, digit.duration, digit.source) == ("#", 2240, "RTP")
+
+
+def test_eof_ends_the_call():
+    proto = connected()
+    _, ticket = proto.execute("playback", "a.wav")
+    proto.receive(b"")
+    assert proto.closed and proto.finished
+    assert ticket.error.cause == "CONNECTION_LOST"
+
+
+def test_garbage_ends_the_call_with_a_protocol_error():
+    from flowengine.errors import ProtocolError
+    proto = connected()
+    _, ticket = proto.execute("playback", "a.wav")
+    with pytest.raises(ProtocolError):
+        proto.receive(b"Content-Type: api/response\nContent-Length: many\n\n")
+    assert proto.closed and isinstance(ticket.error, CallGone)

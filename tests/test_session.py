@@ -1,0 +1,160 @@
+"""The outbound session against recorded FreeSWITCH sessions, over real loopback sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowengine.errors import CallGone, CommandTimeout
+from flowengine.esl import Dtmf, Event
+from flowengine.session import Timeouts
+
+from .conftest import FIXTURE_NAMES
+from .harness import gone_cause, run
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_recording_replays_to_its_end(name):
+    outcome = run(name)
+    assert outcome.fake_error is None, outcome.fake_error
+    assert outcome.replay.exhausted
+    if name == "early_media_filter":
+        # its filter hides CHANNEL_HANGUP_COMPLETE: only the drain timeout can end it
+        assert outcome.session.proto.lingering and not outcome.session.proto.hangup_complete
+    else:
+        assert outcome.session.proto.finished
+    assert outcome.session._closed
+
+
+def by_app(outcome):
+    return {r.application: r for r in outcome.results if isinstance(r, Event)}
+
+
+def test_pagd_digit():
+    outcome = run("pagd_digit")
+    done = by_app(outcome)
+    assert done["play_and_get_digits"].variable("choice") == "2"
+    assert done["playback"].application_response == "FILE PLAYED"
+    assert list(outcome.session.proto.dtmf) == [Dtmf("2", 2000, "APP")]
+    assert gone_cause(outcome) == "NORMAL_CLEARING"   # the final hangup app
+    assert outcome.session.channel.get("Caller-Destination-Number") == "1001"
+
+
+def test_execute_waits_for_its_own_application_uuid():
+    outcome = run("pagd_digit")
+    for event in outcome.results:
+        assert event.name == "CHANNEL_EXECUTE_COMPLETE"
+    received = outcome.replay.received
+    uuids = [c.header("Event-UUID") for c in received if c.word == "sendmsg"]
+    assert [r.application_uuid for r in outcome.results] == uuids[:len(outcome.results)]
+    assert len(set(uuids)) == len(uuids)
+
+
+def test_bridge_busy_returns_to_the_flow():
+    outcome = run("bridge_busy")
+    done = by_app(outcome)
+    assert done["bridge"].variable("originate_disposition") == "USER_BUSY"
+    assert done["bridge"].variable("DIALSTATUS") == "BUSY"
+    assert done["playback"].application_response == "FILE PLAYED"
+
+
+def test_sync_mode():
+    outcome = run("sync_mode")
+    assert outcome.session.proto.socket_mode == "static"
+    assert by_app(outcome)["playback"].application_response == "FILE PLAYED"
+    assert gone_cause(outcome) == "NORMAL_CLEARING"
+    assert outcome.session.proto.lingering and not outcome.session.proto.hangup_complete
+
+
+@pytest.mark.parametrize("name,fmt", [("json_events", "json"), ("xml_events", "xml")])
+def test_json_and_xml_sessions(name, fmt):
+    outcome = run(name)
+    assert {r.format for r in outcome.results} == {fmt}
+    done = by_app(outcome)
+    if name == "json_events":
+        assert done["play_and_get_digits"].variable("choice") == "1"
+        assert outcome.session.proto.dtmf[0].digit == "1"
+    else:
+        assert done["playback"].application_response == "FILE PLAYED"
+    assert gone_cause(outcome) == "NORMAL_CLEARING"
+
+
+def test_api_and_bgapi_over_the_call_socket():
+    outcome = run("api_bgapi")
+    uptime, missing, status, msleep = outcome.results[:4]
+    assert uptime == "316\n"
+    assert missing == "-ERR no_such_command Command not found!\n"
+    assert status.name == "BACKGROUND_JOB" and status.body.startswith("UP 0 years")
+    assert msleep.get("Job-Command") == "msleep" and msleep.body == "+OK\n" or msleep.body is not None
+    sent_jobs = [c.header("Job-UUID") for c in outcome.replay.received if c.word == "bgapi"]
+    assert [status.job_uuid, msleep.job_uuid] == sent_jobs
+
+
+def test_caller_hangup_during_playback():
+    outcome = run("caller_hangup_during_playback")
+    assert gone_cause(outcome) == "NORMAL_CLEARING"
+    assert [r.application for r in outcome.results] == ["answer"]
+    assert outcome.replay.received[-1].app == "playback"  # nothing sent after the hangup
+
+
+def test_caller_hangup_no_linger():
+    outcome = run("caller_hangup_no_linger")
+    assert gone_cause(outcome) == "NORMAL_CLEARING"
+    assert outcome.session.proto.closed and not outcome.session.proto.lingering
+    assert [c.word for c in outcome.replay.received] == ["connect", "myevents", "sendmsg", "sendmsg"]
+
+
+def test_bridge_fail_hangs_up_caller():
+    outcome = run("bridge_fail_hangs_up_caller")
+    assert gone_cause(outcome) == "NO_ROUTE_DESTINATION"
+    assert outcome.replay.received[-1].app == "bridge"
+
+
+def test_caller_hangup_during_pagd_carries_the_cause():
+    outcome = run("caller_hangup_during_pagd")
+    assert gone_cause(outcome) == "ORIGINATOR_CANCEL"
+
+
+def test_variables_and_getvar():
+    outcome = run("variables_and_hangup_cause")
+    assert "sales" in outcome.results
+    assert outcome.session.hangup_cause == "USER_BUSY"
+
+
+def test_a_timed_out_wait_does_not_take_the_next_reply():
+    """The app's completion is late; the next command must still get its own answer."""
+    def script(session, results):
+        session.execute("answer")
+        with pytest.raises(CommandTimeout):
+            session.execute("playback", "ivr/welcome.wav", timeout=0.0001)
+        results.append(session.execute("hangup", "NORMAL_CLEARING"))
+
+    outcome = run("answer_playback_hangup", script, pace=1.0)
+    # the hangup's own completion never comes before CHANNEL_HANGUP, so the call is gone;
+    # what matters is that the playback's late EXECUTE_COMPLETE did not answer it
+    assert gone_cause(outcome) == "NORMAL_CLEARING"
+    assert outcome.results == []
+    assert outcome.fake_error is None and outcome.replay.exhausted
+
+
+def test_every_wait_has_a_timeout():
+    def script(session, results):
+        session.execute("answer")
+        results.append(session.next_dtmf(0.05))
+        with pytest.raises(CommandTimeout):
+            session.execute("playback", "ivr/welcome.wav", timeout=0.05)
+
+    outcome = run("answer_playback_hangup", script, pace=1.0,
+                  timeouts=Timeouts(drain=0.2, reply=5, connect=5))
+    assert outcome.results == [None]
+    assert outcome.error is None
+
+
+def test_dtmf_wait_ends_with_the_call():
+    def script(session, results):
+        session.execute("answer")
+        session.execute("play_and_get_digits",
+                        r"1 1 3 3000 # ivr/menu.wav ivr/invalid.wav choice \d 2000", timeout=5)
+
+    outcome = run("caller_hangup_during_pagd", script)
+    with pytest.raises(CallGone):
+        outcome.session.next_dtmf(1)
