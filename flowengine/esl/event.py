@@ -231,18 +231,19 @@ class Event:
         self._body = _inner_body(pairs, rest) if hend < len(raw) else None
 
     def _parse_json(self) -> None:
-        items = json.loads(self._raw, object_pairs_hook=list)
-        if not isinstance(items, list):
+        # pairs, not a dict: a header FreeSWITCH repeats is a repeated key in its JSON
+        items = json.loads(self._raw, object_pairs_hook=_JsonObject)
+        if not isinstance(items, _JsonObject):
             raise ProtocolError("text/event-json body is not a JSON object")
         pairs = []
         for key, value in items:
             if key == "_body":
-                self._body = str(value)
+                self._body = _json_text(value)
                 continue
-            if isinstance(value, list):
-                value = ARRAY_PREFIX + _ARRAY_SEP.join(str(v) for v in value)
-            elif not isinstance(value, str):
-                value = json.dumps(value)
+            if isinstance(value, list) and not isinstance(value, _JsonObject):
+                value = ARRAY_PREFIX + _ARRAY_SEP.join(_json_text(v) for v in value)
+            else:
+                value = _json_text(value)
             pairs.append((key, value))
         self._pairs = pairs
 
@@ -256,6 +257,18 @@ class Event:
         self._pairs = [(h.tag, unquote(h.text or "")) for h in headers]
         body = root.find("body")
         self._body = None if body is None else (body.text or "")
+
+
+class _JsonObject(list):
+    """A JSON object kept as its (key, value) pairs."""
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _JsonObject):
+        return json.dumps(dict(value))
+    return json.dumps(value)
 
 
 def _inner_body(pairs: list[tuple[str, str]], rest: bytes) -> str | None:

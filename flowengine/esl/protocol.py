@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import CallGone, CommandFailed
+from ..errors import CallGone, CommandFailed, ProtocolError
 from . import commands
 from .event import Event
 from .messages import ApiResponse, DisconnectNotice, Message, Reply
@@ -153,11 +153,11 @@ class OutboundProtocol:
             return []
         try:
             messages = self.parser.feed(data)
-        except Exception:
+            for message in messages:
+                self._dispatch(message)  # reads events, so a bad JSON/XML body fails here
+        except ProtocolError:
             self.connection_lost("protocol error")
             raise
-        for message in messages:
-            self._dispatch(message)
         return messages
 
     def connection_lost(self, detail: str) -> None:
