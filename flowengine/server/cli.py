@@ -1,0 +1,71 @@
+"""``python run.py``: the server's command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..esl import Limits
+from ..session import Timeouts
+from .app import CallServer, install_signal_handlers, parse_networks
+from .builtin import greeting
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (all interfaces)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"--listen wants HOST:PORT, not {text!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def _network(text: str):
+    try:
+        return parse_networks([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--allow wants an address or CIDR: {exc}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py", description=(
+        "flowengine: the server FreeSWITCH's dialplan hands calls to with "
+        "<action application=\"socket\" data=\"HOST:PORT async full\"/>."))
+    p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 9000), metavar="HOST:PORT",
+                   help="address to accept FreeSWITCH's connections on (default 127.0.0.1:9000)")
+    p.add_argument("--allow", type=_network, action="append", default=[], metavar="CIDR",
+                   help="accept connections only from this network (repeatable); others are closed "
+                        "before a byte is read. Default: accept every peer")
+    p.add_argument("--drain-seconds", type=float, default=30.0, metavar="S",
+                   help="on SIGTERM/SIGINT, let calls in progress run this long before hanging them up "
+                        "(default 30; a second signal hangs up at once)")
+    p.add_argument("--max-calls", type=int, default=None, metavar="N",
+                   help="calls handled at once; further connections wait (default: no limit)")
+    p.add_argument("--greeting", default="ivr/ivr-welcome_to_freeswitch.wav", metavar="FILE",
+                   help="prompt of the built-in handler: answer, play it, hang up")
+    p.add_argument("--event-format", choices=("plain", "json", "xml"), default="plain",
+                   help="format FreeSWITCH sends events in (default plain, the fastest to read)")
+    p.add_argument("--drain-timeout", type=float, default=Timeouts.drain, metavar="S",
+                   help="after a hangup, how long to read the call's last events (default 5)")
+    p.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes, metavar="N",
+                   help="largest message body accepted from FreeSWITCH (default 16 MiB, FreeSWITCH's own cap)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    server = CallServer(args.listen, greeting(args.greeting), allow=args.allow,
+                        drain_seconds=args.drain_seconds, max_calls=args.max_calls,
+                        limits=Limits(max_body_bytes=args.max_body_bytes),
+                        timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format)
+    install_signal_handlers(server)
+    try:
+        server.serve_until_stopped()
+    except OSError as exc:
+        logging.getLogger("flowengine.server").error("cannot listen on %s:%d: %s", *args.listen, exc)
+        return 2
+    return 0

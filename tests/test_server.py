@@ -1,0 +1,171 @@
+"""run.py as a real process, with a replayed FreeSWITCH connecting to it over TCP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
+from flowengine.replay.peer import play
+
+from .conftest import load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Server:
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--listen", "127.0.0.1:0", "--greeting", "ivr/welcome.wav",
+             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        line = self.wait_for("listening on")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if text in line:
+                    return line
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"server never logged {text!r}; log:\n" + "\n".join(self.lines))
+
+    def call(self, name: str, pace: float = 0.0) -> ReplayFreeSwitch:
+        replay = ReplayFreeSwitch(load(name))
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        play(sock, replay, pace=pace)
+        return replay
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            self._reader.join(timeout=5)
+
+
+@pytest.fixture
+def server():
+    servers = []
+
+    def start(*args):
+        servers.append(Server(*args))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        if s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait()
+
+
+def test_a_call_end_to_end(server):
+    srv = server()
+    replay = srv.call("answer_playback_hangup")
+    assert replay.exhausted
+    assert [c.describe() for c in replay.received if c.word == "sendmsg"] == [
+        'answer ""', 'playback "ivr/welcome.wav"', 'hangup "NORMAL_CLEARING"']
+    line = srv.wait_for("call end")
+    assert "uuid=bb05c26f-fd4e-49f8-842c-a306cad233fa" in line
+    assert "caller=5551234 destination=1000" in line and "cause=NORMAL_CLEARING" in line
+    assert srv.stop() == 0
+
+
+def test_one_bad_call_does_not_hurt_the_next(server):
+    srv = server()
+    bad = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    bad.recv(100)                                    # connect
+    bad.sendall(load("pagd_digit").chunks("in")[0])  # a real connect reply
+    bad.recv(100)
+    bad.sendall(b"Content-Type: command/reply\nContent-Length: -5\n\n")
+    assert bad.recv(100) == b""                      # the server ended that call
+    bad.close()
+    srv.wait_for("ProtocolError")
+    assert "6c75040f-629b-45ef-a87f-360422922966" in srv.wait_for("ended on error")
+    assert srv.call("answer_playback_hangup").exhausted
+    assert srv.proc.poll() is None
+    assert srv.stop() == 0
+
+
+def test_a_reset_peer_ends_only_its_call(server):
+    srv = server()
+    rude = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    rude.recv(100)
+    rude.close()                                     # RST instead of a connect reply
+    srv.wait_for("call end uuid=-")
+    assert srv.call("answer_playback_hangup").exhausted
+    assert srv.stop() == 0
+
+
+def test_peer_outside_allow_is_closed_before_a_byte(server):
+    srv = server("--allow", "192.0.2.0/24")
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    assert sock.recv(100) == b""                     # not even 'connect' was sent
+    sock.close()
+    srv.wait_for("refused 127.0.0.1")
+    assert srv.stop() == 0
+
+
+def test_peer_inside_allow_is_served(server):
+    srv = server("--allow", "10.0.0.0/8", "--allow", "127.0.0.0/8")
+    assert srv.call("answer_playback_hangup").exhausted
+    assert srv.stop() == 0
+
+
+def test_sigterm_lets_a_call_finish_and_refuses_new_ones(server):
+    srv = server("--drain-seconds", "20")
+    result = {}
+    caller = threading.Thread(target=lambda: result.update(replay=srv.call("answer_playback_hangup", pace=1.0)))
+    caller.start()
+    srv.wait_for("step=answer")                      # the call is in its 1.5 s playback
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.wait_for("stopped accepting")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=2).recv(1)
+    caller.join(timeout=15)
+    assert result["replay"].exhausted                # the call ran to its end
+    assert srv.proc.wait(timeout=15) == 0
+    assert any("call end" in line and "cause=NORMAL_CLEARING" in line for line in srv.lines)
+
+
+def test_sigterm_hangs_up_calls_that_outlast_the_drain(server):
+    srv = server("--drain-seconds", "0.3")
+    replay = ReplayFreeSwitch(load("answer_playback_hangup"))   # a 1.5 s playback at pace 1
+    errors = []
+
+    def caller():
+        sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        try:
+            play(sock, replay, pace=1.0)
+        except ReplayMismatch as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    srv.wait_for("step=answer")                         # inside the playback
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.wait_for("hanging up 1 call")
+    thread.join(timeout=15)
+    hangups = [c for c in replay.received if c.header("call-command") == "hangup"]
+    assert [c.header("hangup-cause") for c in hangups] == ["SYSTEM_SHUTDOWN"]
+    assert errors  # the recording never had that hangup: the replay says so
+    assert srv.proc.wait(timeout=15) == 0
