@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 from ..errors import ProtocolError
 
 ARRAY_PREFIX = "ARRAY::"
+_KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
 _ARRAY_SEP = "|:"
 
 
@@ -48,11 +49,7 @@ class Event:
         self._cache: dict[str, str | None] | None = None
         if pairs is not None:
             self._build_index()
-        elif fmt == "plain":
-            end = raw.find(b"\n\n")
-            end = len(raw) if end < 0 else end
-            crlf = raw.find(b"\n\r\n", 0, end)
-            self._hend = end if crlf < 0 else crlf
+
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -182,19 +179,35 @@ class Event:
 
     # -- decoding -----------------------------------------------------------------
     def _find_plain(self, name: str) -> str | None:
-        raw, hend = self._raw, self._hend
-        key = name.encode() + b":"
-        if raw.startswith(key):
-            start = len(key)
+        raw = self._raw
+        key = _KEYS.get(name)
+        if key is None:
+            key = b"\n" + name.encode() + b":"
+            if len(_KEYS) < 4096:
+                _KEYS[name] = key
+        hend = self._hend
+        if raw.startswith(key[1:]):  # the first line (Event-Name): no need to find the block's end
+            start = len(key) - 1
+            if hend < 0:
+                hend = len(raw)
         else:
-            at = raw.find(b"\n" + key, 0, hend)
+            if hend < 0:
+                hend = self._hend = _header_end(raw)
+            at = raw.find(key, 0, hend)
             if at < 0:
                 return None
-            start = at + 1 + len(key)
+            start = at + len(key)
         end = raw.find(b"\n", start, hend)
         if end < 0:
             end = hend
-        return _decode(raw[start:end].lstrip(b" ").rstrip(b"\r"))
+        value = raw[start:end]
+        if value[:1] == b" ":
+            value = value[1:]
+        if value[-1:] == b"\r":
+            value = value[:-1]
+        if b"%" in value:
+            return unquote(value.decode("utf-8", "replace"))
+        return value.decode("utf-8", "replace")
 
     def _build_index(self) -> None:
         index: dict[str, str] = {}
@@ -219,13 +232,23 @@ class Event:
         self._build_index()
 
     def _parse_plain(self) -> None:
-        raw, hend = self._raw, self._hend
+        raw = self._raw
+        if self._hend < 0:
+            self._hend = _header_end(raw)
+        hend = self._hend
+        text = raw[:hend].decode("utf-8", "replace")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").removesuffix("\r")
         pairs = []
-        for line in raw[:hend].split(b"\n"):
-            name, sep, value = line.partition(b":")
-            if sep:
-                pairs.append((name.decode("utf-8", "replace").strip(),
-                              _decode(value.lstrip(b" ").rstrip(b"\r"))))
+        append = pairs.append
+        for line in text.split("\n"):
+            name, sep, value = line.partition(": ")
+            if not sep:  # "Name:value" — legal, though FreeSWITCH never writes it
+                name, sep, value = line.partition(":")
+                if not sep:
+                    continue
+                value = value.lstrip(" ")
+            append((name, unquote(value) if "%" in value else value))
         self._pairs = pairs
         rest = raw[hend + (3 if raw[hend + 1:hend + 2] == b"\r" else 2):]
         self._body = _inner_body(pairs, rest) if hend < len(raw) else None
@@ -257,6 +280,28 @@ class Event:
         self._pairs = [(h.tag, unquote(h.text or "")) for h in headers]
         body = root.find("body")
         self._body = None if body is None else (body.text or "")
+
+
+def _header_end(raw: bytes) -> int:
+    """Where a plain event's header block ends.
+
+    Values are url-encoded, so no header line holds a raw newline, and FreeSWITCH writes
+    an inner Content-Length whenever the event has a body. Without one, the block runs to
+    the frame's closing blank line; with one, to the blank line after it. Both are found
+    with long needles, far cheaper than scanning every line for a blank one.
+    """
+    first = raw.find(b"\n")
+    if first > 0 and raw[first - 1] == 13:  # CRLF, never sent by FreeSWITCH
+        end = raw.find(b"\n\r\n")
+        return len(raw) if end < 0 else end
+    inner = -1 if raw.startswith(b"Content-Length:") else raw.find(b"\nContent-Length:")
+    if inner < 0 and not raw.startswith(b"Content-Length:"):
+        end = len(raw)
+        while end > 0 and raw[end - 1] == 10:
+            end -= 1
+        return end
+    end = raw.find(b"\n\n", max(inner, 0))
+    return len(raw) if end < 0 else end
 
 
 class _JsonObject(list):

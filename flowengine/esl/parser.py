@@ -8,12 +8,14 @@ or a body over its limit is a :class:`ProtocolError`, never a bigger buffer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote
-
 from ..errors import ProtocolError
 from .event import Event
 from .messages import (ApiResponse, AuthRequest, DisconnectNotice, Headers, LogData, Message,
-                       RawMessage, Reply, RudeRejection)
+                       RawMessage, Reply, RudeRejection, header)
+
+_CONTENT_TYPES = {t.encode(): t for t in (
+    "text/event-plain", "text/event-json", "text/event-xml", "command/reply", "api/response",
+    "text/disconnect-notice", "log/data")}
 
 #: FreeSWITCH's own ceiling for a body (MAX_CONTENT_LENGTH in mod_event_socket).
 FREESWITCH_MAX_BODY = 16 * 1024 * 1024
@@ -41,8 +43,9 @@ class Parser:
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
-        self._buf = bytearray()
-        self._head: tuple[Headers, str | None, int] | None = None  # waiting for a body
+        self._buf = bytearray()   # only what a previous feed left incomplete
+        self._head: tuple | None = None  # (headers, block, content type, length): waiting for a body
+        self._searched = 0        # how far the pending partial header block was searched
         self._error: ProtocolError | None = None
 
     @property
@@ -53,46 +56,61 @@ class Parser:
     def feed(self, data: bytes) -> list[Message]:
         if self._error is not None:
             raise self._error
-        buf = self._buf
-        buf += data
+        # Work on the caller's bytes when nothing is pending: a body is then one slice,
+        # one copy. Only an incomplete tail is kept, in a bytearray.
+        if self._buf:
+            self._buf += data
+            buf: bytes | bytearray = self._buf
+        else:
+            buf = data
         out: list[Message] = []
         pos = 0
+        size = len(buf)
         try:
-            while True:
+            while pos < size:
                 if self._head is None:
-                    pos = self._skip_blank(buf, pos)
+                    if buf[pos] in (10, 13):
+                        pos = self._skip_blank(buf, pos)
+                        continue
                     head = self._read_head(buf, pos)
                     if head is None:
                         break
                     self._head, pos = head
-                headers, ctype, length = self._head
-                if len(buf) - pos < length:
+                headers, block, ctype, length = self._head
+                if size - pos < length:
                     break
-                body = bytes(buf[pos:pos + length])
+                if type(buf) is bytes:
+                    body = buf[pos:pos + length]
+                else:
+                    body = bytes(memoryview(buf)[pos:pos + length])
                 pos += length
                 self._head = None
-                out.append(_build(headers, ctype, body))
+                out.append(_build(headers, block, ctype, body))
         except ProtocolError as exc:
             self._error = exc
-            buf.clear()
+            self._buf = bytearray()
             raise
-        finally:
-            if pos:
-                del buf[:pos]
+        if buf is self._buf:
+            del self._buf[:pos]
+        elif pos < size:
+            self._buf = bytearray(memoryview(buf)[pos:])
+        self._searched = max(0, self._searched - pos)
         return out
 
     @staticmethod
-    def _skip_blank(buf: bytearray, pos: int) -> int:
+    def _skip_blank(buf: bytes | bytearray, pos: int) -> int:
         end = len(buf)
         while pos < end and buf[pos] in (10, 13):
             pos += 1
         return pos
 
-    def _read_head(self, buf: bytearray, pos: int) -> tuple[tuple[Headers, str | None, int], int] | None:
+    def _read_head(self, buf: bytes | bytearray, pos: int) -> tuple[tuple, int] | None:
         limit = self.limits.max_header_bytes
-        end = buf.find(b"\n\n", pos, pos + limit + 2)
+        # resume where the last search of this partial block stopped (minus a separator)
+        origin = max(pos, self._searched - 2)
+        end = buf.find(b"\n\n", origin, pos + limit + 2)
         stop = len(buf) if end < 0 else end
-        crlf = buf.find(b"\n\r\n", pos, stop)
+        crlf = buf.find(b"\n\r\n", origin, stop)
         if crlf >= 0:
             end, skip = crlf, 3
         elif end >= 0:
@@ -100,13 +118,33 @@ class Parser:
         else:
             if len(buf) - pos > limit:
                 raise ProtocolError(f"header block longer than {limit} bytes")
+            self._searched = len(buf)
             return None
+        self._searched = 0
         if end - pos > limit:
             raise ProtocolError(f"header block longer than {limit} bytes")
+        return self._scan(bytes(buf[pos:end])), end + skip
+
+    def _scan(self, block: bytes) -> tuple:
+        """(headers or None, block, content type, body length) of one header block."""
+        # FreeSWITCH frames every event as exactly these two lines: read them directly.
+        if block.startswith(b"Content-Length: "):
+            nl = block.find(b"\n")
+            if block.startswith(b"Content-Type: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
+                length = self._content_length(block[16:nl].rstrip(b"\r"))
+                raw_type = block[nl + 15:].rstrip(b"\r")
+                ctype = _CONTENT_TYPES.get(raw_type) or raw_type.decode("latin-1")
+                return None, block, ctype, length
+        # The connect reply is a whole serialized event (~110 headers): keep it lazy.
+        if block.startswith(b"Event-Name:") or b"\nEvent-Name:" in block:
+            channel = Event.from_plain(block)
+            length = channel.get("Content-Length")
+            return (None, channel, channel.get("Content-Type"),
+                    0 if length is None else self._content_length(length))
         headers: Headers = []
         ctype = None
         length = 0
-        for line in bytes(buf[pos:end]).split(b"\n"):
+        for line in block.split(b"\n"):
             name, sep, value = line.partition(b":")
             if not sep:
                 continue
@@ -120,37 +158,36 @@ class Parser:
                 ctype = text
         if not headers:
             raise ProtocolError("a frame with no header lines")
-        return (headers, ctype, length), end + skip
+        return headers, block, ctype, length
 
-    def _content_length(self, text: str) -> int:
+    def _content_length(self, text: str | bytes) -> int:
         if not text.isdigit() or not text.isascii():
-            raise ProtocolError(f"bad Content-Length {text!r}")
+            shown = text.decode("latin-1") if isinstance(text, bytes) else text
+            raise ProtocolError(f"bad Content-Length {shown!r}")
         length = int(text)
         if length > self.limits.max_body_bytes:
             raise ProtocolError(f"Content-Length {length} is over the {self.limits.max_body_bytes}-byte limit")
         return length
 
 
-def _build(headers: Headers, ctype: str | None, body: bytes) -> Message:
+def _build(headers: Headers | None, block, ctype: str | None, body: bytes) -> Message:
     if ctype == "text/event-plain":
         return Event.from_plain(body)
-    if ctype == "command/reply":
-        text = ""
-        is_connect = False
-        for k, v in headers:
-            if k == "Reply-Text":
-                text = v
-            elif k == "Event-Name":
-                is_connect = True
-        if is_connect:
-            return Reply(unquote(text), headers, Event.from_encoded_pairs(headers))
-        return Reply(text, headers)
-    if ctype == "api/response":
-        return ApiResponse(body.decode("utf-8", "replace"), headers)
     if ctype == "text/event-json":
         return Event.from_json(body)
     if ctype == "text/event-xml":
         return Event.from_xml(body)
+    if isinstance(block, Event):  # the connect reply: its headers are the channel data
+        text = block.get("Reply-Text", "")
+        if ctype == "command/reply":
+            return Reply(text, [("Content-Type", ctype), ("Reply-Text", text)], block)
+        headers = block.headers()
+    elif headers is None:
+        headers = [("Content-Length", str(len(body))), ("Content-Type", ctype or "")]
+    if ctype == "command/reply":
+        return Reply(header(headers, "Reply-Text", ""), headers)
+    if ctype == "api/response":
+        return ApiResponse(body.decode("utf-8", "replace"), headers)
     if ctype == "text/disconnect-notice":
         return DisconnectNotice(headers, body.decode("utf-8", "replace"))
     if ctype == "log/data":

@@ -22,6 +22,10 @@ from .messages import ApiResponse, DisconnectNotice, Message, Reply
 from .parser import Limits, Parser
 
 
+# the events that change what this call is waiting for; the rest are not even decoded
+_CALL_STATE_EVENTS = frozenset(("DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"))
+
+
 @dataclass(frozen=True, slots=True)
 class Dtmf:
     """One digit the caller pressed, as FreeSWITCH reported it."""
@@ -214,7 +218,7 @@ class OutboundProtocol:
             if ticket is not None:
                 self._finish(ticket, event)
             return
-        if not self._is_ours(event):
+        if name not in _CALL_STATE_EVENTS or not self._is_ours(event):
             return
         if name == "DTMF":
             duration = event.get("DTMF-Duration")
