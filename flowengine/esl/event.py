@@ -22,11 +22,6 @@ _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern look
 _ARRAY_SEP = "|:"
 
 
-def _decode(value: bytes) -> str:
-    text = value.decode("utf-8", "replace")
-    return unquote(text) if "%" in text else text
-
-
 class Event:
     """A FreeSWITCH event (or the channel data of the connect reply).
 
@@ -50,7 +45,6 @@ class Event:
         if pairs is not None:
             self._build_index()
 
-
     # -- construction -------------------------------------------------------------
     @classmethod
     def from_plain(cls, raw: bytes) -> "Event":
@@ -63,11 +57,6 @@ class Event:
     @classmethod
     def from_xml(cls, raw: bytes) -> "Event":
         return cls("xml", raw)
-
-    @classmethod
-    def from_encoded_pairs(cls, pairs: list[tuple[str, str]]) -> "Event":
-        """Channel data from the connect reply: its own headers, values url-encoded."""
-        return cls("headers", pairs=[(k, unquote(v) if "%" in v else v) for k, v in pairs])
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -126,6 +115,13 @@ class Event:
     # -- what the engine reads most -----------------------------------------------
     @property
     def name(self) -> str | None:
+        # read for every event that arrives; FreeSWITCH always writes it first
+        raw = self._raw
+        if self.format == "plain" and raw.startswith(b"Event-Name: "):
+            end = raw.find(b"\n", 12)
+            value = raw[12:end if end >= 0 else len(raw)]
+            if b"%" not in value and b"\r" not in value:
+                return value.decode("utf-8", "replace")
         return self.get("Event-Name")
 
     @property

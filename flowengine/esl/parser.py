@@ -131,7 +131,10 @@ class Parser:
         if block.startswith(b"Content-Length: "):
             nl = block.find(b"\n")
             if block.startswith(b"Content-Type: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
-                length = self._content_length(block[16:nl].rstrip(b"\r"))
+                digits = block[16:nl].rstrip(b"\r")
+                length = int(digits) if digits.isdigit() else -1
+                if not 0 <= length <= self.limits.max_body_bytes:
+                    length = self._content_length(digits)  # raises, with the reason
                 raw_type = block[nl + 15:].rstrip(b"\r")
                 ctype = _CONTENT_TYPES.get(raw_type) or raw_type.decode("latin-1")
                 return None, block, ctype, length
