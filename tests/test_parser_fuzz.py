@@ -11,7 +11,8 @@ from .conftest import load
 
 SAMPLES = [load(n).inbound()[:6000] for n in ("api_bgapi", "json_events", "xml_events", "pagd_digit")]
 TOKENS = [b"\n", b"\r\n", b"\n\n", b"Content-Length: ", b"Content-Type: text/event-plain",
-          b"Content-Type: text/event-json", b"Content-Type: text/event-xml", b"Content-Type: command/reply", b"%", b"%0", b"ARRAY::", b"<event>",
+          b"Content-Type: text/event-json", b"Content-Type: text/event-xml", b"Content-Type: command/reply",
+          b"%", b"%0", b"ARRAY::", b"<event>",
           b"<headers>", b"{", b"\xff", b"-1", b"99999999999999999999", b"Event-Name: X", b"Content-Length: 5"]
 
 
