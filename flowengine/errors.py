@@ -11,6 +11,10 @@ class FlowengineError(Exception):
     """Base of every error flowengine raises on purpose."""
 
 
+class FlowError(FlowengineError):
+    """A flow file is wrong: the message starts with ``file:line:col`` and names the rule."""
+
+
 class ProtocolError(FlowengineError):
     """The peer sent bytes that are not Event Socket protocol, or broke a size limit.
 

@@ -1,0 +1,128 @@
+"""All the flows of a directory, loaded all-or-nothing, and the routing of numbers to them.
+
+Routing order: an exact number, then a range, then a pattern; two flows that could claim
+one number are a load error naming both files. ``*.test.yaml`` files are flow tests, not
+flows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import Flow
+from .numbers import NumberPattern
+from .source import load_source
+from .validate import FlowProblems, check
+from ..errors import FlowError
+
+
+@dataclass
+class FlowSet:
+    flows: dict[str, Flow] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    default: Flow | None = None
+    _exact: dict[str, Flow] = field(default_factory=dict)
+    _ranges: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
+    _patterns: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
+
+    def route(self, number: str | None) -> Flow | None:
+        """The flow for a destination number, else the default flow, else None."""
+        if number is not None:
+            flow = self._exact.get(number)
+            if flow is not None:
+                return flow
+            for pattern, flow in self._ranges:
+                if pattern.matches(number):
+                    return flow
+            for pattern, flow in self._patterns:
+                if pattern.matches(number):
+                    return flow
+        return self.default
+
+    def __getitem__(self, name: str) -> Flow:
+        return self.flows[name]
+
+
+def flow_files(directory: str | Path) -> list[Path]:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FlowError(f"{directory}: not a directory of flows")
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml")
+                  and not p.name.endswith((".test.yaml", ".test.yml")) and p.is_file())
+
+
+def load_flows(directory: str | Path) -> FlowSet:
+    """Load and check every flow under ``directory``; raise :class:`FlowProblems` listing all errors."""
+    errors: list[str] = []
+    flowset = FlowSet()
+    for path in flow_files(directory):
+        try:
+            source = load_source(path)
+        except FlowError as exc:
+            errors.append(str(exc))
+            continue
+        flow, errs, warns = check(source)
+        errors += errs
+        flowset.warnings += warns
+        if flow is None:
+            continue
+        if flow.name in flowset.flows:
+            errors.append(f"{source.where(('name',))}: flow name {flow.name!r} is also used by "
+                          f"{flowset.flows[flow.name].source.where(('name',))}")
+            continue
+        flowset.flows[flow.name] = flow
+    errors += _route(flowset)
+    errors += _check_calls(flowset)
+    if errors:
+        raise FlowProblems(errors)
+    return flowset
+
+
+def _route(flowset: FlowSet) -> list[str]:
+    errors = []
+    claimed: list[tuple[NumberPattern, Flow]] = []
+    for flow in flowset.flows.values():
+        if flow.default:
+            if flowset.default is not None:
+                errors.append(f"{flow.source.where(('default',))}: both this flow and "
+                              f"{flowset.default.source.where(('default',))} say default: true")
+            flowset.default = flow
+        for i, text in enumerate(flow.numbers):
+            pattern = NumberPattern.parse(text)
+            for other, owner in claimed:
+                if owner is not flow and pattern.overlaps(other):
+                    errors.append(f"{flow.source.where(('numbers', i))}: number {text!r} is also claimed by "
+                                  f"{other.text!r} in {owner.source.where(('numbers',))} (flow {owner.name!r})")
+            claimed.append((pattern, flow))
+            if pattern.kind == "exact":
+                flowset._exact[pattern.low] = flow
+            elif pattern.kind == "range":
+                flowset._ranges.append((pattern, flow))
+            else:
+                flowset._patterns.append((pattern, flow))
+    return errors
+
+
+def _check_calls(flowset: FlowSet) -> list[str]:
+    errors = []
+    for flow in flowset.flows.values():
+        for step in flow.steps.values():
+            if step.kind != "call":
+                continue
+            target = step.spec["call"]["flow"]
+            callee = flowset.flows.get(target)
+            at = step.at + ("call", "flow")
+            if callee is None:
+                errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, which does not exist")
+                continue
+            given = step.spec["call"].get("with", {})
+            for name in given:
+                if name not in callee.params:
+                    errors.append(f"{flow.source.where(step.at + ('call', 'with', name))}: step '{step.name}': "
+                                  f"flow {target!r} has no parameter {name!r}")
+            for name, param in callee.params.items():
+                if param.get("required") and name not in given:
+                    errors.append(f"{flow.source.where(at)}: step '{step.name}': flow {target!r} needs "
+                                  f"parameter {name!r}")
+    return errors

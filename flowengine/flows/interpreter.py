@@ -1,0 +1,295 @@
+"""Runs a flow for one call without doing any I/O.
+
+Given the flow and the result of the last command, it says which command comes next:
+:meth:`FlowRun.start`, then :meth:`FlowRun.resume` with each CHANNEL_EXECUTE_COMPLETE,
+until it returns None. The gevent session, the replay tests and the simulator all drive
+it the same way, so what a test sees is what a call does.
+
+Each step kind is a generator (see :mod:`flowengine.flows.steps`) that yields
+:class:`Execute` commands, receives their completion events, and returns an outcome; the
+flow's ``on`` / ``next`` / choices turn the outcome into the next step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Generator
+
+from ..errors import FlowError
+from ..esl import Event
+from .conditions import as_text
+from .model import Flow, Step
+from .templates import expand
+
+log = logging.getLogger("flowengine.flow")
+
+#: the cause given to FreeSWITCH when the flow fails and has no on_error step
+ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
+
+_WELL_KNOWN = {
+    "caller_id_number": "Caller-Caller-ID-Number",
+    "caller_id_name": "Caller-Caller-ID-Name",
+    "destination_number": "Caller-Destination-Number",
+    "uuid": "Unique-ID",
+}
+
+
+@dataclass(frozen=True)
+class Execute:
+    """Run a FreeSWITCH application and resume with its CHANNEL_EXECUTE_COMPLETE."""
+
+    app: str
+    arg: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Stop controlling the call (it was handed to the dialplan)."""
+
+    reason: str = "transfer"
+
+
+@dataclass(frozen=True)
+class Goto:
+    """A step's result that names the next step itself (when, goto)."""
+
+    step: str
+
+
+Command = Execute | Exit
+StepGen = Generator[Command, Event | None, Any]
+
+
+@dataclass
+class Frame:
+    flow: Flow
+    vars: dict[str, Any]
+    step: str | None = None
+    gen: StepGen | None = None
+    counts: dict = field(default_factory=dict)
+    entered: float = 0.0
+
+
+class FlowRun:
+    def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.flows = flows
+        self.channel = channel
+        self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.monotonic = monotonic
+        self.frames = [Frame(flow, _initial_vars(flow, {}))]
+        self.last_event: Event | None = channel
+        self.call_state: dict[str, Any] = {}     # what the steps set up once per call
+        self.visited: list[str] = []             # "step" (or "flow/step" inside a called flow)
+        self.outcomes: list[tuple[str, str]] = []
+        self.executed: list[tuple[str, str | None]] = []
+        self.transitions = 0
+        self.result: str | None = None           # hangup, transfer, gone, error, ended
+        self.cause: str | None = None
+        self._ending = False
+        self._in_error = False
+        self._limit = flow.max_transitions
+
+    # -- what the driver calls --------------------------------------------------------
+    def start(self) -> Command | None:
+        try:
+            self._enter(self.frames[0].flow.start)
+        except Exception as exc:
+            return self._error(exc)
+        return self._advance(None)
+
+    def resume(self, event: Event | None) -> Command | None:
+        if self._ending:
+            return None
+        if event is not None:
+            self.last_event = event
+        return self._advance(event)
+
+    def gone(self, cause: str) -> None:
+        """The call ended (CallGone): close the step that was running."""
+        self.cause = cause
+        frame = self.frames[-1]
+        if not self._ending and frame.step is not None:
+            if frame.flow.steps[frame.step].kind == "hangup":  # our own hangup step
+                self._log_step(frame, "hangup")
+                self.result = "hangup"
+            else:
+                self._log_step(frame, f"hangup:{cause}")
+                self.result = "gone"
+        self._ending = True
+        self._close_all()
+
+    def failed(self, exc: BaseException) -> Command | None:
+        """The driver could not run the last command (timeout, -ERR, unsafe value)."""
+        return self._error(exc)
+
+    @property
+    def flow(self) -> Flow:
+        return self.frames[-1].flow
+
+    @property
+    def step(self) -> str | None:
+        return self.frames[-1].step
+
+    # -- what the steps call ------------------------------------------------------------
+    @property
+    def vars(self) -> dict[str, Any]:
+        return self.frames[-1].vars
+
+    def lookup(self, name: str) -> str | None:
+        vars_ = self.frames[-1].vars
+        if name in vars_:
+            return as_text(vars_[name])
+        header = _WELL_KNOWN.get(name)
+        for source in (self.last_event, self.channel):
+            if source is None:
+                continue
+            value = source.get(header) if header else source.variable(name)
+            if value is not None:
+                return value
+        return None
+
+    def expand(self, value: Any) -> str:
+        return expand(value, self.lookup)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def count(self, key: Any) -> int:
+        """Times this frame has passed ``key`` before (for goto max)."""
+        counts = self.frames[-1].counts
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key]
+
+    # -- the machine ---------------------------------------------------------------------
+    def _enter(self, name: str) -> None:
+        from .steps import RUNNERS
+
+        frame = self.frames[-1]
+        step = frame.flow.steps[name]
+        frame.step = name
+        frame.entered = self.monotonic()
+        self.visited.append(name if len(self.frames) == 1 else f"{frame.flow.name}/{name}")
+        if step.kind == "call":
+            callee = self.flows[step.spec["call"]["flow"]]
+            given = {k: self.expand(v) for k, v in step.spec["call"].get("with", {}).items()}
+            self.frames.append(Frame(callee, _initial_vars(callee, given)))
+            self._enter(callee.start)
+            return
+        frame.gen = RUNNERS[step.kind](self, step)
+
+    def _advance(self, value: Event | None) -> Command | None:
+        while True:
+            frame = self.frames[-1]
+            try:
+                command = frame.gen.send(value)  # type: ignore[union-attr]
+            except StopIteration as stop:
+                result = stop.value
+            except Exception as exc:
+                return self._error(exc)
+            else:
+                if isinstance(command, Execute):
+                    self.executed.append((command.app, command.arg))
+                elif isinstance(command, Exit):
+                    self.result = "transfer"
+                    self._log_step(frame, "transferred")
+                    self._ending = True
+                return command
+            value = None
+            step = frame.flow.steps[frame.step]  # type: ignore[index]
+            try:
+                nxt = self._after(frame, step, result)
+            except Exception as exc:
+                return self._error(exc)
+            if isinstance(nxt, Execute):
+                return nxt
+            if nxt is None:
+                return None
+
+    def _after(self, frame: Frame, step: Step, result: Any) -> Execute | str | None:
+        """Log the finished step and enter the next; an Execute when the call must end."""
+        if step.kind == "hangup":
+            self._log_step(frame, "hangup")
+            self.result = "hangup"
+            self._ending = True
+            return None
+        if step.kind == "return":
+            self._log_step(frame, f"return:{result}")
+            self.frames.pop()
+            parent = self.frames[-1]
+            call_step = parent.flow.steps[parent.step]  # type: ignore[index]
+            return self._after(parent, call_step, result)
+        outcome = result.step if isinstance(result, Goto) else str(result)
+        self._log_step(frame, outcome)
+        target = result.step if isinstance(result, Goto) else _target(step, outcome)
+        if target is None:
+            if len(self.frames) > 1:  # a called flow ran out of steps: it returns "done"
+                self.frames.pop()
+                parent = self.frames[-1]
+                return self._after(parent, parent.flow.steps[parent.step], "done")  # type: ignore[index]
+            log.info("call=%s flow=%s step=%s outcome=%s: no next step, hanging up",
+                     self.uuid, frame.flow.name, step.name, outcome)
+            return self._hangup("NORMAL_CLEARING", "ended")
+        self.transitions += 1
+        if self.transitions > self._limit:
+            raise FlowError(f"more than {self.frames[0].flow.max_transitions} steps in one call: "
+                            f"a loop? (at step {target!r})")
+        self._enter(target)
+        return "entered"
+
+    def _hangup(self, cause: str, result: str) -> Execute:
+        self.result = result
+        self._ending = True
+        self.executed.append(("hangup", cause))
+        return Execute("hangup", cause)
+
+    def _error(self, exc: BaseException) -> Command | None:
+        frame = self.frames[-1]
+        log.error("call=%s flow=%s step=%s: %s: %s", self.uuid, frame.flow.name, frame.step,
+                  type(exc).__name__, exc, exc_info=not isinstance(exc, (FlowError, ValueError)))
+        self._close_all()
+        root = self.frames[0]
+        if root.flow.on_error and not self._in_error:
+            self._in_error = True
+            self._limit = self.transitions + root.flow.max_transitions  # a fresh budget for it
+            del self.frames[1:]
+            try:
+                self._enter(root.flow.on_error)
+            except Exception:
+                return self._hangup(ERROR_CAUSE, "error")
+            return self._advance(None)
+        return self._hangup(ERROR_CAUSE, "error")
+
+    def _close_all(self) -> None:
+        for frame in self.frames:
+            if frame.gen is not None:
+                frame.gen.close()
+
+    def _log_step(self, frame: Frame, outcome: str) -> None:
+        ms = (self.monotonic() - frame.entered) * 1000
+        self.outcomes.append((frame.step or "-", outcome))
+        log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome, ms)
+
+
+def _target(step: Step, outcome: str) -> str | None:
+    if step.kind == "menu":
+        choice = step.spec["menu"]["choices"].get(outcome)
+        if choice is not None:
+            return choice
+    return step.on.get(outcome) or step.next
+
+
+def _initial_vars(flow: Flow, given: dict[str, Any]) -> dict[str, Any]:
+    values = dict(flow.vars)
+    for name, param in flow.params.items():
+        if name in given:
+            values[name] = given[name]
+        elif "default" in param:
+            values[name] = param["default"]
+    return values

@@ -1,0 +1,277 @@
+"""Everything checked before a flow may take a call: the JSON Schema, then the meaning.
+
+Each problem is one line, ``file:line:col: step 'menu': <rule>``, and all of them are
+reported at once. Errors refuse the flow; warnings are printed and the flow loads.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from ..errors import FlowError
+from .calendar import Calendar
+from .model import ACTIONS, INSTANT, OUTCOMES, SETTERS, TERMINAL, Flow, Step, is_pattern, seconds
+from .numbers import parse_numbers
+from .source import Source
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "flow.schema.json"
+
+
+class FlowProblems(FlowError):
+    """A flow (or a set of flows) has errors; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@lru_cache(maxsize=1)
+def validator() -> jsonschema.Draft202012Validator:
+    with SCHEMA_PATH.open(encoding="utf-8") as fh:
+        schema = json.load(fh)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _context(path: tuple) -> str:
+    if len(path) >= 2 and path[0] == "steps":
+        return f"step '{path[1]}': "
+    if path and path[0] == "calendars" and len(path) >= 2:
+        return f"calendar '{path[1]}': "
+    return ""
+
+
+def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
+    if error.context:
+        error = best_match(error.context)
+    path = tuple(error.absolute_path)
+    field = ".".join(str(p) for p in path[2:] if len(path) > 2) if path[:1] == ("steps",) else \
+        ".".join(str(p) for p in path)
+    message = error.message
+    if error.validator == "additionalProperties":
+        unexpected = re.findall(r"'([^']+)' (?:was|were) unexpected", message)
+        names = re.findall(r"'([^']+)'", message.split("(")[-1]) if not unexpected else []
+        keys = [k for k in (unexpected or names)]
+        allowed = list(error.schema.get("properties", {}))
+        hints = []
+        for key in keys:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hints.append(f"'{key}' is not a known key" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        if hints:
+            message = "; ".join(hints)
+    elif error.validator == "pattern" and path and path[-1] in ("next", "else", "goto", "start"):
+        message = f"{error.instance!r} is not a valid step name (letters, digits, _ . -)"
+    prefix = f"{field}: " if field else ""
+    return path, prefix + message
+
+
+def check(source: Source) -> tuple[Flow | None, list[str], list[str]]:
+    """(flow or None, errors, warnings) for one file."""
+    errors: list[str] = []
+    data = source.data
+    if not isinstance(data, dict):
+        return None, [f"{source.where()}: a flow file must be a mapping (name:, start:, steps:)"], []
+    for error in sorted(validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        path, message = _schema_message(error)
+        errors.append(f"{source.where(path)}: {_context(path)}{message}")
+    if errors:
+        return None, errors, []
+    return _meaning(source, data)
+
+
+def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[str]]:
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def err(path: tuple, message: str) -> None:
+        errors.append(f"{source.where(path)}: {_context(path)}{message}")
+
+    def warn(path: tuple, message: str) -> None:
+        warnings.append(f"{source.where(path)}: warning: {_context(path)}{message}")
+
+    steps: dict[str, Step] = {}
+    for name, spec in data["steps"].items():
+        at = ("steps", name)
+        actions = [a for a in ACTIONS if a in spec]
+        setters = [a for a in actions if a in SETTERS]
+        others = [a for a in actions if a not in SETTERS]
+        if not actions:
+            err(at, f"has no action (one of {', '.join(ACTIONS)})")
+            continue
+        if len(others) > 1 or (others and setters):
+            err(at, f"has more than one action: {', '.join(actions)}; give each its own step")
+            continue
+        kind = others[0] if others else "set"
+        steps[name] = Step(name, kind, spec, spec.get("next"), dict(spec.get("on", {})))
+
+    for key in ("start", "on_error"):
+        if key in data and data[key] not in data["steps"]:
+            err((key,), f"{key} is {data[key]!r}, which is not a step")
+
+    calendars = {}
+    for cname, cspec in (data.get("calendars") or {}).items():
+        try:
+            calendars[cname] = Calendar.parse(cspec)
+        except ValueError as exc:
+            err(("calendars", cname), str(exc))
+
+    for pattern in data.get("numbers", []):
+        try:
+            parse_numbers(pattern)
+        except ValueError as exc:
+            err(("numbers",), str(exc))
+
+    for step in steps.values():
+        _check_step(step, data["steps"], calendars, err, warn)
+
+    _check_graph(data, steps, err, warn)
+    if errors:
+        return None, errors, warnings
+    flow = Flow(name=data["name"], source=source, start=data["start"], steps=steps,
+                numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
+                on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
+                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars)
+    return flow, errors, warnings
+
+
+def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None:
+    at = step.at
+    spec = step.spec
+    for path, target in step.targets():
+        if target not in all_steps:
+            shown = ".".join(f'"{p}"' if isinstance(p, str) and p not in ("on", "next", "menu", "choices", "when",
+                                                                           "goto", "else", "exceeded") else str(p)
+                             for p in path)
+            hint = difflib.get_close_matches(target, list(all_steps), n=1)
+            err(at + path, f"{shown} goes to {target!r}, which is not a step"
+                + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+    if step.kind in TERMINAL and (step.next or step.on):
+        err(at + (("next",) if step.next else ("on",)), f"a {step.kind} step ends the flow: next/on are never taken")
+    allowed = set(OUTCOMES.get(step.kind, ()))
+    for outcome in step.on:
+        if step.kind == "playback" and re.fullmatch(r"[0-9*#]", outcome):
+            continue
+        if step.kind == "play_and_get_digits" and (is_pattern(outcome) or re.fullmatch(r"[0-9*#]+", outcome)):
+            if is_pattern(outcome):
+                _regex(outcome[1:-1], at + ("on", outcome), err)
+            continue
+        if step.kind == "call":
+            continue
+        if outcome not in allowed:
+            listed = ", ".join(sorted(allowed)) or "none (use next)"
+            err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
+    if step.kind == "menu":
+        for key in spec["menu"]["choices"]:
+            if is_pattern(key):
+                _regex(key[1:-1], at + ("menu", "choices", key), err)
+            elif not re.fullmatch(r"[0-9*#]+", key):
+                err(at + ("menu", "choices", key), f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
+    for key in ("timeout", "digit_timeout"):
+        for holder in (spec, spec.get("menu") or {}, spec.get("play_and_get_digits") or {}):
+            if isinstance(holder, dict) and key in holder:
+                seconds(holder[key])
+    if step.kind == "when":
+        for i, branch in enumerate(spec["when"]):
+            _check_condition(branch["if"], at + ("when", i, "if"), calendars, err)
+    if step.kind == "play_and_get_digits":
+        pagd = spec["play_and_get_digits"]
+        if pagd.get("min", 1) > pagd.get("max", 128):
+            err(at + ("play_and_get_digits", "min"), "min is larger than max")
+        if "regexp" in pagd:
+            _regex(pagd["regexp"], at + ("play_and_get_digits", "regexp"), err)
+
+
+def _check_condition(cond: dict, at: tuple, calendars: dict, err) -> None:
+    for key in ("open", "closed"):
+        if key in cond and cond[key] not in calendars:
+            err(at + (key,), f"calendar {cond[key]!r} is not defined in calendars:")
+    if "time" in cond:
+        try:
+            Calendar.inline(cond["time"], cond.get("timezone"))
+        except ValueError as exc:
+            err(at + ("time",), str(exc))
+    elif "timezone" in cond:
+        err(at + ("timezone",), "timezone goes with time:")
+    for key in ("caller", "destination", "digits"):
+        if key in cond:
+            try:
+                parse_numbers(cond[key])
+            except ValueError as exc:
+                err(at + (key,), str(exc))
+    if "matches" in cond:
+        _regex(cond["matches"], at + ("matches",), err)
+    if any(k in cond for k in ("equals", "in", "matches", "empty")) and "var" not in cond:
+        err(at, "equals / in / matches / empty test a variable: add var:")
+    for key in ("all", "any"):
+        for i, sub in enumerate(cond.get(key, [])):
+            _check_condition(sub, at + (key, i), calendars, err)
+    if "not" in cond:
+        _check_condition(cond["not"], at + ("not",), calendars, err)
+
+
+def _regex(text: str, at: tuple, err) -> None:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        err(at, f"{text!r} is not a valid regular expression: {exc}")
+
+
+def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
+    reachable: set[str] = set()
+    todo = [data["start"]] + ([data["on_error"]] if data.get("on_error") else [])
+    while todo:
+        name = todo.pop()
+        if name in reachable or name not in steps:
+            continue
+        reachable.add(name)
+        todo += [t for _, t in steps[name].targets()]
+    for name in steps:
+        if name not in reachable:
+            warn(("steps", name), "is never reached from start")
+    for step in steps.values():
+        if step.kind in TERMINAL or step.next:
+            continue
+        handled = set(step.on)
+        missing = [o for o in OUTCOMES.get(step.kind, ()) if o not in handled]
+        if step.kind == "menu":
+            missing = [o for o in missing if o == "exhausted"]
+        if step.kind == "goto":
+            missing = [o for o in missing if "max" in step.spec]
+        if step.kind == "when" and "else" not in step.spec:
+            missing = ["else"]
+        if missing:
+            warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
+    # a cycle of steps that never wait on the caller spins until the transition budget
+    instant = {n for n, s in steps.items() if s.kind in INSTANT}
+    edges = {n: [t for path, t in steps[n].targets()
+                 if t in instant and not _bounded(steps[n], path)] for n in instant}
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in edges[node]:
+            if state.get(nxt) == 1:
+                loop = trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
+                err(("steps", nxt), "loops without waiting for the caller: " + " -> ".join(loop)
+                    + " (add max: to a goto, or a step that plays or listens)")
+            elif state.get(nxt) is None:
+                visit(nxt, trail + [nxt])
+        state[node] = 2
+
+    for node in sorted(instant):
+        if state.get(node) is None:
+            visit(node, [node])
+
+
+def _bounded(step: Step, path: tuple) -> bool:
+    if step.kind == "goto" and path == ("goto",):
+        return "max" in step.spec
+    if step.kind == "when" and len(path) == 3 and path[2] == "goto":
+        return "max" in step.spec["when"][path[1]]
+    return False

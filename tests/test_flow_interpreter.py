@@ -1,0 +1,305 @@
+"""The interpreter, driven by completion events shaped like (or taken from) the recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowengine.flows import load_flows
+from flowengine.flows.interpreter import Execute, Exit
+
+from .flowkit import (CHANNEL, MONDAY_MORNING, SUNDAY, Gone, complete, flow_from, pagd, play,
+                      recorded, script)
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOWS = load_flows(ROOT / "flows")
+MAIN = FLOWS["main"]
+MENU_ARGS = "1 1 1 5000 # {} silence_stream://250 menu_digits .* 3000"
+FIRST = MENU_ARGS.format("ivr/ivr-please_choose_from_the_following.wav")
+AGAIN = MENU_ARGS.format("ivr/ivr-please_reenter_your_selection.wav")
+
+
+def apps(run):
+    return [(a, b) for a, b in run.executed if a not in ("set",)]
+
+
+def test_open_office_menu_1_bridges_to_sales_with_failover():
+    run = play(MAIN, script(complete("answer"), complete("playback", response="FILE PLAYED"),
+                            pagd("menu_digits", "1"), recorded("bridge_answered", "bridge")), flows=FLOWS)
+    assert run.visited == ["welcome", "hours", "greeting", "menu", "sales", "goodbye"]
+    assert run.executed == [
+        ("answer", None), ("playback", "ivr/ivr-welcome_to_freeswitch.wav"), ("play_and_get_digits", FIRST),
+        ("set", "continue_on_fail=true"), ("set", "hangup_after_bridge=false"),
+        ("bridge", "[leg_timeout=20]user/1101|[leg_timeout=20]user/1102"), ("hangup", "NORMAL_CLEARING")]
+    assert ("sales", "answered") in run.outcomes
+    assert run.result == "hangup" and run.cause == "NORMAL_CLEARING"
+    assert run.vars["bridge_hangup_cause"] == "NORMAL_CLEARING"
+
+
+@pytest.mark.parametrize("fixture,outcome", [
+    ("bridge_busy", "busy"), ("bridge_no_answer", "no_answer"), ("bridge_answered", "answered")])
+def test_bridge_outcomes_from_the_recordings(fixture, outcome):
+    run = play(MAIN, script(complete("answer"), complete("playback"), pagd("menu_digits", "2"),
+                            recorded(fixture, "bridge")), flows=FLOWS)
+    assert ("support", outcome) in run.outcomes
+    assert run.visited[5] == ("goodbye" if outcome == "answered" else "sorry")
+
+
+def test_menu_counts_attempts_and_uses_the_reprompt():
+    run = play(MAIN, script(complete("answer"), complete("playback"),
+                            pagd("menu_digits"),                       # silence
+                            complete("playback"),                      # "I did not receive any input"
+                            pagd("menu_digits", invalid="9"),          # wrong key (recorded shape)
+                            complete("playback"),                      # "that was an invalid entry"
+                            pagd("menu_digits", "2"),
+                            recorded("bridge_answered", "bridge")), flows=FLOWS)
+    assert apps(run)[2:8] == [
+        ("play_and_get_digits", FIRST), ("playback", "ivr/ivr-i_did_not_receive_any_input.wav"),
+        ("play_and_get_digits", AGAIN), ("playback", "ivr/ivr-that_was_an_invalid_entry.wav"),
+        ("play_and_get_digits", AGAIN), ("bridge", "[leg_timeout=30]user/1201")]
+    assert ("menu", "2") in run.outcomes
+
+
+def test_menu_exhausted_after_three_failures():
+    run = play(MAIN, script(complete("answer"), complete("playback"),
+                            pagd("menu_digits"), complete("playback"),
+                            pagd("menu_digits", invalid="7"), complete("playback"),
+                            pagd("menu_digits", "5")), flows=FLOWS)     # 5 is no choice
+    assert ("menu", "exhausted") in run.outcomes
+    assert run.visited[-1] == "goodbye"
+    assert [a for a, _ in run.executed].count("play_and_get_digits") == 3
+
+
+def test_menu_can_hand_failures_to_the_flow():
+    flow = flow_from("""
+name: m
+start: menu
+steps:
+  menu:
+    menu: {prompt: a.wav, choices: {"1": one}}
+    on: {no_input: quiet, exhausted: bye}
+  quiet: {playback: hello.wav, next: bye}
+  one: {hangup: NORMAL_CLEARING}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, script(pagd("menu_digits")))
+    assert run.visited == ["menu", "quiet", "bye"]
+
+
+def test_after_hours_goes_to_the_message_subflow():
+    run = play(MAIN, script(complete("answer"), complete("playback"), complete("playback"),
+                            complete("playback"),
+                            complete("record", record_ms="5200")), clock=SUNDAY, flows=FLOWS)
+    assert run.visited == ["welcome", "hours", "closed", "message", "leave_message/prompt",
+                           "leave_message/beep", "leave_message/record", "leave_message/thanks",
+                           "leave_message/done", "goodbye"]
+    record = next(arg for app, arg in run.executed if app == "record")
+    assert record == f"/var/spool/flowengine/1000/{CHANNEL.unique_id}.wav 120 200 3"
+    assert run.outcomes[-3:] == [("done", "return:recorded"), ("message", "recorded"), ("goodbye", "hangup")]
+
+
+def test_an_empty_recording_returns_empty():
+    run = play(MAIN, script(complete("answer"), complete("playback"), complete("playback"),
+                            complete("playback"), complete("record", record_ms="0")), clock=SUNDAY, flows=FLOWS)
+    assert ("record", "empty") in run.outcomes and ("message", "empty") in run.outcomes
+
+
+def test_holiday_is_closed_even_in_office_hours():
+    from datetime import datetime, timezone
+    christmas = datetime(2026, 12, 24, 10, 0, tzinfo=timezone.utc)  # a Thursday
+    run = play(MAIN, script(complete("answer"), Gone("NORMAL_CLEARING")), clock=christmas, flows=FLOWS)
+    assert run.visited == ["welcome", "hours", "closed"]
+    assert run.result == "gone"
+
+
+PAGD_FLOW = """
+name: collect
+start: ask
+steps:
+  ask:
+    play_and_get_digits:
+      prompt: ivr/menu.wav
+      invalid: ivr/invalid.wav
+      min: 1
+      max: 1
+      tries: 3
+      timeout: 3000ms
+      terminators: "#"
+      variable: choice
+      regexp: "[1-3]"
+      digit_timeout: 2s
+    on: {"3": three, "/^[12]$/": low, timeout: silent, invalid: wrong}
+  three: {hangup: NORMAL_CLEARING}
+  low: {hangup: NORMAL_CLEARING}
+  silent: {hangup: NORMAL_CLEARING}
+  wrong: {hangup: NORMAL_CLEARING}
+"""
+
+
+@pytest.mark.parametrize("fixture,visited", [
+    ("pagd_invalid_then_valid", "three"),   # 9 then 3: both variables set
+    ("pagd_all_invalid", "wrong"),          # read_result success, only choice_invalid
+    ("pagd_timeout", "silent"),             # read_result failure
+    ("pagd_digit", "low"),                  # 2
+])
+def test_play_and_get_digits_outcomes_from_the_recordings(fixture, visited):
+    run = play(flow_from(PAGD_FLOW), script(recorded(fixture, "play_and_get_digits")))
+    assert run.executed[0] == ("play_and_get_digits",
+                               "1 1 3 3000 # ivr/menu.wav ivr/invalid.wav choice [1-3] 2000")
+    assert run.visited == ["ask", visited]
+
+
+PLAYBACK_FLOW = """
+name: play
+start: play
+steps:
+  play:
+    playback: {files: [ivr/menu.wav, ivr/more.wav], terminators: "#"}
+    on: {"#": stopped, not_found: missing}
+    next: done
+  stopped: {hangup: NORMAL_CLEARING}
+  missing: {hangup: NORMAL_CLEARING}
+  done: {hangup: NORMAL_CLEARING}
+"""
+
+
+@pytest.mark.parametrize("fixture,visited", [
+    ("dtmf_stops_playback", "stopped"), ("playback_missing_file", "missing"), ("answer_playback_hangup", None)])
+def test_playback_outcomes_from_the_recordings(fixture, visited):
+    first = recorded(fixture, "playback")
+    run = play(flow_from(PLAYBACK_FLOW), script(first, complete("playback", response="FILE PLAYED")))
+    assert run.executed[0] == ("set", "playback_terminators=#")
+    expected = ["play", visited or "done"]
+    assert run.visited == expected
+    if visited is None:
+        assert [a for a in run.executed if a[0] == "playback"] == [("playback", "ivr/menu.wav"),
+                                                                   ("playback", "ivr/more.wav")]
+
+
+def test_caller_hangup_stops_the_flow_and_nothing_more_is_sent():
+    run = play(flow_from(PAGD_FLOW), script(Gone("ORIGINATOR_CANCEL")))
+    assert run.result == "gone" and run.cause == "ORIGINATOR_CANCEL"
+    assert run.outcomes == [("ask", "hangup:ORIGINATOR_CANCEL")]
+    assert run.resume(None) is None
+
+
+def test_conditions_on_caller_variables_and_destination():
+    flow = flow_from("""
+name: c
+start: route
+vars: {tier: gold}
+steps:
+  route:
+    when:
+      - if: {caller: ["5550000", "/^555/"], var: tier, equals: gold}
+        goto: vip
+      - if: {destination: "2000-2999"}
+        goto: other
+    else: normal
+  vip: {hangup: NORMAL_CLEARING}
+  other: {hangup: NORMAL_CLEARING}
+  normal: {hangup: NORMAL_CLEARING}
+""")
+    assert play(flow, script()).visited == ["route", "vip"]   # caller 5551234
+
+
+def test_goto_with_max_leaves_the_loop():
+    flow = flow_from("""
+name: g
+start: ask
+steps:
+  ask:
+    playback: ivr/again.wav
+    next: again
+  again:
+    goto: ask
+    max: 2
+    exceeded: bye
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, script())
+    assert run.visited == ["ask", "again", "ask", "again", "ask", "again", "bye"]
+
+
+def test_runaway_loop_hits_the_budget_and_goes_to_on_error():
+    flow = flow_from("""
+name: r
+start: a
+max_transitions: 20
+on_error: sorry
+steps:
+  a: {playback: x.wav, next: b}
+  b: {playback: y.wav, next: a}
+  sorry: {playback: ivr/error.wav, next: bye}
+  bye: {hangup: NORMAL_TEMPORARY_FAILURE}
+""")
+    run = play(flow, script())
+    assert run.visited[-2:] == ["sorry", "bye"] and run.transitions > 20
+    assert run.result == "hangup" and run.cause == "NORMAL_TEMPORARY_FAILURE"
+
+
+def test_an_internal_error_never_leaves_the_caller_in_silence():
+    flow = flow_from("""
+name: e
+start: a
+steps:
+  a: {playback: x.wav, next: b}
+  b: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, lambda command: "not an event")     # a step breaks on what it receives
+    assert run.result == "error"
+    assert run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+
+
+def test_templates_expand_and_caller_values_cannot_reach_freeswitch_expansion():
+    from flowengine.esl import Event
+    hostile = Event.from_plain(b"Event-Name: CHANNEL_DATA\nUnique-ID: u-1\n"
+                               b"Caller-Caller-ID-Name: %24%7Bsystem(rm%20-rf%20%2F)%7D\n"
+                               b"Caller-Caller-ID-Number: 5551234\nCaller-Destination-Number: 1000\n\n")
+    flow = flow_from("""
+name: t
+start: s
+steps:
+  s:
+    set: {who: "${caller_id_name} <${caller_id_number}> to ${destination_number} ${sound_prefix}"}
+    vars: {n: "${caller_id_number}"}
+    next: bye
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, script(), channel=hostile)
+    assert run.executed[0] == ("set", "who=$ {system(rm -rf /)} <5551234> to 1000 ${sound_prefix}")
+    assert run.vars["n"] == "5551234"
+
+
+def test_transfer_hands_the_call_off():
+    flow = flow_from("""
+name: x
+start: t
+steps:
+  t: {transfer: {extension: "1000", dialplan: XML, context: default}}
+""")
+    from flowengine.flows import FlowRun
+    run = FlowRun(flow, channel=CHANNEL)
+    assert run.start() == Execute("transfer", "1000 XML default")
+    assert run.resume(complete("transfer")) == Exit("transfer")
+    assert run.result == "transfer"
+
+
+def test_say_sleep_set_export():
+    flow = flow_from("""
+name: s
+start: a
+steps:
+  a:
+    set: {language: en}
+    export: {sip_h_X-Flow: s}
+    next: b
+  b: {sleep: 500ms, next: c}
+  c: {say: {text: "${caller_id_number}", type: telephone_number, method: iterated}, next: d}
+  d: {hangup: USER_BUSY}
+""")
+    run = play(flow, script())
+    assert run.executed == [("set", "language=en"), ("export", "sip_h_X-Flow=s"), ("sleep", "500"),
+                            ("say", "en telephone_number iterated 5551234"), ("hangup", "USER_BUSY")]
+    assert run.cause == "USER_BUSY"
