@@ -12,19 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from flowengine.esl import Parser
 from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
 from flowengine.replay.peer import play
 
 from .conftest import load
 
 ROOT = Path(__file__).resolve().parent.parent
+E2E = ROOT / "tests" / "flows" / "e2e"
 
 
 class Server:
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--listen", "127.0.0.1:0", "--greeting", "ivr/welcome.wav",
-             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+            [sys.executable, str(ROOT / "run.py"), "--listen", "127.0.0.1:0", *args],
+            cwd=ROOT, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -66,6 +68,8 @@ def server():
     servers = []
 
     def start(*args):
+        if "--flows" not in args:
+            args = ("--flows", str(E2E), *args)
         servers.append(Server(*args))
         return servers[-1]
 
@@ -135,7 +139,7 @@ def test_sigterm_lets_a_call_finish_and_refuses_new_ones(server):
     result = {}
     caller = threading.Thread(target=lambda: result.update(replay=srv.call("answer_playback_hangup", pace=1.0)))
     caller.start()
-    srv.wait_for("step=answer")                      # the call is in its 1.5 s playback
+    srv.wait_for("step=answer outcome=done")          # the call is in its 1.5 s playback
     srv.proc.send_signal(signal.SIGTERM)
     srv.wait_for("stopped accepting")
     with pytest.raises(OSError):
@@ -160,7 +164,7 @@ def test_sigterm_hangs_up_calls_that_outlast_the_drain(server):
 
     thread = threading.Thread(target=caller)
     thread.start()
-    srv.wait_for("step=answer")                         # inside the playback
+    srv.wait_for("step=answer outcome=done")            # inside the playback
     srv.proc.send_signal(signal.SIGTERM)
     srv.wait_for("hanging up 1 call")
     thread.join(timeout=15)
@@ -168,3 +172,58 @@ def test_sigterm_hangs_up_calls_that_outlast_the_drain(server):
     assert [c.header("hangup-cause") for c in hangups] == ["SYSTEM_SHUTDOWN"]
     assert errors  # the recording never had that hangup: the replay says so
     assert srv.proc.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize("name,steps", [
+    ("answer_playback_hangup", ["answer outcome=done", "welcome outcome=played", "bye outcome=hangup"]),
+    ("pagd_digit", ["ask outcome=digits", "goodbye outcome=played", "bye outcome=hangup"]),
+    ("pagd_timeout", ["quick outcome=timeout", "bye outcome=hangup"]),
+    ("pagd_invalid_then_valid", ["ask outcome=3", "bye outcome=hangup"]),
+    ("caller_hangup_during_pagd", ["ask outcome=hangup:ORIGINATOR_CANCEL"]),
+    ("dtmf_stops_playback", ["menu outcome=#", "bye outcome=hangup"]),
+    ("playback_missing_file", ["missing outcome=not_found", "bye outcome=hangup"]),
+])
+def test_flows_replayed_end_to_end(server, name, steps):
+    srv = server()
+    replay = srv.call(name)
+    assert replay.exhausted                                  # every recorded command, in order
+    uuid = Parser().feed(load(name).chunks("in")[0])[0].channel.unique_id
+    for step in steps:
+        assert f"call={uuid} flow=" in srv.wait_for(f"step={step}")
+    assert srv.stop() == 0
+
+
+def test_a_number_no_flow_serves_is_hung_up_unallocated(server):
+    srv = server()
+    replay = ReplayFreeSwitch(load("bridge_busy"))            # destination 1007: no flow
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    with pytest.raises(ReplayMismatch):
+        play(sock, replay)
+    assert replay.received[-1].describe() == 'hangup "UNALLOCATED_NUMBER"'
+    srv.wait_for("no flow serves it")
+    assert srv.stop() == 0
+
+
+def test_a_broken_flow_set_is_refused_at_start(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: bad\nstart: a\nsteps:\n  a:\n    playback: x.wav\n    next: b\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--listen", "127.0.0.1:0",
+                           "--flows", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'bad.yaml'}:6:5: step 'a': next goes to 'b', which is not a step" in proc.stderr
+    assert "listening" not in proc.stderr
+
+
+def test_check_prints_every_problem(tmp_path):
+    (tmp_path / "a.yaml").write_text("name: a\nnumbers: ['1000-1099']\nstart: s\nsteps:\n  s: {hangup: NORMAL_CLEARING}\n")
+    (tmp_path / "b.yaml").write_text("name: b\nstart: s\nsteps:\n  s: {plaback: x.wav}\n")
+    (tmp_path / "c.yaml").write_text("name: c\nnumbers: ['2000', '1050']\nstart: s\nsteps:\n  s: {hangup: NORMAL_CLEARING}\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--check", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert f"{tmp_path / 'b.yaml'}:4:7: step 's': 'plaback' is not a known key (did you mean 'playback'?)" in proc.stderr
+    assert (f"{tmp_path / 'c.yaml'}:2:19: number '1050' is also claimed by '1000-1099' in "
+            f"{tmp_path / 'a.yaml'}:2:11 (flow 'a')") in proc.stderr
+    assert "2 error(s)" in proc.stderr
+    ok = subprocess.run([sys.executable, str(ROOT / "run.py"), "--check", str(ROOT / "flows")],
+                        cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0 and "2 flow(s) ok" in ok.stdout

@@ -81,7 +81,7 @@ def load_flows(directory: str | Path) -> FlowSet:
 
 def _route(flowset: FlowSet) -> list[str]:
     errors = []
-    claimed: list[tuple[NumberPattern, Flow]] = []
+    claimed: list[tuple[NumberPattern, Flow, int]] = []
     for flow in flowset.flows.values():
         if flow.default:
             if flowset.default is not None:
@@ -90,11 +90,11 @@ def _route(flowset: FlowSet) -> list[str]:
             flowset.default = flow
         for i, text in enumerate(flow.numbers):
             pattern = NumberPattern.parse(text)
-            for other, owner in claimed:
+            for other, owner, j in claimed:
                 if owner is not flow and pattern.overlaps(other):
-                    errors.append(f"{flow.source.where(('numbers', i))}: number {text!r} is also claimed by "
-                                  f"{other.text!r} in {owner.source.where(('numbers',))} (flow {owner.name!r})")
-            claimed.append((pattern, flow))
+                    errors.append(f"{flow.source.where(('numbers', i))}: number '{text}' is also claimed by "
+                                  f"'{other.text}' in {owner.source.where(('numbers', j))} (flow {owner.name!r})")
+            claimed.append((pattern, flow, i))
             if pattern.kind == "exact":
                 flowset._exact[pattern.low] = flow
             elif pattern.kind == "range":

@@ -48,13 +48,20 @@ def _context(path: tuple) -> str:
 
 
 def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
+    described = error.schema.get("description") if error.validator == "oneOf" else None
+    if described and error.context:  # a value of several accepted forms: say which forms
+        return _schema_message_for(error, f"{error.instance!r} does not fit: {described}")
     if error.context:
         error = best_match(error.context)
+    return _schema_message_for(error, None)
+
+
+def _schema_message_for(error: jsonschema.ValidationError, override: str | None) -> tuple[tuple, str]:
     path = tuple(error.absolute_path)
     field = ".".join(str(p) for p in path[2:] if len(path) > 2) if path[:1] == ("steps",) else \
         ".".join(str(p) for p in path)
-    message = error.message
-    if error.validator == "additionalProperties":
+    message = override or error.message
+    if override is None and error.validator == "additionalProperties":
         unexpected = re.findall(r"'([^']+)' (?:was|were) unexpected", message)
         names = re.findall(r"'([^']+)'", message.split("(")[-1]) if not unexpected else []
         keys = [k for k in (unexpected or names)]
@@ -65,8 +72,11 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
             hints.append(f"'{key}' is not a known key" + (f" (did you mean '{close[0]}'?)" if close else ""))
         if hints:
             message = "; ".join(hints)
+            path = path + (keys[0],)
     elif error.validator == "pattern" and path and path[-1] in ("next", "else", "goto", "start"):
         message = f"{error.instance!r} is not a valid step name (letters, digits, _ . -)"
+    if error.validator == "additionalProperties":
+        field = ""  # the message names the key
     prefix = f"{field}: " if field else ""
     return path, prefix + message
 

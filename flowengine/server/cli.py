@@ -8,8 +8,10 @@ import sys
 
 from ..esl import Limits
 from ..session import Timeouts
+from ..flows import FlowProblems, load_flows
+from ..flows.runner import flow_handler
+from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
-from .builtin import greeting
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -42,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 30; a second signal hangs up at once)")
     p.add_argument("--max-calls", type=int, default=None, metavar="N",
                    help="calls handled at once; further connections wait (default: no limit)")
-    p.add_argument("--greeting", default="ivr/ivr-welcome_to_freeswitch.wav", metavar="FILE",
-                   help="prompt of the built-in handler: answer, play it, hang up")
+    p.add_argument("--flows", default="flows", metavar="DIR",
+                   help="directory of YAML flows (default ./flows); the server does not start if any has errors")
+    p.add_argument("--check", metavar="DIR",
+                   help="check the flows in DIR, print every problem, and exit (1 on errors)")
     p.add_argument("--event-format", choices=("plain", "json", "xml"), default="plain",
                    help="format FreeSWITCH sends events in (default plain, the fastest to read)")
     p.add_argument("--drain-timeout", type=float, default=Timeouts.drain, metavar="S",
@@ -54,11 +58,43 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_flows(directory: str) -> int:
+    try:
+        flows = load_flows(directory)
+    except FlowProblems as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} error(s)", file=sys.stderr)
+        return 1
+    except FlowError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for warning in flows.warnings:
+        print(warning, file=sys.stderr)
+    print(f"{len(flows.flows)} flow(s) ok" + (f", {len(flows.warnings)} warning(s)" if flows.warnings else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.check:
+        return check_flows(args.check)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = CallServer(args.listen, greeting(args.greeting), allow=args.allow,
+    log = logging.getLogger("flowengine.server")
+    try:
+        flows = load_flows(args.flows)
+    except FlowError as exc:
+        problems = exc.problems if isinstance(exc, FlowProblems) else [str(exc)]
+        for problem in problems:
+            log.error("%s", problem)
+        log.error("not serving: %d problem(s) in %s (see python3 run.py --check %s)",
+                  len(problems), args.flows, args.flows)
+        return 2
+    for warning in flows.warnings:
+        log.warning("%s", warning)
+    log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
+    server = CallServer(args.listen, flow_handler(lambda: flows), allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format)
@@ -66,6 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_until_stopped()
     except OSError as exc:
-        logging.getLogger("flowengine.server").error("cannot listen on %s:%d: %s", *args.listen, exc)
+        log.error("cannot listen on %s:%d: %s", *args.listen, exc)
         return 2
     return 0
