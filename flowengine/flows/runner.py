@@ -6,7 +6,6 @@ import logging
 from typing import Callable
 
 from ..errors import CallGone, CommandFailed, CommandTimeout, UnsafeValue
-from ..esl import commands
 from ..session import OutboundSession
 from .flowset import FlowSet
 from .interpreter import Execute, Exit, FlowRun
@@ -22,10 +21,7 @@ def drive(session: OutboundSession, run: FlowRun) -> None:
     command = run.start()
     while command is not None:
         if isinstance(command, Exit):
-            try:
-                session.command(commands.exit())
-            except (CallGone, CommandTimeout):
-                pass
+            session.release()
             return
         assert isinstance(command, Execute)
         try:

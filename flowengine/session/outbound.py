@@ -51,6 +51,7 @@ class OutboundSession:
         self._write_lock = Semaphore()
         self._job_events = False
         self._closed = False
+        self.released = False  # handed back to the dialplan: never hang it up
 
     # -- what a handler reads ---------------------------------------------------------
     @property
@@ -91,10 +92,18 @@ class OutboundSession:
             self._expect_ok(self._wait(ticket, self.timeouts.reply), ticket)
         return self.proto.channel
 
+    def release(self) -> None:
+        """Stop controlling the call (after a transfer): ``exit``, and never hang it up."""
+        self.released = True
+        try:
+            self.command(commands.exit())
+        except (CallGone, CommandTimeout):
+            pass
+
     def finish(self, cause: str = "NORMAL_CLEARING") -> None:
         """End the call if it is still up, read the rest of its events, close the socket."""
         try:
-            if self.proto.gone is None:
+            if self.proto.gone is None and not self.released:
                 try:
                     self.hangup(cause)
                 except FlowengineError as exc:
