@@ -303,3 +303,27 @@ steps:
     assert run.executed == [("set", "language=en"), ("export", "sip_h_X-Flow=s"), ("sleep", "500"),
                             ("say", "en telephone_number iterated 5551234"), ("hangup", "USER_BUSY")]
     assert run.cause == "USER_BUSY"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FLOWS.flows.items()
+                                        if not any(p.get("required") for p in f.params.values())))
+def test_every_shipped_flow_runs_to_an_end(name):
+    run = play(FLOWS[name], script(), flows=FLOWS)
+    assert run.result in ("hangup", "transfer"), (run.result, run.outcomes)
+    assert all(app != "hangup" or arg != "NORMAL_TEMPORARY_FAILURE" for app, arg in run.executed)
+
+
+def test_example_collect_routes_by_pattern_and_reads_back():
+    run = play(FLOWS["example_collect"], script(complete("answer"), pagd("account", "98765")), flows=FLOWS)
+    assert run.visited == ["answer", "ask", "vip", "readback", "bye"]
+    assert ("say", "en number iterated 98765") in run.executed
+    assert run.executed[1] == ("play_and_get_digits", "4 6 3 5000 # ivr/ivr-please_enter_the.wav "
+                                                      "ivr/ivr-that_was_an_invalid_entry.wav account ^\\d{4,6}$ 3000")
+
+
+def test_example_bridge_dial_string():
+    run = play(FLOWS["example_bridge"], script(complete("answer"), recorded("bridge_busy", "bridge")), flows=FLOWS)
+    dial = next(arg for app, arg in run.executed if app == "bridge")
+    assert dial == ("{origination_caller_id_number=+49301234567,origination_caller_id_name=Example GmbH}"
+                    "[leg_timeout=25]user/1001|[leg_timeout=25]sofia/gateway/carrier/+4915112345678")
+    assert run.visited[-2:] == ["busy", "bye"]

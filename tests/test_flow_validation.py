@@ -133,3 +133,9 @@ def test_the_shipped_flows_are_clean():
     assert flows.warnings == []
     assert flows.route("1000").name == "main" and flows.route("1099").name == "main"
     assert flows.route("1100") is None
+    kinds = {step.kind for flow in flows.flows.values() for step in flow.steps.values()}
+    assert kinds == {"answer", "pre_answer", "playback", "play_and_get_digits", "menu", "bridge", "hangup",
+                     "set", "when", "goto", "sleep", "say", "record", "transfer", "call", "return"}
+    assert {flows.route(str(n)).name for n in range(2001, 2009)} == {
+        "example_playback", "example_collect", "example_bridge", "example_decide", "example_say",
+        "example_record", "example_transfer", "example_early_media"}

@@ -252,9 +252,11 @@ def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
         if step.kind == "menu":
             missing = [o for o in missing if o == "exhausted"]
         if step.kind == "goto":
-            missing = [o for o in missing if "max" in step.spec]
-        if step.kind == "when" and "else" not in step.spec:
-            missing = ["else"]
+            missing = [o for o in missing if "max" in step.spec and "exceeded" not in step.spec]
+        if step.kind == "when":
+            missing = [] if "else" in step.spec else ["else"]
+            if any("max" in b and "exceeded" not in b for b in step.spec["when"]):
+                missing.append("exceeded")
         if missing:
             warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
     # a cycle of steps that never wait on the caller spins until the transition budget
