@@ -139,3 +139,34 @@ def test_the_shipped_flows_are_clean():
     assert {flows.route(str(n)).name for n in range(2001, 2009)} == {
         "example_playback", "example_collect", "example_bridge", "example_decide", "example_say",
         "example_record", "example_transfer", "example_early_media"}
+
+
+def test_call_parameter_types_and_the_default_flow(tmp_path):
+    write(tmp_path, "sub.yaml", """
+        name: sub
+        params: {box: {type: digits}, loud: {type: boolean}}
+        start: s
+        steps:
+          s: {return: done}
+        """)
+    write(tmp_path, "a.yaml", """
+        name: a
+        default: true
+        start: s
+        steps:
+          s: {call: {flow: sub, with: {box: "12a", loud: maybe}}}
+        """)
+    with pytest.raises(FlowProblems) as caught:
+        load_flows(tmp_path)
+    assert caught.value.problems == [
+        f"{tmp_path / 'a.yaml'}:5:32: step 's': parameter 'box' of flow 'sub' is digits, not '12a'",
+        f"{tmp_path / 'a.yaml'}:5:44: step 's': parameter 'loud' of flow 'sub' is boolean, not 'maybe'"]
+    write(tmp_path, "a.yaml", """
+        name: a
+        default: true
+        start: s
+        steps:
+          s: {call: {flow: sub, with: {box: "${caller_id_number}", loud: true}}}
+        """)
+    flows = load_flows(tmp_path)
+    assert flows.route("12345").name == "a" and flows.route(None).name == "a"

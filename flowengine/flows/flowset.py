@@ -7,6 +7,7 @@ flows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,12 +118,29 @@ def _check_calls(flowset: FlowSet) -> list[str]:
                 errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, which does not exist")
                 continue
             given = step.spec["call"].get("with", {})
-            for name in given:
+            for name, value in given.items():
+                where = flow.source.where(step.at + ("call", "with", name))
                 if name not in callee.params:
-                    errors.append(f"{flow.source.where(step.at + ('call', 'with', name))}: step '{step.name}': "
-                                  f"flow {target!r} has no parameter {name!r}")
+                    errors.append(f"{where}: step '{step.name}': flow {target!r} has no parameter {name!r}")
+                    continue
+                kind = callee.params[name].get("type", "string")
+                if not _fits(value, kind):
+                    errors.append(f"{where}: step '{step.name}': parameter {name!r} of flow {target!r} "
+                                  f"is {kind}, not {value!r}")
             for name, param in callee.params.items():
                 if param.get("required") and name not in given:
                     errors.append(f"{flow.source.where(at)}: step '{step.name}': flow {target!r} needs "
                                   f"parameter {name!r}")
     return errors
+
+
+_TYPE_PATTERNS = {"digits": re.compile(r"^[0-9*#+]+$"), "number": re.compile(r"^-?\d+(\.\d+)?$"),
+                  "boolean": re.compile(r"^(true|false)$")}
+
+
+def _fits(value: object, kind: str) -> bool:
+    """Whether a literal fits a parameter type; a ${template} is only known at run time."""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if "${" in text or kind == "string":
+        return True
+    return bool(_TYPE_PATTERNS[kind].match(text))
