@@ -327,3 +327,39 @@ def test_example_bridge_dial_string():
     assert dial == ("{origination_caller_id_number=+49301234567,origination_caller_id_name=Example GmbH}"
                     "[leg_timeout=25]user/1001|[leg_timeout=25]sofia/gateway/carrier/+4915112345678")
     assert run.visited[-2:] == ["busy", "bye"]
+
+
+def test_bridge_targets_with_their_own_timeout_and_caller_id():
+    flow = flow_from("""
+name: b
+start: ring
+steps:
+  ring:
+    bridge:
+      - {to: user/1001, timeout: 10s}
+      - {to: "sofia/gateway/gw/${caller_id_number}", caller_id: {name: "Line, ${caller_id_name}"}}
+      - user/1003
+    timeout: 30s
+    caller_id: {number: "+4930123"}
+    next: bye
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, script(recorded("bridge_no_answer", "bridge")))
+    dial = next(arg for app, arg in run.executed if app == "bridge")
+    assert dial == ("{origination_caller_id_number=+4930123}[leg_timeout=10]user/1001|"
+                    "[leg_timeout=30,origination_caller_id_name=Line  Alice]sofia/gateway/gw/5551234|"
+                    "[leg_timeout=30]user/1003")
+    assert ("ring", "no_answer") in run.outcomes and run.vars["bridge_disposition"] == "NO_ANSWER"
+
+
+def test_templates_read_channel_variables_either_way():
+    flow = flow_from("""
+name: v
+start: s
+steps:
+  s: {vars: {a: "${call_uuid}", b: "${variable_call_uuid}", c: "${nobody_knows}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, script())
+    assert run.vars["a"] == run.vars["b"] == CHANNEL.unique_id
+    assert run.vars["c"] == "${nobody_knows}"   # left for FreeSWITCH

@@ -147,6 +147,8 @@ class FlowRun:
         if name in vars_:
             return as_text(vars_[name])
         header = _WELL_KNOWN.get(name)
+        if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
+            name = name[9:]
         for source in (self.last_event, self.channel):
             if source is None:
                 continue

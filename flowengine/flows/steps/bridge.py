@@ -24,23 +24,35 @@ def _dial_value(text: str) -> str:
     return _DIAL_UNSAFE.sub(" ", text).strip()
 
 
-def bridge(run, step):
-    spec = step.spec
-    targets = [spec["bridge"]] if isinstance(spec["bridge"], str) else list(spec["bridge"])
-    yield from ensure_var(run, "continue_on_fail", "true")
-    yield from ensure_var(run, "hangup_after_bridge", "false")
-    prefix = ""
-    caller_id = spec.get("caller_id") or {}
+def _caller_id(run, caller_id: dict) -> list[str]:
     pairs = []
     if "number" in caller_id:
         pairs.append(f"origination_caller_id_number={_dial_value(run.expand(caller_id['number']))}")
     if "name" in caller_id:
         pairs.append(f"origination_caller_id_name={_dial_value(run.expand(caller_id['name']))}")
-    if pairs:
-        prefix = "{" + ",".join(pairs) + "}"
-    leg = f"[leg_timeout={int(seconds(spec['timeout']))}]" if "timeout" in spec else ""
-    dial = prefix + "|".join(leg + run.expand(t) for t in targets)
-    done = yield Execute("bridge", dial)
+    return pairs
+
+
+def dial_string(run, spec: dict) -> str:
+    """``{call-wide vars}[leg vars]target|[leg vars]target`` from a bridge step."""
+    targets = spec["bridge"] if isinstance(spec["bridge"], list) else [spec["bridge"]]
+    common = _caller_id(run, spec.get("caller_id") or {})
+    legs = []
+    for target in targets:
+        if isinstance(target, str):
+            target = {"to": target}
+        leg = _caller_id(run, target.get("caller_id") or {})
+        timeout = target.get("timeout", spec.get("timeout"))
+        if timeout is not None:
+            leg.insert(0, f"leg_timeout={int(seconds(timeout))}")
+        legs.append(("[" + ",".join(leg) + "]" if leg else "") + run.expand(target["to"]))
+    return ("{" + ",".join(common) + "}" if common else "") + "|".join(legs)
+
+
+def bridge(run, step):
+    yield from ensure_var(run, "continue_on_fail", "true")
+    yield from ensure_var(run, "hangup_after_bridge", "false")
+    done = yield Execute("bridge", dial_string(run, step.spec))
     disposition = done.variable("originate_disposition") or ""
     run.vars["bridge_disposition"] = disposition
     run.vars["bridge_hangup_cause"] = done.variable("bridge_hangup_cause") or ""
