@@ -9,7 +9,7 @@ import pytest
 from flowengine.flows import load_flows
 from flowengine.flows.interpreter import Execute, Exit
 
-from .flowkit import (CHANNEL, MONDAY_MORNING, SUNDAY, Gone, complete, flow_from, pagd, play,
+from .flowkit import (CHANNEL, SUNDAY, Gone, complete, flow_from, pagd, play,
                       recorded, script)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -115,7 +115,8 @@ def _check_calls(flowset: FlowSet) -> list[str]:
             callee = flowset.flows.get(target)
             at = step.at + ("call", "flow")
             if callee is None:
-                errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, which does not exist")
+                errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, "
+                              "which does not exist")
                 continue
             given = step.spec["call"].get("with", {})
             for name, value in given.items():
