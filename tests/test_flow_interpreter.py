@@ -363,3 +363,23 @@ steps:
     run = play(flow, script())
     assert run.vars["a"] == run.vars["b"] == CHANNEL.unique_id
     assert run.vars["c"] == "${nobody_knows}"   # left for FreeSWITCH
+
+
+def test_a_second_bridge_is_judged_on_its_own_disposition():
+    flow = flow_from("""
+name: two
+start: first
+steps:
+  first: {bridge: user/1001, next: second}
+  second:
+    bridge: user/1002
+    on: {answered: talked, busy: busy}
+  talked: {hangup: NORMAL_CLEARING}
+  busy: {hangup: NORMAL_CLEARING}
+""")
+    # after a connected bridge, FreeSWITCH keeps bridge_hangup_cause on the channel
+    stale = complete("bridge", "user/1002", originate_disposition="USER_BUSY", DIALSTATUS="BUSY",
+                     bridge_hangup_cause="NORMAL_CLEARING")
+    run = play(flow, script(recorded("bridge_answered", "bridge"), stale))
+    assert run.outcomes[:2] == [("first", "answered"), ("second", "busy")]
+    assert run.vars["bridge_hangup_cause"] == ""

@@ -55,8 +55,11 @@ def bridge(run, step):
     done = yield Execute("bridge", dial_string(run, step.spec))
     disposition = done.variable("originate_disposition") or ""
     run.vars["bridge_disposition"] = disposition
-    run.vars["bridge_hangup_cause"] = done.variable("bridge_hangup_cause") or ""
-    if disposition in ("SUCCESS", "call accepted") or done.variable("bridge_hangup_cause"):
+    answered = disposition in ("SUCCESS", "call accepted")
+    run.vars["bridge_hangup_cause"] = (done.variable("bridge_hangup_cause") or "") if answered else ""
+    # bridge_hangup_cause stays on the channel after a connected bridge (it is in every
+    # later event of bridge_answered): only this bridge's disposition can decide
+    if answered:
         return "answered"
     if disposition == "USER_BUSY":
         return "busy"
