@@ -55,9 +55,11 @@ class Exit:
 
 @dataclass(frozen=True)
 class Goto:
-    """A step's result that names the next step itself (when, goto)."""
+    """A step's result that names the next step itself (when, goto); ``edge`` says which
+    of its branches it took (``when[0]``, ``else``, ``goto``, ``exceeded``)."""
 
     step: str
+    edge: str = "goto"
 
 
 Command = Execute | Exit
@@ -88,6 +90,8 @@ class FlowRun:
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
         self.visited: list[str] = []             # "step" (or "flow/step" inside a called flow)
         self.outcomes: list[tuple[str, str]] = []
+        self.taken: list[tuple[str, str, str]] = []   # (flow, step, edge) for coverage
+        self.entered: list[tuple[str, str]] = []       # (flow, step)
         self.executed: list[tuple[str, str | None]] = []
         self.transitions = 0
         self.result: str | None = None           # hangup, transfer, gone, error, ended
@@ -178,6 +182,7 @@ class FlowRun:
         frame.step = name
         frame.entered = self.monotonic()
         self.visited.append(name if len(self.frames) == 1 else f"{frame.flow.name}/{name}")
+        self.entered.append((frame.flow.name, name))
         if step.kind == "call":
             callee = self.flows[step.spec["call"]["flow"]]
             given = {k: self.expand(v) for k, v in step.spec["call"].get("with", {}).items()}
@@ -230,6 +235,8 @@ class FlowRun:
         outcome = result.step if isinstance(result, Goto) else str(result)
         self._log_step(frame, outcome)
         target = result.step if isinstance(result, Goto) else _target(step, outcome)
+        self.taken.append((frame.flow.name, step.name, result.edge if isinstance(result, Goto)
+                           else _edge(step, outcome)))
         if target is None:
             if len(self.frames) > 1:  # a called flow ran out of steps: it returns "done"
                 self.frames.pop()
@@ -285,6 +292,15 @@ def _target(step: Step, outcome: str) -> str | None:
         if choice is not None:
             return choice
     return step.on.get(outcome) or step.next
+
+
+def _edge(step: Step, outcome: str) -> str:
+    """Which declared transition an outcome takes: its own key, else ``next``."""
+    if step.kind == "menu" and outcome in step.spec["menu"]["choices"]:
+        return outcome
+    if outcome in step.on:
+        return outcome
+    return "next" if step.next else f"unhandled:{outcome}"
 
 
 def _initial_vars(flow: Flow, given: dict[str, Any]) -> dict[str, Any]:

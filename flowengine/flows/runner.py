@@ -16,14 +16,21 @@ log = logging.getLogger("flowengine.flow")
 UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
 
 
-def drive(session: OutboundSession, run: FlowRun) -> None:
-    """Run ``run`` on the call until it ends, hands the call off, or the caller hangs up."""
+def drive(session: OutboundSession, run: FlowRun,
+          before: Callable[[FlowRun, Execute], None] | None = None) -> None:
+    """Run ``run`` on the call until it ends, hands the call off, or the caller hangs up.
+
+    ``before`` sees each command as it is about to be sent (flow tests use it to let a
+    scripted caller know which step the flow is in).
+    """
     command = run.start()
     while command is not None:
         if isinstance(command, Exit):
             session.release()
             return
         assert isinstance(command, Execute)
+        if before is not None:
+            before(run, command)
         try:
             done = session.execute(command.app, command.arg, timeout=command.timeout)
         except CallGone as gone:

@@ -13,14 +13,28 @@ from __future__ import annotations
 import re
 
 from ..errors import FlowengineError
+from ..esl import Event, Parser, Reply
+from ..esl.serialize import CONTROL_REPLIES, plain_event, reply
 from .command_reader import Command, CommandReader
 from .transcript import Transcript
 
+_SKIPPABLE = ("filter", "nixevent", "event", "getvar", "divert_events", "log", "nolog", "resume")
 _JOB_IN_REPLY = re.compile(rb"Job-UUID: ([0-9A-Za-z-]+)")
 
 
 class ReplayMismatch(FlowengineError):
-    """The engine sent something other than what the recording has next."""
+    """The engine sent something other than what the recording has next.
+
+    ``sent`` is what the engine sent; ``expected`` the recording's next command (or
+    None past its end) and ``record`` its line in the transcript.
+    """
+
+    def __init__(self, message: str, sent: Command | None = None, expected: Command | None = None,
+                 record: int | None = None) -> None:
+        super().__init__(message)
+        self.sent = sent
+        self.expected = expected
+        self.record = record
 
 
 class _Step:
@@ -34,8 +48,13 @@ class _Step:
 
 
 class ReplayFreeSwitch:
-    def __init__(self, transcript: Transcript) -> None:
+    """``strict=False`` answers what the log lacks but a flow may add: session commands
+    (myevents, linger, filter …) get FreeSWITCH's reply, and ``set`` / ``export`` /
+    ``unset`` executes get an EXECUTE and EXECUTE_COMPLETE made from a recorded one."""
+
+    def __init__(self, transcript: Transcript, *, strict: bool = True) -> None:
         self.transcript = transcript
+        self.strict = strict
         self._opening: list[tuple[float, bytes]] = []
         self._steps: list[_Step] = []
         last_t = 0.0
@@ -50,6 +69,7 @@ class ReplayFreeSwitch:
         self._next = 0
         self._reader = CommandReader()
         self._subs: dict[bytes, bytes] = {}
+        self._complete: Event | None = None
         self.received: list[Command] = []
 
     # -- what the driver asks ---------------------------------------------------------
@@ -61,13 +81,27 @@ class ReplayFreeSwitch:
         out: list[tuple[float, bytes]] = []
         for command in self._reader.feed(data):
             self.received.append(command)
-            if self._next >= len(self._steps):
+            step = self._steps[self._next] if self._next < len(self._steps) else None
+            while not self.strict and step is not None and not _same(command, step.command) \
+                    and self._skippable(step):
+                self._next += 1  # the recorded app asked something this flow does not
+                step = self._steps[self._next] if self._next < len(self._steps) else None
+            if step is not None and _same(command, step.command):
+                self._match(command, step)
+                self._next += 1
+                out.extend((gap, self._substitute(chunk)) for gap, chunk in step.answers)
+                continue
+            synthetic = None if self.strict else self._synthesize(command)
+            if synthetic is not None:
+                out.append((0.0, synthetic))
+                continue
+            if step is None:
                 raise ReplayMismatch(f"the engine sent {command.describe()} after the recording's "
-                                     f"last command ({self.transcript.name})")
-            step = self._steps[self._next]
-            self._match(command, step)
-            self._next += 1
-            out.extend((gap, self._substitute(chunk)) for gap, chunk in step.answers)
+                                     f"last command ({self.transcript.name})", command)
+            raise ReplayMismatch(
+                f"the engine sent {command.describe()} but the recording's next command is "
+                f"{step.command.describe()} (record {step.record_no} of {self.transcript.name})",
+                command, step.command, step.record_no)
         return out
 
     @property
@@ -84,15 +118,6 @@ class ReplayFreeSwitch:
     # -- matching -----------------------------------------------------------------------
     def _match(self, sent: Command, step: _Step) -> None:
         want = step.command
-        if want.word == "sendmsg" and want.header("call-command") == "execute":
-            same = (sent.word == "sendmsg" and sent.header("call-command") == "execute"
-                    and sent.app == want.app and sent.app_arg == want.app_arg)
-        else:
-            same = sent.line.strip().lower() == want.line.strip().lower()
-        if not same:
-            raise ReplayMismatch(
-                f"the engine sent {sent.describe()} but the recording's next command is "
-                f"{want.describe()} (record {step.record_no} of {self.transcript.name})")
         self._map(want.header("Event-UUID"), sent.header("Event-UUID"))
         if want.word == "bgapi":
             recorded = want.header("Job-UUID")
@@ -103,6 +128,48 @@ class ReplayFreeSwitch:
                         recorded = found.group(1).decode()
                         break
             self._map(recorded, sent.header("Job-UUID"))
+
+    @staticmethod
+    def _skippable(step: _Step) -> bool:
+        """A recorded session command whose answer is nothing but its reply."""
+        if step.command.word not in _SKIPPABLE:
+            return False
+        messages = Parser().feed(b"".join(chunk for _, chunk in step.answers))
+        return all(isinstance(m, Reply) for m in messages)
+
+    def _synthesize(self, command: Command) -> bytes | None:
+        if command.word in CONTROL_REPLIES:
+            return reply(CONTROL_REPLIES[command.word])
+        if command.word == "filter":
+            parts = command.line.split(" ", 2)
+            return reply(f"+OK filter added. [{parts[1] if len(parts) > 1 else ''}]"
+                         f"[{parts[2] if len(parts) > 2 else ''}]")
+        if command.word == "sendmsg" and command.app in ("set", "export", "unset"):
+            template = self._template()
+            if template is None:
+                return None
+            name, _, value = command.app_arg.partition("=")
+            uuid = command.header("Event-UUID") or ""
+            base = [(k, v) for k, v in template.headers()
+                    if not k.startswith("Application") and k != f"variable_{name}"]
+            if command.app != "unset" and value:
+                base.append((f"variable_{name}", value))
+            app = [("Application", command.app), ("Application-Data", command.app_arg),
+                   ("Application-UUID", uuid)]
+            execute = [(k, "CHANNEL_EXECUTE" if k == "Event-Name" else v) for k, v in base] + app
+            complete = base + app[:2] + [("Application-Response", "_none_"), app[2]]
+            return reply("+OK") + plain_event(execute) + plain_event(complete)
+        return None
+
+    def _template(self) -> Event | None:
+        """A CHANNEL_EXECUTE_COMPLETE FreeSWITCH really sent in this session."""
+        if self._complete is None:
+            for message in Parser().feed(self.transcript.inbound()):
+                if isinstance(message, Event) and message.name == "CHANNEL_EXECUTE_COMPLETE" \
+                        and message.format == "plain":
+                    self._complete = message
+                    break
+        return self._complete
 
     def _map(self, recorded: str | None, ours: str | None) -> None:
         if not recorded or not ours or recorded == ours:
@@ -117,3 +184,10 @@ class ReplayFreeSwitch:
             if recorded in chunk:
                 chunk = chunk.replace(recorded, ours)
         return chunk
+
+
+def _same(sent: Command, want: Command) -> bool:
+    if want.word == "sendmsg" and want.header("call-command") == "execute":
+        return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
+                and sent.app == want.app and sent.app_arg == want.app_arg)
+    return sent.line.strip().lower() == want.line.strip().lower()

@@ -19,21 +19,19 @@ def set_(run, step):
     return "done"
 
 
-def _limited(run, step, key, target: str, limit: int | None, exceeded: str | None):
-    if limit is None:
-        return Goto(target)
-    if run.count((step.name, key)) <= limit:
-        return Goto(target)
-    return Goto(exceeded) if exceeded else "exceeded"
+def _limited(run, step, edge: str, target: str, limit: int | None, exceeded: str | None):
+    if limit is None or run.count((step.name, edge)) <= limit:
+        return Goto(target, edge)
+    return Goto(exceeded, f"{edge}.exceeded" if edge != "goto" else "exceeded") if exceeded else "exceeded"
 
 
 def when(run, step):
     spec = step.spec
     for i, branch in enumerate(spec["when"]):
         if holds(branch["if"], lookup=run.lookup, calendars=run.flow.calendars, now=run.now()):
-            return _limited(run, step, i, branch["goto"], branch.get("max"), branch.get("exceeded"))
+            return _limited(run, step, f"when[{i}]", branch["goto"], branch.get("max"), branch.get("exceeded"))
     if "else" in spec:
-        return Goto(spec["else"])
+        return Goto(spec["else"], "else")
     return "no_match"
     yield  # a generator, like every step
 

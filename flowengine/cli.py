@@ -1,0 +1,17 @@
+"""``python run.py``: serve (the default), ``test`` flows, or ``simulate`` a call."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["test"]:
+        from .testing.cli import test_command
+        return test_command(argv[1:])
+    if argv[:1] == ["simulate"]:
+        from .testing.cli import simulate_command
+        return simulate_command(argv[1:])
+    from .server.cli import main as serve
+    return serve(argv)

@@ -1,0 +1,49 @@
+"""Which steps and transitions of the flows no test case reaches."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..flows import FlowRun, FlowSet
+from ..flows.model import Step
+
+
+def declared(step: Step) -> list[tuple[tuple, str]]:
+    """(path in the file, edge name) of every transition a step declares."""
+    edges: list[tuple[tuple, str]] = [(("on", k), k) for k in step.on]
+    if step.kind == "menu":
+        edges += [(("menu", "choices", k), k) for k in step.spec["menu"]["choices"]]
+    if step.kind == "when":
+        for i, branch in enumerate(step.spec["when"]):
+            edges.append((("when", i), f"when[{i}]"))
+            if "max" in branch and "exceeded" in branch:
+                edges.append((("when", i, "exceeded"), f"when[{i}].exceeded"))
+        if "else" in step.spec:
+            edges.append((("else",), "else"))
+    if step.kind == "goto":
+        edges.append((("goto",), "goto"))
+        if "max" in step.spec and "exceeded" in step.spec:
+            edges.append((("exceeded",), "exceeded"))
+    if step.next:
+        edges.append((("next",), "next"))
+    return edges
+
+
+def missing(flows: FlowSet, runs: Iterable[FlowRun]) -> list[str]:
+    entered: set[tuple[str, str]] = set()
+    taken: set[tuple[str, str, str]] = set()
+    for run in runs:
+        entered.update(run.entered)
+        taken.update(run.taken)
+    report = []
+    for flow in flows.flows.values():
+        for step in flow.steps.values():
+            if (flow.name, step.name) not in entered:
+                report.append(f"{flow.source.where(step.at)}: step '{step.name}' is never reached")
+                continue
+            for path, edge in declared(step):
+                if (flow.name, step.name, edge) not in taken:
+                    shown = {"next": "next", "else": "else"}.get(edge, f"outcome {edge!r}")
+                    report.append(f"{flow.source.where(step.at + path)}: step '{step.name}': {shown} "
+                                  "is never taken")
+    return report

@@ -1,0 +1,104 @@
+"""A call session over memory: the real protocol state, a FreeSWITCH peer without sockets.
+
+It offers what the flow runner uses of :class:`~flowengine.session.OutboundSession`
+(``start``, ``execute``, ``hangup``, ``release``, ``command``, ``finish``), so flow tests
+run the same parser, call state and interpreter as a live call, only faster and with no
+network. The peer is anything with ``receive(bytes) -> list[(gap, bytes)]``: a replayed
+recording or a scripted FreeSWITCH.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..errors import CallGone, CommandFailed, CommandTimeout
+from ..esl import Event, OutboundProtocol, Ticket, commands
+
+
+class Peer(Protocol):
+    def receive(self, data: bytes) -> list[tuple[float, bytes]]: ...
+
+
+class MemorySession:
+    def __init__(self, peer: Peer, *, linger: bool = True, event_format: str = "plain") -> None:
+        self.peer = peer
+        self.proto = OutboundProtocol()
+        self.linger = linger
+        self.event_format = event_format
+        self.released = False
+        self.sent: list[bytes] = []
+
+    @property
+    def channel(self) -> Event | None:
+        return self.proto.channel
+
+    @property
+    def uuid(self) -> str | None:
+        return self.proto.uuid
+
+    @property
+    def gone(self) -> CallGone | None:
+        return self.proto.gone
+
+    @property
+    def hangup_cause(self) -> str | None:
+        return self.proto.hangup_cause
+
+    def _send(self, data: bytes, ticket: Ticket):
+        if ticket.done:  # refused before it was sent (the call is already gone)
+            if ticket.error is not None:
+                raise ticket.error
+            return ticket.result
+        self.sent.append(data)
+        if not self.proto.closed:
+            for _, chunk in self.peer.receive(data):
+                self.proto.receive(chunk)
+        if not ticket.done:
+            self.proto.abandon(ticket)
+            raise CommandTimeout(f"{ticket.command!r}: FreeSWITCH never answered")
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.result
+
+    def start(self) -> Event:
+        data, ticket = self.proto.connect()
+        self._send(data, ticket)
+        self.checked(commands.myevents(self.event_format))
+        if self.linger:
+            self.checked(commands.linger())
+        return self.proto.channel  # type: ignore[return-value]
+
+    def command(self, data: bytes, timeout: float | None = None):
+        return self._send(data, self.proto.command(data))
+
+    def checked(self, data: bytes, timeout: float | None = None):
+        reply = self.command(data)
+        text = getattr(reply, "text", "")
+        if text.startswith("-ERR"):
+            raise CommandFailed(data.split(b"\n", 1)[0].decode(), text)
+        return reply
+
+    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
+                loops: int | None = None) -> Event:
+        data, ticket = self.proto.execute(app, arg, loops=loops)
+        return self._send(data, ticket)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        try:
+            self.execute("hangup", cause)
+        except CallGone:
+            pass
+
+    def release(self) -> None:
+        self.released = True
+        try:
+            self.command(commands.exit())
+        except (CallGone, CommandTimeout):
+            pass
+
+    def finish(self, cause: str = "NORMAL_CLEARING") -> None:
+        if self.proto.gone is None and not self.released and not self.proto.closed:
+            try:
+                self.hangup(cause)
+            except CommandTimeout:
+                pass

@@ -1,0 +1,61 @@
+"""pytest collects ``*.test.yaml`` flow tests: one item per case, failures in flow terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..errors import FlowError
+from ..flows import FlowSet, load_flows
+from .cases import Case, CaseResult, load_test_file, run_case
+
+_FLOWS = pytest.StashKey[dict]()
+
+
+def pytest_collect_file(parent, file_path):
+    if file_path.name.endswith((".test.yaml", ".test.yml")):
+        return FlowTestFile.from_parent(parent, path=file_path)
+    return None
+
+
+class FlowCaseFailed(Exception):
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.problems)
+        self.result = result
+
+
+class FlowTestFile(pytest.File):
+    def collect(self):
+        test = load_test_file(self.path)
+        cache = self.config.stash.setdefault(_FLOWS, {})
+        key = test.flows_dir.resolve()
+        if key not in cache:
+            cache[key] = load_flows(test.flows_dir)
+        for case in test.cases:
+            yield FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key])
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, FlowError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class FlowCase(pytest.Item):
+    def __init__(self, *, case: Case, flows: FlowSet, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.flows = flows
+
+    def runtest(self) -> None:
+        result = run_case(self.case, self.flows)
+        if not result.passed:
+            raise FlowCaseFailed(result)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, FlowCaseFailed):
+            problems = "\n".join("  " + p.replace("\n", "\n  ") for p in excinfo.value.result.problems)
+            return f"{self.case.where}: case {self.case.name!r} failed:\n{problems}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        line = self.case.source.marks.get(("cases", self.case.index), (1, 1))[0]
+        return self.path, line - 1, f"flow case: {self.case.name}"
