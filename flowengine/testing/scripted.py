@@ -192,6 +192,8 @@ class ScriptedFreeSwitch:
             self.vars.pop(name, None)
         dtmf = b""
         for _ in range(tries):
+            self.vars.pop(var, None)  # switch_ivr_read clears these at every try;
+            self.vars.pop("read_result", None)  # <var>_invalid lives until the next PAGD
             due = self.caller.due(self.visited)
             if due is not None and "silence" in due:  # this try times out
                 self.caller.actions.popleft()
