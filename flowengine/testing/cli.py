@@ -145,7 +145,7 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
                 "transfer": "transferred to", "hangup": "hang up", "record": "recording to"}.get(command.app)
         detail = f"{what}: {command.arg}" if what and command.arg else command.app + (
             f" {command.arg}" if command.arg else "")
-        print(f"[{run.step}] {detail}", file=out)
+        print(f"[{run.visited[-1]}] {detail}", file=out)
 
     print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
     drive(session, run, before)

@@ -111,7 +111,12 @@ class ScriptedFreeSwitch:
     # -- events ---------------------------------------------------------------------------
     def _headers(self, name: str = "CHANNEL_DATA") -> list[tuple[str, str]]:
         self._sequence += 1
-        pairs = [(k, str(self._sequence) if k == "Event-Sequence" else v) for k, v in self._channel]
+        channel = self._channel
+        if name != "CHANNEL_DATA":  # events carry no Channel-* caller-profile block
+            names = [k for k, _ in channel]
+            first, last = names.index("Event-Sequence") + 1, names.index("Channel-State")
+            channel = channel[:first] + channel[last:]
+        pairs = [(k, str(self._sequence) if k == "Event-Sequence" else v) for k, v in channel]
         pairs[0] = ("Event-Name", name)
         pairs += [(f"variable_{k}", v) for k, v in self.vars.items()]
         return pairs
