@@ -227,3 +227,38 @@ def test_check_prints_every_problem(tmp_path):
     ok = subprocess.run([sys.executable, str(ROOT / "run.py"), "--check", str(ROOT / "flows")],
                         cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0 and "10 flow(s) ok" in ok.stdout
+
+
+def test_record_writes_a_replayable_transcript(server, tmp_path):
+    from flowengine.flows import load_flows
+    from flowengine.replay import Transcript
+    from flowengine.testing.cases import Case, run_case
+    from flowengine.flows.source import Source
+
+    srv = server("--record", str(tmp_path / "calls"))
+    assert srv.call("pagd_digit").exhausted
+    srv.wait_for("call end")
+    assert srv.stop() == 0
+    (path,) = list((tmp_path / "calls").glob("*/*.jsonl"))
+    assert path.name == "6c75040f-629b-45ef-a87f-360422922966.jsonl"
+    recorded = Transcript.load(path)
+    assert recorded.description == "call 5551234 -> 1001"
+    original = Parser().feed(load("pagd_digit").inbound())
+    assert len(Parser().feed(recorded.inbound())) == len(original)
+    assert [r.dir for r in recorded.records[:4]] == ["out", "in", "out", "in"]
+    case = Case("recorded", {"name": "recorded", "replay": str(path), "strict": True,
+                             "expect": {"vars": {"choice": "2"}, "result": "hangup"}},
+                Source(tmp_path / "x.test.yaml", None), 0)
+    result = run_case(case, load_flows(E2E))
+    assert result.passed, result.problems
+
+
+def test_recording_failures_never_break_calls(server, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    srv = server("--record", str(blocker))
+    assert srv.call("answer_playback_hangup").exhausted
+    assert srv.call("pagd_digit").exhausted
+    srv.wait_for("calls go on unrecorded")
+    assert srv.stop() == 0
+    assert sum("calls go on unrecorded" in line for line in srv.lines) == 1

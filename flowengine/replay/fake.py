@@ -58,14 +58,17 @@ class ReplayFreeSwitch:
         self._opening: list[tuple[float, bytes]] = []
         self._steps: list[_Step] = []
         last_t = 0.0
+        batch: list[_Step] = []  # commands written together (pipelined)
         for number, record in enumerate(transcript.records, start=2):
             if record.dir == "out":
-                for command in CommandReader().feed(record.data):
-                    self._steps.append(_Step(command, number, record.t))
+                _share_answers(batch)
+                batch = [_Step(command, number, record.t) for command in CommandReader().feed(record.data)]
+                self._steps += batch
             else:
                 target = self._steps[-1].answers if self._steps else self._opening
                 target.append((max(0.0, record.t - last_t), record.data))
             last_t = record.t
+        _share_answers(batch)
         self._next = 0
         self._reader = CommandReader()
         self._subs: dict[bytes, bytes] = {}
@@ -191,3 +194,42 @@ def _same(sent: Command, want: Command) -> bool:
         return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
                 and sent.app == want.app and sent.app_arg == want.app_arg)
     return sent.line.strip().lower() == want.line.strip().lower()
+
+
+def _share_answers(batch: list[_Step]) -> None:
+    """Commands written at once were answered in order: give each the frames up to its reply."""
+    if len(batch) < 2:
+        return
+    data = b"".join(chunk for _, chunk in batch[-1].answers)
+    frames = _frames(data)
+    steps = iter(batch)
+    step = next(steps)
+    step.answers = []
+    for frame in frames:
+        step.answers.append((0.0, frame))
+        if frame.startswith(b"Content-Type: command/reply") or b"\nContent-Type: command/reply" in \
+                frame.split(b"\n\n", 1)[0] or frame.startswith(b"Content-Type: api/response"):
+            nxt = next(steps, None)
+            if nxt is None:
+                continue
+            step = nxt
+            step.answers = []
+
+
+def _frames(data: bytes) -> list[bytes]:
+    """Cut FreeSWITCH output into whole frames (header block, then Content-Length bytes)."""
+    frames, pos = [], 0
+    while pos < len(data):
+        end = data.find(b"\n\n", pos)
+        if end < 0:
+            frames.append(data[pos:])
+            break
+        head = data[pos:end]
+        length = 0
+        for line in head.split(b"\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1].strip() or 0)
+        stop = end + 2 + length
+        frames.append(data[pos:stop])
+        pos = stop
+    return frames

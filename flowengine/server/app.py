@@ -35,8 +35,9 @@ def parse_networks(specs: Iterable[str]) -> list[Network]:
 class CallServer:
     def __init__(self, listen: tuple[str, int], handler: Handler, *, allow: list[Network] | None = None,
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
-                 timeouts: Timeouts = Timeouts(), event_format: str = "plain") -> None:
+                 timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None) -> None:
         self.handler = handler
+        self.recorder = recorder  # a Recorder, or None
         self.allow = allow or []
         self.drain_seconds = drain_seconds
         self.limits = limits
@@ -106,8 +107,8 @@ class CallServer:
             log.warning("refused %s: not in --allow", address[0])
             return
         self.calls_total += 1
-        session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts,
-                                  event_format=self.event_format)
+        session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
+                                  recording=self.recorder.call() if self.recorder is not None else None)
         self.sessions.add(session)
         outcome = "ok"
         try:

@@ -8,6 +8,7 @@ import sys
 
 from ..esl import Limits
 from ..session import Timeouts
+from ..session.recorder import Recorder
 from ..flows import FlowProblems, load_flows
 from ..flows.runner import flow_handler
 from ..errors import FlowError
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
         "<action application=\"socket\" data=\"HOST:PORT async full\"/>."))
     p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                    help="address to accept FreeSWITCH's connections on (default 127.0.0.1:9000)")
+    p.add_argument("--record", metavar="DIR",
+                   help="write every call's transcript to DIR/<date>/<uuid>.jsonl (replayable in flow tests)")
     p.add_argument("--allow", type=_network, action="append", default=[], metavar="CIDR",
                    help="accept connections only from this network (repeatable); others are closed "
                         "before a byte is read. Default: accept every peer")
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     server = CallServer(args.listen, flow_handler(lambda: flows), allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
-                        timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format)
+                        timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
+                        recorder=Recorder(args.record) if args.record else None)
     install_signal_handlers(server)
     try:
         server.serve_until_stopped()

@@ -41,8 +41,9 @@ class Timeouts:
 
 class OutboundSession:
     def __init__(self, sock: socket.socket, *, limits: Limits = Limits(), timeouts: Timeouts = Timeouts(),
-                 event_format: str = "plain", linger: bool = True) -> None:
+                 event_format: str = "plain", linger: bool = True, recording=None) -> None:
         self.sock = sock
+        self.recording = recording  # a CallRecording, or None
         self.proto = OutboundProtocol(limits)
         self.timeouts = timeouts
         self.event_format = event_format
@@ -77,6 +78,8 @@ class OutboundSession:
         reply = self._run(data, ticket, self.timeouts.connect)
         if self.proto.channel is None:
             raise ProtocolError(f"the reply to connect carried no channel data: {reply!r}")
+        if self.recording is not None:
+            self.recording.named(self.proto.uuid or "unknown", self.proto.channel)
         setup = [commands.myevents(self.event_format)]
         if self.linger and self.proto.control == "full":
             setup.append(commands.linger())
@@ -131,6 +134,8 @@ class OutboundSession:
                 self.sock.close()
             except OSError:
                 pass
+            if self.recording is not None:
+                self.recording.close()
 
     # -- commands -----------------------------------------------------------------------
     def command(self, data: bytes, timeout: float | None = None) -> Reply | ApiResponse:
@@ -215,6 +220,8 @@ class OutboundSession:
     def _sendall(self, data: bytes) -> None:
         if self.proto.closed or self._closed:
             return  # the tickets already carry CallGone
+        if self.recording is not None:
+            self.recording.outbound(data)
         try:
             self.sock.sendall(data)
         except OSError as exc:
@@ -244,6 +251,8 @@ class OutboundSession:
         except OSError as exc:
             self.proto.connection_lost(f"socket error: {exc}")
             return
+        if data and self.recording is not None:
+            self.recording.inbound(data)
         self.proto.receive(data)
 
     @staticmethod

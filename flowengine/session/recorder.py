@@ -1,0 +1,102 @@
+"""Call transcripts in the recorded-fixture format, so any real call can become a test.
+
+``DIR/<YYYY-MM-DD>/<uuid>.jsonl``: a header line, then one ``{"t", "dir", "data"}`` record
+per socket read (``in``) or write (``out``), ``t`` in seconds since the call was accepted.
+Recording never stops a call: the first failure to write (a full disk, a directory we
+may not write) is logged once per process, and that call goes on unrecorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger("flowengine.record")
+
+
+class Recorder:
+    """Makes one :class:`CallRecording` per call; remembers whether it has complained."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self.complained = False
+
+    def call(self) -> "CallRecording":
+        return CallRecording(self)
+
+    def failed(self, what: str, exc: Exception) -> None:
+        if not self.complained:
+            self.complained = True
+            log.error("recording to %s failed (%s: %s); calls go on unrecorded", self.directory, what, exc)
+
+
+class CallRecording:
+    def __init__(self, owner: Recorder) -> None:
+        self.owner = owner
+        self.started = time.monotonic()
+        self._pending: list[dict] = []
+        self._file: IO[str] | None = None
+        self._dead = False
+        self.path: Path | None = None
+
+    def _record(self, direction: str, data: bytes) -> None:
+        if self._dead:
+            return
+        item = {"t": round(time.monotonic() - self.started, 6), "dir": direction,
+                "data": data.decode("utf-8", "surrogateescape")}
+        if self._file is None:
+            self._pending.append(item)
+            return
+        self._write(item)
+
+    def inbound(self, data: bytes) -> None:
+        self._record("in", data)
+
+    def outbound(self, data: bytes) -> None:
+        self._record("out", data)
+
+    def named(self, uuid: str, channel) -> None:
+        """The connect reply came: open the file and write what was held back."""
+        if self._dead or self._file is not None:
+            return
+        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        self.path = self.owner.directory / day / f"{uuid}.jsonl"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("w", encoding="utf-8")
+        except OSError as exc:
+            self._give_up("open", exc)
+            return
+        get = channel.get
+        header = {"fixture": uuid,
+                  "description": f"call {get('Caller-Caller-ID-Number') or '-'} -> "
+                                 f"{get('Caller-Destination-Number') or '-'}",
+                  "freeswitch": get("FreeSWITCH-Hostname") or ""}
+        self._write(header)
+        for item in self._pending:
+            self._write(item)
+        self._pending = []
+
+    def _write(self, item: dict) -> None:
+        try:
+            self._file.write(json.dumps(item) + "\n")  # type: ignore[union-attr]
+        except (OSError, ValueError) as exc:
+            self._give_up("write", exc)
+
+    def _give_up(self, what: str, exc: Exception) -> None:
+        self._dead = True
+        self._pending = []
+        self.owner.failed(what, exc)
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as exc:
+                self.owner.failed("close", exc)
+            self._file = None
