@@ -33,7 +33,8 @@ from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import MemorySession
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
-CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "expect"}
+CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
+             "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "vars", "channel", "outcomes", "result", "cause"}
 
@@ -119,7 +120,8 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   caller_name=str(call.get("caller_name", "Caller")),
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
-                                  missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)))
+                                  missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
+                                  prompt_seconds=float(spec.get("prompt_seconds", 2.0)))
         session = MemorySession(peer)
     clock = _clock(call.get("time"))
     run = None

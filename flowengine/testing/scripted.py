@@ -36,29 +36,43 @@ _SPARED = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")  # not hung up 
 
 @dataclass
 class Caller:
-    """What the scripted caller does, in order: ``press`` digits or ``hangup``,
-    each optionally only once the flow has reached step ``at``."""
+    """What the scripted caller does, in order: ``press`` digits or ``hangup``, each
+    optionally only once the flow has reached step ``at``, or at ``time`` (seconds of
+    simulated call time; it happens during the application running then)."""
 
     actions: deque = field(default_factory=deque)
+    until: float = 0.0  # the simulated moment the running application ends
 
     def due(self, visited: set[str]) -> dict | None:
         if not self.actions:
             return None
         action = self.actions[0]
         at = action.get("at")
-        return action if at is None or at in visited else None
+        if at is not None and at not in visited:
+            return None
+        when = action.get("time")
+        if when is not None and _seconds(when) > self.until:
+            return None
+        return action
+
+
+def _seconds(value) -> float:
+    from ..flows.model import seconds
+    return seconds(value) or 0.0
 
 
 class ScriptedFreeSwitch:
     def __init__(self, *, destination: str, caller: str = "5551234", caller_name: str = "Caller",
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
-                 record_ms: int = 5000, uuid: str | None = None) -> None:
+                 record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
         self.missing = set(missing or [])
         self.record_ms = record_ms
+        self.prompt_seconds = prompt_seconds
+        self.now = 0.0                     # simulated seconds since the call came in
         self.visited: set[str] = set()     # steps the flow has entered (told by the runner)
         self.vars: dict[str, str] = {str(k): str(v) for k, v in (variables or {}).items()}
         self.heard: list[str] = []         # what the caller heard, for the simulator
@@ -154,7 +168,32 @@ class ScriptedFreeSwitch:
         return out + self._event("CHANNEL_HANGUP_COMPLETE")
 
     # -- applications ---------------------------------------------------------------------
+    def _duration(self, app: str, arg: str) -> float:
+        """How long an application takes in simulated time (a press may end it sooner)."""
+        words = arg.split(" ")
+        try:
+            if app == "playback":
+                return self.prompt_seconds
+            if app == "sleep":
+                return int(words[0]) / 1000
+            if app == "play_and_get_digits":
+                return int(words[2]) * (self.prompt_seconds + int(words[3]) / 1000)
+            if app == "say":
+                return self.prompt_seconds
+            if app == "record":
+                return self.record_ms / 1000
+        except (ValueError, IndexError):
+            pass
+        return 0.0
+
     def _execute(self, app: str, arg: str, key: str) -> bytes:
+        self.caller.until = self.now + self._duration(app, arg)
+        try:
+            return self._run_app(app, arg, key)
+        finally:
+            self.now = self.caller.until
+
+    def _run_app(self, app: str, arg: str, key: str) -> bytes:
         due = self.caller.due(self.visited)
         if due is not None and "hangup" in due:
             self.caller.actions.popleft()
@@ -184,6 +223,12 @@ class ScriptedFreeSwitch:
             digit = str(due["press"])[0]
             self.vars["playback_terminator_used"] = digit
             return self._app_events("playback", arg, key, "FILE PLAYED", between=self._dtmf(digit))
+        if due is not None and "press" in due and "time" in due:
+            # pressed while a prompt plays that it cannot stop: FreeSWITCH takes the digits
+            # off the queue and drops them (each still fires a DTMF event)
+            self.caller.actions.popleft()
+            dropped = b"".join(self._dtmf(d) for d in str(due["press"]))
+            return self._app_events("playback", arg, key, "FILE PLAYED", between=dropped)
         return self._app_events("playback", arg, key, "FILE PLAYED")
 
     def _app_play_and_get_digits(self, arg: str, key: str) -> bytes:
