@@ -36,7 +36,8 @@ def test_scripted_events_have_the_recorded_shape():
     real_names = [k for k, _ in real.headers() if not k.startswith("variable_")]
     assert names == real_names                       # same headers, same order
     assert done.application_uuid and done.application_response == "FILE PLAYED"
-    assert channel.get("Caller-Destination-Number") == "1000" == done.variable("destination_number") or True
+    assert channel.get("Caller-Destination-Number") == "1000" == done.get("Caller-Destination-Number")
+    assert channel.get("Channel-Destination-Number") == "1000"        # the connect reply's own block
     assert done.get("Caller-Caller-ID-Name") == "Alice" and done.unique_id == session.uuid
 
 

@@ -84,7 +84,7 @@ def test_api_and_bgapi_over_the_call_socket():
     assert uptime == "316\n"
     assert missing == "-ERR no_such_command Command not found!\n"
     assert status.name == "BACKGROUND_JOB" and status.body.startswith("UP 0 years")
-    assert msleep.get("Job-Command") == "msleep" and msleep.body == "+OK\n" or msleep.body is not None
+    assert (msleep.get("Job-Command"), msleep.get("Job-Command-Arg"), msleep.body) == ("msleep", "200", "+OK")
     sent_jobs = [c.header("Job-UUID") for c in outcome.replay.received if c.word == "bgapi"]
     assert [status.job_uuid, msleep.job_uuid] == sent_jobs
 
