@@ -188,6 +188,11 @@ class ScriptedFreeSwitch:
 
     def _execute(self, app: str, arg: str, key: str) -> bytes:
         self.caller.until = self.now + self._duration(app, arg)
+        self.vars["current_application"] = app  # as FreeSWITCH sets them while an app runs
+        if arg:
+            self.vars["current_application_data"] = arg
+        else:
+            self.vars.pop("current_application_data", None)
         try:
             return self._run_app(app, arg, key)
         finally:

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""flowengine against greenswitch and Genesis on the same IVR, side by side in one run.
+
+Each server runs as its own process; the load generator (bench/loadgen.py) plays
+FreeSWITCH. For each: calls/s with N calls C at a time, the server's CPU milliseconds per
+call (utime + stime from /proc), step turnaround p50/p99 as the generator sees it, peak
+RSS, and RSS per call with K calls held waiting in play_and_get_digits at once. Prints
+one table and writes it to bench/RESULTS.md.
+
+Run: ``python3 -m pip install -e '.[bench]' && python3 bench/run.py``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import loadgen  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def servers(port: int) -> dict[str, list[str]]:
+    py = sys.executable
+    return {
+        "flowengine": [py, str(ROOT / "run.py"), "--listen", f"127.0.0.1:{port}", "--flows", str(HERE / "flows"),
+                       "--log-level", "warning", "--drain-timeout", "2"],
+        "greenswitch": [py, str(HERE / "servers" / "greenswitch_server.py"), str(port)],
+        "genesis": [py, str(HERE / "servers" / "genesis_server.py"), str(port)],
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_kb(pid: int, key: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("server never listened")
+
+
+def measure(name: str, argv: list[str], port: int, args) -> dict:
+    proc = subprocess.Popen(argv, cwd=HERE / "servers" if name != "flowengine" else ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        wait_listening(port, proc)
+        # the probe connection above looks like a call to the server; let it settle
+        time.sleep(0.5)
+        warm = loadgen.Stats()
+        asyncio.run(loadgen.run_calls(port, min(200, args.calls), args.concurrency, warm))
+        stats = loadgen.Stats()
+        cpu0 = cpu_seconds(proc.pid)
+        wall = asyncio.run(loadgen.run_calls(port, args.calls, args.concurrency, stats))
+        cpu = cpu_seconds(proc.pid) - cpu0
+        turn = sorted(stats.turnaround)
+        result = {
+            "calls": stats.completed, "failed": stats.failed, "wall": wall,
+            "cps": stats.completed / wall if wall else 0.0,
+            "cpu_ms": cpu * 1000 / max(stats.completed, 1),
+            "p50": statistics.median(turn) * 1000 if turn else float("nan"),
+            "p99": turn[int(len(turn) * 0.99) - 1] * 1000 if turn else float("nan"),
+            "apps": warm.apps,
+        }
+        for held in args.hold:
+            base = rss_kb(proc.pid)
+            hold_stats = loadgen.Stats()
+            peak = {}
+
+            async def at_peak(held=held, hold_stats=hold_stats, peak=peak):
+                deadline = time.monotonic() + 120
+                while hold_stats.held < held and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                peak["rss"] = rss_kb(proc.pid)
+                peak["held"] = hold_stats.held
+
+            try:
+                asyncio.run(loadgen.hold_calls(port, held, at_peak, hold_stats))
+                result[f"rss_per_call_{held}"] = (peak["rss"] - base) / max(peak["held"], 1)
+                result[f"held_{held}"] = peak["held"]
+            except (OSError, asyncio.TimeoutError) as exc:
+                result[f"rss_per_call_{held}"] = float("nan")
+                result[f"held_{held}"] = f"failed: {type(exc).__name__}"
+        result["peak_rss_mb"] = rss_kb(proc.pid, "VmHWM") / 1024
+        return result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def table(results: dict[str, dict], args) -> str:
+    base_gs, base_gn = results.get("greenswitch"), results.get("genesis")
+    lines = [f"| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | peak RSS MB | "
+             + " | ".join(f"KB/call @{h}" for h in args.hold) + " | failed |",
+             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(args.hold) + "---:|"]
+    for name, r in results.items():
+        held = " | ".join(f"{r[f'rss_per_call_{h}']:.1f}" if isinstance(r.get(f"held_{h}"), int)
+                          else str(r.get(f"held_{h}")) for h in args.hold)
+        lines.append(f"| {name} | {r['cps']:.0f} | {r['cpu_ms']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                     f"{r['peak_rss_mb']:.0f} | {held}{' | ' if held else ''}{r['failed']} |")
+    fe = results.get("flowengine")
+    if fe:
+        for label, base in (("greenswitch", base_gs), ("Genesis", base_gn)):
+            if base and base["cps"]:
+                lines.append(f"\nflowengine vs {label}: calls/s x{fe['cps'] / base['cps']:.2f}, "
+                             f"CPU per call x{fe['cpu_ms'] / base['cpu_ms']:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=100)
+    ap.add_argument("--hold", type=int, nargs="*", default=[1000],
+                    help="calls held at once in play_and_get_digits to measure RSS per call (default 1000)")
+    ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis)")
+    ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    args = ap.parse_args()
+    results: dict[str, dict] = {}
+    for name in ("flowengine", "greenswitch", "genesis"):
+        if args.only and name not in args.only:
+            continue
+        port = free_port()
+        print(f"{name} …", file=sys.stderr, flush=True)
+        try:
+            results[name] = measure(name, servers(port)[name], port, args)
+        except (RuntimeError, OSError) as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+    apps = {n: r["apps"] for n, r in results.items()}
+    if len({tuple(a) for a in apps.values()}) > 1:
+        print("warning: the servers did not send the same applications:", apps, file=sys.stderr)
+    machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    head = (f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}; "
+            f"{args.calls} calls, {args.concurrency} at a time; applications per call: "
+            f"{', '.join(next(iter(apps.values()), []))}\n\n")
+    text = head + table(results, args) + "\n"
+    print(text)
+    if not args.no_write:
+        (HERE / "RESULTS.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
