@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from gevent.lock import Semaphore
 
-from ..errors import CallGone, CommandFailed, CommandTimeout, FlowengineError, ProtocolError
+from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolError
 from ..esl import Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
 from ..esl.messages import ApiResponse
+from .base import CallSession
 
 log = logging.getLogger("flowengine.session")
 
@@ -39,7 +40,7 @@ class Timeouts:
     drain: float = 5.0
 
 
-class OutboundSession:
+class OutboundSession(CallSession):
     def __init__(self, sock: socket.socket, *, limits: Limits = Limits(), timeouts: Timeouts = Timeouts(),
                  event_format: str = "plain", linger: bool = True, recording=None) -> None:
         self.sock = sock
@@ -52,24 +53,7 @@ class OutboundSession:
         self._write_lock = Semaphore()
         self._job_events = False
         self._closed = False
-        self.released = False  # handed back to the dialplan: never hang it up
-
-    # -- what a handler reads ---------------------------------------------------------
-    @property
-    def channel(self) -> Event | None:
-        return self.proto.channel
-
-    @property
-    def uuid(self) -> str | None:
-        return self.proto.uuid
-
-    @property
-    def gone(self) -> CallGone | None:
-        return self.proto.gone
-
-    @property
-    def hangup_cause(self) -> str | None:
-        return self.proto.hangup_cause
+        self.released = False
 
     # -- set-up and tear-down -------------------------------------------------------------
     def start(self) -> Event:
@@ -95,18 +79,10 @@ class OutboundSession:
             self._expect_ok(self._wait(ticket, self.timeouts.reply), ticket)
         return self.proto.channel
 
-    def release(self) -> None:
-        """Stop controlling the call (after a transfer): ``exit``, and never hang it up."""
-        self.released = True
-        try:
-            self.command(commands.exit())
-        except (CallGone, CommandTimeout):
-            pass
-
     def finish(self, cause: str = "NORMAL_CLEARING") -> None:
         """End the call if it is still up, read the rest of its events, close the socket."""
         try:
-            if self.proto.gone is None and not self.released:
+            if self.must_hang_up:
                 try:
                     self.hangup(cause)
                 except FlowengineError as exc:
@@ -152,14 +128,9 @@ class OutboundSession:
                 loops: int | None = None) -> Event:
         """Run an application and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""
         data, ticket = self.proto.execute(app, arg, loops=loops)
-        return self._run(data, ticket, timeout or self.timeouts.execute)
-
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """Hang up with ``cause``. Returns once FreeSWITCH reports the hangup."""
-        try:
-            self.execute("hangup", cause, timeout=self.timeouts.reply)
-        except CallGone:
-            pass
+        if timeout is None:  # a hangup is answered at once; anything else may take hours
+            timeout = self.timeouts.reply if app == "hangup" else self.timeouts.execute
+        return self._run(data, ticket, timeout)
 
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """From another greenlet: ask FreeSWITCH to hang up; the owner sees CallGone."""

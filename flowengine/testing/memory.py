@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import CallGone, CommandFailed, CommandTimeout
+from ..errors import CommandFailed, CommandTimeout
 from ..esl import Event, OutboundProtocol, Ticket, commands
+from ..session.base import CallSession
 
 
 class Peer(Protocol):
     def receive(self, data: bytes) -> list[tuple[float, bytes]]: ...
 
 
-class MemorySession:
+class MemorySession(CallSession):
     def __init__(self, peer: Peer, *, linger: bool = True, event_format: str = "plain") -> None:
         self.peer = peer
         self.proto = OutboundProtocol()
@@ -27,22 +28,6 @@ class MemorySession:
         self.event_format = event_format
         self.released = False
         self.sent: list[bytes] = []
-
-    @property
-    def channel(self) -> Event | None:
-        return self.proto.channel
-
-    @property
-    def uuid(self) -> str | None:
-        return self.proto.uuid
-
-    @property
-    def gone(self) -> CallGone | None:
-        return self.proto.gone
-
-    @property
-    def hangup_cause(self) -> str | None:
-        return self.proto.hangup_cause
 
     def _send(self, data: bytes, ticket: Ticket):
         if ticket.done:  # refused before it was sent (the call is already gone)
@@ -83,21 +68,8 @@ class MemorySession:
         data, ticket = self.proto.execute(app, arg, loops=loops)
         return self._send(data, ticket)
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        try:
-            self.execute("hangup", cause)
-        except CallGone:
-            pass
-
-    def release(self) -> None:
-        self.released = True
-        try:
-            self.command(commands.exit())
-        except (CallGone, CommandTimeout):
-            pass
-
     def finish(self, cause: str = "NORMAL_CLEARING") -> None:
-        if self.proto.gone is None and not self.released and not self.proto.closed:
+        if self.must_hang_up:
             try:
                 self.hangup(cause)
             except CommandTimeout:

@@ -1,0 +1,59 @@
+"""What every call session offers on top of its transport, live socket or memory alike.
+
+Subclasses provide ``proto`` (the call's :class:`~flowengine.esl.OutboundProtocol`),
+``command`` and ``execute``; everything decided at the level of the call lives here once,
+so flow tests exercise the same hangup and release rules as live calls.
+"""
+
+from __future__ import annotations
+
+from ..errors import CallGone, CommandTimeout
+from ..esl import Event, OutboundProtocol, commands
+
+
+class CallSession:
+    proto: OutboundProtocol
+    released: bool = False  # handed back to the dialplan: never hang it up
+
+    @property
+    def channel(self) -> Event | None:
+        return self.proto.channel
+
+    @property
+    def uuid(self) -> str | None:
+        return self.proto.uuid
+
+    @property
+    def gone(self) -> CallGone | None:
+        return self.proto.gone
+
+    @property
+    def hangup_cause(self) -> str | None:
+        return self.proto.hangup_cause
+
+    def command(self, data: bytes, timeout: float | None = None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
+                loops: int | None = None) -> Event:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang up with ``cause``. Returns once FreeSWITCH reports the hangup."""
+        try:
+            self.execute("hangup", cause, timeout=None)
+        except CallGone:
+            pass
+
+    def release(self) -> None:
+        """Stop controlling the call (after a transfer): ``exit``, and never hang it up."""
+        self.released = True
+        try:
+            self.command(commands.exit())
+        except (CallGone, CommandTimeout):
+            pass
+
+    @property
+    def must_hang_up(self) -> bool:
+        """At the end of the handler: is the call still ours and still up?"""
+        return self.proto.gone is None and not self.released and not self.proto.closed
