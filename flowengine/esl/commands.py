@@ -11,6 +11,7 @@ here.
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from ..errors import UnsafeValue
@@ -19,6 +20,7 @@ from ..errors import UnsafeValue
 MAX_HEADER_ARG = 1024
 
 _FORMATS = ("plain", "json", "xml")
+_SPACE = re.compile(r"\s")
 
 
 def _safe(value: object, what: str) -> str:
@@ -32,7 +34,7 @@ def _safe(value: object, what: str) -> str:
 def _word(value: object, what: str) -> str:
     """A single token: line-safe, non-empty and without spaces."""
     text = _safe(value, what)
-    if not text or any(c.isspace() for c in text):
+    if not text or _SPACE.search(text):
         raise UnsafeValue(f"{what} must be one word without spaces: {text[:60]!r}")
     return text
 
