@@ -73,7 +73,7 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> 
     raise RuntimeError("server never listened")
 
 
-def measure(name: str, argv: list[str], port: int, args) -> dict:
+def measure(name: str, argv: list[str], port: int, args, hold: list[int]) -> dict:
     proc = subprocess.Popen(argv, cwd=HERE / "servers" if name != "flowengine" else ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -96,7 +96,7 @@ def measure(name: str, argv: list[str], port: int, args) -> dict:
             "p99": turn[int(len(turn) * 0.99) - 1] * 1000 if turn else float("nan"),
             "apps": warm.apps,
         }
-        for held in args.hold:
+        for held in hold:
             base = rss_kb(proc.pid)
             hold_stats = loadgen.Stats()
             peak = {}
@@ -126,6 +126,18 @@ def measure(name: str, argv: list[str], port: int, args) -> dict:
             proc.kill()
 
 
+def combine(runs: list[dict]) -> dict:
+    """The median of each rounds' figure, and the calls/s and CPU spread (min-max)."""
+    out = dict(runs[0])
+    for key in ("cps", "cpu_ms", "p50", "p99"):
+        out[key] = statistics.median(r[key] for r in runs)
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)  # the round that held calls
+    out["failed"] = sum(r["failed"] for r in runs)
+    out["cps_range"] = (min(r["cps"] for r in runs), max(r["cps"] for r in runs))
+    out["cpu_range"] = (min(r["cpu_ms"] for r in runs), max(r["cpu_ms"] for r in runs))
+    return out
+
+
 def table(results: dict[str, dict], args) -> str:
     base_gs, base_gn = results.get("greenswitch"), results.get("genesis")
     lines = [f"| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | peak RSS MB | "
@@ -134,14 +146,18 @@ def table(results: dict[str, dict], args) -> str:
     for name, r in results.items():
         held = " | ".join(f"{r[f'rss_per_call_{h}']:.1f}" if isinstance(r.get(f"held_{h}"), int)
                           else str(r.get(f"held_{h}")) for h in args.hold)
-        lines.append(f"| {name} | {r['cps']:.0f} | {r['cpu_ms']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+        lines.append(f"| {name} | {r['cps']:.0f} ({r['cps_range'][0]:.0f}-{r['cps_range'][1]:.0f}) | "
+                     f"{r['cpu_ms']:.2f} ({r['cpu_range'][0]:.2f}-{r['cpu_range'][1]:.2f}) | {r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {held}{' | ' if held else ''}{r['failed']} |")
     fe = results.get("flowengine")
     if fe:
         for label, base in (("greenswitch", base_gs), ("Genesis", base_gn)):
             if base and base["cps"]:
-                lines.append(f"\nflowengine vs {label}: calls/s x{fe['cps'] / base['cps']:.2f}, "
-                             f"CPU per call x{fe['cpu_ms'] / base['cpu_ms']:.2f}")
+                worst_cps = fe["cps_range"][0] / base["cps_range"][1]
+                worst_cpu = fe["cpu_range"][1] / base["cpu_range"][0]
+                lines.append(f"\nflowengine vs {label} (medians; worst pairing of rounds in brackets): "
+                             f"calls/s x{fe['cps'] / base['cps']:.2f} (x{worst_cps:.2f}), "
+                             f"CPU per call x{fe['cpu_ms'] / base['cpu_ms']:.2f} (x{worst_cpu:.2f})")
     return "\n".join(lines)
 
 
@@ -152,24 +168,29 @@ def main() -> int:
     ap.add_argument("--hold", type=int, nargs="*", default=[1000],
                     help="calls held at once in play_and_get_digits to measure RSS per call (default 1000)")
     ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="throughput rounds per server, interleaved across servers; medians are shown "
+                         "with the min-max spread (RSS holding runs in the first round only)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     args = ap.parse_args()
-    results: dict[str, dict] = {}
-    for name in ("flowengine", "greenswitch", "genesis"):
-        if args.only and name not in args.only:
-            continue
-        port = free_port()
-        print(f"{name} …", file=sys.stderr, flush=True)
-        try:
-            results[name] = measure(name, servers(port)[name], port, args)
-        except (RuntimeError, OSError) as exc:
-            print(f"{name}: {exc}", file=sys.stderr)
+    names = [n for n in ("flowengine", "greenswitch", "genesis") if not args.only or n in args.only]
+    rounds: dict[str, list[dict]] = {n: [] for n in names}
+    for round_no in range(args.rounds):
+        for name in names:
+            port = free_port()
+            print(f"round {round_no + 1}: {name} …", file=sys.stderr, flush=True)
+            try:
+                rounds[name].append(measure(name, servers(port)[name], port, args,
+                                            args.hold if round_no == 0 else []))
+            except (RuntimeError, OSError) as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+    results = {n: combine(r) for n, r in rounds.items() if r}
     apps = {n: r["apps"] for n, r in results.items()}
     if len({tuple(a) for a in apps.values()}) > 1:
         print("warning: the servers did not send the same applications:", apps, file=sys.stderr)
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     head = (f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}; "
-            f"{args.calls} calls, {args.concurrency} at a time; applications per call: "
+            f"{args.rounds} rounds of {args.calls} calls, {args.concurrency} at a time; applications per call: "
             f"{', '.join(next(iter(apps.values()), []))}\n\n")
     text = head + table(results, args) + "\n"
     print(text)
