@@ -140,14 +140,15 @@ def combine(runs: list[dict]) -> dict:
 
 def table(results: dict[str, dict], args) -> str:
     base_gs, base_gn = results.get("greenswitch"), results.get("genesis")
-    lines = [f"| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | peak RSS MB | "
+    lines = ["| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | peak RSS MB | "
              + " | ".join(f"KB/call @{h}" for h in args.hold) + " | failed |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(args.hold) + "---:|"]
     for name, r in results.items():
         held = " | ".join(f"{r[f'rss_per_call_{h}']:.1f}" if isinstance(r.get(f"held_{h}"), int)
                           else str(r.get(f"held_{h}")) for h in args.hold)
         lines.append(f"| {name} | {r['cps']:.0f} ({r['cps_range'][0]:.0f}-{r['cps_range'][1]:.0f}) | "
-                     f"{r['cpu_ms']:.2f} ({r['cpu_range'][0]:.2f}-{r['cpu_range'][1]:.2f}) | {r['p50']:.2f} | {r['p99']:.2f} | "
+                     f"{r['cpu_ms']:.2f} ({r['cpu_range'][0]:.2f}-{r['cpu_range'][1]:.2f}) | "
+                     f"{r['p50']:.2f} | {r['p99']:.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {held}{' | ' if held else ''}{r['failed']} |")
     fe = results.get("flowengine")
     if fe:

@@ -12,7 +12,14 @@ class FlowengineError(Exception):
 
 
 class FlowError(FlowengineError):
-    """A flow file is wrong: the message starts with ``file:line:col`` and names the rule."""
+    """A flow file is wrong: the message starts with ``file:line:col`` and names the rule.
+
+    ``problems`` lists every problem found (one here; a whole set when loading many files).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.problems = [message]
 
 
 class ProtocolError(FlowengineError):

@@ -290,13 +290,13 @@ def _header_end(raw: bytes) -> int:
     if first > 0 and raw[first - 1] == 13:  # CRLF, never sent by FreeSWITCH
         end = raw.find(b"\n\r\n")
         return len(raw) if end < 0 else end
-    inner = -1 if raw.startswith(b"Content-Length:") else raw.find(b"\nContent-Length:")
-    if inner < 0 and not raw.startswith(b"Content-Length:"):
+    inner = 0 if raw.startswith(b"Content-Length:") else raw.find(b"\nContent-Length:")
+    if inner < 0:
         end = len(raw)
         while end > 0 and raw[end - 1] == 10:
             end -= 1
         return end
-    end = raw.find(b"\n\n", max(inner, 0))
+    end = raw.find(b"\n\n", inner)
     return len(raw) if end < 0 else end
 
 

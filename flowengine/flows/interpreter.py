@@ -20,8 +20,10 @@ from typing import Any, Callable, Generator
 
 from ..errors import FlowError
 from ..esl import Event
+from .actions import Command, Execute, Exit, Goto
 from .conditions import as_text
 from .model import Flow, Step
+from .steps import RUNNERS
 from .templates import expand
 
 log = logging.getLogger("flowengine.flow")
@@ -37,32 +39,6 @@ _WELL_KNOWN = {
 }
 
 
-@dataclass(frozen=True)
-class Execute:
-    """Run a FreeSWITCH application and resume with its CHANNEL_EXECUTE_COMPLETE."""
-
-    app: str
-    arg: str | None = None
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class Exit:
-    """Stop controlling the call (it was handed to the dialplan)."""
-
-    reason: str = "transfer"
-
-
-@dataclass(frozen=True)
-class Goto:
-    """A step's result that names the next step itself (when, goto); ``edge`` says which
-    of its branches it took (``when[0]``, ``else``, ``goto``, ``exceeded``)."""
-
-    step: str
-    edge: str = "goto"
-
-
-Command = Execute | Exit
 StepGen = Generator[Command, Event | None, Any]
 
 
@@ -175,8 +151,6 @@ class FlowRun:
 
     # -- the machine ---------------------------------------------------------------------
     def _enter(self, name: str) -> None:
-        from .steps import RUNNERS
-
         frame = self.frames[-1]
         step = frame.flow.steps[name]
         frame.step = name

@@ -28,8 +28,8 @@ class FlowProblems(FlowError):
     """A flow (or a set of flows) has errors; ``problems`` lists every one."""
 
     def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
         super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 @lru_cache(maxsize=1)

@@ -201,14 +201,12 @@ def _share_answers(batch: list[_Step]) -> None:
     if len(batch) < 2:
         return
     data = b"".join(chunk for _, chunk in batch[-1].answers)
-    frames = _frames(data)
     steps = iter(batch)
     step = next(steps)
     step.answers = []
-    for frame in frames:
+    for frame, content_type in _frames(data):
         step.answers.append((0.0, frame))
-        if frame.startswith(b"Content-Type: command/reply") or b"\nContent-Type: command/reply" in \
-                frame.split(b"\n\n", 1)[0] or frame.startswith(b"Content-Type: api/response"):
+        if content_type in (b"command/reply", b"api/response"):
             nxt = next(steps, None)
             if nxt is None:
                 continue
@@ -216,20 +214,22 @@ def _share_answers(batch: list[_Step]) -> None:
             step.answers = []
 
 
-def _frames(data: bytes) -> list[bytes]:
-    """Cut FreeSWITCH output into whole frames (header block, then Content-Length bytes)."""
+def _frames(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Cut FreeSWITCH output into whole frames: (frame bytes, its Content-Type)."""
     frames, pos = [], 0
     while pos < len(data):
         end = data.find(b"\n\n", pos)
         if end < 0:
-            frames.append(data[pos:])
+            frames.append((data[pos:], b""))
             break
-        head = data[pos:end]
-        length = 0
-        for line in head.split(b"\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1].strip() or 0)
+        length, content_type = 0, b""
+        for line in data[pos:end].split(b"\n"):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value.strip() or 0)
+            elif name.lower() == b"content-type" and not content_type:
+                content_type = value.strip()
         stop = end + 2 + length
-        frames.append(data[pos:stop])
+        frames.append((data[pos:stop], content_type))
         pos = stop
     return frames

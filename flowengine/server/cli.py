@@ -9,7 +9,7 @@ import sys
 from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
-from ..flows import FlowProblems, load_flows
+from ..flows import load_flows
 from ..flows.runner import flow_handler
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
@@ -64,13 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 def check_flows(directory: str) -> int:
     try:
         flows = load_flows(directory)
-    except FlowProblems as exc:
+    except FlowError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} error(s)", file=sys.stderr)
-        return 1
-    except FlowError as exc:
-        print(exc, file=sys.stderr)
         return 1
     for warning in flows.warnings:
         print(warning, file=sys.stderr)
@@ -88,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         flows = load_flows(args.flows)
     except FlowError as exc:
-        problems = exc.problems if isinstance(exc, FlowProblems) else [str(exc)]
+        problems = exc.problems
         for problem in problems:
             log.error("%s", problem)
         log.error("not serving: %d problem(s) in %s (see python3 run.py --check %s)",

@@ -7,7 +7,7 @@ so flow tests exercise the same hangup and release rules as live calls.
 
 from __future__ import annotations
 
-from ..errors import CallGone, CommandTimeout
+from ..errors import CallGone, CommandFailed, CommandTimeout
 from ..esl import Event, OutboundProtocol, commands
 
 
@@ -37,6 +37,14 @@ class CallSession:
     def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
                 loops: int | None = None) -> Event:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def checked(self, data: bytes, timeout: float | None = None):
+        """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""
+        reply = self.command(data, timeout)
+        text = getattr(reply, "text", "")
+        if text.startswith("-ERR"):
+            raise CommandFailed(data.split(b"\n", 1)[0].decode("utf-8", "replace"), text)
+        return reply
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up with ``cause``. Returns once FreeSWITCH reports the hangup."""

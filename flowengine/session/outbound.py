@@ -119,11 +119,6 @@ class OutboundSession(CallSession):
         ticket = self.proto.command(data)
         return self._run(data, ticket, timeout or self.timeouts.reply)
 
-    def checked(self, data: bytes, timeout: float | None = None) -> Reply:
-        """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""
-        ticket = self.proto.command(data)
-        return self._expect_ok(self._run(data, ticket, timeout or self.timeouts.reply), ticket)
-
     def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
                 loops: int | None = None) -> Event:
         """Run an application and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import deque
 from pathlib import Path
 from typing import Callable, TextIO
 
 from ..errors import FlowError
-from ..flows import FlowProblems, FlowRun, load_flows
+from ..flows import FlowRun, load_flows
 from ..flows.interpreter import Execute
 from ..flows.runner import drive
 from . import coverage
 from .cases import find_test_files, load_test_file, run_case, _clock
 from .memory import MemorySession
 from .scripted import ScriptedFreeSwitch
-
-
-def _problems(exc: FlowError) -> list[str]:
-    return exc.problems if isinstance(exc, FlowProblems) else [str(exc)]
 
 
 def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
@@ -41,7 +38,7 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
             if key not in flowsets:
                 flowsets[key] = load_flows(test.flows_dir)
         except FlowError as exc:
-            print("\n".join(f"ERROR {p}" for p in _problems(exc)), file=out)
+            print("\n".join(f"ERROR {p}" for p in exc.problems), file=out)
             failed += 1
             continue
         for case in test.cases:
@@ -85,7 +82,7 @@ class TerminalCaller(ScriptedFreeSwitch):
             else:
                 self.caller.actions.append({"silence": True})
         result = super()._app_play_and_get_digits(arg, key)
-        self.caller.actions = type(self.caller.actions)(a for a in self.caller.actions if "silence" not in a)
+        self.caller.actions = deque(a for a in self.caller.actions if "silence" not in a)
         return result
 
     def _app_bridge(self, arg: str, key: str) -> bytes:
@@ -110,7 +107,7 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     try:
         flows = load_flows(path.parent)
     except FlowError as exc:
-        print("\n".join(_problems(exc)), file=out)
+        print("\n".join(exc.problems), file=out)
         return 1
     flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
     if flow is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..errors import CommandFailed, CommandTimeout
+from ..errors import CommandTimeout
 from ..esl import Event, OutboundProtocol, Ticket, commands
 from ..session.base import CallSession
 
@@ -55,13 +55,6 @@ class MemorySession(CallSession):
 
     def command(self, data: bytes, timeout: float | None = None):
         return self._send(data, self.proto.command(data))
-
-    def checked(self, data: bytes, timeout: float | None = None):
-        reply = self.command(data)
-        text = getattr(reply, "text", "")
-        if text.startswith("-ERR"):
-            raise CommandFailed(data.split(b"\n", 1)[0].decode(), text)
-        return reply
 
     def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
                 loops: int | None = None) -> Event:

@@ -153,9 +153,7 @@ class ScriptedFreeSwitch:
     def _hangup(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_") -> bytes:
         """CHANNEL_HANGUP, then (lingering) the notice, the app's completion, HANGUP_COMPLETE."""
         self.gone = True
-        for header in ("Hangup-Cause",):
-            self._channel = [(k, v) for k, v in self._channel if k != header]
-        self._channel.append(("Hangup-Cause", cause))
+        self._channel = [(k, v) for k, v in self._channel if k != "Hangup-Cause"] + [("Hangup-Cause", cause)]
         out = self._event("CHANNEL_HANGUP")
         if not self.linger:
             return out + disconnect_notice(self.uuid, linger=False)

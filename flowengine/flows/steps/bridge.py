@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..model import seconds
-from ..interpreter import Execute
+from ..actions import Execute
 from .media import ensure_var
 
 _NO_ANSWER = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..conditions import holds
-from ..interpreter import Execute, Exit, Goto
+from ..actions import Execute, Exit, Goto
 from ..templates import expand
 
 

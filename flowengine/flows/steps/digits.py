@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..model import is_pattern, seconds
-from ..interpreter import Execute
+from ..actions import Execute
 from .media import prompts
 
 #: what FreeSWITCH plays after a failed try when the engine handles failures itself

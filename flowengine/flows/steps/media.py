@@ -8,7 +8,7 @@ Application-Response is ``FILE PLAYED`` or ``FILE NOT FOUND``, and a stop digit 
 from __future__ import annotations
 
 from ..model import seconds
-from ..interpreter import Execute
+from ..actions import Execute
 
 
 def prompts(value) -> list[str]:
