@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -73,8 +74,12 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> 
     raise RuntimeError("server never listened")
 
 
+def pinned(argv: list[str], core: int | None) -> list[str]:
+    return argv if core is None else ["taskset", "-c", str(core), *argv]
+
+
 def measure(name: str, argv: list[str], port: int, args, hold: list[int]) -> dict:
-    proc = subprocess.Popen(argv, cwd=HERE / "servers" if name != "flowengine" else ROOT,
+    proc = subprocess.Popen(pinned(argv, args.server_core), cwd=HERE / "servers" if name != "flowengine" else ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.3)
@@ -173,7 +178,15 @@ def main() -> int:
                     help="throughput rounds per server, interleaved across servers; medians are shown "
                          "with the min-max spread (RSS holding runs in the first round only)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the server and the generator to their own cores")
     args = ap.parse_args()
+    args.server_core = None
+    if not args.no_pin and len(os.sched_getaffinity(0)) >= 2 and shutil.which("taskset"):
+        # the server on the first core, this process (the generator) on the second
+        cores = sorted(os.sched_getaffinity(0))
+        args.server_core = cores[0]
+        os.sched_setaffinity(0, {cores[1]})
     names = [n for n in ("flowengine", "greenswitch", "genesis") if not args.only or n in args.only]
     rounds: dict[str, list[dict]] = {n: [] for n in names}
     for round_no in range(args.rounds):
@@ -189,9 +202,12 @@ def main() -> int:
     apps = {n: r["apps"] for n, r in results.items()}
     if len({tuple(a) for a in apps.values()}) > 1:
         print("warning: the servers did not send the same applications:", apps, file=sys.stderr)
+    pinning = ("server pinned to core %d, generator to core %d" % (args.server_core, next(iter(os.sched_getaffinity(0))))
+               if args.server_core is not None else "not pinned")
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     head = (f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}; "
-            f"{args.rounds} rounds of {args.calls} calls, {args.concurrency} at a time; applications per call: "
+            f"{args.rounds} rounds of {args.calls} calls, {args.concurrency} at a time; "
+            f"{pinning}; applications per call: "
             f"{', '.join(next(iter(apps.values()), []))}\n\n")
     text = head + table(results, args) + "\n"
     print(text)

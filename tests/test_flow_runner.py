@@ -112,3 +112,30 @@ steps:
     (parsed,) = CommandReader().feed(commands.execute(command.app, command.arg, event_uuid="e-1"))
     assert parsed.app == "set" and parsed.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
     assert [k for k, _ in parsed.headers].count("call-command") == 1
+
+
+def test_set_up_applications_go_out_with_the_step_they_prepare():
+    """The bridge's two ``set``s are sent with the bridge, without waiting for their
+    completions: this FreeSWITCH holds them back until the bridge has arrived, so a
+    driver that waited for each would time out instead of bridging."""
+    flow = flow_from("""
+name: b
+start: dial
+steps:
+  dial: {bridge: user/1001, on: {answered: bye}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    held = []
+
+    def on_execute(cmd, uuid):
+        if cmd.app == "set":
+            held.append(complete("set", uuid, cmd.header("Event-UUID")))
+            return b""
+        variables = {"originate_disposition": "SUCCESS"} if cmd.app == "bridge" else {}
+        return b"".join(held) + complete(cmd.app, uuid, cmd.header("Event-UUID"), **variables)
+
+    run, received = run_flow(flow, on_execute)
+    sent = [c.describe() for c in received]
+    assert sent[3:6] == ['set "continue_on_fail=true"', 'set "hangup_after_bridge=false"', 'bridge "user/1001"']
+    assert run.outcomes[0] == ("dial", "answered")
+    assert run.result == "hangup"

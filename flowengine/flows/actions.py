@@ -7,11 +7,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Execute:
-    """Run a FreeSWITCH application and resume with its CHANNEL_EXECUTE_COMPLETE."""
+    """Run a FreeSWITCH application and resume with its CHANNEL_EXECUTE_COMPLETE.
+
+    ``wait=False`` is for set-up applications that complete at once (``set``): the step is
+    resumed with None and the driver sends the application together with the next one,
+    which FreeSWITCH runs after it (event-lock), saving a round trip per set-up.
+    """
 
     app: str
     arg: str | None = None
     timeout: float | None = None
+    wait: bool = True
 
 
 @dataclass(frozen=True)

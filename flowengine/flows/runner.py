@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..errors import CallGone, CommandFailed, CommandTimeout, UnsafeValue
 from ..session import OutboundSession
+from ..session.base import CallSession
 from .flowset import FlowSet
 from .interpreter import Execute, Exit, FlowRun
 
@@ -16,7 +17,7 @@ log = logging.getLogger("flowengine.flow")
 UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
 
 
-def drive(session: OutboundSession, run: FlowRun,
+def drive(session: CallSession, run: FlowRun,
           before: Callable[[FlowRun, Execute], None] | None = None) -> None:
     """Run ``run`` on the call until it ends, hands the call off, or the caller hangs up.
 
@@ -24,23 +25,43 @@ def drive(session: OutboundSession, run: FlowRun,
     scripted caller know which step the flow is in).
     """
     command = run.start()
+    pending: list[Execute] = []  # set-up applications that go out with the next one
     while command is not None:
         if isinstance(command, Exit):
+            if pending and not _run(session, run, pending):
+                return
             session.release()
             return
         assert isinstance(command, Execute)
         if before is not None:
             before(run, command)
-        try:
-            done = session.execute(command.app, command.arg, timeout=command.timeout)
-        except CallGone as gone:
-            run.gone(gone.cause)
-            return
-        except (CommandTimeout, CommandFailed, UnsafeValue) as exc:
-            command = run.failed(exc)
+        if not command.wait:
+            pending.append(command)
+            command = run.resume(None)
             continue
-        command = run.resume(done)
+        pending.append(command)
+        done = _run(session, run, pending)
+        if done is False:
+            return
+        pending = []
+        command = run.failed(done) if isinstance(done, Exception) else run.resume(done)
+    if pending:
+        _run(session, run, pending)
 
+
+def _run(session: CallSession, run: FlowRun, batch: list[Execute]):
+    """Send ``batch`` in one write; the last one's completion, the error to hand the flow,
+    or False when the call is gone (the run is told)."""
+    try:
+        if len(batch) == 1:
+            only = batch[0]
+            return session.execute(only.app, only.arg, timeout=only.timeout)
+        return session.execute_many([(c.app, c.arg) for c in batch], timeout=batch[-1].timeout)
+    except CallGone as gone:
+        run.gone(gone.cause)
+        return False
+    except (CommandTimeout, CommandFailed, UnsafeValue) as exc:
+        return exc
 
 def flow_handler(flows: Callable[[], FlowSet]) -> Callable[[OutboundSession], None]:
     """The server's call handler: ``flows()`` gives the flow set in force for a new call."""

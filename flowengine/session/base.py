@@ -38,6 +38,14 @@ class CallSession:
                 loops: int | None = None) -> Event:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event:
+        """Run applications in order; the last one's completion. The earlier ones must be
+        instant (``set``). This one waits for each in turn; a live session pipelines."""
+        done = None
+        for app, arg in batch:
+            done = self.execute(app, arg, timeout=timeout)
+        return done  # type: ignore[return-value]
+
     def checked(self, data: bytes, timeout: float | None = None):
         """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""
         reply = self.command(data, timeout)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gevent.lock import Semaphore
 
-from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolError
+from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
 from ..esl.messages import ApiResponse
 from .base import CallSession
@@ -51,6 +51,8 @@ class OutboundSession(CallSession):
         self.linger = linger
         self.started_at = time.monotonic()
         self._write_lock = Semaphore()
+        raw = getattr(sock, "_sock", None)  # gevent's socket wraps a non-blocking OS socket
+        self._raw_send = raw.send if raw is not None and raw.gettimeout() == 0.0 else None
         self._job_events = False
         self._closed = False
         self.released = False
@@ -127,6 +129,31 @@ class OutboundSession(CallSession):
             timeout = self.timeouts.reply if app == "hangup" else self.timeouts.execute
         return self._run(data, ticket, timeout)
 
+    def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event:
+        """Pipelined: every application in one write, then each completion in turn. The
+        earlier ones must complete at once (``set``), so they get the reply timeout."""
+        prepared, refused = [], None
+        for app, arg in batch:
+            try:
+                prepared.append(self.proto.execute(app, arg))
+            except UnsafeValue as exc:  # what was prepared is registered: send it anyway
+                refused = exc
+                break
+        with self._write_lock:
+            self._sendall(b"".join(data for data, _ in prepared))
+        tickets = [ticket for _, ticket in prepared]
+        last = None if refused else tickets.pop()
+        try:
+            for ticket in tickets:
+                self._wait(ticket, self.timeouts.reply)
+        except FlowengineError:
+            for ticket in prepared:
+                self.proto.abandon(ticket[1])
+            raise
+        if refused is not None:
+            raise refused
+        return self._wait(last, timeout or self.timeouts.execute)
+
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """From another greenlet: ask FreeSWITCH to hang up; the owner sees CallGone."""
         if self.proto.gone is not None or self._closed:
@@ -189,6 +216,14 @@ class OutboundSession(CallSession):
         if self.recording is not None:
             self.recording.outbound(data)
         try:
+            # A command is a few hundred bytes and the socket buffer is nearly always free:
+            # one non-blocking send on the OS socket under gevent's wrapper does it, without
+            # the wrapper's per-call bookkeeping (a getsockopt, a deadline); anything left
+            # over goes through gevent, which waits for the socket to drain.
+            sent = self._raw_send(data) if self._raw_send is not None else 0
+            if sent < len(data):
+                self.sock.sendall(memoryview(data)[sent:])
+        except BlockingIOError:
             self.sock.sendall(data)
         except OSError as exc:
             self.proto.connection_lost(f"write failed: {exc}")

@@ -19,7 +19,7 @@ def ensure_var(run, name: str, value: str):
     """``set name=value`` on the channel unless this call already has it."""
     known = run.call_state.setdefault("channel_vars", {})
     if known.get(name) != value:
-        yield Execute("set", f"{name}={value}")
+        yield Execute("set", f"{name}={value}", wait=False)
         known[name] = value
 
 
