@@ -41,6 +41,8 @@ class Parser:
     parser stays broken and the connection must be ended.
     """
 
+    __slots__ = ("limits", "_buf", "_head", "_searched", "_error")
+
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
         self._buf = bytearray()   # only what a previous feed left incomplete

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import uuid as uuidlib
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -74,6 +73,10 @@ def _uuid_series() -> Callable[[], str]:
 class OutboundProtocol:
     """One call's conversation state. Not thread-safe; one owner drives it."""
 
+    # slots: one of these lives as long as its call, thousands at once
+    __slots__ = ("parser", "_new_uuid", "on_event", "channel", "uuid", "socket_mode", "control", "_replies",
+                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "closed")
+
     def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] | None = None,
                  on_event: Callable[[Event], None] | None = None) -> None:
         self.parser = Parser(limits)
@@ -83,10 +86,12 @@ class OutboundProtocol:
         self.uuid: str | None = None
         self.socket_mode: str | None = None   # "async" or "static"
         self.control: str | None = None       # "full" or "single-channel"
-        self._replies: deque[Ticket] = deque()
+        # lists, not deques: they hold a ticket or two, and an empty deque is ~600 bytes
+        # (this object lives as long as the call, 10,000 at once on a busy box)
+        self._replies: list[Ticket] = []
         self._executes: dict[str, Ticket] = {}
         self._jobs: dict[str, Ticket] = {}
-        self.dtmf: deque[Dtmf] = deque()
+        self.dtmf: list[Dtmf] = []   # oldest first
         self.gone: CallGone | None = None
         self.hangup_cause: str | None = None
         self.lingering = False         # a linger disconnect notice came
@@ -192,7 +197,7 @@ class OutboundProtocol:
     def _on_reply(self, reply: Reply | ApiResponse) -> None:
         if not self._replies:
             return  # nothing asked for it (FreeSWITCH swallows only the first reply)
-        ticket = self._replies.popleft()
+        ticket = self._replies.pop(0)
         ticket.reply = reply
         if ticket.done:
             return  # abandoned, or already failed by the hangup
@@ -248,7 +253,7 @@ class OutboundProtocol:
                 self.gone.cause = cause  # learned after the notice: keep the one error current
         if self.gone is None:
             self.gone = CallGone(cause, detail)
-        for ticket in list(self._replies):
+        for ticket in self._replies[:]:
             if not ticket.done:
                 self._finish(ticket, error=self.gone)
         for table in (self._executes, self._jobs):

@@ -52,10 +52,20 @@ class Frame:
     entered: float = 0.0
 
 
+class _NotKept(list):
+    """An always-empty list: what a run that does not trace appends to."""
+
+    def append(self, item: object) -> None:
+        pass
+
+
+_NOT_KEPT = _NotKept()
+
+
 class FlowRun:
     def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, trace: bool = True) -> None:
         self.flows = flows
         self.channel = channel
         self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
@@ -66,9 +76,10 @@ class FlowRun:
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
         self.visited: list[str] = []             # "step" (or "flow/step" inside a called flow)
         self.outcomes: list[tuple[str, str]] = []
-        self.taken: list[tuple[str, str, str]] = []   # (flow, step, edge) for coverage
-        self.entered: list[tuple[str, str]] = []       # (flow, step)
-        self.executed: list[tuple[str, str | None]] = []
+        # for flow tests and coverage; a live call (trace=False) does not keep them
+        self.taken: list[tuple[str, str, str]] = [] if trace else _NOT_KEPT   # (flow, step, edge)
+        self.entered: list[tuple[str, str]] = [] if trace else _NOT_KEPT      # (flow, step)
+        self.executed: list[tuple[str, str | None]] = [] if trace else _NOT_KEPT
         self.transitions = 0
         self.result: str | None = None           # hangup, transfer, gone, error, ended
         self.cause: str | None = None

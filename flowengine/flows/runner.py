@@ -75,5 +75,5 @@ def flow_handler(flows: Callable[[], FlowSet]) -> Callable[[OutboundSession], No
                         session.uuid, number, UNROUTED_CAUSE)
             session.hangup(UNROUTED_CAUSE)
             return
-        drive(session, FlowRun(flow, flows=flowset, channel=channel, uuid=session.uuid))
+        drive(session, FlowRun(flow, flows=flowset, channel=channel, uuid=session.uuid, trace=False))
     return handle

@@ -202,7 +202,7 @@ class OutboundSession(CallSession):
             if remaining <= 0:
                 return None
             self._pump(remaining)
-        return self.proto.dtmf.popleft()
+        return self.proto.dtmf.pop(0)
 
     # -- the pump ---------------------------------------------------------------------------
     def _run(self, data: bytes, ticket: Ticket, timeout: float):
