@@ -10,6 +10,7 @@ completion is written to the moment the server's next command arrives.
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import time
 import uuid as uuidlib
@@ -54,7 +55,8 @@ class Stats:
 
 
 class Call(asyncio.Protocol):
-    def __init__(self, stats: Stats, done: asyncio.Future, record_apps: bool, hold: asyncio.Event | None) -> None:
+    def __init__(self, stats: Stats, done: asyncio.Future, record_apps: bool, hold: asyncio.Event | None,
+                 pace: float | None = None) -> None:
         self.stats = stats
         self.done = done
         self.reader = CommandReader()
@@ -62,6 +64,7 @@ class Call(asyncio.Protocol):
         self.sent_at: float | None = None
         self.record_apps = record_apps
         self.hold = hold           # park the call in play_and_get_digits until set
+        self.pace = pace           # seconds an application takes (about): None = no time at all
         self.transport = None
 
     def connection_made(self, transport) -> None:
@@ -92,6 +95,10 @@ class Call(asyncio.Protocol):
                 self.stats.held += 1
                 asyncio.get_running_loop().create_task(self._later(answer))
                 return
+            if self.pace and app != "hangup":
+                delay = self.pace * random.uniform(0.5, 1.5)
+                asyncio.get_running_loop().call_later(delay, self._complete, answer)
+                return
             self._write(answer)
             self.sent_at = None if app == "hangup" else time.perf_counter()
         elif word == "exit":  # FreeSWITCH says goodbye and closes
@@ -99,6 +106,11 @@ class Call(asyncio.Protocol):
             self.transport.close()
         else:
             self._write(reply(CONTROL_REPLIES.get(word, "+OK")))
+
+    def _complete(self, answer: bytes) -> None:
+        if not self.transport.is_closing():
+            self._write(answer)
+            self.sent_at = time.perf_counter()
 
     async def _later(self, answer: bytes) -> None:
         await self.hold.wait()
@@ -146,3 +158,27 @@ async def hold_calls(port: int, count: int, on_held, stats: Stats, timeout: floa
     hold.set()
     await asyncio.wait_for(asyncio.gather(*dones), timeout)
     stats.completed += count
+
+
+async def run_paced(port: int, concurrency: int, duration: float, pace: float, stats: Stats,
+                    ramp: float = 5.0) -> float:
+    """``concurrency`` calls up at once for ``duration`` s, each application taking about
+    ``pace`` s (as a prompt would): a load the server is not saturated by, so turnaround
+    shows its latency, not its queue. A call that ends is replaced. Returns the wall time."""
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + duration
+
+    async def lane(i: int) -> None:
+        await asyncio.sleep(ramp * i / concurrency)  # spread the arrivals
+        while loop.time() < stop:
+            done = loop.create_future()
+            try:
+                await loop.create_connection(lambda: Call(stats, done, False, None, pace), "127.0.0.1", port)
+                await asyncio.wait_for(done, pace * 20 + 30)
+                stats.completed += 1
+            except (OSError, asyncio.TimeoutError):
+                stats.failed += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(lane(i) for i in range(concurrency)))
+    return time.perf_counter() - start

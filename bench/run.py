@@ -3,9 +3,12 @@
 
 Each server runs as its own process; the load generator (bench/loadgen.py) plays
 FreeSWITCH. For each: calls/s with N calls C at a time, the server's CPU milliseconds per
-call (utime + stime from /proc), step turnaround p50/p99 as the generator sees it, peak
-RSS, and RSS per call with K calls held waiting in play_and_get_digits at once. Prints
-one table and writes it to bench/RESULTS.md.
+call (utime + stime from /proc), step turnaround p50/p99 as the generator sees it (at
+saturation, and with 1,000 calls up whose applications take about a second each: a load
+below saturation, where turnaround is latency rather than queueing), peak RSS, and RSS
+per call with K calls held waiting in play_and_get_digits at once. The server and the
+generator are pinned to their own cores. Prints one table and writes it to
+bench/RESULTS.md.
 
 Run: ``python3 -m pip install -e '.[bench]' && python3 bench/run.py``
 """
@@ -121,6 +124,14 @@ def measure(name: str, argv: list[str], port: int, args, hold: list[int]) -> dic
             except (OSError, asyncio.TimeoutError) as exc:
                 result[f"rss_per_call_{held}"] = float("nan")
                 result[f"held_{held}"] = f"failed: {type(exc).__name__}"
+        # after the RSS holds, whose baseline it would raise
+        if hold and args.paced_calls:
+            paced = loadgen.Stats()
+            asyncio.run(loadgen.run_paced(port, args.paced_calls, args.paced_seconds, args.pace, paced))
+            turn = sorted(paced.turnaround)
+            result["paced_p50"] = statistics.median(turn) * 1000 if turn else float("nan")
+            result["paced_p99"] = turn[int(len(turn) * 0.99) - 1] * 1000 if turn else float("nan")
+            result["paced_failed"] = paced.failed
         result["peak_rss_mb"] = rss_kb(proc.pid, "VmHWM") / 1024
         return result
     finally:
@@ -137,7 +148,7 @@ def combine(runs: list[dict]) -> dict:
     for key in ("cps", "cpu_ms", "p50", "p99"):
         out[key] = statistics.median(r[key] for r in runs)
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)  # the round that held calls
-    out["failed"] = sum(r["failed"] for r in runs)
+    out["failed"] = sum(r["failed"] + r.get("paced_failed", 0) for r in runs)
     out["cps_range"] = (min(r["cps"] for r in runs), max(r["cps"] for r in runs))
     out["cpu_range"] = (min(r["cpu_ms"] for r in runs), max(r["cpu_ms"] for r in runs))
     return out
@@ -145,15 +156,18 @@ def combine(runs: list[dict]) -> dict:
 
 def table(results: dict[str, dict], args) -> str:
     base_gs, base_gn = results.get("greenswitch"), results.get("genesis")
-    lines = ["| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | peak RSS MB | "
+    paced = f"@{args.paced_calls} paced"
+    lines = ["| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | "
+             f"p50 step ms {paced} | p99 step ms {paced} | peak RSS MB | "
              + " | ".join(f"KB/call @{h}" for h in args.hold) + " | failed |",
-             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(args.hold) + "---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(args.hold) + "---:|"]
     for name, r in results.items():
         held = " | ".join(f"{r[f'rss_per_call_{h}']:.1f}" if isinstance(r.get(f"held_{h}"), int)
                           else str(r.get(f"held_{h}")) for h in args.hold)
         lines.append(f"| {name} | {r['cps']:.0f} ({r['cps_range'][0]:.0f}-{r['cps_range'][1]:.0f}) | "
                      f"{r['cpu_ms']:.2f} ({r['cpu_range'][0]:.2f}-{r['cpu_range'][1]:.2f}) | "
-                     f"{r['p50']:.2f} | {r['p99']:.2f} | "
+                     f"{r['p50']:.2f} | {r['p99']:.2f} | {r.get('paced_p50', float('nan')):.2f} | "
+                     f"{r.get('paced_p99', float('nan')):.2f} | "
                      f"{r['peak_rss_mb']:.0f} | {held}{' | ' if held else ''}{r['failed']} |")
     fe = results.get("flowengine")
     if fe:
@@ -173,6 +187,11 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=100)
     ap.add_argument("--hold", type=int, nargs="*", default=[1000],
                     help="calls held at once in play_and_get_digits to measure RSS per call (default 1000)")
+    ap.add_argument("--paced-calls", type=int, default=1000,
+                    help="calls up at once for the latency run, each application taking about --pace s "
+                         "(a load below saturation; 0 to skip; default 1000)")
+    ap.add_argument("--pace", type=float, default=1.0)
+    ap.add_argument("--paced-seconds", type=float, default=20.0)
     ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="throughput rounds per server, interleaved across servers; medians are shown "
@@ -207,7 +226,8 @@ def main() -> int:
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     head = (f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}; "
             f"{args.rounds} rounds of {args.calls} calls, {args.concurrency} at a time; "
-            f"{pinning}; applications per call: "
+            f"{pinning}; paced latency run: {args.paced_calls} calls up for {args.paced_seconds:g} s, "
+            f"each application ~{args.pace:g} s (0.5-1.5x); applications per call: "
             f"{', '.join(next(iter(apps.values()), []))}\n\n")
     text = head + table(results, args) + "\n"
     print(text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 import pytest
 
 from flowengine.errors import CallGone, CommandTimeout
@@ -158,3 +160,19 @@ def test_dtmf_wait_ends_with_the_call():
     outcome = run("caller_hangup_during_pagd", script)
     with pytest.raises(CallGone):
         outcome.session.next_dtmf(1)
+
+
+def test_a_finished_call_is_freed_at_once_not_by_the_garbage_collector():
+    """With thousands of calls up, a full collection pauses them all for hundreds of ms:
+    a call that ended must leave no reference loop behind (its CallGone was raised from
+    the session's own frames)."""
+    gc.collect()
+    gc.disable()
+    try:
+        outcome = run("caller_hangup_during_playback")
+        assert isinstance(outcome.error, CallGone)
+        session = weakref.ref(outcome.session)
+        del outcome
+        assert session() is None
+    finally:
+        gc.enable()

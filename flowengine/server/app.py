@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import time
 from typing import Callable, Iterable
 
@@ -107,6 +108,10 @@ class CallServer:
             log.warning("refused %s: not in --allow", address[0])
             return
         self.calls_total += 1
+        try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
                                   recording=self.recorder.call() if self.recorder is not None else None)
         self.sessions.add(session)

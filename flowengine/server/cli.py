@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -75,6 +76,17 @@ def check_flows(directory: str) -> int:
     return 0
 
 
+def tune_gc() -> None:
+    """A call's objects are freed by reference counting when it ends (no reference loops),
+    so the cyclic collector is only a safety net; left at its defaults it runs every 700
+    allocations and, with a thousand calls up, a pass over the older generations stalls
+    every call for tens of milliseconds. What is loaded at start (code, flows) is frozen
+    out of its reach, and it runs a tenth as often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check:
@@ -100,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None)
     install_signal_handlers(server)
+    tune_gc()
     try:
         server.serve_until_stopped()
     except OSError as exc:
