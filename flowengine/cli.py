@@ -1,4 +1,4 @@
-"""``python run.py``: serve (the default), ``test`` flows, or ``simulate`` a call."""
+"""``python run.py``: serve (the default), ``test`` flows, ``simulate`` a call, ``graph`` a flow."""
 
 from __future__ import annotations
 
@@ -13,5 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["simulate"]:
         from .testing.cli import simulate_command
         return simulate_command(argv[1:])
+    if argv[:1] == ["graph"]:
+        from .flows.graph_cli import graph_command
+        return graph_command(argv[1:])
     from .server.cli import main as serve
     return serve(argv)

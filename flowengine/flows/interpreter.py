@@ -65,12 +65,14 @@ _NOT_KEPT = _NotKept()
 class FlowRun:
     def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
                  clock: Callable[[], datetime] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, trace: bool = True) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, trace: bool = True,
+                 on_step: Callable[[str, str, float], None] | None = None) -> None:
         self.flows = flows
         self.channel = channel
         self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.monotonic = monotonic
+        self.on_step = on_step  # (step type, outcome, seconds) as each step ends: metrics
         self.frames = [Frame(flow, _initial_vars(flow, {}))]
         self.last_event: Event | None = channel
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
@@ -266,9 +268,13 @@ class FlowRun:
                 frame.gen.close()
 
     def _log_step(self, frame: Frame, outcome: str) -> None:
-        ms = (self.monotonic() - frame.entered) * 1000
+        seconds = self.monotonic() - frame.entered
         self.outcomes.append((frame.step or "-", outcome))
-        log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome, ms)
+        log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome,
+                 seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
+                                        "outcome": outcome, "ms": round(seconds * 1000, 1)})
+        if self.on_step is not None and frame.step is not None:
+            self.on_step(frame.flow.steps[frame.step].kind, outcome, seconds)
 
 
 def _target(step: Step, outcome: str) -> str | None:

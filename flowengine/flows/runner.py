@@ -63,8 +63,10 @@ def _run(session: CallSession, run: FlowRun, batch: list[Execute]):
     except (CommandTimeout, CommandFailed, UnsafeValue) as exc:
         return exc
 
-def flow_handler(flows: Callable[[], FlowSet]) -> Callable[[OutboundSession], None]:
-    """The server's call handler: ``flows()`` gives the flow set in force for a new call."""
+def flow_handler(flows: Callable[[], FlowSet], metrics=None) -> Callable[[OutboundSession], None]:
+    """The server's call handler: ``flows()`` gives the flow set in force for a new call
+    (the call keeps it to the end, whatever a reload does); ``metrics`` is told each step
+    and how each call ended."""
     def handle(session: OutboundSession) -> None:
         channel = session.channel
         number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
@@ -73,7 +75,15 @@ def flow_handler(flows: Callable[[], FlowSet]) -> Callable[[OutboundSession], No
         if flow is None:
             log.warning("call=%s flow=- destination %s: no flow serves it, hanging up with %s",
                         session.uuid, number, UNROUTED_CAUSE)
+            if metrics is not None:
+                metrics.call_ended("-", "unrouted")
             session.hangup(UNROUTED_CAUSE)
             return
-        drive(session, FlowRun(flow, flows=flowset, channel=channel, uuid=session.uuid, trace=False))
+        run = FlowRun(flow, flows=flowset, channel=channel, uuid=session.uuid, trace=False,
+                      on_step=metrics.step if metrics is not None else None)
+        try:
+            drive(session, run)
+        finally:
+            if metrics is not None:
+                metrics.call_ended(flow.name, run.result or "error")
     return handle

@@ -8,18 +8,22 @@ hangs up the rest.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
+import os
 import socket
 import time
 from typing import Callable, Iterable
 
 import gevent
+from gevent import socket as gsocket
+from greenlet import greenlet
 from gevent.event import Event as Flag
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
-from ..errors import CallGone, FlowengineError
+from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
 from ..session import OutboundSession, Timeouts
 
@@ -29,6 +33,29 @@ Handler = Callable[[OutboundSession], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def _reuse_port_listener(listen: tuple[str, int]) -> socket.socket:
+    """A listening socket other processes may bind too (SO_REUSEPORT): the kernel spreads
+    new connections over every worker listening on the port."""
+    family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
+    sock = gsocket.socket(family, socket.SOCK_STREAM)  # gevent's: accept must not block the hub
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(listen)
+    sock.listen(1024)
+    return sock
+
+
 def parse_networks(specs: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(spec, strict=False) for spec in specs]
 
@@ -36,8 +63,10 @@ def parse_networks(specs: Iterable[str]) -> list[Network]:
 class CallServer:
     def __init__(self, listen: tuple[str, int], handler: Handler, *, allow: list[Network] | None = None,
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
-                 timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None) -> None:
+                 timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
+                 metrics=None, reuse_port: bool = False) -> None:
         self.handler = handler
+        self.metrics = metrics    # a Metrics, or None
         self.recorder = recorder  # a Recorder, or None
         self.allow = allow or []
         self.drain_seconds = drain_seconds
@@ -47,13 +76,28 @@ class CallServer:
         self.sessions: set[OutboundSession] = set()
         self.calls_total = 0
         self._pool = Pool(max_calls)
-        self._server = StreamServer(listen, self._handle, spawn=self._pool)
+        listener = _reuse_port_listener(listen) if reuse_port else listen
+        self._server = StreamServer(listener, self._handle, spawn=self._pool)
         self._stopping = Flag()
         self._force = Flag()
+
+    def status(self) -> dict[str, int]:
+        """What a leak would show (kill -USR1 logs it): calls, greenlets, open descriptors, RSS."""
+        greenlets = sum(1 for o in gc.get_objects() if isinstance(o, greenlet))
+        try:
+            fds = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            fds = -1
+        return {"calls_active": len(self._pool), "calls_total": self.calls_total, "greenlets": greenlets,
+                "fds": fds, "rss_kb": _rss_kb()}
 
     @property
     def address(self) -> tuple[str, int]:
         return self._server.address
+
+    def healthy(self) -> bool:
+        """Accepting calls: started and not draining."""
+        return self._server.started and not self._stopping.is_set()
 
     def start(self) -> None:
         self._server.start()
@@ -115,12 +159,20 @@ class CallServer:
         session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
                                   recording=self.recorder.call() if self.recorder is not None else None)
         self.sessions.add(session)
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.calls_active.inc()
         outcome = "ok"
         try:
             session.start()
             self.handler(session)
         except CallGone:
             pass
+        except ProtocolError as exc:
+            outcome = f"ProtocolError: {exc}"
+            log.warning("call %s from %s ended on malformed input: %s", session.uuid or "-", address[0], exc)
+            if metrics is not None:
+                metrics.protocol_errors.inc()
         except FlowengineError as exc:
             outcome = f"{type(exc).__name__}: {exc}"
             log.warning("call %s from %s ended on error: %s", session.uuid or "-", address[0], outcome)
@@ -133,19 +185,28 @@ class CallServer:
             except Exception:
                 session.close()
             self.sessions.discard(session)
+            if metrics is not None:
+                metrics.calls_active.dec()
             self._log_summary(session, outcome)
 
     @staticmethod
     def _log_summary(session: OutboundSession, outcome: str) -> None:
         channel = session.channel
         get = channel.get if channel is not None else (lambda name: None)
+        if not log.isEnabledFor(logging.INFO):
+            return
+        caller, destination = get("Caller-Caller-ID-Number") or "-", get("Caller-Destination-Number") or "-"
+        duration = time.monotonic() - session.started_at
+        cause = session.hangup_cause or (session.gone.cause if session.gone else "-")
         log.info("call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
-                 session.uuid or "-", get("Caller-Caller-ID-Number") or "-",
-                 get("Caller-Destination-Number") or "-", time.monotonic() - session.started_at,
-                 session.hangup_cause or (session.gone.cause if session.gone else "-"), outcome)
+                 session.uuid or "-", caller, destination, duration, cause, outcome,
+                 extra={"call": session.uuid or "-", "caller": caller, "destination": destination,
+                        "duration": round(duration, 3), "cause": cause, "outcome": outcome})
 
 
 def install_signal_handlers(server: CallServer) -> None:
     import signal
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, server.stop)
+    gevent.signal_handler(signal.SIGUSR1, lambda: log.warning("status %s", " ".join(
+        f"{k}={v}" for k, v in server.status().items())))

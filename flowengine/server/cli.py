@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
+import signal
 import sys
+
+import gevent
 
 from ..esl import Limits
 from ..session import Timeouts
@@ -14,6 +18,10 @@ from ..flows import load_flows
 from ..flows.runner import flow_handler
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
+from .library import FlowLibrary
+from .logs import configure as configure_logs
+from .metrics import Metrics, serve as serve_metrics
+from .workers import Supervisor, worker_command, worker_index
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -59,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes, metavar="N",
                    help="largest message body accepted from FreeSWITCH (default 16 MiB, FreeSWITCH's own cap)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-format", default="text", choices=("text", "json"),
+                   help="text lines (default) or one JSON object per line with call, flow, step, outcome, ms")
+    p.add_argument("--watch", action="store_true",
+                   help="reload the flows when a file under --flows changes (SIGHUP always reloads)")
+    p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
+                   help="how often --watch looks for changes (default 1 s)")
+    p.add_argument("--metrics", type=parse_listen, default=None, metavar="HOST:PORT",
+                   help="serve Prometheus metrics on http://HOST:PORT/metrics and a health check on /healthz "
+                        "(with --workers, worker i uses PORT+i)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="N server processes sharing the port (SO_REUSEPORT), supervised and restarted "
+                        "when one dies (default 1)")
     return p
 
 
@@ -91,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check:
         return check_flows(args.check)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    index = worker_index()
+    configure_logs(args.log_level, args.log_format, f"w{index} " if index is not None else "")
     log = logging.getLogger("flowengine.server")
     try:
         flows = load_flows(args.flows)
@@ -105,17 +125,45 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in flows.warnings:
         log.warning("%s", warning)
+    if args.workers > 1 and index is None:
+        if args.listen[1] == 0:
+            log.error("--workers needs a fixed --listen port")
+            return 2
+        log.info("flows ok; starting %d workers on %s:%d", args.workers, *args.listen)
+        return Supervisor(worker_command(), args.workers).run()
     log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
-    server = CallServer(args.listen, flow_handler(lambda: flows), allow=args.allow,
+    metrics = Metrics() if args.metrics else None
+    library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None)
+    server = CallServer(args.listen, flow_handler(lambda: library.current, metrics), allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
-                        recorder=Recorder(args.record) if args.record else None)
+                        recorder=Recorder(args.record) if args.record else None, metrics=metrics,
+                        reuse_port=index is not None)
     install_signal_handlers(server)
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(library.reload))
+    if args.watch:
+        library.watch(args.watch_interval)
+    if index is not None:
+        _stop_with_parent(server)
     tune_gc()
     try:
+        if metrics is not None:
+            host, port = args.metrics
+            serve_metrics(metrics, (host, port + (index or 0)), server.healthy)
         server.serve_until_stopped()
     except OSError as exc:
-        log.error("cannot listen on %s:%d: %s", *args.listen, exc)
+        log.error("cannot listen: %s", exc)
         return 2
     return 0
+
+
+def _stop_with_parent(server: CallServer) -> None:
+    """A worker whose supervisor died (killed outright) drains and exits, never lingers."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            gevent.sleep(1.0)
+        server.stop()
+    gevent.spawn(watch)

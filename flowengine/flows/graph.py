@@ -1,0 +1,128 @@
+"""A flow as a graph: steps as nodes, outcomes as labelled edges, unreachable steps marked.
+
+Text formats (Graphviz dot, Mermaid) come from the flow alone; svg needs Graphviz's
+``dot`` program.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from ..errors import FlowError
+from .model import TERMINAL, Flow
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str
+
+
+def edges(flow: Flow) -> list[Edge]:
+    """Every transition, labelled with the outcome (or branch) that takes it."""
+    out = []
+    for step in flow.steps.values():
+        for path, target in step.targets():
+            out.append(Edge(step.name, target, _label(step, path)))
+    return out
+
+
+def _label(step, path: tuple) -> str:
+    if path == ("next",):
+        return "next"
+    if path[0] == "on":
+        return str(path[1])
+    if path[0] == "menu":
+        return f"press {path[2]}"
+    if path[0] == "when":
+        condition = step.spec["when"][path[1]].get("if")
+        return ("exceeded: " if path[2] == "exceeded" else "") + _condition(condition, path[1])
+    return str(path[0])  # else / goto / exceeded
+
+
+def _condition(condition, index: int) -> str:
+    """``open: office`` for ``{open: office}``; long conditions are cut, the file has them."""
+    if not isinstance(condition, dict):
+        return f"when[{index}]"
+    text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+                     for k, v in condition.items())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def reachable(flow: Flow) -> set[str]:
+    seen: set[str] = set()
+    todo = [flow.start] + ([flow.on_error] if flow.on_error else [])
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in flow.steps:
+            continue
+        seen.add(name)
+        todo += [target for _, target in flow.steps[name].targets()]
+    return seen
+
+
+def _id(name: str) -> str:
+    return "s_" + re.sub(r"\W", "_", name)
+
+
+def _quoted(text: str) -> str:
+    """A dot string: backslashes and quotes escaped (``\\n`` is added after, as a line break)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(flow: Flow) -> str:
+    live = reachable(flow)
+    lines = [f"digraph {_quoted(flow.name)} {{", "  rankdir=TB;", '  node [shape=box, style="rounded"];',
+             '  __start [shape=point, label=""];', f"  __start -> {_id(flow.start)};"]
+    for step in flow.steps.values():
+        attrs = [f"label={_quoted(step.name)[:-1]}\\n({step.kind})\""]
+        if step.kind in TERMINAL:
+            attrs.append("peripheries=2")
+        if step.name not in live:
+            attrs += ['style="rounded,dashed"', 'color="gray"', 'xlabel="unreachable"']
+        if step.name == flow.on_error:
+            attrs.append('color="red"')
+        lines.append(f"  {_id(step.name)} [{', '.join(attrs)}];")
+    for edge in edges(flow):
+        lines.append(f"  {_id(edge.source)} -> {_id(edge.target)} [label={_quoted(edge.label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    return text.replace('"', "#quot;").replace("|", "#124;")
+
+
+def to_mermaid(flow: Flow) -> str:
+    live = reachable(flow)
+    lines = ["flowchart TD", f"  __start(( )) --> {_id(flow.start)}"]
+    for step in flow.steps.values():
+        text = _mermaid_text(f"{step.name} ({step.kind})")
+        shape = f'(["{text}"])' if step.kind in TERMINAL else f'["{text}"]'
+        lines.append(f"  {_id(step.name)}{shape}")
+    for edge in edges(flow):
+        lines.append(f'  {_id(edge.source)} -->|"{_mermaid_text(edge.label)}"| {_id(edge.target)}')
+    dead = [_id(name) for name in flow.steps if name not in live]
+    if dead:
+        lines.append("  classDef unreachable stroke-dasharray: 5 5,color:#888")
+        lines.append(f"  class {','.join(dead)} unreachable")
+    return "\n".join(lines) + "\n"
+
+
+def to_svg(flow: Flow) -> str:
+    dot = shutil.which("dot")
+    if dot is None:
+        raise FlowError("svg needs Graphviz's `dot` program, which is not installed "
+                        "(Debian: apt-get install graphviz); --format dot or mermaid work without it")
+    done = subprocess.run([dot, "-Tsvg"], input=to_dot(flow), capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise FlowError(f"dot failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+FORMATS = {"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}

@@ -1,0 +1,38 @@
+"""``python run.py graph FLOW.yaml [--format dot|mermaid|svg]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import FlowError
+from .graph import FORMATS
+from .source import load_source
+from .validate import check
+
+
+def graph_command(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="run.py graph", description=(
+        "Draw a flow: steps as nodes, outcomes as labelled edges, unreachable steps dashed. "
+        "svg needs Graphviz's dot program; dot and mermaid text need nothing."))
+    p.add_argument("flow", help="a flow file (YAML)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="dot", help="output format (default dot)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
+    args = p.parse_args(argv)
+    try:
+        flow, errors, _warnings = check(load_source(args.flow))
+        if flow is None or errors:
+            for problem in errors:
+                print(problem, file=sys.stderr)
+            print(f"{args.flow}: not drawn, {len(errors)} error(s)", file=sys.stderr)
+            return 1
+        text = FORMATS[args.format](flow)
+    except FlowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0

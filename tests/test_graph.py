@@ -1,0 +1,107 @@
+"""``run.py graph``: every step a node, every transition a labelled edge, dead steps marked."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowengine.flows.graph import edges, reachable, to_dot, to_mermaid
+from flowengine.flows.source import load_source
+from flowengine.flows.validate import check
+
+from .flowkit import flow_from
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "flows").glob("*.yaml")) + sorted((ROOT / "flows" / "examples").glob("*.yaml"))
+EXAMPLES = [p for p in EXAMPLES if not p.name.endswith(".test.yaml")]
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def load(path):
+    flow, errors, _ = check(load_source(path))
+    assert not errors
+    return flow
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_dot_and_mermaid_hold_every_step_and_transition(path):
+    flow = load(path)
+    dot, mermaid = to_dot(flow), to_mermaid(flow)
+    for name, step in flow.steps.items():
+        node = "s_" + re.sub(r"\W", "_", name)
+        assert re.search(rf"^  {node} \[label=\"{re.escape(name)}\\n\({step.kind}\)\"", dot, re.M)
+        assert re.search(rf'^  {node}(\["|\(\["){re.escape(name)} \({step.kind}\)', mermaid, re.M)
+    for edge in edges(flow):
+        a, b = ("s_" + re.sub(r"\W", "_", n) for n in (edge.source, edge.target))
+        assert f'{a} -> {b} [label={quoted(edge.label)}]' in dot
+        assert f"{a} -->|" in mermaid
+    # what the interpreter can follow is what the drawing shows
+    declared = {(step.name, target) for step in flow.steps.values() for _, target in step.targets()}
+    assert {(e.source, e.target) for e in edges(flow)} == declared
+
+
+def test_main_flow_edges_are_labelled_with_their_outcomes():
+    flow = load(ROOT / "flows" / "main.yaml")
+    labels = {(e.source, e.target): e.label for e in edges(flow)}
+    assert labels[("hours", "greeting")] == "open: office"
+    assert labels[("hours", "closed")] == "else"
+    assert labels[("menu", "sales")] == "press 1"
+    assert labels[("welcome", "hours")] == "next"
+
+
+def test_unreachable_steps_are_marked():
+    flow = flow_from("""
+name: g
+start: a
+steps:
+  a: {answer: {}, next: b}
+  b: {hangup: NORMAL_CLEARING}
+  orphan: {playback: x.wav, next: b}
+""")
+    assert reachable(flow) == {"a", "b"}
+    dot = to_dot(flow)
+    assert re.search(r"^  s_orphan \[.*xlabel=\"unreachable\"", dot, re.M)
+    assert not re.search(r"^  s_a \[.*unreachable", dot, re.M)
+    assert "class s_orphan unreachable" in to_mermaid(flow)
+
+
+def run_graph(*args):
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), "graph", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_command_line_formats():
+    done = run_graph(str(ROOT / "flows" / "main.yaml"), "--format", "mermaid")
+    assert done.returncode == 0 and done.stdout.startswith("flowchart TD\n")
+    done = run_graph(str(ROOT / "flows" / "main.yaml"))
+    assert done.returncode == 0 and done.stdout.startswith('digraph "main" {')
+    svg = run_graph(str(ROOT / "flows" / "main.yaml"), "--format", "svg")
+    if shutil.which("dot"):
+        assert svg.returncode == 0 and "<svg" in svg.stdout
+    else:
+        assert svg.returncode == 2 and "Graphviz" in svg.stderr and "not installed" in svg.stderr
+
+
+def test_a_broken_flow_is_not_drawn(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstart: a\nsteps:\n  a: {answer: {}, next: nowhere}\n")
+    done = run_graph(str(bad))
+    assert done.returncode == 1 and "bad.yaml:4:" in done.stderr and done.stdout == ""
+
+
+def test_readme_documents_every_server_option():
+    from flowengine.server.cli import build_parser
+    readme = (ROOT / "README.md").read_text()
+    reference = readme[readme.index("## Command line"):]
+    for action in build_parser()._actions:
+        for option in action.option_strings:
+            if option.startswith("--") and option != "--help":
+                assert f"`{option}" in reference, f"{option} is missing from the README's command line"
