@@ -43,26 +43,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def servers(port: int) -> dict[str, list[str]]:
+def servers(port: int, workers: int = 1) -> dict[str, list[str]]:
     py = sys.executable
     return {
         "flowengine": [py, str(ROOT / "run.py"), "--listen", f"127.0.0.1:{port}", "--flows", str(HERE / "flows"),
-                       "--log-level", "warning", "--drain-timeout", "2"],
+                       "--log-level", "warning", "--drain-timeout", "2", "--workers", str(workers)],
         "greenswitch": [py, str(HERE / "servers" / "greenswitch_server.py"), str(port)],
         "genesis": [py, str(HERE / "servers" / "genesis_server.py"), str(port)],
     }
 
 
+def _tree(pid: int) -> list[int]:
+    """The server and its child processes (flowengine --workers)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                pids.append(int(entry.name))
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    total = 0.0
+    for one in _tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
 
 
 def rss_kb(pid: int, key: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+    total = 0
+    for one in _tree(pid):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -197,11 +222,13 @@ def main() -> int:
                     help="throughput rounds per server, interleaved across servers; medians are shown "
                          "with the min-max spread (RSS holding runs in the first round only)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="flowengine --workers N (more than 1 turns pinning off: the workers need the cores)")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the server and the generator to their own cores")
     args = ap.parse_args()
     args.server_core = None
-    if not args.no_pin and len(os.sched_getaffinity(0)) >= 2 and shutil.which("taskset"):
+    if not args.no_pin and args.workers == 1 and len(os.sched_getaffinity(0)) >= 2 and shutil.which("taskset"):
         # the server on the first core, this process (the generator) on the second
         cores = sorted(os.sched_getaffinity(0))
         args.server_core = cores[0]
@@ -213,7 +240,7 @@ def main() -> int:
             port = free_port()
             print(f"round {round_no + 1}: {name} …", file=sys.stderr, flush=True)
             try:
-                rounds[name].append(measure(name, servers(port)[name], port, args,
+                rounds[name].append(measure(name, servers(port, args.workers)[name], port, args,
                                             args.hold if round_no == 0 else []))
             except (RuntimeError, OSError) as exc:
                 print(f"{name}: {exc}", file=sys.stderr)
@@ -226,6 +253,7 @@ def main() -> int:
     machine = f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     head = (f"# Benchmark results\n\n{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine}; "
             f"{args.rounds} rounds of {args.calls} calls, {args.concurrency} at a time; "
+            f"{'flowengine with --workers %d; ' % args.workers if args.workers > 1 else ''}"
             f"{pinning}; paced latency run: {args.paced_calls} calls up for {args.paced_seconds:g} s, "
             f"each application ~{args.pace:g} s (0.5-1.5x); applications per call: "
             f"{', '.join(next(iter(apps.values()), []))}\n\n")
