@@ -235,10 +235,17 @@ def test_two_workers_share_the_port_both_take_calls_and_a_dead_one_is_replaced(s
         os.kill(pid, signal.SIGKILL)
         srv.wait_for("worker 0 (pid")                   # ... exited with -9 ...; restarting
         deadline = time.monotonic() + 10
-        while sum("worker 0 started" in line for line in srv.lines) < 2 and time.monotonic() < deadline:
+        while sum("w0 flowengine.server listening" in line for line in srv.lines) < 2 \
+                and time.monotonic() < deadline:                # the new worker 0 is up
             time.sleep(0.05)
         for call in [Call(port) for _ in range(10)]:
             assert played(call.result()) == ["hold.wav", "v1.wav"]
+        (flows_dir / "ivr.yaml").write_text(FLOW.format(prompt="v2.wav"))
+        srv.proc.send_signal(signal.SIGHUP)                 # the parent passes it to both
+        srv.wait_for("w0 flowengine.reload reloaded")
+        srv.wait_for("w1 flowengine.reload reloaded")
+        for call in [Call(port) for _ in range(10)]:
+            assert played(call.result()) == ["hold.wav", "v2.wav"]
     finally:
         code = srv.stop()
     assert code == 0
@@ -255,3 +262,25 @@ def test_workers_refuse_a_broken_flow_set_before_starting(tmp_path):
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "bad.yaml:2:1: start is 'nowhere'" in done.stderr and "started (pid" not in done.stderr
+
+
+def test_a_sighup_while_the_server_starts_does_not_end_it(flows_dir):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, str(root / "run.py"), "--flows", str(flows_dir), "--listen",
+                             "127.0.0.1:0"], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.15)                                 # importing, loading flows
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        line = ""
+        while "listening on" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, f"the server ended with {proc.returncode}"
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

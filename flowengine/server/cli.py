@@ -18,7 +18,7 @@ from ..flows import load_flows
 from ..flows.runner import flow_handler
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
-from .library import FlowLibrary
+from .library import FlowLibrary, snapshot
 from .logs import configure as configure_logs
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check_flows(args.check)
     index = worker_index()
+    # until the reload handler is in place, a SIGHUP (systemctl reload right after start)
+    # must not kill the server, which is SIGHUP's default action
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     configure_logs(args.log_level, args.log_format, f"w{index} " if index is not None else "")
     log = logging.getLogger("flowengine.server")
+    seen = snapshot(args.flows)
     try:
         flows = load_flows(args.flows)
     except FlowError as exc:
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return Supervisor(worker_command(), args.workers).run()
     log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
     metrics = Metrics() if args.metrics else None
-    library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None)
+    library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None, seen=seen)
     server = CallServer(args.listen, flow_handler(lambda: library.current, metrics), allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
@@ -142,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         reuse_port=index is not None)
     install_signal_handlers(server)
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(library.reload))
+    if library.changed():  # edited (and maybe SIGHUP, ignored till now) while we started
+        library.reload()
     if args.watch:
         library.watch(args.watch_interval)
     if index is not None:

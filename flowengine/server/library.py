@@ -23,27 +23,33 @@ log = logging.getLogger("flowengine.reload")
 Snapshot = dict[str, tuple[int, int]]
 
 
+def snapshot(directory: str | Path) -> Snapshot:
+    """(mtime, size) of every file under the directory: what a change shows in."""
+    seen: Snapshot = {}
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            seen[path] = (st.st_mtime_ns, st.st_size)
+    return seen
+
+
 class FlowLibrary:
     def __init__(self, directory: str | Path, flows: FlowSet | None = None,
-                 on_reload: Callable[[bool], None] | None = None) -> None:
+                 on_reload: Callable[[bool], None] | None = None, seen: Snapshot | None = None) -> None:
+        """``seen``: the snapshot taken before ``flows`` were loaded, so an edit made while
+        they loaded still shows as a change."""
         self.directory = Path(directory)
         self.on_reload = on_reload  # told True (ok) or False (refused) after each reload
+        self._seen = seen if seen is not None else self.snapshot()
         self.current: FlowSet = flows if flows is not None else load_flows(self.directory)
-        self._seen = self.snapshot()
         self.version = 1
 
     def snapshot(self) -> Snapshot:
-        """(mtime, size) of every file under the directory: what a change shows in."""
-        seen: Snapshot = {}
-        for root, _dirs, files in os.walk(self.directory):
-            for name in files:
-                path = os.path.join(root, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue
-                seen[path] = (st.st_mtime_ns, st.st_size)
-        return seen
+        return snapshot(self.directory)
 
     def reload(self) -> bool:
         """Load the directory again; switch to it only if every flow in it is sound."""

@@ -41,7 +41,10 @@ class Supervisor:
     def spawn(self, index: int) -> None:
         env = dict(os.environ, **{WORKER_ENV: str(index)})
         # its own session: a Ctrl-C at the terminal reaches the parent only, which passes it on once
-        self.workers[index] = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        # SIGHUP ignored until the worker installs its reload handler: a reload passed on
+        # while it is starting would otherwise kill it (the default action)
+        self.workers[index] = subprocess.Popen(self.argv, env=env, start_new_session=True,
+                                               preexec_fn=_ignore_sighup)
         self.started_at[index] = time.monotonic()
         log.warning("worker %d started (pid %d)", index, self.workers[index].pid)
 
@@ -87,6 +90,10 @@ class Supervisor:
                 except OSError:
                     pass
         log.warning("passed %s to %d worker(s)", signal.Signals(signum).name, len(self.workers))
+
+
+def _ignore_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def worker_command() -> list[str]:
