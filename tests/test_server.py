@@ -31,7 +31,12 @@ class Server:
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        line = self.wait_for("listening on")
+        try:
+            line = self.wait_for("listening on")
+        except BaseException:  # never leave a server behind a failed start
+            self.proc.kill()
+            self.proc.wait()
+            raise
         self.port = int(re.search(r"listening on \S*:(\d+)", line).group(1))
 
     def _read(self) -> None:
