@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import loadgen  # noqa: E402
+import run as bench_run  # noqa: E402  (bench/run.py)
 
 # the server side: flowengine's own command line, with the session's pump and send timed
 TIMED_SERVER = r'''
@@ -63,9 +63,6 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--pace", type=float, default=1.0, help="seconds an application takes, about")
     args = ap.parse_args()
-    spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")  # not the project's run.py
-    bench_run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_run)
     cores = sorted(os.sched_getaffinity(0))
     port = bench_run.free_port()
     argv = [sys.executable, "-c", TIMED_SERVER, "--listen", f"127.0.0.1:{port}", "--flows", str(HERE / "flows"),

@@ -17,7 +17,9 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the project's flowengine before an installed one, but after the running script's folder
+# (bench/), so bench scripts import bench/run.py as "run", not the project's run.py
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from flowengine.esl.serialize import CONTROL_REPLIES, disconnect_notice, reply  # noqa: E402
 from flowengine.replay.command_reader import Command, CommandReader  # noqa: E402
@@ -123,21 +125,25 @@ class Call(asyncio.Protocol):
             self.done.set_result(None)
 
 
+async def _place(port: int, stats: Stats, timeout: float, make_call) -> None:
+    """One call from connect to close; counted completed or failed."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    try:
+        await loop.create_connection(lambda: make_call(done), "127.0.0.1", port)
+        await asyncio.wait_for(done, timeout)
+        stats.completed += 1
+    except (OSError, asyncio.TimeoutError):
+        stats.failed += 1
+
+
 async def run_calls(port: int, total: int, concurrency: int, stats: Stats, timeout: float = 30.0) -> float:
     """Place ``total`` calls, ``concurrency`` at a time; returns the wall time."""
-    loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
         async with gate:
-            done = loop.create_future()
-            try:
-                transport, _ = await loop.create_connection(
-                    lambda: Call(stats, done, i == 0, None), "127.0.0.1", port)
-                await asyncio.wait_for(done, timeout)
-                stats.completed += 1
-            except (OSError, asyncio.TimeoutError):
-                stats.failed += 1
+            await _place(port, stats, timeout, lambda done: Call(stats, done, i == 0, None))
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(total)))
@@ -171,13 +177,7 @@ async def run_paced(port: int, concurrency: int, duration: float, pace: float, s
     async def lane(i: int) -> None:
         await asyncio.sleep(ramp * i / concurrency)  # spread the arrivals
         while loop.time() < stop:
-            done = loop.create_future()
-            try:
-                await loop.create_connection(lambda: Call(stats, done, False, None, pace), "127.0.0.1", port)
-                await asyncio.wait_for(done, pace * 20 + 30)
-                stats.completed += 1
-            except (OSError, asyncio.TimeoutError):
-                stats.failed += 1
+            await _place(port, stats, pace * 20 + 30, lambda done: Call(stats, done, False, None, pace))
 
     start = time.perf_counter()
     await asyncio.gather(*(lane(i) for i in range(concurrency)))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import re
 import signal
@@ -28,13 +27,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import loadgen  # noqa: E402
+from run import free_port, pinned, rss_kb, wait_listening  # noqa: E402  (bench/run.py)
 
-# bench/run.py, by path: the project's own run.py is also importable as "run"
-_spec = importlib.util.spec_from_file_location("bench_run", HERE / "run.py")
-bench_run = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench_run)
-free_port, pinned, rss_kb, wait_listening = (bench_run.free_port, bench_run.pinned, bench_run.rss_kb,
-                                             bench_run.wait_listening)
 
 _STATUS = re.compile(r"status (.*)$")
 

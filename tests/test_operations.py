@@ -17,7 +17,6 @@ import pytest
 from flowengine.replay.command_reader import CommandReader
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
-from .test_server import Server
 
 FLOW = """\
 name: reloadable
@@ -91,21 +90,6 @@ def flows_dir(tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def start():
-    servers = []
-
-    def go(*args):
-        servers.append(Server(*args))
-        return servers[-1]
-
-    yield go
-    for srv in servers:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
-
-
 def get(url: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -124,8 +108,8 @@ def metric(text: str, name: str) -> float:
 
 # -- reload ---------------------------------------------------------------------------------
 
-def test_sighup_reload_serves_new_calls_and_lets_calls_in_progress_finish_as_they_began(start, flows_dir):
-    srv = start("--flows", str(flows_dir))
+def test_sighup_reload_serves_new_calls_and_lets_calls_in_progress_finish_as_they_began(server, flows_dir):
+    srv = server("--flows", str(flows_dir))
     first = Call(srv.port, pause_at="hold.wav")
     assert first.paused.wait(10)                       # call 1 is in the middle of the flow
     (flows_dir / "ivr.yaml").write_text(FLOW.format(prompt="v2.wav"))
@@ -138,8 +122,8 @@ def test_sighup_reload_serves_new_calls_and_lets_calls_in_progress_finish_as_the
     assert srv.stop() == 0
 
 
-def test_a_broken_edit_is_refused_with_file_line_and_the_old_flows_keep_serving(start, flows_dir):
-    srv = start("--flows", str(flows_dir))
+def test_a_broken_edit_is_refused_with_file_line_and_the_old_flows_keep_serving(server, flows_dir):
+    srv = server("--flows", str(flows_dir))
     (flows_dir / "ivr.yaml").write_text(FLOW.format(prompt="v2.wav").replace("next: bye", "next: byee"))
     srv.proc.send_signal(signal.SIGHUP)
     line = srv.wait_for("reload refused: ")
@@ -149,8 +133,8 @@ def test_a_broken_edit_is_refused_with_file_line_and_the_old_flows_keep_serving(
     assert srv.proc.poll() is None
 
 
-def test_watch_reloads_when_a_flow_file_changes(start, flows_dir):
-    srv = start("--flows", str(flows_dir), "--watch", "--watch-interval", "0.2")
+def test_watch_reloads_when_a_flow_file_changes(server, flows_dir):
+    srv = server("--flows", str(flows_dir), "--watch", "--watch-interval", "0.2")
     (flows_dir / "ivr.yaml").write_text(FLOW.format(prompt="v3.wav") + "\n# edited\n")
     srv.wait_for("version 2")
     assert played(Call(srv.port).result()) == ["hold.wav", "v3.wav"]
@@ -158,9 +142,9 @@ def test_watch_reloads_when_a_flow_file_changes(start, flows_dir):
 
 # -- metrics, health, logs --------------------------------------------------------------------
 
-def test_metrics_and_health_over_http(start, flows_dir):
+def test_metrics_and_health_over_http(server, flows_dir):
     port = free_port()
-    srv = start("--flows", str(flows_dir), "--metrics", f"127.0.0.1:{port}")
+    srv = server("--flows", str(flows_dir), "--metrics", f"127.0.0.1:{port}")
     srv.wait_for("metrics on")
     status, body = get(f"http://127.0.0.1:{port}/healthz")
     assert (status, body) == (200, "ok\n")
@@ -183,9 +167,9 @@ def test_metrics_and_health_over_http(start, flows_dir):
     assert get(f"http://127.0.0.1:{port}/nothing")[0] == 404
 
 
-def test_health_fails_once_draining(start, flows_dir):
+def test_health_fails_once_draining(server, flows_dir):
     port = free_port()
-    srv = start("--flows", str(flows_dir), "--metrics", f"127.0.0.1:{port}", "--drain-seconds", "5")
+    srv = server("--flows", str(flows_dir), "--metrics", f"127.0.0.1:{port}", "--drain-seconds", "5")
     srv.wait_for("metrics on")
     call = Call(srv.port, pause_at="hold.wav")         # keeps the server draining
     assert call.paused.wait(10)
@@ -197,8 +181,8 @@ def test_health_fails_once_draining(start, flows_dir):
     assert srv.stop() == 0
 
 
-def test_json_logs_one_object_per_line_with_the_call_fields(start, flows_dir):
-    srv = start("--flows", str(flows_dir), "--log-format", "json")
+def test_json_logs_one_object_per_line_with_the_call_fields(server, flows_dir):
+    srv = server("--flows", str(flows_dir), "--log-format", "json")
     Call(srv.port).result()
     srv.wait_for('"call end')
     assert srv.stop() == 0
@@ -214,13 +198,13 @@ def test_json_logs_one_object_per_line_with_the_call_fields(start, flows_dir):
 
 # -- workers ------------------------------------------------------------------------------------
 
-def test_two_workers_share_the_port_both_take_calls_and_a_dead_one_is_replaced(start, flows_dir):
+def test_two_workers_share_the_port_both_take_calls_and_a_dead_one_is_replaced(server, flows_dir):
     """SO_REUSEPORT spreads connections by a hash of their addresses: 40 calls all landing
     on one worker has a chance of 2**-39."""
     port, metrics = free_port(), free_port()
     while metrics + 1 == port or metrics == port + 1:
         metrics = free_port()
-    srv = start("--flows", str(flows_dir), "--listen", f"127.0.0.1:{port}", "--workers", "2",
+    srv = server("--flows", str(flows_dir), "--listen", f"127.0.0.1:{port}", "--workers", "2",
                 "--metrics", f"127.0.0.1:{metrics}")
     srv.wait_for("w1 flowengine.metrics")
     srv.wait_for("w0 flowengine.metrics")

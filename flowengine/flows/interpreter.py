@@ -270,9 +270,10 @@ class FlowRun:
     def _log_step(self, frame: Frame, outcome: str) -> None:
         seconds = self.monotonic() - frame.entered
         self.outcomes.append((frame.step or "-", outcome))
-        log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome,
-                 seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
-                                        "outcome": outcome, "ms": round(seconds * 1000, 1)})
+        if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
+            log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome,
+                     seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
+                                            "outcome": outcome, "ms": round(seconds * 1000, 1)})
         if self.on_step is not None and frame.step is not None:
             self.on_step(frame.flow.steps[frame.step].kind, outcome, seconds)
 

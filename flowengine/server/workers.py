@@ -34,7 +34,6 @@ class Supervisor:
         self.workers: dict[int, subprocess.Popen] = {}
         self.started_at: dict[int, float] = {}
         self.backoff: dict[int, float] = {}
-        self.restarts = 0
         self.stopping = False
         self._signals: list[int] = []
 
@@ -73,7 +72,6 @@ class Supervisor:
             for index, when in list(due.items()):
                 if now >= when and not self.stopping:
                     del due[index]
-                    self.restarts += 1
                     self.spawn(index)
             if self.stopping and all(proc.poll() is not None for proc in self.workers.values()):
                 log.warning("all workers stopped")

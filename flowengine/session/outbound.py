@@ -154,8 +154,8 @@ class OutboundSession(CallSession):
             for ticket in tickets:
                 self._wait(ticket, self.timeouts.reply)
         except FlowengineError:
-            for ticket in prepared:
-                self.proto.abandon(ticket[1])
+            for _, ticket in prepared:
+                self.proto.abandon(ticket)
             raise
         if refused is not None:
             raise refused
