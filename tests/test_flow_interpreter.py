@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.flows import load_flows
+from flowengine.flows import FlowRun, load_flows
 from flowengine.flows.interpreter import Execute, Exit
 
 from .flowkit import (CHANNEL, SUNDAY, Gone, complete, flow_from, pagd, play,
@@ -383,3 +383,26 @@ steps:
     run = play(flow, script(recorded("bridge_answered", "bridge"), stale))
     assert run.outcomes[:2] == [("first", "answered"), ("second", "busy")]
     assert run.vars["bridge_hangup_cause"] == ""
+
+
+def test_the_newest_channel_data_replaces_the_connect_copy_and_answers_lookups():
+    """A completion that carries the whole channel stands for it (one copy per call, not
+    two); a bare one, as flow tests write them, leaves the connect data in place."""
+    flow = flow_from("""
+name: v
+start: a
+steps:
+  a: {playback: one.wav, next: b}
+  b: {playback: "${caller_id_number}-${sound_prefix}-${uuid}.wav", next: c}
+  c: {playback: "${caller_id_name}.wav"}
+""")
+    run = FlowRun(flow, channel=CHANNEL)
+    assert run.start().app == "playback"
+    bare = complete("playback", "one.wav", "FILE PLAYED")
+    second = run.resume(bare)
+    assert run.channel is CHANNEL and run.last_event is bare
+    assert second.arg == f"5551234-/usr/share/freeswitch/sounds/en/us/callie-{CHANNEL.unique_id}.wav"
+    full = recorded("answer_playback_hangup", "playback")
+    third = run.resume(full)
+    assert run.channel is full and run.last_event is full
+    assert third.arg == "Alice.wav"

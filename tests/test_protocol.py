@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from flowengine.errors import CallGone, CommandFailed
-from flowengine.esl import OutboundProtocol, commands
+from flowengine.esl import Event, OutboundProtocol, commands
+from flowengine.replay.command_reader import CommandReader
 
 from .conftest import load
 
@@ -132,3 +133,37 @@ def test_garbage_ends_the_call_with_a_protocol_error():
     with pytest.raises(ProtocolError):
         proto.receive(b"Content-Type: api/response\nContent-Length: many\n\n")
     assert proto.closed and isinstance(ticket.error, CallGone)
+
+
+def test_channel_data_is_kept_once_the_newest_completion_replaces_the_connect_block():
+    """A call waiting in a step holds one copy of its channel data, not two: each of its
+    completions carries the caller profile and every variable, so it stands for the
+    channel and the connect block (~4 KB) is let go."""
+    recording = load("answer_playback_hangup")
+    keys = [c.header("Event-UUID") for chunk in recording.chunks("out") for c in CommandReader().feed(chunk)
+            if c.word == "sendmsg"]
+    proto = OutboundProtocol(new_uuid=iter(keys).__next__)
+    proto.connect()
+    proto.receive(recording.chunks("in")[0])
+    at_connect = proto.channel
+    assert at_connect.name == "CHANNEL_DATA"
+    answer = proto.execute("answer")[1]
+    playback = proto.execute("playback", "ivr/welcome.wav")[1]
+    for chunk in recording.chunks("in")[1:]:
+        proto.receive(chunk)
+        if answer.done and not playback.done:
+            assert proto.channel is answer.result
+    assert proto.channel is playback.result  # the hangup's own completion came after the call was gone
+    assert proto.channel.channel_data and not Event.from_plain(b"Event-Name: DTMF\nUnique-ID: x\n\n").channel_data
+    for name in ("Caller-Destination-Number", "Caller-Caller-ID-Number", "Unique-ID",
+                 "variable_origination_caller_id_name", "variable_sound_prefix"):
+        assert proto.channel.get(name) == at_connect.get(name) is not None, name
+    assert proto.uuid == UUID and proto.control == "full"
+
+
+def test_a_completion_without_the_channel_data_leaves_the_channel_as_it_was():
+    proto = connected()
+    _, ticket = proto.execute("set", "a=1")
+    proto.receive(reply("+OK") + event("CHANNEL_EXECUTE_COMPLETE", Application="set", Application_UUID=ticket.key,
+                                       variable_a="1"))
+    assert ticket.done and proto.channel.name == "CHANNEL_DATA"

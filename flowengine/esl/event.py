@@ -156,6 +156,19 @@ class Event:
     def job_uuid(self) -> str | None:
         return self.get("Job-UUID")
 
+    @property
+    def channel_data(self) -> bool:
+        """Whether the event carries the channel's state whole: its caller profile and its
+        variables, as FreeSWITCH's channel events do. Such an event can stand for the
+        channel, so a call need not keep the older copy it got at connect."""
+        if self.get("Caller-Destination-Number") is None or self.get("Unique-ID") is None:
+            return False
+        if self.format == "plain" and self._index is None:
+            if self._hend < 0:
+                self._hend = _header_end(self._raw)
+            return self._raw.find(b"\nvariable_", 0, self._hend) >= 0
+        return any(k.startswith("variable_") for k in self._index)  # type: ignore[union-attr]
+
     def variable(self, name: str, default: str | None = None) -> str | None:
         """Channel variable ``name`` as carried by this event (``variable_<name>``)."""
         return self.get("variable_" + name, default)

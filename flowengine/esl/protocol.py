@@ -82,6 +82,7 @@ class OutboundProtocol:
         self.parser = Parser(limits)
         self._new_uuid = new_uuid or _uuid_series()
         self.on_event = on_event
+        # the connect reply's channel data, then each of our completions that carries it
         self.channel: Event | None = None
         self.uuid: str | None = None
         self.socket_mode: str | None = None   # "async" or "static"
@@ -225,6 +226,8 @@ class OutboundProtocol:
             ticket = self._executes.pop(event.application_uuid or "", None)
             if ticket is not None:
                 self._finish(ticket, event)
+                if event.channel_data:  # newer than what we hold: keep one copy, not two
+                    self.channel = event
             return
         if name == "BACKGROUND_JOB":
             ticket = self._jobs.pop(event.job_uuid or "", None)

@@ -102,6 +102,10 @@ class FlowRun:
             return None
         if event is not None:
             self.last_event = event
+            if isinstance(event, Event) and event.channel_data:
+                # the newest channel data replaces the connect-time copy: one per call,
+                # not two (~4 KB each, 10,000 calls up)
+                self.channel = event
         return self._advance(event)
 
     def gone(self, cause: str) -> None:

@@ -68,8 +68,7 @@ def flow_handler(flows: Callable[[], FlowSet], metrics=None) -> Callable[[Outbou
     (the call keeps it to the end, whatever a reload does); ``metrics`` is told each step
     and how each call ended."""
     def handle(session: OutboundSession) -> None:
-        channel = session.channel
-        number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
+        number = _destination(session.channel)  # no local for the channel: the call lets go of it
         flowset = flows()
         flow = flowset.route(number)
         if flow is None:
@@ -79,7 +78,7 @@ def flow_handler(flows: Callable[[], FlowSet], metrics=None) -> Callable[[Outbou
                 metrics.call_ended("-", "unrouted")
             session.hangup(UNROUTED_CAUSE)
             return
-        run = FlowRun(flow, flows=flowset, channel=channel, uuid=session.uuid, trace=False,
+        run = FlowRun(flow, flows=flowset, channel=session.channel, uuid=session.uuid, trace=False,
                       on_step=metrics.step if metrics is not None else None)
         try:
             drive(session, run)
@@ -87,3 +86,7 @@ def flow_handler(flows: Callable[[], FlowSet], metrics=None) -> Callable[[Outbou
             if metrics is not None:
                 metrics.call_ended(flow.name, run.result or "error")
     return handle
+
+
+def _destination(channel) -> str | None:
+    return channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
