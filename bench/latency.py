@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Where step turnaround goes with 1,000 calls up: inside the engine, or around it.
 
-Runs flowengine (pinned to one core) with its session timed from the moment a read
-returns to the moment the next command is written — the engine's own work per step —
-and the paced load generator (pinned to the other core), which times the same steps from
-its side: completion written -> next command read. The difference is time spent waiting:
-in the kernel, in the server's event loop behind other calls, and in the generator's.
+Runs flowengine (pinned to one core) with its session timed at three points: when the
+kernel received a completion (SO_TIMESTAMPNS on the call's socket), when the engine's
+read returned it, and when the engine wrote the next command. The paced load generator
+(pinned to the other core) times the same steps from its side. So a step's turnaround
+splits into: waiting in the server before the read (behind other calls' work, or for the
+process to be woken), the engine's own work, and the rest (the kernel both ways).
 
 Run: ``python3 bench/latency.py [--calls 1000] [--seconds 20] [--pace 1.0]``
 """
@@ -26,24 +27,51 @@ sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
 import run as bench_run  # noqa: E402  (bench/run.py)
 
-# the server side: flowengine's own command line, with the session's pump and send timed
+# the server side: flowengine's own command line, its session's read and write timed; the
+# read is the session's own, done with recvmsg to get the kernel's receive stamp
 TIMED_SERVER = r'''
-import sys, time, atexit
+import atexit, socket, struct, sys, time
+from gevent.socket import wait_read
 from flowengine.session import outbound
 S = outbound.OutboundSession
-pump, send = S._pump, S._sendall
-spans = []
+send = S._sendall
+waits, works = [], []
 def _pump(self, timeout):
-    pump(self, timeout)
-    self._read_at = time.perf_counter()
+    if self._closed or self.proto.closed:
+        self.proto.connection_lost("socket closed")
+        return
+    raw = self.sock._sock
+    if not getattr(self, "_stamped", False):
+        raw.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+        self._stamped = True
+    try:
+        while True:
+            try:
+                data, ancillary, _, _ = raw.recvmsg(65536, socket.CMSG_SPACE(16))
+                break
+            except BlockingIOError:
+                wait_read(raw.fileno(), timeout)
+    except socket.timeout:
+        return
+    except OSError as exc:
+        self.proto.connection_lost(f"socket error: {exc}")
+        return
+    self._read_at = time.time()
+    self._arrived_at = self._read_at
+    for level, kind, value in ancillary:
+        if kind == 35:
+            seconds, nanoseconds = struct.unpack_from("qq", value)
+            self._arrived_at = seconds + nanoseconds / 1e9
+    self.proto.receive(data)
 def _sendall(self, data):
     at = getattr(self, "_read_at", None)
     if at is not None:
-        spans.append(time.perf_counter() - at)
+        works.append(time.time() - at)
+        waits.append(at - self._arrived_at)
         self._read_at = None
     send(self, data)
 S._pump, S._sendall = _pump, _sendall
-atexit.register(lambda: print("SPANS", " ".join(f"{s:.7f}" for s in spans), file=sys.stderr))
+atexit.register(lambda: print("SPANS", " ".join(f"{w:.7f},{s:.7f}" for w, s in zip(waits, works)), file=sys.stderr))
 from flowengine.cli import main
 sys.exit(main(sys.argv[1:]))
 '''
@@ -79,11 +107,14 @@ def main() -> int:
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)
-    spans = [float(s) for line in err.splitlines() if line.startswith("SPANS") for s in line.split()[1:]]
+    pairs = [tuple(map(float, p.split(","))) for line in err.splitlines() if line.startswith("SPANS")
+             for p in line.split()[1:]]
     print(f"{args.calls} calls up, applications ~{args.pace:g} s: {stats.completed} calls, {stats.failed} failed")
-    print(f"  engine's own work per step (read returned -> next command written): {percentiles(spans)}")
-    print(f"  turnaround seen by the generator (completion written -> command read): "
-          f"{percentiles(stats.turnaround)}")
+    print(f"  waiting in the server (completion received by its kernel -> read by the engine): "
+          f"{percentiles([w for w, _ in pairs])}")
+    print(f"  the engine's own work (read -> next command written): {percentiles([s for _, s in pairs])}")
+    print(f"  turnaround (completion sent -> command received, kernel stamps): {percentiles(stats.turnaround)}")
+    print(f"  turnaround as the generator got round to reading it: {percentiles(stats.turnaround_read)}")
     return 0
 
 

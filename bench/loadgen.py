@@ -4,13 +4,20 @@ Answers are built once by the scripted FreeSWITCH (events shaped and sized like 
 recorded ones, ~4-6 KB each) for a placeholder Event-UUID and call UUID, and copied per
 call with the real ones put in: the generator spends its CPU on sockets, not on building
 events. For each call it measures step turnaround: from the moment an application's
-completion is written to the moment the server's next command arrives.
+completion is handed to the kernel to the moment the server's next command arrives.
+
+"Arrives" is the kernel's receive timestamp (SO_TIMESTAMPNS), not the moment this
+process gets round to reading: with a thousand calls on one event loop, the generator's
+own queue adds a millisecond or more at p99, and that is not the server's latency. Both
+are kept (``turnaround`` and ``turnaround_read``), so the difference stays visible.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import socket
+import struct
 import sys
 import time
 import uuid as uuidlib
@@ -52,11 +59,105 @@ class Stats:
     completed: int = 0
     failed: int = 0
     held: int = 0
-    turnaround: list[float] = field(default_factory=list)
+    turnaround: list[float] = field(default_factory=list)       # to the kernel's receive stamp
+    turnaround_read: list[float] = field(default_factory=list)  # to when this process read it
     apps: list[str] = field(default_factory=list)   # the first call's applications, to compare servers
 
 
-class Call(asyncio.Protocol):
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not name it
+_STAMP_SPACE = socket.CMSG_SPACE(16)
+
+
+class Link:
+    """One call's socket on the event loop: asyncio's transports read with ``recv``, which
+    drops the receive timestamp, so this reads with ``recvmsg``. Writes go straight out,
+    the rest when the socket drains."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, call: "Call") -> None:
+        self.loop, self.sock, self.call = loop, sock, call
+        self.fd = sock.fileno()
+        self._out = bytearray()
+        self._closing = False
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        except OSError:
+            pass  # no stamps: reads are timed when they happen
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as asyncio's transports do
+        loop.add_reader(self.fd, self._readable)
+        call.connection_made(self)
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if not self._out:
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._lost()
+                return
+            if sent == len(data):
+                return
+            data = data[sent:]
+            self.loop.add_writer(self.fd, self._writable)
+        self._out += data
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.loop.remove_reader(self.fd)
+        if not self._out:
+            self._lost()
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self._out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost()
+            return
+        del self._out[:sent]
+        if not self._out:
+            self.loop.remove_writer(self.fd)
+            if self._closing:
+                self._lost()
+
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(65536, _STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            self._lost()
+            return
+        now = time.time()
+        stamp = now
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                seconds, nanoseconds = struct.unpack_from("qq", value)
+                stamp = seconds + nanoseconds / 1e9
+        self.call.data_received(data, stamp, now)
+
+    def _lost(self) -> None:
+        if self.fd < 0:
+            return
+        self._closing = True
+        self.loop.remove_reader(self.fd)
+        self.loop.remove_writer(self.fd)
+        self.fd = -1
+        self.sock.close()
+        self.call.connection_lost(None)
+
+
+class Call:
     def __init__(self, stats: Stats, done: asyncio.Future, record_apps: bool, hold: asyncio.Event | None,
                  pace: float | None = None) -> None:
         self.stats = stats
@@ -73,10 +174,11 @@ class Call(asyncio.Protocol):
         self.transport = transport
         self.stats.started += 1
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes, arrived: float, read: float) -> None:
         for command in self.reader.feed(data):
             if self.sent_at is not None:
-                self.stats.turnaround.append(time.perf_counter() - self.sent_at)
+                self.stats.turnaround.append(arrived - self.sent_at)
+                self.stats.turnaround_read.append(read - self.sent_at)
                 self.sent_at = None
             self._answer(command)
 
@@ -101,8 +203,8 @@ class Call(asyncio.Protocol):
                 delay = self.pace * random.uniform(0.5, 1.5)
                 asyncio.get_running_loop().call_later(delay, self._complete, answer)
                 return
+            self.sent_at = None if app == "hangup" else time.time()
             self._write(answer)
-            self.sent_at = None if app == "hangup" else time.perf_counter()
         elif word == "exit":  # FreeSWITCH says goodbye and closes
             self._write(reply("+OK bye") + disconnect_notice(CALL_UUID, linger=False))
             self.transport.close()
@@ -111,30 +213,45 @@ class Call(asyncio.Protocol):
 
     def _complete(self, answer: bytes) -> None:
         if not self.transport.is_closing():
+            self.sent_at = time.time()
             self._write(answer)
-            self.sent_at = time.perf_counter()
 
     async def _later(self, answer: bytes) -> None:
         await self.hold.wait()
         if not self.transport.is_closing():
+            self.sent_at = time.time()
             self._write(answer)
-            self.sent_at = time.perf_counter()
 
     def connection_lost(self, exc) -> None:
         if not self.done.done():
             self.done.set_result(None)
 
 
+async def connect(port: int, call: Call) -> Link:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    return Link(loop, sock, call)
+
+
 async def _place(port: int, stats: Stats, timeout: float, make_call) -> None:
     """One call from connect to close; counted completed or failed."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
+    link = None
     try:
-        await loop.create_connection(lambda: make_call(done), "127.0.0.1", port)
+        link = await connect(port, make_call(done))
         await asyncio.wait_for(done, timeout)
         stats.completed += 1
     except (OSError, asyncio.TimeoutError):
         stats.failed += 1
+        if link is not None:
+            link.close()
 
 
 async def run_calls(port: int, total: int, concurrency: int, stats: Stats, timeout: float = 30.0) -> float:
@@ -158,7 +275,7 @@ async def hold_calls(port: int, count: int, on_held, stats: Stats, timeout: floa
     dones = []
     for _ in range(count):
         done = loop.create_future()
-        await loop.create_connection(lambda done=done: Call(stats, done, False, hold), "127.0.0.1", port)
+        await connect(port, Call(stats, done, False, hold))
         dones.append(done)
     await on_held()
     hold.set()

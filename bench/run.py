@@ -50,6 +50,8 @@ def servers(port: int, workers: int = 1) -> dict[str, list[str]]:
                        "--log-level", "warning", "--drain-timeout", "2", "--workers", str(workers)],
         "greenswitch": [py, str(HERE / "servers" / "greenswitch_server.py"), str(port)],
         "genesis": [py, str(HERE / "servers" / "genesis_server.py"), str(port)],
+        # not an engine: what the machine costs before any work (see servers/floor_server.py)
+        "floor": [py, str(HERE / "servers" / "floor_server.py"), str(port)],
     }
 
 
@@ -180,6 +182,7 @@ def combine(runs: list[dict]) -> dict:
 
 
 def table(results: dict[str, dict], args) -> str:
+    nan = float("nan")
     base_gs, base_gn = results.get("greenswitch"), results.get("genesis")
     paced = f"@{args.paced_calls} paced"
     lines = ["| server | calls/s | CPU ms/call | p50 step ms | p99 step ms | "
@@ -203,6 +206,12 @@ def table(results: dict[str, dict], args) -> str:
                 lines.append(f"\nflowengine vs {label} (medians; worst pairing of rounds in brackets): "
                              f"calls/s x{fe['cps'] / base['cps']:.2f} (x{worst_cps:.2f}), "
                              f"CPU per call x{fe['cpu_ms'] / base['cpu_ms']:.2f} (x{worst_cpu:.2f})")
+    floor = results.get("floor")
+    if fe and floor:
+        lines.append(f"\nflowengine over the floor (a server that does no work: what this machine costs "
+                     f"before any engine runs): CPU per call +{fe['cpu_ms'] - floor['cpu_ms']:.2f} ms, "
+                     f"paced p50 +{fe.get('paced_p50', nan) - floor.get('paced_p50', nan):.2f} ms, "
+                     f"paced p99 +{fe.get('paced_p99', nan) - floor.get('paced_p99', nan):.2f} ms")
     return "\n".join(lines)
 
 
@@ -217,7 +226,7 @@ def main() -> int:
                          "(a load below saturation; 0 to skip; default 1000)")
     ap.add_argument("--pace", type=float, default=1.0)
     ap.add_argument("--paced-seconds", type=float, default=20.0)
-    ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis)")
+    ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis floor)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="throughput rounds per server, interleaved across servers; medians are shown "
                          "with the min-max spread (RSS holding runs in the first round only)")
@@ -233,7 +242,7 @@ def main() -> int:
         cores = sorted(os.sched_getaffinity(0))
         args.server_core = cores[0]
         os.sched_setaffinity(0, {cores[1]})
-    names = [n for n in ("flowengine", "greenswitch", "genesis") if not args.only or n in args.only]
+    names = [n for n in ("flowengine", "greenswitch", "genesis", "floor") if not args.only or n in args.only]
     rounds: dict[str, list[dict]] = {n: [] for n in names}
     for round_no in range(args.rounds):
         for name in names:

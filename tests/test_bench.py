@@ -1,0 +1,28 @@
+"""The benchmark harness itself still runs: a tiny round of bench/run.py against
+flowengine and the floor server, real processes and sockets, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_run_places_every_call_and_prints_the_table():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--only", "flowengine", "floor", "--calls", "60",
+         "--concurrency", "20", "--rounds", "1", "--hold", "30", "--paced-calls", "20", "--paced-seconds", "2",
+         "--pace", "0.05", "--no-write", "--no-pin"],
+        capture_output=True, text=True, timeout=180, cwd=ROOT, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "did not send the same applications" not in out.stderr, out.stderr
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in out.stdout.splitlines() if line.startswith("| ") and not line.startswith("| server")}
+    assert set(rows) == {"flowengine", "floor"}, out.stdout
+    for name, cells in rows.items():
+        calls_per_s, paced_p99, held, failed = float(cells[0].split()[0]), float(cells[5]), cells[-2], cells[-1]
+        assert calls_per_s > 0 and paced_p99 > 0, (name, cells)
+        assert held != "nan" and not held.startswith("failed"), (name, cells)
+        assert failed == "0", (name, cells)
