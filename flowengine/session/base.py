@@ -17,6 +17,8 @@ class CallSession:
 
     @property
     def channel(self) -> Event | None:
+        """The newest channel data: the connect reply's, then each completion of ours that
+        carries the whole channel (see :attr:`Event.channel_data`)."""
         return self.proto.channel
 
     @property
