@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.flows import FlowRun, load_flows
+from flowengine.flows import load_flows
 from flowengine.flows.interpreter import Execute, Exit
 
 from .flowkit import (CHANNEL, SUNDAY, Gone, complete, flow_from, pagd, play,
@@ -184,26 +184,6 @@ def test_caller_hangup_stops_the_flow_and_nothing_more_is_sent():
     assert run.resume(None) is None
 
 
-def test_conditions_on_caller_variables_and_destination():
-    flow = flow_from("""
-name: c
-start: route
-vars: {tier: gold}
-steps:
-  route:
-    when:
-      - if: {caller: ["5550000", "/^555/"], var: tier, equals: gold}
-        goto: vip
-      - if: {destination: "2000-2999"}
-        goto: other
-    else: normal
-  vip: {hangup: NORMAL_CLEARING}
-  other: {hangup: NORMAL_CLEARING}
-  normal: {hangup: NORMAL_CLEARING}
-""")
-    assert play(flow, script()).visited == ["route", "vip"]   # caller 5551234
-
-
 def test_goto_with_max_leaves_the_loop():
     flow = flow_from("""
 name: g
@@ -250,26 +230,6 @@ steps:
     run = play(flow, lambda command: "not an event")     # a step breaks on what it receives
     assert run.result == "error"
     assert run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
-
-
-def test_templates_expand_and_caller_values_cannot_reach_freeswitch_expansion():
-    from flowengine.esl import Event
-    hostile = Event.from_plain(b"Event-Name: CHANNEL_DATA\nUnique-ID: u-1\n"
-                               b"Caller-Caller-ID-Name: %24%7Bsystem(rm%20-rf%20%2F)%7D\n"
-                               b"Caller-Caller-ID-Number: 5551234\nCaller-Destination-Number: 1000\n\n")
-    flow = flow_from("""
-name: t
-start: s
-steps:
-  s:
-    set: {who: "${caller_id_name} <${caller_id_number}> to ${destination_number} ${sound_prefix}"}
-    vars: {n: "${caller_id_number}"}
-    next: bye
-  bye: {hangup: NORMAL_CLEARING}
-""")
-    run = play(flow, script(), channel=hostile)
-    assert run.executed[0] == ("set", "who=$ {system(rm -rf /)} <5551234> to 1000 ${sound_prefix}")
-    assert run.vars["n"] == "5551234"
 
 
 def test_transfer_hands_the_call_off():
@@ -352,19 +312,6 @@ steps:
     assert ("ring", "no_answer") in run.outcomes and run.vars["bridge_disposition"] == "NO_ANSWER"
 
 
-def test_templates_read_channel_variables_either_way():
-    flow = flow_from("""
-name: v
-start: s
-steps:
-  s: {vars: {a: "${call_uuid}", b: "${variable_call_uuid}", c: "${nobody_knows}"}, next: bye}
-  bye: {hangup: NORMAL_CLEARING}
-""")
-    run = play(flow, script())
-    assert run.vars["a"] == run.vars["b"] == CHANNEL.unique_id
-    assert run.vars["c"] == "${nobody_knows}"   # left for FreeSWITCH
-
-
 def test_a_second_bridge_is_judged_on_its_own_disposition():
     flow = flow_from("""
 name: two
@@ -383,26 +330,3 @@ steps:
     run = play(flow, script(recorded("bridge_answered", "bridge"), stale))
     assert run.outcomes[:2] == [("first", "answered"), ("second", "busy")]
     assert run.vars["bridge_hangup_cause"] == ""
-
-
-def test_the_newest_channel_data_replaces_the_connect_copy_and_answers_lookups():
-    """A completion that carries the whole channel stands for it (one copy per call, not
-    two); a bare one, as flow tests write them, leaves the connect data in place."""
-    flow = flow_from("""
-name: v
-start: a
-steps:
-  a: {playback: one.wav, next: b}
-  b: {playback: "${caller_id_number}-${sound_prefix}-${uuid}.wav", next: c}
-  c: {playback: "${caller_id_name}.wav"}
-""")
-    run = FlowRun(flow, channel=CHANNEL)
-    assert run.start().app == "playback"
-    bare = complete("playback", "one.wav", "FILE PLAYED")
-    second = run.resume(bare)
-    assert run.channel is CHANNEL and run.last_event is bare
-    assert second.arg == f"5551234-/usr/share/freeswitch/sounds/en/us/callie-{CHANNEL.unique_id}.wav"
-    full = recorded("answer_playback_hangup", "playback")
-    third = run.resume(full)
-    assert run.channel is full and run.last_event is full
-    assert third.arg == "Alice.wav"
