@@ -124,6 +124,8 @@ class FlowRun:
 
     def failed(self, exc: BaseException) -> Command | None:
         """The driver could not run the last command (timeout, -ERR, unsafe value)."""
+        if self._ending:  # the run's own hangup failed: nothing is left to run
+            return None
         return self._error(exc)
 
     @property

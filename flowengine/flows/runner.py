@@ -9,7 +9,8 @@ from ..errors import CallGone, CommandFailed, CommandTimeout, UnsafeValue
 from ..session import OutboundSession
 from ..session.base import CallSession
 from .flowset import FlowSet
-from .interpreter import Execute, Exit, FlowRun
+from .batching import collect
+from .interpreter import Execute, FlowRun
 
 log = logging.getLogger("flowengine.flow")
 
@@ -25,28 +26,17 @@ def drive(session: CallSession, run: FlowRun,
     scripted caller know which step the flow is in).
     """
     command = run.start()
-    pending: list[Execute] = []  # set-up applications that go out with the next one
-    while command is not None:
-        if isinstance(command, Exit):
-            if pending and not _run(session, run, pending):
-                return
-            session.release()
-            return
-        assert isinstance(command, Execute)
-        if before is not None:
-            before(run, command)
-        if not command.wait:
-            pending.append(command)
-            command = run.resume(None)
-            continue
-        pending.append(command)
-        done = _run(session, run, pending)
+    while True:
+        batch, after = collect(run, command, before)
+        done = _run(session, run, batch) if batch else None
         if done is False:
             return
-        pending = []
+        if after == "exit":
+            session.release()
+            return
+        if after == "end":
+            return
         command = run.failed(done) if isinstance(done, Exception) else run.resume(done)
-    if pending:
-        _run(session, run, pending)
 
 
 def _run(session: CallSession, run: FlowRun, batch: list[Execute]):

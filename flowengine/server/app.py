@@ -1,6 +1,8 @@
-"""The TCP server FreeSWITCH's ``socket`` application connects to: one greenlet per call.
+"""The TCP server FreeSWITCH's ``socket`` application connects to.
 
-A call's failure, whatever it is, ends that call only. Peers outside ``allow`` are closed
+Flow calls run on the event loop without a greenlet each (:mod:`.evented`); a custom
+``handler`` gets a greenlet and a blocking :class:`OutboundSession`. A call's failure,
+whatever it is, ends that call only. Peers outside ``allow`` are closed
 before a byte is read, since anyone who reaches the port could otherwise pose as
 FreeSWITCH. On shutdown the server stops accepting, lets calls finish for a while, then
 hangs up the rest.
@@ -25,7 +27,10 @@ from gevent.server import StreamServer
 
 from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
+from ..flows.call import FlowCall
+from ..flows.flowset import FlowSet
 from ..session import OutboundSession, Timeouts
+from .evented import EventedCall
 
 log = logging.getLogger("flowengine.server")
 
@@ -61,25 +66,45 @@ def parse_networks(specs: Iterable[str]) -> list[Network]:
 
 
 class CallServer:
-    def __init__(self, listen: tuple[str, int], handler: Handler, *, allow: list[Network] | None = None,
+    """Serves ``flows()`` (the flow set in force for a new call) or, for a program of
+    its own, ``handler(session)`` in a greenlet per call."""
+
+    def __init__(self, listen: tuple[str, int], handler: Handler | None = None, *,
+                 flows: Callable[[], FlowSet] | None = None, allow: list[Network] | None = None,
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
                  metrics=None, reuse_port: bool = False) -> None:
+        if (handler is None) == (flows is None):
+            raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
+        self.flows = flows
         self.metrics = metrics    # a Metrics, or None
         self.recorder = recorder  # a Recorder, or None
         self.allow = allow or []
         self.drain_seconds = drain_seconds
+        self.max_calls = max_calls
         self.limits = limits
         self.timeouts = timeouts
         self.event_format = event_format
         self.sessions: set[OutboundSession] = set()
+        self.calls: set[EventedCall] = set()
         self.calls_total = 0
-        self._pool = Pool(max_calls)
         listener = _reuse_port_listener(listen) if reuse_port else listen
-        self._server = StreamServer(listener, self._handle, spawn=self._pool)
+        if flows is not None:
+            # a flow call only registers its socket with the loop: that runs in the hub, no
+            # greenlet is spawned, and --max-calls pauses accepting while the server is full
+            self._pool = Pool()
+            self._server = StreamServer(listener, self._handle_flow, spawn=None)
+            if max_calls is not None:
+                self._server.full = lambda: len(self.calls) >= max_calls
+        else:
+            self._pool = Pool(max_calls)
+            self._server = StreamServer(listener, self._handle, spawn=self._pool)
         self._stopping = Flag()
         self._force = Flag()
+
+    def _active(self) -> int:
+        return len(self._pool) + len(self.calls)
 
     def status(self) -> dict[str, int]:
         """What a leak would show (kill -USR1 logs it): calls, greenlets, open descriptors, RSS."""
@@ -88,7 +113,7 @@ class CallServer:
             fds = len(os.listdir("/proc/self/fd"))
         except OSError:
             fds = -1
-        return {"calls_active": len(self._pool), "calls_total": self.calls_total, "greenlets": greenlets,
+        return {"calls_active": self._active(), "calls_total": self.calls_total, "greenlets": greenlets,
                 "fds": fds, "rss_kb": _rss_kb()}
 
     @property
@@ -117,21 +142,27 @@ class CallServer:
 
     def shutdown(self) -> None:
         self._server.close()
-        active = len(self._pool)
-        log.info("stopped accepting; %d call(s) in progress, waiting up to %gs", active, self.drain_seconds)
+        log.info("stopped accepting; %d call(s) in progress, waiting up to %gs", self._active(), self.drain_seconds)
         deadline = time.monotonic() + self.drain_seconds
-        while len(self._pool) and not self._force.is_set():
+        while self._active() and not self._force.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self._force.wait(min(remaining, 0.05))
-        if len(self._pool):
-            log.warning("hanging up %d call(s) still in progress", len(self._pool))
+        if self._active():
+            log.warning("hanging up %d call(s) still in progress", self._active())
             for session in list(self.sessions):
                 if session.channel is not None:
                     session.request_hangup("SYSTEM_SHUTDOWN")
+            for call in list(self.calls):
+                call.request_hangup("SYSTEM_SHUTDOWN")
+            deadline = time.monotonic() + self.timeouts.drain + 1
             self._pool.join(timeout=self.timeouts.drain + 1)
+            while self.calls and time.monotonic() < deadline:
+                gevent.sleep(0.05)
             self._pool.kill(timeout=1)
+            for call in list(self.calls):  # FreeSWITCH never reported them gone: let go
+                call.close()
         log.info("stopped after %d call(s)", self.calls_total)
 
     # -- one call -----------------------------------------------------------------------
@@ -146,16 +177,46 @@ class CallServer:
             ip = ip.ipv4_mapped
         return any(ip in net for net in self.allow)
 
-    def _handle(self, sock, address) -> None:
+    def _accepted(self, sock, address) -> bool:
         if not self._allowed(address[0]):
             sock.close()
             log.warning("refused %s: not in --allow", address[0])
-            return
+            return False
         self.calls_total += 1
         try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        return True
+
+    def _handle_flow(self, sock, address) -> None:
+        """In the hub: hand the socket to the loop; the call runs from its callbacks."""
+        if not self._accepted(sock, address):
+            return
+        raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        call = FlowCall(self.flows, self.timeouts, limits=self.limits,  # type: ignore[arg-type]
+                        event_format=self.event_format, metrics=self.metrics, peer=address[0])
+        if self.metrics is not None:
+            self.metrics.calls_active.inc()
+        recording = self.recorder.call() if self.recorder is not None else None
+        evented = EventedCall(self._server.loop, raw, call, recording=recording, on_close=self._flow_call_closed)
+        if not evented._closed:
+            self.calls.add(evented)
+
+    def _flow_call_closed(self, evented: EventedCall) -> None:
+        self.calls.discard(evented)
+        if self.metrics is not None:
+            self.metrics.calls_active.dec()
+        call = evented.call
+        proto = call.proto
+        log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
+        if self.max_calls is not None and self._server.started and not self._stopping.is_set() \
+                and len(self.calls) < self.max_calls:
+            self._server.start_accepting()
+
+    def _handle(self, sock, address) -> None:
+        if not self._accepted(sock, address):
+            return
         session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
                                   recording=self.recorder.call() if self.recorder is not None else None)
         self.sessions.add(session)
@@ -187,21 +248,23 @@ class CallServer:
             self.sessions.discard(session)
             if metrics is not None:
                 metrics.calls_active.dec()
-            self._log_summary(session, outcome)
+            log_call_end(session.uuid, session.channel, session.started_at, session.hangup_cause, session.gone,
+                         outcome)
 
-    @staticmethod
-    def _log_summary(session: OutboundSession, outcome: str) -> None:
-        channel = session.channel
-        get = channel.get if channel is not None else (lambda name: None)
-        if not log.isEnabledFor(logging.INFO):
-            return
-        caller, destination = get("Caller-Caller-ID-Number") or "-", get("Caller-Destination-Number") or "-"
-        duration = time.monotonic() - session.started_at
-        cause = session.hangup_cause or (session.gone.cause if session.gone else "-")
-        log.info("call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
-                 session.uuid or "-", caller, destination, duration, cause, outcome,
-                 extra={"call": session.uuid or "-", "caller": caller, "destination": destination,
-                        "duration": round(duration, 3), "cause": cause, "outcome": outcome})
+
+def log_call_end(uuid: str | None, channel, started_at: float, hangup_cause: str | None, gone: CallGone | None,
+                 outcome: str) -> None:
+    """The call's one summary line: who called what, for how long, how it ended."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    get = channel.get if channel is not None else (lambda name: None)
+    caller, destination = get("Caller-Caller-ID-Number") or "-", get("Caller-Destination-Number") or "-"
+    duration = time.monotonic() - started_at
+    cause = hangup_cause or (gone.cause if gone else "-")
+    log.info("call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
+             uuid or "-", caller, destination, duration, cause, outcome,
+             extra={"call": uuid or "-", "caller": caller, "destination": destination,
+                    "duration": round(duration, 3), "cause": cause, "outcome": outcome})
 
 
 def install_signal_handlers(server: CallServer) -> None:

@@ -15,7 +15,6 @@ from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
 from ..flows import load_flows
-from ..flows.runner import flow_handler
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
 from .library import FlowLibrary, snapshot
@@ -138,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
     metrics = Metrics() if args.metrics else None
     library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None, seen=seen)
-    server = CallServer(args.listen, flow_handler(lambda: library.current, metrics), allow=args.allow,
+    server = CallServer(args.listen, flows=lambda: library.current, allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,

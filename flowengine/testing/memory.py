@@ -9,11 +9,14 @@ recording or a scripted FreeSWITCH.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CommandTimeout
 from ..esl import Event, OutboundProtocol, Ticket, commands
 from ..session.base import CallSession
+
+if TYPE_CHECKING:
+    from ..flows.call import FlowCall
 
 
 class Peer(Protocol):
@@ -67,3 +70,34 @@ class MemorySession(CallSession):
                 self.hangup(cause)
             except CommandTimeout:
                 pass
+
+
+def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
+    """Run a :class:`~flowengine.flows.call.FlowCall` against ``peer`` until it closes,
+    the way the server's event loop does, with time that moves only when nothing else can:
+    what the call writes goes to the peer, what the peer answers comes back (its recorded
+    gaps added to the clock); when neither has more to say, the call's current wait expires
+    (or, if the recorded FreeSWITCH closed the socket, the call reads its end). Returns the
+    simulated seconds it took."""
+    start = now
+    out = call.start(now)
+    while not call.closed:
+        if out:
+            answers, out = peer.receive(out), b""
+            for gap, chunk in answers:
+                now += gap
+                out += call.receive(chunk, now)
+                if call.closed:
+                    break
+            if out:
+                continue
+        if call.closed:
+            break
+        if getattr(peer, "exhausted", False) and getattr(peer, "peer_closes", False) and not call.proto.closed:
+            out = call.receive(b"", now)
+        elif call.deadline is not None:
+            now = max(now, call.deadline)
+            out = call.expire(now)
+        else:  # pragma: no cover - every open phase has a deadline
+            raise AssertionError(f"call in phase {call.phase} waits for nothing")
+    return now - start

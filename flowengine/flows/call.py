@@ -1,0 +1,330 @@
+"""One flow call, from ``connect`` to the socket's close, without any I/O.
+
+The server runs thousands of calls from the event loop's callbacks, with no greenlet per
+call: a greenlet's stack, its Python frames and a gevent socket cost ~10 KB a call and a
+switch per event. So the waits a greenlet would block in (connect's reply, the
+subscription, each step's completion, the hangup, the last events) are phases here, and
+whoever drives the call hands in what it read and the time, and writes what it gets back:
+
+    out = call.start(now)            # write it; arm a timer for call.deadline
+    out = call.receive(data, now)    # each read (b"" at EOF); write what comes back
+    out = call.expire(now)           # when call.deadline has passed
+    ...until call.closed, then close the socket.
+
+The rules are the greenlet session's (:class:`~flowengine.session.OutboundSession`) and
+the flow runner's: the same timeouts, batching of set-up applications, hangup at the end
+unless the call was handed off or is gone, then reading until the call is fully reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from ..errors import CallGone, CommandFailed, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
+from ..esl import Limits, OutboundProtocol, Reply, Ticket, commands
+from .actions import Command, Execute
+from .batching import After, collect
+from .flowset import FlowSet
+from .interpreter import FlowRun
+
+log = logging.getLogger("flowengine.flow")
+server_log = logging.getLogger("flowengine.server")
+
+#: the cause for a call to a number no flow serves (and no default flow)
+UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
+
+# phases, in the order a call normally goes through them
+CONNECT, SETUP, FLOW, RELEASE, HANGUP, DRAIN, CLOSED = "connect", "setup", "flow", "release", "hangup", "drain", "closed"
+
+
+class FlowCall:
+    """``flows()`` gives the flow set in force when the call is routed (the call keeps it
+    to the end, whatever a reload does). ``timeouts`` is a
+    :class:`~flowengine.session.Timeouts`. ``run_options`` go to :class:`FlowRun` (a
+    test's clock, tracing); ``before`` sees each command as it is about to be sent."""
+
+    # one per call, thousands at once
+    __slots__ = ("flows", "timeouts", "event_format", "linger", "metrics", "peer", "run_options", "before",
+                 "proto", "phase", "deadline", "run", "flow_name", "released", "outcome", "error",
+                 "_waiting", "_span", "_final_span", "_refused", "_after")
+
+    def __init__(self, flows: Callable[[], FlowSet], timeouts: Any, *, limits: Limits = Limits(),
+                 event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
+                 run_options: dict[str, Any] | None = None,
+                 before: Callable[[FlowRun, Execute], None] | None = None) -> None:
+        self.flows = flows
+        self.timeouts = timeouts
+        self.event_format = event_format
+        self.linger = linger
+        self.metrics = metrics
+        self.peer = peer
+        self.run_options = run_options
+        self.before = before
+        self.proto = OutboundProtocol(limits)
+        self.phase = CONNECT
+        self.deadline: float | None = None  # when the current wait gives up (monotonic seconds)
+        self.run: FlowRun | None = None
+        self.flow_name: str | None = None
+        self.released = False               # handed back to the dialplan: never hang it up
+        self.outcome = "ok"                 # for the call's summary line
+        self.error: FlowengineError | None = None
+        self._waiting: list[Ticket] = []    # one write's tickets; the last one's answer resumes
+        self._span = 0.0                    # the current wait's length, for its timeout message
+        self._final_span = 0.0              # the last ticket's, once the earlier ones are in
+        self._refused: UnsafeValue | None = None
+        self._after: After = "resume"
+
+    # -- what the driver calls ------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """Nothing more to read or write: close the socket."""
+        return self.phase == CLOSED
+
+    @property
+    def must_hang_up(self) -> bool:
+        proto = self.proto
+        return proto.gone is None and not self.released and not proto.closed
+
+    def start(self, now: float) -> bytes:
+        data, ticket = self.proto.connect()
+        self._wait([ticket], now, self.timeouts.connect)
+        return data
+
+    def receive(self, data: bytes, now: float) -> bytes:
+        """Bytes read from the socket (``b""``: FreeSWITCH closed it)."""
+        if self.phase == CLOSED:
+            return b""
+        try:
+            self.proto.receive(data)
+        except ProtocolError as exc:  # the protocol has failed every wait: the call ends
+            self._fail(exc)
+        return self._progress(now)
+
+    def lost(self, detail: str, now: float) -> bytes:
+        """The socket failed (a reset, a write that could not be made)."""
+        if self.phase == CLOSED:
+            return b""
+        self.proto.connection_lost(detail)
+        return self._progress(now)
+
+    def expire(self, now: float) -> bytes:
+        """The current wait's deadline has passed (early calls are ignored)."""
+        if self.phase == CLOSED or self.deadline is None or now < self.deadline:
+            return b""
+        if self.phase == DRAIN:
+            self.phase = CLOSED
+            return b""
+        first = next((t for t in self._waiting if not t.done), None)
+        for ticket in self._waiting:
+            self.proto.abandon(ticket)
+        self._waiting = []
+        what = first.command if first is not None else "?"
+        return self._settled(None, CommandTimeout(f"{what!r}: no answer within {self._span:g} s"), now)
+
+    def request_hangup(self, cause: str = "NORMAL_CLEARING") -> bytes:
+        """Shutdown: ask FreeSWITCH to hang up; the flow then sees the call go as usual."""
+        if self.phase == CLOSED or self.proto.gone is not None or self.proto.channel is None:
+            return b""
+        data = commands.hangup(cause)
+        self.proto.command(data)
+        return data
+
+    def abort(self) -> bytes:
+        """A bug in this call's handling: hang up if the call is still ours, and stop."""
+        data = commands.hangup("NORMAL_TEMPORARY_FAILURE") if self.must_hang_up and self.proto.channel else b""
+        if self.outcome == "ok":
+            self.outcome = "internal error"
+        if self.phase == FLOW and self.metrics is not None:
+            self.metrics.call_ended(self.flow_name, "error")
+        self.phase = CLOSED
+        return data
+
+    # -- waits ------------------------------------------------------------------------------
+    def _wait(self, tickets: list[Ticket], now: float, span: float, final_span: float | None = None) -> None:
+        """Earlier tickets get ``span`` (they answer at once); the last, ``final_span``."""
+        self._waiting = tickets
+        self._span = span
+        self._final_span = span if final_span is None else final_span
+        if len(tickets) == 1:
+            self._span = self._final_span
+        self.deadline = now + self._span
+
+    def _progress(self, now: float) -> bytes:
+        """After input: settle the wait if its answer is in, as often as that goes on."""
+        if self.phase == DRAIN:
+            if self.proto.finished:
+                self.phase = CLOSED
+            return b""
+        waiting = self._waiting
+        while len(waiting) > 1:
+            first = waiting[0]
+            if not first.done:
+                return b""
+            failure = _failure(first)
+            if failure is not None:
+                for ticket in waiting:
+                    self.proto.abandon(ticket)
+                self._waiting = []
+                return self._settled(None, failure, now)
+            waiting.pop(0)
+            if len(waiting) == 1:
+                self._span = self._final_span
+                self.deadline = now + self._span
+        if not waiting or not waiting[0].done:
+            return b""
+        last = waiting.pop()
+        failure = _failure(last) or self._refused
+        self._refused = None
+        return self._settled(last.result, failure, now)
+
+    def _settled(self, result: Any, error: Exception | None, now: float) -> bytes:
+        """The current wait is over: move to the next phase; the bytes it writes."""
+        phase = self.phase
+        out = b""
+        if phase == CONNECT:
+            out = self._connected(error, now)
+        elif phase == SETUP:
+            out = self._subscribed(error, now)
+        elif phase == FLOW:
+            out = self._step_done(result, error, now)
+        elif phase == RELEASE:
+            out = self._finish(now)
+        elif phase == HANGUP:
+            if error is not None and not isinstance(error, CallGone):
+                log.info("call=%s flow=%s hangup failed: %s", self.proto.uuid, self.flow_name or "-", error)
+            out = self._drain(now)
+        # a wait that is already answered (the call went while we wrote) settles at once
+        return out + self._progress(now) if self.phase != CLOSED else out
+
+    def _connected(self, error: Exception | None, now: float) -> bytes:
+        if error is not None:
+            if not isinstance(error, CallGone):
+                self._fail(error)
+            return self._finish(now)
+        if self.proto.channel is None:
+            self._fail(ProtocolError("the reply to connect carried no channel data"))
+            return self._finish(now)
+        setup = [commands.myevents(self.event_format)]
+        if self.linger and self.proto.control == "full":
+            setup.append(commands.linger())
+        elif self.linger:
+            server_log.warning("%s: socket is not 'full' control, so linger is refused; events after "
+                               "hangup may be lost (use 'socket … async full' in the dialplan)", self.proto.uuid)
+        self.phase = SETUP
+        self._wait([self.proto.command(data) for data in setup], now, self.timeouts.reply)
+        return b"".join(setup)
+
+    def _subscribed(self, error: Exception | None, now: float) -> bytes:
+        if error is not None:
+            if not isinstance(error, CallGone):
+                self._fail(error)
+            return self._finish(now)
+        channel = self.proto.channel
+        number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
+        flowset = self.flows()
+        flow = flowset.route(number)
+        if flow is None:
+            log.warning("call=%s flow=- destination %s: no flow serves it, hanging up with %s",
+                        self.proto.uuid, number, UNROUTED_CAUSE)
+            if self.metrics is not None:
+                self.metrics.call_ended("-", "unrouted")
+            return self._hang_up(UNROUTED_CAUSE, now)
+        self.flow_name = flow.name
+        options = self.run_options or {"trace": False}
+        self.run = FlowRun(flow, flows=flowset, channel=channel, uuid=self.proto.uuid,
+                           on_step=self.metrics.step if self.metrics is not None else None, **options)
+        self.phase = FLOW
+        return self._send(self.run.start(), now)
+
+    def _send(self, command: Command | None, now: float) -> bytes:
+        """The run's next command(s): one write, or the end of the flow."""
+        run = self.run
+        batch, self._after = collect(run, command, self.before)  # type: ignore[arg-type]
+        if not batch:
+            return self._flow_over(now)
+        proto, prepared, tickets = self.proto, [], []
+        for command in batch:
+            try:
+                data, ticket = proto.execute(command.app, command.arg)
+            except UnsafeValue as exc:  # refused before a byte: what was prepared goes anyway
+                self._refused = exc
+                break
+            prepared.append(data)
+            tickets.append(ticket)
+        if not tickets:
+            error, self._refused = self._refused, None
+            return self._step_done(None, error, now)
+        last = batch[len(tickets) - 1]
+        final = last.timeout
+        if final is None or self._refused is not None:
+            final = self.timeouts.reply if last.app == "hangup" or self._refused else self.timeouts.execute
+        self._wait(tickets, now, self.timeouts.reply, final)
+        return b"".join(prepared)
+
+    def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
+        run = self.run
+        if isinstance(error, CallGone):
+            if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
+                run.gone(error.cause)  # type: ignore[union-attr]
+            return self._flow_over(now)
+        if self._after != "resume":
+            return self._flow_over(now)
+        if error is not None:
+            return self._send(run.failed(error), now)  # type: ignore[union-attr]
+        return self._send(run.resume(result), now)  # type: ignore[union-attr]
+
+    def _flow_over(self, now: float) -> bytes:
+        if self.metrics is not None and self.run is not None:
+            self.metrics.call_ended(self.flow_name, self.run.result or "error")
+        if self._after == "exit" and self.proto.gone is None:
+            self.released = True
+            self.phase = RELEASE
+            data = commands.exit()
+            self._wait([self.proto.command(data)], now, self.timeouts.reply)
+            return data
+        return self._finish(now)
+
+    def _finish(self, now: float) -> bytes:
+        if self.must_hang_up and self.proto.channel is not None:
+            return self._hang_up("NORMAL_CLEARING", now)
+        return self._drain(now)
+
+    def _hang_up(self, cause: str, now: float) -> bytes:
+        self.phase = HANGUP
+        data, ticket = self.proto.execute("hangup", cause)
+        self._wait([ticket], now, self.timeouts.reply)
+        return data
+
+    def _drain(self, now: float) -> bytes:
+        self._waiting = []
+        if self.proto.finished or self.proto.channel is None:  # no call was ever set up
+            self.phase = CLOSED
+            return b""
+        self.phase = DRAIN
+        self.deadline = now + self.timeouts.drain
+        return b""
+
+    def _fail(self, error: Exception) -> None:
+        """An error that ends the call (not the caller hanging up): logged once, kept."""
+        if self.error is not None:
+            return
+        self.error = error  # type: ignore[assignment]
+        uuid = self.proto.uuid or "-"
+        if isinstance(error, ProtocolError):
+            self.outcome = f"ProtocolError: {error}"
+            server_log.warning("call %s from %s ended on malformed input: %s", uuid, self.peer, error)
+            if self.metrics is not None:
+                self.metrics.protocol_errors.inc()
+        else:
+            self.outcome = f"{type(error).__name__}: {error}"
+            server_log.warning("call %s from %s ended on error: %s", uuid, self.peer, self.outcome)
+
+
+def _failure(ticket: Ticket) -> Exception | None:
+    """What went wrong with an answered ticket: its error, or a command's ``-ERR`` reply."""
+    if ticket.error is not None:
+        return ticket.error
+    if ticket.kind == "reply" and isinstance(ticket.result, Reply) and ticket.result.text.startswith("-ERR"):
+        return CommandFailed(ticket.command, ticket.result.text)
+    return None

@@ -1,0 +1,167 @@
+"""A flow call on the event loop: the socket's readiness and one timer drive a FlowCall.
+
+No greenlet per call: the loop calls back when the socket is readable (or writable again
+after a partial write) and when the call's current wait runs out, and each callback hands
+what happened to the call's :class:`~flowengine.flows.call.FlowCall` and writes what it
+answers. That saves a greenlet switch per event and ~10 KB per call (a greenlet's stack,
+its frames, gevent's socket object), which is what lets one core hold thousands of calls
+with a short wait for each. Callbacks run in the hub, so nothing here may block: the
+socket is non-blocking and a write the kernel cannot take at once waits in ``backlog``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any, Callable
+
+from ..flows.call import FlowCall
+
+log = logging.getLogger("flowengine.server")
+
+_RECV = 65536
+
+
+class EventedCall:
+    # one per call, thousands at once
+    __slots__ = ("loop", "sock", "call", "recording", "on_close", "started_at", "backlog", "reader", "writer",
+                 "timer", "timer_at", "_named", "_closed")
+
+    def __init__(self, loop: Any, sock: socket.socket, call: FlowCall, *, recording: Any = None,
+                 on_close: Callable[["EventedCall"], None] | None = None) -> None:
+        sock.setblocking(False)
+        self.loop = loop
+        self.sock = sock
+        self.call = call
+        self.recording = recording      # a CallRecording, or None
+        self.on_close = on_close
+        self.started_at = time.monotonic()
+        self.backlog = b""              # written by the call, not yet taken by the kernel
+        self.writer: Any = None
+        self.timer: Any = None
+        self.timer_at = 0.0
+        self._named = recording is None
+        self._closed = False
+        self.reader = loop.io(sock.fileno(), 1)
+        self.reader.start(self._readable)
+        self._apply(call.start, None)
+
+    # -- what the server calls --------------------------------------------------------
+    def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Shutdown: ask FreeSWITCH to hang up; the flow then sees the call go."""
+        if not self._closed:
+            self._apply(lambda now: self.call.request_hangup(cause), None)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for watcher in (self.reader, self.writer, self.timer):
+            if watcher is not None:
+                watcher.stop()
+        self.reader = self.writer = self.timer = None  # stopped, they hold no callback
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.recording is not None:
+            self.recording.close()
+        if self.on_close is not None:
+            self.on_close(self)
+
+    # -- loop callbacks ---------------------------------------------------------------
+    def _readable(self) -> None:
+        try:
+            data = self.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._apply(self.call.lost, f"socket error: {exc}")
+            return
+        if self.recording is not None and data:
+            self.recording.inbound(data)
+        self._apply(self.call.receive, data)
+
+    def _writable(self) -> None:
+        try:
+            sent = self.sock.send(self.backlog)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.backlog = b""
+            self._apply(self.call.lost, f"write failed: {exc}")
+            return
+        self.backlog = self.backlog[sent:]
+        if not self.backlog and self.writer is not None:
+            self.writer.stop()
+            self.writer = None
+
+    def _expired(self) -> None:
+        self.timer = None
+        deadline = self.call.deadline
+        if deadline is None or self._closed:
+            return
+        now = time.monotonic()
+        if now < deadline:  # armed for an earlier wait (or the loop's clock ran ahead): again
+            self._arm(deadline)
+            return
+        self._apply(self.call.expire, None, now)
+
+    # -- the call's side ----------------------------------------------------------------
+    def _apply(self, method: Callable[..., bytes], arg: Any, now: float | None = None) -> None:
+        """Run one step of the call; write what it says; close or re-arm the timer."""
+        call = self.call
+        try:
+            if now is None:
+                now = time.monotonic()
+            out = method(now) if arg is None else method(arg, now)
+            while out:
+                failure = self._write(out)
+                out = call.lost(failure, time.monotonic()) if failure else b""
+        except Exception:  # one call's bug must not take down the others
+            log.exception("call %s from %s: internal error", call.proto.uuid or "-", call.peer)
+            try:
+                self._write(call.abort())
+            except Exception:
+                pass
+        if not self._named and call.proto.channel is not None:  # the connect reply came
+            self._named = True
+            self.recording.named(call.proto.uuid or "unknown", call.proto.channel)
+        if call.closed:
+            self.close()
+        elif call.deadline is not None:
+            self._arm(call.deadline)
+
+    def _write(self, data: bytes) -> str | None:
+        """Write without blocking; what the kernel cannot take now waits for writability."""
+        if self._closed:
+            return None
+        if self.recording is not None:
+            self.recording.outbound(data)
+        if self.backlog:
+            self.backlog += data
+            return None
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            return f"write failed: {exc}"
+        if sent < len(data):
+            self.backlog = data[sent:]
+            self.writer = self.loop.io(self.sock.fileno(), 2)
+            self.writer.start(self._writable)
+        return None
+
+    def _arm(self, deadline: float) -> None:
+        """One timer per call. A later deadline leaves it be (it fires, sees the wait is
+        not over, and re-arms), so most waits cost no timer work at all."""
+        timer = self.timer
+        if timer is not None:
+            if self.timer_at <= deadline:
+                return
+            timer.stop()
+        self.timer_at = deadline
+        self.timer = timer = self.loop.timer(max(0.0, deadline - time.monotonic()))
+        timer.start(self._expired)

@@ -1,0 +1,245 @@
+"""FlowCall: a whole flow call as phases, driven by bytes and time alone (no socket)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flowengine.errors import CommandTimeout, ProtocolError
+from flowengine.esl import Parser
+from flowengine.flows import load_flows
+from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, UNROUTED_CAUSE, FlowCall
+from flowengine.flows.flowset import FlowSet
+from flowengine.replay.command_reader import CommandReader
+from flowengine.replay.fake import ReplayFreeSwitch
+from flowengine.session import Timeouts
+from flowengine.testing.memory import converse
+from flowengine.testing.scripted import ScriptedFreeSwitch
+
+from .conftest import load
+from .flowkit import flow_from
+
+E2E = load_flows(Path(__file__).parent / "flows" / "e2e")
+TIMEOUTS = Timeouts(connect=5, reply=5, execute=60, drain=2)
+
+
+class Metrics:
+    """Counts what the server's Prometheus metrics would (the real class needs a registry)."""
+
+    def __init__(self) -> None:
+        self.ended, self.steps, self.errors = [], [], 0
+        outer = self
+
+        class _Counter:
+            def inc(self) -> None:
+                outer.errors += 1
+        self.protocol_errors = _Counter()
+
+    def call_ended(self, flow, result):
+        self.ended.append((flow, result))
+
+    def step(self, kind, outcome, seconds):
+        self.steps.append((kind, outcome))
+
+
+def flow_call(flows=E2E, **kw) -> FlowCall:
+    return FlowCall(lambda: flows, kw.pop("timeouts", TIMEOUTS), run_options={"trace": True}, **kw)
+
+
+def sent_words(data: bytes) -> list[str]:
+    return [c.describe() if c.word == "sendmsg" else c.word for c in CommandReader().feed(data)]
+
+
+@pytest.mark.parametrize("name,outcomes", [
+    ("answer_playback_hangup", [("answer", "done"), ("welcome", "played"), ("bye", "hangup")]),
+    ("pagd_digit", [("answer", "done"), ("ask", "digits"), ("goodbye", "played"), ("bye", "hangup")]),
+    ("pagd_timeout", [("answer", "done"), ("route", "quick"), ("quick", "timeout"), ("bye", "hangup")]),
+    ("pagd_invalid_then_valid", [("answer", "done"), ("route", "ask"), ("ask", "3"), ("bye", "hangup")]),
+    ("caller_hangup_during_pagd", [("answer", "done"), ("ask", "hangup:ORIGINATOR_CANCEL")]),
+    ("dtmf_stops_playback", [("answer", "done"), ("route", "menu"), ("menu", "#"), ("bye", "hangup")]),
+    ("playback_missing_file", [("answer", "done"), ("route", "missing"), ("missing", "not_found"),
+                               ("bye", "hangup")]),
+])
+def test_recorded_calls_replay_through_every_phase(name, outcomes):
+    replay = ReplayFreeSwitch(load(name))
+    metrics = Metrics()
+    call = flow_call(metrics=metrics)
+    converse(call, replay)
+    assert replay.exhausted                      # every recorded command, in order, nothing more
+    assert call.closed and call.error is None and call.outcome == "ok"
+    assert call.run.outcomes == outcomes
+    assert metrics.ended == [(call.flow_name, call.run.result)]
+    assert call.run.result == ("gone" if "hangup:" in outcomes[-1][1] else "hangup")
+    uuid = Parser().feed(load(name).chunks("in")[0])[0].channel.unique_id
+    assert call.proto.uuid == uuid and call.proto.finished
+
+
+def test_connect_subscribes_and_lingers_in_one_write():
+    call = flow_call()
+    assert sent_words(call.start(0.0)) == ["connect"]
+    out = call.receive(load("pagd_digit").chunks("in")[0], 0.1)
+    assert sent_words(out) == ["myevents", "linger"]
+    assert call.deadline == pytest.approx(0.1 + TIMEOUTS.reply)
+
+
+def test_a_number_no_flow_serves_is_hung_up_unallocated():
+    scripted = ScriptedFreeSwitch(destination="9999")
+    writes = []
+
+    class Tap:
+        def receive(self, data):
+            writes.extend(sent_words(data))
+            return scripted.receive(data)
+
+    metrics = Metrics()
+    call = flow_call(metrics=metrics)
+    converse(call, Tap())
+    assert writes == ["connect", "myevents", "linger", f'hangup "{UNROUTED_CAUSE}"']
+    assert metrics.ended == [("-", "unrouted")] and call.run is None
+    assert call.closed and call.proto.finished and call.proto.hangup_cause == UNROUTED_CAUSE
+
+
+SET_THEN_PLAY = """
+name: setplay
+numbers: ["1000"]
+start: welcome
+steps:
+  welcome: {playback: {files: ivr/welcome.wav, terminators: "#"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_set_up_applications_go_out_with_the_next_step_in_one_write():
+    flow = flow_from(SET_THEN_PLAY)
+    scripted = ScriptedFreeSwitch(destination="1000")
+    writes = []
+
+    class Tap:
+        def receive(self, data):
+            writes.append(sent_words(data))
+            return scripted.receive(data)
+
+    call = flow_call(FlowSet({"setplay": flow}, default=flow))
+    converse(call, Tap())
+    assert ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in writes
+    assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
+    assert call.closed and call.proto.finished
+
+
+TRANSFER = """
+name: xfer
+numbers: ["1000"]
+start: go
+steps:
+  go: {set: {handed: "yes"}, next: away}
+  away: {transfer: "2000 XML default"}
+"""
+
+
+def test_a_transfer_releases_the_call_and_never_hangs_it_up():
+    flow = flow_from(TRANSFER)
+    scripted = ScriptedFreeSwitch(destination="1000")
+    writes = []
+
+    class Tap:
+        def receive(self, data):
+            writes.extend(sent_words(data))
+            return scripted.receive(data)
+
+    call = flow_call(FlowSet({"xfer": flow}, default=flow))
+    converse(call, Tap())
+    assert writes == ["connect", "myevents", "linger", 'set "handed=yes"', 'transfer "2000 XML default"', "exit"]
+    assert call.released and call.run.result == "transfer" and call.closed
+
+
+def test_a_step_that_never_completes_times_out_into_the_error_path():
+    call = flow_call()
+    call.start(0.0)
+    call.receive(load("answer_playback_hangup").chunks("in")[0], 0.0)
+    call.receive(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
+                 b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n", 0.0)
+    assert call.phase == FLOW and call.deadline == pytest.approx(TIMEOUTS.execute)  # answer has no timeout
+    assert call.expire(1.0) == b""                           # early: nothing happens
+    out = call.expire(TIMEOUTS.execute)
+    assert sent_words(out) == ['hangup "NORMAL_TEMPORARY_FAILURE"']
+    assert call.run.result == "error"
+    again = call.expire(TIMEOUTS.execute + TIMEOUTS.reply)   # that hangup unanswered: one more, then read
+    assert sent_words(again) == ['hangup "NORMAL_CLEARING"'] and call.phase == HANGUP
+    assert call.expire(TIMEOUTS.execute + 2 * TIMEOUTS.reply) == b"" and call.phase == DRAIN
+    call.expire(TIMEOUTS.execute + 2 * TIMEOUTS.reply + TIMEOUTS.drain)
+    assert call.closed and call.run.result == "error"
+
+
+def test_a_connect_that_is_never_answered_closes_without_a_hangup():
+    call = flow_call()
+    call.start(0.0)
+    assert call.expire(TIMEOUTS.connect) == b""
+    assert call.closed and isinstance(call.error, CommandTimeout)
+
+
+@pytest.mark.parametrize("garbage", [b"Content-Type: command/reply\nContent-Length: -5\n\n",
+                                     b"no colon and no end " * 80000])
+def test_malformed_bytes_end_the_call_at_once_and_are_counted(garbage):
+    metrics = Metrics()
+    call = flow_call(metrics=metrics)
+    call.start(0.0)
+    call.receive(load("pagd_digit").chunks("in")[0], 0.0)
+    assert call.receive(garbage, 0.0) == b""
+    assert call.phase == CLOSED and isinstance(call.error, ProtocolError)
+    assert call.outcome.startswith("ProtocolError") and metrics.errors == 1
+
+
+def test_the_call_can_be_cut_at_any_byte_and_always_closes():
+    recorded = load("pagd_digit")
+    total = len(recorded.inbound())
+    for cut in range(0, total, 97):
+        replay = ReplayFreeSwitch(recorded)
+        call = flow_call()
+        sent, budget = [0], cut
+
+        class Cut:
+            exhausted, peer_closes = False, False
+
+            def receive(self, data):
+                out = []
+                for gap, chunk in replay.receive(data):
+                    room = budget - sent[0]
+                    if room <= 0:
+                        break
+                    out.append((gap, chunk[:room]))
+                    sent[0] += len(out[-1][1])
+                if sent[0] >= budget:
+                    Cut.exhausted = Cut.peer_closes = True  # then the socket ends
+                return out
+
+        converse(call, Cut())
+        assert call.closed, cut
+        assert call.proto.closed or call.proto.finished or call.error is not None, cut
+
+
+HOLD = """
+name: hold
+numbers: ["1000"]
+start: music
+steps:
+  music: {playback: ivr/hold.wav, next: music}
+"""
+
+
+def test_shutdown_asks_for_a_hangup_and_the_flow_sees_the_call_go():
+    flow = flow_from(HOLD)
+    scripted = ScriptedFreeSwitch(destination="1000")
+    call = flow_call(FlowSet({"hold": flow}, default=flow))
+    assert call.request_hangup("SYSTEM_SHUTDOWN") == b""      # no call set up yet: nothing to ask
+    out = call.start(0.0)
+    while call.phase != FLOW:
+        out = b"".join(call.receive(chunk, 0.0) for _, chunk in scripted.receive(out))
+    request = call.request_hangup("SYSTEM_SHUTDOWN")
+    assert sent_words(request) == ["sendmsg"] and b"hangup-cause: SYSTEM_SHUTDOWN" in request
+    for _, chunk in scripted.receive(request):
+        call.receive(chunk, 0.5)
+    assert call.proto.gone is not None and call.proto.hangup_cause == "SYSTEM_SHUTDOWN"
+    assert call.run.result == "gone" and call.run.outcomes[-1] == ("music", "hangup:SYSTEM_SHUTDOWN")
+    assert call.closed                                          # the socket closed after the notice
+    assert call.request_hangup("SYSTEM_SHUTDOWN") == b""
