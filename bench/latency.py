@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where step turnaround goes with 1,000 calls up: inside the engine, or around it.
 
-Runs flowengine (pinned to one core) with its session timed at three points: when the
+Runs flowengine (pinned to one core) with its calls timed at three points: when the
 kernel received a completion (SO_TIMESTAMPNS on the call's socket), when the engine's
 read returned it, and when the engine wrote the next command. The paced load generator
 (pinned to the other core) times the same steps from its side. So a step's turnaround
@@ -27,50 +27,43 @@ sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
 import run as bench_run  # noqa: E402  (bench/run.py)
 
-# the server side: flowengine's own command line, its session's read and write timed; the
-# read is the session's own, done with recvmsg to get the kernel's receive stamp
+# the server side: flowengine's own command line, its calls' reads and writes timed; the
+# read is done with recvmsg to get the kernel's receive stamp
 TIMED_SERVER = r'''
 import atexit, socket, struct, sys, time
-from gevent.socket import wait_read
-from flowengine.session import outbound
-S = outbound.OutboundSession
-send = S._sendall
-waits, works = [], []
-def _pump(self, timeout):
-    if self._closed or self.proto.closed:
-        self.proto.connection_lost("socket closed")
-        return
-    raw = self.sock._sock
-    if not getattr(self, "_stamped", False):
-        raw.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
-        self._stamped = True
+from flowengine.server import evented
+E = evented.EventedCall
+init, write, close = E.__init__, E._write, E.close
+waits, works, pending = [], [], {}
+def __init__(self, loop, sock, call, **kw):
+    sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+    pending.pop(id(self), None)  # a closed call's object may have had this id
+    init(self, loop, sock, call, **kw)
+def _readable(self):
     try:
-        while True:
-            try:
-                data, ancillary, _, _ = raw.recvmsg(65536, socket.CMSG_SPACE(16))
-                break
-            except BlockingIOError:
-                wait_read(raw.fileno(), timeout)
-    except socket.timeout:
+        data, ancillary, _, _ = self.sock.recvmsg(65536, socket.CMSG_SPACE(16))
+    except (BlockingIOError, InterruptedError):
         return
     except OSError as exc:
-        self.proto.connection_lost(f"socket error: {exc}")
+        self._apply(self.call.lost, f"socket error: {exc}")
         return
-    self._read_at = time.time()
-    self._arrived_at = self._read_at
+    read_at = arrived_at = time.time()
     for level, kind, value in ancillary:
         if kind == 35:
             seconds, nanoseconds = struct.unpack_from("qq", value)
-            self._arrived_at = seconds + nanoseconds / 1e9
-    self.proto.receive(data)
-def _sendall(self, data):
-    at = getattr(self, "_read_at", None)
-    if at is not None:
-        works.append(time.time() - at)
-        waits.append(at - self._arrived_at)
-        self._read_at = None
-    send(self, data)
-S._pump, S._sendall = _pump, _sendall
+            arrived_at = seconds + nanoseconds / 1e9
+    pending[id(self)] = (arrived_at, read_at)
+    self._apply(self.call.receive, data)
+def _write(self, data):
+    stamps = pending.pop(id(self), None)
+    if stamps is not None:
+        works.append(time.time() - stamps[1])
+        waits.append(stamps[1] - stamps[0])
+    return write(self, data)
+def _close(self):
+    pending.pop(id(self), None)
+    close(self)
+E.__init__, E._readable, E._write, E.close = __init__, _readable, _write, _close
 atexit.register(lambda: print("SPANS", " ".join(f"{w:.7f},{s:.7f}" for w, s in zip(waits, works)), file=sys.stderr))
 from flowengine.cli import main
 sys.exit(main(sys.argv[1:]))

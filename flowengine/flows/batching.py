@@ -1,9 +1,8 @@
-"""Which commands go out in one write: shared by every driver of a FlowRun.
+"""Which commands go out in one write.
 
 Set-up applications (``Execute(wait=False)``, e.g. ``set``) complete at once, so the
 driver sends them together with the next command that waits, and FreeSWITCH runs them in
-order (event-lock); the flow is resumed with the last one's completion. Keeping this in one
-place means the server, the flow tests and the greenlet runner batch the same way.
+order (event-lock); the flow is resumed with the last one's completion.
 """
 
 from __future__ import annotations

@@ -11,9 +11,11 @@ whoever drives the call hands in what it read and the time, and writes what it g
     out = call.expire(now)           # when call.deadline has passed
     ...until call.closed, then close the socket.
 
-The rules are the greenlet session's (:class:`~flowengine.session.OutboundSession`) and
-the flow runner's: the same timeouts, batching of set-up applications, hangup at the end
-unless the call was handed off or is gone, then reading until the call is fully reported.
+The rules are the greenlet session's (:class:`~flowengine.session.OutboundSession`): the
+same timeouts; set-up applications batched with the step they prepare; a hangup at the end
+unless the call was handed off or is gone; then reading until the call is fully reported.
+Flow tests and ``run.py simulate`` run this same object in memory
+(:func:`flowengine.testing.memory.converse`).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class FlowCall:
 
     # one per call, thousands at once
     __slots__ = ("flows", "timeouts", "event_format", "linger", "metrics", "peer", "run_options", "before",
-                 "proto", "phase", "deadline", "run", "flow_name", "released", "outcome", "error",
-                 "_waiting", "_span", "_final_span", "_refused", "_after")
+                 "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
+                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_after")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Any, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
@@ -67,6 +69,7 @@ class FlowCall:
         self.run: FlowRun | None = None
         self.flow_name: str | None = None
         self.released = False               # handed back to the dialplan: never hang it up
+        self.hung_up = False                # the flow's own hangup has run
         self.outcome = "ok"                 # for the call's summary line
         self.error: FlowengineError | None = None
         self._waiting: list[Ticket] = []    # one write's tickets; the last one's answer resumes
@@ -74,6 +77,7 @@ class FlowCall:
         self._final_span = 0.0              # the last ticket's, once the earlier ones are in
         self._refused: UnsafeValue | None = None
         self._after: After = "resume"
+        self._last_app: str | None = None
 
     # -- what the driver calls ------------------------------------------------------------
     @property
@@ -256,6 +260,7 @@ class FlowCall:
             error, self._refused = self._refused, None
             return self._step_done(None, error, now)
         last = batch[len(tickets) - 1]
+        self._last_app = last.app
         final = last.timeout
         if final is None or self._refused is not None:
             final = self.timeouts.reply if last.app == "hangup" or self._refused else self.timeouts.execute
@@ -264,6 +269,8 @@ class FlowCall:
 
     def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
         run = self.run
+        if error is None and self._last_app == "hangup":  # FreeSWITCH ran the flow's own hangup
+            self.hung_up = True
         if isinstance(error, CallGone):
             if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
                 run.gone(error.cause)  # type: ignore[union-attr]
@@ -286,7 +293,9 @@ class FlowCall:
         return self._finish(now)
 
     def _finish(self, now: float) -> bytes:
-        if self.must_hang_up and self.proto.channel is not None:
+        # the flow's hangup completed, yet no CHANNEL_HANGUP came (a filter can hold it
+        # back, or it is still on its way): the call is ending, do not ask twice
+        if self.must_hang_up and not self.hung_up and self.proto.channel is not None:
             return self._hang_up("NORMAL_CLEARING", now)
         return self._drain(now)
 

@@ -23,14 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import FlowError, FlowengineError
+from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
+from ..flows.call import UNROUTED_CAUSE, FlowCall
 from ..flows.interpreter import Execute
-from ..flows.runner import UNROUTED_CAUSE, drive
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
-from .memory import MemorySession
+from ..session import Timeouts
+from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
 CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
@@ -105,15 +106,18 @@ def load_test_file(path: str | Path) -> TestFile:
 
 
 def run_case(case: Case, flows: FlowSet) -> CaseResult:
+    """Run one case the way the server runs a call (:class:`FlowCall`), against the
+    replayed recording or the scripted caller, in memory."""
     result = CaseResult(case)
     spec = case.spec
     call = spec.get("call") or {}
+    linger, fmt = True, "plain"
     if "replay" in spec:
         transcript = Transcript.load(case.base / spec["replay"])
         peer: Any = ReplayFreeSwitch(transcript, strict=bool(spec.get("strict", False)))
         sent = b"".join(transcript.chunks("out"))
         fmt = "json" if b"myevents json" in sent else "xml" if b"myevents xml" in sent else "plain"
-        session = MemorySession(peer, linger=b"linger" in sent, event_format=fmt)
+        linger = b"linger" in sent
     else:
         peer = ScriptedFreeSwitch(destination=str(call.get("destination", "")),
                                   caller=str(call.get("caller", "5551234")),
@@ -122,36 +126,34 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
                                   missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)))
-        session = MemorySession(peer)
-    clock = _clock(call.get("time"))
-    run = None
+
+    def before(run: FlowRun, command: Execute) -> None:
+        if isinstance(peer, ScriptedFreeSwitch):
+            peer.visited.update(run.visited)
+
+    options: dict[str, Any] = {"clock": _clock(call.get("time"))}
+    flow_call = FlowCall(lambda: flows, Timeouts(), event_format=fmt, linger=linger, run_options=options,
+                         before=before)
     try:
-        channel = session.start()
-        number = channel.get("Caller-Destination-Number")
-        flow = flows.route(number)
-        if flow is None:
-            result.problems.append(f"no flow serves {number!r} (the call would be hung up with {UNROUTED_CAUSE})")
-            return result
-        run = FlowRun(flow, flows=flows, channel=channel, uuid=session.uuid, clock=clock)
-        result.run = run
-
-        def before(run: FlowRun, command: Execute) -> None:
-            if isinstance(peer, ScriptedFreeSwitch):
-                peer.visited.update(run.visited)
-
-        drive(session, run, before)
-        session.finish()
+        converse(flow_call, peer)
     except ReplayMismatch as exc:
-        step = run.step if run is not None else None
+        step = flow_call.run.step if flow_call.run is not None else None
         expected = (f"the log's next command is {exc.expected.describe()} (record {exc.record})"
                     if exc.expected is not None else "the log has no more commands")
         sent = exc.sent.describe() if exc.sent is not None else "?"
         result.problems.append(f"step {step!r} sent {sent} but {expected}" if step else str(exc))
         return result
-    except FlowengineError as exc:
-        result.problems.append(f"{type(exc).__name__}: {exc}")
+    run = flow_call.run
+    if flow_call.error is not None:  # the call itself failed: no answer to connect, bytes that are not ESL
+        result.problems.append(f"{type(flow_call.error).__name__}: {flow_call.error}")
         return result
-    result.problems += check_expectations(spec.get("expect") or {}, run, session)
+    if run is None:
+        channel = flow_call.proto.channel
+        number = channel.get("Caller-Destination-Number") if channel is not None else None
+        result.problems.append(f"no flow serves {number!r} (the call would be hung up with {UNROUTED_CAUSE})")
+        return result
+    result.run = run
+    result.problems += check_expectations(spec.get("expect") or {}, run, flow_call.proto.hangup_cause)
     return result
 
 
@@ -164,7 +166,7 @@ def _clock(text: Any):
     return lambda: moment
 
 
-def check_expectations(expect: dict, run: FlowRun, session: MemorySession) -> list[str]:
+def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = None) -> list[str]:
     problems = []
     if "steps" in expect:
         problems += _compare_lists("steps", [str(s) for s in expect["steps"]], run.visited)
@@ -187,7 +189,7 @@ def check_expectations(expect: dict, run: FlowRun, session: MemorySession) -> li
     if "result" in expect and run.result != expect["result"]:
         problems.append(f"result: the call ended {run.result!r}, expected {expect['result']!r}")
     if "cause" in expect:
-        cause = run.cause or session.hangup_cause
+        cause = run.cause or hangup_cause
         if cause != expect["cause"]:
             problems.append(f"cause: {cause!r}, expected {expect['cause']!r}")
     return problems

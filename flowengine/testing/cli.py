@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..errors import FlowError
-from ..flows import FlowRun, load_flows
+from ..flows import FlowRun, FlowSet, load_flows
+from ..flows.call import FlowCall
 from ..flows.interpreter import Execute
-from ..flows.runner import drive
+from ..session import Timeouts
 from . import coverage
 from .cases import find_test_files, load_test_file, run_case, _clock
-from .memory import MemorySession
+from .memory import converse
 from .scripted import ScriptedFreeSwitch
 
 
@@ -123,9 +124,6 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         return line.strip() or None
 
     peer = TerminalCaller(ask, destination=args.number, caller=args.caller, caller_name=args.caller_name)
-    session = MemorySession(peer)
-    session.start()
-    run = FlowRun(flow, flows=flows, channel=session.channel, uuid=session.uuid, clock=_clock(args.time))
     shown = 0
 
     def report(run: FlowRun) -> None:
@@ -145,7 +143,13 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         print(f"[{run.visited[-1]}] {detail}", file=out)
 
     print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
-    drive(session, run, before)
+    chosen = FlowSet(flows=flows.flows, default=flow)  # this flow whatever the number; the others by name
+    call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": _clock(args.time)}, before=before)
+    converse(call, peer)
+    run = call.run
+    if run is None:
+        print(f"end: the call failed before the flow began ({call.outcome})", file=out)
+        return 1
     report(run)
     print(f"end: {run.result}" + (f" ({run.cause})" if run.cause else ""), file=out)
     return 0

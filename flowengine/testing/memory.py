@@ -1,10 +1,12 @@
-"""A call session over memory: the real protocol state, a FreeSWITCH peer without sockets.
+"""Calls over memory: the real protocol state and a FreeSWITCH peer without sockets.
 
-It offers what the flow runner uses of :class:`~flowengine.session.OutboundSession`
-(``start``, ``execute``, ``hangup``, ``release``, ``command``, ``finish``), so flow tests
-run the same parser, call state and interpreter as a live call, only faster and with no
-network. The peer is anything with ``receive(bytes) -> list[(gap, bytes)]``: a replayed
-recording or a scripted FreeSWITCH.
+:func:`converse` runs a :class:`~flowengine.flows.call.FlowCall` (what the server runs for
+every call) against a peer, so flow tests exercise the same parser, call phases and
+interpreter as a live call, only faster and with no network. :class:`MemorySession` offers
+the blocking session API (``start``, ``execute``, ``command``, ``hangup``, ``finish``) over
+the same peers, for code written against :class:`~flowengine.session.OutboundSession`.
+A peer is anything with ``receive(bytes) -> list[(gap, bytes)]``: a replayed recording or
+a scripted FreeSWITCH.
 """
 
 from __future__ import annotations
