@@ -344,3 +344,36 @@ steps:
     assert note.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
     assert [k for k, _ in note.headers].count("call-command") == 1
     assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "execute"]
+
+
+@pytest.mark.parametrize("garbage", [b"Content-Type: command/reply\nContent-Length: -5\n\n", None])
+def test_a_call_that_ends_on_an_error_is_freed_at_once_not_by_the_garbage_collector(garbage):
+    """The error is kept for the call's summary; raised on the way, its traceback would
+    hold the call's frames, and they the call."""
+    flow = flow_from("""
+name: u
+numbers: ["1000"]
+start: s
+steps:
+  s: {playback: "${caller_id_name}", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    flows = FlowSet({"u": flow}, default=flow)
+    gc.collect()
+    gc.disable()
+    try:
+        if garbage is not None:   # bytes that are not the protocol
+            call = flow_call()
+            call.start(0.0)
+            call.receive(load("pagd_digit").chunks("in")[0], 0.0)
+            call.receive(garbage, 0.0)
+            assert isinstance(call.error, ProtocolError)
+        else:                     # a caller ID FreeSWITCH would cut short: UnsafeValue
+            call = flow_call(flows)
+            converse(call, ScriptedFreeSwitch(destination="1000", caller_name="x\0y"))
+            assert call.run.result == "error"
+        assert call.closed
+        del call
+        assert [o for o in gc.get_objects() if isinstance(o, FlowCall)] == []
+    finally:
+        gc.enable()

@@ -252,6 +252,7 @@ class FlowCall:
             try:
                 data, ticket = proto.execute(command.app, command.arg)
             except UnsafeValue as exc:  # refused before a byte: what was prepared goes anyway
+                exc.__traceback__ = None  # (it is kept: see _fail)
                 self._refused = exc
                 break
             prepared.append(data)
@@ -318,6 +319,9 @@ class FlowCall:
         """An error that ends the call (not the caller hanging up): logged once, kept."""
         if self.error is not None:
             return
+        # kept for the summary, not re-raised: its traceback would hold this call's frames
+        # and so the call itself, a loop only a full collection frees
+        error.__traceback__ = None
         self.error = error  # type: ignore[assignment]
         uuid = self.proto.uuid or "-"
         if isinstance(error, ProtocolError):
