@@ -35,10 +35,12 @@ from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 
 
-def _answers() -> tuple[bytes, dict[str, bytes], str]:
-    """(connect reply, app -> answer with PLACEHOLDER as Event-UUID, the template call UUID)."""
-    fs = ScriptedFreeSwitch(destination="1000", actions=[{"press": "1"}], uuid=str(uuidlib.uuid4()))
+def _answers(nixed: frozenset[str] = frozenset(), uuid: str | None = None) -> tuple[bytes, dict[str, bytes], str]:
+    """(connect reply, app -> answer with PLACEHOLDER as Event-UUID, the template call UUID),
+    without the event types in ``nixed`` (as FreeSWITCH leaves out what a socket nixevent-ed)."""
+    fs = ScriptedFreeSwitch(destination="1000", actions=[{"press": "1"}], uuid=uuid or str(uuidlib.uuid4()))
     fs.linger = True
+    fs.nixed = set(nixed)
     connect = fs._connect_reply()
     answers = {}
     for app, arg in (("answer", ""), ("playback", "ivr/welcome.wav"),
@@ -51,6 +53,15 @@ def _answers() -> tuple[bytes, dict[str, bytes], str]:
 
 
 CONNECT, ANSWERS, CALL_UUID = _answers()
+_NIXED_ANSWERS: dict[frozenset[str], dict[str, bytes]] = {frozenset(): ANSWERS}
+
+
+def answers_without(nixed: frozenset[str]) -> dict[str, bytes]:
+    """The answers for a call whose server turned ``nixed`` off (built once per set)."""
+    found = _NIXED_ANSWERS.get(nixed)
+    if found is None:
+        found = _NIXED_ANSWERS[nixed] = _answers(nixed, CALL_UUID)[1]
+    return found
 
 
 @dataclass
@@ -169,6 +180,7 @@ class Call:
         self.hold = hold           # park the call in play_and_get_digits until set
         self.pace = pace           # seconds an application takes (about): None = no time at all
         self.transport = None
+        self.answers = ANSWERS     # narrowed if the server nixes event types
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -194,7 +206,8 @@ class Call:
             if self.record_apps:
                 self.stats.apps.append(f"{app} {command.app_arg}".strip())
             key = (command.header("Event-UUID") or PLACEHOLDER).encode()
-            answer = ANSWERS.get(app, ANSWERS["set"]).replace(PLACEHOLDER.encode(), key)
+            answers = self.answers
+            answer = answers.get(app, answers["set"]).replace(PLACEHOLDER.encode(), key)
             if app == "play_and_get_digits" and self.hold is not None and not self.hold.is_set():
                 self.stats.held += 1
                 asyncio.get_running_loop().create_task(self._later(answer))
@@ -205,6 +218,9 @@ class Call:
                 return
             self.sent_at = None if app == "hangup" else time.time()
             self._write(answer)
+        elif word == "nixevent":
+            self.answers = answers_without(frozenset(command.line.split()[1:]))
+            self._write(reply(CONTROL_REPLIES[word]))
         elif word == "exit":  # FreeSWITCH says goodbye and closes
             self._write(reply("+OK bye") + disconnect_notice(CALL_UUID, linger=False))
             self.transport.close()

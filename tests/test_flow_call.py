@@ -10,7 +10,7 @@ import pytest
 from flowengine.errors import CommandTimeout, ProtocolError
 from flowengine.esl import Event, Parser
 from flowengine.flows import load_flows
-from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, UNROUTED_CAUSE, FlowCall
+from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, UNREAD_EVENTS, UNROUTED_CAUSE, FlowCall
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
 from flowengine.replay.fake import ReplayFreeSwitch
@@ -80,8 +80,34 @@ def test_connect_subscribes_and_lingers_in_one_write():
     call = flow_call()
     assert sent_words(call.start(0.0)) == ["connect"]
     out = call.receive(load("pagd_digit").chunks("in")[0], 0.1)
-    assert sent_words(out) == ["myevents", "linger"]
+    assert sent_words(out) == ["myevents", "linger", "nixevent"]
+    (nix,) = [c for c in CommandReader().feed(out) if c.word == "nixevent"]
+    assert set(nix.line.split()[1:]) == set(UNREAD_EVENTS)
+    assert not {"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} & set(UNREAD_EVENTS)
     assert call.deadline == pytest.approx(0.1 + TIMEOUTS.reply)
+    # the flow starts on the subscription's replies; nixevent's comes after, taken in order
+    out = call.receive(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
+                       b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n", 0.2)
+    assert call.phase == FLOW and sent_words(out) == ['answer ""']
+    call.receive(b"Content-Type: command/reply\nReply-Text: -ERR no keywords supplied\n\n", 0.3)
+    assert call.phase == FLOW and call.error is None     # an old switch refusing it ends nothing
+
+
+def test_nixed_events_no_longer_come_and_the_call_runs_the_same():
+    scripted = ScriptedFreeSwitch(destination="1001", actions=[{"press": "2"}])
+    names = []
+
+    class Tap:
+        def receive(self, data):
+            answers = scripted.receive(data)
+            names.extend(m.name for _, chunk in answers for m in Parser().feed(chunk) if isinstance(m, Event))
+            return answers
+
+    call = flow_call()
+    converse(call, Tap())
+    assert call.run.outcomes == [("answer", "done"), ("ask", "digits"), ("goodbye", "played"), ("bye", "hangup")]
+    assert "CHANNEL_EXECUTE" not in names and "CHANNEL_ANSWER" not in names
+    assert {"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} <= set(names)
 
 
 def test_a_number_no_flow_serves_is_hung_up_unallocated():
@@ -96,7 +122,7 @@ def test_a_number_no_flow_serves_is_hung_up_unallocated():
     metrics = Metrics()
     call = flow_call(metrics=metrics)
     converse(call, Tap())
-    assert writes == ["connect", "myevents", "linger", f'hangup "{UNROUTED_CAUSE}"']
+    assert writes == ["connect", "myevents", "linger", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
     assert metrics.ended == [("-", "unrouted")] and call.run is None
     assert call.closed and call.proto.finished and call.proto.hangup_cause == UNROUTED_CAUSE
 
@@ -150,7 +176,8 @@ def test_a_transfer_releases_the_call_and_never_hangs_it_up():
 
     call = flow_call(FlowSet({"xfer": flow}, default=flow))
     converse(call, Tap())
-    assert writes == ["connect", "myevents", "linger", 'set "handed=yes"', 'transfer "2000 XML default"', "exit"]
+    assert writes == ["connect", "myevents", "linger", "nixevent", 'set "handed=yes"', 'transfer "2000 XML default"',
+                      "exit"]
     assert call.released and call.run.result == "transfer" and call.closed
 
 
@@ -275,7 +302,7 @@ steps:
 
     call = flow_call(FlowSet({"b": flow}, default=flow))
     converse(call, HoldsSets())
-    assert writes[3:6] == ['set "continue_on_fail=true"', 'set "hangup_after_bridge=false"', 'bridge "user/1001"']
+    assert writes[4:7] == ['set "continue_on_fail=true"', 'set "hangup_after_bridge=false"', 'bridge "user/1001"']
     assert call.run.outcomes[0] == ("dial", "answered") and call.run.result == "hangup"
 
 

@@ -50,7 +50,9 @@ class _Step:
 class ReplayFreeSwitch:
     """``strict=False`` answers what the log lacks but a flow may add: session commands
     (myevents, linger, filter …) get FreeSWITCH's reply, and ``set`` / ``export`` /
-    ``unset`` executes get an EXECUTE and EXECUTE_COMPLETE made from a recorded one."""
+    ``unset`` executes get an EXECUTE and EXECUTE_COMPLETE made from a recorded one.
+    ``nixevent`` is answered in either mode; the events it would have held back are
+    replayed all the same (the engine ignores them)."""
 
     def __init__(self, transcript: Transcript, *, strict: bool = True) -> None:
         self.transcript = transcript
@@ -94,7 +96,9 @@ class ReplayFreeSwitch:
                 self._next += 1
                 out.extend((gap, self._substitute(chunk)) for gap, chunk in step.answers)
                 continue
-            synthetic = None if self.strict else self._synthesize(command)
+            # nixevent only narrows what FreeSWITCH sends, and the recording holds every
+            # event there was: answered as FreeSWITCH does, even when strict
+            synthetic = (None if self.strict and command.word != "nixevent" else self._synthesize(command))
             if synthetic is not None:
                 out.append((0.0, synthetic))
                 continue

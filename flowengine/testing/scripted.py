@@ -77,6 +77,7 @@ class ScriptedFreeSwitch:
         self.vars: dict[str, str] = {str(k): str(v) for k, v in (variables or {}).items()}
         self.heard: list[str] = []         # what the caller heard, for the simulator
         self.linger = False
+        self.nixed: set[str] = set()       # event types turned off with nixevent
         self.gone = False
         self._reader = CommandReader()
         swap = {_TEMPLATE["uuid"]: self.uuid, _TEMPLATE["caller"]: caller,
@@ -101,6 +102,8 @@ class ScriptedFreeSwitch:
             return reply("+OK")  # queued to a dead channel: nothing runs
         if word == "linger":
             self.linger = True
+        if word == "nixevent":
+            self.nixed.update(command.line.split()[1:])
         if word in CONTROL_REPLIES:
             return reply(CONTROL_REPLIES[word])
         if word == "exit":
@@ -136,7 +139,8 @@ class ScriptedFreeSwitch:
         return pairs
 
     def _event(self, name: str, *extra: tuple[str, str]) -> bytes:
-        return plain_event(self._headers(name) + list(extra))
+        pairs = self._headers(name)  # fired (and numbered) even when this socket has nixed it
+        return b"" if name in self.nixed else plain_event(pairs + list(extra))
 
     def _app_events(self, app: str, arg: str, key: str, response: str = "_none_",
                     between: bytes = b"") -> bytes:
@@ -148,6 +152,8 @@ class ScriptedFreeSwitch:
 
     def _dtmf(self, digit: str) -> bytes:
         head = [(k, v) for k, v in self._headers("DTMF") if not k.startswith("variable_")]
+        if "DTMF" in self.nixed:
+            return b""
         return plain_event(head + [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "APP")])
 
     def _hangup(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_") -> bytes:
