@@ -10,7 +10,7 @@ import pytest
 from flowengine.errors import CommandTimeout, ProtocolError
 from flowengine.esl import Event, Parser
 from flowengine.flows import load_flows
-from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, UNREAD_EVENTS, UNROUTED_CAUSE, FlowCall
+from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, RELEASE, UNREAD_EVENTS, UNROUTED_CAUSE, FlowCall
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
 from flowengine.replay.fake import ReplayFreeSwitch
@@ -179,6 +179,17 @@ def test_a_transfer_releases_the_call_and_never_hangs_it_up():
     assert writes == ["connect", "myevents", "linger", "nixevent", 'set "handed=yes"', 'transfer "2000 XML default"',
                       "exit"]
     assert call.released and call.run.result == "transfer" and call.closed
+
+
+def test_shutdown_leaves_a_transferred_call_alone():
+    flow = flow_from(TRANSFER)
+    scripted = ScriptedFreeSwitch(destination="1000")
+    call = flow_call(FlowSet({"xfer": flow}, default=flow))
+    out = call.start(0.0)
+    while call.phase != RELEASE:
+        out = b"".join(call.receive(chunk, 0.0) for _, chunk in scripted.receive(out))
+    assert sent_words(out) == ["exit"] and call.proto.gone is None
+    assert call.request_hangup("SYSTEM_SHUTDOWN") == b""     # the dialplan has it now
 
 
 def test_a_step_that_never_completes_times_out_into_the_error_path():

@@ -135,8 +135,9 @@ class FlowCall:
         return self._settled(None, CommandTimeout(f"{what!r}: no answer within {self._span:g} s"), now)
 
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> bytes:
-        """Shutdown: ask FreeSWITCH to hang up; the flow then sees the call go as usual."""
-        if self.phase == CLOSED or self.proto.gone is not None or self.proto.channel is None:
+        """Shutdown: ask FreeSWITCH to hang up; the flow then sees the call go as usual.
+        A call handed back to the dialplan, or already being hung up, is left alone."""
+        if self.phase not in (SETUP, FLOW) or self.proto.gone is not None:
             return b""
         data = commands.hangup(cause)
         self.proto.command(data)
