@@ -169,6 +169,18 @@ def test_repeated_headers_are_kept():
     assert event.get_all("Hangup-Cause") == ["A", "B"]
 
 
+def test_a_two_line_reply_reads_as_any_other_reply():
+    """Replies, one per command, are read on a short path; it must give what the general one does."""
+    short = Parser().feed(b"Content-Type: command/reply\nReply-Text: +OK will linger\n\n"
+                          b"Content-Type: command/reply\nReply-Text: -ERR caf\xc3\xa9\n\n")
+    assert short == [Reply("+OK will linger", [("Content-Type", "command/reply"), ("Reply-Text", "+OK will linger")]),
+                     Reply("-ERR caf\u00e9", [("Content-Type", "command/reply"), ("Reply-Text", "-ERR caf\u00e9")])]
+    general = Parser().feed(b"Reply-Text: +OK will linger\nContent-Type: command/reply\n\n")[0]
+    assert (general.text, sorted(general.headers)) == (short[0].text, sorted(short[0].headers))
+    job = Parser().feed(b"Content-Type: command/reply\nReply-Text: +OK Job-UUID: j-1\nJob-UUID: j-1\n\n")[0]
+    assert job.job_uuid == "j-1" and job.text == "+OK Job-UUID: j-1"
+
+
 def test_crlf_line_endings_are_accepted():
     data = (b"Content-Type: command/reply\r\nReply-Text: +OK\r\n\r\n"
             b"Content-Type: api/response\r\nContent-Length: 3\r\n\r\nabc"

@@ -30,7 +30,7 @@ class Event:
     :meth:`get_all` every one.
     """
 
-    __slots__ = ("format", "_raw", "_hend", "_pairs", "_index", "_body", "_cache")
+    __slots__ = ("format", "_raw", "_hend", "_pairs", "_index", "_body", "_cache", "_whole")
     content_type = "text/event"
 
     def __init__(self, fmt: str, raw: bytes = b"", pairs: list[tuple[str, str]] | None = None,
@@ -42,6 +42,7 @@ class Event:
         self._index: dict[str, str] | None = None
         self._body = body
         self._cache: dict[str, str | None] | None = None
+        self._whole: bool | None = None  # channel_data, once asked
         if pairs is not None:
             self._build_index()
 
@@ -161,6 +162,12 @@ class Event:
         """Whether the event carries the channel's state whole: its caller profile and its
         variables, as FreeSWITCH's channel events do. Such an event can stand for the
         channel, so a call need not keep the older copy it got at connect."""
+        whole = self._whole
+        if whole is None:
+            whole = self._whole = self._carries_channel()
+        return whole
+
+    def _carries_channel(self) -> bool:
         if self.get("Caller-Destination-Number") is None or self.get("Unique-ID") is None:
             return False
         if self.format == "plain" and self._index is None:

@@ -17,6 +17,9 @@ _CONTENT_TYPES = {t.encode(): t for t in (
     "text/event-plain", "text/event-json", "text/event-xml", "command/reply", "api/response",
     "text/disconnect-notice", "log/data")}
 
+_REPLY_HEAD = b"Content-Type: command/reply\nReply-Text: "
+_REPLY_AT = len(_REPLY_HEAD)
+
 #: FreeSWITCH's own ceiling for a body (MAX_CONTENT_LENGTH in mod_event_socket).
 FREESWITCH_MAX_BODY = 16 * 1024 * 1024
 
@@ -140,6 +143,10 @@ class Parser:
                 raw_type = block[nl + 15:].rstrip(b"\r")
                 ctype = _CONTENT_TYPES.get(raw_type) or raw_type.decode("latin-1")
                 return None, block, ctype, length
+        # A command's reply is these two lines, once per command: read them directly too.
+        if block.startswith(_REPLY_HEAD) and block.find(b"\n", _REPLY_AT) < 0 and b"\r" not in block:
+            text = block[_REPLY_AT:].decode("utf-8", "replace")
+            return [("Content-Type", "command/reply"), ("Reply-Text", text)], block, "command/reply", 0
         # The connect reply is a whole serialized event (~110 headers): keep it lazy.
         if block.startswith(b"Event-Name:") or b"\nEvent-Name:" in block:
             channel = Event.from_plain(block)

@@ -44,6 +44,8 @@ UNREAD_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CH
                  "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
                  "CHANNEL_UUID", "DETECTED_SPEECH", "TALK", "NOTALK")
 
+_NIXEVENT = commands.nixevent(*UNREAD_EVENTS)  # the same bytes for every call
+
 # phases, in the order a call normally goes through them
 CONNECT, SETUP, FLOW, RELEASE, HANGUP, DRAIN, CLOSED = "connect", "setup", "flow", "release", "hangup", "drain", "closed"
 
@@ -227,9 +229,8 @@ class FlowCall:
                                "hangup may be lost (use 'socket … async full' in the dialplan)", self.proto.uuid)
         tickets = [self.proto.command(data) for data in setup]
         if full:  # fewer events, nothing lost: its reply is not waited for, nor can it fail the call
-            nix = commands.nixevent(*UNREAD_EVENTS)
-            self.proto.command(nix)
-            setup.append(nix)
+            self.proto.command(_NIXEVENT)
+            setup.append(_NIXEVENT)
         self.phase = SETUP
         self._wait(tickets, now, self.timeouts.reply)
         return b"".join(setup)
