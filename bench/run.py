@@ -151,8 +151,9 @@ def measure(name: str, argv: list[str], port: int, args, hold: list[int]) -> dic
             except (OSError, asyncio.TimeoutError) as exc:
                 result[f"rss_per_call_{held}"] = float("nan")
                 result[f"held_{held}"] = f"failed: {type(exc).__name__}"
-        # after the RSS holds, whose baseline it would raise
-        if hold and args.paced_calls:
+        # after the RSS holds, whose baseline it would raise; in every round, since on a VM
+        # one paced run's p99 can differ from the next by a factor of three
+        if args.paced_calls:
             paced = loadgen.Stats()
             asyncio.run(loadgen.run_paced(port, args.paced_calls, args.paced_seconds, args.pace, paced))
             turn = sorted(paced.turnaround)
@@ -172,13 +173,20 @@ def measure(name: str, argv: list[str], port: int, args, hold: list[int]) -> dic
 def combine(runs: list[dict]) -> dict:
     """The median of each rounds' figure, and the calls/s and CPU spread (min-max)."""
     out = dict(runs[0])
-    for key in ("cps", "cpu_ms", "p50", "p99"):
-        out[key] = statistics.median(r[key] for r in runs)
+    for key in ("cps", "cpu_ms", "p50", "p99", "paced_p50", "paced_p99"):
+        if all(key in r for r in runs):
+            out[key] = statistics.median(r[key] for r in runs)
+    if all("paced_p99" in r for r in runs):
+        out["paced_p99_range"] = (min(r["paced_p99"] for r in runs), max(r["paced_p99"] for r in runs))
     out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)  # the round that held calls
     out["failed"] = sum(r["failed"] + r.get("paced_failed", 0) for r in runs)
     out["cps_range"] = (min(r["cps"] for r in runs), max(r["cps"] for r in runs))
     out["cpu_range"] = (min(r["cpu_ms"] for r in runs), max(r["cpu_ms"] for r in runs))
     return out
+
+
+def _spread(span: tuple[float, float] | None) -> str:
+    return f" ({span[0]:.2f}-{span[1]:.2f})" if span else ""
 
 
 def table(results: dict[str, dict], args) -> str:
@@ -195,7 +203,7 @@ def table(results: dict[str, dict], args) -> str:
         lines.append(f"| {name} | {r['cps']:.0f} ({r['cps_range'][0]:.0f}-{r['cps_range'][1]:.0f}) | "
                      f"{r['cpu_ms']:.2f} ({r['cpu_range'][0]:.2f}-{r['cpu_range'][1]:.2f}) | "
                      f"{r['p50']:.2f} | {r['p99']:.2f} | {r.get('paced_p50', float('nan')):.2f} | "
-                     f"{r.get('paced_p99', float('nan')):.2f} | "
+                     f"{r.get('paced_p99', float('nan')):.2f}{_spread(r.get('paced_p99_range'))} | "
                      f"{r['peak_rss_mb']:.0f} | {held}{' | ' if held else ''}{r['failed']} |")
     fe = results.get("flowengine")
     if fe:
@@ -228,8 +236,8 @@ def main() -> int:
     ap.add_argument("--paced-seconds", type=float, default=20.0)
     ap.add_argument("--only", nargs="*", help="servers to run (flowengine greenswitch genesis floor)")
     ap.add_argument("--rounds", type=int, default=3,
-                    help="throughput rounds per server, interleaved across servers; medians are shown "
-                         "with the min-max spread (RSS holding runs in the first round only)")
+                    help="rounds per server, interleaved across servers; medians are shown with the "
+                         "min-max spread (RSS holding runs in the first round only, the paced run in each)")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/RESULTS.md")
     ap.add_argument("--workers", type=int, default=1,
                     help="flowengine --workers N (more than 1 turns pinning off: the workers need the cores)")
