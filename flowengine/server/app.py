@@ -199,8 +199,16 @@ class CallServer:
         if self.metrics is not None:
             self.metrics.calls_active.inc()
         recording = self.recorder.call() if self.recorder is not None else None
-        evented = EventedCall(self._server.loop, raw, call, recording=recording, on_close=self._flow_call_closed)
-        if not evented._closed:
+        try:
+            evented = EventedCall(self._server.loop, raw, call, recording=recording,
+                                  on_close=self._flow_call_closed)
+        except Exception:  # the accept loop runs this: it must go on for the next call
+            log.exception("call from %s could not be started", address[0])
+            raw.close()
+            if self.metrics is not None:
+                self.metrics.calls_active.dec()
+            return
+        if not evented.closed:
             self.calls.add(evented)
 
     def _flow_call_closed(self, evented: EventedCall) -> None:

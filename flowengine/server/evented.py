@@ -48,6 +48,10 @@ class EventedCall:
         self._apply(call.start, None)
 
     # -- what the server calls --------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Shutdown: ask FreeSWITCH to hang up; the flow then sees the call go."""
         if not self._closed:
