@@ -34,7 +34,7 @@ class Metrics:
         self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"],
                                registry=registry)
 
-    # -- what the server and the flow runner report -----------------------------------
+    # -- what the server and its flow calls report -------------------------------------
     def step(self, kind: str, outcome: str, seconds: float) -> None:
         self.steps.labels(kind).observe(seconds)
         if kind == "bridge":  # "hangup:<cause>" (the caller left) counts as "hangup": few labels

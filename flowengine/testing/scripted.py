@@ -73,7 +73,7 @@ class ScriptedFreeSwitch:
         self.record_ms = record_ms
         self.prompt_seconds = prompt_seconds
         self.now = 0.0                     # simulated seconds since the call came in
-        self.visited: set[str] = set()     # steps the flow has entered (told by the runner)
+        self.visited: set[str] = set()     # steps the flow has entered (told before each command)
         self.vars: dict[str, str] = {str(k): str(v) for k, v in (variables or {}).items()}
         self.heard: list[str] = []         # what the caller heard, for the simulator
         self.linger = False
