@@ -83,17 +83,23 @@ def test_a_finished_call_is_freed_at_once_not_by_the_garbage_collector():
         gc.enable()
 
 
-def test_a_wait_with_no_answer_times_out_on_the_loop_timer():
-    """The replay never answers a command it does not have: the engine's wait runs out."""
+def loopback():
+    """(FreeSWITCH's end, the engine's end as a plain socket) of one loopback connection."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
     peer = socket.create_connection(listener.getsockname())
     conn, _ = listener.accept()
     listener.close()
+    return peer, stdsocket.socket(fileno=conn.detach())
+
+
+def test_a_wait_with_no_answer_times_out_on_the_loop_timer():
+    """The replay never answers a command it does not have: the engine's wait runs out."""
+    peer, raw = loopback()
     closed = gevent.event.Event()
     started = time.monotonic()
-    EventedCall(gevent.get_hub().loop, stdsocket.socket(fileno=conn.detach()),
+    EventedCall(gevent.get_hub().loop, raw,
                 FlowCall(lambda: E2E, Timeouts(connect=0.3, reply=0.3, execute=0.3, drain=0.3)),
                 on_close=lambda _: closed.set())
     assert peer.recv(100) == b"connect\n\n"             # and then FreeSWITCH says nothing
@@ -105,13 +111,7 @@ def test_a_wait_with_no_answer_times_out_on_the_loop_timer():
 
 def test_a_write_the_kernel_cannot_take_at_once_is_finished_when_writable():
     """A tiny send buffer and a peer that reads late: nothing written is lost."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    peer = socket.create_connection(listener.getsockname())
-    conn, _ = listener.accept()
-    listener.close()
-    raw = stdsocket.socket(fileno=conn.detach())
+    peer, raw = loopback()
     raw.setsockopt(stdsocket.SOL_SOCKET, stdsocket.SO_SNDBUF, 4096)
     evented = EventedCall(gevent.get_hub().loop, raw, FlowCall(lambda: E2E, TIMEOUTS))
     big = b"x" * 2_000_000

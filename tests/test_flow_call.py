@@ -25,7 +25,7 @@ TIMEOUTS = Timeouts(connect=5, reply=5, execute=60, drain=2)
 
 
 class Metrics:
-    """Counts what the server's Prometheus metrics would (the real class needs a registry)."""
+    """Records, in order, what the call reports to the server's Prometheus metrics."""
 
     def __init__(self) -> None:
         self.ended, self.steps, self.errors = [], [], 0
@@ -45,6 +45,20 @@ class Metrics:
 
 def flow_call(flows=E2E, **kw) -> FlowCall:
     return FlowCall(lambda: flows, kw.pop("timeouts", TIMEOUTS), run_options={"trace": True}, **kw)
+
+
+class Tap:
+    """A peer that keeps each write the call makes, then hands it on to ``peer``."""
+
+    def __init__(self, peer) -> None:
+        self.peer, self.writes = peer, []
+
+    def receive(self, data):
+        self.writes.append(data)
+        return self.peer.receive(data)
+
+    def words(self) -> list[str]:
+        return [word for data in self.writes for word in sent_words(data)]
 
 
 def sent_words(data: bytes) -> list[str]:
@@ -96,32 +110,25 @@ def test_nixed_events_no_longer_come_and_the_call_runs_the_same():
     scripted = ScriptedFreeSwitch(destination="1001", actions=[{"press": "2"}])
     names = []
 
-    class Tap:
+    class Heard:  # the events FreeSWITCH sends back
         def receive(self, data):
             answers = scripted.receive(data)
             names.extend(m.name for _, chunk in answers for m in Parser().feed(chunk) if isinstance(m, Event))
             return answers
 
     call = flow_call()
-    converse(call, Tap())
+    converse(call, Heard())
     assert call.run.outcomes == [("answer", "done"), ("ask", "digits"), ("goodbye", "played"), ("bye", "hangup")]
     assert "CHANNEL_EXECUTE" not in names and "CHANNEL_ANSWER" not in names
     assert {"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} <= set(names)
 
 
 def test_a_number_no_flow_serves_is_hung_up_unallocated():
-    scripted = ScriptedFreeSwitch(destination="9999")
-    writes = []
-
-    class Tap:
-        def receive(self, data):
-            writes.extend(sent_words(data))
-            return scripted.receive(data)
-
+    tap = Tap(ScriptedFreeSwitch(destination="9999"))
     metrics = Metrics()
     call = flow_call(metrics=metrics)
-    converse(call, Tap())
-    assert writes == ["connect", "myevents", "linger", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
+    converse(call, tap)
+    assert tap.words() == ["connect", "myevents", "linger", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
     assert metrics.ended == [("-", "unrouted")] and call.run is None
     assert call.closed and call.proto.finished and call.proto.hangup_cause == UNROUTED_CAUSE
 
@@ -138,17 +145,10 @@ steps:
 
 def test_set_up_applications_go_out_with_the_next_step_in_one_write():
     flow = flow_from(SET_THEN_PLAY)
-    scripted = ScriptedFreeSwitch(destination="1000")
-    writes = []
-
-    class Tap:
-        def receive(self, data):
-            writes.append(sent_words(data))
-            return scripted.receive(data)
-
+    tap = Tap(ScriptedFreeSwitch(destination="1000"))
     call = flow_call(FlowSet({"setplay": flow}, default=flow))
-    converse(call, Tap())
-    assert ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in writes
+    converse(call, tap)
+    assert ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in [sent_words(d) for d in tap.writes]
     assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
     assert call.closed and call.proto.finished
 
@@ -165,17 +165,10 @@ steps:
 
 def test_a_transfer_releases_the_call_and_never_hangs_it_up():
     flow = flow_from(TRANSFER)
-    scripted = ScriptedFreeSwitch(destination="1000")
-    writes = []
-
-    class Tap:
-        def receive(self, data):
-            writes.extend(sent_words(data))
-            return scripted.receive(data)
-
+    tap = Tap(ScriptedFreeSwitch(destination="1000"))
     call = flow_call(FlowSet({"xfer": flow}, default=flow))
-    converse(call, Tap())
-    assert writes == ["connect", "myevents", "linger", "nixevent", 'set "handed=yes"', 'transfer "2000 XML default"',
+    converse(call, tap)
+    assert tap.words() == ["connect", "myevents", "linger", "nixevent", 'set "handed=yes"', 'transfer "2000 XML default"',
                       "exit"]
     assert call.released and call.run.result == "transfer" and call.closed
 
@@ -326,15 +319,9 @@ steps:
   s: {set: {note: "${caller_id_name}"}, next: bye}
   bye: {hangup: NORMAL_CLEARING}
 """)
-    scripted = ScriptedFreeSwitch(destination="1000", caller_name="Eve\nsendmsg\ncall-command: hangup")
-    commands = []
-
-    class Tap:
-        def receive(self, data):
-            commands.extend(CommandReader().feed(data))
-            return scripted.receive(data)
-
-    converse(flow_call(FlowSet({"n": flow}, default=flow)), Tap())
+    tap = Tap(ScriptedFreeSwitch(destination="1000", caller_name="Eve\nsendmsg\ncall-command: hangup"))
+    converse(flow_call(FlowSet({"n": flow}, default=flow)), tap)
+    commands = CommandReader().feed(b"".join(tap.writes))
     (note,) = [c for c in commands if c.app == "set"]
     assert note.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
     assert [k for k, _ in note.headers].count("call-command") == 1

@@ -97,8 +97,10 @@ class FlowCall:
 
     @property
     def must_hang_up(self) -> bool:
+        """Still ours and still up. A completed hangup of the flow's own counts as down
+        even before CHANNEL_HANGUP comes (a filter can hold that back): never ask twice."""
         proto = self.proto
-        return proto.gone is None and not self.released and not proto.closed
+        return proto.gone is None and not self.released and not self.hung_up and not proto.closed
 
     def start(self, now: float) -> bytes:
         data, ticket = self.proto.connect()
@@ -310,9 +312,7 @@ class FlowCall:
         return self._finish(now)
 
     def _finish(self, now: float) -> bytes:
-        # the flow's hangup completed, yet no CHANNEL_HANGUP came (a filter can hold it
-        # back, or it is still on its way): the call is ending, do not ask twice
-        if self.must_hang_up and not self.hung_up and self.proto.channel is not None:
+        if self.must_hang_up and self.proto.channel is not None:
             return self._hang_up("NORMAL_CLEARING", now)
         return self._drain(now)
 
