@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.flows import load_flows
-from flowengine.flows.interpreter import Execute, Exit
+from flowengine.flows.interpreter import Execute, Exit, FlowRun
 
 from .flowkit import (CHANNEL, SUNDAY, Gone, complete, flow_from, pagd, play,
                       recorded, script)
@@ -330,3 +330,21 @@ steps:
     run = play(flow, script(recorded("bridge_answered", "bridge"), stale))
     assert run.outcomes[:2] == [("first", "answered"), ("second", "busy")]
     assert run.vars["bridge_hangup_cause"] == ""
+
+
+def test_a_live_run_keeps_nothing_per_step_however_long_it_loops():
+    flow = flow_from("""
+name: loop
+start: a
+max_transitions: 5000
+steps:
+  a: {sleep: 0, next: b}
+  b: {goto: a}
+""")
+    run = FlowRun(flow, channel=CHANNEL, trace=False)
+    command = run.start()
+    while command.app == "sleep":
+        command = run.resume(complete("sleep"))
+    assert command.app == "hangup" and command.arg == "NORMAL_TEMPORARY_FAILURE"   # stopped as a loop
+    assert run.transitions > 5000
+    assert len(run.visited) == len(run.outcomes) == len(run.entered) == len(run.taken) == 0

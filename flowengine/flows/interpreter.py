@@ -14,28 +14,46 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Generator
 
-from ..errors import FlowError
+from ..errors import FlowError, UnsafeValue
+from ..quoting import app_arg
 from ..esl import Event
 from .actions import Command, Execute, Exit, Goto
 from .conditions import as_text
 from .model import Flow, Step
 from .steps import RUNNERS
 from .templates import expand
+from ..quoting.text import Text, literal
 
 log = logging.getLogger("flowengine.flow")
 
 #: the cause given to FreeSWITCH when the flow fails and has no on_error step
 ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 
+#: names FreeSWITCH answers from the caller profile rather than a channel variable
+#: (switch_caller.c, switch_caller_get_field_by_name), as the events spell them
 _WELL_KNOWN = {
     "caller_id_number": "Caller-Caller-ID-Number",
     "caller_id_name": "Caller-Caller-ID-Name",
     "destination_number": "Caller-Destination-Number",
     "uuid": "Unique-ID",
+    "ani": "Caller-ANI",
+    "aniii": "Caller-ANI-II",
+    "rdnis": "Caller-RDNIS",
+    "network_addr": "Caller-Network-Addr",
+    "username": "Caller-Username",
+    "orig_caller_id_name": "Caller-Orig-Caller-ID-Name",
+    "orig_caller_id_number": "Caller-Orig-Caller-ID-Number",
+    "callee_id_name": "Caller-Callee-ID-Name",
+    "callee_id_number": "Caller-Callee-ID-Number",
+    "context": "Caller-Context",
+    "dialplan": "Caller-Dialplan",
+    "source": "Caller-Source",
+    "chan_name": "Caller-Channel-Name",
+    "transfer_source": "Caller-Transfer-Source",
 }
 
 
@@ -76,9 +94,10 @@ class FlowRun:
         self.frames = [Frame(flow, _initial_vars(flow, {}))]
         self.last_event: Event | None = channel
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
-        self.visited: list[str] = []             # "step" (or "flow/step" inside a called flow)
-        self.outcomes: list[tuple[str, str]] = []
-        # for flow tests and coverage; a live call (trace=False) does not keep them
+        # for flow tests and coverage; a live call (trace=False) keeps none of them, so a
+        # long-looping call costs no memory per step
+        self.visited: list[str] = [] if trace else _NOT_KEPT       # "step" ("flow/step" in a called flow)
+        self.outcomes: list[tuple[str, str]] = [] if trace else _NOT_KEPT
         self.taken: list[tuple[str, str, str]] = [] if trace else _NOT_KEPT   # (flow, step, edge)
         self.entered: list[tuple[str, str]] = [] if trace else _NOT_KEPT      # (flow, step)
         self.executed: list[tuple[str, str | None]] = [] if trace else _NOT_KEPT
@@ -142,9 +161,12 @@ class FlowRun:
         return self.frames[-1].vars
 
     def lookup(self, name: str) -> str | None:
+        """A flow variable (a Text keeps its marks; a plain str came from the call), a
+        caller profile field or a channel variable; None when the call has no such name."""
         vars_ = self.frames[-1].vars
         if name in vars_:
-            return as_text(vars_[name])
+            value = vars_[name]
+            return value if isinstance(value, str) else as_text(value)
         header = _WELL_KNOWN.get(name)
         if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
             name = name[9:]
@@ -156,7 +178,7 @@ class FlowRun:
                 return value
         return None
 
-    def expand(self, value: Any) -> str:
+    def expand(self, value: Any) -> Text:
         return expand(value, self.lookup)
 
     def now(self) -> datetime:
@@ -195,6 +217,10 @@ class FlowRun:
                 return self._error(exc)
             else:
                 if isinstance(command, Execute):
+                    try:
+                        command = _encoded(command)
+                    except UnsafeValue as exc:
+                        return self._error(exc)
                     self.executed.append((command.app, command.arg))
                 elif isinstance(command, Exit):
                     self.result = "transfer"
@@ -253,8 +279,12 @@ class FlowRun:
 
     def _error(self, exc: BaseException) -> Command | None:
         frame = self.frames[-1]
+        expected = isinstance(exc, (FlowError, ValueError))    # the flow's or the call's data
+        # the text, not the error: a kept log record must not hold the call's frames
         log.error("call=%s flow=%s step=%s: %s: %s", self.uuid, frame.flow.name, frame.step,
-                  type(exc).__name__, exc, exc_info=not isinstance(exc, (FlowError, ValueError)))
+                  type(exc).__name__, str(exc), exc_info=not expected)
+        if expected:
+            exc.__traceback__ = None
         self._close_all()
         root = self.frames[0]
         if root.flow.on_error and not self._in_error:
@@ -284,6 +314,17 @@ class FlowRun:
             self.on_step(frame.flow.steps[frame.step].kind, outcome, seconds)
 
 
+def _encoded(command: Execute) -> Execute:
+    """The command with its argument encoded for FreeSWITCH's expansion: every step's
+    argument passes here, so none can reach the wire with call data unencoded."""
+    if command.arg is None:
+        return command
+    arg = app_arg(command.arg, command.app, f"{command.app} argument")
+    if arg is command.arg:
+        return command
+    return replace(command, arg=arg)
+
+
 def _target(step: Step, outcome: str) -> str | None:
     if step.kind == "menu":
         choice = step.spec["menu"]["choices"].get(outcome)
@@ -302,10 +343,11 @@ def _edge(step: Step, outcome: str) -> str:
 
 
 def _initial_vars(flow: Flow, given: dict[str, Any]) -> dict[str, Any]:
-    values = dict(flow.vars)
+    """The flow's own values (the author's: trusted) and the parameters it was called with."""
+    values = {k: literal(as_text(v)) for k, v in flow.vars.items()}
     for name, param in flow.params.items():
         if name in given:
             values[name] = given[name]
         elif "default" in param:
-            values[name] = param["default"]
+            values[name] = literal(as_text(param["default"]))
     return values

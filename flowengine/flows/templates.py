@@ -3,11 +3,12 @@
 Names are looked up in the flow's variables, then the call's well-known fields
 (``caller_id_number``, ``caller_id_name``, ``destination_number``, ``uuid``, ``digits``),
 then its channel variables. A name nobody knows is left as written, so FreeSWITCH can
-still expand its own (``${sound_prefix}``).
+still expand its own (``${sound_prefix}``, a global the channel data does not carry).
 
-What a lookup returns came from the call (a caller ID name, digits, a variable) and is
-not trusted: a ``${`` inside it is broken up so FreeSWITCH never expands it, and CR, LF
-and NUL are left for the command builders to refuse or carry in a body.
+The result is a :class:`~flowengine.quoting.text.Text`: what the author wrote is trusted,
+every looked-up value is marked as supplied by the call (named after the variable), and a
+flow variable that itself holds a Text keeps its own marks. Nothing is escaped here:
+where the text lands decides how it must be encoded (:mod:`flowengine.quoting`).
 """
 
 from __future__ import annotations
@@ -15,24 +16,37 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..quoting.text import Span, Text, spans
+
 _TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
-def neutralize(value: str) -> str:
-    return value.replace("${", "$ {")
+def _plain(value: object) -> str:
+    return "true" if value is True else "false" if value is False else str(value)
 
 
-def expand(text: object, lookup: Callable[[str], object | None]) -> str:
-    text = "true" if text is True else "false" if text is False else str(text)
-    if "${" not in text:
+def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
+    """The author's ``text`` with every known ``${name}`` replaced by its value."""
+    if isinstance(text, Text):
         return text
-
-    def replace(match: re.Match) -> str:
+    text = _plain(text)
+    if "${" not in text:
+        return Text(text, ())
+    out: list[str] = []
+    found: list[Span] = []
+    offset = pos = 0
+    for match in _TEMPLATE.finditer(text):
         value = lookup(match.group(1))
         if value is None:
-            return match.group(0)
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        return neutralize(str(value))
-
-    return _TEMPLATE.sub(replace, text)
+            continue
+        before = text[pos:match.start()]
+        out.append(before)
+        offset += len(before)
+        value = value if isinstance(value, str) else _plain(value)
+        for span in spans(value, match.group(1)):
+            found.append(Span(span.start + offset, span.end + offset, span.source))
+        out.append(str(value))
+        offset += len(value)
+        pos = match.end()
+    out.append(text[pos:])
+    return Text("".join(out), found)

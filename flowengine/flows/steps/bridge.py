@@ -9,44 +9,48 @@ accepted`` in some versions) after a connected call, USER_BUSY, NO_ANSWER, …
 
 from __future__ import annotations
 
-import re
-
+from ...quoting import join, literal, target, variable_value
 from ..model import seconds
 from ..actions import Execute
 from .media import ensure_var
 
 _NO_ANSWER = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT")
-_DIAL_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"]")
-
-
-def _dial_value(text: str) -> str:
-    """A value inside {…} or […]: the characters that structure a dial string are dropped."""
-    return _DIAL_UNSAFE.sub(" ", text).strip()
 
 
 def _caller_id(run, caller_id: dict) -> list[str]:
     pairs = []
-    if "number" in caller_id:
-        pairs.append(f"origination_caller_id_number={_dial_value(run.expand(caller_id['number']))}")
-    if "name" in caller_id:
-        pairs.append(f"origination_caller_id_name={_dial_value(run.expand(caller_id['name']))}")
+    for key, var in (("number", "origination_caller_id_number"), ("name", "origination_caller_id_name")):
+        if key in caller_id:
+            pairs.append(join([literal(var + "="), variable_value(run.expand(caller_id[key]))]))
     return pairs
 
 
+def _block(open_: str, pairs: list[str], close: str) -> list[str]:
+    if not pairs:
+        return []
+    out = [literal(open_)]
+    for n, pair in enumerate(pairs):
+        out += [literal(","), pair] if n else [pair]
+    return out + [literal(close)]
+
+
 def dial_string(run, spec: dict) -> str:
-    """``{call-wide vars}[leg vars]target|[leg vars]target`` from a bridge step."""
+    """``{call-wide vars}[leg vars]target|[leg vars]target`` from a bridge step; call data
+    only as variable values and as a target's number (:mod:`flowengine.quoting.dialstring`)."""
     targets = spec["bridge"] if isinstance(spec["bridge"], list) else [spec["bridge"]]
-    common = _caller_id(run, spec.get("caller_id") or {})
-    legs = []
-    for target in targets:
-        if isinstance(target, str):
-            target = {"to": target}
-        leg = _caller_id(run, target.get("caller_id") or {})
-        timeout = target.get("timeout", spec.get("timeout"))
+    parts = _block("{", _caller_id(run, spec.get("caller_id") or {}), "}")
+    for n, leg in enumerate(targets):
+        if isinstance(leg, str):
+            leg = {"to": leg}
+        pairs = _caller_id(run, leg.get("caller_id") or {})
+        timeout = leg.get("timeout", spec.get("timeout"))
         if timeout is not None:
-            leg.insert(0, f"leg_timeout={int(seconds(timeout))}")
-        legs.append(("[" + ",".join(leg) + "]" if leg else "") + run.expand(target["to"]))
-    return ("{" + ",".join(common) + "}" if common else "") + "|".join(legs)
+            pairs.insert(0, literal(f"leg_timeout={int(seconds(timeout))}"))
+        if n:
+            parts.append(literal("|"))
+        parts += _block("[", pairs, "]")
+        parts.append(target(run.expand(leg["to"]), f"bridge target {n + 1}"))
+    return join(parts)
 
 
 def bridge(run, step):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...quoting import join, literal, words
 from ..conditions import holds
 from ..actions import Execute, Exit, Goto
 from ..templates import expand
@@ -14,7 +15,7 @@ def set_(run, step):
     for app in ("set", "export"):
         for name, value in spec.get(app, {}).items():
             text = run.expand(value)
-            yield Execute(app, f"{name}={text}")
+            yield Execute(app, join([literal(f"{name}="), text]))
             run.call_state.setdefault("channel_vars", {})[name] = text
     return "done"
 
@@ -43,16 +44,16 @@ def goto(run, step):
 
 
 def hangup(run, step):
-    yield Execute("hangup", step.spec.get("hangup") or "NORMAL_CLEARING")
+    yield Execute("hangup", literal(step.spec.get("hangup") or "NORMAL_CLEARING"))
     return "hangup"
 
 
 def transfer(run, step):
     spec = step.spec["transfer"]
-    if isinstance(spec, str):
-        arg = run.expand(spec)
-    else:
-        arg = " ".join(run.expand(spec[k]) for k in ("extension", "dialplan", "context") if k in spec)
+    # the author's spaces split the words (before expansion); the call's may not
+    parts = spec.split() if isinstance(spec, str) else [spec[k] for k in ("extension", "dialplan", "context")
+                                                       if k in spec]
+    arg = words([run.expand(p) for p in parts], "transfer")
     yield Execute("transfer", arg)
     yield Exit("transfer")
 

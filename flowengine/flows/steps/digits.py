@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import re
 
+from ...quoting import join, literal, words
 from ..model import is_pattern, seconds
 from ..actions import Execute
-from .media import prompts
+from .media import prompt_path, prompts
 
 #: what FreeSWITCH plays after a failed try when the engine handles failures itself
 QUIET = "silence_stream://250"
 
 
 def _file(run, value) -> str:
-    files = [run.expand(f) for f in prompts(value)]
-    return files[0] if len(files) == 1 else "file_string://" + "!".join(files)
+    files = [prompt_path(run, f) for f in prompts(value)]
+    if len(files) == 1:
+        return files[0]
+    parts = [literal("file_string://")]
+    for n, file in enumerate(files):
+        parts += [literal("!"), file] if n else [file]
+    return join(parts)
 
 
 def _ms(value, default: float) -> str:
-    return str(int(seconds(value, default) * 1000))
+    return literal(str(int(seconds(value, default) * 1000)))
+
+
+def _lit(value) -> str:
+    return literal(str(value))
 
 
 def read_digits(done, var: str) -> tuple[str | None, str]:
@@ -42,11 +52,11 @@ def play_and_get_digits(run, step):
     spec = step.spec["play_and_get_digits"]
     var = spec.get("variable", "digits")
     timeout = _ms(spec.get("timeout"), 5)
-    words = [str(spec.get("min", 1)), str(spec.get("max", 1)), str(spec.get("tries", 3)), timeout,
-             spec.get("terminators", "#"), _file(run, spec["prompt"]),
-             run.expand(spec["invalid"]) if "invalid" in spec else QUIET, var,
-             spec.get("regexp", ".*"), _ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5))]
-    done = yield Execute("play_and_get_digits", " ".join(words))
+    parts = [_lit(spec.get("min", 1)), _lit(spec.get("max", 1)), _lit(spec.get("tries", 3)), timeout,
+             _lit(spec.get("terminators", "#")), _file(run, spec["prompt"]),
+             _file(run, spec["invalid"]) if "invalid" in spec else _lit(QUIET), _lit(var),
+             _lit(spec.get("regexp", ".*")), _ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5))]
+    done = yield Execute("play_and_get_digits", words(parts, "play_and_get_digits"))
     digits, status = read_digits(done, var)
     if status != "ok":
         return status
@@ -71,9 +81,9 @@ def menu(run, step):
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
-        words = ["1", str(max_digits), "1", timeout, spec.get("terminators", "#"), _file(run, prompt),
-                 QUIET, "menu_digits", ".*", digit_timeout]
-        done = yield Execute("play_and_get_digits", " ".join(words))
+        parts = [_lit(1), _lit(max_digits), _lit(1), timeout, _lit(spec.get("terminators", "#")),
+                 _file(run, prompt), _lit(QUIET), _lit("menu_digits"), _lit(".*"), digit_timeout]
+        done = yield Execute("play_and_get_digits", words(parts, "menu"))
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
             choice = _choose(choices, digits)

@@ -7,6 +7,7 @@ Application-Response is ``FILE PLAYED`` or ``FILE NOT FOUND``, and a stop digit 
 
 from __future__ import annotations
 
+from ...quoting import literal, path, words
 from ..model import seconds
 from ..actions import Execute
 
@@ -16,11 +17,17 @@ def prompts(value) -> list[str]:
 
 
 def ensure_var(run, name: str, value: str):
-    """``set name=value`` on the channel unless this call already has it."""
+    """``set name=value`` on the channel unless this call already has it (the author's
+    value, or one the engine chose)."""
     known = run.call_state.setdefault("channel_vars", {})
     if known.get(name) != value:
-        yield Execute("set", f"{name}={value}", wait=False)
+        yield Execute("set", literal(f"{name}={value}"), wait=False)
         known[name] = value
+
+
+def prompt_path(run, value) -> str:
+    """A prompt or recording path from the flow, with call data allowed only as file names."""
+    return path(run.expand(value), "file")
 
 
 def answer(run, step):
@@ -39,7 +46,7 @@ def playback(run, step):
     if isinstance(spec, dict) and "terminators" in spec:
         yield from ensure_var(run, "playback_terminators", spec["terminators"])
     for name in files:
-        done = yield Execute("playback", run.expand(name))
+        done = yield Execute("playback", prompt_path(run, name))
         if done.application_response == "FILE NOT FOUND":
             return "not_found"
         digit = done.variable("playback_terminator_used")
@@ -50,28 +57,29 @@ def playback(run, step):
 
 
 def sleep(run, step):
-    ms = int(seconds(run.expand(step.spec["sleep"])) * 1000)
-    yield Execute("sleep", str(ms))
+    ms = int(seconds(str(run.expand(step.spec["sleep"]))) * 1000)
+    yield Execute("sleep", literal(str(ms)))
     return "done"
 
 
 def say(run, step):
     spec = step.spec["say"]
-    words = [spec.get("language", "en"), spec.get("type", "number"), spec.get("method", "pronounced")]
+    parts = [run.expand(spec.get("language", "en")), literal(spec.get("type", "number")),
+             literal(spec.get("method", "pronounced"))]
     if "gender" in spec:
-        words.append(spec["gender"])
-    words.append(run.expand(spec["text"]))
-    yield Execute("say", " ".join(words))
+        parts.append(literal(spec["gender"]))
+    parts.append(run.expand(spec["text"]))
+    yield Execute("say", words(parts, "say"))
     return "done"
 
 
 def record(run, step):
     spec = step.spec["record"]
-    path = run.expand(spec["file"])
-    words = [path, str(spec.get("max_seconds", 120)), str(spec.get("silence_threshold", 200)),
-             str(spec.get("silence_seconds", 3))]
-    done = yield Execute("record", " ".join(words))
+    file = prompt_path(run, spec["file"])
+    parts = [file] + [literal(str(spec.get(k, d))) for k, d in
+                      (("max_seconds", 120), ("silence_threshold", 200), ("silence_seconds", 3))]
+    done = yield Execute("record", words(parts, "record"))
     ms = done.variable("record_ms") or "0"
-    run.vars["recording_file"] = path
+    run.vars["recording_file"] = file
     run.vars["recording_ms"] = ms
     return "recorded" if ms.isdigit() and int(ms) > 0 else "empty"

@@ -1,0 +1,22 @@
+"""Every value that reaches FreeSWITCH is encoded here, for the exact place it lands.
+
+- :func:`app_arg`: any application argument (FreeSWITCH expands ``${…}`` in all of them);
+- :func:`target` / :func:`variable_value`: a dial string's target and a ``{…}``/``[…]``
+  variable value (``bridge``);
+- :func:`word` / :func:`words`: space-separated argument positions (``play_and_get_digits``,
+  ``record``, ``say``, ``transfer``);
+- :func:`path`: a file name (prompts, recordings).
+
+Values carry which characters came from the call (:class:`Text`); a plain ``str`` counts as
+call data throughout. What cannot be made safe raises
+:class:`~flowengine.errors.UnsafeValue` before a byte is written: the step then takes the
+flow's ``on_error`` (or the call ends with NORMAL_TEMPORARY_FAILURE).
+"""
+
+from .dialstring import target, variable_value
+from .expansion import app_arg, passes_for
+from .text import Span, Text, data, join, literal
+from .words import path, word, words
+
+__all__ = ["Span", "Text", "app_arg", "data", "join", "literal", "passes_for", "path", "target",
+           "variable_value", "word", "words"]

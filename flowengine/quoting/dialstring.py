@@ -1,0 +1,78 @@
+"""Dial strings (``bridge``): call data fills a number, never the string's structure.
+
+FreeSWITCH's originate (src/switch_ivr_originate.c, ``switch_ivr_enterprise_originate``
+and ``switch_ivr_originate``) splits a dial string on ``:_:`` (enterprise groups, rung at
+once), then ``|`` (tried in turn), then ``,`` (rung at the same time); a leading ``{…}``
+sets variables on every leg, ``<…>`` on an enterprise group, ``[…]`` on one leg
+(``switch_event_create_brackets``: ``name=value`` pairs split on ``,``). So one ``,`` in a
+caller-supplied number rings a target the flow never named (toll fraud), and a bracket
+sets channel variables on the new leg (``{absolute_codec_string=…}``).
+
+A target's call data may therefore hold only what a number or SIP user part needs
+(:data:`TARGET_CHARS`), anything else is refused; a variable's value inside a block is
+cosmetic (a caller ID name), so the characters that would end the block or the pair are
+replaced by a space instead, and the call goes on.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import UnsafeValue
+from .text import Span, Text, untrusted_mask
+
+#: what call data may contain inside a dial target: digits, letters, + * # . _ -
+TARGET_CHARS = re.compile(r"[A-Za-z0-9+*#._-]*")
+
+_MEANING = {",": "rings another target at the same time", "|": "rings another target in turn",
+            ":": "can separate enterprise groups (:_:)", "[": "opens a leg's variables",
+            "]": "closes a leg's variables", "{": "opens the call's variables",
+            "}": "closes the call's variables", "<": "opens a group's variables",
+            ">": "closes a group's variables", "/": "names another endpoint or gateway",
+            "@": "names another domain or host", ";": "adds SIP URI parameters",
+            "$": "starts a FreeSWITCH expansion", "\\": "escapes in FreeSWITCH's parsers"}
+
+#: characters that end a ``name=value`` pair or a variable block (and the ``^^`` delimiter
+#: override of switch_event_create_brackets); in a value they become a space
+_BLOCK_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"\\]")
+
+
+def target(value: str, what: str = "bridge target") -> str:
+    """One leg's endpoint (``user/${caller_id_number}``); refuses call data that is not
+    a plain number or user name."""
+    text = str(value)
+    mask = untrusted_mask(value)
+    for i, c in enumerate(text):
+        if mask[i] is not None and not TARGET_CHARS.fullmatch(c):
+            meaning = _MEANING.get(c, "is not part of a number" if not c.isspace()
+                                   else "separates dial string words")
+            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which {meaning} "
+                              f"in a FreeSWITCH dial string: {text[:60]!r}")
+    return value
+
+
+def variable_value(value: str) -> Text:
+    """A value inside ``{…}`` / ``[…]``: what would end the pair or block becomes a space.
+
+    The author's part is cleaned too (a comma there would cut the pair just the same);
+    the result keeps the call's spans, for the argument's own encoding."""
+    text = str(value)
+    mask = untrusted_mask(value)
+    # '=' from the call too: originate switches its variable check off when the dial string
+    # anywhere reads "origination_nested_vars=true" (switch_ivr_originate.c, switch_stristr)
+    text = "".join(" " if c == "=" and mask[i] else c for i, c in enumerate(text))
+    cleaned = _BLOCK_UNSAFE.sub(" ", text)
+    stripped = cleaned.strip()
+    lead = len(cleaned) - len(cleaned.lstrip())
+    mask = mask[lead:lead + len(stripped)]
+    found, i = [], 0
+    while i < len(mask):
+        if mask[i] is None:
+            i += 1
+            continue
+        j = i
+        while j < len(mask) and mask[j] == mask[i]:
+            j += 1
+        found.append(Span(i, j, mask[i]))  # type: ignore[arg-type]
+        i = j
+    return Text(stripped, found)

@@ -1,0 +1,119 @@
+"""Application arguments: call data can never start a FreeSWITCH expansion.
+
+FreeSWITCH expands every application argument before the application sees it
+(``switch_core_session_exec`` → ``switch_channel_expand_variables``), and ``set`` /
+``export`` expand the value once more (mod_dptools.c, ``base_set``). The expander
+(``switch_channel_expand_variables_check`` in src/switch_channel.c; the same walk as
+``switch_event_expand_headers_check`` in src/switch_event.c) reads, left to right:
+
+- ``\\$`` as a literal ``$`` (and ``\\$$`` as one ``$``), ``\\'`` as nothing, ``\\\\`` as ``\\``;
+  every other backslash stays. It runs only when the text holds ``${`` / ``$${`` or an
+  escape (``switch_string_var_check_const``, ``switch_string_has_escaped_data``).
+- ``$$X`` as ``$X``; ``${name}`` / ``$${name}`` as a channel / global variable, the name
+  ending at the ``}`` that balances the first ``{``; ``${name args}`` or ``${name(args)}``
+  **runs the API** ``name`` (``switch_api_execute``) unless ``api-expansion`` is off.
+
+So the rules for a value from the call, judged on the whole argument (never one value
+alone, see :mod:`.text`):
+
+1. A ``$`` next to ``{``, ``$``, ``\\`` or ``'`` where either side came from the call gets a
+   space in between; so does a ``{`` from the call after ``'``, ``\\`` or ``}``. No ``${``
+   can then form at any pass: each pass only drops ``\\'`` and halves backslashes, and a
+   space stays a space.
+2. A backslash from the call is doubled once per expansion pass, so it arrives as written
+   (doubling also makes FreeSWITCH run the expander, which is what undoes it).
+3. Call data inside an expansion the author wrote (``${expr(${caller_id_number}+1)}``)
+   would be an argument to an API: refused (:class:`~flowengine.errors.UnsafeValue`).
+4. An argument that starts ``%[`` or ``%X[`` sets scoped variables for the application
+   (``switch_core_session_exec``, src/switch_core_session.c): refused when the call
+   supplied that start.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsafeValue
+from .text import untrusted_mask
+
+#: applications that expand (part of) their argument a second time (mod_dptools.c base_set,
+#: used by set, export and push/unshift)
+EXPANDED_TWICE = frozenset({"set", "export", "push", "unshift"})
+
+_NEXT_TO_DOLLAR = frozenset("{$\\'")
+_BEFORE_BRACE = frozenset("'\\}")
+
+
+def passes_for(app: str) -> int:
+    """How many times FreeSWITCH expands the argument of ``app``."""
+    return 2 if app in EXPANDED_TWICE else 1
+
+
+def author_expansions(text: str, mask: list[str | None]) -> list[tuple[int, int]]:
+    """``[start, end)`` of each ``${…}`` / ``$${…}`` the author wrote, as FreeSWITCH
+    delimits it: from the ``$`` to the ``}`` that balances the first ``{`` (or the end).
+
+    Counted also where this pass would not expand it but a later one will: an escaped
+    ``\\${`` becomes ``${``, and ``$\\'{`` loses its ``\\'``."""
+    found = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] != "$" or mask[i] is not None:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and text[j] in "\\'$" and mask[j] is None:
+            j += 1
+        if j < n and text[j] == "{" and mask[j] is None:
+            depth, k = 1, j + 1
+            while k < n:
+                if text[k] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                elif text[k] == "{" and k != j + 1:
+                    depth += 1
+                k += 1
+            found.append((i, min(k + 1, n)))
+            i = k + 1
+            continue
+        i = j
+    return found
+
+
+def app_arg(value: str, app: str = "", what: str = "application argument") -> str:
+    """``value`` (a :class:`~.text.Text`, or a plain str: all call data) as the argument of
+    ``app``: the author's FreeSWITCH syntax works, the call's never does."""
+    text = str(value)
+    if "$" not in text and "\\" not in text and not text.startswith("%"):
+        return text                       # nothing FreeSWITCH could expand or unescape
+    mask = untrusted_mask(value)
+    if not any(mask):
+        return text
+    if text.startswith("%") and "[" in text[1:3] and any(mask[:text.index("[", 1) + 1]):
+        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[:3] if m)} starts the argument "
+                          f"with '%[', which sets FreeSWITCH variables: {text[:60]!r}")
+    for start, end in author_expansions(text, mask):
+        inside = next((m for m in mask[start:end] if m), None)
+        if inside:
+            raise UnsafeValue(f"{what}: the value of {inside} would land inside "
+                              f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)")
+    copies = 2 ** passes_for(app)
+    out: list[str] = []
+    breaks = set(breaks_needed(text, mask))
+    for i, c in enumerate(text):
+        if i in breaks:
+            out.append(" ")
+        out.append(c * copies if c == "\\" and mask[i] is not None else c)
+    return "".join(out)
+
+
+def breaks_needed(text: str, mask: list[str | None]) -> list[int]:
+    """Positions before which rule 1 puts a space (a ``$`` and its neighbour, at least one
+    of them from the call)."""
+    found = []
+    for i in range(1, len(text)):
+        c, before = text[i], text[i - 1]
+        if before == "$" and c in _NEXT_TO_DOLLAR and (mask[i] is not None or mask[i - 1] is not None):
+            found.append(i)
+        elif c == "{" and mask[i] is not None and before in _BEFORE_BRACE:
+            found.append(i)
+    return found

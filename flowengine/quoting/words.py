@@ -1,0 +1,77 @@
+"""Space-separated arguments and file paths: call data fills one word, never more.
+
+Most mod_dptools applications split their argument with ``switch_separate_string(data,
+' ', …)`` (src/switch_utils.c, ``separate_string_blank_delim`` and
+``cleanup_separated_string``): a space ends a word (runs of spaces count as one, so an
+empty word vanishes and shifts the rest), ``'`` toggles quoting, ``\\`` escapes the next
+character, and an argument starting ``^^X`` makes ``X`` the delimiter. The last slot takes
+the rest of the string. So a space, quote or backslash from the call would move every
+later argument (``play_and_get_digits``' regexp, ``record``'s limits); those are refused.
+
+A path from the call is a file name, not a way around the author's folder: no ``..``
+segment, no leading ``/``, and only the characters file names need (no ``!``, which
+``file_string://`` reads as a separator, no ``:``/``{``, which select a file format or its
+parameters in ``switch_ivr_play_file``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from ..errors import UnsafeValue
+from .expansion import breaks_needed
+from .text import join, literal, untrusted_mask
+
+_WORD_UNSAFE = frozenset(" \t'\\\"")
+PATH_CHARS = re.compile(r"[A-Za-z0-9_.+@=/-]")
+
+
+def word(value: str, what: str) -> str:
+    """One argument word: non-empty, and no call data that would split or quote it."""
+    text = str(value)
+    if not text:
+        raise UnsafeValue(f"{what} is empty: FreeSWITCH would shift every later argument")
+    mask = untrusted_mask(value)
+    for i, c in enumerate(text):
+        if mask[i] is not None and (c in _WORD_UNSAFE or c.isspace()):
+            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which would split "
+                              f"or quote FreeSWITCH's arguments: {text[:60]!r}")
+    breaks = breaks_needed(text, mask)
+    if breaks:
+        raise UnsafeValue(f"{what}: the value of {mask[breaks[0]] or mask[breaks[0] - 1]} puts "
+                          f"{text[breaks[0] - 1:breaks[0] + 1]!r} together, which FreeSWITCH would expand")
+    if text.startswith("^^") and any(mask[:3]):
+        raise UnsafeValue(f"{what}: the value of {mask[0] or mask[1] or mask[2]} starts with '^^', "
+                          "which changes FreeSWITCH's argument delimiter")
+    return value
+
+
+def words(parts: Iterable[str], what: str) -> str:
+    """Words joined by single spaces, each checked by :func:`word`; marks kept."""
+    out: list[str] = []
+    for n, part in enumerate(parts):
+        if n:
+            out.append(literal(" "))
+        out.append(word(part, f"{what} (word {n + 1})"))
+    return join(out)
+
+
+def path(value: str, what: str) -> str:
+    """A file path: the call may supply names inside the author's folders, nothing else."""
+    text = str(value)
+    mask = untrusted_mask(value)
+    for i, c in enumerate(text):
+        if mask[i] is not None and not PATH_CHARS.fullmatch(c):
+            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which is not part "
+                              f"of a file name: {text[:60]!r}")
+    if mask and mask[0] is not None and text.startswith("/"):
+        raise UnsafeValue(f"{what}: the value of {mask[0]} makes the path absolute: {text[:60]!r}")
+    pos = 0
+    for segment in text.split("/"):
+        end = pos + len(segment)
+        if segment == ".." and any(mask[pos:end]):
+            raise UnsafeValue(f"{what}: the value of {next(m for m in mask[pos:end] if m)} "
+                              f"climbs out of the folder ('..'): {text[:60]!r}")
+        pos = end + 1
+    return value

@@ -1,0 +1,263 @@
+"""Call data can never become FreeSWITCH syntax, wherever it lands: property tests judged by
+the model of FreeSWITCH's parsing in tests/freeswitch_model.py (written from its source,
+sharing no code with flowengine.quoting)."""
+
+from __future__ import annotations
+
+import posixpath
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from flowengine.errors import UnsafeValue
+from flowengine.flows.interpreter import _encoded
+from flowengine.flows.model import Step
+from flowengine.flows.steps.bridge import dial_string
+from flowengine.flows.steps.control import set_, transfer
+from flowengine.flows.steps.digits import play_and_get_digits
+from flowengine.flows.steps.media import playback, record, say
+from flowengine.flows.templates import expand
+from flowengine.quoting import Text, app_arg
+from flowengine.quoting.text import untrusted_mask
+
+from . import freeswitch_model as fs
+
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+#: what a hostile caller sends: every character FreeSWITCH's parsers give meaning to
+HOSTILE = st.text(st.sampled_from(list("$${}\\'\"()[]<>,|:_^%=!/. @;a1")) | st.characters(
+    codec="utf-8", exclude_categories=["Cs"]), max_size=14)
+FS_VALUES = {"sound_prefix": "/usr/share/sounds", "domain": "example.com"}
+
+
+class FakeRun:
+    """What a step reads of the run: ``expand``, ``vars`` and the per-call state."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.vars: dict = {}
+        self.call_state: dict = {"channel_vars": {"continue_on_fail": "true", "hangup_after_bridge": "false",
+                                                  "playback_terminators": "#"}}
+
+    def lookup(self, name: str):
+        return self.values.get(name)
+
+    def expand(self, value) -> Text:
+        return expand(value, self.lookup)
+
+
+def first_command(step_fn, spec: dict, values: dict[str, str], kind: str):
+    """The first application a step sends, encoded as the interpreter encodes it."""
+    gen = step_fn(FakeRun(values), Step("s", kind, spec))
+    return _encoded(next(gen))
+
+
+def origins(encoded: str, text: str) -> fs.Chars:
+    """Each encoded character with its origin: the encoder only inserts characters, so a
+    greedy walk finds the original ones; anything inserted counts as the engine's."""
+    mask = untrusted_mask(text)
+    out, i = [], 0
+    for c in encoded:
+        if i < len(text) and c == text[i]:
+            out.append((c, "author" if mask[i] is None else "call"))
+            i += 1
+        else:
+            out.append((c, "engine"))
+    assert i == len(text), "the encoder dropped characters"
+    return out
+
+
+def passes(cs: fs.Chars, n: int) -> tuple[fs.Chars, list[fs.Expansion]]:
+    return fs.expand_passes(cs, n, FS_VALUES.get)
+
+
+def call_free(found: list[fs.Expansion]) -> bool:
+    return all(not (e.origins & {"call", "engine"}) for e in found)
+
+
+# -- application arguments ------------------------------------------------------------------
+PIECE = st.one_of(
+    st.text(st.sampled_from(list("ab ${}\\'()=:")), max_size=5),       # the author's text
+    st.sampled_from(["${v1}", "${v2}", "${sound_prefix}", "$${domain}", "${expr(1+1)}"]))
+
+
+@SETTINGS
+@given(st.lists(PIECE, max_size=6), HOSTILE, HOSTILE, st.sampled_from(["playback", "set", "log"]))
+def test_call_data_starts_no_expansion_in_any_pass(pieces, v1, v2, app):
+    text = expand("".join(pieces), {"v1": v1, "v2": v2}.get)
+    try:
+        encoded = app_arg(text, app)
+    except UnsafeValue:
+        return
+    # FreeSWITCH's passes for this application, and three more for wherever the value goes next
+    cs, found = passes(origins(encoded, text), (2 if app == "set" else 1) + 3)
+    assert call_free(found), [e for e in found if e.origins & {"call", "engine"}]
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.text(st.sampled_from(list("ab -=/{}()")), max_size=5),
+                          st.sampled_from(["${v1}", "${v2}", "${sound_prefix}"])), max_size=6),
+       HOSTILE, HOSTILE, st.sampled_from(["playback", "set"]))
+def test_call_data_arrives_as_written_unless_it_was_broken_up(pieces, v1, v2, app):
+    template = "".join(pieces)
+    text = expand(template, {"v1": v1, "v2": v2}.get)
+    try:
+        encoded = app_arg(text, app)
+    except UnsafeValue:
+        return
+    cs, _ = passes(origins(encoded, text), 2 if app == "set" else 1)
+    if not any(o == "engine" and c == " " for c, o in origins(encoded, text)):
+        values = {"${v1}": v1, "${v2}": v2, "${sound_prefix}": FS_VALUES["sound_prefix"]}
+        assert fs.text_of(cs) == "".join(values.get(p, p) for p in pieces)
+
+
+def test_the_issue_reproductions_cannot_call_system():
+    for template, values in [("${caller_id_name}${caller_id_number}", {"caller_id_name": "x$",
+                                                                       "caller_id_number": "{system id}"}),
+                             ("$${caller_id_number}", {"caller_id_number": "{system id}"}),
+                             ("${caller_id_name}", {"caller_id_name": "${system id}"}),
+                             ("a\\${caller_id_name}", {"caller_id_name": "{system id}"}),
+                             ("${caller_id_name}{system id}", {"caller_id_name": "\\$"})]:
+        command = first_command(set_, {"set": {"both": template}}, values, "set")
+        text = expand("both=" + template, values.get)
+        _, found = passes(origins(command.arg, text), 2)
+        assert call_free(found), (template, command.arg)
+        assert not any(e.kind == "api" for e in found), (template, command.arg)
+
+
+def test_call_data_inside_an_api_the_author_wrote_is_refused():
+    text = expand("${expr(${caller_id_number}+1)}", {"caller_id_number": "1"}.get)
+    try:
+        app_arg(text, "set")
+    except UnsafeValue as exc:
+        assert "caller_id_number" in str(exc)
+    else:
+        raise AssertionError("data inside ${expr(...)} was sent")
+
+
+def test_an_argument_the_call_starts_with_scoped_variables_is_refused():
+    try:
+        app_arg(expand("${x}", {"x": "%[api_hangup_hook=system x]foo"}.get), "transfer")
+    except UnsafeValue as exc:
+        assert "%[" in str(exc)
+    else:
+        raise AssertionError("%[…] from the call was sent")
+
+
+# -- dial strings ---------------------------------------------------------------------------
+BRIDGE = {"bridge": ["user/${caller_id_number}", {"to": "sofia/gateway/pstn/${v}", "timeout": 10}],
+          "caller_id": {"name": "Sales ${caller_id_name}", "number": "${caller_id_number}"}, "timeout": 20}
+
+
+@SETTINGS
+@given(HOSTILE, HOSTILE, HOSTILE)
+def test_call_data_never_adds_a_target_or_a_variable_to_a_dial_string(number, name, v):
+    values = {"caller_id_number": number, "caller_id_name": name, "v": v}
+    run = FakeRun(values)
+    try:
+        text = dial_string(run, BRIDGE)
+        encoded = app_arg(text, "bridge")
+    except UnsafeValue:
+        return
+    cs, found = passes(origins(encoded, text), 1)
+    assert call_free(found)
+    parsed = fs.parse_dial_string(cs)
+    assert [fs.text_of(leg.endpoint)[:len(p)] for leg, p in zip(parsed.legs, ("user/", "sofia/gateway/pstn/"))] \
+        == ["user/", "sofia/gateway/pstn/"]
+    assert len(parsed.legs) == 2
+    assert [k for k, _ in parsed.variables] == ["origination_caller_id_number", "origination_caller_id_name"]
+    assert [[k for k, _ in leg.variables] for leg in parsed.legs] == [["leg_timeout"], ["leg_timeout"]]
+    for leg, prefix in zip(parsed.legs, ("user/", "sofia/gateway/pstn/")):
+        # the call's characters fill only the number after the author's endpoint
+        assert all(o != "call" for _, o in leg.endpoint[:len(prefix)])
+
+
+def test_a_comma_in_the_caller_number_does_not_ring_another_target():
+    run = FakeRun({"caller_id_number": "1001,sofia/gateway/pstn/19005550100"})
+    try:
+        dial_string(run, {"bridge": "user/${caller_id_number}"})
+    except UnsafeValue as exc:
+        assert "caller_id_number" in str(exc) and "','" in str(exc)
+    else:
+        raise AssertionError("the second target was dialled")
+
+
+# -- argument words and paths ---------------------------------------------------------------
+def _words(step_fn, kind: str, spec: dict, values: dict, arraylen: int):
+    try:
+        command = first_command(step_fn, spec, values, kind)
+    except UnsafeValue:
+        return None, None
+    text = command.arg
+    cs, found = passes([(c, "?") for c in text], 1)
+    assert not any(e.kind == "api" and "${expr" not in text for e in found)
+    return [fs.text_of(w) for w in fs.separate_blank(cs, arraylen)], command.arg
+
+
+@SETTINGS
+@given(HOSTILE, HOSTILE)
+def test_call_data_fills_one_play_and_get_digits_word(lang, name):
+    spec = {"play_and_get_digits": {"prompt": "ivr/${lang}/${name}.wav", "invalid": "ivr/${lang}/bad.wav",
+                                    "min": 1, "max": 4, "tries": 3, "timeout": "5s", "regexp": "^\\d+$",
+                                    "variable": "pin"}}
+    words, _ = _words(play_and_get_digits, "play_and_get_digits", spec, {"lang": lang, "name": name}, 11)
+    if words is None:
+        return
+    assert len(words) == 10
+    assert words[:5] == ["1", "4", "3", "5000", "#"] and words[7:] == ["pin", "^\\d+$", "5000"]
+    assert words[5] == f"ivr/{lang}/{name}.wav" and words[6] == f"ivr/{lang}/bad.wav"
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_call_data_fills_one_record_word_inside_the_folder(name):
+    spec = {"record": {"file": "/var/lib/messages/${name}.wav", "max_seconds": 60}}
+    words, _ = _words(record, "record", spec, {"name": name}, 4)
+    if words is None:
+        return
+    assert words[1:] == ["60", "200", "3"]
+    assert posixpath.normpath(words[0]).startswith("/var/lib/messages/")
+    assert words[0] == f"/var/lib/messages/{name}.wav"
+
+
+@SETTINGS
+@given(HOSTILE, HOSTILE)
+def test_call_data_fills_one_say_word(lang, text):
+    words, _ = _words(say, "say", {"say": {"text": "${t}", "language": "${l}"}}, {"t": text, "l": lang}, 5)
+    if words is None:
+        return
+    assert len(words) == 4 and words[1:3] == ["number", "pronounced"] and words[3] == text
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_call_data_fills_one_transfer_word(ext):
+    words, _ = _words(transfer, "transfer", {"transfer": "${e} XML default"}, {"e": ext}, 4)
+    if words is None:
+        return
+    assert words == [ext, "XML", "default"]
+
+
+@SETTINGS
+@given(st.lists(HOSTILE, min_size=2, max_size=3))
+def test_call_data_in_a_prompt_list_is_one_file_each(names):
+    values = {f"n{i}": n for i, n in enumerate(names)}
+    spec = {"play_and_get_digits": {"prompt": [f"digits/${{n{i}}}.wav" for i in range(len(names))]}}
+    words, _ = _words(play_and_get_digits, "play_and_get_digits", spec, values, 11)
+    if words is None:
+        return
+    assert words[5].startswith("file_string://")
+    files = [fs.text_of(f) for f in fs.separate(fs.chars(words[5][len("file_string://"):], "?"), "!")]
+    assert files == [f"digits/{n}.wav" for n in names]
+    assert all(posixpath.normpath(f).startswith("digits/") for f in files)
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_call_data_in_a_playback_path_stays_a_relative_file_name(name):
+    try:
+        command = first_command(playback, {"playback": "${n}"}, {"n": name}, "playback")
+    except UnsafeValue:
+        return
+    assert command.arg == name
+    assert not name.startswith("/") and ".." not in name.split("/")
+    assert not set(name) & set("!{}:$\\' ,")
