@@ -56,6 +56,11 @@ steps:
      "flows/x.yaml:4:3: step 'a': loops without waiting for the caller: a -> b -> a"),
     (HEAD + "  a:\n    when:\n      - if: {var: x, matches: '(['}\n        goto: a\n",
      "flows/x.yaml:6:22: step 'a': '([' is not a valid regular expression"),
+    (HEAD + "  a:\n    when:\n      - if: {var: x, matches: '^(\\d)\\1$'}\n        goto: a\n",
+     "flows/x.yaml:6:22: step 'a': '^(\\\\d)\\\\1$' is refused: the pattern uses a backreference (\\1, (?P=name)), "
+     "which a linear-time engine cannot run"),
+    (HEAD + "  a: {sleep: 2d}\n", "flows/x.yaml:4:7: step 'a': sleep: '2d' does not fit: Seconds as a number, or text"),
+    (HEAD + "  a: {sleep: 48h}\n", "flows/x.yaml:4:7: step 'a': sleep: '48h' is not a duration from 0 to 24h (86400 seconds)"),
     (HEAD + "  a:\n    when:\n      - if: {open: office}\n        goto: a\n",
      "flows/x.yaml:6:14: step 'a': calendar 'office' is not defined in calendars:"),
     ("name: x\nstart: a\ncalendars:\n  office: {timezone: Mars/Olympus}\nsteps:\n  a: {answer: {}}\n",

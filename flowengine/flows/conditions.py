@@ -1,11 +1,15 @@
-"""The tests a ``when`` step can make; every one reads state, none touches the call."""
+"""The tests a ``when`` step can make; every one reads state, none touches the call.
+
+``matches:`` runs on values the caller controls, so it goes through :mod:`.patterns`
+(RE2, linear time), never ``re``.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Callable
 
+from . import patterns
 from .calendar import Calendar
 from .numbers import any_match, parse_numbers
 
@@ -30,7 +34,7 @@ def holds(cond: dict, *, lookup: Callable[[str], str | None], calendars: dict[st
         if "in" in cond:
             results.append(value is not None and value in [as_text(v) for v in cond["in"]])
         if "matches" in cond:
-            results.append(value is not None and re.search(cond["matches"], value) is not None)
+            results.append(value is not None and patterns.search(cond["matches"], value))
         if "empty" in cond:
             results.append((not value) == bool(cond["empty"]))
         if not tests:

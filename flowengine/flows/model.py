@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import FlowengineError
 from .source import Source
 
 #: every action a step can hold; set / export / vars may be combined in one step
@@ -29,20 +31,41 @@ TERMINAL = ("hangup", "transfer", "return")
 #: steps that take no time on the call: a cycle of only these can spin forever
 INSTANT = ("set", "when", "goto", "call")
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+#: the longest duration a flow may give (a timeout, a sleep): a day, in seconds
+MAX_DURATION = 24 * 3600.0
+
+# matched against the stripped text: one \s* only, so a long run of blanks costs linear time
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+class BadDuration(FlowengineError, ValueError):
+    """A duration is not written as one, or is not from 0 to :data:`MAX_DURATION`."""
+
+
 def seconds(value: Any, default: float | None = None) -> float | None:
-    """``5`` / ``"5s"`` / ``"500ms"`` / ``"2m"`` as seconds."""
+    """``5`` / ``"5s"`` / ``"500ms"`` / ``"2m"`` as seconds, from 0 to :data:`MAX_DURATION`.
+
+    The range is checked here as well as in the schema: NaN passes every JSON Schema
+    bound (each comparison with it is false), and a call must never wait on one.
+    """
     if value is None:
         return default
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+        try:
+            amount = float(value)
+        except OverflowError:  # an int too large for a float
+            amount = math.inf
+        shown = f"{amount:g}"
+    else:
+        shown = repr(value) if len(str(value)) <= 40 else repr(str(value)[:40]) + "…"
+        match = _DURATION.fullmatch(str(value).strip())
+        if not match:
+            raise BadDuration(f"not a duration: {shown} (write 5, \"5s\", \"500ms\", \"2m\" or \"1h\")")
+        amount = float(match.group(1)) * _UNIT[match.group(2)]
+    if not 0 <= amount <= MAX_DURATION:  # false for NaN too
+        raise BadDuration(f"{shown} is not a duration from 0 to 24h ({MAX_DURATION:g} seconds)")
+    return amount
 
 
 def is_pattern(key: str) -> bool:

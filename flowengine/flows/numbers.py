@@ -1,9 +1,15 @@
-"""Number patterns as operators write them: ``"1000"``, ``"1000-1099"``, ``"/^5\\d{3}$/"``."""
+"""Number patterns as operators write them: ``"1000"``, ``"1000-1099"``, ``"/^5\\d{3}$/"``.
+
+A ``/regex/`` is compiled and run by :mod:`.patterns` (RE2, linear time): numbers come
+from the caller, and the overlap check runs every pattern on other flows' numbers.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from . import patterns
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 
@@ -14,16 +20,13 @@ class NumberPattern:
     kind: str                   # "exact", "range" or "regex"
     low: str = ""
     high: str = ""
-    regex: re.Pattern | None = None
+    regex: patterns.Pattern | None = None
 
     @classmethod
     def parse(cls, text: str) -> "NumberPattern":
         text = str(text).strip()
         if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
-            try:
-                return cls(text, "regex", regex=re.compile(text[1:-1]))
-            except re.error as exc:
-                raise ValueError(f"{text!r} is not a valid regular expression: {exc}") from None
+            return cls(text, "regex", regex=patterns.compile(text[1:-1]))  # PatternError is a ValueError
         match = _RANGE.match(text)
         if match:
             low, high = match.groups()
@@ -35,13 +38,14 @@ class NumberPattern:
         return cls(text, "exact", text, text)
 
     def matches(self, number: str | None) -> bool:
-        if number is None:
+        """Whether this pattern claims ``number``; none claims one longer than any pattern reads."""
+        if number is None or len(number) > patterns.MAX_SUBJECT:
             return False
         if self.kind == "exact":
             return number == self.low
         if self.kind == "range":
             return len(number) == len(self.low) and number.isdigit() and self.low <= number <= self.high
-        return self.regex.search(number) is not None  # type: ignore[union-attr]
+        return self.regex.search(number)  # type: ignore[union-attr]
 
     def overlaps(self, other: "NumberPattern") -> bool:
         """Whether both could claim one number (exact for exact/range; sampled for regexes)."""

@@ -2,12 +2,17 @@
 
 Each problem is one line, ``file:line:col: step 'menu': <rule>``, and all of them are
 reported at once. Errors refuse the flow; warnings are printed and the flow loads.
+
+What a call could never survive is refused here, not met by a call: a pattern RE2 cannot
+run (see :mod:`.patterns`), NaN or infinity anywhere, a duration outside 0..24h. The
+schema bounds every count; NaN passes any schema bound, so it is looked for here.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +21,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from ..errors import FlowError
+from . import patterns
 from .calendar import Calendar
 from .model import ACTIONS, INSTANT, OUTCOMES, SETTERS, TERMINAL, Flow, Step, is_pattern, seconds
 from .numbers import parse_numbers
@@ -105,6 +111,11 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
     def warn(path: tuple, message: str) -> None:
         warnings.append(f"{source.where(path)}: warning: {_context(path)}{message}")
 
+    durations = {("steps", name) + path for name, spec in data["steps"].items() for path, _ in _durations(spec)}
+    for path, value in _non_finite(data, ()):
+        if path not in durations:  # a duration's own check says what it may be
+            err(path, f"{_field(path)}{value} is not a finite number (quote it if it is text)")
+
     steps: dict[str, Step] = {}
     for name, spec in data["steps"].items():
         at = ("steps", name)
@@ -182,10 +193,11 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None
                 _regex(key[1:-1], at + ("menu", "choices", key), err)
             elif not re.fullmatch(r"[0-9*#]+", key):
                 err(at + ("menu", "choices", key), f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
-    for key in ("timeout", "digit_timeout"):
-        for holder in (spec, spec.get("menu") or {}, spec.get("play_and_get_digits") or {}):
-            if isinstance(holder, dict) and key in holder:
-                seconds(holder[key])
+    for path, value in _durations(spec):
+        try:
+            seconds(value)
+        except ValueError as exc:
+            err(at + path, f"{_field(at + path)}{exc}")
     if step.kind == "when":
         for i, branch in enumerate(spec["when"]):
             _check_condition(branch["if"], at + ("when", i, "if"), calendars, err)
@@ -227,9 +239,39 @@ def _check_condition(cond: dict, at: tuple, calendars: dict, err) -> None:
 
 def _regex(text: str, at: tuple, err) -> None:
     try:
-        re.compile(text)
-    except re.error as exc:
-        err(at, f"{text!r} is not a valid regular expression: {exc}")
+        patterns.compile(text)
+    except patterns.PatternError as exc:
+        err(at, str(exc))
+
+
+def _field(path: tuple) -> str:
+    """``menu.timeout: `` for a path into a step, as the schema messages name fields."""
+    inner = path[2:] if path[:1] == ("steps",) else path
+    return ".".join(str(p) for p in inner) + ": " if inner else ""
+
+
+def _non_finite(node: object, at: tuple) -> list[tuple[tuple, float]]:
+    """(path, value) of every NaN and infinity in a flow (YAML's .nan, .inf, 1e999)."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(at, node)]
+    if isinstance(node, dict):
+        return [hit for k, v in node.items() for hit in _non_finite(v, at + (k,))]
+    if isinstance(node, list):
+        return [hit for i, v in enumerate(node) for hit in _non_finite(v, at + (i,))]
+    return []
+
+
+def _durations(spec: dict) -> list[tuple[tuple, object]]:
+    """(path in the step, value) of every duration a step holds: each use of ``$defs/duration``."""
+    found = [((key,), spec[key]) for key in ("sleep", "timeout") if key in spec]
+    for action in ("menu", "play_and_get_digits"):
+        holder = spec.get(action) or {}
+        found += [((action, key), holder[key]) for key in ("timeout", "digit_timeout") if key in holder]
+    bridge = spec.get("bridge")
+    targets = [(("bridge", i), t) for i, t in enumerate(bridge)] if isinstance(bridge, list) \
+        else [(("bridge",), bridge)]
+    found += [(path + ("timeout",), t["timeout"]) for path, t in targets if isinstance(t, dict) and "timeout" in t]
+    return found
 
 
 def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:

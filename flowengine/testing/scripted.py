@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..esl.serialize import CONTROL_REPLIES, disconnect_notice, encode_value, plain_event, reply
+from ..flows import patterns
 from ..replay.command_reader import Command, CommandReader
 
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
@@ -275,7 +276,7 @@ class ScriptedFreeSwitch:
                 if digits:
                     self.vars[var] = digits
                 continue
-            if regexp and not re.search(regexp, digits):
+            if regexp and not patterns.search(regexp, digits):  # RE2, as the flow check does
                 self.vars[f"{var}_invalid"] = digits
                 self.vars["read_result"] = "success"
                 continue

@@ -9,9 +9,8 @@ silence from a wrong key, and plays the invalid prompt after both.
 
 from __future__ import annotations
 
-import re
-
 from ...quoting import join, literal, words
+from .. import patterns
 from ..model import is_pattern, seconds
 from ..actions import Execute
 from .media import prompt_path, prompts
@@ -63,7 +62,7 @@ def play_and_get_digits(run, step):
     run.vars["digits"] = digits
     run.vars[var] = digits
     for key in step.on:
-        if key == digits or (is_pattern(key) and re.search(key[1:-1], digits)):
+        if key == digits or (is_pattern(key) and patterns.search(key[1:-1], digits)):
             return key
     return "digits"
 
@@ -106,6 +105,6 @@ def _choose(choices: dict, digits: str) -> str | None:
     if digits in choices:
         return digits
     for key in choices:
-        if is_pattern(key) and re.search(key[1:-1], digits):
+        if is_pattern(key) and patterns.search(key[1:-1], digits):
             return key
     return None

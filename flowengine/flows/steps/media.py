@@ -57,7 +57,8 @@ def playback(run, step):
 
 
 def sleep(run, step):
-    ms = int(seconds(str(run.expand(step.spec["sleep"]))) * 1000)
+    value = step.spec["sleep"]
+    ms = int(seconds(str(run.expand(value)) if isinstance(value, str) else value) * 1000)
     yield Execute("sleep", literal(str(ms)))
     return "done"
 
