@@ -241,3 +241,130 @@ def test_bad_json_event_is_a_protocol_error_on_read():
     (event,) = Parser().feed(b"Content-Length: 5\nContent-Type: text/event-json\n\n{nope")
     with pytest.raises(ProtocolError):
         event.name
+
+
+# -- bad input is a ProtocolError, never another exception ------------------------------
+
+FRAMINGS = [
+    b"Content-Length: %s\nContent-Type: text/event-plain\n\n",           # how FreeSWITCH frames events
+    b"Content-Type: api/response\nContent-Length: %s\n\n",                # any other frame
+    b"Event-Name: CHANNEL_DATA\nContent-Type: command/reply\nContent-Length: %s\n\n",  # connect reply shape
+]
+
+
+@pytest.mark.parametrize("framing", FRAMINGS, ids=["event", "api", "connect"])
+@pytest.mark.parametrize("digits", [b"1" * 5000, b"0" * 5000], ids=["5000-ones", "5000-zeros"])
+def test_a_content_length_of_thousands_of_digits_is_a_protocol_error(framing, digits):
+    """int() refuses over 4,300 digits with a ValueError: the digits are counted first."""
+    with pytest.raises(ProtocolError, match="bad Content-Length '1{40}'…|bad Content-Length '0{40}'…"):
+        Parser().feed(framing % digits)
+
+
+@pytest.mark.parametrize("framing", FRAMINGS, ids=["event", "api", "connect"])
+@pytest.mark.parametrize("digits", ["²", "٣", "1²", "１２"])
+def test_a_content_length_in_unicode_digits_is_a_protocol_error(framing, digits):
+    """str.isdigit() takes these; FreeSWITCH writes ASCII digits (%d)."""
+    with pytest.raises(ProtocolError, match="bad Content-Length"):
+        Parser().feed(framing % digits.encode())
+
+
+def test_more_than_twelve_digits_is_refused_even_when_small():
+    with pytest.raises(ProtocolError, match="bad Content-Length"):
+        Parser().feed(b"Content-Type: api/response\nContent-Length: 0000000000005\n\nhello")
+    (reply,) = Parser().feed(b"Content-Type: api/response\nContent-Length: 000000000005\n\nhello")
+    assert reply.body == "hello"
+
+
+@pytest.mark.parametrize("value", ["1" * 5000, "²", "٣"], ids=["5000-digits", "superscript", "arabic-indic"])
+def test_a_bad_inner_content_length_is_a_protocol_error(value):
+    event = Event.from_plain(f"Event-Name: BACKGROUND_JOB\nContent-Length: {value}\n\nsome output".encode())
+    with pytest.raises(ProtocolError, match="inner Content-Length"):
+        event.body
+
+
+def json_event(value: bytes) -> bytes:
+    body = b'{"Event-Name":"CUSTOM","Unique-ID":"u1","x":' + value + b"}"
+    return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_json_nested_100000_deep_is_a_protocol_error(opening):
+    """json.loads would recurse and raise RecursionError; the depth is checked first."""
+    closing = b"]" if opening == b"[" else b"}"
+    (event,) = Parser().feed(json_event(opening * 100_000 + b"1" + closing * 100_000))
+    with pytest.raises(ProtocolError, match="nested deeper than 4"):
+        event.name
+
+
+def test_json_depth_counts_only_brackets_outside_strings():
+    deep_text = b'["[[[[[[[[[[", "\\"[[[[[[[[", "\\\\", "{{{{{{"]'
+    (event,) = Parser().feed(json_event(deep_text))
+    assert event.get("x") == 'ARRAY::[[[[[[[[[[|:"[[[[[[[[|:\\|:{{{{{{'
+    (event,) = Parser().feed(json_event(b'{"b":[{"c":"d"}]}'))   # 4 deep with the event itself
+    assert event.name == "CUSTOM"
+    (event,) = Parser().feed(json_event(b'{"b":[{"c":["d"]}]}'))  # 5 deep
+    with pytest.raises(ProtocolError, match="nested deeper"):
+        event.name
+
+
+def test_json_that_is_not_utf8_is_a_protocol_error():
+    body = '{"Event-Name":"CUSTOM"}'.encode("utf-16")
+    (event,) = Parser().feed(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body)
+    with pytest.raises(ProtocolError):
+        event.name
+
+
+def xml_event(text: str, encoding: str = "utf-8") -> bytes:
+    body = text.encode(encoding)
+    return b"Content-Length: %d\nContent-Type: text/event-xml\n\n" % len(body) + body
+
+
+ENTITY = ('<?xml version="1.0" encoding="{enc}"?><!DOCTYPE event [<!ENTITY x "expanded">]>'
+          "<event><headers><Event-Name>&x;</Event-Name></headers></event>")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8"])
+def test_an_xml_entity_is_refused_in_any_encoding(encoding):
+    """A byte search for '<!ENTITY' misses it in UTF-16; expat, which decodes, does not."""
+    (event,) = Parser().feed(xml_event(ENTITY.format(enc=encoding.upper()), encoding))
+    with pytest.raises(ProtocolError, match="DOCTYPE or ENTITY|not UTF-8"):
+        event.name
+
+
+def test_xml_with_a_doctype_and_no_entity_is_refused():
+    (event,) = Parser().feed(xml_event('<!DOCTYPE event SYSTEM "http://example.com/e.dtd"><event><headers/></event>'))
+    with pytest.raises(ProtocolError, match="DOCTYPE"):
+        event.name
+
+
+@pytest.mark.parametrize("text", [
+    '<?xml version="1.0" encoding="ISO-8859-1"?><event><headers><Event-Name>X</Event-Name></headers></event>',
+    "<event><headers><Event-Name>X</Event-Name></headers></event>",   # as UTF-16 below
+])
+def test_xml_that_is_not_utf8_is_refused(text):
+    data = xml_event(text, "utf-16") if "ISO" not in text else xml_event(text)
+    (event,) = Parser().feed(data)
+    with pytest.raises(ProtocolError, match="not UTF-8|is refused"):
+        event.name
+
+
+def test_xml_nested_deeper_than_freeswitch_writes_is_refused():
+    deep = "<event><headers><Event-Name>" + "<a>" * 100_000 + "</a>" * 100_000 + "</Event-Name></headers></event>"
+    (event,) = Parser().feed(xml_event(deep))
+    with pytest.raises(ProtocolError, match="nested deeper than 4"):
+        event.name
+
+
+def test_xml_reads_each_header_text_before_its_first_child():
+    text = ("<event><headers><Event-Name>CUSTOM</Event-Name><A>one%20<i/>tail</A><B/><C>&amp;&#65;</C></headers>"
+            "<Content-Length>2</Content-Length><body>hi</body><body>second</body></event>")
+    (event,) = Parser().feed(xml_event(text))
+    assert event.headers() == [("Event-Name", "CUSTOM"), ("A", "one "), ("B", ""), ("C", "&A")]
+    assert event.body == "hi"
+
+
+def test_a_lone_surrogate_in_json_is_replaced_so_commands_built_from_it_encode():
+    (event,) = Parser().feed(json_event(b'"a\\ud800b", "\\udc00k": "caf\\u00e9 \\ud83d\\ude00"'))
+    assert event.get("x") == "a\ufffdb" and event.get("\ufffdk") == "café 😀"
+    for name, value in event.headers():
+        (name + value).encode()

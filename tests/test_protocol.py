@@ -118,6 +118,36 @@ def test_dtmf_is_queued_with_duration_and_source():
     assert (digit.digit, digit.duration, digit.source) == ("#", 2240, "RTP")
 
 
+@pytest.mark.parametrize("duration", ["2%C2%B2", "%D9%A3", "1" * 5000, "-5", ""],
+                         ids=["superscript", "arabic-indic", "5000-digits", "negative", "empty"])
+def test_a_dtmf_duration_that_is_not_ascii_digits_reads_as_unknown(duration):
+    """'2²' passed str.isdigit() and then broke int(): the call ended as an internal error."""
+    proto = connected()
+    proto.receive(event("DTMF", DTMF_Digit="5", DTMF_Duration=duration, DTMF_Source="RTP"))
+    (digit,) = proto.dtmf
+    assert (digit.digit, digit.duration) == ("5", None)
+
+
+def test_unread_dtmf_is_bounded_like_freeswitchs_own_queue():
+    """A flow call on the event loop never takes digits from the queue: the oldest go."""
+    from flowengine.esl.protocol import MAX_QUEUED_DTMF
+    proto = connected()
+    one = event("DTMF", DTMF_Digit="1", DTMF_Duration="2000")
+    proto.receive(one * MAX_QUEUED_DTMF + event("DTMF", DTMF_Digit="9", DTMF_Duration="2000"))
+    assert len(proto.dtmf) == MAX_QUEUED_DTMF
+    assert proto.dtmf[-1].digit == "9" and proto.dtmf[0].digit == "1"
+
+
+def test_a_deep_json_event_ends_the_call_with_a_protocol_error():
+    from flowengine.errors import ProtocolError
+    proto = connected()
+    _, ticket = proto.execute("playback", "a.wav")
+    body = b'{"Event-Name":"CHANNEL_EXECUTE_COMPLETE","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(ProtocolError):
+        proto.receive(b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body)
+    assert proto.closed and isinstance(ticket.error, CallGone)
+
+
 def test_eof_ends_the_call():
     proto = connected()
     _, ticket = proto.execute("playback", "a.wav")

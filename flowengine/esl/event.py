@@ -11,15 +11,42 @@ that the same flow reads the same value whatever format the socket was set to.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterator
 from urllib.parse import unquote
-from xml.etree import ElementTree
+from xml.parsers import expat
 
 from ..errors import ProtocolError
 
 ARRAY_PREFIX = "ARRAY::"
+#: how deep a JSON or XML event may nest. FreeSWITCH's are flat: one JSON object of strings
+#: and arrays of strings (EVT:switch_event_serialize_json_obj), or <event><headers><Name>
+#: (EVT:switch_event_xmlize). Deeper input is refused before it is decoded, so decoding it
+#: can neither recurse out of the stack nor take long.
+MAX_DEPTH = 4
+#: digits in a number read from the wire: FreeSWITCH's largest is a Content-Length of at
+#: most 16 MiB (8 digits); int() refuses more than 4,300 digits with a ValueError
+MAX_DIGITS = 12
 _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
 _ARRAY_SEP = "|:"
+
+
+def wire_int(text: str | bytes | None) -> int | None:
+    """The non-negative integer FreeSWITCH wrote as ``text``, or None if it is not one.
+
+    ASCII digits only: ``str.isdigit()`` also takes ``"²"`` (which int() then refuses) and
+    ``"٣"`` (which int() reads as 3), and nothing FreeSWITCH writes (``%d``) looks like either.
+    """
+    if not text or len(text) > MAX_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def shown(text: str | bytes, limit: int = 40) -> str:
+    """``text`` for an error message, cut short: it came from the wire and may be huge."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    return repr(text[:limit]) + ("…" if len(text) > limit else "")
 
 
 class Event:
@@ -243,8 +270,8 @@ class Event:
                 self._parse_xml()
         except ProtocolError:
             raise
-        except (ValueError, ElementTree.ParseError, UnicodeDecodeError) as exc:
-            raise ProtocolError(f"undecodable {self.format} event: {exc}") from exc
+        except (ValueError, expat.ExpatError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ProtocolError(f"undecodable {self.format} event: {shown(str(exc), 200)}") from None
         self._build_index()
 
     def _parse_plain(self) -> None:
@@ -270,8 +297,12 @@ class Event:
         self._body = _inner_body(pairs, rest) if hend < len(raw) else None
 
     def _parse_json(self) -> None:
+        # UTF-8 only, as cJSON writes it (json.loads would also guess UTF-16 and -32)
+        text = self._raw.decode("utf-8", "surrogatepass")
+        if not _json_nesting_ok(self._raw):
+            raise ProtocolError(f"text/event-json nested deeper than {MAX_DEPTH} levels (or unbalanced) is refused")
         # pairs, not a dict: a header FreeSWITCH repeats is a repeated key in its JSON
-        items = json.loads(self._raw, object_pairs_hook=_JsonObject)
+        items = json.loads(text, object_pairs_hook=_JsonObject)
         if not isinstance(items, _JsonObject):
             raise ProtocolError("text/event-json body is not a JSON object")
         pairs = []
@@ -283,19 +314,11 @@ class Event:
                 value = ARRAY_PREFIX + _ARRAY_SEP.join(_json_text(v) for v in value)
             else:
                 value = _json_text(value)
-            pairs.append((key, value))
+            pairs.append((key if key.isascii() else _well_formed(key), value))
         self._pairs = pairs
 
     def _parse_xml(self) -> None:
-        if b"<!DOCTYPE" in self._raw or b"<!ENTITY" in self._raw:
-            raise ProtocolError("text/event-xml with a DOCTYPE or ENTITY is refused")
-        root = ElementTree.fromstring(self._raw)
-        headers = root.find("headers")
-        if root.tag != "event" or headers is None:
-            raise ProtocolError("text/event-xml is not <event><headers>…")
-        self._pairs = [(h.tag, unquote(h.text or "")) for h in headers]
-        body = root.find("body")
-        self._body = None if body is None else (body.text or "")
+        self._pairs, self._body = _XmlEvent.read(self._raw)
 
 
 def _header_end(raw: bytes) -> int:
@@ -326,17 +349,128 @@ class _JsonObject(list):
 
 def _json_text(value: object) -> str:
     if isinstance(value, str):
-        return value
+        return value if value.isascii() else _well_formed(value)
     if isinstance(value, _JsonObject):
         return json.dumps(dict(value))
     return json.dumps(value)
+
+
+def _well_formed(text: str) -> str:
+    """``text`` without lone surrogates (U+FFFD instead). JSON may spell one as ``\\ud800``
+    (cJSON never does); kept, it would make every command built from it unencodable."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _inner_body(pairs: list[tuple[str, str]], rest: bytes) -> str | None:
     """A plain event's own body: after its inner Content-Length and blank line."""
     for k, v in pairs:
         if k == "Content-Length":
-            if not v.isdigit():
-                raise ProtocolError(f"event has a bad inner Content-Length {v!r}")
-            return rest[:int(v)].decode("utf-8", "replace")
+            length = wire_int(v)
+            if length is None:
+                raise ProtocolError(f"event has a bad inner Content-Length {shown(v)}")
+            return rest[:length].decode("utf-8", "replace")
     return None
+
+
+# once escapes are gone: a string, or an unterminated one up to the end (so the search
+# never fails and retries at the next quote, which would be quadratic)
+_JSON_STRING = re.compile(rb'"[^"]*+(?:"|\Z)')
+_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads has already paired the valid ones
+_OPEN_CLOSE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _json_nesting_ok(raw: bytes) -> bool:
+    """Whether JSON ``raw`` nests at most MAX_DEPTH deep: in linear time, no recursion.
+
+    At most MAX_DEPTH opening brackets settle it at once (a real event has one or two).
+    Otherwise escapes and strings are cut out and only brackets kept (``{}`` as ``[]``:
+    json.loads refuses a mismatch anyway); each pass then removes the innermost pairs, so
+    a body MAX_DEPTH deep is empty after MAX_DEPTH passes. UTF-8 never puts these bytes
+    inside a character.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return True
+    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = _JSON_STRING.sub(b"", unescaped).translate(_OPEN_CLOSE, _NOT_BRACKET)
+    for _ in range(MAX_DEPTH):
+        if not brackets:
+            return True
+        brackets = brackets.replace(b"[]", b"")
+    return not brackets
+
+
+class _XmlEvent:
+    """Reads ``<event><headers><Name>value</Name>…</headers><body>…</body></event>`` with
+    expat's callbacks: the text of each element in the first ``<headers>`` and of the first
+    ``<body>`` (each element's text before its first child, as ElementTree's ``.text``).
+
+    A DTD is refused the moment expat meets ``<!DOCTYPE``, whatever the document's
+    encoding, so no entity is ever declared, let alone expanded (a byte search for
+    ``<!ENTITY`` misses it in UTF-16). FreeSWITCH writes UTF-8 without a declaration or a
+    DTD (switch_xml_toxml), three elements deep.
+    """
+
+    __slots__ = ("depth", "root", "headers", "in_headers", "body", "text")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.root: str | None = None
+        self.headers: list[tuple[str, list[str]]] | None = None
+        self.in_headers = False
+        self.body: list[str] | None = None
+        self.text: list[str] | None = None  # where character data goes now, if anywhere
+
+    @classmethod
+    def read(cls, raw: bytes) -> tuple[list[tuple[str, str]], str | None]:
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:  # UTF-16/32: expat follows a BOM
+            raise ProtocolError("text/event-xml that is not UTF-8 is refused")
+        reader, parser = cls(), expat.ParserCreate("UTF-8")
+        parser.buffer_text = True
+        parser.ordered_attributes = True  # a list, not a dict, for the attributes never read
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = _refuse_dtd
+        parser.XmlDeclHandler = _utf8_only
+        parser.StartElementHandler = reader.start
+        parser.EndElementHandler = reader.end
+        parser.CharacterDataHandler = reader.data
+        parser.Parse(raw, True)
+        if reader.root != "event" or reader.headers is None:
+            raise ProtocolError("text/event-xml is not <event><headers>…")
+        pairs = [(name, unquote("".join(text))) for name, text in reader.headers]
+        return pairs, None if reader.body is None else "".join(reader.body)
+
+    def start(self, tag: str, attributes: object) -> None:
+        depth = self.depth = self.depth + 1
+        if depth > MAX_DEPTH:
+            raise ProtocolError(f"text/event-xml nested deeper than {MAX_DEPTH} levels is refused")
+        self.text = None  # the parent's text ends at its first child
+        if depth == 1:
+            self.root = tag
+        elif depth == 2:
+            if tag == "headers" and self.headers is None:
+                self.headers, self.in_headers = [], True
+            elif tag == "body" and self.body is None:
+                self.body = self.text = []
+        elif depth == 3 and self.in_headers:
+            self.text = []
+            self.headers.append((tag, self.text))  # type: ignore[union-attr]
+
+    def end(self, tag: str) -> None:
+        if self.depth == 2:
+            self.in_headers = False
+        self.depth -= 1
+        self.text = None  # what follows a child is its tail, not the parent's text
+
+    def data(self, text: str) -> None:
+        if self.text is not None:
+            self.text.append(text)
+
+
+def _refuse_dtd(*_: object) -> None:
+    raise ProtocolError("text/event-xml with a DOCTYPE or ENTITY is refused")
+
+
+def _utf8_only(version: str, encoding: str | None, standalone: int) -> None:
+    if encoding is not None and encoding.lower() not in ("utf-8", "utf8"):
+        raise ProtocolError(f"text/event-xml in {shown(encoding)} is refused: FreeSWITCH writes UTF-8")

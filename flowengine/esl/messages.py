@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .event import Event
+from .event import Event, wire_int
 
 Headers = list[tuple[str, str]]
 
@@ -75,11 +75,12 @@ class DisconnectNotice:
 
     @property
     def linger_time(self) -> int | None:
+        """Seconds FreeSWITCH lingers; -1 is for ever (the default of ``linger``)."""
         value = header(self.headers, "Linger-Time")
-        try:
-            return None if value is None else int(value)
-        except ValueError:
-            return None
+        if value is not None and value.startswith("-"):
+            seconds = wire_int(value[1:])
+            return None if seconds is None else -seconds
+        return wire_int(value)
 
 
 @dataclass(eq=True)

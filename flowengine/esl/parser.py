@@ -2,14 +2,17 @@
 
 No I/O: the session, the replay tools and the benchmarks all feed it the same way, and
 any chunking of the same bytes gives the same messages. Memory is bounded: a header block
-or a body over its limit is a :class:`ProtocolError`, never a bigger buffer.
+or a body over its limit is a :class:`ProtocolError`, never a bigger buffer; so is holding
+more than ``hold_limit`` bytes (the protocol sets it until the connect reply is in), or
+more than a shared :class:`BufferBudget` has left (the server's cap over all its calls).
+Bad input of any kind raises :class:`ProtocolError` and nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from ..errors import ProtocolError
-from .event import Event
+from .event import Event, shown, wire_int
 from .messages import (ApiResponse, AuthRequest, DisconnectNotice, Headers, LogData, Message,
                        RawMessage, Reply, RudeRejection, header)
 
@@ -31,10 +34,37 @@ class Limits:
     ``max_header_bytes`` bounds a header block: the largest real one is the connect reply
     (the channel data, ~4-8 KiB, more with many variables), so 1 MiB is generous.
     ``max_body_bytes`` bounds a Content-Length; the default is FreeSWITCH's own limit.
+    ``max_preconnect_bytes`` bounds what one connection may have buffered until the reply
+    to ``connect`` is in: nothing but that reply comes first, and it is one header block
+    of a few KiB (6 KiB for a SIP call), so a peer cannot hold 16 MiB per connection
+    before it has even posed as a call. Bytes in the same read as the reply still count
+    against it: FreeSWITCH sends nothing more until it gets a command. None: no such cap.
     """
 
     max_header_bytes: int = 1024 * 1024
     max_body_bytes: int = FREESWITCH_MAX_BODY
+    max_preconnect_bytes: int | None = 64 * 1024
+
+
+class BufferBudget:
+    """Bytes that many parsers (a server's connections) may hold between them.
+
+    Each parser charges what it holds after each feed and gives it back when it yields
+    the message or is released. The feed that would take the total past ``limit`` is a
+    :class:`ProtocolError` for that connection alone; every other one goes on. The count
+    never passes the limit; memory may, by the one read being parsed. ``peak`` is the
+    most ever held, for tests and benchmarks.
+    """
+
+    __slots__ = ("limit", "used", "peak")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+
+    def __repr__(self) -> str:
+        return f"<BufferBudget {self.used}/{self.limit} bytes, peak {self.peak}>"
 
 
 class Parser:
@@ -44,21 +74,31 @@ class Parser:
     parser stays broken and the connection must be ended.
     """
 
-    __slots__ = ("limits", "_buf", "_head", "_searched", "_error")
+    __slots__ = ("limits", "budget", "hold_limit", "_buf", "_head", "_head_size", "_searched", "_charged",
+                 "_error")
 
-    def __init__(self, limits: Limits = Limits()) -> None:
+    def __init__(self, limits: Limits = Limits(), *, budget: BufferBudget | None = None) -> None:
         self.limits = limits
+        self.budget = budget            # shared with other connections, or None
+        self.hold_limit: int | None = None  # a cap on what this one may hold, or None
         self._buf = bytearray()   # only what a previous feed left incomplete
         self._head: tuple | None = None  # (headers, block, content type, length): waiting for a body
+        self._head_size = 0       # the bytes of that pending header block
         self._searched = 0        # how far the pending partial header block was searched
+        self._charged = 0         # what this parser holds against the budget
         self._error: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
-        """Bytes received that do not yet make a whole message."""
-        return len(self._buf)
+        """Bytes received that do not yet make a whole message (a pending header block too)."""
+        return len(self._buf) + self._head_size
+
+    def release(self) -> None:
+        """The connection is done: drop what is buffered, give its bytes back to the budget."""
+        self._fail(ProtocolError("the connection was closed"))
 
     def feed(self, data: bytes) -> list[Message]:
+        """The messages these bytes complete, in order (maybe none)."""
         if self._error is not None:
             raise self._error
         # Work on the caller's bytes when nothing is pending: a body is then one slice,
@@ -90,17 +130,51 @@ class Parser:
                     body = bytes(memoryview(buf)[pos:pos + length])
                 pos += length
                 self._head = None
+                self._head_size = 0
                 out.append(_build(headers, block, ctype, body))
+            if buf is self._buf:
+                del self._buf[:pos]
+            elif pos < size:
+                self._buf = bytearray(memoryview(buf)[pos:])
+            self._searched = max(0, self._searched - pos)
+            if self.hold_limit is not None or self._charged or (self.budget is not None and self.buffered):
+                self._account()
         except ProtocolError as exc:
-            self._error = exc
-            self._buf = bytearray()
+            self._fail(exc)
             raise
-        if buf is self._buf:
-            del self._buf[:pos]
-        elif pos < size:
-            self._buf = bytearray(memoryview(buf)[pos:])
-        self._searched = max(0, self._searched - pos)
         return out
+
+    def _account(self) -> None:
+        """Keep what is held under ``hold_limit`` and charge it to the budget."""
+        held = self.buffered
+        cap = self.hold_limit
+        if cap is not None:
+            # a pending body will be held whole: refuse it now, not once it has come
+            coming = held if self._head is None else self._head_size + self._head[3]
+            if coming > cap:
+                raise ProtocolError(f"{coming} bytes of a message before the reply to connect, over the "
+                                    f"{cap}-byte limit (Limits.max_preconnect_bytes)")
+        budget = self.budget
+        if budget is not None:
+            more = held - self._charged
+            if more > 0 and budget.used + more > budget.limit:
+                raise ProtocolError(f"buffering {more} more bytes would take the server past its limit of "
+                                    f"{budget.limit} bytes buffered across all connections ({budget.used} "
+                                    "held); this connection is ended, the others go on")
+            budget.used += more
+            self._charged = held
+            if budget.used > budget.peak:
+                budget.peak = budget.used
+
+    def _fail(self, exc: ProtocolError) -> None:
+        """No frame boundary can be found again: drop the buffer, give back its charge."""
+        self._error = exc
+        self._buf = bytearray()
+        self._head = None
+        self._head_size = 0
+        if self.budget is not None:
+            self.budget.used -= self._charged
+        self._charged = 0
 
     @staticmethod
     def _skip_blank(buf: bytes | bytearray, pos: int) -> int:
@@ -128,6 +202,7 @@ class Parser:
         self._searched = 0
         if end - pos > limit:
             raise ProtocolError(f"header block longer than {limit} bytes")
+        self._head_size = end - pos  # held with the head until its body is in
         return self._scan(bytes(buf[pos:end])), end + skip
 
     def _scan(self, block: bytes) -> tuple:
@@ -137,8 +212,8 @@ class Parser:
             nl = block.find(b"\n")
             if block.startswith(b"Content-Type: ", nl + 1) and block.find(b"\n", nl + 1) < 0:
                 digits = block[16:nl].rstrip(b"\r")
-                length = int(digits) if digits.isdigit() else -1
-                if not 0 <= length <= self.limits.max_body_bytes:
+                length = wire_int(digits)
+                if length is None or length > self.limits.max_body_bytes:
                     length = self._content_length(digits)  # raises, with the reason
                 raw_type = block[nl + 15:].rstrip(b"\r")
                 ctype = _CONTENT_TYPES.get(raw_type) or raw_type.decode("latin-1")
@@ -173,10 +248,11 @@ class Parser:
         return headers, block, ctype, length
 
     def _content_length(self, text: str | bytes) -> int:
-        if not text.isdigit() or not text.isascii():
-            shown = text.decode("latin-1") if isinstance(text, bytes) else text
-            raise ProtocolError(f"bad Content-Length {shown!r}")
-        length = int(text)
+        # FreeSWITCH writes it with %d (MES:read_packet takes 0 to 16 MiB): ASCII digits,
+        # a few of them. int() would take "²" or 5,000 digits and raise ValueError instead.
+        length = wire_int(text)
+        if length is None:
+            raise ProtocolError(f"bad Content-Length {shown(text)}")
         if length > self.limits.max_body_bytes:
             raise ProtocolError(f"Content-Length {length} is over the {self.limits.max_body_bytes}-byte limit")
         return length

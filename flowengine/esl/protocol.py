@@ -17,13 +17,19 @@ from typing import Callable
 
 from ..errors import CallGone, CommandFailed, ProtocolError
 from . import commands
-from .event import Event
+from .event import Event, wire_int
 from .messages import ApiResponse, DisconnectNotice, Message, Reply
-from .parser import Limits, Parser
+from .parser import BufferBudget, Limits, Parser
 
 
 # the events that change what this call is waiting for; the rest are not even decoded
 _CALL_STATE_EVENTS = frozenset(("DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"))
+
+#: digits kept until read: FreeSWITCH's own channel queue holds as many and, when full,
+#: drops the oldest (SWITCH_DTMF_LOG_LEN; CHN:switch_channel_alloc, switch_channel_queue_dtmf).
+#: A flow call on the event loop never takes them from here, so without a bound they would
+#: pile up for as long as the peer sends DTMF events.
+MAX_QUEUED_DTMF = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,9 @@ class OutboundProtocol:
                  "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "closed")
 
     def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
-        self.parser = Parser(limits)
+                 on_event: Callable[[Event], None] | None = None, budget: BufferBudget | None = None) -> None:
+        self.parser = Parser(limits, budget=budget)
+        self.parser.hold_limit = limits.max_preconnect_bytes  # lifted once the channel is known
         self._new_uuid = new_uuid or _uuid_series()
         self.on_event = on_event
         # the connect reply's channel data, then each of our completions that carries it
@@ -214,6 +221,7 @@ class OutboundProtocol:
     def _on_channel(self, reply: Reply) -> None:
         channel = reply.channel
         self.channel = channel
+        self.parser.hold_limit = None  # a call now: events of up to max_body_bytes may come
         self.uuid = channel.get("Unique-ID") or channel.get("Channel-Unique-ID")  # type: ignore[union-attr]
         self.socket_mode = channel.get("Socket-Mode")  # type: ignore[union-attr]
         self.control = channel.get("Control")  # type: ignore[union-attr]
@@ -237,8 +245,9 @@ class OutboundProtocol:
         if name not in _CALL_STATE_EVENTS or not self._is_ours(event):
             return
         if name == "DTMF":
-            duration = event.get("DTMF-Duration")
-            self.dtmf.append(Dtmf(event.dtmf_digit or "", int(duration) if duration and duration.isdigit() else None,
+            if len(self.dtmf) >= MAX_QUEUED_DTMF:
+                del self.dtmf[0]
+            self.dtmf.append(Dtmf(event.dtmf_digit or "", wire_int(event.get("DTMF-Duration")),
                                   event.get("DTMF-Source")))
         elif name == "CHANNEL_HANGUP":
             self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")

@@ -7,6 +7,13 @@ answers. That saves a greenlet switch per event and ~10 KB per call (a greenlet'
 its frames, gevent's socket object), which is what lets one core hold thousands of calls
 with a short wait for each. Callbacks run in the hub, so nothing here may block: the
 socket is non-blocking and a write the kernel cannot take at once waits in ``backlog``.
+
+What the calls have read but not yet parsed is capped in total by one
+:class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``, 64 MiB, unless the server passes
+its own): each connection may hold a 16 MiB body (FreeSWITCH's own cap) on its own, but
+forty peers doing so at once would hold 600 MB. The read that would pass the
+budget ends its call, as a protocol error naming the limit; the others go on. Before the
+``connect`` reply a connection may hold far less (``Limits.max_preconnect_bytes``).
 """
 
 from __future__ import annotations
@@ -16,21 +23,34 @@ import socket
 import time
 from typing import Any, Callable
 
+from ..esl import BufferBudget
 from ..flows.call import FlowCall
 
 log = logging.getLogger("flowengine.server")
 
 _RECV = 65536
 
+#: What every EventedCall's parser may hold between them, unless told otherwise. Real
+#: calls hold next to nothing between reads (an event arrives whole, or within a
+#: millisecond), so this is room for a few large api/bgapi outputs or CDRs at once.
+DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
+SHARED_BUDGET = BufferBudget(DEFAULT_BUDGET_BYTES)
+
 
 class EventedCall:
+    """One call's socket on the loop. What its parser buffers counts against ``budget``,
+    shared with the server's other calls (by default this module's ``SHARED_BUDGET``)."""
+
     # one per call, thousands at once
     __slots__ = ("loop", "sock", "call", "recording", "on_close", "started_at", "backlog", "reader", "writer",
                  "timer", "timer_at", "_named", "_closed")
 
     def __init__(self, loop: Any, sock: socket.socket, call: FlowCall, *, recording: Any = None,
-                 on_close: Callable[["EventedCall"], None] | None = None) -> None:
+                 on_close: Callable[["EventedCall"], None] | None = None,
+                 budget: BufferBudget | None = None) -> None:
         sock.setblocking(False)
+        # before the first byte is read, so nothing is charged yet
+        call.proto.parser.budget = SHARED_BUDGET if budget is None else budget
         self.loop = loop
         self.sock = sock
         self.call = call
@@ -65,6 +85,7 @@ class EventedCall:
             if watcher is not None:
                 watcher.stop()
         self.reader = self.writer = self.timer = None  # stopped, they hold no callback
+        self.call.proto.parser.release()  # what it still buffers goes back to the budget
         try:
             self.sock.close()
         except OSError:

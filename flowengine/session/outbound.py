@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from gevent.lock import Semaphore
 
 from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
-from ..esl import Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
+from ..esl import BufferBudget, Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
 from ..esl.messages import ApiResponse
 from .base import CallSession
 
@@ -41,11 +41,15 @@ class Timeouts:
 
 
 class OutboundSession(CallSession):
+    """``budget``: a :class:`~flowengine.esl.BufferBudget` shared with other connections,
+    which caps what they buffer between them (None: no shared cap)."""
+
     def __init__(self, sock: socket.socket, *, limits: Limits = Limits(), timeouts: Timeouts = Timeouts(),
-                 event_format: str = "plain", linger: bool = True, recording=None) -> None:
+                 event_format: str = "plain", linger: bool = True, recording=None,
+                 budget: BufferBudget | None = None) -> None:
         self.sock = sock
         self.recording = recording  # a CallRecording, or None
-        self.proto = OutboundProtocol(limits)
+        self.proto = OutboundProtocol(limits, budget=budget)
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
@@ -115,6 +119,7 @@ class OutboundSession(CallSession):
             gone = self.proto.gone
             if gone is not None:
                 gone.__traceback__ = None
+            self.proto.parser.release()  # what it still buffers goes back to the budget
             try:
                 self.sock.close()
             except OSError:
