@@ -322,7 +322,20 @@ def parse_dial_string(cs: Chars) -> DialString:
     ``{…}`` blocks at its front, then ``|`` and ``,`` (switch_separate_string, so escapes,
     quotes and ``^^`` apply; commas inside ``[…]`` are protected), ``[…]`` per leg."""
     result = DialString()
-    groups = _split_on(cs, ":_:") if ":_:" in text_of(cs) else [cs]
+    groups = [cs]
+    if ":_:" in text_of(cs):
+        # switch_ivr_enterprise_originate: leading <...> blocks, then a plain split on ":_:"
+        # (switch_separate_string_string: no brackets, quotes or escapes honoured)
+        cs = _strip(cs)
+        while cs and cs[0][0] == "<":
+            pairs, cs = _block(cs, "<", ">")
+            result.variables.extend(pairs)
+        groups, rest = [], cs
+        while ":_:" in text_of(rest):
+            at = text_of(rest).index(":_:")
+            groups.append(rest[:at])
+            rest = rest[at + 3:]
+        groups.append(rest)
     for group in groups:
         group = _strip(group)
         group_vars: list[tuple[str, Chars]] = []

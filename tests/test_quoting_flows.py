@@ -7,6 +7,7 @@ import json
 import logging
 import re
 
+from flowengine.errors import UnsafeValue
 from flowengine.esl import Event
 from flowengine.server.logs import JsonFormatter, TextFormatter
 
@@ -103,3 +104,132 @@ def test_json_log_lines_stay_one_valid_object_each():
     records = [json.loads(line) for line in lines]
     assert records and all("\u2028" not in line for line in lines)
     assert any("caller_id_number" in r["msg"] for r in records)
+
+
+# -- what an attack from outside found, kept as tests ----------------------------------------
+EVIL_NAME = b"%24%7Bsystem%20touch%20%2Ftmp%2Fpwned%7D"      # ${system touch /tmp/pwned}
+
+
+def _sent(flow_text: str, caller: Event) -> list[tuple[str, str]]:
+    from .flowkit import complete
+    run = play(flow_from(flow_text), lambda c: complete(c.app, c.arg), channel=caller)
+    return run.executed
+
+
+def _no_api(arg: str, passes: int = 2) -> bool:
+    from . import freeswitch_model as fs
+    _, found = fs.expand_passes(fs.chars(arg, "author"), passes, lambda name: None)
+    return not any(e.kind == "api" for e in found)
+
+
+def test_freeswitchs_own_forms_of_a_name_are_resolved_by_the_engine_not_left_to_it():
+    for template in ("${caller_id_name:0:20}", "${Caller_ID_Name}", "${caller_id_name[0]}", "${who}"):
+        executed = _sent(f"""
+name: t
+start: s
+vars: {{who: "${{caller_id_name}}"}}
+steps:
+  s: {{set: {{x: "{template}"}}, next: bye}}
+  bye: {{hangup: NORMAL_CLEARING}}
+""", channel(name=EVIL_NAME))
+        app, arg = executed[0]
+        assert app == "set" and "caller_id_name" not in arg.lower() and "{who}" not in arg, (template, arg)
+        assert _no_api(arg), (template, arg)
+
+
+def test_an_enterprise_separator_in_a_caller_id_name_adds_no_target():
+    from . import freeswitch_model as fs
+    name = b"x%3A_%3Asofia%2Fgateway%2Fpstn%2F19005550100%3A_%3Ay"     # x:_:sofia/…:_:y
+    executed = _sent("""
+name: b
+start: ring
+steps:
+  ring: {bridge: user/1000, caller_id: {name: "Sales ${caller_id_name}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""", channel(name=name))
+    arg = dict(executed)["bridge"]
+    assert ":_:" not in arg and len(fs.parse_dial_string(fs.chars(arg, "author")).legs) == 1
+
+
+def test_a_call_supplied_colon_cannot_complete_the_authors_enterprise_separator():
+    from flowengine.flows.templates import expand
+    from flowengine.quoting import whole
+    try:
+        whole(expand("user/1000:${x}:user/1001", {"x": "_"}.get))
+    except UnsafeValue as exc:
+        assert "':_:'" in str(exc)
+    else:
+        raise AssertionError(":_: from the call was sent")
+
+
+def test_controls_in_a_caller_id_name_do_not_reach_the_new_legs_headers():
+    executed = _sent("""
+name: b
+start: ring
+steps:
+  ring: {bridge: user/1000, caller_id: {name: "${caller_id_name}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""", channel(name=b"Bob%0D%0AX-Evil%3A%201"))
+    arg = dict(executed)["bridge"]
+    assert "\r" not in arg and "\n" not in arg and arg.startswith("{origination_caller_id_name=Bob  X-Evil  1}")
+
+
+def test_a_dialled_option_cannot_shift_transfers_arguments():
+    executed = _sent("""
+name: t
+start: s
+steps:
+  s: {transfer: "${destination_number} XML default"}
+""", Event.from_plain(b"Event-Name: CHANNEL_DATA\nUnique-ID: u-1\nCaller-Destination-Number: -both\n\n"))
+    assert executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+
+def test_the_start_of_an_argument_is_judged_after_the_authors_leading_expansions():
+    from flowengine.flows.templates import expand
+    from flowengine.quoting import app_arg, word
+    for call, check in ((lambda t: app_arg(t, "transfer")), "%[api_hangup_hook=fsctl]1000"), \
+                       ((lambda t: word(t, "say")), "^^:en:x"):
+        try:
+            call(expand("${prefix}${x}", {"x": check}.get))
+        except UnsafeValue:
+            pass
+        else:
+            raise AssertionError(f"{check!r} after an expansion FreeSWITCH may empty was sent")
+
+
+def test_a_deleted_escape_cannot_join_dollar_and_brace_in_sets_second_pass():
+    from flowengine.flows.templates import expand
+    from flowengine.quoting import app_arg
+    from . import freeswitch_model as fs
+    for template, values in (("x=$\\${a}{${b}}", {"a": "'", "b": "system touch /tmp/x"}),
+                             ("x=\\${a}", {"a": "'${system id}"})):
+        try:
+            arg = app_arg(expand(template, values.get), "set")
+        except UnsafeValue:
+            continue
+        _, found = fs.expand_passes(fs.chars(arg, "author"), 3, lambda name: None)
+        assert not any(e.kind == "api" for e in found), arg
+
+
+def test_a_returned_value_cannot_add_fields_to_the_step_log_line(caplog):
+    from flowengine.flows.flowset import FlowSet
+    from flowengine.flows import FlowRun
+    main = flow_from("""
+name: main
+start: sub
+steps:
+  sub: {call: {flow: lookup}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    lookup = flow_from("""
+name: lookup
+start: r
+steps:
+  r: {return: "${caller_id_name}"}
+""", "flows/lookup.yaml")
+    forged = b"ok%20ms%3D0%20call%3Ddead%20flow%3Dbilling%20outcome%3Dpaid"
+    with caplog.at_level(logging.INFO, "flowengine.flow"):
+        run = FlowRun(main, flows=FlowSet({"main": main, "lookup": lookup}, default=main), channel=channel(name=forged))
+        run.start()
+    lines = [r.getMessage() for r in caplog.records if "step=sub" in r.getMessage()]
+    assert lines and all('outcome="ok ms=0 call=dead flow=billing outcome=paid"' in line for line in lines)

@@ -12,7 +12,9 @@ flow's ``on`` / ``next`` / choices turn the outcome into the next step.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -58,6 +60,12 @@ _WELL_KNOWN = {
 
 
 StepGen = Generator[Command, Event | None, Any]
+
+#: how deep flow values may name other flow values before the rest is left as written
+_MAX_DEPTH = 8
+#: an outcome written as is in the step log line; any other is quoted, so a value from the
+#: call (a sub-flow's return) cannot add ``key=value`` fields to the line
+_PLAIN_FIELD = re.compile(r"[A-Za-z0-9_.:/#*+\[\]-]*")
 
 
 @dataclass
@@ -107,6 +115,7 @@ class FlowRun:
         self._ending = False
         self._in_error = False
         self._limit = flow.max_transitions
+        self._depth = 0                          # flow values expanding flow values
 
     # -- what the driver calls --------------------------------------------------------
     def start(self) -> Command | None:
@@ -162,12 +171,23 @@ class FlowRun:
 
     def lookup(self, name: str) -> str | None:
         """A flow variable (a Text keeps its marks; a plain str came from the call), a
-        caller profile field or a channel variable; None when the call has no such name."""
+        caller profile field or a channel variable, in any case as FreeSWITCH reads them;
+        None when the call has no such name."""
         vars_ = self.frames[-1].vars
         if name in vars_:
             value = vars_[name]
-            return value if isinstance(value, str) else as_text(value)
-        header = _WELL_KNOWN.get(name)
+            if not isinstance(value, str):
+                return as_text(value)
+            if "${" in value and self._depth < _MAX_DEPTH:
+                # a flow value naming others (``vars: {who: "${caller_id_name}"}``) is
+                # expanded when read, so what it names is marked as the call's
+                self._depth += 1
+                try:
+                    return expand(value, self.lookup)
+                finally:
+                    self._depth -= 1
+            return value
+        header = _WELL_KNOWN.get(name) or _WELL_KNOWN.get(name.lower())
         if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
             name = name[9:]
         for source in (self.last_event, self.channel):
@@ -176,6 +196,21 @@ class FlowRun:
             value = source.get(header) if header else source.variable(name)
             if value is not None:
                 return value
+        if header is None:
+            return self._any_case(name)
+        return None
+
+    def _any_case(self, name: str) -> str | None:
+        """FreeSWITCH finds channel variables whatever their case (switch_event.c compares
+        header names with strcasecmp): so must the engine, or ``${Caller_Name}`` would be
+        left for FreeSWITCH to fill with the call's value unmarked."""
+        wanted = "variable_" + name.lower()
+        for source in (self.last_event, self.channel):
+            if source is None:
+                continue
+            for key, value in source.headers():
+                if key.lower() == wanted:
+                    return value
         return None
 
     def expand(self, value: Any) -> Text:
@@ -305,6 +340,8 @@ class FlowRun:
 
     def _log_step(self, frame: Frame, outcome: str) -> None:
         seconds = self.monotonic() - frame.entered
+        if not _PLAIN_FIELD.fullmatch(outcome):   # a return value from the call: one quoted field
+            outcome = json.dumps(outcome)
         self.outcomes.append((frame.step or "-", outcome))
         if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
             log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome,

@@ -1,14 +1,19 @@
 """``${name}`` in flow values, expanded by the engine before anything reaches the wire.
 
-Names are looked up in the flow's variables, then the call's well-known fields
-(``caller_id_number``, ``caller_id_name``, ``destination_number``, ``uuid``, ``digits``),
-then its channel variables. A name nobody knows is left as written, so FreeSWITCH can
-still expand its own (``${sound_prefix}``, a global the channel data does not carry).
+Names are looked up in the flow's variables, then the call's caller profile fields
+(``caller_id_number``, ``caller_id_name``, ``destination_number``, ``uuid``, ``ani`` …),
+then its channel variables, in FreeSWITCH's own forms: ``${name:offset:length}`` (a
+substring) and ``${name[index]}`` (an array element), names in any case
+(switch_channel.c, ``switch_channel_expand_variables_check``). A name nobody knows is left
+as written, so FreeSWITCH can still expand its own (``${sound_prefix}``, a global the
+channel data does not carry); with ``socket … full`` every channel variable is in the
+channel data, so what is left is not the call's.
 
 The result is a :class:`~flowengine.quoting.text.Text`: what the author wrote is trusted,
 every looked-up value is marked as supplied by the call (named after the variable), and a
-flow variable that itself holds a Text keeps its own marks. Nothing is escaped here:
-where the text lands decides how it must be encoded (:mod:`flowengine.quoting`).
+value that is itself a Text keeps its own marks. Expanding a Text again replaces only
+what the author wrote in it. Nothing is escaped here: where the text lands decides how it
+must be encoded (:mod:`flowengine.quoting`).
 """
 
 from __future__ import annotations
@@ -16,37 +21,68 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..quoting.text import Span, Text, spans
+from ..quoting.text import Span, Text, spans, untrusted_mask
 
-_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?::(-?\d{1,6})(?::(\d{1,6}))?|\[(\d{1,4})\])?\}")
 
 
 def _plain(value: object) -> str:
     return "true" if value is True else "false" if value is False else str(value)
 
 
+def _part(value: str, match: re.Match) -> str:
+    """FreeSWITCH's ``:offset:length`` and ``[index]`` on a looked-up value (a Text keeps
+    its marks only when whole: a slice of it is plain, so untrusted)."""
+    offset, length, index = match.group(2), match.group(3), match.group(4)
+    if index is not None:
+        items = value[7:].split("|:") if value.startswith("ARRAY::") else [value]
+        i = int(index)
+        return items[i] if i < len(items) else ""
+    if offset is None:
+        return value
+    start = int(offset)
+    text = str(value)
+    part = text[start:] if start >= 0 else (text[start:] if -start <= len(text) else text)
+    if length is not None and 0 < int(length) < len(part):
+        part = part[:int(length)]
+    return part
+
+
 def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
     """The author's ``text`` with every known ``${name}`` replaced by its value."""
-    if isinstance(text, Text):
-        return text
-    text = _plain(text)
+    if not isinstance(text, str):
+        text = _plain(text)
     if "${" not in text:
-        return Text(text, ())
+        return text if isinstance(text, Text) else Text(text, ())
+    mask = untrusted_mask(text) if isinstance(text, Text) else None
     out: list[str] = []
     found: list[Span] = []
     offset = pos = 0
+
+    def keep(upto: int) -> None:
+        nonlocal offset
+        piece = text[pos:upto]
+        if mask is not None:
+            for span in spans(text):
+                s, e = max(span.start, pos), min(span.end, upto)
+                if s < e:
+                    found.append(Span(s - pos + offset, e - pos + offset, span.source))
+        out.append(piece)
+        offset += len(piece)
+
     for match in _TEMPLATE.finditer(text):
+        if mask is not None and any(mask[match.start():match.end()]):
+            continue                      # a value from the call is never expanded again
         value = lookup(match.group(1))
         if value is None:
             continue
-        before = text[pos:match.start()]
-        out.append(before)
-        offset += len(before)
+        keep(match.start())
         value = value if isinstance(value, str) else _plain(value)
+        value = _part(value, match) if match.lastindex and match.lastindex > 1 else value
         for span in spans(value, match.group(1)):
             found.append(Span(span.start + offset, span.end + offset, span.source))
         out.append(str(value))
         offset += len(value)
         pos = match.end()
-    out.append(text[pos:])
+    keep(len(text))
     return Text("".join(out), found)

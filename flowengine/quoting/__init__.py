@@ -13,10 +13,10 @@ call data throughout. What cannot be made safe raises
 flow's ``on_error`` (or the call ends with NORMAL_TEMPORARY_FAILURE).
 """
 
-from .dialstring import target, variable_value
+from .dialstring import target, variable_value, whole
 from .expansion import app_arg, passes_for
 from .text import Span, Text, data, join, literal
 from .words import path, word, words
 
 __all__ = ["Span", "Text", "app_arg", "data", "join", "literal", "passes_for", "path", "target",
-           "variable_value", "word", "words"]
+           "variable_value", "whole", "word", "words"]

@@ -33,8 +33,13 @@ _MEANING = {",": "rings another target at the same time", "|": "rings another ta
             "$": "starts a FreeSWITCH expansion", "\\": "escapes in FreeSWITCH's parsers"}
 
 #: characters that end a ``name=value`` pair or a variable block (and the ``^^`` delimiter
-#: override of switch_event_create_brackets); in a value they become a space
-_BLOCK_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"\\]")
+#: override of switch_event_create_brackets), and controls (the value may become a SIP
+#: header, the caller ID); in a value they become a space
+_BLOCK_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"\\\x00-\x1f\x7f]")
+#: from the call, also '=' (see variable_value) and ':' (``:_:`` splits the whole dial
+#: string into enterprise groups wherever it stands, brackets or not:
+#: switch_ivr_enterprise_originate, switch_separate_string_string)
+_CALL_UNSAFE = frozenset("=:")
 
 
 def target(value: str, what: str = "bridge target") -> str:
@@ -51,6 +56,20 @@ def target(value: str, what: str = "bridge target") -> str:
     return value
 
 
+def whole(value: str) -> str:
+    """The assembled dial string: refuses a ``:_:`` the call helped to write (the author's
+    ``:`` next to a call's ``_``)."""
+    text = str(value)
+    mask = untrusted_mask(value)
+    at = text.find(":_:")
+    while at != -1:
+        if any(mask[at:at + 3]):
+            raise UnsafeValue(f"bridge: the value of {next(m for m in mask[at:at + 3] if m)} completes "
+                              f"':_:', which FreeSWITCH reads as another group of targets: {text[:60]!r}")
+        at = text.find(":_:", at + 1)
+    return value
+
+
 def variable_value(value: str) -> Text:
     """A value inside ``{…}`` / ``[…]``: what would end the pair or block becomes a space.
 
@@ -60,7 +79,7 @@ def variable_value(value: str) -> Text:
     mask = untrusted_mask(value)
     # '=' from the call too: originate switches its variable check off when the dial string
     # anywhere reads "origination_nested_vars=true" (switch_ivr_originate.c, switch_stristr)
-    text = "".join(" " if c == "=" and mask[i] else c for i, c in enumerate(text))
+    text = "".join(" " if c in _CALL_UNSAFE and mask[i] else c for i, c in enumerate(text))
     cleaned = _BLOCK_UNSAFE.sub(" ", text)
     stripped = cleaned.strip()
     lead = len(cleaned) - len(cleaned.lstrip())

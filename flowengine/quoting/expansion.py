@@ -17,9 +17,9 @@ So the rules for a value from the call, judged on the whole argument (never one 
 alone, see :mod:`.text`):
 
 1. A ``$`` next to ``{``, ``$``, ``\\`` or ``'`` where either side came from the call gets a
-   space in between; so does a ``{`` from the call after ``'``, ``\\`` or ``}``. No ``${``
-   can then form at any pass: each pass only drops ``\\'`` and halves backslashes, and a
-   space stays a space.
+   space in between; so does a ``{`` from the call after ``'``, ``\\`` or ``}``, and a
+   ``'`` after ``\\`` where either came from the call. No ``${`` can then form at any pass:
+   each pass only drops ``\\'`` and halves backslashes, and a space stays a space.
 2. A backslash from the call is doubled once per expansion pass, so it arrives as written
    (doubling also makes FreeSWITCH run the expander, which is what undoes it).
 3. Call data inside an expansion the author wrote (``${expr(${caller_id_number}+1)}``)
@@ -35,8 +35,8 @@ from ..errors import UnsafeValue
 from .text import untrusted_mask
 
 #: applications that expand (part of) their argument a second time (mod_dptools.c base_set,
-#: used by set, export and push/unshift)
-EXPANDED_TWICE = frozenset({"set", "export", "push", "unshift"})
+#: used by set, push and unshift; export_function does not)
+EXPANDED_TWICE = frozenset({"set", "push", "unshift"})
 
 _NEXT_TO_DOLLAR = frozenset("{$\\'")
 _BEFORE_BRACE = frozenset("'\\}")
@@ -60,7 +60,7 @@ def author_expansions(text: str, mask: list[str | None]) -> list[tuple[int, int]
             i += 1
             continue
         j = i + 1
-        while j < n and text[j] in "\\'$" and mask[j] is None:
+        while j < n and text[j] in "\\'$":   # whoever wrote them: a pass may drop them
             j += 1
         if j < n and text[j] == "{" and mask[j] is None:
             depth, k = 1, j + 1
@@ -79,6 +79,17 @@ def author_expansions(text: str, mask: list[str | None]) -> list[tuple[int, int]
     return found
 
 
+def start_after_expansions(text: str, expansions: list[tuple[int, int]]) -> int:
+    """Where the argument starts once FreeSWITCH has expanded the author's leading
+    ``${…}`` to nothing (as an unset variable is): the check of rule 4 looks from there."""
+    first = 0
+    for start, end in expansions:
+        if start != first:
+            break
+        first = end
+    return first
+
+
 def app_arg(value: str, app: str = "", what: str = "application argument") -> str:
     """``value`` (a :class:`~.text.Text`, or a plain str: all call data) as the argument of
     ``app``: the author's FreeSWITCH syntax works, the call's never does."""
@@ -88,10 +99,13 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
     mask = untrusted_mask(value)
     if not any(mask):
         return text
-    if text.startswith("%") and "[" in text[1:3] and any(mask[:text.index("[", 1) + 1]):
-        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[:3] if m)} starts the argument "
-                          f"with '%[', which sets FreeSWITCH variables: {text[:60]!r}")
-    for start, end in author_expansions(text, mask):
+    expansions = author_expansions(text, mask)
+    first = start_after_expansions(text, expansions)
+    head = text[first:first + 3]
+    if head.startswith("%") and "[" in head[1:] and any(mask[first:first + head.index("[", 1) + 1]):
+        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[first:first + 3] if m)} starts "
+                          f"the argument with '%[', which sets FreeSWITCH variables: {text[:60]!r}")
+    for start, end in expansions:
         inside = next((m for m in mask[start:end] if m), None)
         if inside:
             raise UnsafeValue(f"{what}: the value of {inside} would land inside "
@@ -116,4 +130,6 @@ def breaks_needed(text: str, mask: list[str | None]) -> list[int]:
             found.append(i)
         elif c == "{" and mask[i] is not None and before in _BEFORE_BRACE:
             found.append(i)
+        elif c == "'" and before == "\\" and (mask[i] is not None or mask[i - 1] is not None):
+            found.append(i)               # "\\'" is deleted by a pass, joining its neighbours
     return found

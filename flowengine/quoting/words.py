@@ -20,7 +20,7 @@ import re
 from typing import Iterable
 
 from ..errors import UnsafeValue
-from .expansion import breaks_needed
+from .expansion import author_expansions, breaks_needed, start_after_expansions
 from .text import join, literal, untrusted_mask
 
 _WORD_UNSAFE = frozenset(" \t'\\\"")
@@ -41,19 +41,29 @@ def word(value: str, what: str) -> str:
     if breaks:
         raise UnsafeValue(f"{what}: the value of {mask[breaks[0]] or mask[breaks[0] - 1]} puts "
                           f"{text[breaks[0] - 1:breaks[0] + 1]!r} together, which FreeSWITCH would expand")
-    if text.startswith("^^") and any(mask[:3]):
-        raise UnsafeValue(f"{what}: the value of {mask[0] or mask[1] or mask[2]} starts with '^^', "
-                          "which changes FreeSWITCH's argument delimiter")
+    first = start_after_expansions(text, author_expansions(text, mask))
+    if text.startswith("^^", first) and any(mask[first:first + 3]):
+        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[first:first + 3] if m)} starts "
+                          "with '^^', which changes FreeSWITCH's argument delimiter")
     return value
 
 
-def words(parts: Iterable[str], what: str) -> str:
-    """Words joined by single spaces, each checked by :func:`word`; marks kept."""
+def words(parts: Iterable[str], what: str, *, no_flag: bool = False) -> str:
+    """Words joined by single spaces, each checked by :func:`word`; marks kept.
+
+    ``no_flag``: the first word may not start with ``-`` from the call (``transfer`` reads
+    ``-bleg`` / ``-both`` there as options and shifts the rest, mod_dptools.c)."""
     out: list[str] = []
     for n, part in enumerate(parts):
         if n:
             out.append(literal(" "))
         out.append(word(part, f"{what} (word {n + 1})"))
+        if n == 0 and no_flag:
+            mask = untrusted_mask(part)
+            first = start_after_expansions(str(part), author_expansions(str(part), mask))
+            if str(part).startswith("-", first) and mask[first]:
+                raise UnsafeValue(f"{what}: the value of {mask[first]} starts with '-', which "
+                                  f"{what} reads as an option: {str(part)[:60]!r}")
     return join(out)
 
 

@@ -9,7 +9,7 @@ accepted`` in some versions) after a connected call, USER_BUSY, NO_ANSWER, …
 
 from __future__ import annotations
 
-from ...quoting import join, literal, target, variable_value
+from ...quoting import join, literal, target, variable_value, whole
 from ..model import seconds
 from ..actions import Execute
 from .media import ensure_var
@@ -50,7 +50,7 @@ def dial_string(run, spec: dict) -> str:
             parts.append(literal("|"))
         parts += _block("[", pairs, "]")
         parts.append(target(run.expand(leg["to"]), f"bridge target {n + 1}"))
-    return join(parts)
+    return whole(join(parts))
 
 
 def bridge(run, step):

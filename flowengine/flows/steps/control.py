@@ -53,7 +53,7 @@ def transfer(run, step):
     # the author's spaces split the words (before expansion); the call's may not
     parts = spec.split() if isinstance(spec, str) else [spec[k] for k in ("extension", "dialplan", "context")
                                                        if k in spec]
-    arg = words([run.expand(p) for p in parts], "transfer")
+    arg = words([run.expand(p) for p in parts], "transfer", no_flag=True)
     yield Execute("transfer", arg)
     yield Exit("transfer")
 

@@ -83,4 +83,4 @@ def record(run, step):
     ms = done.variable("record_ms") or "0"
     run.vars["recording_file"] = file
     run.vars["recording_ms"] = ms
-    return "recorded" if ms.isdigit() and int(ms) > 0 else "empty"
+    return "recorded" if ms.isascii() and ms.isdigit() and int(ms) > 0 else "empty"
