@@ -27,7 +27,8 @@ from .model import ACTIONS, INSTANT, OUTCOMES, SETTERS, TERMINAL, Flow, Step, is
 from .numbers import parse_numbers
 from .source import Source
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "flow.schema.json"
+#: shipped inside the package (schema/flow.schema.json, for editors, links to it)
+SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
 
 
 class FlowProblems(FlowError):
