@@ -100,7 +100,8 @@ def tune_gc() -> None:
     so the cyclic collector is only a safety net; left at its defaults it runs every 700
     allocations and, with a thousand calls up, a pass over the older generations stalls
     every call for tens of milliseconds. What is loaded at start (code, flows) is frozen
-    out of its reach, and it runs a tenth as often."""
+    out of its reach (a reload freezes the set it loads, :mod:`.library`), and it runs a
+    tenth as often."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
