@@ -54,6 +54,7 @@ def test_any_chunking_gives_the_same_messages(name):
 # disposition, first CHANNEL_HANGUP cause, disconnect dispositions, DTMF digits seen
 EXPECTED = [
     ("answer_playback_hangup", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
+    ("any_application", 29, None, None, "DESTINATION_OUT_OF_ORDER", ["linger"], ""),
     ("api_bgapi", 25, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("app_arg_in_body", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_answered", 29, None, "SUCCESS", "NORMAL_CLEARING", ["linger"], ""),
@@ -63,6 +64,8 @@ EXPECTED = [
     ("caller_hangup_during_pagd", 18, (None, None, None), None, "ORIGINATOR_CANCEL", ["linger"], ""),
     ("caller_hangup_during_playback", 18, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("caller_hangup_no_linger", 11, None, None, "NORMAL_CLEARING", ["disconnect"], ""),
+    ("conference_hash_leaves", 25, None, None, "NORMAL_CLEARING", ["linger"], "#"),
+    ("conference_kicked", 24, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("dtmf_stops_playback", 25, None, None, "NORMAL_CLEARING", ["linger"], "#"),
     ("early_media_filter", 13, None, None, None, ["linger"], ""),
     ("json_events", 22, ("1", "success", None), None, "NORMAL_CLEARING", ["linger"], "1"),

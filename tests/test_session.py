@@ -18,6 +18,12 @@ from .harness import gone_cause, run
 def test_every_recording_replays_to_its_end(name):
     outcome = run(name)
     assert outcome.fake_error is None, outcome.fake_error
+    if name == "any_application":
+        # the application FreeSWITCH lacks hangs the caller up with no completion: the session
+        # ends there, and the recorder's playback to the dead channel is never sent
+        assert isinstance(outcome.error, CallGone) and outcome.error.cause == "DESTINATION_OUT_OF_ORDER"
+        assert outcome.session.proto.finished and outcome.session._closed
+        return
     assert outcome.replay.exhausted
     if name == "early_media_filter":
         # its filter hides CHANNEL_HANGUP_COMPLETE: only the drain timeout can end it

@@ -13,7 +13,8 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import FlowError
-from .model import TERMINAL, Flow
+from .model import Flow
+from .steps import KINDS
 
 
 @dataclass(frozen=True)
@@ -25,33 +26,7 @@ class Edge:
 
 def edges(flow: Flow) -> list[Edge]:
     """Every transition, labelled with the outcome (or branch) that takes it."""
-    out = []
-    for step in flow.steps.values():
-        for path, target in step.targets():
-            out.append(Edge(step.name, target, _label(step, path)))
-    return out
-
-
-def _label(step, path: tuple) -> str:
-    if path == ("next",):
-        return "next"
-    if path[0] == "on":
-        return str(path[1])
-    if path[0] == "menu":
-        return f"press {path[2]}"
-    if path[0] == "when":
-        condition = step.spec["when"][path[1]].get("if")
-        return ("exceeded: " if path[2] == "exceeded" else "") + _condition(condition, path[1])
-    return str(path[0])  # else / goto / exceeded
-
-
-def _condition(condition, index: int) -> str:
-    """``open: office`` for ``{open: office}``; long conditions are cut, the file has them."""
-    if not isinstance(condition, dict):
-        return f"when[{index}]"
-    text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-                     for k, v in condition.items())
-    return text if len(text) <= 40 else text[:39] + "…"
+    return [Edge(step.name, t.target, t.label) for step in flow.steps.values() for t in step.transitions()]
 
 
 def reachable(flow: Flow) -> set[str]:
@@ -81,7 +56,7 @@ def to_dot(flow: Flow) -> str:
              '  __start [shape=point, label=""];', f"  __start -> {_id(flow.start)};"]
     for step in flow.steps.values():
         attrs = [f"label={_quoted(step.name)[:-1]}\\n({step.kind})\""]
-        if step.kind in TERMINAL:
+        if KINDS[step.kind].ends_flow:
             attrs.append("peripheries=2")
         if step.name not in live:
             attrs += ['style="rounded,dashed"', 'color="gray"', 'xlabel="unreachable"']
@@ -103,7 +78,7 @@ def to_mermaid(flow: Flow) -> str:
     lines = ["flowchart TD", f"  __start(( )) --> {_id(flow.start)}"]
     for step in flow.steps.values():
         text = _mermaid_text(f"{step.name} ({step.kind})")
-        shape = f'(["{text}"])' if step.kind in TERMINAL else f'["{text}"]'
+        shape = f'(["{text}"])' if KINDS[step.kind].ends_flow else f'["{text}"]'
         lines.append(f"  {_id(step.name)}{shape}")
     for edge in edges(flow):
         lines.append(f'  {_id(edge.source)} -->|"{_mermaid_text(edge.label)}"| {_id(edge.target)}')

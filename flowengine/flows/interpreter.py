@@ -26,7 +26,7 @@ from ..esl import Event
 from .actions import Command, Execute, Exit, Goto
 from .conditions import as_text
 from .model import Flow, Step
-from .steps import RUNNERS
+from .steps import KINDS
 from .templates import expand
 from ..quoting.text import Text, literal
 
@@ -239,7 +239,7 @@ class FlowRun:
             self.frames.append(Frame(callee, _initial_vars(callee, given)))
             self._enter(callee.start)
             return
-        frame.gen = RUNNERS[step.kind](self, step)
+        frame.gen = KINDS[step.kind].run(self, step)
 
     def _advance(self, value: Event | None) -> Command | None:
         while True:
@@ -363,19 +363,19 @@ def _encoded(command: Execute) -> Execute:
 
 
 def _target(step: Step, outcome: str) -> str | None:
-    if step.kind == "menu":
-        choice = step.spec["menu"]["choices"].get(outcome)
-        if choice is not None:
-            return choice
-    return step.on.get(outcome) or step.next
+    """Where an outcome goes: the transition named after it (an ``on:`` key, a menu
+    choice), else ``next``."""
+    for transition in step.transitions():
+        if transition.edge == outcome:
+            return transition.target
+    return step.next
 
 
 def _edge(step: Step, outcome: str) -> str:
     """Which declared transition an outcome takes: its own key, else ``next``."""
-    if step.kind == "menu" and outcome in step.spec["menu"]["choices"]:
-        return outcome
-    if outcome in step.on:
-        return outcome
+    for transition in step.transitions():
+        if transition.edge == outcome:
+            return outcome
     return "next" if step.next else f"unhandled:{outcome}"
 
 

@@ -10,27 +10,6 @@ from typing import Any
 from ..errors import FlowengineError
 from .source import Source
 
-#: every action a step can hold; set / export / vars may be combined in one step
-ACTIONS = ("answer", "pre_answer", "playback", "play_and_get_digits", "menu", "bridge", "hangup",
-           "set", "export", "vars", "when", "goto", "sleep", "say", "record", "transfer", "call",
-           "return")
-SETTERS = ("set", "export", "vars")
-
-#: fixed outcomes per kind (digits, choices and sub-flow results come on top)
-OUTCOMES: dict[str, tuple[str, ...]] = {
-    "answer": ("done",), "pre_answer": ("done",), "set": ("done",), "sleep": ("done",),
-    "say": ("done",), "playback": ("played", "not_found"),
-    "play_and_get_digits": ("digits", "timeout", "invalid"),
-    "menu": ("exhausted", "no_input", "invalid"),
-    "bridge": ("answered", "busy", "no_answer", "failed"),
-    "record": ("recorded", "empty"),
-    "when": (), "goto": ("exceeded",), "hangup": (), "transfer": (), "return": (), "call": (),
-}
-#: steps after which the flow is over, whatever follows
-TERMINAL = ("hangup", "transfer", "return")
-#: steps that take no time on the call: a cycle of only these can spin forever
-INSTANT = ("set", "when", "goto", "call")
-
 #: the longest duration a flow may give (a timeout, a sleep): a day, in seconds
 MAX_DURATION = 24 * 3600.0
 
@@ -84,26 +63,23 @@ class Step:
     def at(self) -> tuple:
         return ("steps", self.name)
 
+    def transitions(self) -> list:
+        """Every way out of this step (:class:`~flowengine.flows.steps.Transition`): its
+        ``on:`` outcomes, what its kind declares (choices, branches), then ``next``.
+        Worked out once: the interpreter asks at the end of every step."""
+        found = self.__dict__.get("_transitions")
+        if found is None:
+            from .steps import KINDS, Transition
+            found = [Transition(("on", k), v, k, str(k)) for k, v in self.on.items()]
+            found += KINDS[self.kind].transitions(self)
+            if self.next:
+                found.append(Transition(("next",), self.next, "next", "next"))
+            self.__dict__["_transitions"] = found
+        return found
+
     def targets(self) -> list[tuple[tuple, str]]:
         """Every (path in the file, step name) this step can go to."""
-        out: list[tuple[tuple, str]] = []
-        if self.next:
-            out.append((("next",), self.next))
-        out += [(("on", k), v) for k, v in self.on.items()]
-        if self.kind == "menu":
-            out += [(("menu", "choices", k), v) for k, v in self.spec["menu"].get("choices", {}).items()]
-        if self.kind == "when":
-            for i, branch in enumerate(self.spec["when"]):
-                out.append((("when", i, "goto"), branch["goto"]))
-                if "exceeded" in branch:
-                    out.append((("when", i, "exceeded"), branch["exceeded"]))
-            if "else" in self.spec:
-                out.append((("else",), self.spec["else"]))
-        if self.kind == "goto":
-            out.append((("goto",), self.spec["goto"]))
-            if "exceeded" in self.spec:
-                out.append((("exceeded",), self.spec["exceeded"]))
-        return out
+        return [(t.path, t.target) for t in self.transitions()]
 
 
 @dataclass

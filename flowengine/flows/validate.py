@@ -23,7 +23,8 @@ from jsonschema.exceptions import best_match
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar
-from .model import ACTIONS, INSTANT, OUTCOMES, SETTERS, TERMINAL, Flow, Step, is_pattern, seconds
+from .model import Flow, Step, seconds
+from .steps import KEYS, KINDS, Problems
 from .numbers import parse_numbers
 from .source import Source
 
@@ -120,17 +121,15 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
     steps: dict[str, Step] = {}
     for name, spec in data["steps"].items():
         at = ("steps", name)
-        actions = [a for a in ACTIONS if a in spec]
-        setters = [a for a in actions if a in SETTERS]
-        others = [a for a in actions if a not in SETTERS]
+        actions = [key for key in KEYS if key in spec]
+        kinds = list(dict.fromkeys(KEYS[key] for key in actions))
         if not actions:
-            err(at, f"has no action (one of {', '.join(ACTIONS)})")
+            err(at, f"has no action (one of {', '.join(KEYS)})")
             continue
-        if len(others) > 1 or (others and setters):
+        if len(kinds) > 1:
             err(at, f"has more than one action: {', '.join(actions)}; give each its own step")
             continue
-        kind = others[0] if others else "set"
-        steps[name] = Step(name, kind, spec, spec.get("next"), dict(spec.get("on", {})))
+        steps[name] = Step(name, kinds[0], spec, spec.get("next"), dict(spec.get("on", {})))
 
     for key in ("start", "on_error"):
         if key in data and data[key] not in data["steps"]:
@@ -173,41 +172,26 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None
             hint = difflib.get_close_matches(target, list(all_steps), n=1)
             err(at + path, f"{shown} goes to {target!r}, which is not a step"
                 + (f" (did you mean '{hint[0]}'?)" if hint else ""))
-    if step.kind in TERMINAL and (step.next or step.on):
+    kind = KINDS[step.kind]
+    if kind.ends_flow and (step.next or step.on):
         err(at + (("next",) if step.next else ("on",)), f"a {step.kind} step ends the flow: next/on are never taken")
-    allowed = set(OUTCOMES.get(step.kind, ()))
     for outcome in step.on:
-        if step.kind == "playback" and re.fullmatch(r"[0-9*#]", outcome):
+        if outcome in kind.outcomes or (kind.accepts is not None and kind.accepts(outcome)):
             continue
-        if step.kind == "play_and_get_digits" and (is_pattern(outcome) or re.fullmatch(r"[0-9*#]+", outcome)):
-            if is_pattern(outcome):
-                _regex(outcome[1:-1], at + ("on", outcome), err)
-            continue
-        if step.kind == "call":
-            continue
-        if outcome not in allowed:
-            listed = ", ".join(sorted(allowed)) or "none (use next)"
-            err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
-    if step.kind == "menu":
-        for key in spec["menu"]["choices"]:
-            if is_pattern(key):
-                _regex(key[1:-1], at + ("menu", "choices", key), err)
-            elif not re.fullmatch(r"[0-9*#]+", key):
-                err(at + ("menu", "choices", key), f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
+        listed = ", ".join(sorted(kind.outcomes)) or "none (use next)"
+        err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
+    if kind.check is not None:
+        kind.check(step, Problems(step, err, warn, calendars))
     for path, value in _durations(spec):
         try:
             seconds(value)
         except ValueError as exc:
             err(at + path, f"{_field(at + path)}{exc}")
-    if step.kind == "when":
-        for i, branch in enumerate(spec["when"]):
-            _check_condition(branch["if"], at + ("when", i, "if"), calendars, err)
-    if step.kind == "play_and_get_digits":
-        pagd = spec["play_and_get_digits"]
-        if pagd.get("min", 1) > pagd.get("max", 128):
-            err(at + ("play_and_get_digits", "min"), "min is larger than max")
-        if "regexp" in pagd:
-            _regex(pagd["regexp"], at + ("play_and_get_digits", "regexp"), err)
+
+
+def check_condition(cond: dict, path: tuple, problems: Problems) -> None:
+    """A ``when`` condition's own checks, for the step kinds that hold conditions."""
+    _check_condition(cond, problems.step.at + path, problems.calendars, problems.report)
 
 
 def _check_condition(cond: dict, at: tuple, calendars: dict, err) -> None:
@@ -288,22 +272,15 @@ def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
         if name not in reachable:
             warn(("steps", name), "is never reached from start")
     for step in steps.values():
-        if step.kind in TERMINAL or step.next:
+        kind = KINDS[step.kind]
+        if kind.ends_flow or step.next:
             continue
-        handled = set(step.on)
-        missing = [o for o in OUTCOMES.get(step.kind, ()) if o not in handled]
-        if step.kind == "menu":
-            missing = [o for o in missing if o == "exhausted"]
-        if step.kind == "goto":
-            missing = [o for o in missing if "max" in step.spec and "exceeded" not in step.spec]
-        if step.kind == "when":
-            missing = [] if "else" in step.spec else ["else"]
-            if any("max" in b and "exceeded" not in b for b in step.spec["when"]):
-                missing.append("exceeded")
+        missing = kind.unhandled(step) if kind.unhandled is not None else \
+            [o for o in kind.outcomes if o not in step.on]
         if missing:
             warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
     # a cycle of steps that never wait on the caller spins until the transition budget
-    instant = {n for n, s in steps.items() if s.kind in INSTANT}
+    instant = {n for n, s in steps.items() if KINDS[s.kind].instant}
     edges = {n: [t for path, t in steps[n].targets()
                  if t in instant and not _bounded(steps[n], path)] for n in instant}
     state: dict[str, int] = {}
@@ -325,8 +302,5 @@ def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
 
 
 def _bounded(step: Step, path: tuple) -> bool:
-    if step.kind == "goto" and path == ("goto",):
-        return "max" in step.spec
-    if step.kind == "when" and len(path) == 3 and path[2] == "goto":
-        return "max" in step.spec["when"][path[1]]
-    return False
+    bounded = KINDS[step.kind].bounded
+    return bounded is not None and bounded(step, path)

@@ -35,8 +35,14 @@ from ..errors import UnsafeValue
 from .text import untrusted_mask
 
 #: applications that expand (part of) their argument a second time (mod_dptools.c base_set,
-#: used by set, push and unshift; export_function does not)
-EXPANDED_TWICE = frozenset({"set", "push", "unshift"})
+#: used by set, push and unshift, and eval; export_function does not)
+EXPANDED_TWICE = frozenset({"set", "push", "unshift", "eval"})
+#: applications whose argument is code, a connection or global state: no call data at all
+#: (system/bgsystem run a shell command, socket connects anywhere, set_global's value is
+#: expanded again wherever $${name} is read, multiset splits its argument into more
+#: variables, event's into more headers, httapi fetches a URL; mod_dptools.c and others)
+NO_CALL_DATA = frozenset({"system", "bgsystem", "socket", "set_global", "multiset", "event", "httapi",
+                          "lua", "luarun", "python", "javascript", "perl", "bgapi"})
 
 _NEXT_TO_DOLLAR = frozenset("{$\\'")
 _BEFORE_BRACE = frozenset("'\\}")
@@ -94,11 +100,14 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
     """``value`` (a :class:`~.text.Text`, or a plain str: all call data) as the argument of
     ``app``: the author's FreeSWITCH syntax works, the call's never does."""
     text = str(value)
-    if "$" not in text and "\\" not in text and not text.startswith("%"):
+    if "$" not in text and "\\" not in text and not text.startswith("%") and app not in NO_CALL_DATA:
         return text                       # nothing FreeSWITCH could expand or unescape
     mask = untrusted_mask(value)
     if not any(mask):
         return text
+    if app in NO_CALL_DATA:
+        raise UnsafeValue(f"{what}: the value of {next(m for m in mask if m)} would reach {app}, whose "
+                          "argument runs code or sets more than one value: no call data may go there")
     expansions = author_expansions(text, mask)
     first = start_after_expansions(text, expansions)
     head = text[first:first + 3]
@@ -111,12 +120,18 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
             raise UnsafeValue(f"{what}: the value of {inside} would land inside "
                               f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)")
     copies = 2 ** passes_for(app)
+    # the character right after an expansion is copied as it is, escape or not (the C walk
+    # resumes at the '}' + 1 and writes that byte before looking at the next)
+    raw = {end for start, end in expansions if text.startswith(("${", "$${"), start)}
     out: list[str] = []
     breaks = set(breaks_needed(text, mask))
     for i, c in enumerate(text):
         if i in breaks:
             out.append(" ")
-        out.append(c * copies if c == "\\" and mask[i] is not None else c)
+        if c == "\\" and mask[i] is not None:
+            out.append(c * (copies - 1 if i in raw and i not in breaks else copies))
+        else:
+            out.append(c)
     return "".join(out)
 
 

@@ -10,23 +10,7 @@ from ..flows.model import Step
 
 def declared(step: Step) -> list[tuple[tuple, str]]:
     """(path in the file, edge name) of every transition a step declares."""
-    edges: list[tuple[tuple, str]] = [(("on", k), k) for k in step.on]
-    if step.kind == "menu":
-        edges += [(("menu", "choices", k), k) for k in step.spec["menu"]["choices"]]
-    if step.kind == "when":
-        for i, branch in enumerate(step.spec["when"]):
-            edges.append((("when", i), f"when[{i}]"))
-            if "max" in branch and "exceeded" in branch:
-                edges.append((("when", i, "exceeded"), f"when[{i}].exceeded"))
-        if "else" in step.spec:
-            edges.append((("else",), "else"))
-    if step.kind == "goto":
-        edges.append((("goto",), "goto"))
-        if "max" in step.spec and "exceeded" in step.spec:
-            edges.append((("exceeded",), "exceeded"))
-    if step.next:
-        edges.append((("next",), "next"))
-    return edges
+    return [(t.path, t.edge) for t in step.transitions()]
 
 
 def missing(flows: FlowSet, runs: Iterable[FlowRun]) -> list[str]:

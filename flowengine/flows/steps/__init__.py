@@ -1,12 +1,32 @@
-"""One generator per step kind: yields commands, receives their results, returns an outcome."""
+"""The step kinds, one module each, found by name: every module here that holds a ``KIND``.
 
-from .bridge import bridge
-from .control import goto, hangup, return_, set_, transfer, when
-from .digits import menu, play_and_get_digits
-from .media import answer, playback, pre_answer, record, say, sleep
+Adding a kind is its module (see :mod:`.kind`), its tests and its README row; the schema
+file is generated from the kinds (``python -m flowengine.flows.schema``) and a test fails
+when any of the three disagree.
+"""
 
-RUNNERS = {
-    "answer": answer, "pre_answer": pre_answer, "playback": playback, "sleep": sleep, "say": say,
-    "record": record, "play_and_get_digits": play_and_get_digits, "menu": menu, "bridge": bridge,
-    "set": set_, "when": when, "goto": goto, "hangup": hangup, "transfer": transfer, "return": return_,
-}
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .kind import Problems, StepKind, Transition
+
+
+def _discover() -> dict[str, StepKind]:
+    found: list[StepKind] = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        kind = getattr(module, "KIND", None)
+        if isinstance(kind, StepKind):
+            found.append(kind)
+    found.sort(key=lambda k: (k.order, k.name))
+    return {k.name: k for k in found}
+
+
+#: every step kind by name, in README order
+KINDS: dict[str, StepKind] = _discover()
+#: every key that makes a step of some kind -> that kind's name
+KEYS: dict[str, str] = {key: kind.name for kind in KINDS.values() for key in kind.keys}
+
+__all__ = ["KEYS", "KINDS", "Problems", "StepKind", "Transition"]

@@ -12,16 +12,20 @@ from __future__ import annotations
 from ...quoting import join, literal, target, variable_value, whole
 from ..model import seconds
 from ..actions import Execute
-from .media import ensure_var
+from .common import ensure_var
+from .kind import StepKind
+
+SCHEMA = {"oneOf": [{"$ref": "#/$defs/bridge_target"},
+                    {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/bridge_target"}}]}
 
 _NO_ANSWER = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT")
 
 
-def _caller_id(run, caller_id: dict) -> list[str]:
+def _caller_id(flow_run, caller_id: dict) -> list[str]:
     pairs = []
     for key, var in (("number", "origination_caller_id_number"), ("name", "origination_caller_id_name")):
         if key in caller_id:
-            pairs.append(join([literal(var + "="), variable_value(run.expand(caller_id[key]))]))
+            pairs.append(join([literal(var + "="), variable_value(flow_run.expand(caller_id[key]))]))
     return pairs
 
 
@@ -34,33 +38,33 @@ def _block(open_: str, pairs: list[str], close: str) -> list[str]:
     return out + [literal(close)]
 
 
-def dial_string(run, spec: dict) -> str:
+def dial_string(flow_run, spec: dict) -> str:
     """``{call-wide vars}[leg vars]target|[leg vars]target`` from a bridge step; call data
     only as variable values and as a target's number (:mod:`flowengine.quoting.dialstring`)."""
     targets = spec["bridge"] if isinstance(spec["bridge"], list) else [spec["bridge"]]
-    parts = _block("{", _caller_id(run, spec.get("caller_id") or {}), "}")
+    parts = _block("{", _caller_id(flow_run, spec.get("caller_id") or {}), "}")
     for n, leg in enumerate(targets):
         if isinstance(leg, str):
             leg = {"to": leg}
-        pairs = _caller_id(run, leg.get("caller_id") or {})
+        pairs = _caller_id(flow_run, leg.get("caller_id") or {})
         timeout = leg.get("timeout", spec.get("timeout"))
         if timeout is not None:
             pairs.insert(0, literal(f"leg_timeout={int(seconds(timeout))}"))
         if n:
             parts.append(literal("|"))
         parts += _block("[", pairs, "]")
-        parts.append(target(run.expand(leg["to"]), f"bridge target {n + 1}"))
+        parts.append(target(flow_run.expand(leg["to"]), f"bridge target {n + 1}"))
     return whole(join(parts))
 
 
-def bridge(run, step):
-    yield from ensure_var(run, "continue_on_fail", "true")
-    yield from ensure_var(run, "hangup_after_bridge", "false")
-    done = yield Execute("bridge", dial_string(run, step.spec))
+def run(flow_run, step):
+    yield from ensure_var(flow_run, "continue_on_fail", "true")
+    yield from ensure_var(flow_run, "hangup_after_bridge", "false")
+    done = yield Execute("bridge", dial_string(flow_run, step.spec))
     disposition = done.variable("originate_disposition") or ""
-    run.vars["bridge_disposition"] = disposition
+    flow_run.vars["bridge_disposition"] = disposition
     answered = disposition in ("SUCCESS", "call accepted")
-    run.vars["bridge_hangup_cause"] = (done.variable("bridge_hangup_cause") or "") if answered else ""
+    flow_run.vars["bridge_hangup_cause"] = (done.variable("bridge_hangup_cause") or "") if answered else ""
     # bridge_hangup_cause stays on the channel after a connected bridge (it is in every
     # later event of bridge_answered): only this bridge's disposition can decide
     if answered:
@@ -70,3 +74,12 @@ def bridge(run, step):
     if disposition in _NO_ANSWER:
         return "no_answer"
     return "failed"
+
+
+KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=("answered", "busy", "no_answer", "failed"),
+                step_keys={"timeout": {"$ref": "#/$defs/duration"}, "caller_id": {"$ref": "#/$defs/caller_id"}},
+                written="`bridge: target` or `[targets]`, with `timeout`, `caller_id: {number, name}`; a target "
+                        "may be `{to, timeout, caller_id}` of its own",
+                does="ring in order; the caller always comes back to the flow",
+                outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
+                             "`${bridge_disposition}`, `${bridge_hangup_cause}`")

@@ -1,0 +1,71 @@
+"""What several step kinds share: prompts, set-up variables, digit reading (not a kind)."""
+
+from __future__ import annotations
+
+from ...quoting import join, literal, path
+from ..actions import Execute
+from ..model import is_pattern, seconds
+from .kind import Transition
+
+#: what FreeSWITCH plays after a failed try when the engine handles failures itself
+QUIET = "silence_stream://250"
+
+
+def prompts(value) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def ensure_var(run, name: str, value: str):
+    """``set name=value`` on the channel unless this call already has it (the author's
+    value, or one the engine chose)."""
+    known = run.call_state.setdefault("channel_vars", {})
+    if known.get(name) != value:
+        yield Execute("set", literal(f"{name}={value}"), wait=False)
+        known[name] = value
+
+
+def prompt_path(run, value) -> str:
+    """A prompt or recording path from the flow, with call data allowed only as file names."""
+    return path(run.expand(value), "file")
+
+
+def prompt_arg(run, value) -> str:
+    """One file, or several as ``file_string://a!b`` (one argument word)."""
+    files = [prompt_path(run, f) for f in prompts(value)]
+    if len(files) == 1:
+        return files[0]
+    parts = [literal("file_string://")]
+    for n, file in enumerate(files):
+        parts += [literal("!"), file] if n else [file]
+    return join(parts)
+
+
+def ms(value, default: float) -> str:
+    return literal(str(int(seconds(value, default) * 1000)))
+
+
+def lit(value) -> str:
+    return literal(str(value))
+
+
+def read_digits(done, var: str) -> tuple[str | None, str]:
+    """(digits, 'ok' | 'invalid' | 'timeout') from a play_and_get_digits completion.
+
+    The digits are in ``variable_<var>``; ``read_result`` alone is wrong, because when every
+    try is invalid FreeSWITCH still reports ``success`` (with only ``<var>_invalid`` set:
+    pagd_all_invalid)."""
+    digits = done.variable(var)
+    if digits and done.variable("read_result") != "failure":
+        return digits, "ok"
+    if digits or done.variable(var + "_invalid"):
+        return digits or done.variable(var + "_invalid"), "invalid"
+    return None, "timeout"
+
+
+def keys_or_pattern(key: str) -> bool:
+    """An ``on:`` key that digits answer: keys (0-9 * #) or a /pattern/."""
+    return is_pattern(key) or (bool(key) and all(c in "0123456789*#" for c in key))
+
+
+def to(step_name: str, path: tuple, edge: str, label: str | None = None) -> Transition:
+    return Transition(path, step_name, edge, label if label is not None else edge)

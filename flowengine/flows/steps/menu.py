@@ -1,0 +1,95 @@
+"""menu: a prompt and choices, one try per attempt, the attempts counted by the engine.
+
+Across its own tries FreeSWITCH cannot tell silence from a wrong key and plays the
+invalid prompt after both (pagd_invalid_then_valid, pagd_timeout), so each attempt is one
+``play_and_get_digits`` try and the engine decides what follows.
+"""
+
+from __future__ import annotations
+
+from .. import patterns
+from ...quoting import words
+from ..actions import Execute
+from ..model import is_pattern
+from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits, to
+from .kind import StepKind
+
+SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["prompt", "choices"],
+    "properties": {
+        "prompt": {"$ref": "#/$defs/prompt"}, "reprompt": {"$ref": "#/$defs/prompt"},
+        "invalid": {"$ref": "#/$defs/prompt"}, "no_input": {"$ref": "#/$defs/prompt"},
+        "attempts": {"type": "integer", "minimum": 1, "maximum": 20,
+                     "description": "Attempts before exhausted (default 3; at most 20)."},
+        "count": {"type": "array", "items": {"enum": ["invalid", "no_input"]}, "uniqueItems": True,
+                  "description": "Which failures use up an attempt (default both)."},
+        "timeout": {"$ref": "#/$defs/duration"}, "digit_timeout": {"$ref": "#/$defs/duration"},
+        "max_digits": {"type": "integer", "minimum": 1, "maximum": 32,
+                       "description": "Most digits of one choice (default: the longest choice; at most 32)."},
+        "terminators": {"type": "string", "pattern": "^[0-9*#]*$"},
+        "choices": {"$ref": "#/$defs/outcomes"}}}
+
+
+def run(flow_run, step):
+    spec = step.spec["menu"]
+    choices = spec["choices"]
+    attempts = spec.get("attempts", 3)
+    counted = set(spec.get("count", ["invalid", "no_input"]))
+    exact = [k for k in choices if not is_pattern(k)]
+    max_digits = spec.get("max_digits") or max((len(k) for k in exact), default=1)
+    timeout = ms(spec.get("timeout"), 5)
+    digit_timeout = ms(spec.get("digit_timeout"), 3)
+    used = tries = 0
+    while True:
+        tries += 1
+        prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
+        parts = [lit(1), lit(max_digits), lit(1), timeout, lit(spec.get("terminators", "#")),
+                 prompt_arg(flow_run, prompt), lit(QUIET), lit("menu_digits"), lit(".*"), digit_timeout]
+        done = yield Execute("play_and_get_digits", words(parts, "menu"))
+        digits, status = read_digits(done, "menu_digits")
+        if status == "ok":
+            choice = _choose(choices, digits)
+            if choice is not None:
+                flow_run.vars["digits"] = digits
+                return choice
+            status = "invalid"
+        failure = "no_input" if status == "timeout" else "invalid"
+        if failure in step.on:
+            return failure
+        if failure in counted:
+            used += 1
+        if used >= attempts or tries >= attempts * 3:
+            return "exhausted"
+        if failure in spec:
+            yield Execute("playback", prompt_arg(flow_run, spec[failure]))
+
+
+def _choose(choices: dict, digits: str) -> str | None:
+    if digits in choices:
+        return digits
+    for key in choices:
+        if is_pattern(key) and patterns.search(key[1:-1], digits):
+            return key
+    return None
+
+
+def transitions(step):
+    return [to(target, ("menu", "choices", key), key, f"press {key}")
+            for key, target in step.spec["menu"]["choices"].items()]
+
+
+def check(step, problems) -> None:
+    for key in step.spec["menu"]["choices"]:
+        if is_pattern(key):
+            problems.pattern(key[1:-1], ("menu", "choices", key))
+        elif not keys_or_pattern(key):
+            problems.error(("menu", "choices", key), f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
+
+
+KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input", "invalid"),
+                written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
+                        "max_digits, choices}`",
+                does="one try per attempt, counted by the engine (`count:` says which failures use one up)",
+                outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
+                transitions=transitions, check=check,
+                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on])

@@ -1,0 +1,66 @@
+"""play_and_get_digits: FreeSWITCH's own digit collection, every parameter.
+
+Its argument is ten words (mod_dptools.c, play_and_get_digits_function: min max tries
+timeout terminators file invalid_file var regexp digit_timeout); each is one word
+whatever the call supplies (:func:`flowengine.quoting.words`).
+"""
+
+from __future__ import annotations
+
+from .. import patterns
+from ...quoting import words
+from ..actions import Execute
+from ..model import is_pattern, seconds
+from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits
+from .kind import StepKind
+
+SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["prompt"],
+    "properties": {
+        "prompt": {"$ref": "#/$defs/prompt"}, "invalid": {"type": "string"},
+        "min": {"type": "integer", "minimum": 0, "maximum": 128, "description": "Fewest digits (default 1)."},
+        "max": {"type": "integer", "minimum": 1, "maximum": 128, "description": "Most digits (default 1; at most 128)."},
+        "tries": {"type": "integer", "minimum": 1, "maximum": 20,
+                  "description": "Tries, each with the prompt (default 3; at most 20)."},
+        "timeout": {"$ref": "#/$defs/duration"}, "digit_timeout": {"$ref": "#/$defs/duration"},
+        "terminators": {"type": "string", "pattern": "^[0-9*#]*$"},
+        "variable": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        "regexp": {"type": "string", "pattern": "^\\S+$"}}}
+
+
+def run(flow_run, step):
+    spec = step.spec["play_and_get_digits"]
+    var = spec.get("variable", "digits")
+    parts = [lit(spec.get("min", 1)), lit(spec.get("max", 1)), lit(spec.get("tries", 3)), ms(spec.get("timeout"), 5),
+             lit(spec.get("terminators", "#")), prompt_arg(flow_run, spec["prompt"]),
+             prompt_arg(flow_run, spec["invalid"]) if "invalid" in spec else lit(QUIET), lit(var),
+             lit(spec.get("regexp", ".*")), ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5))]
+    done = yield Execute("play_and_get_digits", words(parts, "play_and_get_digits"))
+    digits, status = read_digits(done, var)
+    if status != "ok":
+        return status
+    flow_run.vars["digits"] = digits
+    flow_run.vars[var] = digits
+    for key in step.on:
+        if key == digits or (is_pattern(key) and patterns.search(key[1:-1], digits)):
+            return key
+    return "digits"
+
+
+def check(step, problems) -> None:
+    pagd = step.spec["play_and_get_digits"]
+    if pagd.get("min", 1) > pagd.get("max", 128):
+        problems.error(("play_and_get_digits", "min"), "min is larger than max")
+    if "regexp" in pagd:
+        problems.pattern(pagd["regexp"], ("play_and_get_digits", "regexp"))
+    for key in step.on:
+        if is_pattern(key):
+            problems.pattern(key[1:-1], ("on", key))
+
+
+KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits", "timeout", "invalid"),
+                written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
+                        "terminators, variable, regexp}`",
+                does="FreeSWITCH's own, every parameter",
+                outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
+                accepts=keys_or_pattern, check=check)

@@ -1,0 +1,41 @@
+"""playback: play prompts; a terminator digit stops them.
+
+Outcomes are read from what FreeSWITCH reports (answer_playback_hangup,
+playback_missing_file, dtmf_stops_playback): Application-Response is ``FILE PLAYED`` or
+``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..actions import Execute
+from .common import ensure_var, prompt_path, prompts
+from .kind import StepKind
+
+SCHEMA = {"oneOf": [{"$ref": "#/$defs/prompt"},
+                    {"type": "object", "additionalProperties": False, "required": ["files"],
+                     "properties": {"files": {"$ref": "#/$defs/prompt"},
+                                    "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"}}}]}
+
+
+def run(flow_run, step):
+    spec = step.spec["playback"]
+    files = prompts(spec["files"] if isinstance(spec, dict) else spec)
+    if isinstance(spec, dict) and "terminators" in spec:
+        yield from ensure_var(flow_run, "playback_terminators", spec["terminators"])
+    for name in files:
+        done = yield Execute("playback", prompt_path(flow_run, name))
+        if done.application_response == "FILE NOT FOUND":
+            return "not_found"
+        digit = done.variable("playback_terminator_used")
+        if digit:
+            flow_run.vars["digits"] = digit
+            return digit
+    return "played"
+
+
+KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),
+                written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
+                does="play; a terminator digit stops it", outcomes_doc="`played`, `not_found`, the digit pressed",
+                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None)

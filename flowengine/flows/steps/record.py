@@ -1,0 +1,38 @@
+"""record: record the caller (``record``: path max_seconds silence_threshold silence_seconds).
+
+The path may hold call data only as file names (:func:`flowengine.quoting.path`);
+``record_ms`` of the completion says whether anything was recorded.
+"""
+
+from __future__ import annotations
+
+from ...quoting import literal, words
+from ..actions import Execute
+from .common import prompt_path
+from .kind import StepKind
+
+SCHEMA = {"type": "object", "additionalProperties": False, "required": ["file"], "properties": {
+    "file": {"type": "string", "minLength": 1},
+    "max_seconds": {"type": "integer", "minimum": 1, "maximum": 14400,
+                    "description": "Longest recording in seconds (default 120, at most 4 hours: 14400)."},
+    "silence_threshold": {"type": "integer", "minimum": 0, "maximum": 32767,
+                          "description": "Average sample level below which audio is silence (default 200; 0-32767)."},
+    "silence_seconds": {"type": "integer", "minimum": 1, "maximum": 14400,
+                        "description": "Seconds of silence that end the recording (default 3; at most 14400)."}}}
+
+
+def run(flow_run, step):
+    spec = step.spec["record"]
+    file = prompt_path(flow_run, spec["file"])
+    parts = [file] + [literal(str(spec.get(k, d))) for k, d in
+                      (("max_seconds", 120), ("silence_threshold", 200), ("silence_seconds", 3))]
+    done = yield Execute("record", words(parts, "record"))
+    ms = done.variable("record_ms") or "0"
+    flow_run.vars["recording_file"] = file
+    flow_run.vars["recording_ms"] = ms
+    return "recorded" if ms.isascii() and ms.isdigit() and int(ms) > 0 else "empty"
+
+
+KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"),
+                written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
+                does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`")

@@ -1,0 +1,34 @@
+"""say: numbers, dates, money … spoken by mod_say (``say``: lang type method [gender] text).
+
+mod_dptools.c say_function takes four or five words, the last the text; so the text from
+the call must be one word (:func:`flowengine.quoting.words`).
+"""
+
+from __future__ import annotations
+
+from ...quoting import literal, words
+from ..actions import Execute
+from .kind import StepKind
+
+SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
+    "text": {"type": ["string", "number"]},
+    "type": {"type": "string", "pattern": "^[a-z_]+$",
+             "description": "number, items, currency, current_date, telephone_number, name_spelled …"},
+    "method": {"enum": ["pronounced", "iterated", "counted"]},
+    "gender": {"enum": ["masculine", "feminine", "neuter"]},
+    "language": {"type": "string", "pattern": "^[A-Za-z_:-]+$"}}}
+
+
+def run(flow_run, step):
+    spec = step.spec["say"]
+    parts = [flow_run.expand(spec.get("language", "en")), literal(spec.get("type", "number")),
+             literal(spec.get("method", "pronounced"))]
+    if "gender" in spec:
+        parts.append(literal(spec["gender"]))
+    parts.append(flow_run.expand(spec["text"]))
+    yield Execute("say", words(parts, "say"))
+    return "done"
+
+
+KIND = StepKind("say", SCHEMA, run, order=120, outcomes=("done",),
+                written="`say: {text, type, method, gender, language}`", does="mod_say")

@@ -1,0 +1,31 @@
+"""set / export / vars: channel variables (FreeSWITCH ``set`` / ``export``) and flow variables.
+
+The three may share one step. ``set`` expands its value a second time (mod_dptools.c,
+base_set), which the argument's encoding accounts for (:mod:`flowengine.quoting`).
+"""
+
+from __future__ import annotations
+
+from ...quoting import join, literal
+from ..actions import Execute
+from .kind import StepKind
+
+_VALUES = {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}}
+
+
+def run(flow_run, step):
+    spec = step.spec
+    for name, value in spec.get("vars", {}).items():
+        flow_run.vars[name] = flow_run.expand(value)
+    for app in ("set", "export"):
+        for name, value in spec.get(app, {}).items():
+            text = flow_run.expand(value)
+            yield Execute(app, join([literal(f"{name}="), text]))
+            flow_run.call_state.setdefault("channel_vars", {})[name] = text
+    return "done"
+
+
+KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes=("done",), instant=True,
+                step_keys={"export": _VALUES, "vars": _VALUES},
+                written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
+                does="channel variables (FreeSWITCH `set` / `export`); flow variables")

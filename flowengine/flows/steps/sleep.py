@@ -1,0 +1,19 @@
+"""sleep: a pause (FreeSWITCH ``sleep``, milliseconds)."""
+
+from __future__ import annotations
+
+from ...quoting import literal
+from ..actions import Execute
+from ..model import seconds
+from .kind import StepKind
+
+
+def run(flow_run, step):
+    value = step.spec["sleep"]
+    ms = int(seconds(str(flow_run.expand(value)) if isinstance(value, str) else value) * 1000)
+    yield Execute("sleep", literal(str(ms)))
+    return "done"
+
+
+KIND = StepKind("sleep", {"$ref": "#/$defs/duration"}, run, order=110, outcomes=("done",),
+                written="`sleep: 2s`", does="pause")
