@@ -233,3 +233,11 @@ steps:
         run.start()
     lines = [r.getMessage() for r in caplog.records if "step=sub" in r.getMessage()]
     assert lines and all('outcome="ok ms=0 call=dead flow=billing outcome=paid"' in line for line in lines)
+
+
+def test_a_caller_number_is_one_field_of_the_call_end_line(caplog):
+    from flowengine.server.app import log_call_end
+    with caplog.at_level(logging.INFO, "flowengine"):
+        log_call_end("u-1", channel(b"1001%20outcome%3Dok%20cause%3DNORMAL_CLEARING"), 0.0, "USER_BUSY", None, "error")
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("call end"))
+    assert 'caller="1001 outcome=ok cause=NORMAL_CLEARING"' in line and line.endswith("outcome=error")

@@ -12,9 +12,7 @@ flow's ``on`` / ``next`` / choices turn the outcome into the next step.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -22,6 +20,7 @@ from typing import Any, Callable, Generator
 
 from ..errors import FlowError, UnsafeValue
 from ..quoting import app_arg
+from ..quoting.logfield import field as log_field
 from ..esl import Event
 from .actions import Command, Execute, Exit, Goto
 from .conditions import as_text
@@ -63,9 +62,6 @@ StepGen = Generator[Command, Event | None, Any]
 
 #: how deep flow values may name other flow values before the rest is left as written
 _MAX_DEPTH = 8
-#: an outcome written as is in the step log line; any other is quoted, so a value from the
-#: call (a sub-flow's return) cannot add ``key=value`` fields to the line
-_PLAIN_FIELD = re.compile(r"[A-Za-z0-9_.:/#*+\[\]-]*")
 
 
 @dataclass
@@ -340,11 +336,11 @@ class FlowRun:
 
     def _log_step(self, frame: Frame, outcome: str) -> None:
         seconds = self.monotonic() - frame.entered
-        if not _PLAIN_FIELD.fullmatch(outcome):   # a return value from the call: one quoted field
-            outcome = json.dumps(outcome)
         self.outcomes.append((frame.step or "-", outcome))
         if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
-            log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step, outcome,
+            # a sub-flow's return value may come from the call: one field in the text line
+            log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step,
+                     log_field(outcome),
                      seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
                                             "outcome": outcome, "ms": round(seconds * 1000, 1)})
         if self.on_step is not None and frame.step is not None:

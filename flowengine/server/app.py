@@ -29,6 +29,7 @@ from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
 from ..flows.call import FlowCall
 from ..flows.flowset import FlowSet
+from ..quoting.logfield import field
 from ..session import OutboundSession, Timeouts
 from .evented import EventedCall
 
@@ -270,7 +271,7 @@ def log_call_end(uuid: str | None, channel, started_at: float, hangup_cause: str
     duration = time.monotonic() - started_at
     cause = hangup_cause or (gone.cause if gone else "-")
     log.info("call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
-             uuid or "-", caller, destination, duration, cause, outcome,
+             uuid or "-", field(caller), field(destination), duration, cause, outcome,
              extra={"call": uuid or "-", "caller": caller, "destination": destination,
                     "duration": round(duration, 3), "cause": cause, "outcome": outcome})
 
