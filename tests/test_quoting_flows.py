@@ -137,16 +137,19 @@ steps:
         assert _no_api(arg), (template, arg)
 
 
-def test_an_enterprise_separator_in_a_caller_id_name_adds_no_target():
-    from . import freeswitch_model as fs
-    name = b"x%3A_%3Asofia%2Fgateway%2Fpstn%2F19005550100%3A_%3Ay"     # x:_:sofia/…:_:y
-    executed = _sent("""
+NAMED_BRIDGE = """
 name: b
 start: ring
 steps:
-  ring: {bridge: user/1000, caller_id: {name: "Sales ${caller_id_name}"}, next: bye}
+  ring: {bridge: user/1000, caller_id: {name: "%s"}, next: bye}
   bye: {hangup: NORMAL_CLEARING}
-""", channel(name=name))
+"""
+
+
+def test_an_enterprise_separator_in_a_caller_id_name_adds_no_target():
+    from . import freeswitch_model as fs
+    name = b"x%3A_%3Asofia%2Fgateway%2Fpstn%2F19005550100%3A_%3Ay"     # x:_:sofia/…:_:y
+    executed = _sent(NAMED_BRIDGE % "Sales ${caller_id_name}", channel(name=name))
     arg = dict(executed)["bridge"]
     assert ":_:" not in arg and len(fs.parse_dial_string(fs.chars(arg, "author")).legs) == 1
 
@@ -163,13 +166,7 @@ def test_a_call_supplied_colon_cannot_complete_the_authors_enterprise_separator(
 
 
 def test_controls_in_a_caller_id_name_do_not_reach_the_new_legs_headers():
-    executed = _sent("""
-name: b
-start: ring
-steps:
-  ring: {bridge: user/1000, caller_id: {name: "${caller_id_name}"}, next: bye}
-  bye: {hangup: NORMAL_CLEARING}
-""", channel(name=b"Bob%0D%0AX-Evil%3A%201"))
+    executed = _sent(NAMED_BRIDGE % "${caller_id_name}", channel(name=b"Bob%0D%0AX-Evil%3A%201"))
     arg = dict(executed)["bridge"]
     assert "\r" not in arg and "\n" not in arg and arg.startswith("{origination_caller_id_name=Bob  X-Evil  1}")
 
