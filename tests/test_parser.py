@@ -56,6 +56,7 @@ EXPECTED = [
     ("answer_playback_hangup", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("any_application", 29, None, None, "DESTINATION_OUT_OF_ORDER", ["linger"], ""),
     ("api_bgapi", 25, None, None, "NORMAL_CLEARING", ["linger"], ""),
+    ("api_capabilities", 25, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("app_arg_in_body", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_answered", 29, None, "SUCCESS", "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_busy", 27, None, "USER_BUSY", "NORMAL_CLEARING", ["linger"], ""),

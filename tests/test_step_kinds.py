@@ -94,3 +94,79 @@ def test_no_call_data_reaches_an_application_that_runs_code():
     assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
     run = play(flow_from(EXECUTE % ("system", "true", "")), lambda c: complete(c.app, c.arg, "ok"))
     assert run.executed[0] == ("system", "true")   # the author's own command is the author's
+
+
+# -- the host's applications ------------------------------------------------------------------
+from flowengine.flows.call import FlowCall  # noqa: E402
+from flowengine.flows.flowset import FlowSet  # noqa: E402
+from flowengine.flows.hosts import HostApplications, parse_show_application  # noqa: E402
+from flowengine.replay.fake import RECORDED_APPLICATIONS, ReplayFreeSwitch  # noqa: E402
+from flowengine.session import Timeouts  # noqa: E402
+from flowengine.testing.memory import converse  # noqa: E402
+from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
+
+from .conftest import load  # noqa: E402
+
+REPLAY_DIR = ROOT / "tests" / "flows" / "replay"
+
+
+def _execute_flows():
+    from flowengine.flows import load_flows
+    return load_flows(REPLAY_DIR)
+
+
+def test_the_recorded_host_lists_its_applications():
+    names = parse_show_application(RECORDED_APPLICATIONS)
+    assert len(names) == 152 and {"answer", "conference", "send_dtmf", "sched_hangup"} <= names
+    assert "no_such_application" not in names and "152 total." not in names
+
+
+def test_without_the_hosts_list_the_unknown_application_hangs_the_caller_up_as_recorded():
+    flows = _execute_flows()
+    call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications(enabled=False))
+    peer = ReplayFreeSwitch(load("any_application"))
+    converse(call, peer)
+    assert call.run.executed[-1] == ("no_such_application", "x")
+    assert call.run.result == "gone" and call.run.cause == "DESTINATION_OUT_OF_ORDER"
+
+
+def test_one_host_is_asked_once_and_the_application_it_lacks_is_never_sent():
+    flows = _execute_flows()
+    hosts = HostApplications()
+    sent = []
+
+    class Tap(ScriptedFreeSwitch):
+        def receive(self, data):
+            sent.append(data)
+            return super().receive(data)
+
+    results = []
+    for _ in range(2):
+        peer = Tap(destination="1110", lacks=("conference",), uuid=None)
+        call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=hosts)
+        converse(call, peer)
+        results.append(call.run)
+    wire = b"".join(sent)
+    assert wire.count(b"api show application") == 1            # the host (one Core-UUID) asked once
+    assert b"execute-app-name: conference" not in wire
+    for run in results:
+        assert run.result == "error" and run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+    peer = Tap(destination="1110")
+    call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications())
+    converse(call, peer)
+    assert ("conference", "room1@default") in call.run.executed   # a host that has it
+
+
+def test_flows_without_execute_never_ask():
+    from flowengine.flows import load_flows
+    flows = load_flows(ROOT / "flows")
+    sent = []
+
+    class Tap(ScriptedFreeSwitch):
+        def receive(self, data):
+            sent.append(data)
+            return super().receive(data)
+
+    converse(FlowCall(lambda: flows, Timeouts(), hosts=HostApplications()),
+             Tap(destination="1000", actions=[{"press": "2"}]))
+    assert sent and b"api show application" not in b"".join(sent)

@@ -47,3 +47,9 @@ CONTROL_REPLIES = {
     "noevents": "+OK no longer listening for events", "divert_events": "+OK events diverted",
     "resume": "+OK", "log": "+OK log level set", "nolog": "+OK no longer logging",
 }
+
+
+def api_response(body: str) -> bytes:
+    """``api/response`` as FreeSWITCH frames it (api_capabilities)."""
+    data = body.encode()
+    return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data

@@ -28,6 +28,7 @@ from ..esl import Limits, OutboundProtocol, Reply, Ticket, commands
 from .actions import Command, Execute
 from .batching import After, collect
 from .flowset import FlowSet
+from .hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
 from .interpreter import FlowRun
 
 log = logging.getLogger("flowengine.flow")
@@ -59,12 +60,13 @@ class FlowCall:
     # one per call, thousands at once
     __slots__ = ("flows", "timeouts", "event_format", "linger", "metrics", "peer", "run_options", "before",
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
-                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_after")
+                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_after", "hosts", "core")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Any, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
                  run_options: dict[str, Any] | None = None,
-                 before: Callable[[FlowRun, Execute], None] | None = None) -> None:
+                 before: Callable[[FlowRun, Execute], None] | None = None,
+                 hosts: HostApplications | None = None) -> None:
         self.flows = flows
         self.timeouts = timeouts
         self.event_format = event_format
@@ -73,6 +75,8 @@ class FlowCall:
         self.peer = peer
         self.run_options = run_options
         self.before = before
+        self.hosts = hosts if hosts is not None else HostApplications()  # the server shares one
+        self.core: str | None = None       # the FreeSWITCH host's Core-UUID
         self.proto = OutboundProtocol(limits)
         self.phase = CONNECT
         self.deadline: float | None = None  # when the current wait gives up (monotonic seconds)
@@ -257,7 +261,14 @@ class FlowCall:
         self.run = FlowRun(flow, flows=flowset, channel=channel, uuid=self.proto.uuid,
                            on_step=self.metrics.step if self.metrics is not None else None, **options)
         self.phase = FLOW
-        return self._send(self.run.start(), now)
+        asked = b""
+        self.core = channel.get("Core-UUID")
+        if self.proto.control == "full" and asks_for(flow, flowset) and self.hosts.should_ask(self.core):
+            # pipelined with the first step and never waited for: its answer comes before the
+            # step's reply, so from the next command on the host's list is known
+            self.hosts.asked(self.core, self.proto.command(SHOW_APPLICATION))  # type: ignore[arg-type]
+            asked = SHOW_APPLICATION
+        return asked + self._send(self.run.start(), now)
 
     def _send(self, command: Command | None, now: float) -> bytes:
         """The run's next command(s): one write, or the end of the flow."""
@@ -268,10 +279,16 @@ class FlowCall:
         proto, prepared, tickets = self.proto, [], []
         for command in batch:
             try:
+                if not self.hosts.has(self.core, command.app):
+                    raise UnknownApplication(f"FreeSWITCH host {self.proto.channel.get('FreeSWITCH-Hostname')} "
+                                             f"(Core-UUID {self.core}) has no application {command.app!r} "
+                                             "(api show application): not sent, it would hang the caller up")
                 data, ticket = proto.execute(command.app, command.arg)
-            except UnsafeValue as exc:  # refused before a byte: what was prepared goes anyway
+            except (UnsafeValue, UnknownApplication) as exc:  # refused before a byte: the rest goes anyway
                 exc.__traceback__ = None  # (it is kept: see _fail)
                 self._refused = exc
+                unsent = len(batch) - len(tickets)
+                del run.executed[len(run.executed) - unsent:]    # the trace says what was sent
                 break
             prepared.append(data)
             tickets.append(ticket)

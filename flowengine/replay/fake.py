@@ -11,15 +11,19 @@ is not the recording's next one stops the replay with a readable
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from ..errors import FlowengineError
 from ..esl import Event, Parser, Reply
-from ..esl.serialize import CONTROL_REPLIES, plain_event, reply
+from ..esl.serialize import CONTROL_REPLIES, api_response, plain_event, reply
 from .command_reader import Command, CommandReader
 from .transcript import Transcript
 
 _SKIPPABLE = ("filter", "nixevent", "event", "getvar", "divert_events", "log", "nolog", "resume")
 _JOB_IN_REPLY = re.compile(rb"Job-UUID: ([0-9A-Za-z-]+)")
+_SHOW_APPLICATION = "api show application"
+#: ``api show application`` of the recorded FreeSWITCH 1.10.12 (api_capabilities)
+RECORDED_APPLICATIONS = (Path(__file__).parent / "data" / "show_application.txt").read_text(encoding="utf-8")
 
 
 class ReplayMismatch(FlowengineError):
@@ -98,7 +102,10 @@ class ReplayFreeSwitch:
                 continue
             # nixevent only narrows what FreeSWITCH sends, and the recording holds every
             # event there was: answered as FreeSWITCH does, even when strict
-            synthetic = (None if self.strict and command.word != "nixevent" else self._synthesize(command))
+            # and so is the host's application list the engine asks for (flowengine.flows.hosts):
+            # with what the recorded host answered (api_capabilities)
+            synthetic = (None if self.strict and command.word != "nixevent" and command.line != _SHOW_APPLICATION
+                         else self._synthesize(command))
             if synthetic is not None:
                 out.append((0.0, synthetic))
                 continue
@@ -145,6 +152,8 @@ class ReplayFreeSwitch:
         return all(isinstance(m, Reply) for m in messages)
 
     def _synthesize(self, command: Command) -> bytes | None:
+        if command.line == _SHOW_APPLICATION:
+            return api_response(RECORDED_APPLICATIONS)
         if command.word in CONTROL_REPLIES:
             return reply(CONTROL_REPLIES[command.word])
         if command.word == "filter":

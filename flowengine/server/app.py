@@ -29,6 +29,7 @@ from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
 from ..flows.call import FlowCall
 from ..flows.flowset import FlowSet
+from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession, Timeouts
 from .evented import EventedCall
@@ -195,7 +196,7 @@ class CallServer:
         if not self._accepted(sock, address):
             return
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        call = FlowCall(self.flows, self.timeouts, limits=self.limits,  # type: ignore[arg-type]
+        call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=HOSTS,  # type: ignore[arg-type]
                         event_format=self.event_format, metrics=self.metrics, peer=address[0])
         if self.metrics is not None:
             self.metrics.calls_active.inc()

@@ -20,9 +20,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..esl.serialize import CONTROL_REPLIES, disconnect_notice, encode_value, plain_event, reply
+from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
 from ..flows import patterns
 from ..replay.command_reader import Command, CommandReader
+from ..replay.fake import RECORDED_APPLICATIONS
 
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
 _DIAL_PREFIX = re.compile(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+")
@@ -66,8 +67,10 @@ class ScriptedFreeSwitch:
     def __init__(self, *, destination: str, caller: str = "5551234", caller_name: str = "Caller",
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
-                 record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0) -> None:
+                 record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
+                 lacks: tuple[str, ...] = ()) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
+        self.lacks = set(lacks)            # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
         self.missing = set(missing or [])
@@ -110,6 +113,8 @@ class ScriptedFreeSwitch:
         if word == "exit":
             self.gone = True
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
+        if command.line == "api show application":
+            return api_response(self._show_application())
         if word == "getvar":
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
@@ -119,6 +124,13 @@ class ScriptedFreeSwitch:
             return reply("+OK") + self._execute(command.app or "", command.app_arg,
                                                 command.header("Event-UUID") or str(uuidlib.uuid4()))
         return reply("-ERR command not found")
+
+    def _show_application(self) -> str:
+        """The recorded host's list (api_capabilities), less what this host lacks."""
+        if not self.lacks:
+            return RECORDED_APPLICATIONS
+        lines = RECORDED_APPLICATIONS.splitlines(keepends=True)
+        return "".join(line for line in lines if line.split(",", 1)[0] not in self.lacks)
 
     def _connect_reply(self) -> bytes:
         pairs = [("Event-Name", "CHANNEL_DATA")] + self._headers()[1:]
