@@ -170,3 +170,15 @@ def test_flows_without_execute_never_ask():
     converse(FlowCall(lambda: flows, Timeouts(), hosts=HostApplications()),
              Tap(destination="1000", actions=[{"press": "2"}]))
     assert sent and b"api show application" not in b"".join(sent)
+
+
+def test_the_scripted_freeswitch_plays_each_application_as_its_kind_declares():
+    from flowengine.flows.steps import APPLICATIONS
+    assert not [name for name in dir(ScriptedFreeSwitch) if name.startswith("_app_")]
+    fs = ScriptedFreeSwitch(destination="1000", record_ms=7000)
+    assert b"Application-Response: _none_" in fs.run_app("say", "en number pronounced 5", "k1")
+    assert fs.heard == ["say en number pronounced 5"]
+    fs.run_app("record", "/tmp/m.wav 60 200 3", "k2")
+    assert fs.vars["record_ms"] == "7000" and fs._duration("record", "/tmp/m.wav 60 200 3") == 7.0
+    assert fs._duration("sleep", "1500") == 1.5 and fs._duration("no_such_app", "") == 0.0
+    assert APPLICATIONS["playback"].hears == "caller hears"

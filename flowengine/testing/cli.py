@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ..errors import FlowError
+from ..flows.steps import APPLICATIONS
 from ..flows import FlowRun, FlowSet, load_flows
 from ..flows.call import FlowCall
 from ..flows.interpreter import Execute
@@ -82,7 +83,7 @@ class TerminalCaller(ScriptedFreeSwitch):
                 self.caller.actions.append({"press": answer})
             else:
                 self.caller.actions.append({"silence": True})
-        result = super()._app_play_and_get_digits(arg, key)
+        result = self.run_app("play_and_get_digits", arg, key)
         self.caller.actions = deque(a for a in self.caller.actions if "silence" not in a)
         return result
 
@@ -91,7 +92,7 @@ class TerminalCaller(ScriptedFreeSwitch):
         for leg in arg.split("|"):
             target = leg.split("]")[-1].split("}")[-1]
             self.bridge[target] = answer if answer in ("answered", "busy", "no_answer", "failed") else "answered"
-        return super()._app_bridge(arg, key)
+        return self.run_app("bridge", arg, key)
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
@@ -135,9 +136,8 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     def before(run: FlowRun, command: Execute) -> None:
         report(run)
         peer.visited.update(run.visited)
-        what = {"playback": "caller hears", "say": "caller hears (say)",
-                "play_and_get_digits": "caller hears, then is asked for digits", "bridge": "ringing",
-                "transfer": "transferred to", "hangup": "hang up", "record": "recording to"}.get(command.app)
+        application = APPLICATIONS.get(command.app)
+        what = application.hears if application is not None else None
         detail = f"{what}: {command.arg}" if what and command.arg else command.app + (
             f" {command.arg}" if command.arg else "")
         print(f"[{run.visited[-1]}] {detail}", file=out)

@@ -3,7 +3,8 @@
 Every event is built from a real recorded channel (``data/channel.json``: the channel
 data FreeSWITCH 1.10.12 sent for a loopback call) with this call's number, caller and
 UUID put in, the channel variables the flow has set, and the application headers, in the
-order FreeSWITCH writes them. What each application reports follows the recordings:
+order FreeSWITCH writes them. What each application reports follows the recordings, as the
+step kind that runs it declares (:data:`flowengine.flows.steps.APPLICATIONS`):
 playback's ``FILE PLAYED`` / ``FILE NOT FOUND`` and ``playback_terminator_used``;
 play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success even
 when every try was invalid; failure when nothing was pressed); bridge's
@@ -14,26 +15,19 @@ unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``ha
 from __future__ import annotations
 
 import json
-import re
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
-from ..flows import patterns
 from ..replay.command_reader import Command, CommandReader
+from ..flows.steps import APPLICATIONS
+from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
 from ..replay.fake import RECORDED_APPLICATIONS
 
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
-_DIAL_PREFIX = re.compile(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+")
 
-#: bridge outcome words of a test case -> (originate_disposition, DIALSTATUS)
-BRIDGE_RESULTS = {
-    "answered": ("SUCCESS", "SUCCESS"), "busy": ("USER_BUSY", "BUSY"),
-    "no_answer": ("NO_ANSWER", "NOANSWER"), "failed": ("NO_ROUTE_DESTINATION", "NO_ROUTE_DESTINATION"),
-}
-_SPARED = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")  # not hung up without continue_on_fail
 
 
 @dataclass
@@ -119,7 +113,7 @@ class ScriptedFreeSwitch:
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
         if word == "sendmsg" and command.header("call-command") == "hangup":
-            return reply("+OK") + self._hangup(command.header("hangup-cause") or "NORMAL_CLEARING")
+            return reply("+OK") + self.hang_up(command.header("hangup-cause") or "NORMAL_CLEARING")
         if word == "sendmsg" and command.header("call-command") == "execute":
             return reply("+OK") + self._execute(command.app or "", command.app_arg,
                                                 command.header("Event-UUID") or str(uuidlib.uuid4()))
@@ -151,57 +145,50 @@ class ScriptedFreeSwitch:
         pairs += [(f"variable_{k}", v) for k, v in self.vars.items()]
         return pairs
 
-    def _event(self, name: str, *extra: tuple[str, str]) -> bytes:
+    def event(self, name: str, *extra: tuple[str, str]) -> bytes:
         pairs = self._headers(name)  # fired (and numbered) even when this socket has nixed it
         return b"" if name in self.nixed else plain_event(pairs + list(extra))
 
-    def _app_events(self, app: str, arg: str, key: str, response: str = "_none_",
+    def events(self, app: str, arg: str, key: str, response: str = "_none_",
                     between: bytes = b"") -> bytes:
         application = [("Application", app), ("Application-Data", arg), ("Application-UUID", key)]
-        execute = self._event("CHANNEL_EXECUTE", *application)
-        complete = self._event("CHANNEL_EXECUTE_COMPLETE", *application[:2],
+        execute = self.event("CHANNEL_EXECUTE", *application)
+        complete = self.event("CHANNEL_EXECUTE_COMPLETE", *application[:2],
                                ("Application-Response", response), application[2])
         return execute + between + complete
 
-    def _dtmf(self, digit: str) -> bytes:
+    def dtmf(self, digit: str) -> bytes:
         head = [(k, v) for k, v in self._headers("DTMF") if not k.startswith("variable_")]
         if "DTMF" in self.nixed:
             return b""
         return plain_event(head + [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "APP")])
 
-    def _hangup(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_") -> bytes:
+    def hang_up(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_") -> bytes:
         """CHANNEL_HANGUP, then (lingering) the notice, the app's completion, HANGUP_COMPLETE."""
         self.gone = True
         self._channel = [(k, v) for k, v in self._channel if k != "Hangup-Cause"] + [("Hangup-Cause", cause)]
-        out = self._event("CHANNEL_HANGUP")
+        out = self.event("CHANNEL_HANGUP")
         if not self.linger:
             return out + disconnect_notice(self.uuid, linger=False)
         out += disconnect_notice(self.uuid, linger=True)
         if app is not None:
             name, arg, key = app
-            out += self._event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
+            out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
                                ("Application-Response", response), ("Application-UUID", key))
         self.vars["hangup_cause"] = cause
-        return out + self._event("CHANNEL_HANGUP_COMPLETE")
+        return out + self.event("CHANNEL_HANGUP_COMPLETE")
 
     # -- applications ---------------------------------------------------------------------
     def _duration(self, app: str, arg: str) -> float:
-        """How long an application takes in simulated time (a press may end it sooner)."""
-        words = arg.split(" ")
+        """How long an application takes in simulated time (a press may end it sooner):
+        what its step kind declares (:data:`flowengine.flows.steps.APPLICATIONS`)."""
+        application = APPLICATIONS.get(app)
+        if application is None or application.seconds is None:
+            return 0.0
         try:
-            if app == "playback":
-                return self.prompt_seconds
-            if app == "sleep":
-                return int(words[0]) / 1000
-            if app == "play_and_get_digits":
-                return int(words[2]) * (self.prompt_seconds + int(words[3]) / 1000)
-            if app == "say":
-                return self.prompt_seconds
-            if app == "record":
-                return self.record_ms / 1000
+            return application.seconds(self, arg.split(" "))
         except (ValueError, IndexError):
-            pass
-        return 0.0
+            return 0.0
 
     def _execute(self, app: str, arg: str, key: str) -> bytes:
         self.caller.until = self.now + self._duration(app, arg)
@@ -221,131 +208,18 @@ class ScriptedFreeSwitch:
             self.caller.actions.popleft()
             cause = due["hangup"] if isinstance(due["hangup"], str) else "NORMAL_CLEARING"
             response = "PLAYBACK ERROR" if app == "playback" else "_none_"
-            execute = self._event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
+            execute = self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
                                   ("Application-UUID", key))
-            return execute + self._hangup(cause, (app, arg, key), response)
-        handler = getattr(self, f"_app_{app}", None)
-        if handler is None:
-            return self._app_events(app, arg, key)
-        return handler(arg, key)
+            return execute + self.hang_up(cause, (app, arg, key), response)
+        handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
+        if handler is not None:
+            return handler(arg, key)
+        return self.run_app(app, arg, key)
 
-    def _app_answer(self, arg: str, key: str) -> bytes:
-        return self._app_events("answer", arg, key, between=self._event("CHANNEL_ANSWER"))
+    def run_app(self, app: str, arg: str, key: str) -> bytes:
+        """The events of ``app`` as its step kind plays it, else a plain completion."""
+        application = APPLICATIONS.get(app)
+        if application is None or application.answer is None:
+            return self.events(app, arg, key)
+        return application.answer(self, arg, key)
 
-    def _app_playback(self, arg: str, key: str) -> bytes:
-        self.heard.append(arg)
-        self.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
-        if arg in self.missing:
-            return self._app_events("playback", arg, key, "FILE NOT FOUND")
-        terminators = self.vars.get("playback_terminators", "*")
-        terminators = "1234567890*#" if terminators == "any" else "" if terminators == "none" else terminators
-        due = self.caller.due(self.visited)
-        if due is not None and "press" in due and str(due["press"])[:1] in terminators:
-            self.caller.actions.popleft()
-            digit = str(due["press"])[0]
-            self.vars["playback_terminator_used"] = digit
-            return self._app_events("playback", arg, key, "FILE PLAYED", between=self._dtmf(digit))
-        if due is not None and "press" in due and "time" in due:
-            # pressed while a prompt plays that it cannot stop: FreeSWITCH takes the digits
-            # off the queue and drops them (each still fires a DTMF event)
-            self.caller.actions.popleft()
-            dropped = b"".join(self._dtmf(d) for d in str(due["press"]))
-            return self._app_events("playback", arg, key, "FILE PLAYED", between=dropped)
-        return self._app_events("playback", arg, key, "FILE PLAYED")
-
-    def _app_play_and_get_digits(self, arg: str, key: str) -> bytes:
-        words = arg.split(" ")
-        lo, hi, tries = int(words[0]), int(words[1]), max(int(words[2]), 0)
-        terminators = words[4] if len(words) > 4 else "#"
-        self.heard.append(words[5] if len(words) > 5 else "")
-        var = words[7] if len(words) > 7 else "digits"
-        regexp = words[8] if len(words) > 8 else None
-        for name in (var, f"{var}_invalid", "read_result"):
-            self.vars.pop(name, None)
-        dtmf = b""
-        for _ in range(tries):
-            self.vars.pop(var, None)  # switch_ivr_read clears these at every try;
-            self.vars.pop("read_result", None)  # <var>_invalid lives until the next PAGD
-            due = self.caller.due(self.visited)
-            if due is not None and "silence" in due:  # this try times out
-                self.caller.actions.popleft()
-                self.vars["read_result"] = "failure"
-                continue
-            if due is None or "press" not in due:
-                self.vars["read_result"] = "failure"
-                continue
-            self.caller.actions.popleft()
-            pressed = str(due["press"])
-            dtmf += b"".join(self._dtmf(d) for d in pressed)
-            digits = pressed
-            for i, d in enumerate(pressed):
-                if d in terminators:
-                    digits = pressed[:i]
-                    self.vars["read_terminator_used"] = d
-                    break
-            if not lo <= len(digits) <= hi:
-                self.vars["read_result"] = "failure"
-                if digits:
-                    self.vars[var] = digits
-                continue
-            if regexp and not patterns.search(regexp, digits):  # RE2, as the flow check does
-                self.vars[f"{var}_invalid"] = digits
-                self.vars["read_result"] = "success"
-                continue
-            self.vars[var] = digits
-            self.vars["read_result"] = "success"
-            break
-        return self._app_events("play_and_get_digits", arg, key, between=dtmf)
-
-    def _app_bridge(self, arg: str, key: str) -> bytes:
-        dial = re.sub(r"^\{[^}]*\}", "", arg)  # {vars for every leg}
-        outcome = "failed"
-        for leg in dial.split("|"):
-            target = _DIAL_PREFIX.sub("", leg)
-            outcome = self.bridge.get(target, "answered")
-            if outcome == "answered":
-                break
-        disposition, status = BRIDGE_RESULTS[outcome]
-        self.vars["originate_disposition"] = disposition
-        self.vars["DIALSTATUS"] = status
-        if outcome == "answered":
-            self.vars["bridge_hangup_cause"] = "NORMAL_CLEARING"
-            between = self._event("CHANNEL_BRIDGE") + self._event("CHANNEL_UNBRIDGE")
-            return self._app_events("bridge", arg, key, between=between)
-        if self.vars.get("continue_on_fail") != "true" and disposition not in _SPARED:
-            execute = self._event("CHANNEL_EXECUTE", ("Application", "bridge"), ("Application-Data", arg),
-                                  ("Application-UUID", key))
-            return execute + self._hangup(disposition, ("bridge", arg, key))
-        return self._app_events("bridge", arg, key)
-
-    def _set(self, app: str, arg: str, key: str) -> bytes:
-        name, _, value = arg.partition("=")
-        name = name.removeprefix("nolocal:")
-        if app == "unset" or not value:
-            self.vars.pop(name, None)
-        else:
-            self.vars[name] = value
-        return self._app_events(app, arg, key)
-
-    def _app_set(self, arg: str, key: str) -> bytes:
-        return self._set("set", arg, key)
-
-    def _app_export(self, arg: str, key: str) -> bytes:
-        return self._set("export", arg, key)
-
-    def _app_unset(self, arg: str, key: str) -> bytes:
-        return self._set("unset", arg, key)
-
-    def _app_hangup(self, arg: str, key: str) -> bytes:
-        execute = self._event("CHANNEL_EXECUTE", ("Application", "hangup"), ("Application-Data", arg),
-                              ("Application-UUID", key))
-        return execute + self._hangup(arg or "NORMAL_CLEARING", ("hangup", arg, key))
-
-    def _app_say(self, arg: str, key: str) -> bytes:
-        self.heard.append("say " + arg)
-        return self._app_events("say", arg, key)
-
-    def _app_record(self, arg: str, key: str) -> bytes:
-        self.vars["record_ms"] = str(self.record_ms)
-        self.vars["record_seconds"] = str(self.record_ms // 1000)
-        return self._app_events("record", arg, key)

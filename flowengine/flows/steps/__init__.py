@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .kind import Problems, StepKind, Transition
+from .kind import Application, Problems, StepKind, Transition
 
 
 def _discover() -> dict[str, StepKind]:
@@ -28,5 +28,7 @@ def _discover() -> dict[str, StepKind]:
 KINDS: dict[str, StepKind] = _discover()
 #: every key that makes a step of some kind -> that kind's name
 KEYS: dict[str, str] = {key: kind.name for kind in KINDS.values() for key in kind.keys}
+#: every FreeSWITCH application a kind declares -> how the scripted FreeSWITCH plays it
+APPLICATIONS: dict[str, Application] = {app: a for kind in KINDS.values() for app, a in kind.applications.items()}
 
-__all__ = ["KEYS", "KINDS", "Problems", "StepKind", "Transition"]
+__all__ = ["APPLICATIONS", "KEYS", "KINDS", "Application", "Problems", "StepKind", "Transition"]

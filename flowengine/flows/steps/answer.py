@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..actions import Execute
-from .kind import StepKind
+from .kind import Application, StepKind
 
 
 def run(flow_run, step):
@@ -11,5 +11,12 @@ def run(flow_run, step):
     return "done"
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """CHANNEL_ANSWER between the application's events, as recorded."""
+    return fs.events("answer", arg, key, between=fs.event("CHANNEL_ANSWER"))
+
+
 KIND = StepKind("answer", {"type": ["object", "null"], "maxProperties": 0}, run, order=10,
-                written="`answer: {}`", does="answer the call", outcomes=("done",))
+                written="`answer: {}`", does="answer the call", outcomes=("done",),
+                applications={"answer": Application(scripted)})

@@ -9,11 +9,13 @@ accepted`` in some versions) after a connected call, USER_BUSY, NO_ANSWER, …
 
 from __future__ import annotations
 
+import re
+
 from ...quoting import join, literal, target, variable_value, whole
 from ..model import seconds
 from ..actions import Execute
 from .common import ensure_var
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {"oneOf": [{"$ref": "#/$defs/bridge_target"},
                     {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/bridge_target"}}]}
@@ -76,10 +78,45 @@ def run(flow_run, step):
     return "failed"
 
 
+
+#: bridge outcome words of a test case -> (originate_disposition, DIALSTATUS)
+BRIDGE_RESULTS = {
+    "answered": ("SUCCESS", "SUCCESS"), "busy": ("USER_BUSY", "BUSY"),
+    "no_answer": ("NO_ANSWER", "NOANSWER"), "failed": ("NO_ROUTE_DESTINATION", "NO_ROUTE_DESTINATION"),
+}
+_SPARED = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")  # not hung up without continue_on_fail
+_DIAL_PREFIX = re.compile(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+")
+
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """Each target answers as the case says (``bridge:``), else answered; a failure hangs
+    the caller up unless ``continue_on_fail`` is set (bridge_fail_hangs_up_caller)."""
+    dial = re.sub(r"^\{[^}]*\}", "", arg)  # {vars for every leg}
+    outcome = "failed"
+    for leg in dial.split("|"):
+        target = _DIAL_PREFIX.sub("", leg)
+        outcome = fs.bridge.get(target, "answered")
+        if outcome == "answered":
+            break
+    disposition, status = BRIDGE_RESULTS[outcome]
+    fs.vars["originate_disposition"] = disposition
+    fs.vars["DIALSTATUS"] = status
+    if outcome == "answered":
+        fs.vars["bridge_hangup_cause"] = "NORMAL_CLEARING"
+        between = fs.event("CHANNEL_BRIDGE") + fs.event("CHANNEL_UNBRIDGE")
+        return fs.events("bridge", arg, key, between=between)
+    if fs.vars.get("continue_on_fail") != "true" and disposition not in _SPARED:
+        execute = fs.event("CHANNEL_EXECUTE", ("Application", "bridge"), ("Application-Data", arg),
+                           ("Application-UUID", key))
+        return execute + fs.hang_up(disposition, ("bridge", arg, key))
+    return fs.events("bridge", arg, key)
+
+
 KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=("answered", "busy", "no_answer", "failed"),
                 step_keys={"timeout": {"$ref": "#/$defs/duration"}, "caller_id": {"$ref": "#/$defs/caller_id"}},
                 written="`bridge: target` or `[targets]`, with `timeout`, `caller_id: {number, name}`; a target "
                         "may be `{to, timeout, caller_id}` of its own",
                 does="ring in order; the caller always comes back to the flow",
                 outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
-                             "`${bridge_disposition}`, `${bridge_hangup_cause}`")
+                             "`${bridge_disposition}`, `${bridge_hangup_cause}`",
+                applications={"bridge": Application(scripted, hears="ringing")})

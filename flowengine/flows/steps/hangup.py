@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...quoting import literal
 from ..actions import Execute
-from .kind import StepKind
+from .kind import Application, StepKind
 
 
 def run(flow_run, step):
@@ -12,5 +12,14 @@ def run(flow_run, step):
     return "hangup"
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """CHANNEL_HANGUP comes before the completion of ``hangup`` (answer_playback_hangup)."""
+    execute = fs.event("CHANNEL_EXECUTE", ("Application", "hangup"), ("Application-Data", arg),
+                       ("Application-UUID", key))
+    return execute + fs.hang_up(arg or "NORMAL_CLEARING", ("hangup", arg, key))
+
+
 KIND = StepKind("hangup", {"type": ["string", "null"], "pattern": "^[A-Z_]+$"}, run, order=70,
-                written="`hangup: CAUSE`", does="hang up", outcomes_doc="—", ends_flow=True)
+                written="`hangup: CAUSE`", does="hang up", outcomes_doc="—", ends_flow=True,
+                applications={"hangup": Application(scripted, hears="hang up")})

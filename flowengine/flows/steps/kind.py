@@ -55,6 +55,20 @@ def _none(step: "Step") -> list:
 
 
 @dataclass(frozen=True)
+class Application:
+    """One FreeSWITCH application a kind runs, as flow tests and ``run.py simulate`` play it.
+
+    ``answer(fs, arg, key)`` gives the scripted FreeSWITCH's events for it, shaped like the
+    recordings (:class:`flowengine.testing.scripted.ScriptedFreeSwitch` is ``fs``; None: a
+    plain EXECUTE / EXECUTE_COMPLETE pair); ``seconds(fs, words)`` the simulated time it
+    takes; ``hears`` how the simulator describes it to the person calling."""
+
+    answer: Callable[[Any, str, str], bytes] | None = None
+    seconds: Callable[[Any, list[str]], float] | None = None
+    hears: str | None = None
+
+
+@dataclass(frozen=True)
 class StepKind:
     """A step kind. ``run(flow_run, step)`` is a generator: it yields commands, receives
     their completions, and returns the outcome (None: the interpreter runs it itself)."""
@@ -76,6 +90,7 @@ class StepKind:
     unhandled: Callable[["Step"], list[str]] | None = None      # outcomes that would end the call
     bounded: Callable[["Step", tuple], bool] | None = None      # a transition with a max:
     check: Callable[["Step", Problems], None] | None = None
+    applications: dict[str, Application] = field(default_factory=dict)  # by FreeSWITCH name
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from ...quoting import words
 from ..actions import Execute
 from ..model import is_pattern, seconds
 from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["prompt"],
@@ -58,9 +58,63 @@ def check(step, problems) -> None:
             problems.pattern(key[1:-1], ("on", key))
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """One try per press or silence of the scripted caller, with FreeSWITCH's variables:
+    ``<var>`` and ``read_result`` (success even when every try was invalid, with only
+    ``<var>_invalid``: pagd_all_invalid; failure when nothing was pressed: pagd_timeout)."""
+    words = arg.split(" ")
+    lo, hi, tries = int(words[0]), int(words[1]), max(int(words[2]), 0)
+    terminators = words[4] if len(words) > 4 else "#"
+    fs.heard.append(words[5] if len(words) > 5 else "")
+    var = words[7] if len(words) > 7 else "digits"
+    regexp = words[8] if len(words) > 8 else None
+    for name in (var, f"{var}_invalid", "read_result"):
+        fs.vars.pop(name, None)
+    dtmf = b""
+    for _ in range(tries):
+        fs.vars.pop(var, None)  # switch_ivr_read clears these at every try;
+        fs.vars.pop("read_result", None)  # <var>_invalid lives until the next PAGD
+        due = fs.caller.due(fs.visited)
+        if due is not None and "silence" in due:  # this try times out
+            fs.caller.actions.popleft()
+            fs.vars["read_result"] = "failure"
+            continue
+        if due is None or "press" not in due:
+            fs.vars["read_result"] = "failure"
+            continue
+        fs.caller.actions.popleft()
+        pressed = str(due["press"])
+        dtmf += b"".join(fs.dtmf(d) for d in pressed)
+        digits = pressed
+        for i, d in enumerate(pressed):
+            if d in terminators:
+                digits = pressed[:i]
+                fs.vars["read_terminator_used"] = d
+                break
+        if not lo <= len(digits) <= hi:
+            fs.vars["read_result"] = "failure"
+            if digits:
+                fs.vars[var] = digits
+            continue
+        if regexp and not patterns.search(regexp, digits):  # RE2, as the flow check does
+            fs.vars[f"{var}_invalid"] = digits
+            fs.vars["read_result"] = "success"
+            continue
+        fs.vars[var] = digits
+        fs.vars["read_result"] = "success"
+        break
+    return fs.events("play_and_get_digits", arg, key, between=dtmf)
+
+
+def seconds_of(fs, words: list[str]) -> float:
+    return int(words[2]) * (fs.prompt_seconds + int(words[3]) / 1000)
+
+
 KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits", "timeout", "invalid"),
                 written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
                         "terminators, variable, regexp}`",
                 does="FreeSWITCH's own, every parameter",
                 outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
-                accepts=keys_or_pattern, check=check)
+                accepts=keys_or_pattern, check=check,
+                applications={"play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits")})

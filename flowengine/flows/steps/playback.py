@@ -11,7 +11,7 @@ import re
 
 from ..actions import Execute
 from .common import ensure_var, prompt_path, prompts
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {"oneOf": [{"$ref": "#/$defs/prompt"},
                     {"type": "object", "additionalProperties": False, "required": ["files"],
@@ -35,7 +35,33 @@ def run(flow_run, step):
     return "played"
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """FILE PLAYED / FILE NOT FOUND; a terminator pressed during it shows in
+    ``playback_terminator_used`` (dtmf_stops_playback); other digits are dropped."""
+    fs.heard.append(arg)
+    fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
+    if arg in fs.missing:
+        return fs.events("playback", arg, key, "FILE NOT FOUND")
+    terminators = fs.vars.get("playback_terminators", "*")
+    terminators = "1234567890*#" if terminators == "any" else "" if terminators == "none" else terminators
+    due = fs.caller.due(fs.visited)
+    if due is not None and "press" in due and str(due["press"])[:1] in terminators:
+        fs.caller.actions.popleft()
+        digit = str(due["press"])[0]
+        fs.vars["playback_terminator_used"] = digit
+        return fs.events("playback", arg, key, "FILE PLAYED", between=fs.dtmf(digit))
+    if due is not None and "press" in due and "time" in due:
+        # pressed while a prompt plays that it cannot stop: FreeSWITCH takes the digits
+        # off the queue and drops them (each still fires a DTMF event)
+        fs.caller.actions.popleft()
+        dropped = b"".join(fs.dtmf(d) for d in str(due["press"]))
+        return fs.events("playback", arg, key, "FILE PLAYED", between=dropped)
+    return fs.events("playback", arg, key, "FILE PLAYED")
+
+
 KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),
                 written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
                 does="play; a terminator digit stops it", outcomes_doc="`played`, `not_found`, the digit pressed",
-                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None)
+                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
+                applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ...quoting import literal, words
 from ..actions import Execute
 from .common import prompt_path
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["file"], "properties": {
     "file": {"type": "string", "minLength": 1},
@@ -33,6 +33,15 @@ def run(flow_run, step):
     return "recorded" if ms.isascii() and ms.isdigit() and int(ms) > 0 else "empty"
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """As long as the case says (``record_ms``), reported in ``record_ms`` / ``record_seconds``."""
+    fs.vars["record_ms"] = str(fs.record_ms)
+    fs.vars["record_seconds"] = str(fs.record_ms // 1000)
+    return fs.events("record", arg, key)
+
+
 KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"),
                 written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
-                does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`")
+                does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`",
+                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to")})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...quoting import literal, words
 from ..actions import Execute
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
     "text": {"type": ["string", "number"]},
@@ -30,5 +30,12 @@ def run(flow_run, step):
     return "done"
 
 
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    fs.heard.append("say " + arg)
+    return fs.events("say", arg, key)
+
+
 KIND = StepKind("say", SCHEMA, run, order=120, outcomes=("done",),
-                written="`say: {text, type, method, gender, language}`", does="mod_say")
+                written="`say: {text, type, method, gender, language}`", does="mod_say",
+                applications={"say": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears (say)")})

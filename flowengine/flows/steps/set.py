@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...quoting import join, literal
 from ..actions import Execute
-from .kind import StepKind
+from .kind import Application, StepKind
 
 _VALUES = {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}}
 
@@ -25,7 +25,21 @@ def run(flow_run, step):
     return "done"
 
 
+
+def scripted(fs, arg: str, key: str, app: str = "set") -> bytes:
+    """The variable is set (an empty value unsets it, as base_set does)."""
+    name, _, value = arg.partition("=")
+    name = name.removeprefix("nolocal:")
+    if app == "unset" or not value:
+        fs.vars.pop(name, None)
+    else:
+        fs.vars[name] = value
+    return fs.events(app, arg, key)
+
+
 KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes=("done",), instant=True,
                 step_keys={"export": _VALUES, "vars": _VALUES},
                 written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
-                does="channel variables (FreeSWITCH `set` / `export`); flow variables")
+                does="channel variables (FreeSWITCH `set` / `export`); flow variables",
+                applications={app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
+                              for app in ("set", "export", "unset")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...quoting import literal
 from ..actions import Execute
 from ..model import seconds
-from .kind import StepKind
+from .kind import Application, StepKind
 
 
 def run(flow_run, step):
@@ -15,5 +15,9 @@ def run(flow_run, step):
     return "done"
 
 
+
+
+
 KIND = StepKind("sleep", {"$ref": "#/$defs/duration"}, run, order=110, outcomes=("done",),
-                written="`sleep: 2s`", does="pause")
+                written="`sleep: 2s`", does="pause",
+                applications={"sleep": Application(seconds=lambda fs, words: int(words[0]) / 1000)})

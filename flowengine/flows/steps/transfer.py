@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...quoting import words
 from ..actions import Execute, Exit
-from .kind import StepKind
+from .kind import Application, StepKind
 
 SCHEMA = {"oneOf": [{"type": "string", "minLength": 1},
                     {"type": "object", "additionalProperties": False, "required": ["extension"],
@@ -25,6 +25,10 @@ def run(flow_run, step):
     yield Exit("transfer")
 
 
+
+
+
 KIND = StepKind("transfer", SCHEMA, run, order=140, ends_flow=True, outcomes_doc="—",
                 written='`transfer: "1000 XML default"` or `{extension, dialplan, context}`',
-                does="hand the call to the dialplan; the flow ends")
+                does="hand the call to the dialplan; the flow ends",
+                applications={"transfer": Application(hears="transferred to")})
