@@ -247,16 +247,34 @@ def _non_finite(node: object, at: tuple) -> list[tuple[tuple, float]]:
 
 
 def _durations(spec: dict) -> list[tuple[tuple, object]]:
-    """(path in the step, value) of every duration a step holds: each use of ``$defs/duration``."""
-    found = [((key,), spec[key]) for key in ("sleep", "timeout") if key in spec]
-    for action in ("menu", "play_and_get_digits"):
-        holder = spec.get(action) or {}
-        found += [((action, key), holder[key]) for key in ("timeout", "digit_timeout") if key in holder]
-    bridge = spec.get("bridge")
-    targets = [(("bridge", i), t) for i, t in enumerate(bridge)] if isinstance(bridge, list) \
-        else [(("bridge",), bridge)]
-    found += [(path + ("timeout",), t["timeout"]) for path, t in targets if isinstance(t, dict) and "timeout" in t]
-    return found
+    """(path in the step, value) of every duration a step holds: each place its value
+    meets ``$defs/duration`` in the schema, so a kind's new duration needs no code here."""
+    schema = validator().schema
+    step = schema["$defs"]["step"]["properties"]
+    found: list[tuple[tuple, object]] = []
+    for key, value in spec.items():
+        if key in step:
+            _walk(value, step[key], (key,), schema["$defs"], found)
+    return list({path: (path, value) for path, value in found}.values())   # once each, in order
+
+
+def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> None:
+    ref = node.get("$ref", "")
+    if ref == "#/$defs/duration":
+        found.append((path, value))
+        return
+    if ref.startswith("#/$defs/"):
+        node = defs[ref[len("#/$defs/"):]]
+    for option in node.get("oneOf", []) + node.get("anyOf", []):
+        _walk(value, option, path, defs, found)
+    if isinstance(value, dict):
+        properties = node.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                _walk(item, properties[key], path + (key,), defs, found)
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):
+            _walk(item, node["items"], path + (i,), defs, found)
 
 
 def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
