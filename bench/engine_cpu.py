@@ -24,7 +24,10 @@ ONE_ROUND = r'''
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from flowengine.flows import load_flows
-from flowengine.flows.call import FlowCall
+try:
+    from flowengine.call.flow_call import FlowCall
+except ImportError:  # a baseline from before flowengine/call/
+    from flowengine.flows.call import FlowCall
 from flowengine.session import Timeouts
 from flowengine.testing.memory import converse
 from flowengine.testing.scripted import ScriptedFreeSwitch

@@ -55,7 +55,7 @@ def play(flow, answers, *, clock=MONDAY_MORNING, flows=None, channel=CHANNEL, li
         assert isinstance(command, Execute)
         answer = answers(command)
         if isinstance(answer, Gone):
-            run.gone(answer.cause)
+            run.caller_gone(answer.cause)
             return run
         command = run.resume(answer)
     raise AssertionError("the flow did not end")

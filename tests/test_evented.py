@@ -12,8 +12,8 @@ import gevent
 import pytest
 from gevent import socket
 
+from flowengine.call.flow_call import FlowCall
 from flowengine.flows import load_flows
-from flowengine.flows.call import FlowCall
 from flowengine.replay.fake import ReplayFreeSwitch
 from flowengine.replay.peer import play
 from flowengine.server import CallServer

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from flowengine.call import UNREAD_EVENTS, Timeouts
+from flowengine.call.flow_call import CLOSED, DRAIN, FLOW, HANGUP, RELEASE, UNROUTED_CAUSE, FlowCall
 from flowengine.errors import CommandTimeout, ProtocolError
 from flowengine.esl import Event, Parser
 from flowengine.flows import load_flows
-from flowengine.flows.call import CLOSED, DRAIN, FLOW, HANGUP, RELEASE, UNREAD_EVENTS, UNROUTED_CAUSE, FlowCall
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
 from flowengine.replay.fake import ReplayFreeSwitch
-from flowengine.session import Timeouts
 from flowengine.testing.memory import converse
 from flowengine.testing.scripted import ScriptedFreeSwitch
 

@@ -7,9 +7,9 @@ import gc
 
 import pytest
 
+from flowengine.call.flow_call import FlowCall
 from flowengine.errors import ProtocolError
 from flowengine.esl import Event, Parser
-from flowengine.flows.call import FlowCall
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
 from flowengine.testing.memory import converse

@@ -6,8 +6,9 @@ import gc
 import weakref
 import pytest
 
-from flowengine.errors import CallGone, CommandTimeout
-from flowengine.esl import Dtmf, Event
+from flowengine.call.lifecycle import refusal, setup
+from flowengine.errors import CallGone, CommandFailed, CommandTimeout
+from flowengine.esl import ApiResponse, Dtmf, Event, Reply
 from flowengine.session import Timeouts
 
 from .conftest import FIXTURE_NAMES
@@ -182,3 +183,23 @@ def test_a_finished_call_is_freed_at_once_not_by_the_garbage_collector():
         assert session() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("control,linger,sent,refused", [
+    ("full", True, [b"myevents\n\n", b"linger\n\n"], False),
+    ("full", False, [b"myevents\n\n"], False),
+    ("single-channel", True, [b"myevents\n\n"], True),     # FreeSWITCH refuses linger there
+])
+def test_every_driver_sets_a_call_up_by_one_rule(control, linger, sent, refused):
+    plan = setup("plain", linger, control)
+    assert list(plan.awaited) == sent and plan.unawaited == b"" and plan.linger_refused == refused
+    nixed = setup("plain", linger, control, nixevent=True)  # the flow call's: fewer events, never waited for
+    assert nixed.awaited == plan.awaited and nixed.unawaited.startswith(b"nixevent ") == (control == "full")
+    assert nixed.data == b"".join(nixed.awaited) + nixed.unawaited
+
+
+def test_a_refusal_is_a_command_reply_starting_with_err():
+    refused = refusal("linger", Reply("-ERR not full control"))
+    assert isinstance(refused, CommandFailed) and refused.reply == "-ERR not full control"
+    assert refusal("linger", Reply("+OK will linger")) is None
+    assert refusal("api status", ApiResponse("-ERR no such command")) is None  # an api's own output

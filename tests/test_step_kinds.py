@@ -97,7 +97,7 @@ def test_no_call_data_reaches_an_application_that_runs_code():
 
 
 # -- the host's applications ------------------------------------------------------------------
-from flowengine.flows.call import FlowCall  # noqa: E402
+from flowengine.call.flow_call import FlowCall  # noqa: E402
 from flowengine.flows.flowset import FlowSet  # noqa: E402
 from flowengine.flows.hosts import HostApplications, parse_show_application  # noqa: E402
 from flowengine.replay.fake import RECORDED_APPLICATIONS, ReplayFreeSwitch  # noqa: E402

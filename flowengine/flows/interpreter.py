@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Generator
 
+from ..call.lifecycle import CallResult
 from ..errors import FlowError, UnsafeValue
 from ..quoting import app_arg
 from ..quoting.logfield import field as log_field
@@ -106,7 +107,7 @@ class FlowRun:
         self.entered: list[tuple[str, str]] = [] if trace else _NOT_KEPT      # (flow, step)
         self.executed: list[tuple[str, str | None]] = [] if trace else _NOT_KEPT
         self.transitions = 0
-        self.result: str | None = None           # hangup, transfer, gone, error, ended
+        self.result: CallResult | None = None
         self.cause: str | None = None
         self._ending = False
         self._in_error = False
@@ -132,17 +133,17 @@ class FlowRun:
                 self.channel = event
         return self._advance(event)
 
-    def gone(self, cause: str) -> None:
+    def caller_gone(self, cause: str) -> None:
         """The call ended (CallGone): close the step that was running."""
         self.cause = cause
         frame = self.frames[-1]
         if not self._ending and frame.step is not None:
             if frame.flow.steps[frame.step].kind == "hangup":  # our own hangup step
                 self._log_step(frame, "hangup")
-                self.result = "hangup"
+                self.result = CallResult.HANGUP
             else:
                 self._log_step(frame, f"hangup:{cause}")
-                self.result = "gone"
+                self.result = CallResult.GONE
         self._ending = True
         self._close_all()
 
@@ -254,7 +255,7 @@ class FlowRun:
                         return self._error(exc)
                     self.executed.append((command.app, command.arg))
                 elif isinstance(command, Exit):
-                    self.result = "transfer"
+                    self.result = CallResult.TRANSFER
                     self._log_step(frame, "transferred")
                     self._ending = True
                 return command
@@ -273,7 +274,7 @@ class FlowRun:
         """Log the finished step and enter the next; an Execute when the call must end."""
         if step.kind == "hangup":
             self._log_step(frame, "hangup")
-            self.result = "hangup"
+            self.result = CallResult.HANGUP
             self._ending = True
             return None
         if step.kind == "return":
@@ -294,7 +295,7 @@ class FlowRun:
                 return self._after(parent, parent.flow.steps[parent.step], "done")  # type: ignore[index]
             log.info("call=%s flow=%s step=%s outcome=%s: no next step, hanging up",
                      self.uuid, frame.flow.name, step.name, outcome)
-            return self._hangup("NORMAL_CLEARING", "ended")
+            return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
         self.transitions += 1
         if self.transitions > self._limit:
             raise FlowError(f"more than {self.frames[0].flow.max_transitions} steps in one call: "
@@ -302,7 +303,7 @@ class FlowRun:
         self._enter(target)
         return "entered"
 
-    def _hangup(self, cause: str, result: str) -> Execute:
+    def _hangup(self, cause: str, result: CallResult) -> Execute:
         self.result = result
         self._ending = True
         self.executed.append(("hangup", cause))
@@ -325,9 +326,9 @@ class FlowRun:
             try:
                 self._enter(root.flow.on_error)
             except Exception:
-                return self._hangup(ERROR_CAUSE, "error")
+                return self._hangup(ERROR_CAUSE, CallResult.ERROR)
             return self._advance(None)
-        return self._hangup(ERROR_CAUSE, "error")
+        return self._hangup(ERROR_CAUSE, CallResult.ERROR)
 
     def _close_all(self) -> None:
         for frame in self.frames:

@@ -25,13 +25,14 @@ from gevent.event import Event as Flag
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
+from ..call import Timeouts
+from ..call.flow_call import FlowCall
 from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
-from ..flows.call import FlowCall
 from ..flows.flowset import FlowSet
 from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
-from ..session import OutboundSession, Timeouts
+from ..session import OutboundSession
 from .evented import EventedCall
 
 log = logging.getLogger("flowengine.server")

@@ -2,7 +2,7 @@
 
 No greenlet per call: the loop calls back when the socket is readable (or writable again
 after a partial write) and when the call's current wait runs out, and each callback hands
-what happened to the call's :class:`~flowengine.flows.call.FlowCall` and writes what it
+what happened to the call's :class:`~flowengine.call.flow_call.FlowCall` and writes what it
 answers. That saves a greenlet switch per event and ~10 KB per call (a greenlet's stack,
 its frames, gevent's socket object), which is what lets one core hold thousands of calls
 with a short wait for each. Callbacks run in the hub, so nothing here may block: the
@@ -23,8 +23,8 @@ import socket
 import time
 from typing import Any, Callable
 
+from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
-from ..flows.call import FlowCall
 
 log = logging.getLogger("flowengine.server")
 

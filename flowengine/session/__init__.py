@@ -1,5 +1,6 @@
 """The gevent edge: one outbound Event Socket call driven by the greenlet that owns it."""
 
-from .outbound import OutboundSession, Timeouts
+from ..call.lifecycle import Timeouts
+from .outbound import OutboundSession
 
 __all__ = ["OutboundSession", "Timeouts"]

@@ -1,13 +1,15 @@
 """What every call session offers on top of its transport, live socket or memory alike.
 
 Subclasses provide ``proto`` (the call's :class:`~flowengine.esl.OutboundProtocol`),
-``command`` and ``execute``; everything decided at the level of the call lives here once,
-so flow tests exercise the same hangup and release rules as live calls.
+``command`` and ``execute``; the blocking API built on them lives here once, over the
+rules every call follows (:mod:`flowengine.call.lifecycle`), so flow tests exercise the
+same refusal, hangup and release rules as live calls.
 """
 
 from __future__ import annotations
 
-from ..errors import CallGone, CommandFailed, CommandTimeout
+from ..call.lifecycle import must_hang_up, refusal
+from ..errors import CallGone, CommandTimeout
 from ..esl import Event, OutboundProtocol, commands
 
 
@@ -51,9 +53,9 @@ class CallSession:
     def checked(self, data: bytes, timeout: float | None = None):
         """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""
         reply = self.command(data, timeout)
-        text = getattr(reply, "text", "")
-        if text.startswith("-ERR"):
-            raise CommandFailed(data.split(b"\n", 1)[0].decode("utf-8", "replace"), text)
+        refused = refusal(data.split(b"\n", 1)[0].decode("utf-8", "replace"), reply)
+        if refused is not None:
+            raise refused
         return reply
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
@@ -74,4 +76,4 @@ class CallSession:
     @property
     def must_hang_up(self) -> bool:
         """At the end of the handler: is the call still ours and still up?"""
-        return self.proto.gone is None and not self.released and not self.proto.closed
+        return must_hang_up(self.proto, self.released)

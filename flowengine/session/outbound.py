@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from dataclasses import dataclass
 
 from gevent.lock import Semaphore
 
+from ..call.lifecycle import Timeouts, kept, refusal, setup
 from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import BufferBudget, Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
 from ..esl.messages import ApiResponse
@@ -24,20 +24,6 @@ from .base import CallSession
 log = logging.getLogger("flowengine.session")
 
 _RECV = 65536
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Every wait has one. Seconds.
-
-    ``execute`` is long by default because a bridged call legitimately lasts hours; the
-    flow layer passes tighter ones where it knows better.
-    """
-
-    connect: float = 10.0
-    reply: float = 10.0
-    execute: float = 4 * 3600.0
-    drain: float = 5.0
 
 
 class OutboundSession(CallSession):
@@ -70,19 +56,15 @@ class OutboundSession(CallSession):
             raise ProtocolError(f"the reply to connect carried no channel data: {reply!r}")
         if self.recording is not None:
             self.recording.named(self.proto.uuid or "unknown", self.proto.channel)
-        setup = [commands.myevents(self.event_format)]
-        if self.linger and self.proto.control == "full":
-            setup.append(commands.linger())
-        elif self.linger:
-            log.warning("%s: socket is not 'full' control, so linger is refused; events after "
-                        "hangup may be lost (use 'socket … async full' in the dialplan)", self.uuid)
-        tickets = []
+        plan = setup(self.event_format, self.linger, self.proto.control)
+        plan.warn(log, self.uuid)
         with self._write_lock:
-            for data in setup:
-                tickets.append(self.proto.command(data))
-            self._sendall(b"".join(setup))
+            tickets = [self.proto.command(data) for data in plan.awaited]
+            self._sendall(plan.data)
         for ticket in tickets:
-            self._expect_ok(self._wait(ticket, self.timeouts.reply), ticket)
+            refused = refusal(ticket.command, self._wait(ticket, self.timeouts.reply))
+            if refused is not None:
+                raise refused
         return self.proto.channel
 
     def finish(self, cause: str = "NORMAL_CLEARING") -> None:
@@ -112,13 +94,9 @@ class OutboundSession(CallSession):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            # The CallGone kept by the protocol was raised from this session's frames: its
-            # traceback holds them, and they hold the session. Cut that loop so the call is
-            # freed now, by reference counting, not by a full garbage collection later
-            # (which, with thousands of calls up, pauses every one of them).
-            gone = self.proto.gone
-            if gone is not None:
-                gone.__traceback__ = None
+            # the CallGone the protocol keeps was raised from this session's frames
+            if self.proto.gone is not None:
+                kept(self.proto.gone)
             self.proto.parser.release()  # what it still buffers goes back to the budget
             try:
                 self.sock.close()
@@ -137,8 +115,8 @@ class OutboundSession(CallSession):
                 loops: int | None = None) -> Event:
         """Run an application and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""
         data, ticket = self.proto.execute(app, arg, loops=loops)
-        if timeout is None:  # a hangup is answered at once; anything else may take hours
-            timeout = self.timeouts.reply if app == "hangup" else self.timeouts.execute
+        if timeout is None:
+            timeout = self.timeouts.completion(app)
         return self._run(data, ticket, timeout)
 
     def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event:
@@ -201,8 +179,7 @@ class OutboundSession(CallSession):
     def getvar(self, name: str) -> str | None:
         """A channel variable, or None when unset (FreeSWITCH answers ``-ERR`` then)."""
         reply = self.command(commands.getvar(name))
-        text = getattr(reply, "text", "")
-        return None if text.startswith("-ERR") else text
+        return None if refusal("getvar", reply) is not None else getattr(reply, "text", "")
 
     def next_dtmf(self, timeout: float) -> Dtmf | None:
         """The next digit the caller pressed, or None after ``timeout`` seconds."""
@@ -267,10 +244,3 @@ class OutboundSession(CallSession):
         if data and self.recording is not None:
             self.recording.inbound(data)
         self.proto.receive(data)
-
-    @staticmethod
-    def _expect_ok(reply, ticket: Ticket):
-        text = getattr(reply, "text", "")
-        if text.startswith("-ERR"):
-            raise CommandFailed(ticket.command, text)
-        return reply

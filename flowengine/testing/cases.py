@@ -23,14 +23,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..call import Timeouts
+from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
-from ..flows.call import UNROUTED_CAUSE, FlowCall
 from ..flows.interpreter import Execute
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
-from ..session import Timeouts
 from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 

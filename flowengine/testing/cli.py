@@ -11,7 +11,7 @@ from typing import Callable, TextIO
 from ..errors import FlowError
 from ..flows.steps import APPLICATIONS
 from ..flows import FlowRun, FlowSet, load_flows
-from ..flows.call import FlowCall
+from ..call.flow_call import FlowCall
 from ..flows.interpreter import Execute
 from ..session import Timeouts
 from . import coverage

@@ -1,24 +1,29 @@
 """Calls over memory: the real protocol state and a FreeSWITCH peer without sockets.
 
-:func:`converse` runs a :class:`~flowengine.flows.call.FlowCall` (what the server runs for
+:func:`converse` runs a :class:`~flowengine.call.flow_call.FlowCall` (what the server runs for
 every call) against a peer, so flow tests exercise the same parser, call phases and
 interpreter as a live call, only faster and with no network. :class:`MemorySession` offers
 the blocking session API (``start``, ``execute``, ``command``, ``hangup``, ``finish``) over
-the same peers, for code written against :class:`~flowengine.session.OutboundSession`.
+the same peers, for code written against :class:`~flowengine.session.OutboundSession`
+(and set up by the same rules, :mod:`flowengine.call.lifecycle`).
 A peer is anything with ``receive(bytes) -> list[(gap, bytes)]``: a replayed recording or
 a scripted FreeSWITCH.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Protocol
 
+from ..call.lifecycle import setup
 from ..errors import CommandTimeout
-from ..esl import Event, OutboundProtocol, Ticket, commands
+from ..esl import Event, OutboundProtocol, Ticket
 from ..session.base import CallSession
 
 if TYPE_CHECKING:
-    from ..flows.call import FlowCall
+    from ..call.flow_call import FlowCall
+
+log = logging.getLogger("flowengine.session")
 
 
 class Peer(Protocol):
@@ -53,9 +58,10 @@ class MemorySession(CallSession):
     def start(self) -> Event:
         data, ticket = self.proto.connect()
         self._send(data, ticket)
-        self.checked(commands.myevents(self.event_format))
-        if self.linger:
-            self.checked(commands.linger())
+        plan = setup(self.event_format, self.linger, self.proto.control)
+        plan.warn(log, self.uuid)
+        for data in plan.awaited:  # one at a time: a peer answers each write in full
+            self.checked(data)
         return self.proto.channel  # type: ignore[return-value]
 
     def command(self, data: bytes, timeout: float | None = None):
@@ -75,7 +81,7 @@ class MemorySession(CallSession):
 
 
 def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
-    """Run a :class:`~flowengine.flows.call.FlowCall` against ``peer`` until it closes,
+    """Run a :class:`~flowengine.call.flow_call.FlowCall` against ``peer`` until it closes,
     the way the server's event loop does, with time that moves only when nothing else can:
     what the call writes goes to the peer, what the peer answers comes back (its recorded
     gaps added to the clock); when neither has more to say, the call's current wait expires

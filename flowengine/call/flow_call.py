@@ -11,11 +11,11 @@ whoever drives the call hands in what it read and the time, and writes what it g
     out = call.expire(now)           # when call.deadline has passed
     ...until call.closed, then close the socket.
 
-The rules are the greenlet session's (:class:`~flowengine.session.OutboundSession`): the
-same timeouts; set-up applications batched with the step they prepare; a hangup at the end
-unless the call was handed off or is gone; then reading until the call is fully reported.
-Flow tests and ``run.py simulate`` run this same object in memory
-(:func:`flowengine.testing.memory.converse`).
+The rules shared with the greenlet session (the set-up, the timeouts, refusals, the
+hangup at the end unless the call was handed off or is gone) are :mod:`.lifecycle`'s; what
+is this driver's own is the phases, routing to a flow, and set-up applications batched with
+the step they prepare (:mod:`.batching`). Flow tests and ``run.py simulate`` run this same
+object in memory (:func:`flowengine.testing.memory.converse`).
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from ..errors import CallGone, CommandFailed, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
-from ..esl import Limits, OutboundProtocol, Reply, Ticket, commands
-from .actions import Command, Execute
+from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
+from ..esl import Limits, OutboundProtocol, Ticket, commands
+from ..flows.actions import Command, Execute
+from ..flows.flowset import FlowSet
+from ..flows.hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
+from ..flows.interpreter import FlowRun
 from .batching import After, collect
-from .flowset import FlowSet
-from .hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
-from .interpreter import FlowRun
+from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
 
 log = logging.getLogger("flowengine.flow")
 server_log = logging.getLogger("flowengine.server")
@@ -37,32 +38,23 @@ server_log = logging.getLogger("flowengine.server")
 #: the cause for a call to a number no flow serves (and no default flow)
 UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
 
-#: what ``myevents`` turns on that no flow reads: each would cost FreeSWITCH a serialization
-#: and us a parse (CHANNEL_EXECUTE alone is one ~5 KB event per application). What stays:
-#: CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE.
-UNREAD_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
-                 "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_DATA", "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING",
-                 "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
-                 "CHANNEL_UUID", "DETECTED_SPEECH", "TALK", "NOTALK")
-
-_NIXEVENT = commands.nixevent(*UNREAD_EVENTS)  # the same bytes for every call
-
-# phases, in the order a call normally goes through them
-CONNECT, SETUP, FLOW, RELEASE, HANGUP, DRAIN, CLOSED = "connect", "setup", "flow", "release", "hangup", "drain", "closed"
+# module names for the phases: read on every event, and a global is ~20x faster to reach
+# than an enum member through its class
+CONNECT, SETUP, FLOW, RELEASE, HANGUP = Phase.CONNECT, Phase.SETUP, Phase.FLOW, Phase.RELEASE, Phase.HANGUP
+DRAIN, CLOSED = Phase.DRAIN, Phase.CLOSED
 
 
 class FlowCall:
     """``flows()`` gives the flow set in force when the call is routed (the call keeps it
-    to the end, whatever a reload does). ``timeouts`` is a
-    :class:`~flowengine.session.Timeouts`. ``run_options`` go to :class:`FlowRun` (a
+    to the end, whatever a reload does). ``run_options`` go to :class:`FlowRun` (a
     test's clock, tracing); ``before`` sees each command as it is about to be sent."""
 
     # one per call, thousands at once
     __slots__ = ("flows", "timeouts", "event_format", "linger", "metrics", "peer", "run_options", "before",
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
-                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_after", "hosts", "core")
+                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core")
 
-    def __init__(self, flows: Callable[[], FlowSet], timeouts: Any, *, limits: Limits = Limits(),
+    def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
                  run_options: dict[str, Any] | None = None,
                  before: Callable[[FlowRun, Execute], None] | None = None,
@@ -78,19 +70,19 @@ class FlowCall:
         self.hosts = hosts if hosts is not None else HostApplications()  # the server shares one
         self.core: str | None = None       # the FreeSWITCH host's Core-UUID
         self.proto = OutboundProtocol(limits)
-        self.phase = CONNECT
+        self.phase: Phase = CONNECT
         self.deadline: float | None = None  # when the current wait gives up (monotonic seconds)
         self.run: FlowRun | None = None
         self.flow_name: str | None = None
         self.released = False               # handed back to the dialplan: never hang it up
         self.hung_up = False                # the flow's own hangup has run
-        self.outcome = "ok"                 # for the call's summary line
+        self.outcome = "ok"                 # for the call's summary line: "ok" or what went wrong
         self.error: FlowengineError | None = None
         self._waiting: list[Ticket] = []    # one write's tickets; the last one's answer resumes
         self._span = 0.0                    # the current wait's length, for its timeout message
         self._final_span = 0.0              # the last ticket's, once the earlier ones are in
         self._refused: UnsafeValue | None = None
-        self._after: After = "resume"
+        self._then: After = "resume"        # what follows the batch in flight
         self._last_app: str | None = None
 
     # -- what the driver calls ------------------------------------------------------------
@@ -101,10 +93,9 @@ class FlowCall:
 
     @property
     def must_hang_up(self) -> bool:
-        """Still ours and still up. A completed hangup of the flow's own counts as down
-        even before CHANNEL_HANGUP comes (a filter can hold that back): never ask twice."""
-        proto = self.proto
-        return proto.gone is None and not self.released and not self.hung_up and not proto.closed
+        """Still ours and still up (:func:`.lifecycle.must_hang_up`; the flow's own
+        completed hangup counts as down)."""
+        return must_hang_up(self.proto, self.released, self.hung_up)
 
     def start(self, now: float) -> bytes:
         data, ticket = self.proto.connect()
@@ -157,7 +148,7 @@ class FlowCall:
         if self.outcome == "ok":
             self.outcome = "internal error"
         if self.phase == FLOW and self.metrics is not None:
-            self.metrics.call_ended(self.flow_name, "error")
+            self.metrics.call_ended(self.flow_name, CallResult.ERROR)
         self.phase = CLOSED
         return data
 
@@ -182,12 +173,12 @@ class FlowCall:
             first = waiting[0]
             if not first.done:
                 return b""
-            failure = _failure(first)
-            if failure is not None:
+            failed = failure(first)
+            if failed is not None:
                 for ticket in waiting:
                     self.proto.abandon(ticket)
                 self._waiting = []
-                return self._settled(None, failure, now)
+                return self._settled(None, failed, now)
             waiting.pop(0)
             if len(waiting) == 1:
                 self._span = self._final_span
@@ -195,9 +186,9 @@ class FlowCall:
         if not waiting or not waiting[0].done:
             return b""
         last = waiting.pop()
-        failure = _failure(last) or self._refused
+        failed = failure(last) or self._refused
         self._refused = None
-        return self._settled(last.result, failure, now)
+        return self._settled(last.result, failed, now)
 
     def _settled(self, result: Any, error: Exception | None, now: float) -> bytes:
         """The current wait is over: move to the next phase; the bytes it writes."""
@@ -226,20 +217,15 @@ class FlowCall:
         if self.proto.channel is None:
             self._fail(ProtocolError("the reply to connect carried no channel data"))
             return self._finish(now)
-        full = self.proto.control == "full"
-        setup = [commands.myevents(self.event_format)]
-        if self.linger and full:
-            setup.append(commands.linger())
-        elif self.linger:
-            server_log.warning("%s: socket is not 'full' control, so linger is refused; events after "
-                               "hangup may be lost (use 'socket … async full' in the dialplan)", self.proto.uuid)
-        tickets = [self.proto.command(data) for data in setup]
-        if full:  # fewer events, nothing lost: its reply is not waited for, nor can it fail the call
-            self.proto.command(_NIXEVENT)
-            setup.append(_NIXEVENT)
+        proto = self.proto
+        plan = setup(self.event_format, self.linger, proto.control, nixevent=True)
+        plan.warn(server_log, proto.uuid)
+        tickets = [proto.command(data) for data in plan.awaited]
+        if plan.unawaited:
+            proto.command(plan.unawaited)
         self.phase = SETUP
         self._wait(tickets, now, self.timeouts.reply)
-        return b"".join(setup)
+        return plan.data
 
     def _subscribed(self, error: Exception | None, now: float) -> bytes:
         if error is not None:
@@ -254,7 +240,7 @@ class FlowCall:
             log.warning("call=%s flow=- destination %s: no flow serves it, hanging up with %s",
                         self.proto.uuid, number, UNROUTED_CAUSE)
             if self.metrics is not None:
-                self.metrics.call_ended("-", "unrouted")
+                self.metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
         self.flow_name = flow.name
         options = self.run_options or {"trace": False}
@@ -273,7 +259,7 @@ class FlowCall:
     def _send(self, command: Command | None, now: float) -> bytes:
         """The run's next command(s): one write, or the end of the flow."""
         run = self.run
-        batch, self._after = collect(run, command, self.before)  # type: ignore[arg-type]
+        batch, self._then = collect(run, command, self.before)  # type: ignore[arg-type]
         if not batch:
             return self._flow_over(now)
         proto, prepared, tickets = self.proto, [], []
@@ -285,8 +271,7 @@ class FlowCall:
                                              "(api show application): not sent, it would hang the caller up")
                 data, ticket = proto.execute(command.app, command.arg)
             except (UnsafeValue, UnknownApplication) as exc:  # refused before a byte: the rest goes anyway
-                exc.__traceback__ = None  # (it is kept: see _fail)
-                self._refused = exc
+                self._refused = kept(exc)
                 unsent = len(batch) - len(tickets)
                 del run.executed[len(run.executed) - unsent:]    # the trace says what was sent
                 break
@@ -297,10 +282,13 @@ class FlowCall:
             return self._step_done(None, error, now)
         last = batch[len(tickets) - 1]
         self._last_app = last.app
+        timeouts = self.timeouts
         final = last.timeout
-        if final is None or self._refused is not None:
-            final = self.timeouts.reply if last.app == "hangup" or self._refused else self.timeouts.execute
-        self._wait(tickets, now, self.timeouts.reply, final)
+        if self._refused is not None:  # what went out before it completes at once
+            final = timeouts.reply
+        elif final is None:
+            final = timeouts.completion(last.app)
+        self._wait(tickets, now, timeouts.reply, final)
         return b"".join(prepared)
 
     def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
@@ -309,9 +297,9 @@ class FlowCall:
             self.hung_up = True
         if isinstance(error, CallGone):
             if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
-                run.gone(error.cause)  # type: ignore[union-attr]
+                run.caller_gone(error.cause)  # type: ignore[union-attr]
             return self._flow_over(now)
-        if self._after != "resume":
+        if self._then != "resume":
             return self._flow_over(now)
         if error is not None:
             return self._send(run.failed(error), now)  # type: ignore[union-attr]
@@ -319,8 +307,8 @@ class FlowCall:
 
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:
-            self.metrics.call_ended(self.flow_name, self.run.result or "error")
-        if self._after == "exit" and self.proto.gone is None:
+            self.metrics.call_ended(self.flow_name, self.run.result or CallResult.ERROR)
+        if self._then == "exit" and self.proto.gone is None:
             self.released = True
             self.phase = RELEASE
             data = commands.exit()
@@ -352,10 +340,7 @@ class FlowCall:
         """An error that ends the call (not the caller hanging up): logged once, kept."""
         if self.error is not None:
             return
-        # kept for the summary, not re-raised: its traceback would hold this call's frames
-        # and so the call itself, a loop only a full collection frees
-        error.__traceback__ = None
-        self.error = error  # type: ignore[assignment]
+        self.error = kept(error)  # type: ignore[assignment]  # for the summary, not re-raised
         uuid = self.proto.uuid or "-"
         if isinstance(error, ProtocolError):
             self.outcome = f"ProtocolError: {error}"
@@ -366,11 +351,3 @@ class FlowCall:
             self.outcome = f"{type(error).__name__}: {error}"
             server_log.warning("call %s from %s ended on error: %s", uuid, self.peer, self.outcome)
 
-
-def _failure(ticket: Ticket) -> Exception | None:
-    """What went wrong with an answered ticket: its error, or a command's ``-ERR`` reply."""
-    if ticket.error is not None:
-        return ticket.error
-    if ticket.kind == "reply" and isinstance(ticket.result, Reply) and ticket.result.text.startswith("-ERR"):
-        return CommandFailed(ticket.command, ticket.result.text)
-    return None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
-from .actions import Command, Execute, Exit
-from .interpreter import FlowRun
+from ..flows.actions import Command, Execute, Exit
+from ..flows.interpreter import FlowRun
 
 #: what the driver does once the batch is done: resume the run with the last completion,
 #: stop controlling the call (``exit``), or end (the run returned None)
