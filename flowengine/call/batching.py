@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
-from ..flows.actions import Command, Execute, Exit
+from ..flows.effects import Effect, Execute, Exit
 from ..flows.interpreter import FlowRun
 
 #: what the driver does once the batch is done: resume the run with the last completion,
@@ -17,7 +17,7 @@ from ..flows.interpreter import FlowRun
 After = Literal["resume", "exit", "end"]
 
 
-def collect(run: FlowRun, command: Command | None,
+def collect(run: FlowRun, command: Effect | None,
             before: Callable[[FlowRun, Execute], None] | None = None) -> tuple[list[Execute], After]:
     """From ``command`` on, the commands to send in one write and what follows them.
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import Limits, OutboundProtocol, Ticket, commands
-from ..flows.actions import Command, Execute
+from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
 from ..flows.hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
 from ..flows.interpreter import FlowRun
@@ -256,7 +256,7 @@ class FlowCall:
             asked = SHOW_APPLICATION
         return asked + self._send(self.run.start(), now)
 
-    def _send(self, command: Command | None, now: float) -> bytes:
+    def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, or the end of the flow."""
         run = self.run
         batch, self._then = collect(run, command, self.before)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from ..errors import FlowError, UnsafeValue
 from ..quoting import app_arg
 from ..quoting.logfield import field as log_field
 from ..esl import Event
-from .actions import Command, Execute, Exit, Goto
+from .effects import Effect, Execute, Exit, Goto
 from .conditions import as_text
 from .model import Flow, Step
 from .steps import KINDS
@@ -59,7 +59,7 @@ _WELL_KNOWN = {
 }
 
 
-StepGen = Generator[Command, Event | None, Any]
+StepGen = Generator[Effect, Event | None, Any]
 
 #: how deep flow values may name other flow values before the rest is left as written
 _MAX_DEPTH = 8
@@ -115,14 +115,14 @@ class FlowRun:
         self._depth = 0                          # flow values expanding flow values
 
     # -- what the driver calls --------------------------------------------------------
-    def start(self) -> Command | None:
+    def start(self) -> Effect | None:
         try:
             self._enter(self.frames[0].flow.start)
         except Exception as exc:
             return self._error(exc)
         return self._advance(None)
 
-    def resume(self, event: Event | None) -> Command | None:
+    def resume(self, event: Event | None) -> Effect | None:
         if self._ending:
             return None
         if event is not None:
@@ -147,7 +147,7 @@ class FlowRun:
         self._ending = True
         self._close_all()
 
-    def failed(self, exc: BaseException) -> Command | None:
+    def failed(self, exc: BaseException) -> Effect | None:
         """The driver could not run the last command (timeout, -ERR, unsafe value)."""
         if self._ending:  # the run's own hangup failed: nothing is left to run
             return None
@@ -238,7 +238,7 @@ class FlowRun:
             return
         frame.gen = KINDS[step.kind].run(self, step)
 
-    def _advance(self, value: Event | None) -> Command | None:
+    def _advance(self, value: Event | None) -> Effect | None:
         while True:
             frame = self.frames[-1]
             try:
@@ -309,7 +309,7 @@ class FlowRun:
         self.executed.append(("hangup", cause))
         return Execute("hangup", cause)
 
-    def _error(self, exc: BaseException) -> Command | None:
+    def _error(self, exc: BaseException) -> Effect | None:
         frame = self.frames[-1]
         expected = isinstance(exc, (FlowError, ValueError))    # the flow's or the call's data
         # the text, not the error: a kept log record must not hold the call's frames

@@ -13,7 +13,7 @@ import re
 
 from ...quoting import join, literal, target, variable_value, whole
 from ..model import seconds
-from ..actions import Execute
+from ..effects import Execute
 from .common import ensure_var
 from .kind import Application, StepKind
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...quoting import join, literal, path
-from ..actions import Execute
+from ..effects import Execute
 from ..model import is_pattern, seconds
 from .kind import Transition
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .. import patterns
-from ..actions import Execute
+from ..effects import Execute
 from ..model import is_pattern
 from .kind import StepKind
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import patterns
 from ...quoting import words
-from ..actions import Execute
+from ..effects import Execute
 from ..model import is_pattern
 from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits, to
 from .kind import StepKind

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..actions import Execute
+from ..effects import Execute
 from .common import ensure_var, prompt_path, prompts
 from .kind import Application, StepKind
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..actions import Execute
+from ..effects import Execute
 from .kind import StepKind
 
 

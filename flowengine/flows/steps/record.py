@@ -7,7 +7,7 @@ The path may hold call data only as file names (:func:`flowengine.quoting.path`)
 from __future__ import annotations
 
 from ...quoting import literal, words
-from ..actions import Execute
+from ..effects import Execute
 from .common import prompt_path
 from .kind import Application, StepKind
 

@@ -7,7 +7,7 @@ the call must be one word (:func:`flowengine.quoting.words`).
 from __future__ import annotations
 
 from ...quoting import literal, words
-from ..actions import Execute
+from ..effects import Execute
 from .kind import Application, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {

@@ -7,7 +7,7 @@ base_set), which the argument's encoding accounts for (:mod:`flowengine.quoting`
 from __future__ import annotations
 
 from ...quoting import join, literal
-from ..actions import Execute
+from ..effects import Execute
 from .kind import Application, StepKind
 
 _VALUES = {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}}

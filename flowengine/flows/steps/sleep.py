@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...quoting import literal
-from ..actions import Execute
+from ..effects import Execute
 from ..model import seconds
 from .kind import Application, StepKind
 

@@ -7,7 +7,7 @@ so that word may not start with ``-`` from the call; the flow ends here.
 from __future__ import annotations
 
 from ...quoting import words
-from ..actions import Execute, Exit
+from ..effects import Execute, Exit
 from .kind import Application, StepKind
 
 SCHEMA = {"oneOf": [{"type": "string", "minLength": 1},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..actions import Goto
+from ..effects import Goto
 from ..conditions import holds
 from .common import to
 from .kind import StepKind

@@ -1,4 +1,5 @@
-"""What a step asks of the call: the commands the interpreter hands to its driver."""
+"""What a step asks of the call: the effects (run an application, let the call go) the
+interpreter hands to its driver."""
 
 from __future__ import annotations
 
@@ -36,4 +37,5 @@ class Goto:
     edge: str = "goto"
 
 
-Command = Execute | Exit
+Effect = Execute | Exit
+"""What the interpreter hands its driver (a wire command is :class:`flowengine.replay.command_reader.Command`)."""
