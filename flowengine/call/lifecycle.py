@@ -109,7 +109,7 @@ def setup(event_format: str, linger: bool, control: str | None, *, nixevent: boo
 def refusal(command: str, reply: object) -> CommandFailed | None:
     """FreeSWITCH refused ``command``: its reply reads ``-ERR …``. (An ``api`` output
     starting with ``-ERR`` is that command's output, not a refusal.)"""
-    if isinstance(reply, Reply) and reply.text.startswith("-ERR"):
+    if isinstance(reply, Reply) and reply.refused:
         return CommandFailed(command, reply.text)
     return None
 

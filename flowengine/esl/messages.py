@@ -40,6 +40,11 @@ class Reply:
         return self.text.startswith("+OK")
 
     @property
+    def refused(self) -> bool:
+        """FreeSWITCH refused the command (mod_event_socket answers ``-ERR <why>``)."""
+        return self.text.startswith("-ERR")
+
+    @property
     def job_uuid(self) -> str | None:
         return header(self.headers, "Job-UUID")
 

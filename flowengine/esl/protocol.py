@@ -211,7 +211,7 @@ class OutboundProtocol:
             return  # abandoned, or already failed by the hangup
         if isinstance(reply, Reply) and reply.channel is not None and self.channel is None:
             self._on_channel(reply)
-        failed = isinstance(reply, Reply) and reply.text.startswith("-ERR")
+        failed = isinstance(reply, Reply) and reply.refused
         if ticket.kind == "reply":
             self._finish(ticket, reply)
         elif failed:
