@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import FlowError
-from .model import Flow
+from .model import Flow, reachable as reachable_from
 from .steps import KINDS
 
 
@@ -30,15 +30,7 @@ def edges(flow: Flow) -> list[Edge]:
 
 
 def reachable(flow: Flow) -> set[str]:
-    seen: set[str] = set()
-    todo = [flow.start] + ([flow.on_error] if flow.on_error else [])
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in flow.steps:
-            continue
-        seen.add(name)
-        todo += [target for _, target in flow.steps[name].targets()]
-    return seen
+    return reachable_from(flow.steps, [flow.start] + ([flow.on_error] if flow.on_error else []))
 
 
 def _id(name: str) -> str:

@@ -99,3 +99,17 @@ class Flow:
     @property
     def path(self):
         return self.source.path
+
+
+def reachable(steps: dict[str, Step], roots: list[str]) -> set[str]:
+    """The steps a call can reach from ``roots`` (start, and on_error), following every
+    transition: what --check warns about and the graph dashes."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in steps:
+            continue
+        seen.add(name)
+        todo += [target for _, target in steps[name].targets()]
+    return seen

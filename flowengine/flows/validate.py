@@ -23,7 +23,7 @@ from jsonschema.exceptions import best_match
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar
-from .model import Flow, Step, seconds
+from .model import Flow, Step, reachable, seconds
 from .steps import KEYS, KINDS, Problems
 from .numbers import parse_numbers
 from .source import Source
@@ -278,16 +278,9 @@ def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> No
 
 
 def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
-    reachable: set[str] = set()
-    todo = [data["start"]] + ([data["on_error"]] if data.get("on_error") else [])
-    while todo:
-        name = todo.pop()
-        if name in reachable or name not in steps:
-            continue
-        reachable.add(name)
-        todo += [t for _, t in steps[name].targets()]
+    live = reachable(steps, [data["start"]] + ([data["on_error"]] if data.get("on_error") else []))
     for name in steps:
-        if name not in reachable:
+        if name not in live:
             warn(("steps", name), "is never reached from start")
     for step in steps.values():
         kind = KINDS[step.kind]
