@@ -17,36 +17,12 @@ from urllib.parse import unquote
 from xml.parsers import expat
 
 from ..errors import ProtocolError
+from .wire import MAX_DEPTH, MAX_DIGITS, shown, wire_int  # noqa: F401  (wire_int, MAX_DIGITS: exported)
+from .xml_event import read_xml
 
 ARRAY_PREFIX = "ARRAY::"
-#: how deep a JSON or XML event may nest. FreeSWITCH's are flat: one JSON object of strings
-#: and arrays of strings (EVT:switch_event_serialize_json_obj), or <event><headers><Name>
-#: (EVT:switch_event_xmlize). Deeper input is refused before it is decoded, so decoding it
-#: can neither recurse out of the stack nor take long.
-MAX_DEPTH = 4
-#: digits in a number read from the wire: FreeSWITCH's largest is a Content-Length of at
-#: most 16 MiB (8 digits); int() refuses more than 4,300 digits with a ValueError
-MAX_DIGITS = 12
 _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
 _ARRAY_SEP = "|:"
-
-
-def wire_int(text: str | bytes | None) -> int | None:
-    """The non-negative integer FreeSWITCH wrote as ``text``, or None if it is not one.
-
-    ASCII digits only: ``str.isdigit()`` also takes ``"²"`` (which int() then refuses) and
-    ``"٣"`` (which int() reads as 3), and nothing FreeSWITCH writes (``%d``) looks like either.
-    """
-    if not text or len(text) > MAX_DIGITS or not text.isascii() or not text.isdigit():
-        return None
-    return int(text)
-
-
-def shown(text: str | bytes, limit: int = 40) -> str:
-    """``text`` for an error message, cut short: it came from the wire and may be huge."""
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    return repr(text[:limit]) + ("…" if len(text) > limit else "")
 
 
 class Event:
@@ -318,7 +294,7 @@ class Event:
         self._pairs = pairs
 
     def _parse_xml(self) -> None:
-        self._pairs, self._body = _XmlEvent.read(self._raw)
+        self._pairs, self._body = read_xml(self._raw)
 
 
 def _header_end(raw: bytes) -> int:
@@ -398,79 +374,3 @@ def _json_nesting_ok(raw: bytes) -> bool:
             return True
         brackets = brackets.replace(b"[]", b"")
     return not brackets
-
-
-class _XmlEvent:
-    """Reads ``<event><headers><Name>value</Name>…</headers><body>…</body></event>`` with
-    expat's callbacks: the text of each element in the first ``<headers>`` and of the first
-    ``<body>`` (each element's text before its first child, as ElementTree's ``.text``).
-
-    A DTD is refused the moment expat meets ``<!DOCTYPE``, whatever the document's
-    encoding, so no entity is ever declared, let alone expanded (a byte search for
-    ``<!ENTITY`` misses it in UTF-16). FreeSWITCH writes UTF-8 without a declaration or a
-    DTD (switch_xml_toxml), three elements deep.
-    """
-
-    __slots__ = ("depth", "root", "headers", "in_headers", "body", "text")
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.root: str | None = None
-        self.headers: list[tuple[str, list[str]]] | None = None
-        self.in_headers = False
-        self.body: list[str] | None = None
-        self.text: list[str] | None = None  # where character data goes now, if anywhere
-
-    @classmethod
-    def read(cls, raw: bytes) -> tuple[list[tuple[str, str]], str | None]:
-        if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:  # UTF-16/32: expat follows a BOM
-            raise ProtocolError("text/event-xml that is not UTF-8 is refused")
-        reader, parser = cls(), expat.ParserCreate("UTF-8")
-        parser.buffer_text = True
-        parser.ordered_attributes = True  # a list, not a dict, for the attributes never read
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = parser.EntityDeclHandler = _refuse_dtd
-        parser.XmlDeclHandler = _utf8_only
-        parser.StartElementHandler = reader.start
-        parser.EndElementHandler = reader.end
-        parser.CharacterDataHandler = reader.data
-        parser.Parse(raw, True)
-        if reader.root != "event" or reader.headers is None:
-            raise ProtocolError("text/event-xml is not <event><headers>…")
-        pairs = [(name, unquote("".join(text))) for name, text in reader.headers]
-        return pairs, None if reader.body is None else "".join(reader.body)
-
-    def start(self, tag: str, attributes: object) -> None:
-        depth = self.depth = self.depth + 1
-        if depth > MAX_DEPTH:
-            raise ProtocolError(f"text/event-xml nested deeper than {MAX_DEPTH} levels is refused")
-        self.text = None  # the parent's text ends at its first child
-        if depth == 1:
-            self.root = tag
-        elif depth == 2:
-            if tag == "headers" and self.headers is None:
-                self.headers, self.in_headers = [], True
-            elif tag == "body" and self.body is None:
-                self.body = self.text = []
-        elif depth == 3 and self.in_headers:
-            self.text = []
-            self.headers.append((tag, self.text))  # type: ignore[union-attr]
-
-    def end(self, tag: str) -> None:
-        if self.depth == 2:
-            self.in_headers = False
-        self.depth -= 1
-        self.text = None  # what follows a child is its tail, not the parent's text
-
-    def data(self, text: str) -> None:
-        if self.text is not None:
-            self.text.append(text)
-
-
-def _refuse_dtd(*_: object) -> None:
-    raise ProtocolError("text/event-xml with a DOCTYPE or ENTITY is refused")
-
-
-def _utf8_only(version: str, encoding: str | None, standalone: int) -> None:
-    if encoding is not None and encoding.lower() not in ("utf-8", "utf8"):
-        raise ProtocolError(f"text/event-xml in {shown(encoding)} is refused: FreeSWITCH writes UTF-8")
