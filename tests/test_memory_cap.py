@@ -16,7 +16,8 @@ from gevent import socket
 from flowengine.flows import load_flows
 from flowengine.replay.fake import ReplayFreeSwitch
 from flowengine.replay.peer import play
-from flowengine.server import CallServer, evented
+from flowengine.esl import BufferBudget
+from flowengine.server import CallServer
 from flowengine.session import Timeouts
 
 from .conftest import load
@@ -28,11 +29,11 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def budget(monkeypatch):
-    from flowengine.esl import BufferBudget
-    budget = BufferBudget(4 * MiB)
-    monkeypatch.setattr(evented, "SHARED_BUDGET", budget)
-    return budget
+def budget(server):
+    """A 4 MiB budget for the server's calls (``CallServer(buffered_bytes=…)``,
+    ``--max-buffered-bytes``)."""
+    server.budget = BufferBudget(4 * MiB)
+    return server.budget
 
 
 @pytest.fixture
@@ -132,3 +133,11 @@ def test_before_the_connect_reply_each_peer_may_hold_only_a_little(server):
     assert [a.value for a in attackers] == [True] * 20         # each refused at its header
     assert held(server) == 0
     assert normal_call(server.address).exhausted
+
+
+def test_the_budget_is_the_servers_own_and_set_from_the_command_line():
+    from flowengine.server.cli import build_parser
+    server = CallServer(("127.0.0.1", 0), flows=lambda: E2E, buffered_bytes=12345)
+    assert server.budget.limit == 12345
+    assert CallServer(("127.0.0.1", 0), flows=lambda: E2E).budget.limit == 64 * MiB
+    assert build_parser().parse_args(["--max-buffered-bytes", "1000"]).max_buffered_bytes == 1000

@@ -28,12 +28,12 @@ from gevent.server import StreamServer
 from ..call import Timeouts
 from ..call.flow_call import FlowCall
 from ..errors import CallGone, FlowengineError, ProtocolError
-from ..esl import Limits
+from ..esl import BufferBudget, Limits
 from ..flows.flowset import FlowSet
 from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
-from .evented import EventedCall
+from .evented import DEFAULT_BUDGET_BYTES, EventedCall
 
 log = logging.getLogger("flowengine.server")
 
@@ -76,12 +76,14 @@ class CallServer:
                  flows: Callable[[], FlowSet] | None = None, allow: list[Network] | None = None,
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
-                 metrics=None, reuse_port: bool = False) -> None:
+                 metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
         self.flows = flows
         self.metrics = metrics    # a Metrics, or None
+        # what all this server's calls together may hold of unparsed input (--max-buffered-bytes)
+        self.budget = BufferBudget(buffered_bytes)
         self.recorder = recorder  # a Recorder, or None
         self.allow = allow or []
         self.drain_seconds = drain_seconds
@@ -204,7 +206,7 @@ class CallServer:
         recording = self.recorder.call() if self.recorder is not None else None
         try:
             evented = EventedCall(self._server.loop, raw, call, recording=recording,
-                                  on_close=self._flow_call_closed)
+                                  on_close=self._flow_call_closed, budget=self.budget)
         except Exception:  # the accept loop runs this: it must go on for the next call
             log.exception("call from %s could not be started", address[0])
             raw.close()
@@ -229,7 +231,8 @@ class CallServer:
         if not self._accepted(sock, address):
             return
         session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
-                                  recording=self.recorder.call() if self.recorder is not None else None)
+                                  recording=self.recorder.call() if self.recorder is not None else None,
+                                  budget=self.budget)
         self.sessions.add(session)
         metrics = self.metrics
         if metrics is not None:

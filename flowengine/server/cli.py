@@ -17,6 +17,7 @@ from ..session.recorder import Recorder
 from ..flows import load_flows
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
+from .evented import DEFAULT_BUDGET_BYTES
 from .library import FlowLibrary, snapshot
 from .logs import configure as configure_logs
 from .metrics import Metrics, serve as serve_metrics
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after a hangup, how long to read the call's last events (default 5)")
     p.add_argument("--max-body-bytes", type=int, default=Limits.max_body_bytes, metavar="N",
                    help="largest message body accepted from FreeSWITCH (default 16 MiB, FreeSWITCH's own cap)")
+    p.add_argument("--max-buffered-bytes", type=int, default=DEFAULT_BUDGET_BYTES, metavar="N",
+                   help="unparsed input all calls of a process may hold together; the read that would pass "
+                        "it ends its call (default 64 MiB)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--log-format", default="text", choices=("text", "json"),
                    help="text lines (default) or one JSON object per line with call, flow, step, outcome, ms")
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
-                        reuse_port=index is not None)
+                        reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes)
     install_signal_handlers(server)
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(library.reload))
     if library.changed():  # edited (and maybe SIGHUP, ignored till now) while we started
