@@ -182,3 +182,14 @@ def test_the_scripted_freeswitch_plays_each_application_as_its_kind_declares():
     assert fs.vars["record_ms"] == "7000" and fs._duration("record", "/tmp/m.wav 60 200 3") == 7.0
     assert fs._duration("sleep", "1500") == 1.5 and fs._duration("no_such_app", "") == 0.0
     assert APPLICATIONS["playback"].hears == "caller hears"
+
+
+def test_a_misspelt_hangup_cause_is_an_error_with_the_cause_it_meant():
+    _, errors, _ = check(parse_source("""
+name: h
+start: bye
+steps:
+  bye: {hangup: NORMAL_CLEARNG}
+""", "flows/h.yaml"))
+    assert errors == ["flows/h.yaml:5:9: step 'bye': 'NORMAL_CLEARNG' is not a FreeSWITCH hangup cause "
+                      "(it would hang up with NONE); did you mean 'NORMAL_CLEARING'?"], errors
