@@ -156,6 +156,23 @@ def test_a_broken_flow_set_is_refused_at_start(tmp_path):
     assert "listening" not in proc.stderr
 
 
+def test_an_empty_flow_directory_is_refused_unless_asked(tmp_path, server):
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--listen", "127.0.0.1:0",
+                           "--flows", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "no flow files in" in proc.stderr and "--allow-empty" in proc.stderr
+    srv = server("--flows", str(tmp_path), "--allow-empty")
+    srv.wait_for("listening")
+    assert srv.stop() == 0
+
+
+def test_listening_on_every_interface_without_allow_is_warned(server):
+    srv = server("--listen", "0.0.0.0:0")
+    line = srv.wait_for("every interface takes calls and no --allow is given")
+    assert "WARNING" in line
+    srv.wait_for("listening")
+    assert srv.stop() == 0
+
+
 def test_check_prints_every_problem(tmp_path):
     (tmp_path / "a.yaml").write_text("name: a\nnumbers: ['1000-1099']\nstart: s\nsteps:\n  s: {hangup: NORMAL_CLEARING}\n")
     (tmp_path / "b.yaml").write_text("name: b\nstart: s\nsteps:\n  s: {plaback: x.wav}\n")

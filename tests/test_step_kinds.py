@@ -193,3 +193,16 @@ steps:
 """, "flows/h.yaml"))
     assert errors == ["flows/h.yaml:5:9: step 'bye': 'NORMAL_CLEARNG' is not a FreeSWITCH hangup cause "
                       "(it would hang up with NONE); did you mean 'NORMAL_CLEARING'?"], errors
+
+
+def test_say_takes_its_language_from_a_variable():
+    flow = flow_from("""
+name: s
+start: s
+vars: {lang: es}
+steps:
+  s: {say: {text: "5", language: "${lang}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, lambda c: complete(c.app, c.arg))
+    assert run.executed[0] == ("say", "es number pronounced 5")

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calls handled at once; further connections wait (default: no limit)")
     p.add_argument("--flows", default="flows", metavar="DIR",
                    help="directory of YAML flows (default ./flows); the server does not start if any has errors")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="start even when --flows holds no flow (calls are refused until a reload adds one)")
     p.add_argument("--check", metavar="DIR",
                    help="check the flows in DIR, print every problem, and exit (1 on errors)")
     p.add_argument("--event-format", choices=("plain", "json", "xml"), default="plain",
@@ -133,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for warning in flows.warnings:
         log.warning("%s", warning)
+    if not flows.flows and not args.allow_empty:
+        log.error("not serving: no flow files in %s, so every call would be refused "
+                  "(--allow-empty starts anyway, to add flows and reload)", args.flows)
+        return 2
+    if args.listen[0] in ("0.0.0.0", "::", "") and not args.allow and index is None:
+        log.warning("every interface takes calls and no --allow is given: whoever reaches port %d can pose as "
+                    "FreeSWITCH; give FreeSWITCH's addresses with --allow (and firewall the port)", args.listen[1])
     if args.workers > 1 and index is None:
         if args.listen[1] == 0:
             log.error("--workers needs a fixed --listen port")

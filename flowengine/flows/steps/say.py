@@ -16,7 +16,8 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"],
              "description": "number, items, currency, current_date, telephone_number, name_spelled …"},
     "method": {"enum": ["pronounced", "iterated", "counted"]},
     "gender": {"enum": ["masculine", "feminine", "neuter"]},
-    "language": {"type": "string", "pattern": "^[A-Za-z_:-]+$"}}}
+    "language": {"type": "string", "pattern": "^([A-Za-z_:-]+|\\S*\\$\\{[A-Za-z_][A-Za-z0-9_.-]*\\}\\S*)$",
+                 "description": "mod_say's language (en, es, de, …) or a ${variable} holding one."}}}
 
 
 def run(flow_run, step):
