@@ -206,3 +206,21 @@ steps:
 """)
     run = play(flow, lambda c: complete(c.app, c.arg))
     assert run.executed[0] == ("say", "es number pronounced 5")
+
+
+def test_menu_choices_that_cannot_be_chosen_or_wait_for_the_timeout_are_reported():
+    text = """
+name: m
+start: m
+steps:
+  m:
+    menu: {prompt: p.wav, %s choices: {"1": bye, "12": bye, "22": bye}}
+    on: {exhausted: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+    _, errors, warnings = check(parse_source(text % "max_digits: 1,", "flows/m.yaml"))
+    assert any("'12' can never be chosen: max_digits is 1" in e for e in errors)
+    assert any("'22' can never be chosen" in e for e in errors)
+    _, errors, warnings = check(parse_source(text % "", "flows/m.yaml"))
+    assert not errors
+    assert [w for w in warnings if "'1' is the start of '12'" in w and "digit timeout" in w]

@@ -79,11 +79,24 @@ def transitions(step):
 
 
 def check(step, problems) -> None:
-    for key in step.spec["menu"]["choices"]:
+    spec = step.spec["menu"]
+    limit = spec.get("max_digits")
+    exact = [k for k in spec["choices"] if not is_pattern(k)]
+    for key in spec["choices"]:
+        at = ("menu", "choices", key)
         if is_pattern(key):
-            problems.pattern(key[1:-1], ("menu", "choices", key))
+            problems.pattern(key[1:-1], at)
         elif not keys_or_pattern(key):
-            problems.error(("menu", "choices", key), f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
+            problems.error(at, f"choice {key!r} is neither keys (0-9 * #) nor a /pattern/")
+        elif limit is not None and len(key) > limit:
+            problems.error(at, f"choice {key!r} can never be chosen: max_digits is {limit}")
+        else:
+            longer = next((k for k in exact if k != key and k.startswith(key)), None)
+            if longer is not None:
+                # FreeSWITCH reads on until max_digits or the digit timeout: every caller who
+                # means key waits out the timeout first (play_and_get_digits)
+                problems.warning(at, f"choice {key!r} is the start of {longer!r}: a caller pressing {key} "
+                                 "waits for the digit timeout before it is taken")
 
 
 KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input", "invalid"),
