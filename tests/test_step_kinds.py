@@ -130,19 +130,26 @@ def test_without_the_hosts_list_the_unknown_application_hangs_the_caller_up_as_r
     assert call.run.result == "gone" and call.run.cause == "DESTINATION_OUT_OF_ORDER"
 
 
+class Tap(ScriptedFreeSwitch):
+    """The scripted FreeSWITCH, keeping what the engine wrote in ``sent``."""
+
+    def __init__(self, sent: list, **kw) -> None:
+        super().__init__(**kw)
+        self.sent = sent
+
+    def receive(self, data):
+        self.sent.append(data)
+        return super().receive(data)
+
+
 def test_one_host_is_asked_once_and_the_application_it_lacks_is_never_sent():
     flows = _execute_flows()
     hosts = HostApplications()
-    sent = []
-
-    class Tap(ScriptedFreeSwitch):
-        def receive(self, data):
-            sent.append(data)
-            return super().receive(data)
+    sent: list = []
 
     results = []
     for _ in range(2):
-        peer = Tap(destination="1110", lacks=("conference",), uuid=None)
+        peer = Tap(sent, destination="1110", lacks=("conference",), uuid=None)
         call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=hosts)
         converse(call, peer)
         results.append(call.run)
@@ -151,7 +158,7 @@ def test_one_host_is_asked_once_and_the_application_it_lacks_is_never_sent():
     assert b"execute-app-name: conference" not in wire
     for run in results:
         assert run.result == "error" and run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
-    peer = Tap(destination="1110")
+    peer = Tap(sent, destination="1110")
     call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications())
     converse(call, peer)
     assert ("conference", "room1@default") in call.run.executed   # a host that has it
@@ -160,15 +167,10 @@ def test_one_host_is_asked_once_and_the_application_it_lacks_is_never_sent():
 def test_flows_without_execute_never_ask():
     from flowengine.flows import load_flows
     flows = load_flows(ROOT / "flows")
-    sent = []
-
-    class Tap(ScriptedFreeSwitch):
-        def receive(self, data):
-            sent.append(data)
-            return super().receive(data)
+    sent: list = []
 
     converse(FlowCall(lambda: flows, Timeouts(), hosts=HostApplications()),
-             Tap(destination="1000", actions=[{"press": "2"}]))
+             Tap(sent, destination="1000", actions=[{"press": "2"}]))
     assert sent and b"api show application" not in b"".join(sent)
 
 

@@ -285,9 +285,8 @@ class FlowRun:
             return self._after(parent, call_step, result)
         outcome = result.step if isinstance(result, Goto) else str(result)
         self._log_step(frame, outcome)
-        target = result.step if isinstance(result, Goto) else _target(step, outcome)
-        self.taken.append((frame.flow.name, step.name, result.edge if isinstance(result, Goto)
-                           else _edge(step, outcome)))
+        target, edge = (result.step, result.edge) if isinstance(result, Goto) else _way_out(step, outcome)
+        self.taken.append((frame.flow.name, step.name, edge))
         if target is None:
             if len(self.frames) > 1:  # a called flow ran out of steps: it returns "done"
                 self.frames.pop()
@@ -359,21 +358,13 @@ def _encoded(command: Execute) -> Execute:
     return replace(command, arg=arg)
 
 
-def _target(step: Step, outcome: str) -> str | None:
-    """Where an outcome goes: the transition named after it (an ``on:`` key, a menu
-    choice), else ``next``."""
+def _way_out(step: Step, outcome: str) -> tuple[str | None, str]:
+    """Where an outcome goes and which declared transition that is: the one named after it
+    (an ``on:`` key, a menu choice), else ``next`` (None and ``unhandled:…`` without one)."""
     for transition in step.transitions():
         if transition.edge == outcome:
-            return transition.target
-    return step.next
-
-
-def _edge(step: Step, outcome: str) -> str:
-    """Which declared transition an outcome takes: its own key, else ``next``."""
-    for transition in step.transitions():
-        if transition.edge == outcome:
-            return outcome
-    return "next" if step.next else f"unhandled:{outcome}"
+            return transition.target, outcome
+    return step.next, "next" if step.next else f"unhandled:{outcome}"
 
 
 def _initial_vars(flow: Flow, given: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import patterns
 from ...quoting import join, literal, path
 from ..effects import Execute
 from ..model import is_pattern, seconds
@@ -60,6 +61,15 @@ def read_digits(done, var: str) -> tuple[str | None, str]:
     if digits or done.variable(var + "_invalid"):
         return digits or done.variable(var + "_invalid"), "invalid"
     return None, "timeout"
+
+
+def matching_key(keys, value: str) -> str | None:
+    """The first key that is ``value`` or a ``/pattern/`` it matches (RE2), else None: how
+    ``on:`` keys and menu choices read what the caller pressed or an application answered."""
+    for key in keys:
+        if key == value or (is_pattern(key) and patterns.search(key[1:-1], value)):
+            return key
+    return None
 
 
 def keys_or_pattern(key: str) -> bool:

@@ -18,9 +18,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from .. import patterns
 from ..effects import Execute
 from ..model import is_pattern
+from .common import matching_key
 from .kind import StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["app"], "properties": {
@@ -50,10 +50,7 @@ def run(flow_run, step):
     answer = done.variable(spec["result"]) if "result" in spec else done.application_response
     answer = answer or ""
     flow_run.vars["execute_result"] = answer
-    for key in step.on:
-        if key == answer or (is_pattern(key) and patterns.search(key[1:-1], answer)):
-            return key
-    return "done"
+    return matching_key(step.on, answer) or "done"
 
 
 def check(step, problems) -> None:

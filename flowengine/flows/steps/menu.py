@@ -7,11 +7,10 @@ invalid prompt after both (pagd_invalid_then_valid, pagd_timeout), so each attem
 
 from __future__ import annotations
 
-from .. import patterns
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern
-from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits, to
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, read_digits, to
 from .kind import StepKind
 
 SCHEMA = {
@@ -65,12 +64,8 @@ def run(flow_run, step):
 
 
 def _choose(choices: dict, digits: str) -> str | None:
-    if digits in choices:
-        return digits
-    for key in choices:
-        if is_pattern(key) and patterns.search(key[1:-1], digits):
-            return key
-    return None
+    """An exact choice first, then the first /pattern/ the digits match."""
+    return digits if digits in choices else matching_key(choices, digits)
 
 
 def transitions(step):

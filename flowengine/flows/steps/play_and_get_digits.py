@@ -11,7 +11,7 @@ from .. import patterns
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern, seconds
-from .common import QUIET, keys_or_pattern, lit, ms, prompt_arg, read_digits
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, read_digits
 from .kind import Application, StepKind
 
 SCHEMA = {
@@ -41,10 +41,7 @@ def run(flow_run, step):
         return status
     flow_run.vars["digits"] = digits
     flow_run.vars[var] = digits
-    for key in step.on:
-        if key == digits or (is_pattern(key) and patterns.search(key[1:-1], digits)):
-            return key
-    return "digits"
+    return matching_key(step.on, digits) or "digits"
 
 
 def check(step, problems) -> None:
