@@ -68,11 +68,11 @@ def sent_words(data: bytes) -> list[str]:
 @pytest.mark.parametrize("name,outcomes", [
     ("answer_playback_hangup", [("answer", "done"), ("welcome", "played"), ("bye", "hangup")]),
     ("pagd_digit", [("answer", "done"), ("ask", "digits"), ("goodbye", "played"), ("bye", "hangup")]),
-    ("pagd_timeout", [("answer", "done"), ("route", "quick"), ("quick", "timeout"), ("bye", "hangup")]),
-    ("pagd_invalid_then_valid", [("answer", "done"), ("route", "ask"), ("ask", "3"), ("bye", "hangup")]),
+    ("pagd_timeout", [("answer", "done"), ("route", "when[0]"), ("quick", "timeout"), ("bye", "hangup")]),
+    ("pagd_invalid_then_valid", [("answer", "done"), ("route", "else"), ("ask", "3"), ("bye", "hangup")]),
     ("caller_hangup_during_pagd", [("answer", "done"), ("ask", "hangup:ORIGINATOR_CANCEL")]),
-    ("dtmf_stops_playback", [("answer", "done"), ("route", "menu"), ("menu", "#"), ("bye", "hangup")]),
-    ("playback_missing_file", [("answer", "done"), ("route", "missing"), ("missing", "not_found"),
+    ("dtmf_stops_playback", [("answer", "done"), ("route", "else"), ("menu", "#"), ("bye", "hangup")]),
+    ("playback_missing_file", [("answer", "done"), ("route", "when[0]"), ("missing", "not_found"),
                                ("bye", "hangup")]),
 ])
 def test_recorded_calls_replay_through_every_phase(name, outcomes):

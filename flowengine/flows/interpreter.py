@@ -283,7 +283,9 @@ class FlowRun:
             parent = self.frames[-1]
             call_step = parent.flow.steps[parent.step]  # type: ignore[index]
             return self._after(parent, call_step, result)
-        outcome = result.step if isinstance(result, Goto) else str(result)
+        # a branch's outcome is its name (when[0], else, exceeded): what README's tables,
+        # coverage and a case's outcomes: say, whatever step it leads to
+        outcome = result.edge if isinstance(result, Goto) else str(result)
         self._log_step(frame, outcome)
         target, edge = (result.step, result.edge) if isinstance(result, Goto) else _way_out(step, outcome)
         self.taken.append((frame.flow.name, step.name, edge))

@@ -18,6 +18,7 @@ flows under test are the directory of the file, or ``flows:`` (relative to the f
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,9 +26,11 @@ from typing import Any
 
 from ..call import Timeouts
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
+from ..call.lifecycle import CallResult
 from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
 from ..flows.interpreter import Execute
+from ..flows.model import seconds
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
@@ -35,9 +38,13 @@ from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
 CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
-             "expect"}
+             "fail", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
-EXPECT_KEYS = {"steps", "executed", "vars", "channel", "outcomes", "result", "cause"}
+EXPECT_KEYS = {"steps", "executed", "includes", "never", "vars", "channel", "outcomes", "result", "cause"}
+ACTION_KEYS = {"press", "hangup", "at", "time"}
+LIST_KEYS = {"steps", "executed"}          # what includes: / never: hold
+RESULTS = tuple(result.value for result in CallResult)
+_DIGITS = frozenset("0123456789*#ABCD")
 
 
 @dataclass
@@ -101,8 +108,105 @@ def load_test_file(path: str | Path) -> TestFile:
             if outcome not in BRIDGE_RESULTS:
                 raise source.error(at + ("bridge",), f"case {spec['name']!r}: bridge outcomes are "
                                                      f"{', '.join(BRIDGE_RESULTS)}, not {outcome!r}")
+        _check_case(source, at, spec)
         cases.append(Case(spec["name"], spec, source, i))
     return TestFile(source.path, flows_dir, cases)
+
+
+def _check_case(source: Source, at: tuple, spec: dict) -> None:
+    """What a case says must mean something: a mistyped word is an error of the case,
+    never a case that passes because it tests nothing."""
+    name = spec["name"]
+
+    def refuse(path: tuple, message: str) -> None:
+        raise source.error(at + path, f"case {name!r}: {message}")
+
+    actions = spec.get("caller") or []
+    if not isinstance(actions, list):
+        refuse(("caller",), "caller: is a list of {press: digits} or {hangup: true}, each with at: or time:")
+    for j, action in enumerate(actions):
+        where = ("caller", j)
+        if not isinstance(action, dict) or ("press" in action) == ("hangup" in action):
+            refuse(where, "each caller action is {press: \"1\"} or {hangup: true} (or a cause), "
+                          "optionally with at: STEP or time: DURATION")
+        extra = sorted(set(action) - ACTION_KEYS)
+        if extra:
+            refuse(where + (extra[0],), f"unknown caller key {extra[0]!r} (known: {', '.join(sorted(ACTION_KEYS))})")
+        if "press" in action:
+            digits = str(action["press"])
+            if not digits or set(digits) - _DIGITS:
+                refuse(where + ("press",), f"press {digits!r}: a caller presses 0-9, *, #, A-D")
+        if "time" in action:
+            try:
+                seconds(action["time"])
+            except ValueError as exc:
+                refuse(where + ("time",), f"time: {exc}")
+    fail = spec.get("fail")
+    if fail is not None and (not isinstance(fail, dict) or set(fail) != {"at"} or not isinstance(fail["at"], str)):
+        refuse(("fail",), "fail: is {at: STEP}: FreeSWITCH refuses that step's command, the flow's on_error runs")
+    expect = spec.get("expect") or {}
+    result = expect.get("result")
+    if result is not None and result not in RESULTS:
+        close = difflib.get_close_matches(str(result), RESULTS, n=1)
+        refuse(("expect", "result"), f"result {result!r} is not how a call ends; results are "
+                                     f"{', '.join(RESULTS)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    for key in ("includes", "never"):
+        value = expect.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or set(value) - LIST_KEYS or \
+                not all(isinstance(v, list) for v in value.values()):
+            refuse(("expect", key), f"{key}: is {{steps: [...], executed: [...]}}")
+
+
+def _steps_of(flows: FlowSet) -> list[str]:
+    """Every name ``at:`` may give: a step of a flow, or ``flow/step`` inside a called one."""
+    names: list[str] = []
+    for flow in flows.flows.values():
+        names += list(flow.steps)
+        names += [f"{flow.name}/{step}" for step in flow.steps]
+    return names
+
+
+def _unknown_steps(case: Case, flows: FlowSet) -> list[str]:
+    spec = case.spec
+    names = set(_steps_of(flows))
+    wanted = [(("caller", j, "at"), a["at"]) for j, a in enumerate(spec.get("caller") or []) if "at" in a]
+    if spec.get("fail"):
+        wanted.append((("fail", "at"), spec["fail"]["at"]))
+    problems = []
+    for path, step in wanted:
+        if str(step) not in names:
+            close = difflib.get_close_matches(str(step), sorted(names), n=1)
+            problems.append(f"{case.source.where(('cases', case.index) + path)}: at: {step!r} is not a step of "
+                            "these flows" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return problems
+
+
+def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
+    """What the case scripted that the call never used: a press at a step the call never
+    reached, an answer for a target the flow never dials, a prompt it never plays."""
+    spec = case.spec
+    where = case.source.where
+    problems = []
+    actions = spec.get("caller") or []
+    for action in peer.caller.actions:
+        j = next(n for n, a in enumerate(actions) if a is action)
+        what = f"press {action['press']!r}" if "press" in action else "hangup"
+        why = (f"the call never reached {action['at']!r}" if "at" in action and action["at"] not in peer.visited
+               else "the flow never collected digits after it" if "press" in action else "the call ended first")
+        problems.append(f"{where(('cases', case.index, 'caller', j))}: caller: {what} was never used: {why}")
+    dialled = sorted(peer.dialled)
+    for target in spec.get("bridge") or {}:
+        if str(target) not in peer.dialled:
+            problems.append(f"{where(('cases', case.index, 'bridge'))}: bridge: {target} is never dialled "
+                            f"(the flow dialled {', '.join(dialled) or 'nothing'})")
+    for prompt in spec.get("missing") or []:
+        if str(prompt) not in peer.played:
+            problems.append(f"{where(('cases', case.index, 'missing'))}: missing: {prompt} is never played")
+    if peer.fail_at is not None:
+        problems.append(f"{where(('cases', case.index, 'fail'))}: fail: the call never reached {peer.fail_at!r}")
+    return problems
 
 
 def run_case(case: Case, flows: FlowSet) -> CaseResult:
@@ -111,6 +215,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     result = CaseResult(case)
     spec = case.spec
     call = spec.get("call") or {}
+    result.problems += _unknown_steps(case, flows)
+    if result.problems:
+        return result
     linger, fmt = True, "plain"
     if "replay" in spec:
         transcript = Transcript.load(case.base / spec["replay"])
@@ -125,15 +232,18 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
                                   missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
-                                  prompt_seconds=float(spec.get("prompt_seconds", 2.0)))
+                                  prompt_seconds=float(spec.get("prompt_seconds", 2.0)),
+                                  fail_at=(spec.get("fail") or {}).get("at"))
 
     def before(run: FlowRun, command: Execute) -> None:
         if isinstance(peer, ScriptedFreeSwitch):
             peer.visited.update(run.visited)
 
-    options: dict[str, Any] = {"clock": _clock(call.get("time"))}
+    clock = _CaseClock(call.get("time"))
+    options: dict[str, Any] = {"clock": clock}
     flow_call = FlowCall(lambda: flows, Timeouts(), event_format=fmt, linger=linger, run_options=options,
                          before=before)
+    clock.call = flow_call
     try:
         converse(flow_call, peer)
     except ReplayMismatch as exc:
@@ -154,7 +264,29 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
         return result
     result.run = run
     result.problems += check_expectations(spec.get("expect") or {}, run, flow_call.proto.hangup_cause)
+    if isinstance(peer, ScriptedFreeSwitch):
+        result.problems += _unused(case, peer)
+    if clock.read_at is not None and "time" not in call:
+        result.problems.append(f"{case.source.where(('cases', case.index, 'call'))}: step {clock.read_at!r} looks "
+                               "at the time, but the case gives no call: time: — its result would depend on "
+                               "when the test runs (give e.g. time: \"2026-11-23T10:30:00+01:00\")")
     return result
+
+
+class _CaseClock:
+    """The case's moment (``call: time:``); notes the first step that reads it, so a case
+    of a calendar flow without a time is an error instead of a test of today's date."""
+
+    def __init__(self, text: Any) -> None:
+        self.fixed = _clock(text)
+        self.read_at: str | None = None
+        self.call: FlowCall | None = None
+
+    def __call__(self) -> datetime:
+        if self.read_at is None:
+            run = self.call.run if self.call is not None else None
+            self.read_at = (run.step if run is not None else None) or "?"
+        return self.fixed() if self.fixed is not None else datetime.now(timezone.utc)
 
 
 def _clock(text: Any):
@@ -168,11 +300,19 @@ def _clock(text: Any):
 
 def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = None) -> list[str]:
     problems = []
+    done = [f"{app} {arg}" if arg else app for app, arg in run.executed]
+    got = {"steps": run.visited, "executed": done}
     if "steps" in expect:
         problems += _compare_lists("steps", [str(s) for s in expect["steps"]], run.visited)
     if "executed" in expect:
-        done = [f"{app} {arg}" if arg else app for app, arg in run.executed]
         problems += _compare_lists("executed", [str(e) for e in expect["executed"]], done)
+    for what, want in (expect.get("includes") or {}).items():
+        problems += _included(what, [str(w) for w in want], got[what])
+    for what, unwanted in (expect.get("never") or {}).items():
+        for item in map(str, unwanted):
+            hit = next((g for g in got[what] if _same(item, g)), None)
+            if hit is not None:
+                problems.append(f"never: {what}: {hit!r} happened")
     if "outcomes" in expect:
         last = dict(run.outcomes)
         for step, outcome in expect["outcomes"].items():
@@ -195,14 +335,33 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
     return problems
 
 
+def _same(want: str, got: str) -> bool:
+    """An entry is the whole ``app arg`` (or step), or an application's name alone, which
+    stands for it with any argument (``never: {executed: [bridge]}``)."""
+    return want == got or (" " not in want and got.startswith(want + " "))
+
+
 def _compare_lists(what: str, want: list[str], got: list[str]) -> list[str]:
-    if want == got:
+    if len(want) == len(got) and all(_same(w, g) for w, g in zip(want, got)):
         return []
-    at = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+    at = next((i for i, (a, b) in enumerate(zip(want, got)) if not _same(a, b)), min(len(want), len(got)))
     w = want[at] if at < len(want) else "(nothing more)"
     g = got[at] if at < len(got) else "(nothing more)"
     return [f"{what}: differ at #{at + 1}: expected {w!r}, got {g!r}\n"
             f"  expected: {' -> '.join(want)}\n  got:      {' -> '.join(got)}"]
+
+
+def _included(what: str, want: list[str], got: list[str]) -> list[str]:
+    """``want`` in this order among others (a subsequence of what happened)."""
+    at = 0
+    for n, item in enumerate(want):
+        while at < len(got) and not _same(item, got[at]):
+            at += 1
+        if at == len(got):
+            after = f" after {want[n - 1]!r}" if n else ""
+            return [f"includes: {what}: {item!r} never happened{after}\n  got: {' -> '.join(got)}"]
+        at += 1
+    return []
 
 
 def find_test_files(directory: str | Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""pytest collects ``*.test.yaml`` flow tests: one item per case, failures in flow terms."""
+"""pytest collects ``*.test.yaml`` flow tests: one item per case, failures in flow terms;
+``--flow-coverage`` lists what no case reaches, as ``run.py test --coverage`` does."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 
 from ..errors import FlowError
 from ..flows import FlowSet, load_flows
+from . import coverage
 from .cases import Case, CaseResult, load_test_file, run_case
 
 _FLOWS = pytest.StashKey[dict]()
@@ -31,7 +33,7 @@ class FlowTestFile(pytest.File):
         if key not in cache:
             cache[key] = load_flows(test.flows_dir)
         for case in test.cases:
-            yield FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key])
+            yield FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key], key=key)
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, FlowError):
@@ -40,13 +42,16 @@ class FlowTestFile(pytest.File):
 
 
 class FlowCase(pytest.Item):
-    def __init__(self, *, case: Case, flows: FlowSet, **kwargs) -> None:
+    def __init__(self, *, case: Case, flows: FlowSet, key=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.flows = flows
+        self.key = key
 
     def runtest(self) -> None:
         result = run_case(self.case, self.flows)
+        if result.run is not None and self.config.getoption("--flow-coverage"):
+            self.config.stash.setdefault(_RUNS, []).append((self.key, result.run))
         if not result.passed:
             raise FlowCaseFailed(result)
 
@@ -59,3 +64,38 @@ class FlowCase(pytest.Item):
     def reportinfo(self):
         line = self.case.source.marks.get(("cases", self.case.index), (1, 1))[0]
         return self.path, line - 1, f"flow case: {self.case.name}"
+
+
+_RUNS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--flow-coverage", action="store_true", default=False,
+                     help="list every flow step and outcome no *.test.yaml case reaches; fail if there is one")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    gaps = config.stash.get(_GAPS, None)
+    if gaps is None:
+        return
+    terminalreporter.section("flow coverage")
+    for gap in gaps:
+        terminalreporter.write_line(gap)
+    if not gaps:
+        terminalreporter.write_line("every step and outcome is reached")
+
+
+_GAPS = pytest.StashKey[list]()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    config = session.config
+    if not config.getoption("--flow-coverage"):
+        return
+    runs = config.stash.get(_RUNS, [])
+    gaps: list[str] = []
+    for key, flows in config.stash.get(_FLOWS, {}).items():
+        gaps += coverage.missing(flows, [run for k, run in runs if k == key])
+    config.stash[_GAPS] = gaps
+    if gaps and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

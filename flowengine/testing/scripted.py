@@ -62,12 +62,15 @@ class ScriptedFreeSwitch:
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = ()) -> None:
+                 lacks: tuple[str, ...] = (), fail_at: str | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.lacks = set(lacks)            # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
         self.missing = set(missing or [])
+        self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
+        self.dialled: set[str] = set()     # bridge targets the flow rang
+        self.played: set[str] = set()      # prompts the flow asked for
         self.record_ms = record_ms
         self.prompt_seconds = prompt_seconds
         self.now = 0.0                     # simulated seconds since the call came in
@@ -114,6 +117,9 @@ class ScriptedFreeSwitch:
             return reply(value if value else "-ERR command not found")
         if word == "sendmsg" and command.header("call-command") == "hangup":
             return reply("+OK") + self.hang_up(command.header("hangup-cause") or "NORMAL_CLEARING")
+        if word == "sendmsg" and self.fail_at is not None and self.fail_at in self.visited:
+            self.fail_at = None   # once: what the flow does next (on_error) runs as usual
+            return reply("-ERR memory error")   # the one refusal of an async sendmsg (mod_event_socket.c)
         if word == "sendmsg" and command.header("call-command") == "execute":
             return reply("+OK") + self._execute(command.app or "", command.app_arg,
                                                 command.header("Event-UUID") or str(uuidlib.uuid4()))
@@ -215,6 +221,17 @@ class ScriptedFreeSwitch:
         if handler is not None:
             return handler(arg, key)
         return self.run_app(app, arg, key)
+
+    def bridge_outcome(self, target: str) -> str:
+        """How a bridge target answers (the case's ``bridge:``, else answered), noting that
+        the flow rang it, so a case cannot script a target the flow never dials."""
+        self.dialled.add(target)
+        return self.bridge.get(target, "answered")
+
+    def prompt_missing(self, path: str) -> bool:
+        """Whether FreeSWITCH would not find this prompt (the case's ``missing:``)."""
+        self.played.add(path)
+        return path in self.missing
 
     def run_app(self, app: str, arg: str, key: str) -> bytes:
         """The events of ``app`` as its step kind plays it, else a plain completion."""

@@ -95,7 +95,7 @@ def scripted(fs, arg: str, key: str) -> bytes:
     outcome = "failed"
     for leg in dial.split("|"):
         target = _DIAL_PREFIX.sub("", leg)
-        outcome = fs.bridge.get(target, "answered")
+        outcome = fs.bridge_outcome(target)
         if outcome == "answered":
             break
     disposition, status = BRIDGE_RESULTS[outcome]

@@ -41,7 +41,7 @@ def scripted(fs, arg: str, key: str) -> bytes:
     ``playback_terminator_used`` (dtmf_stops_playback); other digits are dropped."""
     fs.heard.append(arg)
     fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
-    if arg in fs.missing:
+    if fs.prompt_missing(arg):
         return fs.events("playback", arg, key, "FILE NOT FOUND")
     terminators = fs.vars.get("playback_terminators", "*")
     terminators = "1234567890*#" if terminators == "any" else "" if terminators == "none" else terminators

@@ -1,0 +1,196 @@
+"""Flow test cases that cannot pass by mistake: every word of a case must meet the call."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from flowengine.errors import FlowError
+from flowengine.testing.cases import run_test_file
+
+FLOW = """\
+name: clinic
+numbers: ["100"]
+start: welcome
+on_error: sorry
+calendars:
+  office: {timezone: Europe/Madrid, hours: {mon-fri: "08:00-18:00"}}
+steps:
+  welcome: {answer: {}, next: hours}
+  hours:
+    when: [{if: {open: office}, goto: menu}]
+    else: closed
+  menu:
+    menu: {prompt: ivr/menu.wav, choices: {"1": sales, "2": language}, attempts: 2}
+    on: {exhausted: bye}
+  language:
+    playback: ivr/language.wav
+    next: bye
+  sales:
+    bridge: [user/1101, user/1102]
+    on: {answered: bye, busy: sorry, no_answer: sorry, failed: sorry}
+  closed: {playback: ivr/closed.wav, next: bye}
+  sorry: {playback: ivr/sorry.wav, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+OPEN = '"2026-11-23T10:30:00+01:00"'
+
+
+def results(tmp_path: Path, cases: str):
+    (tmp_path / "clinic.yaml").write_text(FLOW)
+    (tmp_path / "clinic.test.yaml").write_text("cases:\n" + textwrap.indent(textwrap.dedent(cases), "  "))
+    return run_test_file(tmp_path / "clinic.test.yaml")
+
+
+def only_problem(tmp_path: Path, case: str) -> str:
+    [result] = results(tmp_path, case)
+    assert len(result.problems) == 1, result.problems
+    return result.problems[0]
+
+
+def test_a_press_at_a_step_no_flow_has_is_an_error_of_the_case_with_its_place(tmp_path):
+    problem = only_problem(tmp_path, f"""
+        - name: chooses a language
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "2", at: languag}}]
+        """)
+    assert problem == (f"{tmp_path / 'clinic.test.yaml'}:5:27: at: 'languag' is not a step of these flows "
+                       "(did you mean 'language'?)")
+
+
+def test_a_press_at_a_step_the_call_never_reaches_is_an_error(tmp_path):
+    problem = only_problem(tmp_path, f"""
+        - name: after hours, presses 1 in the menu
+          call: {{destination: "100", time: "2026-11-23T22:00:00+01:00"}}
+          caller: [{{press: "1", at: menu}}]
+          expect: {{steps: [welcome, hours, closed, bye]}}
+        """)
+    assert problem == (f"{tmp_path / 'clinic.test.yaml'}:5:14: caller: press '1' was never used: "
+                       "the call never reached 'menu'")
+
+
+def test_a_bridge_answer_for_a_target_the_flow_never_dials_is_an_error(tmp_path):
+    problem = only_problem(tmp_path, f"""
+        - name: sales busy
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "1"}}]
+          bridge: {{user/1101: busy, user/1103: busy}}
+          expect: {{outcomes: {{sales: answered}}}}
+        """)
+    assert problem.endswith("bridge: user/1103 is never dialled (the flow dialled user/1101, user/1102)")
+
+
+def test_a_result_that_is_not_how_a_call_ends_is_refused_when_the_file_loads(tmp_path):
+    with pytest.raises(FlowError) as error:
+        results(tmp_path, f"""
+            - name: hangs up
+              call: {{destination: "100", time: {OPEN}}}
+              expect: {{result: hungup}}
+            """)
+    assert str(error.value) == (f"{tmp_path / 'clinic.test.yaml'}:5:14: case 'hangs up': result 'hungup' is not "
+                                "how a call ends; results are hangup, transfer, gone, ended, error, unrouted "
+                                "(did you mean 'hangup'?)")
+
+
+def test_a_calendar_flow_without_a_time_is_an_error_and_one_without_calendars_is_not(tmp_path):
+    problem = only_problem(tmp_path, """
+        - name: forgot the time
+          call: {destination: "100"}
+        """)
+    assert problem.startswith(f"{tmp_path / 'clinic.test.yaml'}:4:5: step 'hours' looks at the time, but the "
+                              "case gives no call: time:")
+    (tmp_path / "other").mkdir()
+    flat = FLOW.replace("goto: menu}]", "goto: menu}]\n    else: menu").replace("if: {open: office}",
+                                                                              "if: {caller: \"999\"}")
+    flat = flat.replace("    else: menu\n    else: closed\n", "    else: menu\n")
+    (tmp_path / "other" / "clinic.yaml").write_text(flat)
+    (tmp_path / "other" / "clinic.test.yaml").write_text(textwrap.dedent("""
+        cases:
+          - name: no calendar, no time needed
+            call: {destination: "100"}
+            expect: {includes: {steps: [hours, menu]}}
+        """))
+    [result] = run_test_file(tmp_path / "other" / "clinic.test.yaml")
+    assert result.problems == []
+
+
+def test_includes_and_never(tmp_path):
+    case = f"""
+        - name: sales answers
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "1"}}]
+          expect:
+            includes: {{steps: [menu, sales, bye], executed: [answer, bridge, hangup]}}
+            never: {{steps: [sorry], executed: [playback ivr/sorry.wav]}}
+        """
+    [ok] = results(tmp_path, case)
+    assert ok.problems == []
+    [wrong] = results(tmp_path, case.replace("[menu, sales, bye]", "[sales, menu]")
+                      .replace("[sorry]", "[welcome]").replace("playback ivr/sorry.wav", "bridge"))
+    assert wrong.problems == ["includes: steps: 'menu' never happened after 'sales'\n"
+                              "  got: welcome -> hours -> menu -> sales -> bye",
+                              "never: steps: 'welcome' happened",
+                              "never: executed: 'bridge user/1101|user/1102' happened"]
+
+
+def test_a_branch_outcome_is_its_name_as_the_readme_says(tmp_path):
+    [result] = results(tmp_path, f"""
+        - name: open
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "2"}}]
+          expect: {{outcomes: {{hours: "when[0]", menu: "2"}}}}
+        """)
+    assert result.problems == []
+
+
+def test_fail_at_a_step_runs_on_error_so_it_can_be_covered(tmp_path):
+    [result] = results(tmp_path, f"""
+        - name: the prompt cannot be played
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "2"}}]
+          fail: {{at: language}}
+          expect: {{steps: [welcome, hours, menu, language, sorry, bye], result: hangup}}
+        """)
+    assert result.problems == []
+    problem = only_problem(tmp_path, f"""
+        - name: never gets there
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "1"}}]
+          fail: {{at: language}}
+        """)
+    assert problem.endswith("fail: the call never reached 'language'")
+
+
+def test_pytest_reports_flow_coverage_when_asked(tmp_path):
+    (tmp_path / "clinic.yaml").write_text(FLOW)
+    (tmp_path / "clinic.test.yaml").write_text(textwrap.dedent(f"""
+        cases:
+          - name: open, sales answers
+            call: {{destination: "100", time: {OPEN}}}
+            caller: [{{press: "1"}}]
+        """))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flow-coverage",
+                           str(tmp_path / "clinic.test.yaml")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 passed" in proc.stdout
+    assert f"{tmp_path / 'clinic.yaml'}:15:3: step 'language' is never reached" in proc.stdout
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                            str(tmp_path / "clinic.test.yaml")], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=60)
+    assert plain.returncode == 0 and "never reached" not in plain.stdout
+
+
+def test_the_readme_case_runs_green_against_the_shipped_flows(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### A scripted case")
+    block = readme[readme.index("```yaml\n", start) + 8:readme.index("```\n", readme.index("```yaml\n", start) + 8)]
+    (tmp_path / "readme.test.yaml").write_text(f"flows: {root / 'flows'}\n" + block)
+    [result] = run_test_file(tmp_path / "readme.test.yaml")
+    assert result.problems == []
+    assert result.run.visited[-1] == "leave_message/thanks"
