@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +31,8 @@ steps:
 
 @pytest.mark.parametrize("body,expected", [
     # YAML itself
-    ("name: x\nstart: a\nsteps:\n  a: {answer: {}\n", "flows/x.yaml:5:1: not valid YAML: expected ',' or '}', but got '<stream end>'"),
+    ("name: x\nstart: a\nsteps:\n  a: {answer: {}\n", "flows/x.yaml:5:1: not valid YAML: the { opened at line 4, column 6 is not closed with } "
+     "(YAML: expected ',' or '}', but got '<stream end>')"),
     ("name: x\nstart: a\nsteps:\n  a: {hangup: NORMAL_CLEARING}\n  a: {answer: {}}\n",
      "flows/x.yaml:5:3: 'a' is defined twice (first at flows/x.yaml:4:3)"),
     ("- just\n- a list\n", "flows/x.yaml:1:1: a flow file must be a mapping (name:, start:, steps:)"),
@@ -175,3 +177,128 @@ def test_call_parameter_types_and_the_default_flow(tmp_path):
         """)
     flows = load_flows(tmp_path)
     assert flows.route("12345").name == "a" and flows.route(None).name == "a"
+
+
+def test_every_duration_takes_the_same_forms_record_included():
+    from flowengine.flows import FlowRun
+    from flowengine.flows.validate import check
+    from flowengine.flows.source import parse_source
+    text = ("name: x\nstart: a\nsteps:\n  a: {record: {file: m.wav, max_seconds: 2m, silence_seconds: 1.5s}, "
+            "next: b}\n  b: {sleep: 2m}\n")
+    flow, errors, _ = check(parse_source(text, "flows/x.yaml"))
+    assert errors == []
+    command = FlowRun(flow).start()
+    assert (command.app, command.arg) == ("record", "m.wav 120 200 2")   # whole seconds, rounded up
+    errors, _ = problems("name: x\nstart: a\nsteps:\n  a: {record: {file: m.wav, max_seconds: 5h}}\n")
+    assert errors == ["flows/x.yaml:4:29: step 'a': record.max_seconds: '5h' is longer than 4 hours"]
+
+
+CLINIC = """\
+name: clinic
+numbers: ["100"]
+start: hours
+vars: {lang: es}
+calendars:
+  office: {timezone: Europe/Madird, hours: {mon-fri: "08:00-18:00"}}
+steps:
+  hours:
+    when:
+      - {if: {open: office}, goto: menu}
+      - {if: {time: "Mon-Fri 08:00-18:00"}, goto: menu}
+    else: menu
+  menu: {playback: "clinic/${lnag}/menu.wav", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_a_timezone_is_required_and_a_bad_one_is_said_once():
+    errors, _ = problems(CLINIC)
+    assert errors == [
+        "flows/x.yaml:6:3: calendar 'office': 'Europe/Madird' is not a known timezone (did you mean 'Europe/Madrid'?)",
+        "flows/x.yaml:11:15: step 'hours': needs a timezone (e.g. timezone: Europe/Madrid here, or timezone: at "
+        "the top of the flow for all its calendars and time: conditions)"]   # no "office is not defined"
+    fixed = CLINIC.replace("timezone: Europe/Madird, ", "").replace("vars:", "timezone: Europe/Madrid\nvars:")
+    errors, warnings = problems(fixed)
+    assert errors == []
+
+
+def test_a_flow_timezone_is_what_calendars_and_inline_times_follow():
+    from datetime import datetime, timezone
+    from flowengine.flows import FlowRun
+    from flowengine.flows.validate import check
+    from flowengine.flows.source import parse_source
+    text = ("name: x\nstart: a\ntimezone: Europe/Madrid\nsteps:\n"
+            "  a:\n    when: [{if: {time: \"Mon-Fri 08:00-18:00\"}, goto: open}]\n    else: shut\n"
+            "  open: {hangup: NORMAL_CLEARING}\n  shut: {hangup: USER_BUSY}\n")
+    flow, errors, _ = check(parse_source(text, "flows/x.yaml"))
+    assert errors == []
+    # 07:30 UTC on a winter Monday is 08:30 in Madrid: open (UTC would say closed)
+    monday = datetime(2026, 11, 23, 7, 30, tzinfo=timezone.utc)
+    assert FlowRun(flow, clock=lambda: monday).start().arg == "NORMAL_CLEARING"
+    assert FlowRun(flow, clock=lambda: monday.replace(hour=6)).start().arg == "USER_BUSY"
+
+
+def test_an_unknown_variable_warns_with_the_likely_name_and_a_declared_one_is_quiet():
+    fixed = CLINIC.replace("timezone: Europe/Madird, ", "").replace("vars:", "timezone: Europe/Madrid\nvars:")
+    errors, warnings = problems(fixed)
+    assert errors == []
+    assert warnings == ["flows/x.yaml:14:10: warning: step 'menu': ${lnag} is given by nothing: no flow variable, "
+                        "parameter, step result or FreeSWITCH variable has that name, so it expands to nothing "
+                        "(did you mean ${lang}?); if the dialplan sets it, list it under channel_vars:"]
+    _, warnings = problems(fixed.replace("${lnag}", "${LANG}"))          # any case, as FreeSWITCH reads it
+    assert warnings == []
+    _, warnings = problems(fixed.replace("${lnag}", "${account_lang}").replace("vars:", "channel_vars: [account_lang]\nvars:"))
+    assert warnings == []
+    # what steps give and FreeSWITCH has are known: a digit read, a bridge result, sip headers, globals
+    known = ("${digits}", "${bridge_disposition}", "${sip_h_X-Account}", "${recordings_dir}", "${caller_id_number:0:3}")
+    for name in known:
+        body = fixed.replace("${lnag}", name).replace("  bye: {hangup", "  ask: {play_and_get_digits: {prompt: a.wav}}\n"
+                                                      "  ring: {bridge: user/1}\n  bye: {hangup")
+        assert not [w for w in problems(body)[1] if "given by nothing" in w], name
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("name: a\nstart: s\nsteps:\n  s:\n    playback: x.wav\n   next: b\n",
+     "6:4: not valid YAML: indentation: this line does not line up with the lines before it"),
+    ("name: b\nstart: s\nsteps:\n  s:\n    execute: {app: log, arg: INFO note: hello}\n",
+     "5:39: not valid YAML: a ': ' inside a value of this {…}: quote the value"),
+    ("name: c\nstart: s\nsteps:\n  s:\n    playback: ivr: x.wav\n",
+     "5:18: not valid YAML: a ': ' inside a value: quote the whole value"),
+    ("name: d\nstart: s\nsteps:\n  s:\n\tplayback: x.wav\n",
+     "5:1: not valid YAML: a tab: YAML indents with spaces only"),
+    ("name: g\nstart: s\nsteps:\n  s:\n    playback: \"x.wav\n",
+     "6:1: not valid YAML: the quote opened at line 5, column 15 is never closed"),
+    ("name: e\nnumbers: [2000]\nstart: s\nsteps:\n  s: {bridge: user/1000}\n",
+     '2:11: numbers.0: 2000 is read as a number, but text is wanted here: quote it ("2000")'),
+])
+def test_yaml_mistakes_in_operator_words(body, expected):
+    errors, _ = problems(body)
+    assert len(errors) == 1 and errors[0].startswith("flows/x.yaml:" + expected), errors
+
+
+def test_check_one_file_with_the_flows_it_calls_and_no_follow_on_errors(tmp_path):
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "main.yaml").write_text("name: main\nnumbers: [\"100\"]\nstart: a\nsteps:\n"
+                                        "  a: {call: {flow: messages}, next: b}\n  b: {hangup: NORMAL_CLEARING}\n")
+    (tmp_path / "msg.yaml").write_text("name: messages\nstart: a\nsteps:\n  a: {playback: x.wav, next: nowhere}\n")
+    (tmp_path / "draft.yaml").write_text("name: draft\nstart: a\nsteps:\n  a: {playbak: x.wav}\n")
+
+    def check(target):
+        proc = subprocess.run([sys.executable, str(root / "run.py"), "--check", str(target)],
+                              capture_output=True, text=True, timeout=60)
+        return proc.returncode, proc.stderr.splitlines()
+
+    # the called flow's own error, once: not also "calls flow 'messages', which does not exist";
+    # the unrelated draft is not this file's business
+    assert check(tmp_path / "main.yaml") == (1, [f"{tmp_path / 'msg.yaml'}:4:24: step 'a': next goes to "
+                                                 "'nowhere', which is not a step", "1 error(s)"])
+    code, lines = check(tmp_path)
+    assert code == 1 and len(lines) == 3 and any("'playbak' is not a known key" in line for line in lines)
+    (tmp_path / "msg.yaml").write_text("name: messages\nstart: a\nsteps:\n  a: {playback: x.wav}\n")
+    (tmp_path / "main.yaml").write_text((tmp_path / "main.yaml").read_text().replace("flow: messages",
+                                                                                      "flow: mesages"))
+    assert check(tmp_path / "main.yaml") == (1, [f"{tmp_path / 'main.yaml'}:5:14: step 'a': calls flow "
+                                                 "'mesages', which does not exist (did you mean 'messages'?)",
+                                                 "1 error(s)"])

@@ -45,11 +45,11 @@ BYE = "  bye: {hangup: NORMAL_CLEARING}\n"
      "flows/x.yaml:5:35: step 'a': bridge.1.timeout: '86400001ms' is not a duration from 0 to 24h"),
     # record
     (HEAD + "  a: {record: {file: a.wav, max_seconds: 14401}, next: bye}\n" + BYE,
-     "flows/x.yaml:4:29: step 'a': record.max_seconds: 14401 is greater than the maximum of 14400"),
+     "flows/x.yaml:4:29: step 'a': record.max_seconds: 14401 is longer than 4 hours"),
     (HEAD + "  a: {record: {file: a.wav, silence_threshold: 32768}, next: bye}\n" + BYE,
      "flows/x.yaml:4:29: step 'a': record.silence_threshold: 32768 is greater than the maximum of 32767"),
     (HEAD + "  a: {record: {file: a.wav, silence_seconds: 14401}, next: bye}\n" + BYE,
-     "flows/x.yaml:4:29: step 'a': record.silence_seconds: 14401 is greater than the maximum of 14400"),
+     "flows/x.yaml:4:29: step 'a': record.silence_seconds: 14401 is longer than 4 hours"),
     # values: NaN and infinity would reach the call as the text "nan" / "inf"
     ("name: x\nstart: a\nvars: {x: .nan}\nsteps:\n  a: {answer: {}, next: bye}\n" + BYE,
      "flows/x.yaml:3:8: vars.x: nan is not a finite number (quote it if it is text)"),
@@ -120,6 +120,7 @@ def test_every_duration_in_the_schema_is_checked():
                     step + ("menu", "properties", "timeout"), step + ("menu", "properties", "digit_timeout"),
                     step + ("play_and_get_digits", "properties", "timeout"),
                     step + ("play_and_get_digits", "properties", "digit_timeout"),
+                    step + ("record", "properties", "max_seconds"), step + ("record", "properties", "silence_seconds"),
                     ("$defs", "bridge_target", "oneOf", 1, "properties", "timeout")}
     spec = {"sleep": 1, "timeout": 1, "menu": {"timeout": 1, "digit_timeout": 1},
             "play_and_get_digits": {"timeout": 1, "digit_timeout": 1}, "bridge": [{"to": "u", "timeout": 1}]}

@@ -7,10 +7,11 @@ the same on a server in UTC and one in Berlin.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -62,8 +63,15 @@ class Calendar:
     closed: list[tuple[date, date]] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, spec: dict) -> "Calendar":
-        tz = zone(spec["timezone"])
+    def parse(cls, spec: dict, timezone: str | None = None) -> "Calendar":
+        """``timezone`` is the flow's, for a calendar that names none; without either the
+        calendar is refused: a UTC default would open a Madrid office an hour late in
+        winter and two in summer."""
+        name = spec.get("timezone") or timezone
+        if not name:
+            raise ValueError("needs a timezone (e.g. timezone: Europe/Madrid here, or timezone: at the top of "
+                             "the flow for all its calendars and time: conditions)")
+        tz = zone(name)
         hours = None
         if spec.get("hours") is not None:
             hours = {d: [] for d in range(7)}
@@ -89,7 +97,7 @@ class Calendar:
             if not spans:
                 raise ValueError(f"{group.strip()!r} is not 'DAYS HH:MM-HH:MM'")
             hours[days] = spans
-        return cls.parse({"timezone": timezone or "UTC", "hours": hours})
+        return cls.parse({"hours": hours}, timezone)
 
     def is_open(self, now: datetime) -> bool:
         local = now.astimezone(self.timezone)
@@ -116,4 +124,6 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not a known timezone (e.g. Europe/Berlin)") from None
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        raise ValueError(f"{name!r} is not a known timezone " +
+                         (f"(did you mean {close[0]!r}?)" if close else "(e.g. Europe/Berlin)")) from None

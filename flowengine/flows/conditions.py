@@ -21,11 +21,11 @@ def as_text(value: object) -> str:
 
 
 def holds(cond: dict, *, lookup: Callable[[str], str | None], calendars: dict[str, Calendar],
-          now: Callable[[], datetime]) -> bool:
+          now: Callable[[], datetime], timezone: str | None = None) -> bool:
     """Whether ``cond`` holds; ``now`` is asked only by a condition on the time, so a flow
     test can tell a flow that depends on the clock from one that does not."""
     def sub(c: dict) -> bool:
-        return holds(c, lookup=lookup, calendars=calendars, now=now)
+        return holds(c, lookup=lookup, calendars=calendars, now=now, timezone=timezone)
 
     results: list[bool] = []
     if "var" in cond:
@@ -52,7 +52,7 @@ def holds(cond: dict, *, lookup: Callable[[str], str | None], calendars: dict[st
     if "closed" in cond:
         results.append(not calendars[cond["closed"]].is_open(now()))
     if "time" in cond:
-        results.append(Calendar.inline(cond["time"], cond.get("timezone")).is_open(now()))
+        results.append(Calendar.inline(cond["time"], cond.get("timezone") or timezone).is_open(now()))
     if "all" in cond:
         results.append(all(sub(c) for c in cond["all"]))
     if "any" in cond:

@@ -10,6 +10,7 @@ by another, one flow at a time, so the receiver can do other work in between.
 
 from __future__ import annotations
 
+import difflib
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ def load_flows(directory: str | Path) -> FlowSet:
     """Load and check every flow under ``directory``; raise :class:`FlowProblems` listing all errors."""
     errors: list[str] = []
     flowset = FlowSet()
+    broken: set[str] = set()
     for path in flow_files(directory):
         try:
             source = load_source(path)
@@ -103,6 +105,8 @@ def load_flows(directory: str | Path) -> FlowSet:
         errors += errs
         flowset.warnings += warns
         if flow is None:
+            if isinstance(source.data, dict) and isinstance(source.data.get("name"), str):
+                broken.add(source.data["name"])   # its own errors say why: not "does not exist" too
             continue
         if flow.name in flowset.flows:
             errors.append(f"{source.where(('name',))}: flow name {flow.name!r} is also used by "
@@ -110,10 +114,69 @@ def load_flows(directory: str | Path) -> FlowSet:
             continue
         flowset.flows[flow.name] = flow
     errors += _route(flowset)
-    errors += _check_calls(flowset)
+    errors += _check_calls(flowset, broken)
     if errors:
         raise FlowProblems(errors)
     return flowset
+
+
+def load_file(path: str | Path, directory: str | Path | None = None) -> FlowSet:
+    """One flow file and the flows it calls (found by name among ``directory``'s, by
+    default the file's own): what ``--check FILE`` checks, so a half-written flow
+    elsewhere in the directory does not hide this one's verdict."""
+    path = Path(path)
+    directory = Path(directory) if directory is not None else path.parent
+    errors: list[str] = []
+    flowset = FlowSet()
+    broken: set[str] = set()
+    try:
+        first = load_source(path)
+    except FlowError as exc:
+        raise FlowProblems([str(exc)]) from None
+    others: dict[str, Path] | None = None
+    todo = [first]
+    while todo:
+        source = todo.pop()
+        flow, errs, warns = check(source)
+        errors += errs
+        flowset.warnings += warns
+        if flow is None:
+            if isinstance(source.data, dict) and isinstance(source.data.get("name"), str):
+                broken.add(source.data["name"])
+            continue
+        flowset.flows[flow.name] = flow
+        for step in flow.steps.values():
+            callee = step.spec["call"]["flow"] if step.kind == "call" else None
+            if callee is None or callee in flowset.flows or callee in broken:
+                continue
+            if others is None:
+                others = _names(directory, path)
+            if callee in others:
+                try:
+                    todo.append(load_source(others.pop(callee)))
+                except FlowError as exc:
+                    errors.append(str(exc))
+                    broken.add(callee)
+    errors += _route(flowset)
+    errors += _check_calls(flowset, broken, tuple(others or ()))
+    if errors:
+        raise FlowProblems(errors)
+    return flowset
+
+
+def _names(directory: Path, skip: Path) -> dict[str, Path]:
+    """Flow name -> file, for the files of ``directory`` that read as flows."""
+    found: dict[str, Path] = {}
+    for other in flow_files(directory):
+        if other.resolve() == skip.resolve():
+            continue
+        try:
+            data = load_source(other).data
+        except FlowError:
+            continue                    # not this check's business unless it is called
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            found.setdefault(data["name"], other)
+    return found
 
 
 def _route(flowset: FlowSet) -> list[str]:
@@ -141,7 +204,9 @@ def _route(flowset: FlowSet) -> list[str]:
     return errors
 
 
-def _check_calls(flowset: FlowSet) -> list[str]:
+def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tuple[str, ...] = ()) -> list[str]:
+    """Each call's flow and parameters; ``broken`` flows were already reported, and
+    ``elsewhere`` names flows not loaded here, for the hint."""
     errors = []
     for flow in flowset.flows.values():
         for step in flow.steps.values():
@@ -150,9 +215,12 @@ def _check_calls(flowset: FlowSet) -> list[str]:
             target = step.spec["call"]["flow"]
             callee = flowset.flows.get(target)
             at = step.at + ("call", "flow")
+            if callee is None and target in broken:
+                continue
             if callee is None:
+                close = difflib.get_close_matches(target, list(flowset.flows) + list(elsewhere), n=1)
                 errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, "
-                              "which does not exist")
+                              "which does not exist" + (f" (did you mean {close[0]!r}?)" if close else ""))
                 continue
             given = step.spec["call"].get("with", {})
             for name, value in given.items():

@@ -37,7 +37,7 @@ ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 
 #: names FreeSWITCH answers from the caller profile rather than a channel variable
 #: (switch_caller.c, switch_caller_get_field_by_name), as the events spell them
-_WELL_KNOWN = {
+WELL_KNOWN = {
     "caller_id_number": "Caller-Caller-ID-Number",
     "caller_id_name": "Caller-Caller-ID-Name",
     "destination_number": "Caller-Destination-Number",
@@ -184,7 +184,7 @@ class FlowRun:
                 finally:
                     self._depth -= 1
             return value
-        header = _WELL_KNOWN.get(name) or _WELL_KNOWN.get(name.lower())
+        header = WELL_KNOWN.get(name) or WELL_KNOWN.get(name.lower())
         if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
             name = name[9:]
         for source in (self.last_event, self.channel):

@@ -95,6 +95,7 @@ class Flow:
     vars: dict[str, Any] = field(default_factory=dict)
     params: dict[str, dict] = field(default_factory=dict)
     calendars: dict[str, Any] = field(default_factory=dict)   # name -> Calendar
+    timezone: str | None = None    # of inline time: conditions that give none (--check requires one)
 
     @property
     def path(self):

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ..errors import FlowError
+from .yaml_hints import explain
 
 Path_ = tuple  # a path into the document: keys and list indexes
 
@@ -141,7 +142,7 @@ def parse_source(text: str, path: str | Path = "<flow>") -> Source:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise FlowError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
+        raise FlowError(f"{where}: not valid YAML: {explain(exc)}") from None
     except yaml.YAMLError as exc:
         raise FlowError(f"{path}: not valid YAML: {exc}") from None
     except RecursionError:  # the limits above keep well inside the stack; never a traceback

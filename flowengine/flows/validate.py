@@ -22,11 +22,12 @@ from jsonschema.exceptions import best_match
 
 from ..errors import FlowError
 from . import patterns
-from .calendar import Calendar
+from .calendar import Calendar, zone
 from .model import Flow, Step, reachable, seconds
 from .steps import KEYS, KINDS, Problems
 from .numbers import parse_numbers
 from .source import Source
+from .variables import check_names
 
 #: shipped inside the package (schema/flow.schema.json, for editors, links to it)
 SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
@@ -81,12 +82,21 @@ def _schema_message_for(error: jsonschema.ValidationError, override: str | None)
         if hints:
             message = "; ".join(hints)
             path = path + (keys[0],)
+    elif error.validator == "type" and _wants_text(error.validator_value) and \
+            isinstance(error.instance, (bool, int, float)):
+        kind = "true/false" if isinstance(error.instance, bool) else "a number"
+        shown = str(error.instance).lower() if isinstance(error.instance, bool) else str(error.instance)
+        message = f"{shown} is read as {kind}, but text is wanted here: quote it (\"{shown}\")"
     elif error.validator == "pattern" and path and path[-1] in ("next", "else", "goto", "start"):
         message = f"{error.instance!r} is not a valid step name (letters, digits, _ . -)"
     if error.validator == "additionalProperties":
         field = ""  # the message names the key
     prefix = f"{field}: " if field else ""
     return path, prefix + message
+
+
+def _wants_text(types: object) -> bool:
+    return types == "string" or (isinstance(types, list) and types == ["string"])
 
 
 def check(source: Source) -> tuple[Flow | None, list[str], list[str]]:
@@ -135,11 +145,19 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
         if key in data and data[key] not in data["steps"]:
             err((key,), f"{key} is {data[key]!r}, which is not a step")
 
-    calendars = {}
+    calendars: dict[str, Calendar | None] = {}   # None: broken, and said so once
+    default_zone = data.get("timezone")
+    if default_zone is not None:
+        try:
+            zone(default_zone)
+        except ValueError as exc:
+            err(("timezone",), str(exc))
+            default_zone = "UTC"      # reported: the conditions below are not blamed for it too
     for cname, cspec in (data.get("calendars") or {}).items():
         try:
-            calendars[cname] = Calendar.parse(cspec)
+            calendars[cname] = Calendar.parse(cspec, default_zone)
         except ValueError as exc:
+            calendars[cname] = None
             err(("calendars", cname), str(exc))
 
     for pattern in data.get("numbers", []):
@@ -149,19 +167,21 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             err(("numbers",), str(exc))
 
     for step in steps.values():
-        _check_step(step, data["steps"], calendars, err, warn)
+        _check_step(step, data["steps"], calendars, default_zone, err, warn)
 
     _check_graph(data, steps, err, warn)
+    check_names(data, steps, warn)
     if errors:
         return None, errors, warnings
     flow = Flow(name=data["name"], source=source, start=data["start"], steps=steps,
                 numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
                 on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
-                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars)
+                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars,
+                timezone=data.get("timezone"))
     return flow, errors, warnings
 
 
-def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None:
+def _check_step(step: Step, all_steps: dict, calendars: dict, timezone: str | None, err, warn) -> None:
     at = step.at
     spec = step.spec
     for path, target in step.targets():
@@ -181,7 +201,7 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None
         listed = ", ".join(sorted(kind.outcomes)) or "none (use next)"
         err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
     if kind.check is not None:
-        kind.check(step, Problems(step, err, warn, calendars))
+        kind.check(step, Problems(step, err, warn, calendars, timezone))
     for path, value in _durations(spec):
         try:
             seconds(value)
@@ -191,18 +211,17 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None
 
 def check_condition(cond: dict, path: tuple, problems: Problems) -> None:
     """A ``when`` condition's own checks, for the step kinds that hold conditions."""
-    _check_condition(cond, problems.step.at + path, problems.calendars, problems.report)
+    _check_condition(cond, problems.step.at + path, problems.calendars, problems.timezone, problems.report)
 
 
-def _check_condition(cond: dict, at: tuple, calendars: dict, err) -> None:
+def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | None, err) -> None:
     for key in ("open", "closed"):
         if key in cond and cond[key] not in calendars:
-            err(at + (key,), f"calendar {cond[key]!r} is not defined in calendars:")
+            close = difflib.get_close_matches(str(cond[key]), list(calendars), n=1)
+            err(at + (key,), f"calendar {cond[key]!r} is not defined in calendars:"
+                + (f" (did you mean {close[0]!r}?)" if close else ""))
     if "time" in cond:
-        try:
-            Calendar.inline(cond["time"], cond.get("timezone"))
-        except ValueError as exc:
-            err(at + ("time",), str(exc))
+        _check_time(cond, at, timezone, err)
     elif "timezone" in cond:
         err(at + ("timezone",), "timezone goes with time:")
     for key in ("caller", "destination", "digits"):
@@ -217,9 +236,23 @@ def _check_condition(cond: dict, at: tuple, calendars: dict, err) -> None:
         err(at, "equals / in / matches / empty test a variable: add var:")
     for key in ("all", "any"):
         for i, sub in enumerate(cond.get(key, [])):
-            _check_condition(sub, at + (key, i), calendars, err)
+            _check_condition(sub, at + (key, i), calendars, timezone, err)
     if "not" in cond:
-        _check_condition(cond["not"], at + ("not",), calendars, err)
+        _check_condition(cond["not"], at + ("not",), calendars, timezone, err)
+
+
+def _check_time(cond: dict, at: tuple, timezone: str | None, err) -> None:
+    """An inline ``time:``; a bad timezone is said once, at the timezone."""
+    if "timezone" in cond:
+        try:
+            zone(cond["timezone"])
+        except ValueError as exc:
+            err(at + ("timezone",), str(exc))
+            return
+    try:
+        Calendar.inline(cond["time"], cond.get("timezone") or timezone)
+    except ValueError as exc:
+        err(at + ("time",), str(exc))
 
 
 def _regex(text: str, at: tuple, err) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 
 import gevent
 
@@ -15,6 +16,7 @@ from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
 from ..flows import load_flows
+from ..flows.flowset import load_file
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
@@ -56,12 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 30; a second signal hangs up at once)")
     p.add_argument("--max-calls", type=int, default=None, metavar="N",
                    help="calls handled at once; further connections wait (default: no limit)")
-    p.add_argument("--flows", default="flows", metavar="DIR",
+    p.add_argument("--flows", default=None, metavar="DIR",
                    help="directory of YAML flows (default ./flows); the server does not start if any has errors")
     p.add_argument("--allow-empty", action="store_true",
                    help="start even when --flows holds no flow (calls are refused until a reload adds one)")
-    p.add_argument("--check", metavar="DIR",
-                   help="check the flows in DIR, print every problem, and exit (1 on errors)")
+    p.add_argument("--check", metavar="DIR|FILE",
+                   help="check the flows in DIR (or one FILE and the flows it calls, found in --flows or the "
+                        "file's directory), print every problem, and exit (1 on errors)")
     p.add_argument("--event-format", choices=("plain", "json", "xml"), default="plain",
                    help="format FreeSWITCH sends events in (default plain, the fastest to read)")
     p.add_argument("--drain-timeout", type=float, default=Timeouts.drain, metavar="S",
@@ -87,9 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_flows(directory: str) -> int:
+def check_flows(target: str, directory: str | None = None) -> int:
     try:
-        flows = load_flows(directory)
+        flows = load_file(target, directory) if Path(target).is_file() else load_flows(target)
     except FlowError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -116,7 +119,9 @@ def tune_gc() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.check:
-        return check_flows(args.check)
+        return check_flows(args.check, args.flows)
+    if args.flows is None:
+        args.flows = "flows"
     index = worker_index()
     # until the reload handler is in place, a SIGHUP (systemctl reload right after start)
     # must not kill the server, which is SIGHUP's default action

@@ -119,4 +119,5 @@ KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=("answered", "busy", "
                 does="ring in order; the caller always comes back to the flow",
                 outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
                              "`${bridge_disposition}`, `${bridge_hangup_cause}`",
-                applications={"bridge": Application(scripted, hears="ringing")})
+                applications={"bridge": Application(scripted, hears="ringing")},
+                sets=("bridge_disposition", "bridge_hangup_cause", "originate_disposition", "DIALSTATUS"))

@@ -68,4 +68,7 @@ def check(step, problems) -> None:
 KIND = StepKind("execute", SCHEMA, run, order=170, outcomes=("done",), accepts=lambda key: True, check=check,
                 written="`execute: {app, arg, result, wait}`",
                 does="any FreeSWITCH application; `${execute_result}` holds what it answered",
-                outcomes_doc="its `Application-Response` (or `result:` variable), exact or `/pattern/`; `done`")
+                outcomes_doc="its `Application-Response` (or `result:` variable), exact or `/pattern/`; `done`",
+                sets=lambda step: ("execute_result",) + ((step.spec["execute"]["result"],)
+                                                         if isinstance(step.spec["execute"], dict)
+                                                         and "result" in step.spec["execute"] else ()))

@@ -10,7 +10,7 @@ file, the graph, coverage and the interpreter read it, so a kind is added in one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
     from ..model import Step
@@ -30,9 +30,10 @@ class Problems:
     """Where a kind's own check reports: ``error``/``warning`` with a path inside the step."""
 
     def __init__(self, step: "Step", err: Callable[[tuple, str], None], warn: Callable[[tuple, str], None],
-                 calendars: dict) -> None:
+                 calendars: dict, timezone: str | None = None) -> None:
         self.step = step
         self.calendars = calendars
+        self.timezone = timezone      # the flow's default for calendars and time: conditions
         self.report, self._warn = err, warn   # report: a path from the file's top
 
     def error(self, path: tuple, message: str) -> None:
@@ -91,6 +92,12 @@ class StepKind:
     bounded: Callable[["Step", tuple], bool] | None = None      # a transition with a max:
     check: Callable[["Step", Problems], None] | None = None
     applications: dict[str, Application] = field(default_factory=dict)  # by FreeSWITCH name
+    sets: tuple[str, ...] | Callable[["Step"], Iterable[str]] = ()   # the ${names} it gives later steps
+
+    def variables(self, step: "Step") -> tuple[str, ...]:
+        """The flow or channel variables a step of this kind sets, for ``--check``'s
+        unknown-``${name}`` warning."""
+        return tuple(self.sets(step)) if callable(self.sets) else self.sets
 
     @property
     def keys(self) -> tuple[str, ...]:

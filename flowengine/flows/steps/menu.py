@@ -100,4 +100,4 @@ KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input"
                 does="one try per attempt, counted by the engine (`count:` says which failures use one up)",
                 outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
                 transitions=transitions, check=check,
-                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on])
+                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",))

@@ -114,4 +114,6 @@ KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits"
                 does="FreeSWITCH's own, every parameter",
                 outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
                 accepts=keys_or_pattern, check=check,
-                applications={"play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits")})
+                applications={"play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits")},
+                sets=lambda step: ("digits", "read_result", step.spec["play_and_get_digits"].get("variable", "digits"),
+                                   step.spec["play_and_get_digits"].get("variable", "digits") + "_invalid"))

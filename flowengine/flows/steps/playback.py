@@ -64,4 +64,5 @@ KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_foun
                 written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
                 does="play; a terminator digit stops it", outcomes_doc="`played`, `not_found`, the digit pressed",
                 accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
-                applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")})
+                applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")},
+                sets=("digits", "playback_terminator_used"))

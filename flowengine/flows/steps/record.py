@@ -6,26 +6,50 @@ The path may hold call data only as file names (:func:`flowengine.quoting.path`)
 
 from __future__ import annotations
 
+import math
+
 from ...quoting import literal, words
 from ..effects import Execute
+from ..model import seconds
 from .common import prompt_path
 from .kind import Application, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["file"], "properties": {
     "file": {"type": "string", "minLength": 1},
-    "max_seconds": {"type": "integer", "minimum": 1, "maximum": 14400,
-                    "description": "Longest recording in seconds (default 120, at most 4 hours: 14400)."},
+    "max_seconds": {"$ref": "#/$defs/duration",
+                    "description": "Longest recording: 90, \"2m\" (default 120 s, at most 4 hours)."},
     "silence_threshold": {"type": "integer", "minimum": 0, "maximum": 32767,
                           "description": "Average sample level below which audio is silence (default 200; 0-32767)."},
-    "silence_seconds": {"type": "integer", "minimum": 1, "maximum": 14400,
-                        "description": "Seconds of silence that end the recording (default 3; at most 14400)."}}}
+    "silence_seconds": {"$ref": "#/$defs/duration",
+                        "description": "Silence that ends the recording: 3, \"5s\" (default 3 s, at most 4 hours)."}}}
+
+#: what FreeSWITCH's record takes: whole seconds (mod_dptools.c, record_function: atoi)
+_LONGEST = 4 * 3600
+
+
+def _whole_seconds(value, default: int) -> int:
+    """A duration as the whole seconds record takes, rounded up (1.5s records 2 s, never 1)."""
+    return max(1, math.ceil(seconds(value, default)))
+
+
+def check(step, problems) -> None:
+    spec = step.spec["record"]
+    for key in ("max_seconds", "silence_seconds"):
+        if key in spec:
+            try:
+                value = seconds(spec[key])
+            except ValueError:
+                continue                     # the duration check says what is wrong
+            if value > _LONGEST:
+                problems.error(("record", key), f"record.{key}: {spec[key]!r} is longer than 4 hours")
 
 
 def run(flow_run, step):
     spec = step.spec["record"]
     file = prompt_path(flow_run, spec["file"])
-    parts = [file] + [literal(str(spec.get(k, d))) for k, d in
-                      (("max_seconds", 120), ("silence_threshold", 200), ("silence_seconds", 3))]
+    parts = [file, literal(str(_whole_seconds(spec.get("max_seconds"), 120))),
+             literal(str(spec.get("silence_threshold", 200))),
+             literal(str(_whole_seconds(spec.get("silence_seconds"), 3)))]
     done = yield Execute("record", words(parts, "record"))
     ms = done.variable("record_ms") or "0"
     flow_run.vars["recording_file"] = file
@@ -41,7 +65,8 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return fs.events("record", arg, key)
 
 
-KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"),
+KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"), check=check,
                 written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
                 does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`",
-                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to")})
+                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to")},
+                sets=("recording_file", "recording_ms", "record_ms", "record_seconds"))

@@ -42,4 +42,5 @@ KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes
                 written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
                 does="channel variables (FreeSWITCH `set` / `export`); flow variables",
                 applications={app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
-                              for app in ("set", "export", "unset")})
+                              for app in ("set", "export", "unset")},
+                sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key, {})])

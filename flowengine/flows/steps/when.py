@@ -27,7 +27,8 @@ def limited(flow_run, step, edge: str, target: str, limit: int | None, exceeded:
 def run(flow_run, step):
     spec = step.spec
     for i, branch in enumerate(spec["when"]):
-        if holds(branch["if"], lookup=flow_run.lookup, calendars=flow_run.flow.calendars, now=flow_run.now):
+        if holds(branch["if"], lookup=flow_run.lookup, calendars=flow_run.flow.calendars, now=flow_run.now,
+                 timezone=flow_run.flow.timezone):
             return limited(flow_run, step, f"when[{i}]", branch["goto"], branch.get("max"), branch.get("exceeded"))
     if "else" in spec:
         return Goto(spec["else"], "else")

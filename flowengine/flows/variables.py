@@ -1,0 +1,91 @@
+"""Which ``${name}`` in a flow nothing gives a value: ``--check`` warns with the likely name.
+
+A name is known when the flow gives it (``vars:``, ``params:``, a step that sets it: each
+step kind says which, :attr:`~flowengine.flows.steps.kind.StepKind.sets`), when the
+dialplan does and the flow says so (``channel_vars:``), or when FreeSWITCH does: the
+caller-profile fields the engine reads (:data:`flowengine.flows.interpreter.WELL_KNOWN`),
+and the core's and the standard applications' variables (``data/channel_variables.txt``).
+Case does not matter, as in FreeSWITCH (switch_event.c compares header names with
+strcasecmp). An unknown name is expanded by nobody: FreeSWITCH leaves it empty, so
+``clinic/${lnag}/menu.wav`` plays ``clinic//menu.wav`` (nothing) on every call.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .model import Step
+from .steps import KINDS
+
+# ``${name}``, ``${name:0:3}``, ``${name[0]}``; not ``$${global}`` (expanded when FreeSWITCH
+# reads its XML, never seen here) and not ``${api args}`` (an API the author runs)
+_NAME = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?=[}:\[])")
+_FILE = Path(__file__).resolve().parent / "data" / "channel_variables.txt"
+#: how many ``${…}`` one flow may have checked (a flow is at most 1 MiB anyway)
+MAX_NAMES = 10_000
+
+
+@lru_cache(maxsize=1)
+def freeswitch_names() -> tuple[frozenset[str], tuple[str, ...]]:
+    """(names, prefixes) FreeSWITCH itself provides, lower case."""
+    from .interpreter import WELL_KNOWN
+    names, prefixes = set(WELL_KNOWN), []
+    for line in _FILE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("*"):
+            prefixes.append(line[:-1].lower())
+        else:
+            names.add(line.lower())
+    return frozenset(names), tuple(prefixes)
+
+
+def _strings(node: object, at: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(node, str):
+        yield at, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, at + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, at + (i,))
+
+
+def flow_names(data: dict, steps: dict[str, Step]) -> set[str]:
+    """What the flow itself gives a value (its vars, params, declared channel variables and
+    what its steps set)."""
+    given = set(data.get("vars") or {}) | set(data.get("params") or {}) | set(data.get("channel_vars") or [])
+    for step in steps.values():
+        given.update(KINDS[step.kind].variables(step))
+    return given
+
+
+def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str], None]) -> None:
+    """Warn once per place about each ``${name}`` nothing gives a value."""
+    own = flow_names(data, steps)
+    known, prefixes = freeswitch_names()
+    lowered = {name.lower() for name in own} | known
+    candidates = sorted(own | set(data.get("vars") or {}))
+    seen = 0
+    roots = [(("vars",), data.get("vars") or {}), (("steps",), data.get("steps") or {})]
+    for root, node in roots:
+        for at, text in _strings(node, root):
+            for match in _NAME.finditer(text):
+                seen += 1
+                if seen > MAX_NAMES:
+                    return
+                name = match.group(1)
+                low = name.lower()
+                if low in lowered or low.startswith(prefixes) or low.startswith("env."):
+                    continue
+                close = difflib.get_close_matches(name, candidates, n=1) or \
+                    difflib.get_close_matches(low, sorted(known), n=1)
+                hint = f" (did you mean ${{{close[0]}}}?)" if close else ""
+                warn(at, f"${{{name}}} is given by nothing: no flow variable, parameter, step result or "
+                         f"FreeSWITCH variable has that name, so it expands to nothing{hint}; if the dialplan "
+                         "sets it, list it under channel_vars:")
