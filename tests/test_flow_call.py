@@ -28,7 +28,7 @@ class Metrics:
     """Records, in order, what the call reports to the server's Prometheus metrics."""
 
     def __init__(self) -> None:
-        self.ended, self.steps, self.errors = [], [], 0
+        self.ended, self.steps, self.attempts, self.errors = [], [], [], 0
         outer = self
 
         class _Counter:
@@ -39,8 +39,11 @@ class Metrics:
     def call_ended(self, flow, result):
         self.ended.append((flow, result))
 
-    def step(self, kind, outcome, seconds):
-        self.steps.append((kind, outcome))
+    def step(self, flow, step, kind, outcome, seconds):
+        self.steps.append((flow, step, outcome))
+
+    def attempt(self, flow, step, failure):
+        self.attempts.append((flow, step, failure))
 
 
 def flow_call(flows=E2E, **kw) -> FlowCall:

@@ -40,10 +40,10 @@ class Call(threading.Thread):
     """FreeSWITCH's side of one call, scripted; ``pause_at`` holds the answer to the first
     command that mentions it until :meth:`go`."""
 
-    def __init__(self, port: int, destination: str = "3000", pause_at: str | None = None) -> None:
+    def __init__(self, port: int, destination: str = "3000", pause_at: str | None = None, **scripted) -> None:
         super().__init__(daemon=True)
         self.port = port
-        self.fs = ScriptedFreeSwitch(destination=destination)
+        self.fs = ScriptedFreeSwitch(destination=destination, **scripted)
         self.pause_at = pause_at
         self.paused = threading.Event()
         self._go = threading.Event()

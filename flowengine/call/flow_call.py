@@ -245,7 +245,8 @@ class FlowCall:
         self.flow_name = flow.name
         options = self.run_options or {"trace": False}
         self.run = FlowRun(flow, flows=flowset, channel=channel, uuid=self.proto.uuid,
-                           on_step=self.metrics.step if self.metrics is not None else None, **options)
+                           on_step=self.metrics.step if self.metrics is not None else None,
+                           on_attempt=self.metrics.attempt if self.metrics is not None else None, **options)
         self.phase = FLOW
         asked = b""
         self.core = channel.get("Core-UUID")

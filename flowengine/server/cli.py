@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Callable
 
 import gevent
 
@@ -18,7 +19,7 @@ from ..flows import load_flows
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
-from .library import FlowLibrary, snapshot
+from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
@@ -150,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         return Supervisor(worker_command(), args.workers).run()
     log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
     metrics = Metrics() if args.metrics else None
-    library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None, seen=seen)
+    library = FlowLibrary(args.flows, flows, seen=seen)
+    if metrics is not None:
+        metrics.flows_loaded(flows)
+        library.on_reload = _reported(metrics, library)
     server = CallServer(args.listen, flows=lambda: library.current, allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
@@ -175,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot listen: %s", exc)
         return 2
     return 0
+
+
+def _reported(metrics: Metrics, library: FlowLibrary) -> Callable[[bool], None]:
+    """After each reload: counted, and the new set's series and identity in the metrics."""
+    def reloaded(ok: bool) -> None:
+        metrics.reload(ok)
+        if ok:
+            metrics.flows_loaded(library.current, pause=pauser(UNPACK_SLICE))
+    return reloaded
 
 
 def _stop_with_parent(server: CallServer) -> None:

@@ -1,0 +1,118 @@
+"""Seeing where callers go: step outcomes, the menu funnel, the series alerts need, the
+flow set's identity, and the log lines a lost call or an idle connection gives; each
+against run.py as a real process, its metrics read over HTTP."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+
+from .test_operations import Call, free_port, get, metric
+
+CLINIC = """\
+name: clinic
+numbers: ["4000"]
+start: hello
+on_error: bye
+steps:
+  hello: {answer: {}, next: menu}
+  menu:
+    menu: {prompt: menu.wav, invalid: invalid.wav, attempts: 2, timeout: 1s, choices: {"1": bye, "2": bye}}
+    on: {exhausted: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+NAMES = """\
+name: names
+numbers: ["4001"]
+start: hello
+on_error: bye
+steps:
+  hello: {answer: {}, next: stop}
+  stop: {playback: {files: long.wav, terminators: any}, next: greet}
+  greet: {playback: "names/${caller_id_name}.wav", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def series(text: str, name: str) -> list[str]:
+    return [line.split(" ")[0] for line in text.splitlines() if line.startswith(name + "{")]
+
+
+def test_step_outcomes_count_every_step_and_the_menu_funnel_with_labels_only_from_the_flows(server, tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    (tmp_path / "names.yaml").write_text(NAMES)
+    port = free_port()
+    srv = server("--flows", str(tmp_path), "--metrics", f"127.0.0.1:{port}")
+    srv.wait_for("metrics on")
+    _, before = get(f"http://127.0.0.1:{port}/metrics")
+    Call(srv.port, destination="4000", actions=[{"press": "9"}]).result()   # invalid, silence: exhausted
+    Call(srv.port, destination="4000", actions=[{"press": "1"}]).result()
+    # a digit no on: key names, then a caller name that cannot be a file name (the step fails)
+    Call(srv.port, destination="4001", caller_name="x y", actions=[{"press": "7"}]).result()
+    srv.wait_for("call end", timeout=5)
+    time.sleep(0.3)
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+
+    def outcome(flow: str, step: str, name: str) -> float:
+        return metric(text, f'flowengine_step_outcomes_total{{flow="{flow}",outcome="{name}",step="{step}"}}')
+
+    assert outcome("clinic", "menu", "exhausted") == 1 and outcome("clinic", "menu", "1") == 1
+    assert outcome("clinic", "menu", "2") == 0
+    assert outcome("clinic", "hello", "done") == 2 and outcome("clinic", "bye", "hangup") == 2
+    assert metric(text, 'flowengine_menu_attempts_total{flow="clinic",result="invalid",step="menu"}') == 1
+    assert metric(text, 'flowengine_menu_attempts_total{flow="clinic",result="no_input",step="menu"}') == 1
+    assert outcome("names", "stop", "other") == 1            # the caller's "7": not a label of its own
+    assert outcome("names", "greet", "error") == 1           # refused value: the step failed
+    assert outcome("names", "bye", "hangup") == 1
+    labels = " ".join(series(text, "flowengine_step_outcomes_total"))
+    assert 'outcome="7"' not in labels and "x y" not in labels
+    # the series a menu alert reads were there before the first call
+    assert 'flowengine_step_outcomes_total{flow="clinic",outcome="exhausted",step="menu"}' in before
+    assert 'flowengine_menu_attempts_total{flow="clinic",result="no_input",step="menu"}' in before
+    assert srv.stop() == 0
+
+
+def test_alert_series_exist_at_zero_and_the_flow_set_is_identified(server, tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    port = free_port()
+    srv = server("--flows", str(tmp_path), "--metrics", f"127.0.0.1:{port}")
+    srv.wait_for("metrics on")
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    for sample in ('flowengine_flow_reloads_total{result="ok"}', 'flowengine_flow_reloads_total{result="failed"}',
+                   'flowengine_calls_total{flow="clinic",result="error"}',
+                   'flowengine_calls_total{flow="clinic",result="gone"}',
+                   'flowengine_calls_total{flow="-",result="unrouted"}',
+                   'flowengine_bridge_outcomes_total{outcome="busy"}'):
+        assert sample + " 0.0" in text, sample
+    import flowengine
+    assert re.search(r'flowengine_build_info\{python="[0-9.]+",version="%s"\} 1\.0' % re.escape(
+        flowengine.__version__), text)
+    first = re.findall(r'flowengine_flow_set_info\{digest="([0-9a-f]{12})"\} 1\.0', text)
+    assert len(first) == 1 and metric(text, "flowengine_flows") == 1
+    (tmp_path / "clinic.yaml").write_text(CLINIC + "\n# a comment changes nothing the flow says\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    srv.wait_for("version 2")
+    time.sleep(0.2)
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert re.findall(r'flowengine_flow_set_info\{digest="([0-9a-f]{12})"\}', text) == first
+    (tmp_path / "clinic.yaml").write_text(CLINIC.replace("menu.wav", "menu2.wav"))
+    srv.proc.send_signal(signal.SIGHUP)
+    srv.wait_for("version 3")
+    time.sleep(0.2)
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    now = re.findall(r'flowengine_flow_set_info\{digest="([0-9a-f]{12})"\}', text)
+    assert len(now) == 1 and now != first                    # the old one is gone, not left at 1
+    assert metric(text, 'flowengine_flow_reloads_total{result="ok"}') == 2
+    assert srv.stop() == 0
+
+
+def test_a_successful_reload_is_logged_at_info(server, tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    srv = server("--flows", str(tmp_path))
+    srv.proc.send_signal(signal.SIGHUP)
+    line = srv.wait_for("reloaded ")
+    assert " INFO " in line and "version 2" in line and "digest " in line
+    assert srv.stop() == 0
