@@ -116,3 +116,47 @@ def test_a_successful_reload_is_logged_at_info(server, tmp_path):
     line = srv.wait_for("reloaded ")
     assert " INFO " in line and "version 2" in line and "digest " in line
     assert srv.stop() == 0
+
+
+# -- what a call's log line says ------------------------------------------------------------
+
+def status(srv) -> dict[str, int]:
+    seen = sum("status calls_active" in line for line in srv.lines)
+    srv.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while sum("status calls_active" in line for line in srv.lines) == seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    line = [line for line in srv.lines if "status calls_active" in line][-1]
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", line)}
+
+
+def test_a_connection_that_sends_nothing_is_not_a_call(server, tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    port = free_port()
+    srv = server("--flows", str(tmp_path), "--metrics", f"127.0.0.1:{port}", "--log-level", "debug")
+    probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10)   # a TCP health check
+    probe.close()
+    srv.wait_for("connection from 127.0.0.1 closed before sending anything: not a call")
+    assert not any("call end" in line for line in srv.lines)
+    assert status(srv)["calls_total"] == 0
+    Call(srv.port, destination="4000", actions=[{"press": "1"}]).result()
+    assert "outcome=ok" in srv.wait_for("call end")
+    assert status(srv)["calls_total"] == 1
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("flowengine_calls_total{")) == 1
+    assert srv.stop() == 0
+
+
+def test_a_call_whose_connection_drops_midway_is_not_logged_ok(server, tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    srv = server("--flows", str(tmp_path))
+    Call(srv.port, destination="4000", drop_at="menu.wav").result()   # FreeSWITCH's side goes, no hangup
+    line = srv.wait_for("call end")
+    assert "outcome=lost: connection closed by FreeSWITCH" in line and "cause=CONNECTION_LOST" in line
+    Call(srv.port, destination="4000", actions=[{"press": "1"}]).result()
+    deadline = time.monotonic() + 5
+    while sum("call end" in line for line in srv.lines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [line for line in srv.lines if "call end" in line][1].endswith("outcome=ok")
+    assert srv.stop() == 0
