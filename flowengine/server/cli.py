@@ -12,6 +12,7 @@ from typing import Callable
 
 import gevent
 
+from ..cli import commands_help, program
 from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
@@ -42,9 +43,10 @@ def _network(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run.py", description=(
+    p = argparse.ArgumentParser(prog=program(), description=(
         "flowengine: the server FreeSWITCH's dialplan hands calls to with "
-        "<action application=\"socket\" data=\"HOST:PORT async full\"/>."))
+        "<action application=\"socket\" data=\"HOST:PORT async full\"/>."),
+        epilog=commands_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                    help="address to accept FreeSWITCH's connections on (default 127.0.0.1:9000)")
     p.add_argument("--record", metavar="DIR",
