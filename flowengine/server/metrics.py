@@ -90,6 +90,7 @@ class Metrics:
             for result in results:
                 self.calls.labels(flow.name, result)
             for step in flow.steps.values():
+                self.steps.labels(step.kind)
                 for outcome in named_outcomes(step):
                     self.outcomes.labels(flow.name, step.name, outcome)
                 if step.kind == "menu":
