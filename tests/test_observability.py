@@ -160,3 +160,44 @@ def test_a_call_whose_connection_drops_midway_is_not_logged_ok(server, tmp_path)
         time.sleep(0.02)
     assert [line for line in srv.lines if "call end" in line][1].endswith("outcome=ok")
     assert srv.stop() == 0
+
+
+def test_a_program_of_its_own_gets_the_same_call_lines(caplog):
+    """CallServer with a handler (a greenlet per call): an idle connection is no call, a
+    call whose connection drops during set-up is lost."""
+    import logging
+
+    import gevent
+    from gevent import socket as gsocket
+
+    from flowengine.server import CallServer
+    from flowengine.session import Timeouts
+    from .conftest import load
+
+    caplog.set_level(logging.DEBUG, logger="flowengine.server")
+    server = CallServer(("127.0.0.1", 0), lambda session: session.execute("answer"),
+                        timeouts=Timeouts(connect=5, reply=5, execute=5, drain=1))
+    server.start()
+
+    def logged(text: str) -> str:
+        with gevent.Timeout(5):
+            while not any(text in r.getMessage() for r in caplog.records):
+                gevent.sleep(0.02)
+        return next(r.getMessage() for r in caplog.records if text in r.getMessage())
+
+    try:
+        idle = gsocket.create_connection(server.address)
+        idle.close()
+        logged("closed before sending anything")
+        assert server.status()["calls_total"] == 0
+        dropped = gsocket.create_connection(server.address)
+        assert dropped.recv(100) == b"connect\n\n"
+        dropped.sendall(load("pagd_digit").chunks("in")[0])          # the channel, then gone
+        dropped.recv(4096)                                           # myevents …
+        dropped.close()
+        line = logged("call end")
+        assert "outcome=lost: connection closed by FreeSWITCH" in line and "destination=" in line
+        assert server.status()["calls_total"] == 1
+    finally:
+        server.stop()
+        server.shutdown()
