@@ -97,8 +97,8 @@ class FlowRun:
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.monotonic = monotonic
         # metrics: (flow, step, step type, outcome label, seconds) as each step ends, the
-        # label one of the flow's own names or a fixed word (:func:`_label`); and (flow,
-        # step, failure) for each failed attempt a step retries itself (a menu's)
+        # label one of the flow's own names or a fixed word, never call data (see _after and
+        # caller_gone); and (flow, step, failure) for each failed try of a menu
         self.on_step = on_step
         self.on_attempt = on_attempt
         self.frames = [Frame(flow, _initial_vars(flow, {}))]
