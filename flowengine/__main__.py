@@ -7,4 +7,4 @@ signal.signal(signal.SIGHUP, signal.SIG_IGN)  # see run.py: a reload during star
 
 from .cli import main  # noqa: E402
 
-sys.exit(main())
+sys.exit(main(prog="python -m flowengine"))

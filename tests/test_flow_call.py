@@ -28,7 +28,7 @@ class Metrics:
     """Records, in order, what the call reports to the server's Prometheus metrics."""
 
     def __init__(self) -> None:
-        self.ended, self.steps, self.errors = [], [], 0
+        self.ended, self.steps, self.attempts, self.errors = [], [], [], 0
         outer = self
 
         class _Counter:
@@ -39,8 +39,11 @@ class Metrics:
     def call_ended(self, flow, result):
         self.ended.append((flow, result))
 
-    def step(self, kind, outcome, seconds):
-        self.steps.append((kind, outcome))
+    def step(self, flow, step, kind, outcome, seconds):
+        self.steps.append((flow, step, outcome))
+
+    def attempt(self, flow, step, failure):
+        self.attempts.append((flow, step, failure))
 
 
 def flow_call(flows=E2E, **kw) -> FlowCall:
@@ -326,3 +329,84 @@ steps:
     assert note.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
     assert [k for k, _ in note.headers].count("call-command") == 1
     assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "execute"]
+
+
+def _in_flow(call: FlowCall, scripted) -> None:
+    """Drive the call until its first step's command is out, its completion not yet in."""
+    out = call.start(0.0)
+    while call.phase != FLOW:
+        out = b"".join(call.receive(chunk, 0.0) for _, chunk in scripted.receive(out))
+    assert out and call.proto.gone is None
+
+
+@pytest.mark.parametrize("cut,outcome", [
+    (lambda call: call.receive(b"", 0.0), "lost: connection closed by FreeSWITCH"),
+    (lambda call: call.lost("socket error: [Errno 104] Connection reset by peer", 0.0),
+     "lost: socket error: [Errno 104] Connection reset by peer"),
+])
+def test_a_call_whose_connection_ends_before_a_hangup_is_lost_not_ok(cut, outcome):
+    flow = flow_from(HOLD)
+    metrics = Metrics()
+    call = flow_call(FlowSet({"hold": flow}, default=flow), metrics=metrics)
+    _in_flow(call, ScriptedFreeSwitch(destination="1000"))
+    cut(call)
+    assert call.closed and call.outcome == outcome
+    assert metrics.steps == [("hold", "music", "gone")]        # the step's label: no cause from the wire
+
+
+def test_a_hangup_then_the_socket_closing_is_a_call_that_ended_well():
+    replay = ReplayFreeSwitch(load("caller_hangup_during_pagd"))
+    metrics = Metrics()
+    call = flow_call(metrics=metrics)
+    converse(call, replay)
+    assert call.outcome == "ok" and call.proto.heard
+    assert metrics.steps[-1][1:] == ("ask", "gone")
+
+
+def test_a_connection_that_sends_nothing_was_never_heard():
+    call = flow_call()
+    call.start(0.0)
+    call.receive(b"", 0.0)
+    assert call.closed and not call.proto.heard and call.outcome == "ok"
+
+
+def test_a_menu_counts_each_failed_try_and_its_end():
+    flow = flow_from("""
+name: m
+numbers: ["1000"]
+start: menu
+steps:
+  menu:
+    menu: {prompt: m.wav, attempts: 3, choices: {"1": bye}}
+    on: {exhausted: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    metrics = Metrics()
+    call = flow_call(FlowSet({"m": flow}, default=flow), metrics=metrics)
+    converse(call, ScriptedFreeSwitch(destination="1000", actions=[{"press": "5"}, {"press": "7"}]))
+    assert metrics.attempts == [("m", "menu", "invalid"), ("m", "menu", "invalid"), ("m", "menu", "no_input")]
+    assert metrics.steps == [("m", "menu", "exhausted"), ("m", "bye", "hangup")]
+
+
+def test_outcome_labels_are_the_flows_names_or_fixed_words_never_call_data():
+    main = flow_from("""
+name: main
+numbers: ["1000"]
+start: ask
+steps:
+  ask: {call: {flow: lookup}, on: {found: away}, next: away}
+  away: {transfer: "2000 XML default"}
+""")
+    lookup = flow_from("""
+name: lookup
+params: {}
+start: back
+steps:
+  back: {return: "${caller_id_name}"}
+""")
+    metrics = Metrics()
+    call = flow_call(FlowSet({"main": main, "lookup": lookup}, default=main), metrics=metrics)
+    converse(call, ScriptedFreeSwitch(destination="1000", caller_name="Mallory"))
+    assert call.run.outcomes[:2] == [("back", "return:Mallory"), ("ask", "Mallory")]   # the log keeps it
+    assert metrics.steps == [("lookup", "back", "return"), ("main", "ask", "other"),
+                             ("main", "away", "transferred")]

@@ -38,12 +38,14 @@ def free_port() -> int:
 
 class Call(threading.Thread):
     """FreeSWITCH's side of one call, scripted; ``pause_at`` holds the answer to the first
-    command that mentions it until :meth:`go`."""
+    command that mentions it until :meth:`go`; ``drop_at`` closes the connection there."""
 
-    def __init__(self, port: int, destination: str = "3000", pause_at: str | None = None) -> None:
+    def __init__(self, port: int, destination: str = "3000", pause_at: str | None = None,
+                 drop_at: str | None = None, **scripted) -> None:
         super().__init__(daemon=True)
         self.port = port
-        self.fs = ScriptedFreeSwitch(destination=destination)
+        self.drop_at = drop_at  # close the socket, unanswered, at the first command that mentions it
+        self.fs = ScriptedFreeSwitch(destination=destination, **scripted)
         self.pause_at = pause_at
         self.paused = threading.Event()
         self._go = threading.Event()
@@ -65,6 +67,8 @@ class Call(threading.Thread):
                         return
                     for command in reader.feed(data):
                         self.commands.append(command.describe())
+                        if self.drop_at and self.drop_at in command.describe():
+                            return
                         if self.pause_at and self.pause_at in command.describe() and not self._go.is_set():
                             self.paused.set()
                             self._go.wait(20)

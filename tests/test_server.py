@@ -52,12 +52,12 @@ def test_one_bad_call_does_not_hurt_the_next(server):
 
 
 def test_a_reset_peer_ends_only_its_call(server):
-    srv = server()
+    srv = server("--log-level", "debug")
     rude = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     rude.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     rude.recv(100)
     rude.close()                                     # RST instead of a connect reply
-    srv.wait_for("call end uuid=-")
+    srv.wait_for("connection from 127.0.0.1 closed before sending anything")
     assert srv.call("answer_playback_hangup").exhausted
     assert srv.stop() == 0
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import Limits, OutboundProtocol, Ticket, commands
+from ..esl.protocol import LOST
 from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
 from ..flows.hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
@@ -77,6 +78,7 @@ class FlowCall:
         self.released = False               # handed back to the dialplan: never hang it up
         self.hung_up = False                # the flow's own hangup has run
         self.outcome = "ok"                 # for the call's summary line: "ok" or what went wrong
+        #                                     ("lost: …", "ProtocolError: …", "internal error")
         self.error: FlowengineError | None = None
         self._waiting: list[Ticket] = []    # one write's tickets; the last one's answer resumes
         self._span = 0.0                    # the current wait's length, for its timeout message
@@ -194,6 +196,9 @@ class FlowCall:
         """The current wait is over: move to the next phase; the bytes it writes."""
         phase = self.phase
         out = b""
+        if isinstance(error, CallGone) and error.cause == LOST and phase in (CONNECT, SETUP, FLOW) \
+                and self.outcome == "ok" and self.proto.heard:
+            self.outcome = f"lost: {error.detail}"  # the socket ended with no hangup: not a call that ended well
         if phase == CONNECT:
             out = self._connected(error, now)
         elif phase == SETUP:
@@ -245,7 +250,8 @@ class FlowCall:
         self.flow_name = flow.name
         options = self.run_options or {"trace": False}
         self.run = FlowRun(flow, flows=flowset, channel=channel, uuid=self.proto.uuid,
-                           on_step=self.metrics.step if self.metrics is not None else None, **options)
+                           on_step=self.metrics.step if self.metrics is not None else None,
+                           on_attempt=self.metrics.attempt if self.metrics is not None else None, **options)
         self.phase = FLOW
         asked = b""
         self.core = channel.get("Core-UUID")

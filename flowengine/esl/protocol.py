@@ -76,12 +76,17 @@ def _uuid_series() -> Callable[[], str]:
     return lambda: f"{prefix}{next(counter) & 0xFFFFFFFFFFFF:012x}"
 
 
+#: the cause of a call whose connection ended (EOF, reset) before FreeSWITCH reported a
+#: hangup or sent a disconnect notice: the call was lost, not ended
+LOST = "CONNECTION_LOST"
+
+
 class OutboundProtocol:
     """One call's conversation state. Not thread-safe; one owner drives it."""
 
     # slots: one of these lives as long as its call, thousands at once
     __slots__ = ("parser", "_new_uuid", "on_event", "channel", "uuid", "socket_mode", "control", "_replies",
-                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "closed")
+                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "closed", "heard")
 
     def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] | None = None,
                  on_event: Callable[[Event], None] | None = None, budget: BufferBudget | None = None) -> None:
@@ -105,6 +110,7 @@ class OutboundProtocol:
         self.lingering = False         # a linger disconnect notice came
         self.hangup_complete = False
         self.closed = False            # final disconnect notice, EOF or reset
+        self.heard = False             # any byte came: a peer that sent none was no call
 
     # -- commands -----------------------------------------------------------------
     def command(self, data: bytes) -> Ticket:
@@ -176,6 +182,7 @@ class OutboundProtocol:
         if not data:
             self.connection_lost("connection closed by FreeSWITCH")
             return []
+        self.heard = True
         try:
             messages = self.parser.feed(data)
             for message in messages:
@@ -187,7 +194,7 @@ class OutboundProtocol:
 
     def connection_lost(self, detail: str) -> None:
         self.closed = True
-        self._mark_gone(self.hangup_cause or "CONNECTION_LOST", detail)
+        self._mark_gone(self.hangup_cause or LOST, detail)
 
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, Event):

@@ -11,6 +11,8 @@ by another, one flow at a time, so the receiver can do other work in between.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ class FlowSet:
     flows: dict[str, Flow] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     default: Flow | None = None
+    digest: str = ""    # what the flows say, hashed: the same files give the same digest anywhere
     _exact: dict[str, Flow] = field(default_factory=dict)
     _ranges: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
     _patterns: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
@@ -58,7 +61,7 @@ def pack(flowset: FlowSet) -> bytes:
         return flow.name if flow is not None else None
     return pickle.dumps({
         "flows": [pickle.dumps(flow, pickle.HIGHEST_PROTOCOL) for flow in flowset.flows.values()],
-        "warnings": flowset.warnings, "default": name(flowset.default),
+        "warnings": flowset.warnings, "default": name(flowset.default), "digest": flowset.digest,
         "exact": {number: flow.name for number, flow in flowset._exact.items()},
         "ranges": [(pattern, flow.name) for pattern, flow in flowset._ranges],
         "patterns": [(pattern, flow.name) for pattern, flow in flowset._patterns],
@@ -69,7 +72,7 @@ def unpack(data: bytes, pause: Callable[[], None] = lambda: None) -> FlowSet:
     """A set from :func:`pack`'s bytes (made by this program, never by a stranger: it is a
     pickle); ``pause()`` is called after each flow."""
     packed = pickle.loads(data)
-    flowset = FlowSet(warnings=packed["warnings"])
+    flowset = FlowSet(warnings=packed["warnings"], digest=packed["digest"])
     for blob in packed["flows"]:
         flow = pickle.loads(blob)
         flowset.flows[flow.name] = flow
@@ -117,6 +120,7 @@ def load_flows(directory: str | Path) -> FlowSet:
     errors += _check_calls(flowset, broken)
     if errors:
         raise FlowProblems(errors)
+    flowset.digest = digest(flowset)
     return flowset
 
 
@@ -177,6 +181,14 @@ def _names(directory: Path, skip: Path) -> dict[str, Path]:
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             found.setdefault(data["name"], other)
     return found
+def digest(flowset: FlowSet) -> str:
+    """12 hex digits of SHA-256 over every flow's name and content (as loaded: comments
+    and layout do not count), in name order: which flow set a host serves, for metrics."""
+    sha = hashlib.sha256()
+    for name in sorted(flowset.flows):
+        sha.update(json.dumps([name, flowset.flows[name].source.data], sort_keys=True, default=str,
+                              ensure_ascii=False).encode())
+    return sha.hexdigest()[:12]
 
 
 def _route(flowset: FlowSet) -> list[str]:

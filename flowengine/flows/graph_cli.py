@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import program
 from ..errors import FlowError
 from .graph import FORMATS
 from .source import load_source
@@ -12,7 +13,7 @@ from .validate import check
 
 
 def graph_command(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="run.py graph", description=(
+    p = argparse.ArgumentParser(prog=program("graph"), description=(
         "Draw a flow: steps as nodes, outcomes as labelled edges, unreachable steps dashed. "
         "svg needs Graphviz's dot program; dot and mermaid text need nothing."))
     p.add_argument("flow", help="a flow file (YAML)")

@@ -89,13 +89,18 @@ class FlowRun:
     def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
                  clock: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, trace: bool = True,
-                 on_step: Callable[[str, str, float], None] | None = None) -> None:
+                 on_step: Callable[[str, str, str, str, float], None] | None = None,
+                 on_attempt: Callable[[str, str, str], None] | None = None) -> None:
         self.flows = flows
         self.channel = channel
         self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.monotonic = monotonic
-        self.on_step = on_step  # (step type, outcome, seconds) as each step ends: metrics
+        # metrics: (flow, step, step type, outcome label, seconds) as each step ends, the
+        # label one of the flow's own names or a fixed word, never call data (see _after and
+        # caller_gone); and (flow, step, failure) for each failed try of a menu
+        self.on_step = on_step
+        self.on_attempt = on_attempt
         self.frames = [Frame(flow, _initial_vars(flow, {}))]
         self.last_event: Event | None = channel
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
@@ -142,7 +147,7 @@ class FlowRun:
                 self._log_step(frame, "hangup")
                 self.result = CallResult.HANGUP
             else:
-                self._log_step(frame, f"hangup:{cause}")
+                self._log_step(frame, f"hangup:{cause}", "gone")
                 self.result = CallResult.GONE
         self._ending = True
         self._close_all()
@@ -151,7 +156,14 @@ class FlowRun:
         """The driver could not run the last command (timeout, -ERR, unsafe value)."""
         if self._ending:  # the run's own hangup failed: nothing is left to run
             return None
+        self._step_failed()
         return self._error(exc)
+
+    def attempt_failed(self, step: Step, failure: str) -> None:
+        """A step's own try failed and it goes on (a menu's ``no_input`` / ``invalid``):
+        what its outcome alone does not show."""
+        if self.on_attempt is not None:
+            self.on_attempt(self.frames[-1].flow.name, step.name, failure)
 
     @property
     def flow(self) -> Flow:
@@ -246,17 +258,19 @@ class FlowRun:
             except StopIteration as stop:
                 result = stop.value
             except Exception as exc:
+                self._step_failed()
                 return self._error(exc)
             else:
                 if isinstance(command, Execute):
                     try:
                         command = _encoded(command)
                     except UnsafeValue as exc:
+                        self._step_failed()
                         return self._error(exc)
                     self.executed.append((command.app, command.arg))
                 elif isinstance(command, Exit):
                     self.result = CallResult.TRANSFER
-                    self._log_step(frame, "transferred")
+                    self._log_step(frame, "transferred", "transferred")
                     self._ending = True
                 return command
             value = None
@@ -278,7 +292,7 @@ class FlowRun:
             self._ending = True
             return None
         if step.kind == "return":
-            self._log_step(frame, f"return:{result}")
+            self._log_step(frame, f"return:{result}", "return")
             self.frames.pop()
             parent = self.frames[-1]
             call_step = parent.flow.steps[parent.step]  # type: ignore[index]
@@ -286,8 +300,12 @@ class FlowRun:
         # a branch's outcome is its name (when[0], else, exceeded): what README's tables,
         # coverage and a case's outcomes: say, whatever step it leads to
         outcome = result.edge if isinstance(result, Goto) else str(result)
-        self._log_step(frame, outcome)
-        target, edge = (result.step, result.edge) if isinstance(result, Goto) else _way_out(step, outcome)
+        if isinstance(result, Goto):
+            target, edge, label = result.step, result.edge, outcome   # the flow's own branch
+        else:
+            target, edge = _way_out(step, outcome)
+            label = outcome if edge == outcome or outcome in KINDS[step.kind].outcomes else "other"
+        self._log_step(frame, outcome, label)
         self.taken.append((frame.flow.name, step.name, edge))
         if target is None:
             if len(self.frames) > 1:  # a called flow ran out of steps: it returns "done"
@@ -336,7 +354,16 @@ class FlowRun:
             if frame.gen is not None:
                 frame.gen.close()
 
-    def _log_step(self, frame: Frame, outcome: str) -> None:
+    def _step_failed(self) -> None:
+        """The running step raised, or its command could not be run: its outcome is
+        ``error`` (the error's own line says why), then ``on_error`` runs."""
+        frame = self.frames[-1]
+        if self.on_step is not None and frame.step is not None:
+            step = frame.flow.steps[frame.step]
+            self.on_step(frame.flow.name, step.name, step.kind, "error", self.monotonic() - frame.entered)
+
+    def _log_step(self, frame: Frame, outcome: str, label: str | None = None) -> None:
+        """``label``: the outcome as metrics count it, when ``outcome`` may hold call data."""
         seconds = self.monotonic() - frame.entered
         self.outcomes.append((frame.step or "-", outcome))
         if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
@@ -346,7 +373,8 @@ class FlowRun:
                      seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
                                             "outcome": outcome, "ms": round(seconds * 1000, 1)})
         if self.on_step is not None and frame.step is not None:
-            self.on_step(frame.flow.steps[frame.step].kind, outcome, seconds)
+            step = frame.flow.steps[frame.step]
+            self.on_step(frame.flow.name, step.name, step.kind, outcome if label is None else label, seconds)
 
 
 def _encoded(command: Execute) -> Execute:

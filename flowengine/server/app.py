@@ -29,6 +29,7 @@ from ..call import Timeouts
 from ..call.flow_call import FlowCall
 from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import BufferBudget, Limits
+from ..esl.protocol import LOST
 from ..flows.flowset import FlowSet
 from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
@@ -187,7 +188,6 @@ class CallServer:
             sock.close()
             log.warning("refused %s: not in --allow", address[0])
             return False
-        self.calls_total += 1
         try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -222,7 +222,11 @@ class CallServer:
             self.metrics.calls_active.dec()
         call = evented.call
         proto = call.proto
-        log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
+        if proto.heard:
+            self.calls_total += 1
+            log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
+        else:
+            log_idle_connection(call.peer)
         if self.max_calls is not None and self._server.started and not self._stopping.is_set() \
                 and len(self.calls) < self.max_calls:
             self._server.start_accepting()
@@ -241,8 +245,9 @@ class CallServer:
         try:
             session.start()
             self.handler(session)
-        except CallGone:
-            pass
+        except CallGone as gone:
+            if gone.cause == LOST and session.proto.heard:  # the socket ended, no hangup came
+                outcome = f"lost: {gone.detail}"
         except ProtocolError as exc:
             outcome = f"ProtocolError: {exc}"
             log.warning("call %s from %s ended on malformed input: %s", session.uuid or "-", address[0], exc)
@@ -262,8 +267,18 @@ class CallServer:
             self.sessions.discard(session)
             if metrics is not None:
                 metrics.calls_active.dec()
-            log_call_end(session.uuid, session.channel, session.started_at, session.hangup_cause, session.gone,
-                         outcome)
+            if session.proto.heard:
+                self.calls_total += 1
+                log_call_end(session.uuid, session.channel, session.started_at, session.hangup_cause,
+                             session.gone, outcome)
+            else:
+                log_idle_connection(address[0])
+
+
+def log_idle_connection(peer: str) -> None:
+    """A peer that connected and closed without a byte (a TCP health check, a port scan)
+    made no call: no call line, not counted, and only at debug level."""
+    log.debug("connection from %s closed before sending anything: not a call", peer)
 
 
 def log_call_end(uuid: str | None, channel, started_at: float, hangup_cause: str | None, gone: CallGone | None,

@@ -9,9 +9,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 import gevent
 
+from ..cli import commands_help, program
 from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
@@ -20,7 +22,7 @@ from ..flows.flowset import load_file
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
-from .library import FlowLibrary, snapshot
+from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
@@ -43,9 +45,10 @@ def _network(text: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run.py", description=(
+    p = argparse.ArgumentParser(prog=program(), description=(
         "flowengine: the server FreeSWITCH's dialplan hands calls to with "
-        "<action application=\"socket\" data=\"HOST:PORT async full\"/>."))
+        "<action application=\"socket\" data=\"HOST:PORT async full\"/>."),
+        epilog=commands_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 9000), metavar="HOST:PORT",
                    help="address to accept FreeSWITCH's connections on (default 127.0.0.1:9000)")
     p.add_argument("--record", metavar="DIR",
@@ -155,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         return Supervisor(worker_command(), args.workers).run()
     log.info("loaded %d flow(s) from %s", len(flows.flows), args.flows)
     metrics = Metrics() if args.metrics else None
-    library = FlowLibrary(args.flows, flows, on_reload=metrics.reload if metrics is not None else None, seen=seen)
+    library = FlowLibrary(args.flows, flows, seen=seen)
+    if metrics is not None:
+        metrics.flows_loaded(flows)
+        library.on_reload = _reported(metrics, library)
     server = CallServer(args.listen, flows=lambda: library.current, allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
@@ -180,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot listen: %s", exc)
         return 2
     return 0
+
+
+def _reported(metrics: Metrics, library: FlowLibrary) -> Callable[[bool], None]:
+    """After each reload: counted, and the new set's series and identity in the metrics."""
+    def reloaded(ok: bool) -> None:
+        metrics.reload(ok)
+        if ok:
+            metrics.flows_loaded(library.current, pause=pauser(UNPACK_SLICE))
+    return reloaded
 
 
 def _stop_with_parent(server: CallServer) -> None:

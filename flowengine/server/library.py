@@ -109,7 +109,7 @@ def load_elsewhere(directory: str | Path, timeout: float = LOAD_TIMEOUT) -> Flow
     collecting = gc.isenabled()
     gc.disable()
     try:
-        flows = unpack(value, pause=_pauser(UNPACK_SLICE))
+        flows = unpack(value, pause=pauser(UNPACK_SLICE))
         gc.freeze()
     finally:
         if collecting:
@@ -117,7 +117,7 @@ def load_elsewhere(directory: str | Path, timeout: float = LOAD_TIMEOUT) -> Flow
     return flows
 
 
-def _pauser(every: float) -> Callable[[], None]:
+def pauser(every: float) -> Callable[[], None]:
     """A ``pause()`` that lets the loop run whenever ``every`` seconds of work have passed."""
     last = time.perf_counter()
 
@@ -231,7 +231,8 @@ class FlowLibrary:
             log.warning("%s", warning)
         self.current = flows
         self.version += 1
-        log.warning("reloaded %s: version %d, %d flow(s)", self.directory, self.version, len(flows.flows))
+        log.info("reloaded %s: version %d, %d flow(s), digest %s", self.directory, self.version,
+                 len(flows.flows), flows.digest)
         self._told(True)
         return True
 

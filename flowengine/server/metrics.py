@@ -8,10 +8,17 @@ health check answers only while the gevent loop that accepts calls is running.
 from __future__ import annotations
 
 import logging
+import platform
 from typing import Callable
 
 from gevent.pywsgi import WSGIServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+import flowengine
+from ..call.lifecycle import CallResult
+from ..flows.flowset import FlowSet
+from ..flows.model import Step
+from ..flows.steps import KINDS
 
 log = logging.getLogger("flowengine.metrics")
 
@@ -20,6 +27,22 @@ _STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 
 
 class Metrics:
+    """What a server counts, for dashboards and alerts (``deploy/grafana/flowengine.json``).
+
+    Label values are bounded by what the operator loaded, never by what a call sends:
+    ``flow`` and ``step`` are names from the loaded flow files (``-`` for a call no flow
+    serves); ``outcome`` is one of the flow's own names (an ``on:`` key, a menu choice,
+    a ``when`` branch ``when[0]`` / ``else``, a ``goto``'s ``goto`` / ``exceeded``) or a fixed word (the kind's outcomes, ``error``,
+    ``gone``, ``return``, ``transferred``, ``hangup``, and ``other`` for what the flow does
+    not name: a digit no ``on:`` key takes, an application's answer). So the series are
+    at most the flows' steps times their outcomes, whatever callers do; a flow removed by
+    a reload keeps its series until the process restarts.
+
+    The series an alert reads exist from the start at 0 (:meth:`flows_loaded`), since
+    ``rate()`` or ``increase()`` cannot see the first increment of a series that did not
+    exist before it.
+    """
+
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
         self.calls_active = Gauge("flowengine_calls_active", "Calls in progress", registry=registry)
@@ -27,18 +50,62 @@ class Metrics:
                              ["flow", "result"], registry=registry)
         self.steps = Histogram("flowengine_step_duration_seconds", "Time spent in a step, by step type",
                                ["step_type"], buckets=_STEP_BUCKETS, registry=registry)
+        self.outcomes = Counter("flowengine_step_outcomes", "Steps ended, by flow, step and outcome "
+                                "(labels from the loaded flows only)", ["flow", "step", "outcome"],
+                                registry=registry)
+        self.attempts = Counter("flowengine_menu_attempts", "Failed tries of a menu (no_input, invalid), "
+                                "each one, also those it retries", ["flow", "step", "result"], registry=registry)
         self.protocol_errors = Counter("flowengine_esl_protocol_errors", "Calls ended by malformed Event "
                                        "Socket input", registry=registry)
         self.bridges = Counter("flowengine_bridge_outcomes", "Bridge steps, by outcome", ["outcome"],
                                registry=registry)
         self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"],
                                registry=registry)
+        self.build = Gauge("flowengine_build_info", "Always 1: the flowengine version running",
+                           ["version", "python"], registry=registry)
+        self.flow_set = Gauge("flowengine_flow_set_info", "Always 1: the flow set in force (digest of its "
+                              "flows' content; the same on every host serving the same files)",
+                              ["digest"], registry=registry)
+        self.flow_count = Gauge("flowengine_flows", "Flows in the set in force", registry=registry)
+        self._digest: str | None = None
+        self.build.labels(flowengine.__version__, platform.python_version()).set(1)
+        for result in ("ok", "failed"):
+            self.reloads.labels(result)
+        for outcome in ("answered", "busy", "no_answer", "failed"):
+            self.bridges.labels(outcome)
+        self.calls.labels("-", CallResult.UNROUTED)
 
     # -- what the server and its flow calls report -------------------------------------
-    def step(self, kind: str, outcome: str, seconds: float) -> None:
+    def flows_loaded(self, flows: FlowSet, pause: Callable[[], None] = lambda: None) -> None:
+        """A set is in force (at start, after each reload): its identity, and its flows'
+        series at 0 — every call result, and every outcome the flows name. ``pause()``
+        after each flow lets a reload's calls run meanwhile (:func:`.library.pauser`)."""
+        if self._digest is not None and self._digest != flows.digest:
+            self.flow_set.remove(self._digest)
+        self._digest = flows.digest
+        self.flow_set.labels(flows.digest).set(1)
+        self.flow_count.set(len(flows.flows))
+        results = [r for r in CallResult if r is not CallResult.UNROUTED]
+        for flow in flows.flows.values():
+            for result in results:
+                self.calls.labels(flow.name, result)
+            for step in flow.steps.values():
+                self.steps.labels(step.kind)
+                for outcome in named_outcomes(step):
+                    self.outcomes.labels(flow.name, step.name, outcome)
+                if step.kind == "menu":
+                    for failure in ("no_input", "invalid"):
+                        self.attempts.labels(flow.name, step.name, failure)
+            pause()
+
+    def step(self, flow: str, step: str, kind: str, outcome: str, seconds: float) -> None:
         self.steps.labels(kind).observe(seconds)
-        if kind == "bridge":  # "hangup:<cause>" (the caller left) counts as "hangup": few labels
-            self.bridges.labels(outcome.split(":", 1)[0]).inc()
+        self.outcomes.labels(flow, step, outcome).inc()
+        if kind == "bridge":  # the caller leaving during it counts as "hangup": few labels
+            self.bridges.labels("hangup" if outcome == "gone" else outcome).inc()
+
+    def attempt(self, flow: str, step: str, failure: str) -> None:
+        self.attempts.labels(flow, step, failure).inc()
 
     def call_ended(self, flow: str, result: str) -> None:
         self.calls.labels(flow, result).inc()
@@ -48,6 +115,17 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def named_outcomes(step: Step) -> list[str]:
+    """The outcomes of ``step`` a flow names, as :class:`Metrics` labels them: its kind's
+    fixed ones and its ``on:`` keys, choices and branches (``when[0]``, ``else``)."""
+    names = dict.fromkeys(KINDS[step.kind].outcomes)
+    for transition in step.transitions():
+        if transition.path[0] == "next":
+            continue
+        names[transition.edge] = None
+    return list(names)
 
 
 def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool]) -> WSGIServer:

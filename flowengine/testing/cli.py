@@ -8,6 +8,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, TextIO
 
+from ..cli import program
 from ..errors import FlowError
 from ..flows.steps import APPLICATIONS
 from ..flows import FlowRun, FlowSet, load_flows
@@ -21,7 +22,7 @@ from .scripted import ScriptedFreeSwitch
 
 
 def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
-    p = argparse.ArgumentParser(prog="run.py test", description="Run the flow test cases (*.test.yaml).")
+    p = argparse.ArgumentParser(prog=program("test"), description="Run the flow test cases (*.test.yaml).")
     p.add_argument("paths", nargs="*", default=["flows"], help="test files or directories (default flows)")
     p.add_argument("--coverage", action="store_true",
                    help="also list every step and outcome no case reaches (and fail if there is one)")
@@ -96,7 +97,7 @@ class TerminalCaller(ScriptedFreeSwitch):
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    p = argparse.ArgumentParser(prog="run.py simulate", description=(
+    p = argparse.ArgumentParser(prog=program("simulate"), description=(
         "Call a flow from the terminal: each step is shown, digits are asked for when the flow "
         "collects them (Enter = no input). Reads answers from a pipe too."))
     p.add_argument("flow", help="the flow file, e.g. flows/main.yaml (its directory is loaded)")

@@ -53,6 +53,7 @@ def run(flow_run, step):
                 return choice
             status = "invalid"
         failure = "no_input" if status == "timeout" else "invalid"
+        flow_run.attempt_failed(step, failure)  # flowengine_menu_attempts_total: the funnel
         if failure in step.on:
             return failure
         if failure in counted:
