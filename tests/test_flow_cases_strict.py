@@ -194,3 +194,12 @@ def test_the_readme_case_runs_green_against_the_shipped_flows(tmp_path):
     [result] = run_test_file(tmp_path / "readme.test.yaml")
     assert result.problems == []
     assert result.run.visited[-1] == "leave_message/thanks"
+
+
+def test_a_call_time_that_is_no_moment_is_refused_when_the_file_loads(tmp_path):
+    with pytest.raises(FlowError) as error:
+        results(tmp_path, """
+            - name: tomorrow
+              call: {destination: "100", time: tomorrow}
+            """)
+    assert "case 'tomorrow': time 'tomorrow' is not an ISO 8601 moment" in str(error.value)

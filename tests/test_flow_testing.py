@@ -135,3 +135,31 @@ def test_simulate_over_a_pipe():
     assert "  -> menu: 2" in out and "  -> support: busy" in out
     assert "  -> sorry: played" in out and "leave_message" in out
     assert out.strip().splitlines()[-1] == "end: hangup (NORMAL_CLEARING)"
+
+
+def test_simulate_asks_again_rings_each_target_and_records_nothing_when_told():
+    proc = run_py("simulate", "flows/main.yaml", "--number", "1000", "--time", "2026-11-23T10:30:00+01:00",
+                  stdin="\n1\nbussy\nbusy\nno_answer\n0\n")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "? digits (attempt 1 of 3; Enter = no input)" in out and "? digits (attempt 2 of 3;" in out
+    assert "! 'bussy' is not one of them (did you mean busy?)" in out        # asked again, not "answered"
+    assert "? bridge to user/1101:" in out and "? bridge to user/1102:" in out
+    assert "  -> sales: no_answer" in out                  # the last target's answer is the outcome
+    assert "  -> record: empty" in out                      # 0 seconds spoken
+    assert out.strip().splitlines()[-1] == "end: hangup (NORMAL_CLEARING)"
+
+
+def test_simulate_routes_the_number_over_a_directory_and_refuses_a_bad_time():
+    proc = run_py("simulate", "flows", "--number", "2004", "--caller", "1042")
+    assert proc.returncode == 0, proc.stdout
+    assert "flow example_decide" in proc.stdout.splitlines()[0]
+    proc = run_py("simulate", "--number", "9999")
+    assert proc.returncode == 1 and "no flow in flows serves '9999'" in proc.stdout
+    proc = run_py("simulate", "flows/main.yaml", "--number", "2004", "--time", "tomorrow")
+    assert proc.returncode == 2 and proc.stdout.strip() == ("--time 'tomorrow' is not an ISO 8601 moment "
+                                                            "(e.g. 2026-11-23T10:30:00+01:00)")
+    assert proc.stderr == ""
+    proc = run_py("simulate", "flows/main.yaml", "--number", "2004", "--time", "2026-11-23T10:30:00+01:00",
+                  stdin="1\n")
+    assert "note: on the server '2004' goes to flow example_decide" in proc.stdout

@@ -19,6 +19,7 @@ class Execute:
     arg: str | None = None
     timeout: float | None = None
     wait: bool = True
+    note: str | None = None    # for people watching (run.py simulate): "attempt 2 of 3"; never sent
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,12 @@ def _check_case(source: Source, at: tuple, spec: dict) -> None:
                 seconds(action["time"])
             except ValueError as exc:
                 refuse(where + ("time",), f"time: {exc}")
+    moment = (spec.get("call") or {}).get("time")
+    if moment is not None:
+        try:
+            _clock(moment)
+        except ValueError:
+            refuse(("call", "time"), f"time {moment!r} is not an ISO 8601 moment (e.g. \"2026-11-23T10:30:00+01:00\")")
     fail = spec.get("fail")
     if fail is not None and (not isinstance(fail, dict) or set(fail) != {"at"} or not isinstance(fail["at"], str)):
         refuse(("fail",), "fail: is {at: STEP}: FreeSWITCH refuses that step's command, the flow's on_error runs")

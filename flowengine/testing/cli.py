@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import sys
 from collections import deque
 from pathlib import Path
@@ -12,7 +14,7 @@ from ..cli import program
 from ..errors import FlowError
 from ..flows.steps import APPLICATIONS
 from ..flows import FlowRun, FlowSet, load_flows
-from ..call.flow_call import FlowCall
+from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..flows.interpreter import Execute
 from ..session import Timeouts
 from . import coverage
@@ -69,17 +71,39 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
     return 1 if failed or gaps else 0
 
 
+#: a mistyped answer is asked again this many times at most (a pipe of nonsense ends)
+_MAX_ASKS = 5
+BRIDGE_ANSWERS = ("answered", "busy", "no_answer", "failed")
+
+
 class TerminalCaller(ScriptedFreeSwitch):
     """The scripted FreeSWITCH, with a person (or a pipe) as the caller."""
 
-    def __init__(self, ask: Callable[[str], str | None], **kwargs) -> None:
+    def __init__(self, ask: Callable[[str], str | None], say: Callable[[str], None], **kwargs) -> None:
         super().__init__(**kwargs)
         self.ask = ask
+        self.say = say
+        self.note: str | None = None      # what the step says of this command ("attempt 2 of 3")
+
+    def choose(self, question: str, choices: tuple[str, ...], default: str) -> str:
+        """One of ``choices``: a mistyped answer is asked again (``bussy`` is not ``answered``);
+        no answer (Enter, the end of a pipe) is the default."""
+        for _ in range(_MAX_ASKS):
+            answer = self.ask(f"{question} {', '.join(choices)}? [{default}] ")
+            if answer is None:
+                return default
+            if answer in choices:
+                return answer
+            close = difflib.get_close_matches(answer, choices, n=1)
+            self.say(f"{answer!r} is not one of them" + (f" (did you mean {close[0]}?)" if close else ""))
+        self.say(f"no answer in {_MAX_ASKS} tries: {default}")
+        return default
 
     def _app_play_and_get_digits(self, arg: str, key: str) -> bytes:
         tries = max(int(arg.split(" ")[2]), 0)
         for i in range(tries):
-            answer = self.ask(f"digits (try {i + 1} of {tries}; Enter = no input): ")
+            which = self.note if self.note and tries == 1 else f"try {i + 1} of {tries}"
+            answer = self.ask(f"digits ({which}; Enter = no input): ")
             if answer:
                 self.caller.actions.append({"press": answer})
             else:
@@ -89,33 +113,70 @@ class TerminalCaller(ScriptedFreeSwitch):
         return result
 
     def _app_bridge(self, arg: str, key: str) -> bytes:
-        answer = self.ask(f"bridge {arg}: answered, busy, no_answer or failed? [answered] ") or "answered"
-        for leg in arg.split("|"):
-            target = leg.split("]")[-1].split("}")[-1]
-            self.bridge[target] = answer if answer in ("answered", "busy", "no_answer", "failed") else "answered"
+        """Each target in turn, as FreeSWITCH rings them: the next only if this one did not answer."""
+        dial = re.sub(r"^\{[^}]*\}", "", arg)
+        for leg in dial.split("|"):
+            target = re.sub(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+", "", leg)
+            answer = self.choose(f"bridge to {target}:", BRIDGE_ANSWERS, "answered")
+            self.bridge[target] = answer
+            if answer == "answered":
+                break
         return self.run_app("bridge", arg, key)
+
+    def _app_record(self, arg: str, key: str) -> bytes:
+        while True:
+            answer = self.ask("record: seconds the caller speaks (0 = says nothing) [5] ")
+            if answer is None:
+                self.record_ms = 5000
+                break
+            if answer.isdigit() and int(answer) <= 14400:
+                self.record_ms = int(answer) * 1000
+                break
+            self.say(f"{answer!r} is not a number of seconds from 0 to 14400")
+        return self.run_app("record", arg, key)
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     p = argparse.ArgumentParser(prog=program("simulate"), description=(
         "Call a flow from the terminal: each step is shown, digits are asked for when the flow "
-        "collects them (Enter = no input). Reads answers from a pipe too."))
-    p.add_argument("flow", help="the flow file, e.g. flows/main.yaml (its directory is loaded)")
+        "collects them (Enter = no input), and how each bridge target and recording went. Reads "
+        "answers from a pipe too."))
+    p.add_argument("flow", nargs="?", default="flows",
+                   help="a directory of flows, the number picks the flow as the server would (default flows); "
+                        "or one flow file, which takes the call whatever the number")
     p.add_argument("--number", required=True, help="the dialled number")
     p.add_argument("--caller", default="5551234", help="the caller's number")
     p.add_argument("--caller-name", default="Caller")
-    p.add_argument("--time", help="the moment of the call, ISO 8601 (default: now)")
+    p.add_argument("--time", help="the moment of the call, ISO 8601, e.g. 2026-11-23T10:30:00+01:00 (default: now)")
     args = p.parse_args(argv)
-    path = Path(args.flow)
     try:
-        flows = load_flows(path.parent)
+        clock = _clock(args.time)
+    except ValueError:
+        print(f"--time {args.time!r} is not an ISO 8601 moment (e.g. 2026-11-23T10:30:00+01:00)", file=out)
+        return 2
+    path = Path(args.flow)
+    directory = path if path.is_dir() else path.parent
+    try:
+        flows = load_flows(directory)
     except FlowError as exc:
-        print("\n".join(exc.problems), file=out)
+        print("\n".join(getattr(exc, "problems", [str(exc)])), file=out)
         return 1
-    flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
-    if flow is None:
-        print(f"{path}: not a flow file in {path.parent}", file=out)
-        return 1
+    routed = flows.route(args.number)
+    if path.is_dir():
+        flow = routed
+        if flow is None:
+            print(f"no flow in {directory} serves {args.number!r}: FreeSWITCH's caller would be hung up "
+                  f"with {UNROUTED_CAUSE}", file=out)
+            return 1
+    else:
+        flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
+        if flow is None:
+            print(f"{path}: not a flow file in {directory}", file=out)
+            return 1
+        if routed is not flow:
+            served = f"flow {routed.name} ({routed.path})" if routed is not None else "no flow"
+            print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked",
+                  file=out)
     interactive = stdin.isatty()
 
     def ask(question: str) -> str | None:
@@ -125,7 +186,10 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             print(f"    {line.strip() or '(nothing)'}", file=out)
         return line.strip() or None
 
-    peer = TerminalCaller(ask, destination=args.number, caller=args.caller, caller_name=args.caller_name)
+    def say(message: str) -> None:
+        print("  ! " + message, file=out)
+
+    peer = TerminalCaller(ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name)
     shown = 0
 
     def report(run: FlowRun) -> None:
@@ -137,15 +201,16 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     def before(run: FlowRun, command: Execute) -> None:
         report(run)
         peer.visited.update(run.visited)
+        peer.note = command.note
         application = APPLICATIONS.get(command.app)
         what = application.hears if application is not None else None
         detail = f"{what}: {command.arg}" if what and command.arg else command.app + (
             f" {command.arg}" if command.arg else "")
-        print(f"[{run.visited[-1]}] {detail}", file=out)
+        print(f"[{run.visited[-1]}] {detail}" + (f" ({command.note})" if command.note else ""), file=out)
 
     print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
     chosen = FlowSet(flows=flows.flows, default=flow)  # this flow whatever the number; the others by name
-    call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": _clock(args.time)}, before=before)
+    call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": clock}, before=before)
     converse(call, peer)
     run = call.run
     if run is None:

@@ -44,7 +44,7 @@ def run(flow_run, step):
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
         parts = [lit(1), lit(max_digits), lit(1), timeout, lit(spec.get("terminators", "#")),
                  prompt_arg(flow_run, prompt), lit(QUIET), lit("menu_digits"), lit(".*"), digit_timeout]
-        done = yield Execute("play_and_get_digits", words(parts, "menu"))
+        done = yield Execute("play_and_get_digits", words(parts, "menu"), note=f"attempt {used + 1} of {attempts}")
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
             choice = _choose(choices, digits)
