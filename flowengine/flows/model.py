@@ -95,6 +95,7 @@ class Flow:
     vars: dict[str, Any] = field(default_factory=dict)
     params: dict[str, dict] = field(default_factory=dict)
     calendars: dict[str, Any] = field(default_factory=dict)   # name -> Calendar
+    tts: dict[str, str] = field(default_factory=dict)         # speak's engine and voice unless a step gives them
 
     @property
     def path(self):

@@ -149,7 +149,7 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             err(("numbers",), str(exc))
 
     for step in steps.values():
-        _check_step(step, data["steps"], calendars, err, warn)
+        _check_step(step, data, calendars, err, warn)
 
     _check_graph(data, steps, err, warn)
     if errors:
@@ -157,12 +157,14 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
     flow = Flow(name=data["name"], source=source, start=data["start"], steps=steps,
                 numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
                 on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
-                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars)
+                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars,
+                tts=dict(data.get("tts") or {}))
     return flow, errors, warnings
 
 
-def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None:
+def _check_step(step: Step, data: dict, calendars: dict, err, warn) -> None:
     at = step.at
+    all_steps = data["steps"]
     spec = step.spec
     for path, target in step.targets():
         if target not in all_steps:
@@ -181,7 +183,7 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, err, warn) -> None
         listed = ", ".join(sorted(kind.outcomes)) or "none (use next)"
         err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
     if kind.check is not None:
-        kind.check(step, Problems(step, err, warn, calendars))
+        kind.check(step, Problems(step, err, warn, calendars, data))
     for path, value in _durations(spec):
         try:
             seconds(value)

@@ -30,9 +30,10 @@ class Problems:
     """Where a kind's own check reports: ``error``/``warning`` with a path inside the step."""
 
     def __init__(self, step: "Step", err: Callable[[tuple, str], None], warn: Callable[[tuple, str], None],
-                 calendars: dict) -> None:
+                 calendars: dict, flow: dict | None = None) -> None:
         self.step = step
         self.calendars = calendars
+        self.flow = flow or {}    # the flow file's top level (tts:, languages: …), as written
         self.report, self._warn = err, warn   # report: a path from the file's top
 
     def error(self, path: tuple, message: str) -> None:

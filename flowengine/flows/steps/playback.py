@@ -40,9 +40,17 @@ def scripted(fs, arg: str, key: str) -> bytes:
     """FILE PLAYED / FILE NOT FOUND; a terminator pressed during it shows in
     ``playback_terminator_used`` (dtmf_stops_playback); other digits are dropped."""
     fs.heard.append(arg)
-    fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
     if arg in fs.missing:
+        fs.vars.pop("playback_terminator_used", None)
         return fs.events("playback", arg, key, "FILE NOT FOUND")
+    return stoppable(fs, "playback", arg, key, "FILE PLAYED")
+
+
+def stoppable(fs, app: str, arg: str, key: str, response: str) -> bytes:
+    """An application that plays to the caller until a ``playback_terminators`` digit
+    (mod_dptools.c on_dtmf, shared by playback, speak and say): the digit shows in
+    ``playback_terminator_used``; other digits pressed while it plays are dropped."""
+    fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
     terminators = fs.vars.get("playback_terminators", "*")
     terminators = "1234567890*#" if terminators == "any" else "" if terminators == "none" else terminators
     due = fs.caller.due(fs.visited)
@@ -50,14 +58,14 @@ def scripted(fs, arg: str, key: str) -> bytes:
         fs.caller.actions.popleft()
         digit = str(due["press"])[0]
         fs.vars["playback_terminator_used"] = digit
-        return fs.events("playback", arg, key, "FILE PLAYED", between=fs.dtmf(digit))
+        return fs.events(app, arg, key, response, between=fs.dtmf(digit))
     if due is not None and "press" in due and "time" in due:
         # pressed while a prompt plays that it cannot stop: FreeSWITCH takes the digits
         # off the queue and drops them (each still fires a DTMF event)
         fs.caller.actions.popleft()
         dropped = b"".join(fs.dtmf(d) for d in str(due["press"]))
-        return fs.events("playback", arg, key, "FILE PLAYED", between=dropped)
-    return fs.events("playback", arg, key, "FILE PLAYED")
+        return fs.events(app, arg, key, response, between=dropped)
+    return fs.events(app, arg, key, response)
 
 
 KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),

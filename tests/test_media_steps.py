@@ -1,0 +1,67 @@
+"""speak, record_call, queue, conference and languages: what reaches FreeSWITCH, and
+what --check says, beyond what the flow tests (tests/flows/replay/media.test.yaml and
+flows/examples) replay from the recordings."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowengine.errors import UnsafeValue
+from flowengine.flows.source import parse_source
+from flowengine.flows.validate import check
+from flowengine.quoting import data, join, literal, speak_arg
+
+from .flowkit import complete, flow_from, play
+from .test_quoting_flows import channel
+
+
+# -- speak ------------------------------------------------------------------------------------
+def test_with_an_engine_and_voice_the_text_is_the_rest_whatever_it_holds():
+    arg = speak_arg(join([literal("Hello "), data("a|b|c", "caller_id_name")]), "flite", "slt")
+    assert arg == "flite|slt|Hello a|b|c"
+
+
+def test_alone_a_bar_from_the_call_is_a_pause_and_cannot_name_a_voice():
+    arg = speak_arg(join([literal("Hello "), data("nosuch|x|Eve", "caller_id_name")]), None, None)
+    assert arg == "Hello nosuch x Eve" and "|" not in arg
+    assert arg.data  # still marked as the call's: the application argument's encoding sees it
+
+
+@pytest.mark.parametrize("text", ["voice|Hello", "^^:a:b"])
+def test_alone_the_authors_bar_or_a_delimiter_change_is_refused(text):
+    with pytest.raises(UnsafeValue):
+        speak_arg(literal(text), None, None)
+
+
+def test_a_delimiter_change_from_the_call_is_refused_and_an_empty_text_too():
+    with pytest.raises(UnsafeValue, match="caller_id_name"):
+        speak_arg(data("^^ a b", "caller_id_name"), None, None)
+    with pytest.raises(UnsafeValue, match="empty"):
+        speak_arg(literal(" "), "flite", "slt")
+
+
+SPEAK = """
+name: s
+start: say
+%s
+steps:
+  say: {speak: %s, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_speak_takes_the_flows_voice_and_a_steps_own_wins():
+    flow = flow_from(SPEAK % ("tts: {engine: flite, voice: slt}", '"Hi ${caller_id_name}"'))
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"Bo%7Cx"))
+    assert run.executed[0] == ("speak", "flite|slt|Hi Bo|x")
+    flow = flow_from(SPEAK % ("tts: {engine: flite, voice: slt}", "{text: Hi, engine: flite, voice: kal}"))
+    assert play(flow, lambda c: complete(c.app, c.arg)).executed[0] == ("speak", "flite|kal|Hi")
+
+
+def test_check_refuses_a_bar_in_a_text_without_voice_and_an_engine_without_voice():
+    _, errors, _ = check(parse_source(SPEAK % ("", '"a|b"'), "flows/s.yaml"))
+    assert any("flows/s.yaml:6:" in e and "'|'" in e for e in errors), errors
+    _, errors, _ = check(parse_source(SPEAK % ("", "{text: a, engine: flite}"), "flows/s.yaml"))
+    assert errors
+    _, errors, _ = check(parse_source(SPEAK % ("tts: {engine: flite, voice: slt}", '"a|b"'), "flows/s.yaml"))
+    assert not errors
