@@ -65,3 +65,35 @@ def test_check_refuses_a_bar_in_a_text_without_voice_and_an_engine_without_voice
     assert errors
     _, errors, _ = check(parse_source(SPEAK % ("tts: {engine: flite, voice: slt}", '"a|b"'), "flows/s.yaml"))
     assert not errors
+
+
+# -- record_call ------------------------------------------------------------------------------
+RECORD_CALL = """
+name: r
+start: rec
+steps:
+  rec: {record_call: {file: "%s"}, next: stop}
+  stop: {record_call: {stop: true}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_record_call_takes_call_data_only_as_a_file_name():
+    flow = flow_from(RECORD_CALL % "${recordings_dir}/${caller_id_name}.wav")
+    run = play(flow, lambda c: complete(c.app, c.arg, record_ms="900"), channel=channel(name=b"Ann"))
+    assert run.executed[:2] == [("record_session", "${recordings_dir}/Ann.wav"),
+                                ("stop_record_session", "${recordings_dir}/Ann.wav")]
+    assert run.vars["call_recording_ms"] == "900"
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"..%2F..%2Fetc%2Fx"))
+    assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]   # '/' from the call: refused
+
+
+def test_record_call_needs_a_file_to_start():
+    _, errors, _ = check(parse_source("""
+name: r
+start: rec
+steps:
+  rec: {record_call: {}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""", "flows/r.yaml"))
+    assert any("flows/r.yaml:5:" in e and "file:" in e for e in errors), errors

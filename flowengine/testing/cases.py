@@ -34,8 +34,8 @@ from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
-CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
-             "expect"}
+CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "missing_dirs", "record_ms",
+             "prompt_seconds", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "vars", "channel", "outcomes", "result", "cause"}
 
@@ -124,7 +124,8 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   caller_name=str(call.get("caller_name", "Caller")),
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
-                                  missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
+                                  missing=spec.get("missing"), missing_dirs=spec.get("missing_dirs"),
+                                  record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)))
 
     def before(run: FlowRun, command: Execute) -> None:
