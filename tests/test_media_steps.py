@@ -97,3 +97,39 @@ steps:
   bye: {hangup: NORMAL_CLEARING}
 """, "flows/r.yaml"))
     assert any("flows/r.yaml:5:" in e and "file:" in e for e in errors), errors
+
+
+# -- queue ------------------------------------------------------------------------------------
+TWO_QUEUES = """
+name: q
+start: first
+steps:
+  first: {queue: {name: "sales_${caller_id_name}@default"}, on: {timeout: second}, next: bye}
+  second: {queue: {name: support@default}, on: {answered: bye, failed: failed}}
+  failed: {hangup: CALL_REJECTED}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_a_second_queue_is_decided_by_its_own_answer_not_the_first_ones():
+    flow = flow_from(TWO_QUEUES)
+    stale = {"cc_cause": "cancel", "cc_cancel_reason": "TIMEOUT"}
+
+    def host(command):
+        if command.arg == "sales_Alice@default":
+            return complete(command.app, command.arg, **stale)
+        if command.app == "callcenter":   # "Queue not found": FreeSWITCH sets nothing new
+            return complete(command.app, command.arg, cc_cancel_reason="TIMEOUT")
+        return complete(command.app, command.arg)
+
+    run = play(flow, host, channel=channel(name=b"Alice"))
+    assert run.executed[:3] == [("callcenter", "sales_Alice@default"), ("unset", "cc_cause"),
+                                ("callcenter", "support@default")]
+    assert run.visited == ["first", "second", "failed"]
+
+
+def test_call_data_cannot_name_another_domain_or_add_arguments_to_a_queue():
+    flow = flow_from(TWO_QUEUES)
+    for name in (b"x@other", b"x%20y"):
+        run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=name))
+        assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")], name

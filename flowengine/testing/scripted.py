@@ -64,11 +64,13 @@ class ScriptedFreeSwitch:
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = (), missing_dirs: list[str] | None = None) -> None:
+                 lacks: tuple[str, ...] = (), missing_dirs: list[str] | None = None,
+                 queues: dict[str, str] | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.lacks = set(lacks)            # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
+        self.queues = queues or {}         # callcenter queue -> how it ends (answered by default)
         self.missing = set(missing or [])
         # directories this host lacks: record hangs the caller up, record_session records
         # nothing (record_missing_directory, record_session_whole_call)
