@@ -133,3 +133,26 @@ def test_call_data_cannot_name_another_domain_or_add_arguments_to_a_queue():
     for name in (b"x@other", b"x%20y"):
         run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=name))
         assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")], name
+
+
+# -- conference -------------------------------------------------------------------------------
+CONFERENCE = """
+name: c
+start: join
+steps:
+  join: {conference: {room: "r_${caller_id_name}", pin: "${caller_id_number}", flags: [mute, moderator]}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_conference_joins_room_at_profile_with_pin_and_flags():
+    run = play(flow_from(CONFERENCE), lambda c: complete(c.app, c.arg), channel=channel(name=b"sales", number=b"42"))
+    assert run.executed[0] == ("conference", "r_sales@default+42+flags{mute|moderator}")
+    assert run.outcomes[0] == ("join", "left")
+
+
+@pytest.mark.parametrize("name, number", [(b"x@other", b"1"), (b"x%2Bflags%7Bmoderator%7D", b"1"),
+                                          (b"bridge:x", b"1"), (b"ok", b"1%2Bflags%7Bendconf%7D")])
+def test_call_data_cannot_pick_a_profile_pin_or_flags(name, number):
+    run = play(flow_from(CONFERENCE), lambda c: complete(c.app, c.arg), channel=channel(name=name, number=number))
+    assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
