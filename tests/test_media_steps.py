@@ -156,3 +156,35 @@ def test_conference_joins_room_at_profile_with_pin_and_flags():
 def test_call_data_cannot_pick_a_profile_pin_or_flags(name, number):
     run = play(flow_from(CONFERENCE), lambda c: complete(c.app, c.arg), channel=channel(name=name, number=number))
     assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+
+# -- languages --------------------------------------------------------------------------------
+LANGUAGES = """
+name: l
+languages:
+  de: {sound_prefix: /sounds/de, say: de, tts: {engine: flite, voice: awb}}
+start: pick
+steps:
+  pick: {language: "${lang}", on: {unknown: bye}, next: hello}
+  hello: {say: {text: 5}, next: words}
+  words: {speak: "Hallo", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+vars: {lang: de}
+"""
+
+
+def test_the_call_language_sets_the_prompt_folder_say_and_speak():
+    run = play(flow_from(LANGUAGES), lambda c: complete(c.app, c.arg))
+    assert run.executed[:3] == [("set", "sound_prefix=/sounds/de"), ("say", "de number pronounced 5"),
+                                ("speak", "flite|awb|Hallo")]
+
+
+def test_a_language_the_flow_does_not_declare_changes_nothing():
+    flow = flow_from(LANGUAGES.replace("vars: {lang: de}", "vars: {lang: \"${caller_id_name}\"}"))
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"fr"))
+    assert run.outcomes[0] == ("pick", "unknown") and run.executed == [("hangup", "NORMAL_CLEARING")]
+
+
+def test_check_names_a_language_the_flow_lacks():
+    _, errors, _ = check(parse_source(LANGUAGES.replace('language: "${lang}"', "language: fr"), "flows/l.yaml"))
+    assert any("flows/l.yaml:7:" in e and "'fr' is not one of the flow's languages: de" in e for e in errors), errors

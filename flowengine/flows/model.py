@@ -96,6 +96,7 @@ class Flow:
     params: dict[str, dict] = field(default_factory=dict)
     calendars: dict[str, Any] = field(default_factory=dict)   # name -> Calendar
     tts: dict[str, str] = field(default_factory=dict)         # speak's engine and voice unless a step gives them
+    languages: dict[str, dict] = field(default_factory=dict)  # what a language step may choose
 
     @property
     def path(self):

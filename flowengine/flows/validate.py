@@ -158,7 +158,7 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
                 numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
                 on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
                 vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars,
-                tts=dict(data.get("tts") or {}))
+                tts=dict(data.get("tts") or {}), languages=dict(data.get("languages") or {}))
     return flow, errors, warnings
 
 

@@ -2,7 +2,9 @@
 
 Outcomes are read from what FreeSWITCH reports (answer_playback_hangup,
 playback_missing_file, dtmf_stops_playback): Application-Response is ``FILE PLAYED`` or
-``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``.
+``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``. A
+relative path resolves under the channel's ``sound_prefix``; one naming a folder the host
+lacks makes every relative prompt ``FILE NOT FOUND`` (language_missing).
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def scripted(fs, arg: str, key: str) -> bytes:
     """FILE PLAYED / FILE NOT FOUND; a terminator pressed during it shows in
     ``playback_terminator_used`` (dtmf_stops_playback); other digits are dropped."""
     fs.heard.append(arg)
-    if arg in fs.missing:
+    prefix = fs.vars.get("sound_prefix")
+    # a relative path resolves under sound_prefix; a folder the host lacks: not found (language_missing)
+    relative = not arg.startswith("/") and "://" not in arg
+    if arg in fs.missing or (relative and prefix and not fs.directory_exists(f"{prefix}/{arg}")):
         fs.vars.pop("playback_terminator_used", None)
         return fs.events("playback", arg, key, "FILE NOT FOUND")
     return stoppable(fs, "playback", arg, key, "FILE PLAYED")
