@@ -28,7 +28,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["room"],
              "description": "The room: letters, digits, _ . - and ${variables}."},
     "profile": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$",
                 "description": "A profile of conference.conf.xml (default: default)."},
-    "pin": {"type": ["string", "integer"], "pattern": r"^([0-9]|\$\{[A-Za-z_][A-Za-z0-9_.-]*\})+$",
+    "pin": {"type": "string", "pattern": r"^([0-9]|\$\{[A-Za-z_][A-Za-z0-9_.-]*\})+$",
             "description": "The PIN callers must enter (digits or a ${variable})."},
     "flags": {"type": "array", "maxItems": 16, "uniqueItems": True,
               "items": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
@@ -41,7 +41,7 @@ def argument(flow_run, spec: dict) -> str:
     parts = [name(flow_run.expand(spec["room"]), "conference room"),
              literal("@" + spec.get("profile", "default"))]
     if "pin" in spec:
-        parts += [literal("+"), name(flow_run.expand(str(spec["pin"])), "conference PIN", _DIGITS)]
+        parts += [literal("+"), name(flow_run.expand(spec["pin"]), "conference PIN", _DIGITS)]
     if spec.get("flags"):
         parts.append(literal("+flags{" + "|".join(spec["flags"]) + "}"))
     return join(parts)

@@ -26,10 +26,10 @@ from .playback import stoppable
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
 SCHEMA = {"oneOf": [
-    {"type": ["string", "number"], "minLength": 1},
+    {"type": "string", "minLength": 1},
     {"type": "object", "additionalProperties": False, "required": ["text"],
      "dependentRequired": {"engine": ["voice"], "voice": ["engine"]},
-     "properties": {"text": {"type": ["string", "number"], "minLength": 1},
+     "properties": {"text": {"type": "string", "minLength": 1},
                     "engine": dict(_NAME, description="The speech engine (flite, …); with voice."),
                     "voice": dict(_NAME, description="The engine's voice (flite: kal, slt, rms, awb); with engine."),
                     "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"}}}]}
