@@ -188,3 +188,33 @@ def test_a_language_the_flow_does_not_declare_changes_nothing():
 def test_check_names_a_language_the_flow_lacks():
     _, errors, _ = check(parse_source(LANGUAGES.replace('language: "${lang}"', "language: fr"), "flows/l.yaml"))
     assert any("flows/l.yaml:7:" in e and "'fr' is not one of the flow's languages: de" in e for e in errors), errors
+
+
+# -- a host without the module ----------------------------------------------------------------
+def test_a_host_without_mod_callcenter_is_never_sent_callcenter():
+    from pathlib import Path
+
+    from flowengine.call.flow_call import FlowCall
+    from flowengine.flows import load_flows
+    from flowengine.flows.hosts import HostApplications
+    from flowengine.session import Timeouts
+    from flowengine.testing.memory import converse
+    from flowengine.testing.scripted import ScriptedFreeSwitch
+
+    flows = load_flows(Path(__file__).resolve().parent / "flows" / "replay")
+    sent: list = []
+
+    class Tap(ScriptedFreeSwitch):
+        def receive(self, data):
+            sent.append(data)
+            return super().receive(data)
+
+    call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications())
+    converse(call, Tap(destination="1104", lacks=("callcenter",)))
+    wire = b"".join(sent)
+    assert b"api show application" in wire and b"execute-app-name: callcenter" not in wire
+    assert call.run.result == "error" and call.run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+    sent.clear()
+    call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications())
+    converse(call, Tap(destination="1104"))
+    assert ("callcenter", "waitq@default") in call.run.executed and call.run.outcomes[2] == ("wait", "answered")
