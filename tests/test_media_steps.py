@@ -86,6 +86,9 @@ def test_record_call_takes_call_data_only_as_a_file_name():
     assert run.vars["call_recording_ms"] == "900"
     run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"..%2F..%2Fetc%2Fx"))
     assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]   # '/' from the call: refused
+    flow = flow_from(RECORD_CALL % "${recordings_dir}/x ${caller_id_name}")
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"%2B5"))
+    assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]   # ' +5' would be a time limit
 
 
 def test_record_call_needs_a_file_to_start():

@@ -18,8 +18,9 @@ variable there) always does. The path may hold call data only as file names
 
 from __future__ import annotations
 
-from ...errors import FlowError
+from ...errors import FlowError, UnsafeValue
 from ...quoting import join, literal
+from ...quoting.text import untrusted_mask
 from ..effects import Execute
 from .common import prompt_path
 from .kind import Application, StepKind
@@ -32,17 +33,28 @@ SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
                     "description": "Stop by itself after this many seconds (at most 4 hours: 14400)."}}}
 
 
+def _file(flow_run, value) -> str:
+    """The path, call data only as file names, and no ``+`` from the call: record_session
+    reads `` +N`` at the end of its argument as a time limit (mod_dptools.c
+    record_session_function, ``strrchr(path, '+')`` after a space)."""
+    file = prompt_path(flow_run, value)
+    mask = untrusted_mask(file)
+    if any(c == "+" and mask[i] for i, c in enumerate(str(file))):
+        raise UnsafeValue(f"record_call file: a '+' from the call could set a time limit: {str(file)[:60]!r}")
+    return file
+
+
 def run(flow_run, step):
     spec = step.spec["record_call"]
     if spec.get("stop"):
-        file = prompt_path(flow_run, spec["file"]) if "file" in spec else flow_run.call_state.get("call_recording")
+        file = _file(flow_run, spec["file"]) if "file" in spec else flow_run.call_state.get("call_recording")
         if file is None:
             raise FlowError("record_call stop: this call has started no recording (give file:)")
         done = yield Execute("stop_record_session", file)
         flow_run.vars["call_recording_ms"] = done.variable("record_ms") or "0"
         flow_run.call_state.pop("call_recording", None)
         return "stopped"
-    file = prompt_path(flow_run, spec["file"])
+    file = _file(flow_run, spec["file"])
     arg = join([file, literal(f" +{spec['max_seconds']}")]) if "max_seconds" in spec else file
     yield Execute("record_session", arg)
     flow_run.call_state["call_recording"] = file
