@@ -221,3 +221,17 @@ def test_a_host_without_mod_callcenter_is_never_sent_callcenter():
     call = FlowCall(lambda: flows, Timeouts(), run_options={"trace": True}, hosts=HostApplications())
     converse(call, Tap(destination="1104"))
     assert ("callcenter", "waitq@default") in call.run.executed and call.run.outcomes[2] == ("wait", "answered")
+
+
+def test_queue_music_may_name_a_file_from_the_call_but_not_expand_it():
+    flow = flow_from("""
+name: m
+start: q
+steps:
+  q: {queue: {name: support@default, music: "moh/${caller_id_name}.wav"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"jazz"))
+    assert run.executed[0] == ("set", "cc_moh_override=moh/jazz.wav")
+    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"%24%7Bx%7D"))
+    assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]

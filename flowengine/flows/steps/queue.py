@@ -32,7 +32,7 @@ word of its argument as the queue.
 
 from __future__ import annotations
 
-from ...quoting import literal, name
+from ...quoting import join, literal, name
 from ..effects import Execute
 from .common import ensure_var, prompt_path
 from .kind import Application, StepKind
@@ -53,8 +53,12 @@ def run(flow_run, step):
     spec = step.spec["queue"]
     if "exit_keys" in spec:
         yield from ensure_var(flow_run, "cc_exit_keys", spec["exit_keys"])
-    if "music" in spec:
-        yield from ensure_var(flow_run, "cc_moh_override", prompt_path(flow_run, spec["music"]))
+    if "music" in spec:   # a file may take call data as a name: kept marked, unlike ensure_var's
+        music = prompt_path(flow_run, spec["music"])
+        known = flow_run.call_state.setdefault("channel_vars", {})
+        if known.get("cc_moh_override") != str(music):
+            yield Execute("set", join([literal("cc_moh_override="), music]))
+            known["cc_moh_override"] = str(music)
     if flow_run.call_state.get("queued"):
         yield Execute("unset", literal("cc_cause"))
     queue = name(flow_run.expand(spec["name"]), "queue name")
