@@ -235,3 +235,72 @@ steps:
     assert run.executed[0] == ("set", "cc_moh_override=moh/jazz.wav")
     run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"%24%7Bx%7D"))
     assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
+
+
+# -- the scripted FreeSWITCH follows the recordings -------------------------------------------
+from flowengine.esl import Event, Parser  # noqa: E402
+from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
+
+from .conftest import load  # noqa: E402
+
+def _shape(messages, app: str) -> list[str]:
+    """The executions of ``app``, hangups and digits, in order, by name."""
+    out = []
+    for m in messages:
+        if not isinstance(m, Event):
+            continue
+        if m.name in ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE") and m.application == app:
+            out.append(m.name)
+        elif m.name == "CHANNEL_HANGUP":
+            out.append(f"CHANNEL_HANGUP:{m.hangup_cause}")
+        elif m.name == "DTMF":
+            out.append("DTMF")
+    return out
+
+
+def _recorded(name: str, app: str) -> list[str]:
+    messages = Parser().feed(load(name).inbound())
+    shape = _shape(messages, app)
+    first = shape.index("CHANNEL_EXECUTE")
+    last = max(i for i, s in enumerate(shape) if s == "CHANNEL_EXECUTE_COMPLETE")
+    return shape[first:last + 1]
+
+
+def _completion(messages, app: str) -> Event:
+    return next(m for m in messages if isinstance(m, Event) and m.name == "CHANNEL_EXECUTE_COMPLETE"
+                and m.application == app)
+
+
+def test_record_into_a_missing_folder_hangs_up_as_recorded():
+    fs = ScriptedFreeSwitch(destination="1102", missing_dirs=["/nonexistent"])
+    fs.linger = True
+    messages = Parser().feed(fs.run_app("record", "/nonexistent/flowengine/voicemail/msg.wav 10 200 3", "k"))
+    assert _shape(messages, "record") == _recorded("record_missing_directory", "record") == [
+        "CHANNEL_EXECUTE", "CHANNEL_HANGUP:DESTINATION_OUT_OF_ORDER", "CHANNEL_EXECUTE_COMPLETE"]
+
+
+@pytest.mark.parametrize("fixture, outcome, keys", [("queue_timeout", "timeout", ""),
+                                                    ("queue_no_agent", "no_agent", ""),
+                                                    ("queue_exit_key", "timeout", "1")])
+def test_the_queue_reports_what_the_recording_reports(fixture, outcome, keys):
+    recorded = _completion(Parser().feed(load(fixture).inbound()), "callcenter")
+    fs = ScriptedFreeSwitch(destination="1104", queues={recorded.application_data: outcome},
+                            variables={"cc_exit_keys": keys} if keys else None,
+                            actions=[{"press": "1"}] if keys else None)
+    messages = Parser().feed(fs.run_app("callcenter", recorded.application_data, "k"))
+    done = _completion(messages, "callcenter")
+    for var in ("cc_side", "cc_queue", "cc_cause", "cc_cancel_reason", "cc_exit_key"):
+        assert (done.variable(var) is None) == (recorded.variable(var) is None), var
+    for var in ("cc_side", "cc_queue", "cc_cause", "cc_cancel_reason", "cc_exit_key"):
+        assert done.variable(var) == recorded.variable(var), var
+    assert _shape(messages, "callcenter") == _recorded(fixture, "callcenter")
+
+
+def test_conference_hash_leaves_as_recorded():
+    recorded = _completion(Parser().feed(load("conference_hash_leaves").inbound()), "conference")
+    fs = ScriptedFreeSwitch(destination="1111", actions=[{"press": "#"}])
+    messages = Parser().feed(fs.run_app("conference", "room2@default", "k"))
+    done = _completion(messages, "conference")
+    assert done.variable("conference_name") == recorded.variable("conference_name") == "room2"
+    assert done.variable("conference_last_matching_digits") == recorded.variable("conference_last_matching_digits")
+    assert _shape(messages, "conference") == _recorded("conference_hash_leaves", "conference")
