@@ -22,7 +22,6 @@ nothing, and a ``sound_prefix`` naming a folder that is not there makes the next
 
 from __future__ import annotations
 
-from ..effects import Execute  # noqa: F401  (ensure_var yields Execute)
 from .common import ensure_var
 from .kind import StepKind
 
