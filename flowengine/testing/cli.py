@@ -17,6 +17,7 @@ from ..session import Timeouts
 from . import coverage
 from .cases import find_test_files, load_test_file, run_case, _clock
 from .memory import converse
+from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import ScriptedFreeSwitch
 
 
@@ -93,6 +94,16 @@ class TerminalCaller(ScriptedFreeSwitch):
             target = leg.split("]")[-1].split("}")[-1]
             self.bridge[target] = answer if answer in ("answered", "busy", "no_answer", "failed") else "answered"
         return self.run_app("bridge", arg, key)
+
+
+    def _app_callcenter(self, arg: str, key: str) -> bytes:
+        answer = self.ask(f"queue {arg}: answered, timeout, no_agent, exit_key or failed? [answered] ") or "answered"
+        if answer == "exit_key":
+            keys = self.vars.get("cc_exit_keys", "")
+            self.caller.actions.appendleft({"press": keys[:1] or "0"})
+            answer = "timeout"            # the key leaves the queue before it times out
+        self.queues[arg] = answer if answer in QUEUE_RESULTS else "answered"
+        return self.run_app("callcenter", arg, key)
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
