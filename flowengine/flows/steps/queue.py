@@ -18,7 +18,9 @@ joins. The queue's own limits (max-wait-time, max-wait-time-with-no-agent) are i
   "cc_agent", h->agent_name)``), and callcenter_function, leaving its wait because
   ``cc_agent_found`` is true, sets ``cc_cause`` to ``answered`` where a cancelled member
   gets ``cancel`` and ``cc_cancel_reason`` (the ``/* Update some channel variables for
-  xml_cdr needs */`` blocks at the end of callcenter_function);
+  xml_cdr needs */`` blocks at the end of callcenter_function). When that completion
+  reaches the flow relative to the agent call (as the bridge starts, or once it is over)
+  no recording shows yet; the flow's next step runs when FreeSWITCH hands the call back;
 - anything else (a queue the host does not have: "Queue %s not found", nothing set) →
   ``failed``.
 
@@ -112,6 +114,6 @@ QUEUE_RESULTS = ("answered", "timeout", "no_agent", "exit_key", "failed")
 KIND = StepKind("queue", SCHEMA, run, order=65, outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
                 written='`queue: {name: support@default, exit_keys: "0", music}`',
                 does="wait in a mod_callcenter queue for an agent",
-                outcomes_doc="`answered` (after the agent call; `${queue_agent}`), `timeout`, `no_agent`, "
+                outcomes_doc="`answered` (an agent took it; `${queue_agent}`), `timeout`, `no_agent`, "
                              "`exit_key` (`${queue_exit_key}`), `failed`",
                 applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue")})
