@@ -95,7 +95,7 @@ def test_after_hours_goes_to_the_message_subflow():
                            "leave_message/beep", "leave_message/record", "leave_message/thanks",
                            "leave_message/done", "goodbye"]
     record = next(arg for app, arg in run.executed if app == "record")
-    assert record == f"/var/spool/flowengine/1000/{CHANNEL.unique_id}.wav 120 200 3"
+    assert record == f"${{recordings_dir}}/voicemail_1000_{CHANNEL.unique_id}.wav 120 200 3"
     assert run.outcomes[-3:] == [("done", "return:recorded"), ("message", "recorded"), ("goodbye", "hangup")]
 
 

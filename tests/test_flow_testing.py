@@ -126,6 +126,18 @@ def test_pytest_collects_flow_cases_with_readable_failures(tmp_path):
             "but the log's next command is answer \"\" (record 8)") in proc.stdout
 
 
+def test_simulate_asks_how_a_queue_ends_and_says_what_the_caller_hears(tmp_path):
+    import shutil
+    for name in ("examples/queue.yaml", "leave_message.yaml", "examples/speak.yaml"):
+        shutil.copy(ROOT / "flows" / name, tmp_path)
+    proc = run_py("simulate", str(tmp_path / "queue.yaml"), "--number", "2011", stdin="no_agent\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "[wait] waiting in queue: support@default" in proc.stdout and "  -> wait: no_agent" in proc.stdout
+    assert "[closed] caller hears: ivr/ivr-no_agents_available.wav" in proc.stdout
+    proc = run_py("simulate", str(tmp_path / "speak.yaml"), "--number", "2009", "--caller-name", "Ada", stdin="")
+    assert "[hello] caller hears (speech): flite|slt|Hello Ada. Press star to skip the news." in proc.stdout
+
+
 def test_simulate_over_a_pipe():
     proc = run_py("simulate", "flows/main.yaml", "--number", "1000", "--time", "2026-11-23T10:30:00+01:00",
                   stdin="2\nbusy\n1\n")

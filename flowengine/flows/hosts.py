@@ -87,9 +87,15 @@ class HostApplications:
         return True
 
 
+#: step kinds whose application comes from a module a host may not load (callcenter from
+#: mod_callcenter, conference from mod_conference): a host without it hangs the caller up
+OPTIONAL_MODULE_KINDS = frozenset({"execute", "queue", "conference"})
+
+
 def asks_for(flow, flowset) -> bool:
     """Whether a call of ``flow`` (or a flow it calls) may run an application of the
-    author's choosing (``execute``): only then is the host asked. Worked out once per flow."""
+    author's choosing (``execute``) or one of a module a host may lack (``queue``,
+    ``conference``): only then is the host asked. Worked out once per flow."""
     found = flow.__dict__.get("_asks_hosts")
     if found is None:
         seen, todo, found = set(), [flow], False
@@ -99,7 +105,7 @@ def asks_for(flow, flowset) -> bool:
                 continue
             seen.add(current.name)
             for step in current.steps.values():
-                if step.kind == "execute":
+                if step.kind in OPTIONAL_MODULE_KINDS:
                     found = True
                 elif step.kind == "call" and step.spec["call"]["flow"] in flowset.flows:
                     todo.append(flowset.flows[step.spec["call"]["flow"]])

@@ -167,7 +167,7 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             err(("numbers",), str(exc))
 
     for step in steps.values():
-        _check_step(step, data["steps"], calendars, default_zone, err, warn)
+        _check_step(step, data, calendars, default_zone, err, warn)
 
     _check_graph(data, steps, err, warn)
     check_names(data, steps, warn)
@@ -177,12 +177,14 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
                 numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
                 on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
                 vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars,
-                timezone=data.get("timezone"))
+                timezone=data.get("timezone"), tts=dict(data.get("tts") or {}),
+                languages=dict(data.get("languages") or {}))
     return flow, errors, warnings
 
 
-def _check_step(step: Step, all_steps: dict, calendars: dict, timezone: str | None, err, warn) -> None:
+def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, err, warn) -> None:
     at = step.at
+    all_steps = data["steps"]
     spec = step.spec
     for path, target in step.targets():
         if target not in all_steps:
@@ -201,7 +203,7 @@ def _check_step(step: Step, all_steps: dict, calendars: dict, timezone: str | No
         listed = ", ".join(sorted(kind.outcomes)) or "none (use next)"
         err(at + ("on", outcome), f"a {step.kind} step has no outcome {outcome!r}; its outcomes are {listed}")
     if kind.check is not None:
-        kind.check(step, Problems(step, err, warn, calendars, timezone))
+        kind.check(step, Problems(step, err, warn, calendars, data, timezone))
     for path, value in _durations(spec):
         try:
             seconds(value)

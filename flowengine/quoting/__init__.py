@@ -5,7 +5,9 @@
   variable value (``bridge``);
 - :func:`word` / :func:`words`: space-separated argument positions (``play_and_get_digits``,
   ``record``, ``say``, ``transfer``);
-- :func:`path`: a file name (prompts, recordings).
+- :func:`path`: a file name (prompts, recordings);
+- :func:`name`: a queue, conference room or PIN, call data only as letters and digits;
+- :func:`speak_arg`: ``speak``'s ``engine|voice|text``, the text unable to change either.
 
 Values carry which characters came from the call (:class:`Text`); a plain ``str`` counts as
 call data throughout. What cannot be made safe raises
@@ -15,8 +17,9 @@ flow's ``on_error`` (or the call ends with NORMAL_TEMPORARY_FAILURE).
 
 from .dialstring import target, variable_value, whole
 from .expansion import app_arg, passes_for
+from .speech import speak_arg
 from .text import Span, Text, data, join, literal
-from .words import path, word, words
+from .words import name, path, word, words
 
-__all__ = ["Span", "Text", "app_arg", "data", "join", "literal", "passes_for", "path", "target",
+__all__ = ["Span", "Text", "app_arg", "data", "join", "literal", "name", "passes_for", "path", "speak_arg", "target",
            "variable_value", "whole", "word", "words"]

@@ -85,3 +85,22 @@ def path(value: str, what: str) -> str:
                               f"climbs out of the folder ('..'): {text[:60]!r}")
         pos = end + 1
     return value
+
+
+#: what call data may hold in a name FreeSWITCH looks up (a queue, a conference room, a PIN)
+NAME_CHARS = re.compile(r"[A-Za-z0-9_.-]")
+
+
+def name(value: str, what: str, chars: re.Pattern = NAME_CHARS) -> str:
+    """A name the author builds (``sales_${team}``): the call may supply only ``chars``
+    (letters, digits, ``_ . -`` by default), so it can never add the separators of the
+    argument it lands in (``@`` profile, ``+`` PIN, ``+flags{…}``, a space)."""
+    text = str(value)
+    if not text:
+        raise UnsafeValue(f"{what} is empty")
+    mask = untrusted_mask(value)
+    for i, c in enumerate(text):
+        if mask[i] is not None and not chars.fullmatch(c):
+            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which is not part of a "
+                              f"name there: {text[:60]!r}")
+    return value

@@ -35,10 +35,11 @@ from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
+from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
-CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
-             "fail", "expect"}
+CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "queue", "missing", "missing_dirs", "record_ms",
+             "prompt_seconds", "fail", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "includes", "never", "vars", "channel", "outcomes", "result", "cause"}
 ACTION_KEYS = {"press", "hangup", "at", "time"}
@@ -108,6 +109,10 @@ def load_test_file(path: str | Path) -> TestFile:
             if outcome not in BRIDGE_RESULTS:
                 raise source.error(at + ("bridge",), f"case {spec['name']!r}: bridge outcomes are "
                                                      f"{', '.join(BRIDGE_RESULTS)}, not {outcome!r}")
+        for outcome in (spec.get("queue") or {}).values():
+            if outcome not in QUEUE_RESULTS:
+                raise source.error(at + ("queue",), f"case {spec['name']!r}: queue outcomes are "
+                                                    f"{', '.join(QUEUE_RESULTS)}, not {outcome!r}")
         _check_case(source, at, spec)
         cases.append(Case(spec["name"], spec, source, i))
     return TestFile(source.path, flows_dir, cases)
@@ -237,7 +242,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   caller_name=str(call.get("caller_name", "Caller")),
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
-                                  missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
+                                  queues={str(k): str(v) for k, v in (spec.get("queue") or {}).items()},
+                                  missing=spec.get("missing"), missing_dirs=spec.get("missing_dirs"),
+                                  record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)),
                                   fail_at=(spec.get("fail") or {}).get("at"))
 

@@ -20,6 +20,7 @@ from ..session import Timeouts
 from . import coverage
 from .cases import find_test_files, load_test_file, run_case, _clock
 from .memory import converse
+from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import ScriptedFreeSwitch
 
 
@@ -134,6 +135,15 @@ class TerminalCaller(ScriptedFreeSwitch):
                 break
             self.say(f"{answer!r} is not a number of seconds from 0 to 14400")
         return self.run_app("record", arg, key)
+
+    def _app_callcenter(self, arg: str, key: str) -> bytes:
+        answer = self.choose(f"queue {arg}:", tuple(QUEUE_RESULTS), "answered")
+        if answer == "exit_key":
+            keys = self.vars.get("cc_exit_keys", "")
+            self.caller.actions.appendleft({"press": keys[:1] or "0"})
+            answer = "timeout"            # the key leaves the queue before it times out
+        self.queues[arg] = answer
+        return self.run_app("callcenter", arg, key)
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:

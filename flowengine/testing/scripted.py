@@ -9,7 +9,9 @@ playback's ``FILE PLAYED`` / ``FILE NOT FOUND`` and ``playback_terminator_used``
 play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success even
 when every try was invalid; failure when nothing was pressed); bridge's
 ``originate_disposition`` and ``DIALSTATUS``, with the caller hung up on a failure
-unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``.
+unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``;
+``record`` into a directory the host lacks (``missing_dirs``) hanging the caller up, and
+``record_session`` there completing as if it recorded.
 """
 
 from __future__ import annotations
@@ -62,15 +64,22 @@ class ScriptedFreeSwitch:
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = (), fail_at: str | None = None) -> None:
+                 lacks: tuple[str, ...] = (), missing_dirs: list[str] | None = None,
+                 queues: dict[str, str] | None = None, fail_at: str | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.lacks = set(lacks)            # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
+        self.queues = queues or {}         # callcenter queue -> how it ends (answered by default)
         self.missing = set(missing or [])
         self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
         self.dialled: set[str] = set()     # bridge targets the flow rang
         self.played: set[str] = set()      # prompts the flow asked for
+        # directories this host lacks: record hangs the caller up, record_session records
+        # nothing (record_missing_directory, record_session_whole_call)
+        self.missing_dirs = [d.rstrip("/") for d in (missing_dirs or [])]
+        self.recordings: dict[str, float] = {}   # record_session path -> when it started
+        self.unrecorded: set[str] = set()         # record_session paths that wrote nothing
         self.record_ms = record_ms
         self.prompt_seconds = prompt_seconds
         self.now = 0.0                     # simulated seconds since the call came in
@@ -185,6 +194,11 @@ class ScriptedFreeSwitch:
         return out + self.event("CHANNEL_HANGUP_COMPLETE")
 
     # -- applications ---------------------------------------------------------------------
+    def directory_exists(self, path: str) -> bool:
+        """Whether the folder of ``path`` is on this host (all are, but ``missing_dirs``)."""
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        return not any(folder == d or folder.startswith(d + "/") for d in self.missing_dirs)
+
     def _duration(self, app: str, arg: str) -> float:
         """How long an application takes in simulated time (a press may end it sooner):
         what its step kind declares (:data:`flowengine.flows.steps.APPLICATIONS`)."""

@@ -12,6 +12,12 @@ from .kind import Transition
 QUIET = "silence_stream://250"
 
 
+def call_language(run) -> dict | None:
+    """The call's language as the flow's ``languages:`` defines it (its ``sound_prefix``,
+    ``say`` and ``tts``), once a ``language`` step chose one; else None."""
+    return run.call_state.get("language")
+
+
 def prompts(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 

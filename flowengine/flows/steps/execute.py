@@ -1,6 +1,6 @@
 """execute: any FreeSWITCH application, for what no dedicated step covers.
 
-``execute: {app: conference, arg: "sales@default"}``; the outcome is the application's
+``execute: {app: valet_park, arg: "lot1 auto in 100 199"}``; the outcome is the application's
 ``Application-Response`` (or, with ``result: name``, that channel variable of the
 completion), matched against the ``on:`` keys exactly or as ``/patterns/``; ``done`` when
 none matches. ``wait: false`` sends it with the next command without waiting for its

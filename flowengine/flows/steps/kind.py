@@ -30,10 +30,11 @@ class Problems:
     """Where a kind's own check reports: ``error``/``warning`` with a path inside the step."""
 
     def __init__(self, step: "Step", err: Callable[[tuple, str], None], warn: Callable[[tuple, str], None],
-                 calendars: dict, timezone: str | None = None) -> None:
+                 calendars: dict, flow: dict | None = None, timezone: str | None = None) -> None:
         self.step = step
         self.calendars = calendars
-        self.timezone = timezone      # the flow's default for calendars and time: conditions
+        self.flow = flow or {}    # the flow file's top level (tts:, languages: …), as written
+        self.timezone = timezone  # the flow's default for calendars and time: conditions
         self.report, self._warn = err, warn   # report: a path from the file's top
 
     def error(self, path: tuple, message: str) -> None:

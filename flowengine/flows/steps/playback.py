@@ -2,7 +2,9 @@
 
 Outcomes are read from what FreeSWITCH reports (answer_playback_hangup,
 playback_missing_file, dtmf_stops_playback): Application-Response is ``FILE PLAYED`` or
-``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``.
+``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``. A
+relative path resolves under the channel's ``sound_prefix``; one naming a folder the host
+lacks makes every relative prompt ``FILE NOT FOUND`` (language_missing).
 """
 
 from __future__ import annotations
@@ -40,9 +42,20 @@ def scripted(fs, arg: str, key: str) -> bytes:
     """FILE PLAYED / FILE NOT FOUND; a terminator pressed during it shows in
     ``playback_terminator_used`` (dtmf_stops_playback); other digits are dropped."""
     fs.heard.append(arg)
-    fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
-    if fs.prompt_missing(arg):
+    prefix = fs.vars.get("sound_prefix")
+    # a relative path resolves under sound_prefix; a folder the host lacks: not found (language_missing)
+    relative = not arg.startswith("/") and "://" not in arg
+    if fs.prompt_missing(arg) or (relative and prefix and not fs.directory_exists(f"{prefix}/{arg}")):
+        fs.vars.pop("playback_terminator_used", None)
         return fs.events("playback", arg, key, "FILE NOT FOUND")
+    return stoppable(fs, "playback", arg, key, "FILE PLAYED")
+
+
+def stoppable(fs, app: str, arg: str, key: str, response: str) -> bytes:
+    """An application that plays to the caller until a ``playback_terminators`` digit
+    (mod_dptools.c on_dtmf, shared by playback, speak and say): the digit shows in
+    ``playback_terminator_used``; other digits pressed while it plays are dropped."""
+    fs.vars.pop("playback_terminator_used", None)  # emptied = absent, as recorded
     terminators = fs.vars.get("playback_terminators", "*")
     terminators = "1234567890*#" if terminators == "any" else "" if terminators == "none" else terminators
     due = fs.caller.due(fs.visited)
@@ -50,14 +63,14 @@ def scripted(fs, arg: str, key: str) -> bytes:
         fs.caller.actions.popleft()
         digit = str(due["press"])[0]
         fs.vars["playback_terminator_used"] = digit
-        return fs.events("playback", arg, key, "FILE PLAYED", between=fs.dtmf(digit))
+        return fs.events(app, arg, key, response, between=fs.dtmf(digit))
     if due is not None and "press" in due and "time" in due:
         # pressed while a prompt plays that it cannot stop: FreeSWITCH takes the digits
         # off the queue and drops them (each still fires a DTMF event)
         fs.caller.actions.popleft()
         dropped = b"".join(fs.dtmf(d) for d in str(due["press"]))
-        return fs.events("playback", arg, key, "FILE PLAYED", between=dropped)
-    return fs.events("playback", arg, key, "FILE PLAYED")
+        return fs.events(app, arg, key, response, between=dropped)
+    return fs.events(app, arg, key, response)
 
 
 KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),

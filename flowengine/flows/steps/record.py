@@ -1,7 +1,10 @@
 """record: record the caller (``record``: path max_seconds silence_threshold silence_seconds).
 
 The path may hold call data only as file names (:func:`flowengine.quoting.path`);
-``record_ms`` of the completion says whether anything was recorded.
+``record_ms`` of the completion says whether anything was recorded. Its directory must
+exist on the FreeSWITCH host: into one that does not, FreeSWITCH hangs the caller up
+with DESTINATION_OUT_OF_ORDER (record_missing_directory); ``${recordings_dir}`` always
+exists (src/switch_core.c, switch_core_init).
 """
 
 from __future__ import annotations
@@ -59,7 +62,14 @@ def run(flow_run, step):
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
-    """As long as the case says (``record_ms``), reported in ``record_ms`` / ``record_seconds``."""
+    """As long as the case says (``record_ms``), reported in ``record_ms`` / ``record_seconds``;
+    into a directory the host lacks, FreeSWITCH hangs the caller up with
+    DESTINATION_OUT_OF_ORDER, CHANNEL_HANGUP before the record's completion
+    (record_missing_directory)."""
+    if not fs.directory_exists(arg.split(" ", 1)[0]):
+        execute = fs.event("CHANNEL_EXECUTE", ("Application", "record"), ("Application-Data", arg),
+                           ("Application-UUID", key))
+        return execute + fs.hang_up("DESTINATION_OUT_OF_ORDER", ("record", arg, key))
     fs.vars["record_ms"] = str(fs.record_ms)
     fs.vars["record_seconds"] = str(fs.record_ms // 1000)
     return fs.events("record", arg, key)

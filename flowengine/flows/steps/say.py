@@ -1,13 +1,16 @@
 """say: numbers, dates, money … spoken by mod_say (``say``: lang type method [gender] text).
 
 mod_dptools.c say_function takes four or five words, the last the text; so the text from
-the call must be one word (:func:`flowengine.quoting.words`).
+the call must be one word (:func:`flowengine.quoting.words`). The language is the step's, else
+the call's (a ``language`` step), else ``en``; one whose mod_say module the host lacks says
+nothing and completes ``_none_`` (language_missing).
 """
 
 from __future__ import annotations
 
 from ...quoting import literal, words
 from ..effects import Execute
+from .common import call_language
 from .kind import Application, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
@@ -22,7 +25,8 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"],
 
 def run(flow_run, step):
     spec = step.spec["say"]
-    parts = [flow_run.expand(spec.get("language", "en")), literal(spec.get("type", "number")),
+    language = spec.get("language") or (call_language(flow_run) or {}).get("say") or "en"
+    parts = [flow_run.expand(language), literal(spec.get("type", "number")),
              literal(spec.get("method", "pronounced"))]
     if "gender" in spec:
         parts.append(literal(spec["gender"]))

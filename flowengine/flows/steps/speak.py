@@ -1,0 +1,85 @@
+"""speak: text to speech (mod_dptools ``speak``: ``engine|voice|text``).
+
+``speak: "Your balance is ${balance} dollars"`` or ``{text, engine, voice, terminators}``;
+the engine and voice come from the step, else the call's language (``languages:``), else
+the flow's ``tts:``; with none, the text alone is sent and FreeSWITCH takes the channel's
+``tts_engine`` / ``tts_voice``. The argument is built by
+:func:`flowengine.quoting.speak_arg`, so call data in the text never chooses either.
+
+FreeSWITCH reports nothing about the speech: ``Application-Response`` is ``_none_``
+whether it spoke (speak_flite) or the engine is not loaded and the caller heard nothing
+(speak_unknown_engine). A terminator digit (``playback_terminators``, as for playback;
+mod_dptools.c speak_function uses the same on_dtmf) shows in
+``playback_terminator_used``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...quoting import speak_arg
+from ...quoting.speech import NAME_PATTERN
+from ..effects import Execute
+from .common import call_language, ensure_var
+from .kind import Application, StepKind
+from .playback import stoppable
+
+_NAME = {"type": "string", "pattern": NAME_PATTERN}
+SCHEMA = {"oneOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "object", "additionalProperties": False, "required": ["text"],
+     "dependentRequired": {"engine": ["voice"], "voice": ["engine"]},
+     "properties": {"text": {"type": "string", "minLength": 1},
+                    "engine": dict(_NAME, description="The speech engine (flite, …); with voice."),
+                    "voice": dict(_NAME, description="The engine's voice (flite: kal, slt, rms, awb); with engine."),
+                    "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"}}}]}
+
+
+def engine_voice(flow_run, spec: dict) -> tuple[str | None, str | None]:
+    """The step's engine and voice, else the call's language's, else the flow's ``tts:``."""
+    if spec.get("engine"):
+        return spec["engine"], spec["voice"]
+    tts = (call_language(flow_run) or {}).get("tts") or flow_run.flow.tts
+    return tts.get("engine"), tts.get("voice")
+
+
+def run(flow_run, step):
+    spec = step.spec["speak"]
+    spec = spec if isinstance(spec, dict) else {"text": spec}
+    if "terminators" in spec:
+        yield from ensure_var(flow_run, "playback_terminators", spec["terminators"])
+    engine, voice = engine_voice(flow_run, spec)
+    done = yield Execute("speak", speak_arg(flow_run.expand(spec["text"]), engine, voice))
+    digit = done.variable("playback_terminator_used")
+    if digit:
+        flow_run.vars["digits"] = digit
+        return digit
+    return "spoken"
+
+
+def check(step, problems) -> None:
+    spec = step.spec["speak"]
+    spec = spec if isinstance(spec, dict) else {"text": spec}
+    has_voice = bool(spec.get("engine") or problems.flow.get("tts")
+                     or any((lang or {}).get("tts") for lang in (problems.flow.get("languages") or {}).values()))
+    if not has_voice and "|" in str(spec["text"]):
+        problems.error(("speak",), "the text holds '|', which FreeSWITCH reads as voice|text when no engine and "
+                       "voice are given: give them here or in the flow's tts:")
+
+
+def scripted(fs, arg: str, key: str) -> bytes:
+    """``_none_`` whatever was said (speak_flite, speak_unknown_engine); a terminator
+    stops it as it stops a playback."""
+    fs.heard.append("speak " + arg)
+    return stoppable(fs, "speak", arg, key, "_none_")
+
+
+KIND = StepKind("speak", SCHEMA, run, order=35, outcomes=("spoken",), check=check,
+                written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`; flow-level '
+                        "`tts: {engine, voice}`",
+                does="text to speech (mod_flite or another engine); a terminator digit stops it",
+                outcomes_doc="`spoken`, the digit pressed",
+                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
+                applications={"speak": Application(scripted, lambda fs, words: fs.prompt_seconds,
+                                                    "caller hears (speech)")},
+                sets=("digits", "playback_terminator_used"))

@@ -1,0 +1,54 @@
+"""The argument of ``speak``: the author's engine and voice, the text from anywhere.
+
+mod_dptools.c ``speak_function`` splits its argument with
+``switch_separate_string(mydata, '|', argv, 3)``: one part is the text (engine and voice
+from the channel's ``tts_engine`` / ``tts_voice``), two are ``voice|text``, three
+``engine|voice|text``; the last slot takes the rest of the string, and the text is taken
+from the unsplit argument at that slot's offset ("unstripped text"). So:
+
+- with an engine and a voice the argument is ``engine|voice|text`` and the text may hold
+  anything, ``|`` included: it is the rest;
+- with neither, the text is the whole argument and a ``|`` in it would make what stands
+  before it the voice (and a second one the engine), and a leading ``^^X`` would make
+  ``X`` the delimiter (switch_utils.c, switch_separate_string). A ``|`` from the call is
+  then spoken as a pause (a space) instead; the author's own ``|`` or ``^^`` there, and one
+  the call put at the start, is refused.
+
+Call data can therefore never choose the engine or the voice.
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsafeValue
+from .text import Span, Text, join, literal, untrusted_mask
+
+#: what an engine or voice name may be (the author's only)
+NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+
+
+def _spaced(text: str) -> Text:
+    """``text`` with every ``|`` the call supplied replaced by a space, marks kept."""
+    mask = untrusted_mask(text)
+    chars = [" " if c == "|" and mask[i] is not None else c for i, c in enumerate(str(text))]
+    spans = text.data if isinstance(text, Text) else (Span(0, len(text), "call data"),) if text else ()
+    return Text("".join(chars), spans)
+
+
+def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
+    """``engine|voice|text``, or the text alone when neither is given (see the module)."""
+    if not str(text).strip():
+        raise UnsafeValue("speak: the text is empty: the caller would hear nothing")
+    if engine and voice:
+        return join([literal(f"{engine}|{voice}|"), text])
+    if engine or voice:
+        raise UnsafeValue("speak: give both the engine and the voice, or neither")
+    spoken = _spaced(text)
+    mask = untrusted_mask(spoken)
+    if "|" in str(spoken):
+        raise UnsafeValue(f"speak: the text {str(spoken)[:60]!r} holds '|', which FreeSWITCH reads as "
+                          "voice|text when no engine and voice are given: give them (or a flow's tts:)")
+    if str(spoken).startswith("^^"):
+        who = next((m for m in mask[:3] if m), None)
+        raise UnsafeValue(f"speak: {'the value of ' + who if who else 'the text'} starts with '^^', which "
+                          "changes FreeSWITCH's delimiter")
+    return spoken
