@@ -203,3 +203,13 @@ def test_a_call_time_that_is_no_moment_is_refused_when_the_file_loads(tmp_path):
               call: {destination: "100", time: tomorrow}
             """)
     assert "case 'tomorrow': time 'tomorrow' is not an ISO 8601 moment" in str(error.value)
+
+
+def test_a_queue_answer_for_a_queue_the_flow_never_enters_is_an_error(tmp_path):
+    problem = only_problem(tmp_path, f"""
+        - name: support queue times out
+          call: {{destination: "100", time: {OPEN}}}
+          caller: [{{press: "1"}}]
+          queue: {{support@default: timeout}}
+        """)
+    assert problem.endswith("queue: support@default is never entered (the flow entered none)")

@@ -212,6 +212,10 @@ def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
         if str(target) not in peer.dialled:
             problems.append(f"{where(('cases', case.index, 'bridge'))}: bridge: {target} is never dialled "
                             f"(the flow dialled {', '.join(dialled) or 'nothing'})")
+    for queue in spec.get("queue") or {}:
+        if str(queue) not in peer.queued:
+            problems.append(f"{where(('cases', case.index, 'queue'))}: queue: {queue} is never entered "
+                            f"(the flow entered {', '.join(sorted(peer.queued)) or 'none'})")
     for prompt in spec.get("missing") or []:
         if str(prompt) not in peer.played:
             problems.append(f"{where(('cases', case.index, 'missing'))}: missing: {prompt} is never played")

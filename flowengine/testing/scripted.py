@@ -75,6 +75,7 @@ class ScriptedFreeSwitch:
         self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
         self.dialled: set[str] = set()     # bridge targets the flow rang
         self.played: set[str] = set()      # prompts the flow asked for
+        self.queued: set[str] = set()      # callcenter queues the flow entered
         # directories this host lacks: record hangs the caller up, record_session records
         # nothing (record_missing_directory, record_session_whole_call)
         self.missing_dirs = [d.rstrip("/") for d in (missing_dirs or [])]
@@ -241,6 +242,11 @@ class ScriptedFreeSwitch:
         the flow rang it, so a case cannot script a target the flow never dials."""
         self.dialled.add(target)
         return self.bridge.get(target, "answered")
+
+    def queue_outcome(self, queue: str) -> str:
+        """How a callcenter queue ends (the case's ``queue:``, else answered), noting it was entered."""
+        self.queued.add(queue)
+        return self.queues.get(queue, "answered")
 
     def prompt_missing(self, path: str) -> bool:
         """Whether FreeSWITCH would not find this prompt (the case's ``missing:``)."""

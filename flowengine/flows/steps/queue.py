@@ -85,7 +85,7 @@ def scripted(fs, arg: str, key: str) -> bytes:
     """How the case says the queue ends (``queue: {support@default: timeout}``; answered
     by default), with the variables FreeSWITCH sets (queue_timeout, queue_no_agent,
     queue_exit_key); a key in ``cc_exit_keys`` pressed while waiting leaves it."""
-    outcome = fs.queues.get(arg, "answered")
+    outcome = fs.queue_outcome(arg)
     if outcome == "failed":   # a queue the host lacks: "Queue %s not found", nothing set
         return fs.events("callcenter", arg, key)
     fs.vars.update(cc_side="member", cc_member_uuid=fs.uuid, cc_queue=arg,
