@@ -28,6 +28,8 @@ from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
 from ..replay.fake import RECORDED_APPLICATIONS
 
+#: what the recorded dialplan ran: ``socket`` completes too once the call is over
+SOCKET_DATA = "127.0.0.1:9000 async full"
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
 
 
@@ -97,6 +99,7 @@ class ScriptedFreeSwitch:
                          for k, v in _TEMPLATE["headers"]
                          if not k.startswith("variable_") or k[9:] not in self.vars]
         self._sequence = 5000
+        self._socket_key = str(uuidlib.uuid4())   # the dialplan's socket application, running us
 
     # -- the wire -----------------------------------------------------------------------
     def receive(self, data: bytes) -> list[tuple[float, bytes]]:
@@ -179,20 +182,30 @@ class ScriptedFreeSwitch:
             return b""
         return plain_event(head + [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "APP")])
 
-    def hang_up(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_") -> bytes:
-        """CHANNEL_HANGUP, then (lingering) the notice, the app's completion, HANGUP_COMPLETE."""
+    def hang_up(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_", *,
+                by_caller: bool = False) -> bytes:
+        """CHANNEL_HANGUP, then (lingering) the app's completion, the ``socket`` application's
+        own, HANGUP_COMPLETE. The linger notice comes right after CHANNEL_HANGUP when the caller
+        hung up (caller_hangup_during_playback, _pagd, queue_caller_hangs_up), last when
+        FreeSWITCH hung up in the call's own thread (answer_playback_hangup,
+        bridge_fail_hangs_up_caller, record_missing_directory)."""
         self.gone = True
         self._channel = [(k, v) for k, v in self._channel if k != "Hangup-Cause"] + [("Hangup-Cause", cause)]
         out = self.event("CHANNEL_HANGUP")
         if not self.linger:
             return out + disconnect_notice(self.uuid, linger=False)
-        out += disconnect_notice(self.uuid, linger=True)
+        if by_caller:
+            out += disconnect_notice(self.uuid, linger=True)
         if app is not None:
             name, arg, key = app
             out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
                                ("Application-Response", response), ("Application-UUID", key))
+        out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"),
+                          ("Application-Data", SOCKET_DATA), ("Application-Response", "_none_"),
+                          ("Application-UUID", self._socket_key))
         self.vars["hangup_cause"] = cause
-        return out + self.event("CHANNEL_HANGUP_COMPLETE")
+        out += self.event("CHANNEL_HANGUP_COMPLETE")
+        return out if by_caller else out + disconnect_notice(self.uuid, linger=True)
 
     # -- applications ---------------------------------------------------------------------
     def directory_exists(self, path: str) -> bool:
@@ -231,7 +244,7 @@ class ScriptedFreeSwitch:
             response = "PLAYBACK ERROR" if app == "playback" else "_none_"
             execute = self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
                                   ("Application-UUID", key))
-            return execute + self.hang_up(cause, (app, arg, key), response)
+            return execute + self.hang_up(cause, (app, arg, key), response, by_caller=True)
         handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
         if handler is not None:
             return handler(arg, key)
