@@ -130,7 +130,7 @@ class HttpClient:
                                                         f"{self.breaker.threshold} times in a row")
         self.in_flight += 1
         self._per_host[host] = self._per_host.get(host, 0) + 1
-        result = HttpResult.failed(HttpFailure.ERROR, "not performed")
+        result: HttpResult | None = None   # stays None when the call drops the request (GreenletExit)
         try:
             with gevent.Timeout(request.timeout, False):
                 result = self._attempts(request, started)
@@ -144,7 +144,9 @@ class HttpClient:
                 self._per_host[host] = left
             else:
                 del self._per_host[host]
-            if result.failure is not None or (result.status or 0) >= 500:
+            if result is None:
+                pass                        # dropped, not answered: says nothing of the host
+            elif result.failure is not None or (result.status or 0) >= 500:
                 self.breaker.failed(host)
             else:
                 self.breaker.succeeded(host)

@@ -27,17 +27,19 @@ from ..call import Timeouts
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
+from ..flows.effects import HttpRequest
 from ..flows.interpreter import Execute
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
+from .scripted_http import UnscriptedRequest, problems as http_problems
 
 CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
-             "expect"}
+             "http", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
-EXPECT_KEYS = {"steps", "executed", "vars", "channel", "outcomes", "result", "cause"}
+EXPECT_KEYS = {"steps", "executed", "requests", "vars", "channel", "outcomes", "result", "cause"}
 
 
 @dataclass
@@ -101,6 +103,8 @@ def load_test_file(path: str | Path) -> TestFile:
             if outcome not in BRIDGE_RESULTS:
                 raise source.error(at + ("bridge",), f"case {spec['name']!r}: bridge outcomes are "
                                                      f"{', '.join(BRIDGE_RESULTS)}, not {outcome!r}")
+        for problem in http_problems(spec["http"]) if "http" in spec else ():
+            raise source.error(at + ("http",), f"case {spec['name']!r}: {problem}")
         cases.append(Case(spec["name"], spec, source, i))
     return TestFile(source.path, flows_dir, cases)
 
@@ -125,9 +129,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
                                   missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
-                                  prompt_seconds=float(spec.get("prompt_seconds", 2.0)))
+                                  prompt_seconds=float(spec.get("prompt_seconds", 2.0)), http=spec.get("http"))
 
-    def before(run: FlowRun, command: Execute) -> None:
+    def before(run: FlowRun, command: Execute | HttpRequest) -> None:
         if isinstance(peer, ScriptedFreeSwitch):
             peer.visited.update(run.visited)
 
@@ -136,6 +140,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                          before=before)
     try:
         converse(flow_call, peer)
+    except UnscriptedRequest as exc:
+        result.problems.append(str(exc))
+        return result
     except ReplayMismatch as exc:
         step = flow_call.run.step if flow_call.run is not None else None
         expected = (f"the log's next command is {exc.expected.describe()} (record {exc.record})"
@@ -173,6 +180,8 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
     if "executed" in expect:
         done = [f"{app} {arg}" if arg else app for app, arg in run.executed]
         problems += _compare_lists("executed", [str(e) for e in expect["executed"]], done)
+    if "requests" in expect:
+        problems += _compare_lists("requests", [str(r) for r in expect["requests"]], list(run.requests))
     if "outcomes" in expect:
         last = dict(run.outcomes)
         for step, outcome in expect["outcomes"].items():
