@@ -41,7 +41,9 @@ def url(value: str, what: str = "url") -> str:
     if not sep or scheme.lower() not in SCHEMES or any(mask[:len(scheme) + 3]):
         raise UnsafeValue(f"{what} must start with the flow's own http:// or https://: {text[:60]!r}")
     end = authority_end(text)
-    from_call = next((mask[i] for i in range(end) if mask[i] is not None), None)
+    # the character that ends the host must be the author's too: a call value "/x" or "?x"
+    # right after it would be encoded, and the host would run on into it
+    from_call = next((mask[i] for i in range(min(end + 1, len(text))) if mask[i] is not None), None)
     if from_call is not None:
         raise UnsafeValue(f"{what}: the value of {from_call} would be part of the host; call data may "
                           f"only fill the path and the query")
