@@ -140,10 +140,10 @@ def test_the_shipped_flows_are_clean():
     assert flows.route("1100") is None
     kinds = {step.kind for flow in flows.flows.values() for step in flow.steps.values()}
     assert kinds == {"answer", "pre_answer", "playback", "play_and_get_digits", "menu", "bridge", "hangup",
-                     "set", "when", "goto", "sleep", "say", "record", "transfer", "call", "return"}
-    assert {flows.route(str(n)).name for n in range(2001, 2009)} == {
+                     "set", "when", "goto", "sleep", "say", "record", "transfer", "call", "return", "http"}
+    assert {flows.route(str(n)).name for n in range(2001, 2010)} == {
         "example_playback", "example_collect", "example_bridge", "example_decide", "example_say",
-        "example_record", "example_transfer", "example_early_media"}
+        "example_record", "example_transfer", "example_early_media", "example_http"}
 
 
 def test_call_parameter_types_and_the_default_flow(tmp_path):

@@ -75,6 +75,7 @@ EXPECTED = [
     ("pagd_invalid_then_valid", 23, ("3", "success", "9"), None, "NORMAL_CLEARING", ["linger"], "93"),
     ("pagd_multi_digit_terminator", 26, ("4321", "success", None), None, "NORMAL_CLEARING", ["linger"], "4321#"),
     ("pagd_timeout", 21, (None, "failure", None), None, "NORMAL_CLEARING", ["linger"], ""),
+    ("playback_broken_by_api", 20, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("playback_missing_file", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("sip_rfc2833_dtmf", 19, ("12", "success", None), None, "NORMAL_CLEARING", ["linger"], "12"),
     ("sync_mode", 15, None, None, "NORMAL_CLEARING", ["linger"], ""),

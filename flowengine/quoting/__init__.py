@@ -5,7 +5,8 @@
   variable value (``bridge``);
 - :func:`word` / :func:`words`: space-separated argument positions (``play_and_get_digits``,
   ``record``, ``say``, ``transfer``);
-- :func:`path`: a file name (prompts, recordings).
+- :func:`path`: a file name (prompts, recordings);
+- :func:`url.url`: an ``http`` step's URL (:mod:`.url`: call data only in the path and query).
 
 Values carry which characters came from the call (:class:`Text`); a plain ``str`` counts as
 call data throughout. What cannot be made safe raises

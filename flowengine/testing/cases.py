@@ -11,6 +11,7 @@ flows under test are the directory of the file, or ``flows:`` (relative to the f
         caller:
           - {press: "1", at: menu}
         bridge: {user/1101: busy, user/1102: answered}
+        http: {"GET https://crm.example.com/*": {status: 200, json: {tier: vip}}}   # scripted_http.py
         expect:
           steps: [welcome, hours, greeting, menu, sales, goodbye]
           result: hangup
