@@ -259,3 +259,15 @@ def test_a_response_value_stays_data_wherever_it_lands(tmp_path, use, value, sen
     else:
         assert ("set", sent) in run.executed
         assert run.lookup("x") == value      # read back unexpanded: a response never names other values
+
+
+def test_a_refusal_never_shows_a_secret(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("FLOWENGINE_TEST_TOKEN", "k3y\r\nX-Evil: 1")   # a broken secret: refused
+    result = only(run_cases(tmp_path, '''\
+    - name: refused
+      call: {destination: "3000"}
+      expect: {steps: [answer, lookup, oops]}
+    '''))
+    assert result.problems == []
+    refusal = next(r.getMessage() for r in caplog.records if "UnsafeValue" in r.getMessage())
+    assert "header Authorization" in refusal and "k3y" not in refusal

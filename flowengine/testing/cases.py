@@ -35,7 +35,7 @@ from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
-from .scripted_http import UnscriptedRequest, problems as http_problems
+from .scripted_http import ScriptedHttp, UnscriptedRequest, problems as http_problems
 
 CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
              "http", "expect"}
@@ -120,6 +120,7 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     if "replay" in spec:
         transcript = Transcript.load(case.base / spec["replay"])
         peer: Any = ReplayFreeSwitch(transcript, strict=bool(spec.get("strict", False)))
+        peer.answer_http = ScriptedHttp(spec.get("http")).answer   # a recording holds no HTTP
         sent = b"".join(transcript.chunks("out"))
         fmt = "json" if b"myevents json" in sent else "xml" if b"myevents xml" in sent else "plain"
         linger = b"linger" in sent

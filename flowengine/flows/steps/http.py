@@ -27,7 +27,7 @@ import os
 import re
 from urllib.parse import urlencode
 
-from ...errors import FlowError
+from ...errors import FlowError, UnsafeValue
 from ...http.response import PATH, Unreadable, body_text, saved
 from ...quoting import literal
 from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_url
@@ -91,9 +91,18 @@ def _json_body(value, fill):
 
 
 def request(flow_run, step) -> HttpRequest:
-    """The step's request, every value encoded for where it lands."""
-    spec = step.spec["http"]
+    """The step's request, every value encoded for where it lands. A refusal's message
+    never holds a secret: it is masked like a log line."""
     secrets: list[str] = []
+    try:
+        return _request(flow_run, step, secrets)
+    except UnsafeValue as exc:
+        masked = HttpRequest("GET", "", secrets=tuple(secrets)).masked(str(exc))
+        raise UnsafeValue(masked) from None
+
+
+def _request(flow_run, step, secrets: list[str]) -> HttpRequest:
+    spec = step.spec["http"]
     lookup = _env_lookup(flow_run, secrets)
     fill = lambda value: expand(value, lookup)  # noqa: E731
     headers = [(str(k), header_value(fill(v), f"header {k}")) for k, v in (spec.get("headers") or {}).items()]
