@@ -173,3 +173,20 @@ def test_each_request_is_logged_and_counted_without_query_values_or_secrets(json
     host = base.split("//")[1]
     assert f'flowengine_http_requests_total{{flow="f",host="{host}",outcome="2xx",step="lookup"}} 1.0' in text
     assert "flowengine_http_request_duration_seconds_bucket" in text
+
+
+def test_a_failed_trial_opens_the_circuit_again():
+    now = [0.0]
+    breaker = Breaker(threshold=3, cooldown=10, clock=lambda: now[0])
+    for _ in range(3):
+        breaker.failed("h")
+    assert breaker.state("h") == Circuit.OPEN and not breaker.allow("h")
+    now[0] = 10.0
+    assert breaker.allow("h") and breaker.state("h") == Circuit.HALF_OPEN
+    assert not breaker.allow("h")                 # one trial at a time
+    breaker.failed("h")
+    assert breaker.state("h") == Circuit.OPEN and not breaker.allow("h")
+    now[0] = 20.0
+    assert breaker.allow("h")
+    breaker.succeeded("h")
+    assert breaker.state("h") == Circuit.CLOSED

@@ -65,10 +65,16 @@ def test_check_bounds_methods_timeouts_paths_and_bodies():
              '{url: "https://x.example/", save: {v: "a..b"}}': "does not match",
              '{url: "https://x.example/", save: {"1v": "a"}}': "does not match",
              '{url: "https://x.example/", method: POST, json: {a: 1}, body: x}': "give one body",
-             '{url: "https://x.example/", retries: 9}': "9 is greater than the maximum of 3"}
+             '{url: "https://x.example/", retries: 9}': "9 is greater than the maximum of 3",
+             '{url: "https://x.example/", headers: {"X-A: b": c}}': "does not match"}
     for http, message in cases.items():
         errors, _ = problems(http)
         assert any(message in e for e in errors), (http, errors)
+
+
+def test_check_warns_on_a_hold_prompt_that_never_plays():
+    http = '{url: "https://x.example/", timeout: 1s, while_waiting: {after: 2s, play: hold.wav}}'
+    assert any("the prompt never plays" in w for w in problems(http)[1])
 
 
 def test_check_warns_on_an_env_variable_this_environment_lacks():

@@ -49,6 +49,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["url"], 
     "url": {"type": "string", "minLength": 1, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
             "description": "http(s)://host/path?query; ${name} only in the path and the query."},
     "headers": {"type": "object", "maxProperties": 50, "additionalProperties": {"$ref": "#/$defs/scalar"},
+                "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$"},
                 "description": "Request headers; ${env.NAME} for secrets."},
     "json": {"description": "A JSON body; ${name} in its string values."},
     "form": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"},
@@ -171,6 +172,14 @@ def check(step, problems) -> None:
                 problems.error(("http", "timeout"), "a timeout of 0 never lets a request answer")
         except ValueError:
             pass   # the duration's own check reports it
+    if "while_waiting" in spec:
+        try:
+            after = seconds(spec["while_waiting"]["after"]) or 0.0
+            if after >= min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT) or 0.0, MAX_TIMEOUT):
+                problems.warning(("http", "while_waiting", "after"), "not shorter than the timeout: the prompt "
+                                 "never plays")
+        except ValueError:
+            pass
     if spec.get("retries") and spec.get("method", "GET") in ("POST", "PATCH"):
         problems.warning(("http", "retries"), f"{spec['method']} is never retried (it is not idempotent)")
     for name in sorted(set(_ENV.findall(json.dumps(spec)))):
