@@ -10,6 +10,10 @@ play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success e
 when every try was invalid; failure when nothing was pressed); bridge's
 ``originate_disposition`` and ``DIALSTATUS``, with the caller hung up on a failure
 unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``.
+
+The flow's HTTP requests are answered from the case (:mod:`.scripted_http`); a prompt
+started while one is in flight that would outlast its answer plays until ``api
+uuid_break``, whose completion then reports ``FILE PLAYED`` (playback_broken_by_api).
 """
 
 from __future__ import annotations

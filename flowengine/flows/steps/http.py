@@ -34,10 +34,11 @@ from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_
 from ..effects import HoldPrompt, HttpRequest, HttpResult
 from ..model import is_pattern, seconds
 from ..templates import expand
-from .common import prompt_arg
+from .common import matching_key, prompt_arg
 from .kind import StepKind
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+OUTCOMES = ("ok", "failed", "timeout", "error")
 DEFAULT_TIMEOUT = 5.0
 MAX_TIMEOUT = 30.0
 MAX_RETRIES = 3
@@ -146,9 +147,7 @@ def outcome(flow_run, step, result: HttpResult) -> str:
         except Unreadable as exc:
             variables["http_error"] = str(exc)
             return "error"
-    keys = [k for k in step.on if k not in KIND.outcomes]
-    from .common import matching_key
-    key = matching_key(keys, status)
+    key = matching_key([k for k in step.on if k not in OUTCOMES], status)
     return key or ("ok" if ok else "failed")
 
 
@@ -195,7 +194,7 @@ def _accepts(key: str) -> bool:
     return bool(_STATUS.match(key)) or is_pattern(key)
 
 
-KIND = StepKind("http", SCHEMA, run, order=175, outcomes=("ok", "failed", "timeout", "error"), accepts=_accepts,
+KIND = StepKind("http", SCHEMA, run, order=175, outcomes=OUTCOMES, accepts=_accepts,
                 check=check,
                 written="`http: {method, url, headers, json, form, body, timeout, retries, save, while_waiting}`",
                 does="an HTTP request; `${http_status}`, `${http_body}`, `${http_error}`; `save:` JSON values "
