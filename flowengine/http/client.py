@@ -10,6 +10,9 @@ read yield to the loop; see :func:`tls_context`), and the response is read throu
 checks that the loop keeps running while a request waits on a slow server, over plain
 HTTP and TLS.
 
+One pool per scheme, host and port, asked for the path and query only (no URL parsing per
+request beyond finding the host).
+
 Bounds: a whole-request ``timeout`` (a ``gevent.Timeout`` around connect, send, headers
 and body, retries included); requests in flight per host and in total (the one past
 either cap fails at once with ``error``: a slow CRM cannot take every descriptor); a
@@ -28,14 +31,16 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import gevent.socket
 import gevent.ssl
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, PoolManager, Timeout
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.util import parse_url
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult, shown_url
 from .breaker import Breaker
@@ -102,10 +107,8 @@ class HttpClient:
         self.limits = limits
         self.breaker = breaker or Breaker()
         self.metrics = metrics
-        self._pools = PoolManager(num_pools=limits.hosts, maxsize=limits.per_host, block=False,
-                                  ssl_context=tls_context(ca_file), retries=False)
-        self._pools.pool_classes_by_scheme = {"http": _Pool, "https": _HTTPSPool}
-        self._pools.key_fn_by_scheme = dict(self._pools.key_fn_by_scheme)
+        self._tls = tls_context(ca_file)
+        self._pools: OrderedDict[str, HTTPConnectionPool] = OrderedDict()   # by scheme://host:port, LRU
         self.in_flight = 0
         self._per_host: dict[str, int] = {}
 
@@ -169,9 +172,10 @@ class HttpClient:
         left = max(0.001, request.timeout - (time.monotonic() - started))
         response = None
         try:
-            response = self._pools.urlopen(request.method, request.url, body=request.body,
-                                           headers=dict(request.headers), redirect=False, retries=False,
-                                           preload_content=False, timeout=Timeout(connect=left, read=left))
+            pool, target = self._pool(request.url)
+            response = pool.urlopen(request.method, target, body=request.body, headers=dict(request.headers),
+                                    redirect=False, retries=False, preload_content=False,
+                                    timeout=Timeout(connect=left, read=left))
             cap = self.limits.max_body
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:
@@ -201,20 +205,50 @@ class HttpClient:
                     conn.close()
                 response.release_conn()
 
+    def _pool(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        """The pool for the URL's scheme, host and port (made on first use, the least
+        recently used one closed past ``limits.hosts``), and the path and query to ask it."""
+        scheme, _, rest = url.partition("://")
+        end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+        origin = f"{scheme.lower()}://{rest[:end]}"
+        target = rest[end:].split("#", 1)[0] or "/"
+        if not target.startswith("/"):
+            target = "/" + target
+        pool = self._pools.get(origin)
+        if pool is not None:
+            self._pools.move_to_end(origin)
+            return pool, target
+        where = parse_url(origin)
+        if where.auth:
+            raise ValueError("a URL with user:password@ is not sent: give an Authorization header")
+        if where.scheme == "https":
+            pool = _HTTPSPool(where.host, where.port or 443, maxsize=self.limits.per_host, block=False,
+                              retries=False, ssl_context=self._tls)
+        else:
+            pool = _Pool(where.host, where.port or 80, maxsize=self.limits.per_host, block=False, retries=False)
+        self._pools[origin] = pool
+        if len(self._pools) > self.limits.hosts:
+            self._pools.popitem(last=False)[1].close()
+        return pool, target
+
     def _over(self, response: Any, cap: int) -> HttpResult:
         return HttpResult.failed(HttpFailure.ERROR, f"response over {cap} bytes (status {response.status})")
 
     def _report(self, request: HttpRequest, host: str, call: str, result: HttpResult) -> None:
+        if self.metrics is not None:
+            self.metrics.http_request(request.flow, request.step, host, _outcome(result), result.seconds)
+        if not log.isEnabledFor(logging.INFO):
+            return
         ms = result.seconds * 1000
         path = request.masked(shown_url(request.url)).split(host, 1)[-1] or "/"
         log.info("http call=%s flow=%s step=%s method=%s host=%s path=%s status=%s ms=%d%s", call, request.flow,
                  request.step, request.method, host, path, result.summary, ms,
                  f" reason={result.reason!r}" if result.failure is not None else "",
                  extra={"call": call, "flow": request.flow, "step": request.step, "ms": round(ms, 1)})
-        if self.metrics is not None:
-            self.metrics.http_request(request.flow, request.step, host, _outcome(result), result.seconds)
 
     def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
         self._pools.clear()
 
 
