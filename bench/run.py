@@ -37,6 +37,10 @@ import loadgen  # noqa: E402
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+#: where bench/http_wait.py's figures start in RESULTS.md (kept when this script rewrites it)
+HTTP_SECTION = "## Calls waiting on a webhook"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -277,7 +281,10 @@ def main() -> int:
     text = head + table(results, args) + "\n"
     print(text)
     if not args.no_write:
-        (HERE / "RESULTS.md").write_text(text)
+        results_file = HERE / "RESULTS.md"
+        old = results_file.read_text() if results_file.exists() else ""
+        kept = old[old.index(HTTP_SECTION):] if HTTP_SECTION in old else ""   # bench/http_wait.py's
+        results_file.write_text(text + ("\n" + kept if kept else ""))
     return 0
 
 

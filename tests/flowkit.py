@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from flowengine.esl import Event, Parser
 from flowengine.flows import FlowRun, load_flows
+from flowengine.flows.effects import HttpRequest, HttpResult
 from flowengine.flows.interpreter import Execute, Exit
 from flowengine.flows.source import parse_source
 from flowengine.flows.validate import check
@@ -52,7 +53,7 @@ def play(flow, answers, *, clock=MONDAY_MORNING, flows=None, channel=CHANNEL, li
     for _ in range(limit):
         if command is None or isinstance(command, Exit):
             return run
-        assert isinstance(command, Execute)
+        assert isinstance(command, (Execute, HttpRequest))
         answer = answers(command)
         if isinstance(answer, Gone):
             run.caller_gone(answer.cause)
@@ -78,7 +79,9 @@ def script(*answers):
     """Answers in order; an entry may be an Event, a Gone, or a callable of the Execute."""
     queue = list(answers)
 
-    def answer(command: Execute):
+    def answer(command: Execute | HttpRequest):
+        if isinstance(command, HttpRequest):   # a server that knows nothing: 404
+            return queue.pop(0) if queue and isinstance(queue[0], HttpResult) else HttpResult(404, b"", "text/plain")
         if command.app in ("set", "export"):
             return complete(command.app, command.arg)
         if command.app == "hangup":

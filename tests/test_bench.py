@@ -28,3 +28,15 @@ def test_bench_run_places_every_call_and_prints_the_table():
         assert low <= float(paced_p99[0]) <= high, (name, cells)
         assert held != "nan" and not held.startswith("failed"), (name, cells)
         assert failed == "0", (name, cells)
+
+
+def test_bench_http_wait_runs_and_loses_no_call():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "http_wait.py"), "--waiting", "20", "--rounds", "3", "--delay", "0.1",
+         "--paced", "10", "--pace", "0.05", "--seconds", "1"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = dict(line.split("|")[1:3] for line in out.stdout.splitlines() if line.startswith("| "))
+    rows = {k.strip(): v.strip() for k, v in rows.items()}
+    assert rows["calls lost (IVR, waiting) / requests not 2xx"] == "0, 0 / 0 of 60"
+    assert float(rows["webhook requests/s sustained"].split()[0]) > 0

@@ -143,12 +143,12 @@ def test_the_shipped_flows_are_clean():
     kinds = {step.kind for flow in flows.flows.values() for step in flow.steps.values()}
     assert kinds == {"answer", "pre_answer", "playback", "play_and_get_digits", "menu", "bridge", "hangup",
                      "set", "when", "goto", "sleep", "say", "record", "transfer", "call", "return", "speak",
-                     "record_call", "queue", "conference", "language"}
-    assert {flows.route(str(n)).name for n in range(2001, 2014)} == {
+                     "record_call", "queue", "conference", "language", "http"}
+    assert {flows.route(str(n)).name for n in range(2001, 2015)} == {
         "example_playback", "example_collect", "example_bridge", "example_decide", "example_say",
         "example_record", "example_transfer", "example_early_media", "example_speak",
         "example_record_call", "example_queue", "example_conference",
-        "example_languages"}
+        "example_languages", "example_http"}
 
 
 def test_call_parameter_types_and_the_default_flow(tmp_path):

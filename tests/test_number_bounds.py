@@ -121,12 +121,16 @@ def test_every_duration_in_the_schema_is_checked():
                     step + ("play_and_get_digits", "properties", "timeout"),
                     step + ("play_and_get_digits", "properties", "digit_timeout"),
                     step + ("record", "properties", "max_seconds"), step + ("record", "properties", "silence_seconds"),
-                    ("$defs", "bridge_target", "oneOf", 1, "properties", "timeout")}
+                    ("$defs", "bridge_target", "oneOf", 1, "properties", "timeout"),
+                    step + ("http", "properties", "timeout"),
+                    step + ("http", "properties", "while_waiting", "properties", "after")}
     spec = {"sleep": 1, "timeout": 1, "menu": {"timeout": 1, "digit_timeout": 1},
-            "play_and_get_digits": {"timeout": 1, "digit_timeout": 1}, "bridge": [{"to": "u", "timeout": 1}]}
+            "play_and_get_digits": {"timeout": 1, "digit_timeout": 1}, "bridge": [{"to": "u", "timeout": 1}],
+            "http": {"timeout": 1, "while_waiting": {"after": 1}}}
     assert {path for path, _ in _durations(spec)} == {
         ("sleep",), ("timeout",), ("menu", "timeout"), ("menu", "digit_timeout"), ("play_and_get_digits", "timeout"),
-        ("play_and_get_digits", "digit_timeout"), ("bridge", 0, "timeout")}
+        ("play_and_get_digits", "digit_timeout"), ("bridge", 0, "timeout"), ("http", "timeout"),
+        ("http", "while_waiting", "after")}
     assert [path for path, _ in _durations({"bridge": {"to": "u", "timeout": 1}})] == [("bridge", "timeout")]
 
 

@@ -76,6 +76,7 @@ EXPECTED = [
     ("pagd_invalid_then_valid", 23, ("3", "success", "9"), None, "NORMAL_CLEARING", ["linger"], "93"),
     ("pagd_multi_digit_terminator", 26, ("4321", "success", None), None, "NORMAL_CLEARING", ["linger"], "4321#"),
     ("pagd_timeout", 21, (None, "failure", None), None, "NORMAL_CLEARING", ["linger"], ""),
+    ("playback_broken_by_api", 20, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("playback_missing_file", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("queue_caller_hangs_up", 18, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("queue_exit_key", 28, None, None, "NORMAL_CLEARING", ["linger"], "1"),

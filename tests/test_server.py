@@ -186,7 +186,7 @@ def test_check_prints_every_problem(tmp_path):
     assert "2 error(s)" in proc.stderr
     ok = subprocess.run([sys.executable, str(ROOT / "run.py"), "--check", str(ROOT / "flows")],
                         cwd=ROOT, capture_output=True, text=True, timeout=30)
-    assert ok.returncode == 0 and "15 flow(s) ok" in ok.stdout
+    assert ok.returncode == 0 and "16 flow(s) ok" in ok.stdout
 
 
 def test_record_writes_a_replayable_transcript(server, tmp_path):

@@ -11,6 +11,16 @@ whoever drives the call hands in what it read and the time, and writes what it g
     out = call.expire(now)           # when call.deadline has passed
     ...until call.closed, then close the socket.
 
+A step's HTTP request is the driver's to perform: after any of these, ``call.take_request()``
+gives ``(token, request)`` when one is due; the driver performs it and hands back
+``call.http_done(token, result, now)``. While it is in flight the call waits on it (its
+``deadline`` is the request's timeout, or the moment the ``while_waiting`` prompt starts);
+when the caller hangs up meanwhile the flow ends at once and ``call.awaiting`` stops naming
+the token, so the driver drops the request and a late answer is ignored. A hold prompt still
+playing when the answer comes is stopped with ``api uuid_break <uuid>`` over this socket
+(``playback_broken_by_api``: the completion then reports ``FILE PLAYED``), and the step
+goes on once its completion is in.
+
 The rules shared with the greenlet session (the set-up, the timeouts, refusals, the
 hangup at the end unless the call was handed off or is gone) are :mod:`.lifecycle`'s; what
 is this driver's own is the phases, routing to a flow, and set-up applications batched with
@@ -26,7 +36,7 @@ from typing import Any, Callable
 from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import Limits, OutboundProtocol, Ticket, commands
 from ..esl.protocol import LOST
-from ..flows.effects import Effect, Execute
+from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
 from ..flows.hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
 from ..flows.interpreter import FlowRun
@@ -38,6 +48,8 @@ server_log = logging.getLogger("flowengine.server")
 
 #: the cause for a call to a number no flow serves (and no default flow)
 UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
+#: how long past a request's own timeout the call waits for its driver to answer
+HTTP_GRACE = 1.0
 
 # module names for the phases: read on every event, and a global is ~20x faster to reach
 # than an enum member through its class
@@ -53,7 +65,9 @@ class FlowCall:
     # one per call, thousands at once
     __slots__ = ("flows", "timeouts", "event_format", "linger", "metrics", "peer", "run_options", "before",
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
-                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core")
+                 "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core",
+                 "http_out", "awaiting", "_tokens", "_request", "_asked", "_answer", "_hold_at", "_hold",
+                 "_http_deadline")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
@@ -86,6 +100,15 @@ class FlowCall:
         self._refused: UnsafeValue | None = None
         self._then: After = "resume"        # what follows the batch in flight
         self._last_app: str | None = None
+        self.http_out: tuple[int, HttpRequest] | None = None   # due to be performed by the driver
+        self.awaiting: int | None = None       # the token of the request in flight
+        self._tokens = 0
+        self._request: HttpRequest | None = None  # to perform once the batch in flight is done
+        self._asked: HttpRequest | None = None    # in flight
+        self._answer: HttpResult | None = None    # in, waiting for the hold prompt to stop
+        self._hold_at: float | None = None
+        self._hold: Ticket | None = None          # the hold prompt's playback
+        self._http_deadline = 0.0
 
     # -- what the driver calls ------------------------------------------------------------
     @property
@@ -121,6 +144,25 @@ class FlowCall:
         self.proto.connection_lost(detail)
         return self._progress(now)
 
+    def take_request(self) -> tuple[int, HttpRequest] | None:
+        """The HTTP request the driver must perform now, once (None: none is due)."""
+        out, self.http_out = self.http_out, None
+        return out
+
+    def http_done(self, token: int, result: HttpResult, now: float) -> bytes:
+        """The answer to request ``token``; ignored when the call no longer waits for it."""
+        if token != self.awaiting or self.phase != FLOW:
+            return b""
+        self.awaiting = self.http_out = self._asked = None
+        hold, self._hold = self._hold, None
+        if hold is not None and not hold.done:
+            data = commands.api(f"uuid_break {self.proto.uuid}")
+            self._answer = result
+            self._then = "answer"
+            self._wait([self.proto.command(data), hold], now, self.timeouts.reply)
+            return data
+        return self._send(self.run.resume(result), now)  # type: ignore[union-attr]
+
     def expire(self, now: float) -> bytes:
         """The current wait's deadline has passed (early calls are ignored)."""
         if self.phase == CLOSED or self.deadline is None or now < self.deadline:
@@ -128,6 +170,8 @@ class FlowCall:
         if self.phase == DRAIN:
             self.phase = CLOSED
             return b""
+        if self.awaiting is not None:
+            return self._http_waited(now)
         first = next((t for t in self._waiting if not t.done), None)
         for ticket in self._waiting:
             self.proto.abandon(ticket)
@@ -170,6 +214,15 @@ class FlowCall:
             if self.proto.finished:
                 self.phase = CLOSED
             return b""
+        if self.awaiting is not None:
+            if self.proto.gone is None and not self.proto.closed:
+                return b""
+            # the caller hung up during the request: the call ends now, the answer is dropped
+            self.awaiting = self.http_out = self._asked = self._hold = None
+            gone = self.proto.gone
+            if not isinstance(self.error, ProtocolError):
+                self.run.caller_gone(gone.cause if gone is not None else "connection closed")  # type: ignore[union-attr]
+            return self._flow_over(now)
         waiting = self._waiting
         while len(waiting) > 1:
             first = waiting[0]
@@ -263,10 +316,12 @@ class FlowCall:
         return asked + self._send(self.run.start(), now)
 
     def _send(self, command: Effect | None, now: float) -> bytes:
-        """The run's next command(s): one write, or the end of the flow."""
+        """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run = self.run
-        batch, self._then = collect(run, command, self.before)  # type: ignore[arg-type]
+        batch, self._then, self._request = collect(run, command, self.before)  # type: ignore[arg-type]
         if not batch:
+            if self._request is not None:
+                return self._ask(now)
             return self._flow_over(now)
         proto, prepared, tickets = self.proto, [], []
         for command in batch:
@@ -305,11 +360,53 @@ class FlowCall:
             if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
                 run.caller_gone(error.cause)  # type: ignore[union-attr]
             return self._flow_over(now)
+        if self._then == "http":
+            if error is not None:  # the set-up before the request failed: the request never goes
+                self._request = None
+                return self._send(run.failed(error), now)  # type: ignore[union-attr]
+            return self._ask(now)
+        if self._then == "answer":  # the hold prompt has stopped: the step reads the answer
+            answer, self._answer, self._then = self._answer, None, "resume"
+            if error is not None:
+                log.info("call=%s flow=%s hold prompt: %s", self.proto.uuid, self.flow_name, error)
+            return self._send(run.resume(answer), now)  # type: ignore[union-attr]
         if self._then != "resume":
             return self._flow_over(now)
         if error is not None:
             return self._send(run.failed(error), now)  # type: ignore[union-attr]
         return self._send(run.resume(result), now)  # type: ignore[union-attr]
+
+    # -- an HTTP request in flight ------------------------------------------------------------
+    def _ask(self, now: float) -> bytes:
+        """Hand the run's request to the driver and wait for it (and start no prompt yet)."""
+        request, self._request = self._request, None
+        self._tokens += 1
+        self.awaiting = self._tokens
+        self.http_out = (self._tokens, request)  # type: ignore[assignment]
+        self._asked = request
+        self._waiting = []
+        self._then = "resume"
+        self._http_deadline = now + request.timeout + HTTP_GRACE  # type: ignore[union-attr]
+        self._hold_at = now + request.hold.after if request.hold is not None else None  # type: ignore[union-attr]
+        self.deadline = min(self._http_deadline, self._hold_at if self._hold_at is not None else self._http_deadline)
+        return b""
+
+    def _http_waited(self, now: float) -> bytes:
+        """A deadline while the request is in flight: start the hold prompt, or give up."""
+        if self._hold_at is not None and now >= self._hold_at:
+            self._hold_at = None
+            self.deadline = self._http_deadline
+            data, self._hold = self.proto.execute("playback", self._asked.hold.play)  # type: ignore[union-attr]
+            if self.before is not None:
+                self.before(self.run, Execute("playback", self._asked.hold.play))  # type: ignore[union-attr, arg-type]
+            self.run.executed.append(("playback", self._asked.hold.play))  # type: ignore[union-attr]
+            return data
+        if now >= self._http_deadline:
+            token = self.awaiting
+            return self.http_done(token, HttpResult.failed(HttpFailure.TIMEOUT, "the request was never answered"),
+                                  now)  # type: ignore[arg-type]
+        self.deadline = self._http_deadline
+        return b""
 
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:

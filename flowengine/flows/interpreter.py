@@ -23,7 +23,7 @@ from ..errors import FlowError, UnsafeValue
 from ..quoting import app_arg
 from ..quoting.logfield import field as log_field
 from ..esl import Event
-from .effects import Effect, Execute, Exit, Goto
+from .effects import Effect, Execute, Exit, Goto, HoldPrompt, HttpRequest, HttpResult
 from .conditions import as_text
 from .model import Flow, Step
 from .steps import KINDS
@@ -59,7 +59,7 @@ WELL_KNOWN = {
 }
 
 
-StepGen = Generator[Effect, Event | None, Any]
+StepGen = Generator[Effect, Event | HttpResult | None, Any]
 
 #: how deep flow values may name other flow values before the rest is left as written
 _MAX_DEPTH = 8
@@ -111,6 +111,7 @@ class FlowRun:
         self.taken: list[tuple[str, str, str]] = [] if trace else _NOT_KEPT   # (flow, step, edge)
         self.entered: list[tuple[str, str]] = [] if trace else _NOT_KEPT      # (flow, step)
         self.executed: list[tuple[str, str | None]] = [] if trace else _NOT_KEPT
+        self.requests: list[str] = [] if trace else _NOT_KEPT   # "METHOD url", secrets masked
         self.transitions = 0
         self.result: CallResult | None = None
         self.cause: str | None = None
@@ -127,12 +128,13 @@ class FlowRun:
             return self._error(exc)
         return self._advance(None)
 
-    def resume(self, event: Event | None) -> Effect | None:
+    def resume(self, event: Event | HttpResult | None) -> Effect | None:
+        """Go on with the completion of the last Execute, or the answer to an HttpRequest."""
         if self._ending:
             return None
-        if event is not None:
+        if isinstance(event, Event):
             self.last_event = event
-            if isinstance(event, Event) and event.channel_data:
+            if event.channel_data:
                 # the newest channel data replaces the connect-time copy: one per call,
                 # not two (~4 KB each, 10,000 calls up)
                 self.channel = event
@@ -187,7 +189,9 @@ class FlowRun:
             value = vars_[name]
             if not isinstance(value, str):
                 return as_text(value)
-            if "${" in value and self._depth < _MAX_DEPTH:
+            # only the author's text names other values: a plain str came from the call
+            # (digits, an application's answer, an HTTP response) and is never expanded
+            if isinstance(value, Text) and "${" in value and self._depth < _MAX_DEPTH:
                 # a flow value naming others (``vars: {who: "${caller_id_name}"}``) is
                 # expanded when read, so what it names is marked as the call's
                 self._depth += 1
@@ -268,6 +272,12 @@ class FlowRun:
                         self._step_failed()
                         return self._error(exc)
                     self.executed.append((command.app, command.arg))
+                elif isinstance(command, HttpRequest):
+                    try:
+                        command = _encoded_request(command)
+                    except UnsafeValue as exc:
+                        return self._error(exc)
+                    self.requests.append(command.masked(f"{command.method} {command.url}"))
                 elif isinstance(command, Exit):
                     self.result = CallResult.TRANSFER
                     self._log_step(frame, "transferred", "transferred")
@@ -386,6 +396,14 @@ def _encoded(command: Execute) -> Execute:
     if arg is command.arg:
         return command
     return replace(command, arg=arg)
+
+
+def _encoded_request(request: HttpRequest) -> HttpRequest:
+    """The hold prompt of a request, encoded as every playback argument is."""
+    if request.hold is None:
+        return request
+    play = app_arg(request.hold.play, "playback", "while_waiting.play")
+    return replace(request, hold=HoldPrompt(request.hold.after, play))
 
 
 def _way_out(step: Step, outcome: str) -> tuple[str | None, str]:

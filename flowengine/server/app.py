@@ -77,7 +77,8 @@ class CallServer:
                  flows: Callable[[], FlowSet] | None = None, allow: list[Network] | None = None,
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
-                 metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+                 metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES,
+                 http=None) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
@@ -86,6 +87,11 @@ class CallServer:
         # what all this server's calls together may hold of unparsed input (--max-buffered-bytes)
         self.budget = BufferBudget(buffered_bytes)
         self.recorder = recorder  # a Recorder, or None
+        # what the flows' http steps are performed with: one pool set and breaker per server
+        self.http = http
+        if self.http is None and flows is not None:
+            from ..http import HttpClient
+            self.http = HttpClient(metrics=metrics)
         self.allow = allow or []
         self.drain_seconds = drain_seconds
         self.max_calls = max_calls
@@ -206,7 +212,7 @@ class CallServer:
         recording = self.recorder.call() if self.recorder is not None else None
         try:
             evented = EventedCall(self._server.loop, raw, call, recording=recording,
-                                  on_close=self._flow_call_closed, budget=self.budget)
+                                  on_close=self._flow_call_closed, budget=self.budget, http=self.http)
         except Exception:  # the accept loop runs this: it must go on for the next call
             log.exception("call from %s could not be started", address[0])
             raw.close()

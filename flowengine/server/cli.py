@@ -24,6 +24,7 @@ from .app import CallServer, install_signal_handlers, parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
+from ..http import HttpClient, Limits as HttpLimits
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
 
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", type=parse_listen, default=None, metavar="HOST:PORT",
                    help="serve Prometheus metrics on http://HOST:PORT/metrics and a health check on /healthz "
                         "(with --workers, worker i uses PORT+i)")
+    p.add_argument("--http-ca", metavar="FILE", default=None,
+                   help="CA certificates (PEM) http steps trust instead of the system's")
+    p.add_argument("--http-max-requests", type=int, default=HttpLimits.total, metavar="N",
+                   help=f"http requests in flight at once in all (default {HttpLimits.total})")
+    p.add_argument("--http-max-per-host", type=int, default=HttpLimits.per_host, metavar="N",
+                   help=f"http requests in flight at once to one host (default {HttpLimits.per_host})")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="N server processes sharing the port (SO_REUSEPORT), supervised and restarted "
                         "when one dies (default 1)")
@@ -167,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
-                        reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes)
+                        reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes,
+                        http=HttpClient(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
+                                        ca_file=args.http_ca, metrics=metrics))
     install_signal_handlers(server)
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(library.reload))
     if library.changed():  # edited (and maybe SIGHUP, ignored till now) while we started

@@ -21,10 +21,14 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from functools import partial
 from typing import Any, Callable
+
+import gevent
 
 from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
+from ..flows.effects import HttpFailure, HttpResult
 
 log = logging.getLogger("flowengine.server")
 
@@ -37,17 +41,29 @@ DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
 SHARED_BUDGET = BufferBudget(DEFAULT_BUDGET_BYTES)
 
 
+_DEFAULT_CLIENT: Any = None
+
+
+def default_client() -> Any:
+    """The process's HTTP client, for calls whose server gave none."""
+    global _DEFAULT_CLIENT
+    if _DEFAULT_CLIENT is None:
+        from ..http import HttpClient
+        _DEFAULT_CLIENT = HttpClient()
+    return _DEFAULT_CLIENT
+
+
 class EventedCall:
     """One call's socket on the loop. What its parser buffers counts against ``budget``,
     shared with the server's other calls (by default this module's ``SHARED_BUDGET``)."""
 
     # one per call, thousands at once
     __slots__ = ("loop", "sock", "call", "recording", "on_close", "started_at", "backlog", "reader", "writer",
-                 "timer", "timer_at", "_named", "_closed")
+                 "timer", "timer_at", "_named", "_closed", "http", "_request")
 
     def __init__(self, loop: Any, sock: socket.socket, call: FlowCall, *, recording: Any = None,
                  on_close: Callable[["EventedCall"], None] | None = None,
-                 budget: BufferBudget | None = None) -> None:
+                 budget: BufferBudget | None = None, http: Any = None) -> None:
         sock.setblocking(False)
         # before the first byte is read, so nothing is charged yet
         call.proto.parser.budget = SHARED_BUDGET if budget is None else budget
@@ -63,6 +79,8 @@ class EventedCall:
         self.timer_at = 0.0
         self._named = recording is None
         self._closed = False
+        self.http = http                # an HttpClient (flowengine.http), made at the first request if None
+        self._request: tuple[int, Any] | None = None  # (token, greenlet) of the request in flight
         self.reader = loop.io(sock.fileno(), 1)
         self.reader.start(self._readable)
         self._apply(call.start, None)
@@ -81,6 +99,7 @@ class EventedCall:
         if self._closed:
             return
         self._closed = True
+        self._drop_request()
         for watcher in (self.reader, self.writer, self.timer):
             if watcher is not None:
                 watcher.stop()
@@ -153,10 +172,38 @@ class EventedCall:
         if not self._named and call.proto.channel is not None:  # the connect reply came
             self._named = True
             self.recording.named(call.proto.uuid or "unknown", call.proto.channel)
+        if self._request is not None and call.awaiting != self._request[0]:
+            self._drop_request()           # the call no longer waits for it (the caller left)
+        asked = call.take_request()
+        if asked is not None and not call.closed:
+            self._perform(*asked)
         if call.closed:
             self.close()
         elif call.deadline is not None:
             self._arm(call.deadline)
+
+    # -- an HTTP request in flight ------------------------------------------------------
+    def _perform(self, token: int, request: Any) -> None:
+        if self.http is None:
+            self.http = default_client()
+        self._request = (token, gevent.spawn(self._answered, token, request))
+
+    def _answered(self, token: int, request: Any) -> None:
+        """In the request's greenlet: perform it, hand the answer to the call."""
+        try:
+            result = self.http.perform(request, self.call.proto.uuid or "-")
+        except Exception as exc:  # a bug in the client must end only this step, as an error
+            log.exception("call %s: HTTP request failed", self.call.proto.uuid or "-")
+            result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
+        if self._request is not None and self._request[0] == token:
+            self._request = None
+        if not self._closed:
+            self._apply(partial(self.call.http_done, token, result), None)
+
+    def _drop_request(self) -> None:
+        request, self._request = self._request, None
+        if request is not None:
+            request[1].kill(block=False)
 
     def _write(self, data: bytes) -> str | None:
         """Write without blocking; what the kernel cannot take now waits for writability."""

@@ -25,6 +25,9 @@ log = logging.getLogger("flowengine.metrics")
 # a prompt or a bridge lasts seconds to hours; set and answer take milliseconds
 _STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
 
+# a webhook answers in milliseconds; a request may take its whole timeout (at most 30 s)
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30)
+
 
 class Metrics:
     """What a server counts, for dashboards and alerts (``deploy/grafana/flowengine.json``).
@@ -59,6 +62,12 @@ class Metrics:
                                        "Socket input", registry=registry)
         self.bridges = Counter("flowengine_bridge_outcomes", "Bridge steps, by outcome", ["outcome"],
                                registry=registry)
+        self.http = Counter("flowengine_http_requests", "HTTP requests of http steps, by flow, step, host and "
+                            "outcome (2xx … 5xx, timeout, error)", ["flow", "step", "host", "outcome"],
+                            registry=registry)
+        self.http_seconds = Histogram("flowengine_http_request_duration_seconds", "HTTP requests of http steps, "
+                                      "whole request with retries", ["flow", "step", "host"],
+                                      buckets=_HTTP_BUCKETS, registry=registry)
         self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"],
                                registry=registry)
         self.build = Gauge("flowengine_build_info", "Always 1: the flowengine version running",
@@ -106,6 +115,10 @@ class Metrics:
 
     def attempt(self, flow: str, step: str, failure: str) -> None:
         self.attempts.labels(flow, step, failure).inc()
+
+    def http_request(self, flow: str, step: str, host: str, outcome: str, seconds: float) -> None:
+        self.http.labels(flow, step, host, outcome).inc()
+        self.http_seconds.labels(flow, step, host).observe(seconds)
 
     def call_ended(self, flow: str, result: str) -> None:
         self.calls.labels(flow, result).inc()

@@ -11,6 +11,7 @@ flows under test are the directory of the file, or ``flows:`` (relative to the f
         caller:
           - {press: "1", at: menu}
         bridge: {user/1101: busy, user/1102: answered}
+        http: {"GET https://crm.example.com/*": {status: 200, json: {tier: vip}}}   # scripted_http.py
         expect:
           steps: [welcome, hours, greeting, menu, sales, goodbye]
           result: hangup
@@ -29,6 +30,7 @@ from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..call.lifecycle import CallResult
 from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
+from ..flows.effects import HttpRequest
 from ..flows.interpreter import Execute
 from ..flows.model import seconds
 from ..flows.source import Source, load_source
@@ -37,11 +39,12 @@ from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
+from .scripted_http import ScriptedHttp, UnscriptedRequest, problems as http_problems
 
 CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "queue", "missing", "missing_dirs", "record_ms",
-             "prompt_seconds", "fail", "expect"}
+             "prompt_seconds", "fail", "http", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
-EXPECT_KEYS = {"steps", "executed", "includes", "never", "vars", "channel", "outcomes", "result", "cause"}
+EXPECT_KEYS = {"steps", "executed", "includes", "never", "requests", "vars", "channel", "outcomes", "result", "cause"}
 ACTION_KEYS = {"press", "hangup", "at", "time"}
 LIST_KEYS = {"steps", "executed"}          # what includes: / never: hold
 RESULTS = tuple(result.value for result in CallResult)
@@ -114,6 +117,8 @@ def load_test_file(path: str | Path) -> TestFile:
                 raise source.error(at + ("queue",), f"case {spec['name']!r}: queue outcomes are "
                                                     f"{', '.join(QUEUE_RESULTS)}, not {outcome!r}")
         _check_case(source, at, spec)
+        for problem in http_problems(spec["http"]) if "http" in spec else ():
+            raise source.error(at + ("http",), f"case {spec['name']!r}: {problem}")
         cases.append(Case(spec["name"], spec, source, i))
     return TestFile(source.path, flows_dir, cases)
 
@@ -237,6 +242,7 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     if "replay" in spec:
         transcript = Transcript.load(case.base / spec["replay"])
         peer: Any = ReplayFreeSwitch(transcript, strict=bool(spec.get("strict", False)))
+        peer.answer_http = ScriptedHttp(spec.get("http")).answer   # a recording holds no HTTP
         sent = b"".join(transcript.chunks("out"))
         fmt = "json" if b"myevents json" in sent else "xml" if b"myevents xml" in sent else "plain"
         linger = b"linger" in sent
@@ -250,9 +256,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   missing=spec.get("missing"), missing_dirs=spec.get("missing_dirs"),
                                   record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)),
-                                  fail_at=(spec.get("fail") or {}).get("at"))
+                                  fail_at=(spec.get("fail") or {}).get("at"), http=spec.get("http"))
 
-    def before(run: FlowRun, command: Execute) -> None:
+    def before(run: FlowRun, command: Execute | HttpRequest) -> None:
         if isinstance(peer, ScriptedFreeSwitch):
             peer.visited.update(run.visited)
 
@@ -263,6 +269,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     clock.call = flow_call
     try:
         converse(flow_call, peer)
+    except UnscriptedRequest as exc:
+        result.problems.append(str(exc))
+        return result
     except ReplayMismatch as exc:
         step = flow_call.run.step if flow_call.run is not None else None
         expected = (f"the log's next command is {exc.expected.describe()} (record {exc.record})"
@@ -330,6 +339,8 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
             hit = next((g for g in got[what] if _same(item, g)), None)
             if hit is not None:
                 problems.append(f"never: {what}: {hit!r} happened")
+    if "requests" in expect:
+        problems += _compare_lists("requests", [str(r) for r in expect["requests"]], list(run.requests))
     if "outcomes" in expect:
         last = dict(run.outcomes)
         for step, outcome in expect["outcomes"].items():

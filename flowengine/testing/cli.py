@@ -15,13 +15,16 @@ from ..errors import FlowError
 from ..flows.steps import APPLICATIONS
 from ..flows import FlowRun, FlowSet, load_flows
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
+from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from ..flows.interpreter import Execute
+from ..flows.source import load_source
 from ..session import Timeouts
 from . import coverage
 from .cases import find_test_files, load_test_file, run_case, _clock
 from .memory import converse
 from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import ScriptedFreeSwitch
+from .scripted_http import problems as http_problems
 
 
 def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
@@ -113,6 +116,14 @@ class TerminalCaller(ScriptedFreeSwitch):
         self.caller.actions = deque(a for a in self.caller.actions if "silence" not in a)
         return result
 
+    def answer_http(self, request: HttpRequest):
+        """From the ``--http`` file when it has an answer, else from the person."""
+        if self.web.answers and self.web.matching(request) is not None:
+            return self.web.answer(request)
+        reply = self.ask(f"{request.masked(request.method + ' ' + request.url)}: status and body "
+                         "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] ") or "200"
+        return 0.0, parse_answer(reply)
+
     def _app_bridge(self, arg: str, key: str) -> bytes:
         """Each target in turn, as FreeSWITCH rings them: the next only if this one did not answer."""
         dial = re.sub(r"^\{[^}]*\}", "", arg)
@@ -146,6 +157,20 @@ class TerminalCaller(ScriptedFreeSwitch):
         return self.run_app("callcenter", arg, key)
 
 
+def parse_answer(reply: str) -> HttpResult:
+    """What the person at the terminal said the server answered."""
+    word, _, rest = reply.strip().partition(" ")
+    if word == "timeout":
+        return HttpResult.failed(HttpFailure.TIMEOUT, "timeout (simulated)")
+    if word == "error":
+        return HttpResult.failed(HttpFailure.ERROR, rest or "error (simulated)")
+    if not (word.isdigit() and len(word) == 3):
+        return HttpResult.failed(HttpFailure.ERROR, f"not an answer: {reply[:40]!r}")
+    body = rest.strip()
+    kind = "application/json" if body[:1] in ("{", "[") else "text/plain"
+    return HttpResult(int(word), body.encode(), kind)
+
+
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     p = argparse.ArgumentParser(prog=program("simulate"), description=(
         "Call a flow from the terminal: each step is shown, digits are asked for when the flow "
@@ -158,6 +183,8 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     p.add_argument("--caller", default="5551234", help="the caller's number")
     p.add_argument("--caller-name", default="Caller")
     p.add_argument("--time", help="the moment of the call, ISO 8601, e.g. 2026-11-23T10:30:00+01:00 (default: now)")
+    p.add_argument("--http", metavar="FILE", help="answers to the flow's HTTP requests, as a case's http: "
+                   "(YAML: 'METHOD URL-pattern': {status, json, body, delay, timeout, error}); others are asked")
     args = p.parse_args(argv)
     try:
         clock = _clock(args.time)
@@ -199,7 +226,19 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     def say(message: str) -> None:
         print("  ! " + message, file=out)
 
-    peer = TerminalCaller(ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name)
+    answers = None
+    if args.http:
+        try:
+            answers = load_source(args.http).data
+        except FlowError as exc:
+            print("\n".join(exc.problems), file=out)
+            return 1
+        found = http_problems(answers)
+        if found:
+            print("\n".join(f"{args.http}: {problem}" for problem in found), file=out)
+            return 1
+    peer = TerminalCaller(ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name,
+                          http=answers)
     shown = 0
 
     def report(run: FlowRun) -> None:
@@ -208,9 +247,12 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             print(f"  -> {step}: {outcome}", file=out)
         shown = len(run.outcomes)
 
-    def before(run: FlowRun, command: Execute) -> None:
+    def before(run: FlowRun, command: Execute | HttpRequest) -> None:
         report(run)
         peer.visited.update(run.visited)
+        if isinstance(command, HttpRequest):  # secrets masked: what a screen may show
+            print(f"[{run.visited[-1]}] http {command.masked(command.method + ' ' + command.url)}", file=out)
+            return
         peer.note = command.note
         application = APPLICATIONS.get(command.app)
         what = application.hears if application is not None else None

@@ -20,6 +20,8 @@ from ..errors import CommandTimeout
 from ..esl import Event, OutboundProtocol, Ticket
 from ..session.base import CallSession
 
+from .scripted_http import UnscriptedRequest
+
 if TYPE_CHECKING:
     from ..call.flow_call import FlowCall
 
@@ -86,10 +88,35 @@ def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
     what the call writes goes to the peer, what the peer answers comes back (its recorded
     gaps added to the clock); when neither has more to say, the call's current wait expires
     (or, if the recorded FreeSWITCH closed the socket, the call reads its end). Returns the
-    simulated seconds it took."""
+    simulated seconds it took.
+
+    A step's HTTP request is answered by ``peer.answer_http(request) -> (delay, result)``
+    (a flow test's scripted answers, the person at the terminal), ``delay`` simulated
+    seconds later unless the call's own deadline (a hold prompt, the call ending) comes
+    first; meanwhile the peer's ``http_due_in`` says how long the answer has still to come
+    (a prompt longer than that is stopped by it), and ``peer.during_http()`` may say what
+    the caller does while it waits (hang up)."""
     start = now
     out = call.start(now)
+    pending: tuple[float, int, object] | None = None   # (when, token, result)
     while not call.closed:
+        asked = call.take_request()
+        if asked is not None:
+            token, request = asked
+            answer = getattr(peer, "answer_http", None)
+            if answer is None:
+                raise UnscriptedRequest(f"step {request.step!r} sent {request.masked(request.method + ' ' + request.url)}"
+                                        " but nothing here answers HTTP requests")
+            delay, result = answer(request)
+            pending = (now + delay, token, result)
+            during = getattr(peer, "during_http", None)
+            for gap, chunk in during() if during is not None else ():
+                now += gap
+                out += call.receive(chunk, now)
+        if pending is not None and call.awaiting != pending[1]:
+            pending = None  # the caller hung up meanwhile: the answer is dropped
+        if hasattr(peer, "http_due_in"):
+            peer.http_due_in = pending[0] - now if pending is not None and call.awaiting == pending[1] else None
         if out:
             answers, out = peer.receive(out), b""
             for gap, chunk in answers:
@@ -101,7 +128,14 @@ def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
                 continue
         if call.closed:
             break
-        if getattr(peer, "exhausted", False) and getattr(peer, "peer_closes", False) and not call.proto.closed:
+        if call.http_out is not None:  # a request came due with the last input: take it first
+            continue
+        if pending is not None and call.awaiting == pending[1] and (
+                call.deadline is None or pending[0] <= call.deadline):
+            now = max(now, pending[0])
+            token, result, pending = pending[1], pending[2], None
+            out = call.http_done(token, result, now)  # type: ignore[arg-type]
+        elif getattr(peer, "exhausted", False) and getattr(peer, "peer_closes", False) and not call.proto.closed:
             out = call.receive(b"", now)
         elif call.deadline is not None:
             now = max(now, call.deadline)

@@ -12,6 +12,10 @@ when every try was invalid; failure when nothing was pressed); bridge's
 unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``;
 ``record`` into a directory the host lacks (``missing_dirs``) hanging the caller up, and
 ``record_session`` there completing as if it recorded.
+
+The flow's HTTP requests are answered from the case (:mod:`.scripted_http`); a prompt
+started while one is in flight that would outlast its answer plays until ``api
+uuid_break``, whose completion then reports ``FILE PLAYED`` (playback_broken_by_api).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from ..replay.command_reader import Command, CommandReader
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
 from ..replay.fake import RECORDED_APPLICATIONS
+from .scripted_http import ScriptedHttp
 
 #: what the recorded dialplan ran: ``socket`` completes too once the call is over
 SOCKET_DATA = "127.0.0.1:9000 async full"
@@ -67,8 +72,12 @@ class ScriptedFreeSwitch:
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
                  lacks: tuple[str, ...] = (), missing_dirs: list[str] | None = None,
-                 queues: dict[str, str] | None = None, fail_at: str | None = None) -> None:
+                 queues: dict[str, str] | None = None, fail_at: str | None = None,
+                 http: dict | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
+        self.web = ScriptedHttp(http)      # the HTTP servers the flow's http steps reach
+        self.http_due_in: float | None = None   # while a request is in flight: when it answers
+        self._held: tuple[str, str, str] | None = None   # a prompt that plays until uuid_break
         self.lacks = set(lacks)            # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
@@ -125,6 +134,8 @@ class ScriptedFreeSwitch:
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
         if command.line == "api show application":
             return api_response(self._show_application())
+        if command.line.startswith("api uuid_break "):
+            return self._break(command.line.split(" ", 2)[2])
         if word == "getvar":
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
@@ -137,6 +148,33 @@ class ScriptedFreeSwitch:
             return reply("+OK") + self._execute(command.app or "", command.app_arg,
                                                 command.header("Event-UUID") or str(uuidlib.uuid4()))
         return reply("-ERR command not found")
+
+    # -- HTTP, and what the caller hears meanwhile ------------------------------------------
+    def answer_http(self, request):
+        """(delay, result) for a request of the flow's (:mod:`.scripted_http`)."""
+        return self.web.answer(request)
+
+    def during_http(self) -> list[tuple[float, bytes]]:
+        """A hangup the caller has due while the flow waits on a request (``at:`` its step)."""
+        due = self.caller.due(self.visited)
+        if due is None or "hangup" not in due or self.gone:
+            return []
+        self.caller.actions.popleft()
+        return [(0.0, self.hang_up(due["hangup"] if isinstance(due["hangup"], str) else "NORMAL_CLEARING"))]
+
+    def _break(self, uuid: str) -> bytes:
+        """``api uuid_break``: the prompt playing stops; its completion reports ``FILE PLAYED``,
+        as after a finished one (playback_broken_by_api)."""
+        if uuid != self.uuid:
+            return api_response("-ERR No such channel!\n")
+        held, self._held = self._held, None
+        self.http_due_in = None            # the answer it waited for is in
+        out = api_response("+OK\n")
+        if held is not None:
+            app, arg, key = held
+            out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", app), ("Application-Data", arg),
+                              ("Application-Response", "FILE PLAYED"), ("Application-UUID", key))
+        return out
 
     def _show_application(self) -> str:
         """The recorded host's list (api_capabilities), less what this host lacks."""
@@ -245,6 +283,13 @@ class ScriptedFreeSwitch:
             execute = self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
                                   ("Application-UUID", key))
             return execute + self.hang_up(cause, (app, arg, key), response, by_caller=True)
+        if app == "playback" and self.http_due_in is not None and self._duration(app, arg) > self.http_due_in:
+            # a hold prompt the answer will cut short: it plays until uuid_break
+            self.heard.append(arg)
+            self._held = (app, arg, key)
+            self.caller.until = self.now + self.http_due_in
+            return self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
+                              ("Application-UUID", key))
         handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
         if handler is not None:
             return handler(arg, key)
