@@ -35,10 +35,11 @@ from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
+from .host import HOST_KEYS, Host
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 
-CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "record_ms", "prompt_seconds",
-             "fail", "expect"}
+CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "missing", "host", "record_ms",
+             "prompt_seconds", "fail", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "includes", "never", "vars", "channel", "outcomes", "result", "cause"}
 ACTION_KEYS = {"press", "hangup", "at", "time"}
@@ -141,6 +142,18 @@ def _check_case(source: Source, at: tuple, spec: dict) -> None:
                 seconds(action["time"])
             except ValueError as exc:
                 refuse(where + ("time",), f"time: {exc}")
+    host = spec.get("host")
+    if host is not None:
+        if not isinstance(host, dict):
+            refuse(("host",), "host: is what the FreeSWITCH host lacks or has: "
+                              f"{{{', '.join(sorted(HOST_KEYS))}}}, each a list")
+        for key, value in host.items():
+            if key not in HOST_KEYS:
+                close = difflib.get_close_matches(str(key), sorted(HOST_KEYS), n=1)
+                refuse(("host", key), f"unknown host key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                       + f"; known: {', '.join(sorted(HOST_KEYS))}")
+            if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+                refuse(("host", key), f"host: {key}: is a list of names")
     fail = spec.get("fail")
     if fail is not None and (not isinstance(fail, dict) or set(fail) != {"at"} or not isinstance(fail["at"], str)):
         refuse(("fail",), "fail: is {at: STEP}: FreeSWITCH refuses that step's command, the flow's on_error runs")
@@ -231,7 +244,8 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   caller_name=str(call.get("caller_name", "Caller")),
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
-                                  missing=spec.get("missing"), record_ms=int(spec.get("record_ms", 5000)),
+                                  missing=spec.get("missing"), host=Host.from_case(spec.get("host")),
+                                  record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)),
                                   fail_at=(spec.get("fail") or {}).get("at"))
 

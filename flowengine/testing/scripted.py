@@ -10,6 +10,10 @@ play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success e
 when every try was invalid; failure when nothing was pressed); bridge's
 ``originate_disposition`` and ``DIALSTATUS``, with the caller hung up on a failure
 unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``.
+The host it runs on (:class:`~flowengine.testing.host.Host`: the recorded one, less what a
+case takes away) answers preflight's ``api`` questions, and what it lacks fails as recorded:
+an application it does not have hangs the caller up (any_application), and so does a
+record into a missing folder (record_missing_directory).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, en
 from ..replay.command_reader import Command, CommandReader
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
-from ..replay.fake import RECORDED_APPLICATIONS
+from .host import Host
 
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
 
@@ -62,12 +66,15 @@ class ScriptedFreeSwitch:
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = (), fail_at: str | None = None) -> None:
+                 lacks: tuple[str, ...] = (), fail_at: str | None = None, host: Host | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
-        self.lacks = set(lacks)            # applications this host does not have (show application)
+        self.host = host if host is not None else Host()   # what it has; missing/lacks add to it
+        self.host.missing_files |= set(missing or [])
+        self.host.lacks |= set(lacks)
+        self.lacks = self.host.lacks       # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
-        self.missing = set(missing or [])
+        self.missing = self.host.missing_files
         self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
         self.dialled: set[str] = set()     # bridge targets the flow rang
         self.played: set[str] = set()      # prompts the flow asked for
@@ -90,9 +97,31 @@ class ScriptedFreeSwitch:
 
     # -- the wire -----------------------------------------------------------------------
     def receive(self, data: bytes) -> list[tuple[float, bytes]]:
-        out = []
-        for command in self._reader.feed(data):
-            out.append((0.0, self._answer(command)))
+        """The answers to one write. An ``api`` after a ``sendmsg`` is answered before
+        that application's events, as FreeSWITCH does: its listener thread replies to each
+        command as it reads it (``+OK`` for a sendmsg, the output of an api), while the
+        application runs on the session's thread and its events come later
+        (mod_event_socket.c; api_capabilities: ~1 ms for an api, ~20 ms for answer)."""
+        out: list[tuple[float, bytes]] = []
+        pending: list[bytes] = []       # the events of this write's applications, still to come
+        commands = self._reader.feed(data)
+        asks = any(command.word == "api" for command in commands)
+        for command in commands:
+            answer = self._answer(command)
+            if not asks:
+                out.append((0.0, answer))
+            elif command.word == "sendmsg" and answer.startswith(b"Content-Type: command/reply\n"):
+                head = answer.index(b"\n\n") + 2
+                out.append((0.0, answer[:head]))
+                if answer[head:]:
+                    pending.append(answer[head:])
+            elif command.word == "api":
+                out.append((0.0, answer))
+            else:
+                out.extend((0.0, chunk) for chunk in pending)
+                pending = []
+                out.append((0.0, answer))
+        out.extend((0.0, chunk) for chunk in pending)
         return out
 
     def _answer(self, command: Command) -> bytes:
@@ -110,8 +139,10 @@ class ScriptedFreeSwitch:
         if word == "exit":
             self.gone = True
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
-        if command.line == "api show application":
-            return api_response(self._show_application())
+        if word == "api":
+            answer = self.host.api(command.line)
+            return api_response(answer if answer is not None else
+                                f"-ERR {command.line[4:].split(' ', 1)[0]} Command not found!\n")
         if word == "getvar":
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
@@ -124,13 +155,6 @@ class ScriptedFreeSwitch:
             return reply("+OK") + self._execute(command.app or "", command.app_arg,
                                                 command.header("Event-UUID") or str(uuidlib.uuid4()))
         return reply("-ERR command not found")
-
-    def _show_application(self) -> str:
-        """The recorded host's list (api_capabilities), less what this host lacks."""
-        if not self.lacks:
-            return RECORDED_APPLICATIONS
-        lines = RECORDED_APPLICATIONS.splitlines(keepends=True)
-        return "".join(line for line in lines if line.split(",", 1)[0] not in self.lacks)
 
     def _connect_reply(self) -> bytes:
         pairs = [("Event-Name", "CHANNEL_DATA")] + self._headers()[1:]
@@ -184,6 +208,27 @@ class ScriptedFreeSwitch:
         self.vars["hangup_cause"] = cause
         return out + self.event("CHANNEL_HANGUP_COMPLETE")
 
+    def hang_up_as_recorded(self, cause: str, app: tuple[str, str, str] | None = None) -> bytes:
+        """FreeSWITCH hanging the caller up in the middle of an application, in the order
+        record_missing_directory and any_application show: CHANNEL_HANGUP, the
+        application's completion (``_none_``; none for an application the host does not
+        have), CHANNEL_UNPARK, the socket application's completion, CHANNEL_STATE twice,
+        CHANNEL_HANGUP_COMPLETE, then the (linger) disconnect notice."""
+        self.gone = True
+        self._channel = [(k, v) for k, v in self._channel if k != "Hangup-Cause"] + [("Hangup-Cause", cause)]
+        self.vars["hangup_cause"] = cause
+        out = self.event("CHANNEL_HANGUP")
+        if app is not None:
+            name, arg, key = app
+            out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
+                              ("Application-Response", "_none_"), ("Application-UUID", key))
+        out += self.event("CHANNEL_UNPARK")
+        out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"),
+                          ("Application-Data", "127.0.0.1:9000 async full"), ("Application-Response", "_none_"),
+                          ("Application-UUID", str(uuidlib.uuid4())))
+        out += self.event("CHANNEL_STATE") + self.event("CHANNEL_STATE") + self.event("CHANNEL_HANGUP_COMPLETE")
+        return out + disconnect_notice(self.uuid, linger=self.linger)
+
     # -- applications ---------------------------------------------------------------------
     def _duration(self, app: str, arg: str) -> float:
         """How long an application takes in simulated time (a press may end it sooner):
@@ -217,6 +262,8 @@ class ScriptedFreeSwitch:
             execute = self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
                                   ("Application-UUID", key))
             return execute + self.hang_up(cause, (app, arg, key), response)
+        if app in self.host.lacks:   # "Invalid Application": no EXECUTE, no completion (any_application)
+            return self.hang_up_as_recorded("DESTINATION_OUT_OF_ORDER")
         handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
         if handler is not None:
             return handler(arg, key)
@@ -229,9 +276,10 @@ class ScriptedFreeSwitch:
         return self.bridge.get(target, "answered")
 
     def prompt_missing(self, path: str) -> bool:
-        """Whether FreeSWITCH would not find this prompt (the case's ``missing:``)."""
+        """Whether FreeSWITCH would not find this prompt (the case's ``missing:``, or
+        under a folder its ``host:`` lacks)."""
         self.played.add(path)
-        return path in self.missing
+        return path in self.missing or self.host.file_missing(path)
 
     def run_app(self, app: str, arg: str, key: str) -> bytes:
         """The events of ``app`` as its step kind plays it, else a plain completion."""
