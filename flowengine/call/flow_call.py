@@ -115,11 +115,8 @@ class FlowCall:
             self._fail(exc)
         out = self._progress(now)
         if self._asking:  # the host's next questions go out once these are answered
-            asked, self._asking = self.hosts.more(self.core, self.proto, now)
-            if asked and self.phase == FLOW:
-                out += asked
-            elif asked:  # pragma: no cover - more() asks only while the call is up
-                self._asking = True
+            asked, self._asking = self.hosts.more(self.core, self.proto, now, may_ask=self.phase == FLOW)
+            out += asked
         return out
 
     def lost(self, detail: str, now: float) -> bytes:

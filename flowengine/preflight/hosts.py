@@ -136,9 +136,11 @@ class Hosts:
                 host.finished = False
         return self._ask(host, proto, now)
 
-    def more(self, core: str | None, proto: Any, now: float | None = None) -> tuple[bytes, bool]:
-        """After a read of a call that asked: the next batch once this one is answered,
-        and whether the call still has commands in flight."""
+    def more(self, core: str | None, proto: Any, now: float | None = None, *,
+             may_ask: bool = True) -> tuple[bytes, bool]:
+        """After a read of a call that asked: the next batch once this one is answered
+        (only if ``may_ask``: the bytes must be written, in order, right after the call's
+        own), and whether the call still has commands in flight."""
         host = self._hosts.get(core) if core is not None else None
         if host is None or not host.inflight or host.inflight[0][2] is not proto:
             return b"", False
@@ -146,7 +148,7 @@ class Hosts:
         self._settle(host, now)
         if host.inflight:
             return b"", True
-        if proto.gone is not None or proto.closed:
+        if not may_ask or proto.gone is not None or proto.closed:
             return b"", False
         data = self._ask(host, proto, now)
         return data, bool(data)

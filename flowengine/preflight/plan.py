@@ -287,11 +287,11 @@ class Plan:
     def _verdict(self, check: _Check) -> Verdict:
         kind = check.located.need.kind
         if kind in (NeedKind.PROMPT, NeedKind.DIRECTORY, NeedKind.MODULE):
-            if check.second:      # the rate folders are still to be asked
-                return Verdict.UNKNOWN
             answers = [_truth(self._answers.get(q)) for q in check.queries]
             if any(a is True for a in answers):
                 return Verdict.OK
+            if check.second:      # not found as written; its rate folders are still to be asked
+                return Verdict.UNKNOWN
             return Verdict.MISSING if all(a is False for a in answers) else Verdict.UNKNOWN
         if kind is NeedKind.APPLICATION:
             names = self.applications()
