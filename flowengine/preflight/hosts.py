@@ -33,7 +33,6 @@ from ..errors import FlowengineError
 from ..esl import ApiResponse, Reply, Ticket, commands
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
-from ..quoting.logfield import field as log_field
 from .needs import application_needs, set_needs
 from .plan import Plan, Problem
 
@@ -236,7 +235,7 @@ class Hosts:
             key = (problem.where, problem.kind, problem.value)
             if key not in host.reported:
                 host.reported.add(key)
-                log.warning("preflight: %s", log_field(problem.line(host.name)),
+                log.warning("preflight: %s", problem.line(host.name),   # the formatter escapes controls
                             extra={"host": host.name, "flow": problem.flow, "step": problem.step})
         log.info("preflight of FreeSWITCH host %s (Core-UUID %s): %d problem(s), %d need(s) not checkable, "
                  "%d not checked", host.name, host.core, len(problems), report.skipped, report.unchecked)

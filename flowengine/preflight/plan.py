@@ -170,7 +170,10 @@ class Plan:
         for query in queries:
             if query not in self._known:
                 self._known.add(query)
-                self._queue.append(query)
+                if query == SHOW_APPLICATION:   # first: it keeps a caller from being hung up
+                    self._queue.appendleft(query)
+                else:
+                    self._queue.append(query)
 
     def _resolve(self, value: str) -> str | None:
         """A path as FreeSWITCH opens it: absolute as written, relative under sound_prefix."""
