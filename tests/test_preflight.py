@@ -424,3 +424,23 @@ def test_the_server_checks_a_host_at_its_first_call_and_says_so_three_ways(serve
     assert 'flowengine_preflight_problems{host="vm",kind="directory"} 0.0' in text
     assert 'host="-"' not in text
     assert srv.stop() == 0
+
+
+def test_a_host_entry_the_call_never_uses_is_an_error_of_the_case(tmp_path):
+    from flowengine.testing.cases import load_test_file, run_case
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    (tmp_path / "clinic.test.yaml").write_text("""\
+cases:
+  - name: the folder is mistyped
+    call: {destination: "3000"}
+    caller: [{press: "2", at: menu}]
+    host: {missing_directories: [/var/spool/clinc], missing_files: [ivr/never.wav]}
+    expect: {result: hangup}
+""")
+    (case,) = load_test_file(tmp_path / "clinic.test.yaml").cases
+    result = run_case(case, load_flows(tmp_path))
+    where = f"{tmp_path / 'clinic.test.yaml'}:5:"
+    assert [p.replace(where, "") for p in result.problems] == [
+        "53: host: missing_files: ivr/never.wav is never used: no step of the call plays or records it",
+        "12: host: missing_directories: /var/spool/clinc is never used: no step of the call plays or "
+        "records under it"]

@@ -47,6 +47,8 @@ RETRIES = 1
 SHOW_APPLICATION = "show application"
 SHOW_SAY = "show say"
 SHOW_SPEECH = "show interfaces speech"
+#: the questions answered with a list, and the interface type each lists
+_LISTS = {SHOW_APPLICATION: "application", SHOW_SAY: "say", SHOW_SPEECH: "speech"}
 
 #: a sound_prefix (or --sound-prefix) preflight puts paths under: a plain absolute path,
 #: nothing FreeSWITCH would expand (file_exists expands ``${…}``)
@@ -147,7 +149,9 @@ class Plan:
         self.over_cap = 0                       # needs not checked: past max_queries
         self._queue: deque[str] = deque()       # to ask
         self._asking: set[str] = set()          # asked, not answered
-        self._answers: dict[str, str | None] = {}
+        self._answers: dict[str, str | None] = {}      # list answers kept parsed, in _lists
+        self._lists: dict[str, frozenset[str] | None] = {}
+        self._second: dict[str, list[_Check]] = {}     # a prompt's first question -> its checks
         self._tries: dict[str, int] = {}
         self._known: set[str] = set()           # every command ever queued
         self.add(needs)
@@ -164,6 +168,8 @@ class Plan:
                 self.over_cap += 1
                 continue
             self.checks.append(check)
+            if check.second:
+                self._second.setdefault(check.queries[0], []).append(check)
             self._queue_all(fresh)
 
     def _queue_all(self, queries: Iterable[str]) -> None:
@@ -254,18 +260,18 @@ class Plan:
                 self._tries[query] = tries + 1
                 self._queue.append(query)
                 return
+        if query in _LISTS:            # kept as the names it lists, not the 10 KB it is
+            kind = _LISTS[query]
+            self._lists[query] = None if body is None or body.startswith("-ERR") else (
+                parse_show_application(body) if kind == "application" else parse_interfaces(body, kind))
+            body = ""
         self._answers[query] = body
-        if body is not None:
-            self._follow_up()
+        if _truth(body) is False:
+            self._follow_up(query)
 
-    def _follow_up(self) -> None:
+    def _follow_up(self, query: str) -> None:
         """A prompt the first round did not find: ask its rate folders (if under the cap)."""
-        for check in self.checks:
-            if not check.second or check.verdict is not Verdict.UNKNOWN:
-                continue
-            first = self._answers.get(check.queries[0], ...)
-            if first is ... or _truth(first) is not False:
-                continue
+        for check in self._second.pop(query, ()):
             fresh = [q for q in check.second if q not in self._known]
             if len(self._known) + len(fresh) > self.max_queries:
                 continue
@@ -275,17 +281,10 @@ class Plan:
     # -- what the host has ------------------------------------------------------------------
     def applications(self) -> frozenset[str] | None:
         """The host's applications, once ``show application`` is answered."""
-        body = self._answers.get(SHOW_APPLICATION)
-        if body is None or body.startswith("-ERR"):
-            return None
-        names = parse_show_application(body)
-        return names or None
+        return self._lists.get(SHOW_APPLICATION) or None
 
     def _listed(self, query: str, kind: str) -> frozenset[str] | None:
-        body = self._answers.get(query)
-        if body is None or body.startswith("-ERR"):
-            return None
-        return parse_interfaces(body, kind)
+        return self._lists.get(query)
 
     def _verdict(self, check: _Check) -> Verdict:
         kind = check.located.need.kind

@@ -217,6 +217,13 @@ def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
     for prompt in spec.get("missing") or []:
         if str(prompt) not in peer.played:
             problems.append(f"{where(('cases', case.index, 'missing'))}: missing: {prompt} is never played")
+    host = spec.get("host") or {}
+    for key, kind in (("missing_files", "file"), ("missing_directories", "directory")):
+        for entry in host.get(key) or []:
+            name = str(entry).rstrip("/") if kind == "directory" else str(entry)
+            if (kind, name) not in peer.host.used:
+                problems.append(f"{where(('cases', case.index, 'host', key))}: host: {key}: {entry} is never "
+                                f"used: no step of the call plays or records {'under it' if kind == 'directory' else 'it'}")
     if peer.fail_at is not None:
         problems.append(f"{where(('cases', case.index, 'fail'))}: fail: the call never reached {peer.fail_at!r}")
     return problems

@@ -39,6 +39,7 @@ class Host:
     tts_engines: set[str] = field(default_factory=lambda: set(parse_interfaces(RECORDED_INTERFACES, "speech")))
     lacks: set[str] = field(default_factory=set)      # applications (show application)
     sound_prefix: str = SOUND_PREFIX
+    used: set[tuple[str, str]] = field(default_factory=set)   # ("file" | "directory", entry) that failed a step
 
     @classmethod
     def from_case(cls, spec: dict | None, missing: list | None = None, lacks: tuple = ()) -> "Host":
@@ -64,8 +65,10 @@ class Host:
         folder, name = posixpath.split(path)
         if posixpath.basename(folder) in _RATE_FOLDERS:       # mod_sndfile's dir/8000/name
             path = posixpath.join(posixpath.dirname(folder), name)
-        if path in {self.absolute(p) for p in self.missing_files}:
-            return True
+        for missing in self.missing_files:
+            if self.absolute(missing) == path:
+                self.used.add(("file", missing))
+                return True
         return self.directory_missing(posixpath.dirname(path))
 
     def directory_missing(self, folder: str) -> bool:
@@ -73,6 +76,7 @@ class Host:
         for missing in self.missing_directories:
             gone = self.absolute(missing)
             if folder == gone or folder.startswith(gone + "/"):
+                self.used.add(("directory", missing))
                 return True
         return False
 
