@@ -65,8 +65,8 @@ def first_call(flows, number: str, preflight: bool) -> dict:
     peer = _Counting(destination=number, actions=[{"press": "2"}], uuid=None)
     call = _Timed(lambda: flows, Timeouts(), hosts=Hosts(preflight=preflight))
     converse(call, peer)
-    return {"questions": peer.questions, "written": peer.written, "read": peer.read, "writes": peer.writes, "ms": call.routing_ms,
-            "result": call.run.result if call.run else None}
+    return {"questions": peer.questions, "written": peer.written, "read": peer.read, "writes": peer.writes,
+            "ms": call.routing_ms, "result": call.run.result if call.run else None}
 
 
 def measure(flows_dir: Path = ROOT / "flows", number: str = "1000", rounds: int = 50) -> dict:

@@ -236,7 +236,7 @@ class Hosts:
             if key not in host.reported:
                 host.reported.add(key)
                 log.warning("preflight: %s", problem.line(host.name),   # the formatter escapes controls
-                            extra={"host": host.name, "flow": problem.flow, "step": problem.step})
+                            extra={"flow": problem.flow, "step": problem.step})
         log.info("preflight of FreeSWITCH host %s (Core-UUID %s): %d problem(s), %d need(s) not checkable, "
                  "%d not checked", host.name, host.core, len(problems), report.skipped, report.unchecked)
         self._reports.pop(host.name, None)
