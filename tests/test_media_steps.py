@@ -239,6 +239,7 @@ steps:
 
 # -- the scripted FreeSWITCH follows the recordings -------------------------------------------
 from flowengine.esl import Event, Parser  # noqa: E402
+from flowengine.testing.host import Host  # noqa: E402
 from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
 
 from .conftest import load  # noqa: E402
@@ -272,7 +273,7 @@ def _completion(messages, app: str) -> Event:
 
 
 def test_record_into_a_missing_folder_hangs_up_as_recorded():
-    fs = ScriptedFreeSwitch(destination="1102", missing_dirs=["/nonexistent"])
+    fs = ScriptedFreeSwitch(destination="1102", host=Host(missing_directories={"/nonexistent"}))
     fs.linger = True
     messages = Parser().feed(fs.run_app("record", "/nonexistent/flowengine/voicemail/msg.wav 10 200 3", "k"))
     assert _shape(messages, "record") == _recorded("record_missing_directory", "record") == [

@@ -38,7 +38,7 @@ from ..esl import Limits, OutboundProtocol, Ticket, commands
 from ..esl.protocol import LOST
 from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
-from ..flows.hosts import SHOW_APPLICATION, HostApplications, UnknownApplication, asks_for
+from ..preflight.hosts import Hosts, UnknownApplication
 from ..flows.interpreter import FlowRun
 from .batching import After, collect
 from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
@@ -67,13 +67,13 @@ class FlowCall:
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
                  "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core",
                  "http_out", "awaiting", "_tokens", "_request", "_asked", "_answer", "_hold_at", "_hold",
-                 "_http_deadline")
+                 "_http_deadline", "_asking")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
                  run_options: dict[str, Any] | None = None,
                  before: Callable[[FlowRun, Execute], None] | None = None,
-                 hosts: HostApplications | None = None) -> None:
+                 hosts: Hosts | None = None) -> None:
         self.flows = flows
         self.timeouts = timeouts
         self.event_format = event_format
@@ -82,8 +82,9 @@ class FlowCall:
         self.peer = peer
         self.run_options = run_options
         self.before = before
-        self.hosts = hosts if hosts is not None else HostApplications()  # the server shares one
+        self.hosts = hosts if hosts is not None else Hosts()  # the server shares one
         self.core: str | None = None       # the FreeSWITCH host's Core-UUID
+        self._asking = False                # this call carries questions to its host (preflight)
         self.proto = OutboundProtocol(limits)
         self.phase: Phase = CONNECT
         self.deadline: float | None = None  # when the current wait gives up (monotonic seconds)
@@ -135,7 +136,11 @@ class FlowCall:
             self.proto.receive(data)
         except ProtocolError as exc:  # the protocol has failed every wait: the call ends
             self._fail(exc)
-        return self._progress(now)
+        out = self._progress(now)
+        if self._asking:  # the host's next questions go out once these are answered
+            asked, self._asking = self.hosts.more(self.core, self.proto, now, may_ask=self.phase == FLOW)
+            out += asked
+        return out
 
     def lost(self, detail: str, now: float) -> bytes:
         """The socket failed (a reset, a write that could not be made)."""
@@ -306,14 +311,15 @@ class FlowCall:
                            on_step=self.metrics.step if self.metrics is not None else None,
                            on_attempt=self.metrics.attempt if self.metrics is not None else None, **options)
         self.phase = FLOW
-        asked = b""
         self.core = channel.get("Core-UUID")
-        if self.proto.control == "full" and asks_for(flow, flowset) and self.hosts.should_ask(self.core):
-            # pipelined with the first step and never waited for: its answer comes before the
-            # step's reply, so from the next command on the host's list is known
-            self.hosts.asked(self.core, self.proto.command(SHOW_APPLICATION))  # type: ignore[arg-type]
-            asked = SHOW_APPLICATION
-        return asked + self._send(self.run.start(), now)
+        first = self._send(self.run.start(), now)
+        if self.proto.control != "full" or self.phase != FLOW:  # api needs `socket … full`
+            return first
+        # after the first step in the same write, so it leaves as soon as it would without
+        # them, and never waited for: their answers come while that step runs
+        asked = self.hosts.begin(channel, flowset, flow, self.proto, now)
+        self._asking = bool(asked)
+        return first + asked
 
     def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""

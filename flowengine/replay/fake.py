@@ -22,8 +22,27 @@ from .transcript import Transcript
 _SKIPPABLE = ("filter", "nixevent", "event", "getvar", "divert_events", "log", "nolog", "resume")
 _JOB_IN_REPLY = re.compile(rb"Job-UUID: ([0-9A-Za-z-]+)")
 _SHOW_APPLICATION = "api show application"
+_DATA = Path(__file__).parent / "data"
 #: ``api show application`` of the recorded FreeSWITCH 1.10.12 (api_capabilities)
-RECORDED_APPLICATIONS = (Path(__file__).parent / "data" / "show_application.txt").read_text(encoding="utf-8")
+RECORDED_APPLICATIONS = (_DATA / "show_application.txt").read_text(encoding="utf-8")
+#: ``api show say`` and ``api show interfaces speech`` of the same host (api_capabilities)
+RECORDED_SAY = (_DATA / "show_say.txt").read_text(encoding="utf-8")
+RECORDED_INTERFACES = (_DATA / "show_interfaces.txt").read_text(encoding="utf-8")
+
+
+def recorded_host_answer(line: str) -> str | None:
+    """What the recorded host answers to a preflight ``api`` line (api_capabilities): its
+    lists as recorded; ``file_exists`` and ``module_exists`` ``true`` (a replayed call
+    played its prompts: the host had them). None for any other line."""
+    if line == _SHOW_APPLICATION:
+        return RECORDED_APPLICATIONS
+    if line == "api show say":
+        return RECORDED_SAY
+    if line == "api show interfaces speech":
+        return RECORDED_INTERFACES
+    if line.startswith(("api file_exists ", "api module_exists ")):
+        return "true"
+    return None
 
 
 class ReplayMismatch(FlowengineError):
@@ -75,6 +94,7 @@ class ReplayFreeSwitch:
                 target.append((max(0.0, record.t - last_t), record.data))
             last_t = record.t
         _share_answers(batch)
+        self._steps, self._host_answers = _fold_questions(self._steps)
         self._next = 0
         self._reader = CommandReader()
         self._subs: dict[bytes, bytes] = {}
@@ -102,10 +122,10 @@ class ReplayFreeSwitch:
                 continue
             # nixevent only narrows what FreeSWITCH sends, and the recording holds every
             # event there was: answered as FreeSWITCH does, even when strict
-            # and so is the host's application list the engine asks for (flowengine.flows.hosts):
-            # with what the recorded host answered (api_capabilities)
-            synthetic = (None if self.strict and command.word != "nixevent" and command.line != _SHOW_APPLICATION
-                         else self._synthesize(command))
+            # and so is what the engine asks the host before its calls need it
+            # (flowengine.preflight): with what the recorded host answered (api_capabilities)
+            synthetic = (None if self.strict and command.word != "nixevent"
+                         and recorded_host_answer(command.line) is None else self._synthesize(command))
             if synthetic is not None:
                 out.append((0.0, synthetic))
                 continue
@@ -152,8 +172,9 @@ class ReplayFreeSwitch:
         return all(isinstance(m, Reply) for m in messages)
 
     def _synthesize(self, command: Command) -> bytes | None:
-        if command.line == _SHOW_APPLICATION:
-            return api_response(RECORDED_APPLICATIONS)
+        answer = self._host_answers.get(command.line) or recorded_host_answer(command.line)
+        if answer is not None:
+            return api_response(answer)
         if command.word in CONTROL_REPLIES:
             return reply(CONTROL_REPLIES[command.word])
         if command.word == "filter":
@@ -207,6 +228,31 @@ def _same(sent: Command, want: Command) -> bool:
         return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
                 and sent.app == want.app and sent.app_arg == want.app_arg)
     return sent.line.strip().lower() == want.line.strip().lower()
+
+
+def _fold_questions(steps: list[_Step]) -> tuple[list[_Step], dict[str, str]]:
+    """A question the recording asked of its host (preflight's ``api file_exists``, ``show
+    say`` …) belongs to no step of the flow: the replay answers it whenever the engine asks
+    it, with what the recording got, and what FreeSWITCH sent after its answer belongs to
+    the step before it (a flow replayed without preflight must still get its events)."""
+    kept: list[_Step] = []
+    answers: dict[str, str] = {}
+    for step in steps:
+        line = step.command.line
+        if not kept or step.command.word != "api" or recorded_host_answer(line) is None:
+            kept.append(step)
+            continue
+        rest, dropped = [], False
+        for gap, chunk in step.answers:
+            for frame, content_type in _frames(chunk):
+                if content_type == b"api/response" and not dropped:
+                    dropped = True
+                    answers.setdefault(line, frame.split(b"\n\n", 1)[1].decode("utf-8", "replace"))
+                    continue
+                rest.append((gap, frame))
+                gap = 0.0
+        kept[-1].answers += rest
+    return kept, answers
 
 
 def _share_answers(batch: list[_Step]) -> None:

@@ -25,6 +25,7 @@ from .evented import DEFAULT_BUDGET_BYTES
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
 from ..http import HttpClient, Limits as HttpLimits
+from ..preflight.hosts import HOSTS
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
 
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if metrics is not None:
         metrics.flows_loaded(flows)
         library.on_reload = _reported(metrics, library)
+        HOSTS.on_report = metrics.preflight_report
     server = CallServer(args.listen, flows=lambda: library.current, allow=args.allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
@@ -189,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if metrics is not None:
             host, port = args.metrics
-            serve_metrics(metrics, (host, port + (index or 0)), server.healthy)
+            serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports)
         server.serve_until_stopped()
     except OSError as exc:
         log.error("cannot listen: %s", exc)

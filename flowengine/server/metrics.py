@@ -7,9 +7,10 @@ health check answers only while the gevent loop that accepts calls is running.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
-from typing import Callable
+from typing import Any, Callable
 
 from gevent.pywsgi import WSGIServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -18,9 +19,12 @@ import flowengine
 from ..call.lifecycle import CallResult
 from ..flows.flowset import FlowSet
 from ..flows.model import Step
-from ..flows.steps import KINDS
+from ..flows.steps import KINDS, NeedKind
 
 log = logging.getLogger("flowengine.metrics")
+
+#: FreeSWITCH hosts the preflight metric names; the rest share the label ``other``
+MAX_HOST_LABELS = 32
 
 # a prompt or a bridge lasts seconds to hours; set and answer take milliseconds
 _STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
@@ -76,6 +80,12 @@ class Metrics:
                               "flows' content; the same on every host serving the same files)",
                               ["digest"], registry=registry)
         self.flow_count = Gauge("flowengine_flows", "Flows in the set in force", registry=registry)
+        self.preflight = Gauge("flowengine_preflight_problems", "What the flows need that a FreeSWITCH host "
+                               "lacks, by host and kind, at its latest check (host - until one is checked)",
+                               ["host", "kind"], registry=registry)
+        self._preflight_hosts: set[str] = set()
+        for kind in NeedKind:
+            self.preflight.labels("-", kind.value).set(0)
         self._digest: str | None = None
         self.build.labels(flowengine.__version__, platform.python_version()).set(1)
         for result in ("ok", "failed"):
@@ -126,6 +136,24 @@ class Metrics:
     def reload(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "failed").inc()
 
+    def preflight_report(self, report: Any) -> None:
+        """A host's check is complete (:class:`flowengine.preflight.HostReport`): its
+        problems by kind, every kind at its count (0 too). ``host`` is the host's name from
+        its channel data, at most :data:`MAX_HOST_LABELS` of them (``other`` past that)."""
+        host = report.host
+        if host not in self._preflight_hosts:
+            if len(self._preflight_hosts) >= MAX_HOST_LABELS:
+                host = "other"
+            self._preflight_hosts.add(host)
+            if len(self._preflight_hosts) == 1:    # a real host now: the placeholder series go
+                for kind in NeedKind:
+                    self.preflight.remove("-", kind.value)
+        counts = {kind: 0 for kind in NeedKind}
+        for problem in report.problems:
+            counts[problem.kind] += 1
+        for kind, count in counts.items():
+            self.preflight.labels(host, kind.value).set(count)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -141,8 +169,11 @@ def named_outcomes(step: Step) -> list[str]:
     return list(names)
 
 
-def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool]) -> WSGIServer:
-    """Start ``GET /metrics`` and ``GET /healthz`` (200 while ``healthy()``, else 503)."""
+def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool],
+          preflight: Callable[[], list] = lambda: []) -> WSGIServer:
+    """Start ``GET /metrics``, ``GET /healthz`` (200 while ``healthy()``, else 503) and
+    ``GET /preflight``: each host's latest check as JSON (``preflight()`` gives the
+    :class:`flowengine.preflight.HostReport` list)."""
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "/")
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -156,8 +187,12 @@ def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool]
             ok = healthy()
             start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
             return [b"ok\n" if ok else b"not accepting calls\n"]
+        if path == "/preflight":
+            body = json.dumps({"hosts": [report.as_json() for report in preflight()]}, indent=1).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body + b"\n"]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"/metrics or /healthz\n"]
+        return [b"/metrics, /healthz or /preflight\n"]
 
     server = WSGIServer(listen, app, log=None, error_log=log)
     server.start()

@@ -38,10 +38,11 @@ from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from ..flows.steps.queue import QUEUE_RESULTS
+from .host import HOST_KEYS, Host
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 from .scripted_http import ScriptedHttp, UnscriptedRequest, problems as http_problems
 
-CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "queue", "missing", "missing_dirs", "record_ms",
+CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "queue", "missing", "host", "record_ms",
              "prompt_seconds", "fail", "http", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "includes", "never", "requests", "vars", "channel", "outcomes", "result", "cause"}
@@ -157,6 +158,18 @@ def _check_case(source: Source, at: tuple, spec: dict) -> None:
             _clock(moment)
         except ValueError:
             refuse(("call", "time"), f"time {moment!r} is not an ISO 8601 moment (e.g. \"2026-11-23T10:30:00+01:00\")")
+    host = spec.get("host")
+    if host is not None:
+        if not isinstance(host, dict):
+            refuse(("host",), "host: is what the FreeSWITCH host lacks or has: "
+                              f"{{{', '.join(sorted(HOST_KEYS))}}}, each a list")
+        for key, value in host.items():
+            if key not in HOST_KEYS:
+                close = difflib.get_close_matches(str(key), sorted(HOST_KEYS), n=1)
+                refuse(("host", key), f"unknown host key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                       + f"; known: {', '.join(sorted(HOST_KEYS))}")
+            if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
+                refuse(("host", key), f"host: {key}: is a list of names")
     fail = spec.get("fail")
     if fail is not None and (not isinstance(fail, dict) or set(fail) != {"at"} or not isinstance(fail["at"], str)):
         refuse(("fail",), "fail: is {at: STEP}: FreeSWITCH refuses that step's command, the flow's on_error runs")
@@ -224,6 +237,13 @@ def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
     for prompt in spec.get("missing") or []:
         if str(prompt) not in peer.played:
             problems.append(f"{where(('cases', case.index, 'missing'))}: missing: {prompt} is never played")
+    host = spec.get("host") or {}
+    for key, kind in (("missing_files", "file"), ("missing_directories", "directory")):
+        for entry in host.get(key) or []:
+            name = str(entry).rstrip("/") if kind == "directory" else str(entry)
+            if (kind, name) not in peer.host.used:
+                problems.append(f"{where(('cases', case.index, 'host', key))}: host: {key}: {entry} is never "
+                                f"used: no step of the call plays or records {'under it' if kind == 'directory' else 'it'}")
     if peer.fail_at is not None:
         problems.append(f"{where(('cases', case.index, 'fail'))}: fail: the call never reached {peer.fail_at!r}")
     return problems
@@ -253,7 +273,7 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
                                   variables=call.get("variables"), actions=list(spec.get("caller") or []),
                                   bridge={str(k): str(v) for k, v in (spec.get("bridge") or {}).items()},
                                   queues={str(k): str(v) for k, v in (spec.get("queue") or {}).items()},
-                                  missing=spec.get("missing"), missing_dirs=spec.get("missing_dirs"),
+                                  missing=spec.get("missing"), host=Host.from_case(spec.get("host")),
                                   record_ms=int(spec.get("record_ms", 5000)),
                                   prompt_seconds=float(spec.get("prompt_seconds", 2.0)),
                                   fail_at=(spec.get("fail") or {}).get("at"), http=spec.get("http"))
@@ -364,8 +384,11 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
 
 
 def _same(want: str, got: str) -> bool:
-    """An entry is the whole ``app arg`` (or step), or an application's name alone, which
-    stands for it with any argument (``never: {executed: [bridge]}``)."""
+    """An entry is the whole ``app arg`` (or step), an application's name alone, which
+    stands for it with any argument (``never: {executed: [bridge]}``), or ends in ``*``,
+    which stands for anything after it (``playback ivr/*``)."""
+    if want.endswith("*"):
+        return got.startswith(want[:-1])
     return want == got or (" " not in want and got.startswith(want + " "))
 
 

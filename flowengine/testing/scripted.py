@@ -9,9 +9,12 @@ playback's ``FILE PLAYED`` / ``FILE NOT FOUND`` and ``playback_terminator_used``
 play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success even
 when every try was invalid; failure when nothing was pressed); bridge's
 ``originate_disposition`` and ``DIALSTATUS``, with the caller hung up on a failure
-unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``;
-``record`` into a directory the host lacks (``missing_dirs``) hanging the caller up, and
-``record_session`` there completing as if it recorded.
+unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``.
+The host it runs on (:class:`~flowengine.testing.host.Host`: the recorded one, less what a
+case takes away) answers preflight's ``api`` questions, and what it lacks fails as recorded:
+an application it does not have hangs the caller up (any_application), and so does a
+record into a missing folder (record_missing_directory), while ``record_session`` there
+completes as if it recorded (record_session_whole_call).
 
 The flow's HTTP requests are answered from the case (:mod:`.scripted_http`); a prompt
 started while one is in flight that would outlast its answer plays until ``api
@@ -21,6 +24,7 @@ uuid_break``, whose completion then reports ``FILE PLAYED`` (playback_broken_by_
 from __future__ import annotations
 
 import json
+import posixpath
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -30,7 +34,7 @@ from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, en
 from ..replay.command_reader import Command, CommandReader
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
-from ..replay.fake import RECORDED_APPLICATIONS
+from .host import Host
 from .scripted_http import ScriptedHttp
 
 #: what the recorded dialplan ran: ``socket`` completes too once the call is over
@@ -71,25 +75,26 @@ class ScriptedFreeSwitch:
                  variables: dict | None = None, actions: list[dict] | None = None,
                  bridge: dict[str, str] | None = None, missing: list[str] | None = None,
                  record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = (), missing_dirs: list[str] | None = None,
-                 queues: dict[str, str] | None = None, fail_at: str | None = None,
-                 http: dict | None = None) -> None:
+                 lacks: tuple[str, ...] = (), queues: dict[str, str] | None = None,
+                 fail_at: str | None = None, http: dict | None = None, host: Host | None = None) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.web = ScriptedHttp(http)      # the HTTP servers the flow's http steps reach
         self.http_due_in: float | None = None   # while a request is in flight: when it answers
         self._held: tuple[str, str, str] | None = None   # a prompt that plays until uuid_break
-        self.lacks = set(lacks)            # applications this host does not have (show application)
+        self.host = host if host is not None else Host()   # what it has; missing/lacks add to it
+        self.host.missing_files |= set(missing or [])
+        self.host.lacks |= set(lacks)
+        self.lacks = self.host.lacks       # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
         self.queues = queues or {}         # callcenter queue -> how it ends (answered by default)
-        self.missing = set(missing or [])
+        self.missing = self.host.missing_files
         self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
         self.dialled: set[str] = set()     # bridge targets the flow rang
         self.played: set[str] = set()      # prompts the flow asked for
         self.queued: set[str] = set()      # callcenter queues the flow entered
         # directories this host lacks: record hangs the caller up, record_session records
         # nothing (record_missing_directory, record_session_whole_call)
-        self.missing_dirs = [d.rstrip("/") for d in (missing_dirs or [])]
         self.recordings: dict[str, float] = {}   # record_session path -> when it started
         self.unrecorded: set[str] = set()         # record_session paths that wrote nothing
         self.record_ms = record_ms
@@ -112,9 +117,31 @@ class ScriptedFreeSwitch:
 
     # -- the wire -----------------------------------------------------------------------
     def receive(self, data: bytes) -> list[tuple[float, bytes]]:
-        out = []
-        for command in self._reader.feed(data):
-            out.append((0.0, self._answer(command)))
+        """The answers to one write. An ``api`` after a ``sendmsg`` is answered before
+        that application's events, as FreeSWITCH does: its listener thread replies to each
+        command as it reads it (``+OK`` for a sendmsg, the output of an api), while the
+        application runs on the session's thread and its events come later
+        (mod_event_socket.c; api_capabilities: ~1 ms for an api, ~20 ms for answer)."""
+        out: list[tuple[float, bytes]] = []
+        pending: list[bytes] = []       # the events of this write's applications, still to come
+        commands = self._reader.feed(data)
+        asks = any(command.word == "api" for command in commands)
+        for command in commands:
+            answer = self._answer(command)
+            if not asks:
+                out.append((0.0, answer))
+            elif command.word == "sendmsg" and answer.startswith(b"Content-Type: command/reply\n"):
+                head = answer.index(b"\n\n") + 2
+                out.append((0.0, answer[:head]))
+                if answer[head:]:
+                    pending.append(answer[head:])
+            elif command.word == "api":
+                out.append((0.0, answer))
+            else:
+                out.extend((0.0, chunk) for chunk in pending)
+                pending = []
+                out.append((0.0, answer))
+        out.extend((0.0, chunk) for chunk in pending)
         return out
 
     def _answer(self, command: Command) -> bytes:
@@ -132,10 +159,12 @@ class ScriptedFreeSwitch:
         if word == "exit":
             self.gone = True
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
-        if command.line == "api show application":
-            return api_response(self._show_application())
         if command.line.startswith("api uuid_break "):
             return self._break(command.line.split(" ", 2)[2])
+        if word == "api":
+            answer = self.host.api(command.line)
+            return api_response(answer if answer is not None else
+                                f"-ERR {command.line[4:].split(' ', 1)[0]} Command not found!\n")
         if word == "getvar":
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
@@ -175,13 +204,6 @@ class ScriptedFreeSwitch:
             out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", app), ("Application-Data", arg),
                               ("Application-Response", "FILE PLAYED"), ("Application-UUID", key))
         return out
-
-    def _show_application(self) -> str:
-        """The recorded host's list (api_capabilities), less what this host lacks."""
-        if not self.lacks:
-            return RECORDED_APPLICATIONS
-        lines = RECORDED_APPLICATIONS.splitlines(keepends=True)
-        return "".join(line for line in lines if line.split(",", 1)[0] not in self.lacks)
 
     def _connect_reply(self) -> bytes:
         pairs = [("Event-Name", "CHANNEL_DATA")] + self._headers()[1:]
@@ -238,18 +260,18 @@ class ScriptedFreeSwitch:
             name, arg, key = app
             out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
                                ("Application-Response", response), ("Application-UUID", key))
+        out += self.event("CHANNEL_UNPARK")
         out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"),
                           ("Application-Data", SOCKET_DATA), ("Application-Response", "_none_"),
                           ("Application-UUID", self._socket_key))
         self.vars["hangup_cause"] = cause
-        out += self.event("CHANNEL_HANGUP_COMPLETE")
+        out += self.event("CHANNEL_STATE") + self.event("CHANNEL_STATE") + self.event("CHANNEL_HANGUP_COMPLETE")
         return out if by_caller else out + disconnect_notice(self.uuid, linger=True)
 
     # -- applications ---------------------------------------------------------------------
     def directory_exists(self, path: str) -> bool:
-        """Whether the folder of ``path`` is on this host (all are, but ``missing_dirs``)."""
-        folder = path.rsplit("/", 1)[0] if "/" in path else ""
-        return not any(folder == d or folder.startswith(d + "/") for d in self.missing_dirs)
+        """Whether the folder of ``path`` is on this host (all are, but the host's missing ones)."""
+        return not self.host.directory_missing(posixpath.dirname(path) or ".")
 
     def _duration(self, app: str, arg: str) -> float:
         """How long an application takes in simulated time (a press may end it sooner):
@@ -290,6 +312,8 @@ class ScriptedFreeSwitch:
             self.caller.until = self.now + self.http_due_in
             return self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
                               ("Application-UUID", key))
+        if app in self.host.lacks:   # "Invalid Application": no EXECUTE, no completion (any_application)
+            return self.hang_up("DESTINATION_OUT_OF_ORDER")
         handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
         if handler is not None:
             return handler(arg, key)
@@ -307,9 +331,10 @@ class ScriptedFreeSwitch:
         return self.queues.get(queue, "answered")
 
     def prompt_missing(self, path: str) -> bool:
-        """Whether FreeSWITCH would not find this prompt (the case's ``missing:``)."""
+        """Whether FreeSWITCH would not find this prompt (the case's ``missing:``, or
+        under a folder its ``host:`` lacks)."""
         self.played.add(path)
-        return path in self.missing
+        return path in self.missing or self.host.file_missing(path)
 
     def run_app(self, app: str, arg: str, key: str) -> bytes:
         """The events of ``app`` as its step kind plays it, else a plain completion."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from .kind import Application, Problems, StepKind, Transition
+from .kind import Application, Need, NeedKind, Problems, StepKind, Transition
 
 
 def _discover() -> dict[str, StepKind]:
@@ -31,4 +31,4 @@ KEYS: dict[str, str] = {key: kind.name for kind in KINDS.values() for key in kin
 #: every FreeSWITCH application a kind declares -> how the scripted FreeSWITCH plays it
 APPLICATIONS: dict[str, Application] = {app: a for kind in KINDS.values() for app, a in kind.applications.items()}
 
-__all__ = ["APPLICATIONS", "KEYS", "KINDS", "Application", "Problems", "StepKind", "Transition"]
+__all__ = ["APPLICATIONS", "KEYS", "KINDS", "Application", "Need", "NeedKind", "Problems", "StepKind", "Transition"]

@@ -6,7 +6,7 @@ from .. import patterns
 from ...quoting import join, literal, path
 from ..effects import Execute
 from ..model import is_pattern, seconds
-from .kind import Transition
+from .kind import Need, NeedKind, Transition
 
 #: what FreeSWITCH plays after a failed try when the engine handles failures itself
 QUIET = "silence_stream://250"
@@ -45,6 +45,15 @@ def prompt_arg(run, value) -> str:
     for n, file in enumerate(files):
         parts += [literal("!"), file] if n else [file]
     return join(parts)
+
+
+def prompt_needs(value, path: tuple) -> list[Need]:
+    """The prompts of a flow value (one file or a list), each at its own path."""
+    if isinstance(value, str):
+        return [Need(NeedKind.PROMPT, value, path)]
+    if isinstance(value, list):
+        return [Need(NeedKind.PROMPT, f, path + (i,)) for i, f in enumerate(value) if isinstance(f, str)]
+    return []
 
 
 def ms(value, default: float) -> str:

@@ -20,7 +20,7 @@ import re
 
 from ...quoting import join, literal, name
 from ..effects import Execute
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 
 _TEMPLATE_OR = r"^([A-Za-z0-9_.-]|\$\{[A-Za-z_][A-Za-z0-9_.-]*\})+$"
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["room"], "properties": {
@@ -67,7 +67,9 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return fs.events("conference", arg, key, between=between)
 
 
-KIND = StepKind("conference", SCHEMA, run, order=66, outcomes=("left",),
+KIND = StepKind("conference", SCHEMA, run, order=66,
+                needs=lambda step: [Need(NeedKind.APPLICATION, "conference", ("conference",))],  # mod_conference
+                outcomes=("left",),
                 written="`conference: {room, profile, pin, flags: [mute, moderator, …]}`",
                 does="join a mod_conference room; back in the flow when the caller leaves or is kicked",
                 outcomes_doc="`left`",

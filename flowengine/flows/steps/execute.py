@@ -21,7 +21,7 @@ from pathlib import Path
 from ..effects import Execute
 from ..model import is_pattern
 from .common import matching_key
-from .kind import StepKind
+from .kind import Need, NeedKind, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["app"], "properties": {
     "app": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$", "description": "The application's name."},
@@ -65,7 +65,12 @@ def check(step, problems) -> None:
             problems.pattern(key[1:-1], ("on", key))
 
 
-KIND = StepKind("execute", SCHEMA, run, order=170, outcomes=("done",), accepts=lambda key: True, check=check,
+def needs(step):
+    """The application: a host without it hangs the caller up (any_application)."""
+    return [Need(NeedKind.APPLICATION, step.spec["execute"]["app"], ("execute", "app"))]
+
+
+KIND = StepKind("execute", SCHEMA, run, order=170, outcomes=("done",), accepts=lambda key: True, check=check, needs=needs,
                 written="`execute: {app, arg, result, wait}`",
                 does="any FreeSWITCH application; `${execute_result}` holds what it answered",
                 outcomes_doc="its `Application-Response` (or `result:` variable), exact or `/pattern/`; `done`",

@@ -2,14 +2,35 @@
 
 One module per kind under this package holds a ``KIND`` (as Kazoo's ``cf_*.erl`` modules
 hold one callflow action each): its name, the JSON Schema of its value, its outcomes, how it
-runs, where it can go, what ``--check`` must add to the schema, and its README row. The
-registry (:mod:`flowengine.flows.steps`) finds the modules by name; validation, the schema
-file, the graph, coverage and the interpreter read it, so a kind is added in one place.
+runs, where it can go, what ``--check`` must add to the schema, what it needs of the
+FreeSWITCH host, and its README row. The registry (:mod:`flowengine.flows.steps`) finds the
+modules by name; validation, the schema file, the graph, coverage, preflight and the
+interpreter read it, so a kind is added in one place.
+
+**What a step needs from its host** (``needs``). FreeSWITCH reports a missing prompt, say
+language, TTS engine or record folder as silence or a hung-up caller, never as an error
+(fixtures README, "More recordings"). So each kind says, as data, what a step of it needs
+the host to have: a :class:`Need` names a :class:`NeedKind`, the value as the author wrote
+it, and the path inside the step, so a problem names the flow's file:line:col. Nothing is
+asked here: :mod:`flowengine.preflight` turns the needs of a flow set into ``api`` commands
+and their answers into problems. A value with ``${…}`` depends on the call: the kind gives
+it as written all the same, and preflight checks what the author wrote of it (the folder
+before the variable) or leaves it out. What the kinds declare:
+
+- playback, menu, play_and_get_digits: each prompt (``PROMPT``; a relative one is under the
+  call's ``sound_prefix``, as switch_ivr_play_file puts it);
+- say: its language's say interface (``SAY_LANGUAGE``: ``en`` of ``en:us``, as ``show say``
+  names them and mod_dptools' say takes ``<module_name>[:<lang>]``);
+- record: the folder it records into (``DIRECTORY``);
+- execute: its application (``APPLICATION``, ``show application``);
+- a kind that runs a module's application declares the module (``MODULE``: ``mod_callcenter``,
+  ``mod_conference``), one that speaks its TTS engine (``TTS_ENGINE``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
@@ -56,6 +77,29 @@ def _none(step: "Step") -> list:
     return []
 
 
+class NeedKind(Enum):
+    """What a host must have for a step to do what the flow says (the ``kind`` label of
+    ``flowengine_preflight_problems``)."""
+
+    PROMPT = "prompt"               # a sound file: api file_exists (and its rate folders)
+    DIRECTORY = "directory"         # a folder recorded into: api file_exists
+    APPLICATION = "application"     # api show application
+    MODULE = "module"               # api module_exists mod_x
+    SAY_LANGUAGE = "say_language"   # api show say
+    TTS_ENGINE = "tts_engine"       # api show interfaces (its speech rows)
+
+
+@dataclass(frozen=True)
+class Need:
+    """One thing a step needs from its host: ``value`` as the author wrote it (a prompt
+    path, an application or module name, a language, an engine, a folder), and ``path``
+    inside the step (``("playback", "files", 0)``), for the problem's file:line:col."""
+
+    kind: NeedKind
+    value: str
+    path: tuple
+
+
 @dataclass(frozen=True)
 class Application:
     """One FreeSWITCH application a kind runs, as flow tests and ``run.py simulate`` play it.
@@ -94,6 +138,7 @@ class StepKind:
     check: Callable[["Step", Problems], None] | None = None
     applications: dict[str, Application] = field(default_factory=dict)  # by FreeSWITCH name
     sets: tuple[str, ...] | Callable[["Step"], Iterable[str]] = ()   # the ${names} it gives later steps
+    needs: Callable[["Step"], Iterable[Need]] = _none   # what the host must have (see the module doc)
 
     def variables(self, step: "Step") -> tuple[str, ...]:
         """The flow or channel variables a step of this kind sets, for ``--check``'s

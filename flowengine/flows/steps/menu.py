@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern
-from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, read_digits, to
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits, to
 from .kind import StepKind
 
 SCHEMA = {
@@ -95,10 +95,16 @@ def check(step, problems) -> None:
                                  "waits for the digit timeout before it is taken")
 
 
+def needs(step):
+    spec = step.spec["menu"]
+    return [need for key in ("prompt", "reprompt", "invalid", "no_input")
+            for need in prompt_needs(spec.get(key), ("menu", key))]
+
+
 KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input", "invalid"),
                 written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
                         "max_digits, choices}`",
                 does="one try per attempt, counted by the engine (`count:` says which failures use one up)",
                 outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
-                transitions=transitions, check=check,
+                transitions=transitions, check=check, needs=needs,
                 unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",))

@@ -11,7 +11,7 @@ from .. import patterns
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern, seconds
-from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, read_digits
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits
 from .kind import Application, StepKind
 
 SCHEMA = {
@@ -108,12 +108,17 @@ def seconds_of(fs, words: list[str]) -> float:
     return int(words[2]) * (fs.prompt_seconds + int(words[3]) / 1000)
 
 
+def needs(step):
+    spec = step.spec["play_and_get_digits"]
+    return [need for key in ("prompt", "invalid") for need in prompt_needs(spec.get(key), ("play_and_get_digits", key))]
+
+
 KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits", "timeout", "invalid"),
                 written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
                         "terminators, variable, regexp}`",
                 does="FreeSWITCH's own, every parameter",
                 outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
-                accepts=keys_or_pattern, check=check,
+                accepts=keys_or_pattern, check=check, needs=needs,
                 applications={"play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits")},
                 sets=lambda step: ("digits", "read_result", step.spec["play_and_get_digits"].get("variable", "digits"),
                                    step.spec["play_and_get_digits"].get("variable", "digits") + "_invalid"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..effects import Execute
-from .common import ensure_var, prompt_path, prompts
+from .common import ensure_var, prompt_needs, prompt_path, prompts
 from .kind import Application, StepKind
 
 SCHEMA = {"oneOf": [{"$ref": "#/$defs/prompt"},
@@ -73,9 +73,16 @@ def stoppable(fs, app: str, arg: str, key: str, response: str) -> bytes:
     return fs.events(app, arg, key, response)
 
 
+def needs(step):
+    spec = step.spec["playback"]
+    if isinstance(spec, dict):
+        return prompt_needs(spec.get("files"), ("playback", "files"))
+    return prompt_needs(spec, ("playback",))
+
+
 KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),
                 written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
                 does="play; a terminator digit stops it", outcomes_doc="`played`, `not_found`, the digit pressed",
                 accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
                 applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")},
-                sets=("digits", "playback_terminator_used"))
+                sets=("digits", "playback_terminator_used"), needs=needs)

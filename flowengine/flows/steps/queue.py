@@ -37,7 +37,7 @@ from __future__ import annotations
 from ...quoting import join, literal, name
 from ..effects import Execute
 from .common import ensure_var, prompt_path
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 255,
@@ -111,7 +111,9 @@ def scripted(fs, arg: str, key: str) -> bytes:
 #: the queue outcomes a flow test case may give (``queue:``)
 QUEUE_RESULTS = ("answered", "timeout", "no_agent", "exit_key", "failed")
 
-KIND = StepKind("queue", SCHEMA, run, order=65, outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
+KIND = StepKind("queue", SCHEMA, run, order=65,
+                needs=lambda step: [Need(NeedKind.APPLICATION, "callcenter", ("queue",))],  # mod_callcenter
+                outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
                 written='`queue: {name: support@default, exit_keys: "0", music}`',
                 does="wait in a mod_callcenter queue for an agent",
                 outcomes_doc="`answered` (an agent took it; `${queue_agent}`), `timeout`, `no_agent`, "

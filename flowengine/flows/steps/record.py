@@ -10,12 +10,13 @@ exists (src/switch_core.c, switch_core_init).
 from __future__ import annotations
 
 import math
+import posixpath
 
 from ...quoting import literal, words
 from ..effects import Execute
 from ..model import seconds
 from .common import prompt_path
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["file"], "properties": {
     "file": {"type": "string", "minLength": 1},
@@ -63,10 +64,10 @@ def run(flow_run, step):
 
 def scripted(fs, arg: str, key: str) -> bytes:
     """As long as the case says (``record_ms``), reported in ``record_ms`` / ``record_seconds``;
-    into a directory the host lacks, FreeSWITCH hangs the caller up with
-    DESTINATION_OUT_OF_ORDER, CHANNEL_HANGUP before the record's completion
-    (record_missing_directory)."""
-    if not fs.directory_exists(arg.split(" ", 1)[0]):
+    into a folder the host lacks, the caller is hung up as recorded (record_missing_directory:
+    CHANNEL_EXECUTE, then CHANNEL_HANGUP with DESTINATION_OUT_OF_ORDER before the record's
+    completion)."""
+    if fs.host.directory_missing(posixpath.dirname(arg.split(" ", 1)[0]) or "."):
         execute = fs.event("CHANNEL_EXECUTE", ("Application", "record"), ("Application-Data", arg),
                            ("Application-UUID", key))
         return execute + fs.hang_up("DESTINATION_OUT_OF_ORDER", ("record", arg, key))
@@ -75,8 +76,14 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return fs.events("record", arg, key)
 
 
+def needs(step):
+    """The folder it records into: FreeSWITCH does not create it, and hangs the caller up
+    when it is missing (record_missing_directory: DESTINATION_OUT_OF_ORDER)."""
+    return [Need(NeedKind.DIRECTORY, posixpath.dirname(str(step.spec["record"]["file"])) or ".", ("record", "file"))]
+
+
 KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"), check=check,
                 written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
                 does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`",
                 applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to")},
-                sets=("recording_file", "recording_ms", "record_ms", "record_seconds"))
+                sets=("recording_file", "recording_ms", "record_ms", "record_seconds"), needs=needs)

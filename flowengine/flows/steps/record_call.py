@@ -18,12 +18,14 @@ variable there) always does. The path may hold call data only as file names
 
 from __future__ import annotations
 
+import posixpath
+
 from ...errors import FlowError, UnsafeValue
 from ...quoting import join, literal
 from ...quoting.text import untrusted_mask
 from ..effects import Execute
 from .common import prompt_path
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
     "file": {"type": "string", "minLength": 1,
@@ -90,7 +92,16 @@ def _stopped(fs, arg: str, key: str) -> bytes:
     return fs.events("stop_record_session", arg, key)
 
 
-KIND = StepKind("record_call", SCHEMA, run, order=135, outcomes=("recording", "stopped"), check=check,
+def needs(step):
+    """The folder it records into: record_session into a missing one records nothing, silently
+    (record_session_whole_call)."""
+    spec = step.spec["record_call"]
+    if "file" not in spec:
+        return []
+    return [Need(NeedKind.DIRECTORY, posixpath.dirname(str(spec["file"])) or ".", ("record_call", "file"))]
+
+
+KIND = StepKind("record_call", SCHEMA, run, order=135, outcomes=("recording", "stopped"), check=check, needs=needs,
                 written="`record_call: {file, max_seconds}`; `record_call: {stop: true}`",
                 does="record the whole call in the background; `${call_recording}` is the file, "
                      "`${call_recording_ms}` its length once stopped",

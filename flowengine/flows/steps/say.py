@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...quoting import literal, words
 from ..effects import Execute
 from .common import call_language
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
     "text": {"type": ["string", "number"]},
@@ -37,10 +37,24 @@ def run(flow_run, step):
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
-    fs.heard.append("say " + arg)
+    """Completes ``_none_`` either way; in a language the host has no say module for, the
+    caller hears nothing (language_missing)."""
+    language = arg.split(" ", 1)[0].split(":", 1)[0]
+    if language in fs.host.say_languages:
+        fs.heard.append("say " + arg)
+    else:
+        fs.heard.append(f"(nothing: no say module for {language!r}) say {arg}")
     return fs.events("say", arg, key)
 
 
+def needs(step):
+    """The say interface of its language: ``say es …`` without mod_say_es completes
+    ``_none_`` and the caller hears nothing (language_missing). mod_dptools' say takes
+    ``<module_name>[:<lang>]``; ``show say`` names the interfaces (``say,en,mod_say_en``)."""
+    language = str(step.spec["say"].get("language", "en"))
+    return [Need(NeedKind.SAY_LANGUAGE, language.split(":", 1)[0], ("say", "language"))]
+
+
 KIND = StepKind("say", SCHEMA, run, order=120, outcomes=("done",),
-                written="`say: {text, type, method, gender, language}`", does="mod_say",
+                written="`say: {text, type, method, gender, language}`", does="mod_say", needs=needs,
                 applications={"say": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears (say)")})

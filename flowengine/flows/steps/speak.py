@@ -21,7 +21,7 @@ from ...quoting import speak_arg
 from ...quoting.speech import NAME_PATTERN
 from ..effects import Execute
 from .common import call_language, ensure_var
-from .kind import Application, StepKind
+from .kind import Application, Need, NeedKind, StepKind
 from .playback import stoppable
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
@@ -74,7 +74,17 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return stoppable(fs, "speak", arg, key, "_none_")
 
 
-KIND = StepKind("speak", SCHEMA, run, order=35, outcomes=("spoken",), check=check,
+def needs(step):
+    """Its engine, when the step names one (the flow's ``tts:`` and languages' are the
+    flow's own needs): an engine the host has not loaded speaks to nobody
+    (speak_unknown_engine)."""
+    spec = step.spec["speak"]
+    if isinstance(spec, dict) and spec.get("engine"):
+        return [Need(NeedKind.TTS_ENGINE, str(spec["engine"]), ("speak", "engine"))]
+    return []
+
+
+KIND = StepKind("speak", SCHEMA, run, order=35, outcomes=("spoken",), check=check, needs=needs,
                 written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`; flow-level '
                         "`tts: {engine, voice}`",
                 does="text to speech (mod_flite or another engine); a terminator digit stops it",

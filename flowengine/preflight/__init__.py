@@ -1,0 +1,13 @@
+"""Preflight: the flows checked against the FreeSWITCH host that runs them.
+
+:mod:`.needs` gathers what a flow set needs (each step kind declares it), :mod:`.plan`
+turns needs into ``api`` commands and answers into problems without any I/O, and two
+drivers ask: :mod:`.hosts` over the calls' own sockets in the server, :mod:`.cli`
+(``run.py preflight``) over inbound Event Socket (:mod:`.inbound`).
+"""
+
+from .hosts import HOSTS, HostReport, Hosts, UnknownApplication
+from .needs import Located, set_needs
+from .plan import Plan, Problem
+
+__all__ = ["HOSTS", "HostReport", "Hosts", "Located", "Plan", "Problem", "UnknownApplication", "set_needs"]
