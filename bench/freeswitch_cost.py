@@ -58,14 +58,15 @@ class Counted(ScriptedFreeSwitch):
 
 
 def measure(flows, scenario):
-    peer = Counted(destination=scenario["number"], actions=scenario.get("caller", []),
+    peer = Counted(destination=scenario["number"], actions=list(scenario.get("caller", [])),
                    bridge=scenario.get("bridge", {}), record_ms=scenario.get("record_ms", 5000))
     options = {}
     if "time" in scenario:
         from datetime import datetime
         moment = datetime.fromisoformat(scenario["time"])
         options["clock"] = lambda: moment
-    call = FlowCall(lambda: flows, timeouts, run_options=options)
+    call = FlowCall(lambda: flows, timeouts, run_options=options,
+                    before=lambda run, command: peer.visited.update(run.visited))
     converse(call, peer)
     events = [m for m in Parser().feed(bytes(peer.sent)) if isinstance(m, Event)]
     names = {}
@@ -93,7 +94,7 @@ print(json.dumps(out))
 
 SCENARIOS = {
     "native IVR (answer, prompt, digit, set, prompt, hangup)": {
-        "flows": "bench/flows/cost", "number": "2000", "caller": [{"press": "1"}]},
+        "flows": str(HERE / "flows" / "cost"), "number": "2000", "caller": [{"press": "1"}]},
     "main: office hours, sales answers": {
         "flows": "flows", "number": "1000", "time": "2026-11-23T10:30:00+01:00",
         "caller": [{"press": "1", "at": "menu"}]},

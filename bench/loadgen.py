@@ -202,9 +202,11 @@ class Call:
         if word == "connect":
             self._write(CONNECT)
         elif word == "sendmsg":
-            app = command.app or ""
+            app, arg = command.app or "", command.app_arg
+            if command.header("call-command") == "hangup":   # FreeSWITCH's hangup command: as the app
+                app, arg = "hangup", command.header("hangup-cause") or "NORMAL_CLEARING"
             if self.record_apps:
-                self.stats.apps.append(f"{app} {command.app_arg}".strip())
+                self.stats.apps.append(f"{app} {arg}".strip())
             key = (command.header("Event-UUID") or PLACEHOLDER).encode()
             answers = self.answers
             answer = answers.get(app, answers["set"]).replace(PLACEHOLDER.encode(), key)

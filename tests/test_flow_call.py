@@ -89,7 +89,7 @@ def test_recorded_calls_replay_through_every_phase(name, outcomes):
     assert metrics.ended == [(call.flow_name, call.run.result)]
     assert call.run.result == ("gone" if "hangup:" in outcomes[-1][1] else "hangup")
     uuid = Parser().feed(load(name).chunks("in")[0])[0].channel.unique_id
-    assert call.proto.uuid == uuid and call.proto.finished
+    assert call.proto.uuid == uuid and call.proto.hangup_event     # ended once FreeSWITCH told the cause
 
 
 def test_connect_subscribes_and_lingers_in_one_write():
@@ -99,7 +99,8 @@ def test_connect_subscribes_and_lingers_in_one_write():
     assert sent_words(out) == ["myevents", "linger", "nixevent"]
     (nix,) = [c for c in CommandReader().feed(out) if c.word == "nixevent"]
     assert set(nix.line.split()[1:]) == set(UNREAD_EVENTS)
-    assert not {"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} & set(UNREAD_EVENTS)
+    assert not {"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"} & set(UNREAD_EVENTS)   # what a flow call reads
+    assert {"DTMF", "CHANNEL_HANGUP_COMPLETE"} <= set(UNREAD_EVENTS)
     assert call.deadline == pytest.approx(0.1 + TIMEOUTS.reply)
     # the flow starts on the subscription's replies; nixevent's comes after, taken in order
     out = call.receive(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
@@ -123,7 +124,8 @@ def test_nixed_events_no_longer_come_and_the_call_runs_the_same():
     converse(call, Heard())
     assert call.run.outcomes == [("answer", "done"), ("ask", "digits"), ("goodbye", "played"), ("bye", "hangup")]
     assert "CHANNEL_EXECUTE" not in names and "CHANNEL_ANSWER" not in names
-    assert {"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"} <= set(names)
+    assert not {"DTMF", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_STATE", "CHANNEL_UNPARK"} & set(names)
+    assert {"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP"} <= set(names)
 
 
 def test_a_number_no_flow_serves_is_hung_up_unallocated():
@@ -133,7 +135,7 @@ def test_a_number_no_flow_serves_is_hung_up_unallocated():
     converse(call, tap)
     assert tap.words() == ["connect", "myevents", "linger", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
     assert metrics.ended == [("-", "unrouted")] and call.run is None
-    assert call.closed and call.proto.finished and call.proto.hangup_cause == UNROUTED_CAUSE
+    assert call.closed and call.proto.hangup_event and call.proto.hangup_cause == UNROUTED_CAUSE
 
 
 SET_THEN_PLAY = """
@@ -153,7 +155,7 @@ def test_set_up_applications_go_out_with_the_next_step_in_one_write():
     converse(call, tap)
     assert ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in [sent_words(d) for d in tap.writes]
     assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
-    assert call.closed and call.proto.finished
+    assert call.closed and call.proto.hangup_event
 
 
 TRANSFER = """
@@ -249,7 +251,7 @@ def test_the_call_can_be_cut_at_any_byte_and_always_closes():
 
         converse(call, Cut())
         assert call.closed, cut
-        assert call.proto.closed or call.proto.finished or call.error is not None, cut
+        assert call.proto.closed or call.proto.hangup_event or call.error is not None, cut
 
 
 HOLD = """
@@ -270,12 +272,12 @@ def test_shutdown_asks_for_a_hangup_and_the_flow_sees_the_call_go():
     while call.phase != FLOW:
         out = b"".join(call.receive(chunk, 0.0) for _, chunk in scripted.receive(out))
     request = call.request_hangup("SYSTEM_SHUTDOWN")
-    assert sent_words(request) == ["sendmsg"] and b"hangup-cause: SYSTEM_SHUTDOWN" in request
+    assert sent_words(request) == ['hangup "SYSTEM_SHUTDOWN"'] and b"call-command: hangup" in request
     for _, chunk in scripted.receive(request):
         call.receive(chunk, 0.5)
     assert call.proto.gone is not None and call.proto.hangup_cause == "SYSTEM_SHUTDOWN"
     assert call.run.result == "gone" and call.run.outcomes[-1] == ("music", "hangup:SYSTEM_SHUTDOWN")
-    assert call.closed                                          # the socket closed after the notice
+    assert call.closed                                          # closed once CHANNEL_HANGUP told the cause
     assert call.request_hangup("SYSTEM_SHUTDOWN") == b""
 
 
@@ -328,7 +330,9 @@ steps:
     (note,) = [c for c in commands if c.app == "set"]
     assert note.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
     assert [k for k, _ in note.headers].count("call-command") == 1
-    assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "execute"]
+    # the set, then the flow's own hangup command: the caller's text made no command of its own
+    assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "hangup"]
+    assert commands[-1].header("hangup-cause") == "NORMAL_CLEARING"
 
 
 def _in_flow(call: FlowCall, scripted) -> None:

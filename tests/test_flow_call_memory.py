@@ -49,6 +49,9 @@ steps:
             for command in CommandReader().feed(data):
                 if command.word == "connect":
                     out.append((0.0, recorded.chunks("in")[0]))
+                elif command.word == "sendmsg" and command.header("call-command") == "hangup":
+                    seen["hangup", command.header("hangup-cause")] = connect_blocks() - before
+                    out.append((0.0, b"Content-Type: command/reply\nReply-Text: +OK\n\n"))
                 elif command.word == "sendmsg":
                     seen[command.app, command.app_arg] = connect_blocks() - before
                     body = completion._raw.replace(completion.application_uuid.encode(),

@@ -91,8 +91,10 @@ def test_linger_notice_first_then_the_cause():
     proto.receive(b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + UUID.encode()
                   + b"\nContent-Disposition: linger\nLinger-Time: -1\nContent-Length: 0\n\n")
     assert isinstance(ticket.error, CallGone) and not proto.finished
+    assert not proto.hangup_event           # a flow call waits on: the cause is still to come
     proto.receive(event("CHANNEL_HANGUP", Hangup_Cause="ORIGINATOR_CANCEL"))
     assert str(ticket.error) == "call gone: ORIGINATOR_CANCEL (disconnect notice (linger))"
+    assert proto.hangup_event and proto.hangup_cause == "ORIGINATOR_CANCEL"   # where a flow call ends
     proto.receive(event("CHANNEL_HANGUP_COMPLETE", Hangup_Cause="ORIGINATOR_CANCEL"))
     assert proto.finished
 

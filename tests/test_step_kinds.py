@@ -194,7 +194,7 @@ steps:
   bye: {hangup: NORMAL_CLEARNG}
 """, "flows/h.yaml"))
     assert errors == ["flows/h.yaml:5:9: step 'bye': 'NORMAL_CLEARNG' is not a FreeSWITCH hangup cause "
-                      "(it would hang up with NONE); did you mean 'NORMAL_CLEARING'?"], errors
+                      "(FreeSWITCH would hang up with NORMAL_CLEARING instead); did you mean 'NORMAL_CLEARING'?"], errors
 
 
 def test_say_takes_its_language_from_a_variable():

@@ -216,7 +216,7 @@ class FlowCall:
     def _progress(self, now: float) -> bytes:
         """After input: settle the wait if its answer is in, as often as that goes on."""
         if self.phase == DRAIN:
-            if self.proto.finished:
+            if self._reported():
                 self.phase = CLOSED
             return b""
         if self.awaiting is not None:
@@ -336,7 +336,7 @@ class FlowCall:
                     raise UnknownApplication(f"FreeSWITCH host {self.proto.channel.get('FreeSWITCH-Hostname')} "
                                              f"(Core-UUID {self.core}) has no application {command.app!r} "
                                              "(api show application): not sent, it would hang the caller up")
-                data, ticket = proto.execute(command.app, command.arg)
+                data, ticket = self._sendmsg(command.app, command.arg)
             except (UnsafeValue, UnknownApplication) as exc:  # refused before a byte: the rest goes anyway
                 self._refused = kept(exc)
                 unsent = len(batch) - len(tickets)
@@ -430,15 +430,32 @@ class FlowCall:
             return self._hang_up("NORMAL_CLEARING", now)
         return self._drain(now)
 
+    def _sendmsg(self, app: str, arg: str | None) -> tuple[bytes, Ticket]:
+        """An application as one sendmsg; a hangup as FreeSWITCH's own hangup command, which
+        ends the call as the hangup application does (both are switch_channel_hangup with
+        the cause: switch_ivr.c, switch_ivr_parse_event's CMD_HANGUP; mod_dptools.c,
+        hangup_function) without running an application: no CHANNEL_EXECUTE and
+        CHANNEL_EXECUTE_COMPLETE to serialize (~5 KB each), answered by its reply."""
+        if app == "hangup":
+            data = commands.hangup(arg or "NORMAL_CLEARING")
+            return data, self.proto.command(data)
+        return self.proto.execute(app, arg)
+
     def _hang_up(self, cause: str, now: float) -> bytes:
         self.phase = HANGUP
-        data, ticket = self.proto.execute("hangup", cause)
+        data, ticket = self._sendmsg("hangup", cause)
         self._wait([ticket], now, self.timeouts.reply)
         return data
 
+    def _reported(self) -> bool:
+        """Nothing more a flow call needs to read: FreeSWITCH has said the call is over
+        (CHANNEL_HANGUP, with its cause: what follows it is not read, see
+        :data:`~flowengine.call.lifecycle.UNREAD_EVENTS`), or the socket is done."""
+        return self.proto.finished or self.proto.hangup_event
+
     def _drain(self, now: float) -> bytes:
         self._waiting = []
-        if self.proto.finished or self.proto.channel is None:  # no call was ever set up
+        if self._reported() or self.proto.channel is None:  # no call was ever set up
             self.phase = CLOSED
             return b""
         self.phase = DRAIN

@@ -67,12 +67,22 @@ class Timeouts:
 
 
 #: what ``myevents`` turns on that no flow reads: each would cost FreeSWITCH a serialization
-#: and us a parse (CHANNEL_EXECUTE alone is one ~5 KB event per application). What stays:
-#: CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE.
+#: and us a parse (CHANNEL_EXECUTE alone is one ~5 KB event per application). A type turned
+#: off costs FreeSWITCH one table lookup per event (mod_event_socket.c, event_handler: the
+#: listener's event_list is checked before its filters, the dup and the queue; serializing
+#: happens later, in the listener's thread). What stays: CHANNEL_EXECUTE_COMPLETE and
+#: CHANNEL_HANGUP. DTMF is read by FreeSWITCH itself for every step that takes digits
+#: (play_and_get_digits, playback_terminators), never by a flow from its events; and
+#: CHANNEL_HANGUP already carries the cause, so a flow call ends on it, without waiting
+#: for CHANNEL_HANGUP_COMPLETE — the call's largest event (every variable, its timings) — or
+#: what FreeSWITCH sends after it (the interrupted application's and the socket
+#: application's completions, the linger notice: caller_hangup_during_playback,
+#: answer_playback_hangup). The session API (:class:`~flowengine.session.OutboundSession`)
+#: keeps both: its users may wait for DTMF and read the final event.
 UNREAD_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
                  "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_DATA", "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING",
                  "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
-                 "CHANNEL_UUID", "DETECTED_SPEECH", "TALK", "NOTALK")
+                 "CHANNEL_UUID", "DETECTED_SPEECH", "TALK", "NOTALK", "DTMF", "CHANNEL_HANGUP_COMPLETE")
 
 
 @dataclass(frozen=True)

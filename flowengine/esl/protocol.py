@@ -86,7 +86,7 @@ class OutboundProtocol:
 
     # slots: one of these lives as long as its call, thousands at once
     __slots__ = ("parser", "_new_uuid", "on_event", "channel", "uuid", "socket_mode", "control", "_replies",
-                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "closed", "heard")
+                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "hangup_event", "closed", "heard")
 
     def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] | None = None,
                  on_event: Callable[[Event], None] | None = None, budget: BufferBudget | None = None) -> None:
@@ -109,6 +109,7 @@ class OutboundProtocol:
         self.hangup_cause: str | None = None
         self.lingering = False         # a linger disconnect notice came
         self.hangup_complete = False
+        self.hangup_event = False      # CHANNEL_HANGUP (or _COMPLETE) came: the cause is known
         self.closed = False            # final disconnect notice, EOF or reset
         self.heard = False             # any byte came: a peer that sent none was no call
 
@@ -257,9 +258,10 @@ class OutboundProtocol:
             self.dtmf.append(Dtmf(event.dtmf_digit or "", wire_int(event.get("DTMF-Duration")),
                                   event.get("DTMF-Source")))
         elif name == "CHANNEL_HANGUP":
+            self.hangup_event = True
             self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
         elif name == "CHANNEL_HANGUP_COMPLETE":
-            self.hangup_complete = True
+            self.hangup_complete = self.hangup_event = True
             self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
 
     def _is_ours(self, event: Event) -> bool:

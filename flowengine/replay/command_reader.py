@@ -45,6 +45,8 @@ class Command:
     def describe(self) -> str:
         if self.word == "sendmsg" and self.header("call-command") == "execute":
             return f'{self.app} "{self.app_arg}"'
+        if self.word == "sendmsg" and self.header("call-command") == "hangup":   # as the app would read
+            return f'hangup "{self.header("hangup-cause") or "NORMAL_CLEARING"}"'
         return self.line
 
 

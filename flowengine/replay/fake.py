@@ -224,6 +224,13 @@ class ReplayFreeSwitch:
 
 
 def _same(sent: Command, want: Command) -> bool:
+    """Whether ``sent`` is the recorded command ``want``. FreeSWITCH's hangup command is the
+    recorded hangup application with the same cause: both end the call with
+    switch_channel_hangup (switch_ivr.c, switch_ivr_parse_event's CMD_HANGUP; mod_dptools.c,
+    hangup_function), the command without the application's two execute events, which a
+    flow call does not read after CHANNEL_HANGUP."""
+    if sent.word == "sendmsg" and sent.header("call-command") == "hangup" and want.app == "hangup":
+        return (sent.header("hangup-cause") or "NORMAL_CLEARING") == (want.app_arg or "NORMAL_CLEARING")
     if want.word == "sendmsg" and want.header("call-command") == "execute":
         return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
                 and sent.app == want.app and sent.app_arg == want.app_arg)

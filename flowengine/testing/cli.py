@@ -269,5 +269,6 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         print(f"end: the call failed before the flow began ({call.outcome})", file=out)
         return 1
     report(run)
-    print(f"end: {run.result}" + (f" ({run.cause})" if run.cause else ""), file=out)
+    cause = run.cause or call.proto.hangup_cause
+    print(f"end: {run.result}" + (f" ({cause})" if cause else ""), file=out)
     return 0

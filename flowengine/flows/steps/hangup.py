@@ -1,7 +1,9 @@
-"""hangup: end the call with a cause (FreeSWITCH ``hangup``); nothing follows it.
+"""hangup: end the call with a cause; nothing follows it.
 
-FreeSWITCH reads an unknown cause name as NONE without a word (switch_channel.c,
-switch_channel_str2cause over CAUSE_CHART), so ``--check`` knows the names it accepts.
+The call sends FreeSWITCH's hangup command (:meth:`flowengine.call.flow_call.FlowCall._sendmsg`),
+which reads an unknown cause name as NORMAL_CLEARING without a word (the hangup
+application: as NONE; switch_channel.c, switch_channel_str2cause over CAUSE_CHART), so
+``--check`` knows the names it accepts.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def check(step, problems) -> None:
     cause = step.spec.get("hangup")
     if cause and cause not in CAUSES:
         hint = difflib.get_close_matches(cause, sorted(CAUSES), n=1)
-        problems.error(("hangup",), f"{cause!r} is not a FreeSWITCH hangup cause (it would hang up with NONE)"
+        problems.error(("hangup",), f"{cause!r} is not a FreeSWITCH hangup cause (FreeSWITCH would hang up with NORMAL_CLEARING instead)"
                        + (f"; did you mean '{hint[0]}'?" if hint else ""))
 
 
