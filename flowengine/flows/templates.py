@@ -21,9 +21,24 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..errors import UnsafeValue
 from ..quoting.text import Span, Text, spans, untrusted_mask
 
-_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?::(-?\d{1,6})(?::(\d{1,6}))?|\[(\d{1,4})\])?\}")
+# ``${name}``, ``${name:offset}``, ``${name:offset:length}``, ``${name[index]}``: the numbers
+# as FreeSWITCH reads them with atoi, so junk (``:x``, ``::8``, ``:0:-1``) is a form too
+_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?|\[([^{}$\]]{0,32})\])?\}")
+# what FreeSWITCH would read as a variable whatever follows the name (switch_channel.c cuts
+# the name at ``:`` or ``[``): left unexpanded with the call's value, it would be expanded
+# by FreeSWITCH, value and all, again
+_LEFT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)[:\[}]")
+_ATOI = re.compile(r"\s*([+-]?\d{1,9})")
+
+
+def atoi(text: str | None) -> int:
+    """C's atoi, as FreeSWITCH reads an offset, a length or an index: leading blanks, a
+    sign, digits; 0 when there are none (bounded: at most nine digits are read)."""
+    match = _ATOI.match(text or "")
+    return int(match.group(1)) if match else 0
 
 
 def _plain(value: object) -> str:
@@ -36,15 +51,15 @@ def _part(value: str, match: re.Match) -> str:
     offset, length, index = match.group(2), match.group(3), match.group(4)
     if index is not None:
         items = value[7:].split("|:") if value.startswith("ARRAY::") else [value]
-        i = int(index)
-        return items[i] if i < len(items) else ""
+        i = atoi(index)
+        return items[i] if 0 <= i < len(items) else ""
     if offset is None:
         return value
-    start = int(offset)
+    start = atoi(offset)
     text = str(value)
     part = text[start:] if start >= 0 else (text[start:] if -start <= len(text) else text)
-    if length is not None and 0 < int(length) < len(part):
-        part = part[:int(length)]
+    if length is not None and 0 < atoi(length) < len(part):
+        part = part[:atoi(length)]
     return part
 
 
@@ -85,4 +100,22 @@ def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
         offset += len(value)
         pos = match.end()
     keep(len(text))
-    return Text("".join(out), found)
+    result = Text("".join(out), found)
+    _refuse_left(result, lookup)
+    return result
+
+
+def _refuse_left(text: Text, lookup: Callable[[str], object | None]) -> None:
+    """An author's ``${…}`` still in the text whose name the call has a value for is a form
+    this module could not read: FreeSWITCH would fill it with the call's value and expand
+    that value again (switch_channel.c, switch_channel_expand_variables_check), so it is
+    refused rather than sent."""
+    if "${" not in text:
+        return
+    mask = untrusted_mask(text)
+    for match in _LEFT.finditer(text):
+        if mask[match.start()] or lookup(match.group(1)) is None:
+            continue
+        raise UnsafeValue(f"${{{match.group(1)}…}} is written in a form the engine cannot read "
+                          f"({text[match.start():match.start() + 40]!r}): write ${{{match.group(1)}}}, "
+                          f"${{{match.group(1)}:offset:length}} or ${{{match.group(1)}[index]}}")

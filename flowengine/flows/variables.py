@@ -27,6 +27,11 @@ _NAME = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?=[}:\[])")
 _FILE = Path(__file__).resolve().parent / "data" / "channel_variables.txt"
 #: how many ``${…}`` one flow may have checked (a flow is at most 1 MiB anyway)
 MAX_NAMES = 10_000
+#: unknown names warned about one by one (then one line says how many more), and the
+#: longest name a "did you mean" is looked for: each hint compares the name with every
+#: candidate, so both are bounded, whatever the file holds
+MAX_WARNINGS = 50
+MAX_HINTED = 64
 
 
 @lru_cache(maxsize=1)
@@ -65,27 +70,49 @@ def flow_names(data: dict, steps: dict[str, Step]) -> set[str]:
     return given
 
 
+#: candidates a hint compares a name with, at most (those of about its length)
+MAX_CANDIDATES = 200
+
+
+def _hint(name: str, candidates: list[str], known: frozenset[str]) -> str:
+    """`` (did you mean ${x}?)`` or nothing; bounded work: a name of at most MAX_HINTED
+    characters against at most MAX_CANDIDATES names of about its length."""
+    if len(name) > MAX_HINTED:
+        return ""
+    for pool, wanted in ((candidates, name), (sorted(known), name.lower())):
+        near = [c for c in pool if abs(len(c) - len(wanted)) <= 2][:MAX_CANDIDATES]
+        close = difflib.get_close_matches(wanted, near, n=1)
+        if close:
+            return f" (did you mean ${{{close[0]}}}?)"
+    return ""
+
+
 def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str], None]) -> None:
     """Warn once per place about each ``${name}`` nothing gives a value."""
     own = flow_names(data, steps)
     known, prefixes = freeswitch_names()
     lowered = {name.lower() for name in own} | known
     candidates = sorted(own | set(data.get("vars") or {}))
-    seen = 0
+    seen = warned = 0
+    hints: dict[str, str] = {}
     roots = [(("vars",), data.get("vars") or {}), (("steps",), data.get("steps") or {})]
     for root, node in roots:
         for at, text in _strings(node, root):
             for match in _NAME.finditer(text):
                 seen += 1
                 if seen > MAX_NAMES:
-                    return
+                    break
                 name = match.group(1)
                 low = name.lower()
                 if low in lowered or low.startswith(prefixes) or low.startswith("env."):
                     continue
-                close = difflib.get_close_matches(name, candidates, n=1) or \
-                    difflib.get_close_matches(low, sorted(known), n=1)
-                hint = f" (did you mean ${{{close[0]}}}?)" if close else ""
+                warned += 1
+                if warned > MAX_WARNINGS:
+                    continue
+                if name not in hints:
+                    hints[name] = _hint(name, candidates, known)
                 warn(at, f"${{{name}}} is given by nothing: no flow variable, parameter, step result or "
-                         f"FreeSWITCH variable has that name, so it expands to nothing{hint}; if the dialplan "
-                         "sets it, list it under channel_vars:")
+                         f"FreeSWITCH variable has that name, so it expands to nothing{hints[name]}; if the "
+                         "dialplan sets it, list it under channel_vars:")
+    if warned > MAX_WARNINGS:
+        warn((), f"{warned - MAX_WARNINGS} more ${{…}} nothing gives a value (not listed one by one)")

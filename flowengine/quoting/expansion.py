@@ -119,6 +119,18 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
         if inside:
             raise UnsafeValue(f"{what}: the value of {inside} would land inside "
                               f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)")
+    if passes_for(app) > 1:
+        dollars = text.find("$$")
+        while dollars != -1 and (mask[dollars] is not None or mask[dollars + 1] is not None
+                                 or text.startswith("{", dollars + 2)):      # $${global}: not a "$"
+            dollars = text.find("$$", dollars + 1)
+        if dollars != -1 and any(mask[dollars:]):
+            # the first pass turns the author's "$$" into one "$" (switch_channel.c: a "$$"
+            # not opening "$${" is copied as "$"), which the second joins with whatever
+            # follows once an expansion between them comes out empty: not with call data
+            raise UnsafeValue(f"{what}: {app} expands its argument twice, and the author's '$$' at "
+                              f"{text[dollars:dollars + 12]!r} would stand next to the value of "
+                              f"{next(m for m in mask[dollars:] if m)} in the second pass")
     copies = 2 ** passes_for(app)
     # the character right after an expansion is copied as it is, escape or not (the C walk
     # resumes at the '}' + 1 and writes that byte before looking at the next)

@@ -14,12 +14,20 @@ from the unsplit argument at that slot's offset ("unstripped text"). So:
   then spoken as a pause (a space) instead; the author's own ``|`` or ``^^`` there, and one
   the call put at the start, is refused.
 
-Call data can therefore never choose the engine or the voice.
+The text itself may open with TTS parameters: switch_core_speech.c,
+switch_core_speech_feed_tts, skips leading blanks and reads ``{name=value,…}`` there as
+parameters for the engine (mod_tts_commandline takes ``voice`` from them, mod_unimrcp
+makes them MRCP headers). A ``{`` the call puts first — after blanks, and after the
+author's leading ``${…}``, which FreeSWITCH may expand to nothing — is spoken as a
+parenthesis instead.
+
+Call data can therefore never choose the engine, the voice or their parameters.
 """
 
 from __future__ import annotations
 
 from ..errors import UnsafeValue
+from .expansion import author_expansions, start_after_expansions
 from .text import Span, Text, join, literal, untrusted_mask
 
 #: what an engine or voice name may be (the author's only)
@@ -34,10 +42,31 @@ def _spaced(text: str) -> Text:
     return Text("".join(chars), spans)
 
 
+def _first(text: str) -> int:
+    """Where FreeSWITCH starts reading the text: past the author's leading ``${…}`` (which
+    may expand to nothing) and blanks."""
+    raw = str(text)
+    at = start_after_expansions(raw, author_expansions(raw, untrusted_mask(text)))
+    while at < len(raw) and raw[at] in " \t":
+        at += 1
+    return at
+
+
+def _no_parameters(text: str) -> Text:
+    """``text`` with a leading ``{`` the call supplied spoken as ``(`` (see the module)."""
+    at = _first(text)
+    raw = str(text)
+    if at >= len(raw) or raw[at] != "{" or untrusted_mask(text)[at] is None:
+        return text if isinstance(text, Text) else Text(raw, (Span(0, len(raw), "call data"),) if raw else ())
+    spans = text.data if isinstance(text, Text) else (Span(0, len(raw), "call data"),)
+    return Text(raw[:at] + "(" + raw[at + 1:], spans)
+
+
 def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
     """``engine|voice|text``, or the text alone when neither is given (see the module)."""
     if not str(text).strip():
         raise UnsafeValue("speak: the text is empty: the caller would hear nothing")
+    text = _no_parameters(text)
     if engine and voice:
         return join([literal(f"{engine}|{voice}|"), text])
     if engine or voice:
@@ -47,8 +76,9 @@ def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
     if "|" in str(spoken):
         raise UnsafeValue(f"speak: the text {str(spoken)[:60]!r} holds '|', which FreeSWITCH reads as "
                           "voice|text when no engine and voice are given: give them (or a flow's tts:)")
-    if str(spoken).startswith("^^"):
-        who = next((m for m in mask[:3] if m), None)
+    first = start_after_expansions(str(spoken), author_expansions(str(spoken), mask))
+    if str(spoken).startswith("^^", first):
+        who = next((m for m in mask[first:first + 3] if m), None)
         raise UnsafeValue(f"speak: {'the value of ' + who if who else 'the text'} starts with '^^', which "
                           "changes FreeSWITCH's delimiter")
     return spoken

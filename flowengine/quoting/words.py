@@ -75,8 +75,10 @@ def path(value: str, what: str) -> str:
         if mask[i] is not None and not PATH_CHARS.fullmatch(c):
             raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which is not part "
                               f"of a file name: {text[:60]!r}")
-    if mask and mask[0] is not None and text.startswith("/"):
-        raise UnsafeValue(f"{what}: the value of {mask[0]} makes the path absolute: {text[:60]!r}")
+    # from where FreeSWITCH starts reading: the author's leading ${…} may expand to nothing
+    first = start_after_expansions(text, author_expansions(text, mask))
+    if first < len(text) and mask[first] is not None and text.startswith("/", first):
+        raise UnsafeValue(f"{what}: the value of {mask[first]} makes the path absolute: {text[:60]!r}")
     pos = 0
     for segment in text.split("/"):
         end = pos + len(segment)

@@ -23,12 +23,15 @@ def prompts(value) -> list[str]:
 
 
 def ensure_var(run, name: str, value: str):
-    """``set name=value`` on the channel unless this call already has it (the author's
-    value, or one the engine chose)."""
+    """``set name=value`` on the channel unless this call already has it. The value is the
+    author's (or one the engine chose) and is expanded as every flow value is, so a
+    ``${…}`` in it is the engine's to fill and what the call supplies stays data
+    (``set`` expands twice: the argument's encoding, :mod:`flowengine.quoting`, knows)."""
+    text = run.expand(value) if "${" in value else literal(value)
     known = run.call_state.setdefault("channel_vars", {})
-    if known.get(name) != value:
-        yield Execute("set", literal(f"{name}={value}"), wait=False)
-        known[name] = value
+    if known.get(name) != text:
+        yield Execute("set", join([literal(f"{name}="), text]), wait=False)
+        known[name] = text
 
 
 def prompt_path(run, value) -> str:
