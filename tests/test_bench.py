@@ -40,3 +40,19 @@ def test_bench_http_wait_runs_and_loses_no_call():
     rows = {k.strip(): v.strip() for k, v in rows.items()}
     assert rows["calls lost (IVR, waiting) / requests not 2xx"] == "0, 0 / 0 of 60"
     assert float(rows["webhook requests/s sustained"].split()[0]) > 0
+
+
+def test_freeswitch_cost_counts_one_event_per_application_plus_the_hangup():
+    """The benchmark IVR (answer, prompt, digit, set, prompt, hangup): five application
+    completions, the socket application's, CHANNEL_HANGUP — no DTMF, no HANGUP_COMPLETE,
+    no hangup application."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "bench" / "freeswitch_cost.py"), "--calls", "3"],
+                          capture_output=True, text=True, timeout=120, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if "native IVR" in line)
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[3] == "7" and cells[-2] == "CHANNEL_EXECUTE_COMPLETE 6, CHANNEL_HANGUP 1", row
