@@ -89,3 +89,13 @@ def test_a_flow_with_thousands_of_unknown_names_is_warned_about_in_bounded_lines
     named = [w for w in warnings if "is given by nothing" in w]
     assert errors == [] and len(named) == 50
     assert any(w.endswith("450 more ${…} nothing gives a value (not listed one by one)") for w in warnings)
+
+
+def test_a_call_value_all_cannot_stop_every_recording_of_the_call():
+    flow = flow_from("name: r\nstart: go\nsteps:\n  go: {record_call: {file: \"${caller_id_name}\"}, next: stop}\n"
+                     "  stop: {record_call: {file: \"${caller_id_name}\", stop: true}, next: bye}\n"
+                     "  bye: {hangup: NORMAL_CLEARING}\n")
+    run = play(flow, script(), channel=channel(name=b"all"))
+    assert not any(app in ("record_session", "stop_record_session") for app, _ in run.executed)
+    ok = play(flow, script(), channel=channel(name=b"alice"))
+    assert ("stop_record_session", "alice") in ok.executed

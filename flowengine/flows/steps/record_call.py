@@ -43,6 +43,10 @@ def _file(flow_run, value) -> str:
     mask = untrusted_mask(file)
     if any(c == "+" and mask[i] for i, c in enumerate(str(file))):
         raise UnsafeValue(f"record_call file: a '+' from the call could set a time limit: {str(file)[:60]!r}")
+    if str(file).strip().lower() == "all" and any(mask):
+        # stop_record_session's "all" stops every recording of the channel (mod_dptools.c,
+        # stop_record_session_function -> switch_ivr_async.c, switch_ivr_stop_record_session)
+        raise UnsafeValue("record_call file: the call's value 'all' would name every recording of the call")
     return file
 
 
