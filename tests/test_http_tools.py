@@ -86,6 +86,18 @@ def test_check_warns_on_an_env_variable_this_environment_lacks():
     assert problems(http, {"FLOWENGINE_UNSET_TOKEN": "x"})[1] == []
 
 
+def test_check_warns_on_call_data_in_a_body_under_a_structured_content_type():
+    json_body = '{url: "https://x.example/", method: POST, headers: {Content-Type: application/json}, ' \
+                'body: \'{"caller": "${caller_id_name}"}\'}'
+    warnings = problems(json_body)[1]
+    assert any("use json: or form:" in w and "flows/t.yaml:6:" in w for w in warnings), warnings
+    for fine in ('{url: "https://x.example/", method: POST, body: "from ${caller_id_name}"}',
+                 '{url: "https://x.example/", method: POST, headers: {Content-Type: text/plain}, body: "${caller_id_name}"}',
+                 '{url: "https://x.example/", method: POST, headers: {Content-Type: application/json}, '
+                 'body: \'{"a": 1}\'}'):
+        assert problems(fine) == ([], []), fine
+
+
 def run_py(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, input=stdin, text=True,
                           capture_output=True, timeout=60, env={**os.environ, **(env or {})})
