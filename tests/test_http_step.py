@@ -334,3 +334,15 @@ def test_a_text_body_or_one_without_call_data_is_sent(headers, body, sent, conte
     assert request is not None and request.body == sent
     assert dict(request.headers)["Content-Type" if "Type" in headers or not headers else "content-type"] \
         == content_type
+
+
+def test_a_deeply_nested_response_takes_the_error_outcome(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    result = only(run_cases(tmp_path, f'''\
+    - name: a hostile CRM
+      call: {{destination: "3000"}}
+      http: {{"GET *": {{status: 200, body: "{deep}", content_type: application/json}}}}
+      expect: {{steps: [answer, lookup, sorry, bye], outcomes: {{lookup: error}}}}
+    '''))
+    assert result.problems == []
+    assert "nested too deeply to read" in result.run.vars["http_error"]
