@@ -332,8 +332,7 @@ def test_call_data_in_a_structured_text_body_is_refused(headers, caplog):
 def test_a_text_body_or_one_without_call_data_is_sent(headers, body, sent, content_type):
     request, _ = body_request(headers, body)
     assert request is not None and request.body == sent
-    assert dict(request.headers)["Content-Type" if "Type" in headers or not headers else "content-type"] \
-        == content_type
+    assert dict(request.headers)["Content-Type"] == content_type
 
 
 def test_a_deeply_nested_response_takes_the_error_outcome(tmp_path):

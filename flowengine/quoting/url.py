@@ -14,7 +14,7 @@ whole segment, ``..`` or ``.``, would be a dot-segment, and the server removes t
 (RFC 3986 5.2.4; urllib3 sends the path as it is): ``/customers/${id}/notes`` with ``..``
 would ask ``/notes``. Encoding the dots is no cure, since servers decode ``%2E`` before they
 normalise. So a path segment that call data takes part in is refused when, percent-decoded,
-it is ``.`` or ``..``, and also when a piece of it between ``/`` or ``\`` is (``../admin``
+it is ``.`` or ``..``, and also when a piece of it between ``/`` or ``\\`` is (``../admin``
 arrives as ``..%2Fadmin``, which servers that decode ``%2F`` or ``%5C`` first would climb
 with). The author's ``%2E`` next to a call value counts as the dot it is. An author's ``%``
 that the call's characters would complete (``%2`` then ``E``) is refused too: the call
