@@ -190,3 +190,54 @@ def test_a_failed_trial_opens_the_circuit_again():
     assert breaker.allow("h")
     breaker.succeeded("h")
     assert breaker.state("h") == Circuit.CLOSED
+
+
+def test_a_dropped_trial_lets_the_next_request_be_the_trial():
+    """The caller hangs up while the half-open trial is in flight (the driver kills its
+    greenlet): the host must not stay half-open for good."""
+    now = [0.0]
+    breaker = Breaker(threshold=2, cooldown=10, clock=lambda: now[0])
+    answer = {"status": 500, "wait": 0.0}
+
+    def handler(env):
+        gevent.sleep(answer["wait"])
+        return answer["status"], [], b""
+    server, seen = serve(handler)
+    client = HttpClient(breaker=breaker)
+    url = f"http://127.0.0.1:{server.server_port}/"
+    host = f"127.0.0.1:{server.server_port}"
+    try:
+        assert [client.perform(request(url)).status for _ in range(2)] == [500, 500]
+        assert breaker.state(host) == Circuit.OPEN
+        now[0] = 11.0                              # the cooldown is over; the host has recovered, slowly
+        answer.update(status=200, wait=1.0)
+        trial = gevent.spawn(client.perform, request(url))
+        gevent.sleep(0.2)
+        assert breaker.state(host) == Circuit.HALF_OPEN and len(seen.requests) == 3
+        refused = client.perform(request(url))      # one trial at a time, still
+        assert "circuit open" in refused.reason
+        trial.kill(block=True)                      # what the server does when the caller hangs up
+        assert client.in_flight == 0
+        answer["wait"] = 0.0
+        after = client.perform(request(url))        # no new cooldown: this one is the trial
+        assert (after.status, after.failure) == (200, None)
+        assert breaker.state(host) == Circuit.CLOSED
+    finally:
+        server.stop()
+
+
+def test_a_dropped_request_that_was_not_the_trial_leaves_the_trial_alone():
+    now = [0.0]
+    breaker = Breaker(threshold=1, cooldown=10, clock=lambda: now[0])
+    first = breaker.admit("h")
+    assert first and not first.trial               # closed: an ordinary request
+    breaker.failed("h")
+    now[0] = 10.0
+    trial = breaker.admit("h")
+    assert trial and trial.trial and breaker.state("h") == Circuit.HALF_OPEN
+    breaker.dropped("h", first)                    # the earlier, ordinary request is dropped late
+    assert breaker.state("h") == Circuit.HALF_OPEN and not breaker.admit("h")
+    breaker.dropped("h", trial)                    # the trial is dropped: the next one may try
+    assert breaker.state("h") == Circuit.OPEN
+    again = breaker.admit("h")
+    assert again and again.trial

@@ -271,3 +271,77 @@ def test_a_refusal_never_shows_a_secret(tmp_path, monkeypatch, caplog):
     assert result.problems == []
     refusal = next(r.getMessage() for r in caplog.records if "UnsafeValue" in r.getMessage())
     assert "header Authorization" in refusal and "k3y" not in refusal
+
+
+BODY_FLOW = """\
+name: body
+numbers: ["3002"]
+start: tell
+on_error: oops
+steps:
+  tell:
+    http:
+      method: POST
+      url: "https://crm.example.com/calls"
+      %(headers)s
+      body: '%(body)s'
+    next: bye
+  oops:
+    hangup: NORMAL_TEMPORARY_FAILURE
+  bye:
+    hangup: NORMAL_CLEARING
+"""
+
+
+def body_request(headers: str, body: str):
+    """Run the flow on a call from "Alice": the request it makes, or None, and its log."""
+    from flowengine.flows.effects import HttpRequest, HttpResult
+    from .flowkit import flow_from, play, script
+    sent = []
+
+    def answers(command):
+        if isinstance(command, HttpRequest):
+            sent.append(command)
+            return HttpResult(204, b"", "")
+        return script()(command)
+    run = play(flow_from(BODY_FLOW % {"headers": headers, "body": body}), answers)
+    return (sent[0] if sent else None), run
+
+
+@pytest.mark.parametrize("headers", [
+    "headers: {Content-Type: application/json}",
+    "headers: {content-type: application/xml; charset=utf-8}",
+    "headers: {Content-Type: application/x-www-form-urlencoded}",
+    "headers: {Content-Type: text/csv}",
+])
+def test_call_data_in_a_structured_text_body_is_refused(headers, caplog):
+    # {"caller": "${caller_id_name}"}: a name  x", "role": "admin  would add a field
+    request, run = body_request(headers, '{"caller": "${caller_id_name}", "role": "caller"}')
+    assert request is None                                    # nothing sent
+    assert run.outcomes[-1] == ("oops", "hangup")
+    refusal = next(r.getMessage() for r in caplog.records if "UnsafeValue" in r.getMessage())
+    assert "caller_id_name" in refusal and "use json: or form:" in refusal
+
+
+@pytest.mark.parametrize("headers, body, sent, content_type", [
+    ("", "hello ${caller_id_name}", b"hello Alice", "text/plain; charset=utf-8"),
+    ("headers: {Content-Type: Text/Plain; charset=utf-8}", "hi ${caller_id_name}", b"hi Alice",
+     "Text/Plain; charset=utf-8"),
+    ("headers: {Content-Type: application/json}", '{"a": 1}', b'{"a": 1}', "application/json"),  # no call data
+])
+def test_a_text_body_or_one_without_call_data_is_sent(headers, body, sent, content_type):
+    request, _ = body_request(headers, body)
+    assert request is not None and request.body == sent
+    assert dict(request.headers)["Content-Type"] == content_type
+
+
+def test_a_deeply_nested_response_takes_the_error_outcome(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    result = only(run_cases(tmp_path, f'''\
+    - name: a hostile CRM
+      call: {{destination: "3000"}}
+      http: {{"GET *": {{status: 200, body: "{deep}", content_type: application/json}}}}
+      expect: {{steps: [answer, lookup, sorry, bye], outcomes: {{lookup: error}}}}
+    '''))
+    assert result.problems == []
+    assert "nested too deeply to read" in result.run.vars["http_error"]

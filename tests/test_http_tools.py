@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings, strategies as st
+
+from urllib.parse import unquote, urlsplit
 
 from flowengine.errors import UnsafeValue
 from flowengine.esl import Event, Parser
@@ -83,6 +86,18 @@ def test_check_warns_on_an_env_variable_this_environment_lacks():
     assert problems(http, {"FLOWENGINE_UNSET_TOKEN": "x"})[1] == []
 
 
+def test_check_warns_on_call_data_in_a_body_under_a_structured_content_type():
+    json_body = '{url: "https://x.example/", method: POST, headers: {Content-Type: application/json}, ' \
+                'body: \'{"caller": "${caller_id_name}"}\'}'
+    warnings = problems(json_body)[1]
+    assert any("use json: or form:" in w and "flows/t.yaml:6:" in w for w in warnings), warnings
+    for fine in ('{url: "https://x.example/", method: POST, body: "from ${caller_id_name}"}',
+                 '{url: "https://x.example/", method: POST, headers: {Content-Type: text/plain}, body: "${caller_id_name}"}',
+                 '{url: "https://x.example/", method: POST, headers: {Content-Type: application/json}, '
+                 'body: \'{"a": 1}\'}'):
+        assert problems(fine) == ([], []), fine
+
+
 def run_py(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=ROOT, input=stdin, text=True,
                           capture_output=True, timeout=60, env={**os.environ, **(env or {})})
@@ -137,7 +152,11 @@ AUTHOR_PATHS = st.sampled_from(["/", "/c/", "/c?phone=", "/a/b?x=1&y=", "?q="])
 @given(scheme=st.sampled_from(["http", "https"]), host=HOSTS, path=AUTHOR_PATHS, value=CALL, tail=CALL)
 def test_call_data_never_changes_the_host_nor_adds_a_part(scheme, host, path, value, tail):
     text = join([literal(f"{scheme}://{host}{path}"), data(value), literal("&z="), data(tail)])
-    out = url(text)
+    try:
+        out = url(text)
+    except UnsafeValue as exc:   # only a dot-segment (test below) is refused here
+        assert "dot-segment" in str(exc) and "?" not in path and "." in value + tail, (text, exc)
+        return
     from urllib.parse import urlsplit, unquote
     parts = urlsplit(out)
     assert (parts.scheme, parts.netloc) == (scheme, host)
@@ -146,6 +165,65 @@ def test_call_data_never_changes_the_host_nor_adds_a_part(scheme, host, path, va
     encoded_value = out[len(f"{scheme}://{host}{path}"):].rsplit("&z=", 1)[0]
     assert unquote(encoded_value) == value
     assert not set(encoded_value) & set("/?&=# \t\r\n")
+
+
+@pytest.mark.parametrize("author, value", [
+    ("https://crm.example.com/api/customers/%s/notes", ".."),
+    ("https://crm.example.com/api/customers/%s/notes", "."),
+    ("https://crm.example.com/api/customers/%s", ".."),
+    ("https://crm.example.com/api/customers/%s?x=1", ".."),
+    ("https://crm.example.com/api/customers/%%2E%s/notes", "."),     # the flow's %2E is a dot to a server
+    ("https://crm.example.com/api/customers/%%2e%s", "."),
+    ("https://crm.example.com/api/%s/notes", "../admin"),            # %2F and %5C decoded first by some servers
+    ("https://crm.example.com/api/%s/notes", "..\\admin"),
+    ("https://crm.example.com/api/%%2%s/notes", "E."),               # the call would finish the flow's escape
+    ("https://crm.example.com/api/%%%s/notes", "2E"),
+])
+def test_call_data_cannot_make_a_dot_segment(author, value):
+    before, after = author.split("%s")
+    with pytest.raises(UnsafeValue, match="dot-segment|escape"):
+        url(join([literal(before.replace("%%", "%")), data(value), literal(after.replace("%%", "%"))]))
+
+
+@pytest.mark.parametrize("author, value, sent", [
+    ("https://x.example/c/%s/n", "...", "https://x.example/c/.../n"),     # not a dot-segment
+    ("https://x.example/c/%s/n", "a..b", "https://x.example/c/a..b/n"),
+    ("https://x.example/c/v%s/n", "1.5", "https://x.example/c/v1.5/n"),
+    ("https://x.example/c/.%s/n", "%2E", "https://x.example/c/.%252E/n"),  # the call's % stays a %
+    ("https://x.example/c?q=%s", "..", "https://x.example/c?q=.."),        # the query has no segments
+])
+def test_dots_that_are_no_dot_segment_are_sent(author, value, sent):
+    before, after = author.split("%s")
+    assert url(join([literal(before), data(value), literal(after)])) == sent
+
+
+DOTTY = st.text(st.sampled_from(list("./\\%2Eea?")), max_size=6)
+PREFIXES = st.sampled_from(["/", "/c/", "/c/.", "/c/%2", "/c/%2E", "/c/%2e", "/c/%", "/c/a", "/c?q=", "/c?q=%2"])
+SUFFIXES = st.sampled_from(["", "/x", ".", "%2E", "/.x", "?q=.", "/x?y=.."])
+
+
+@settings(max_examples=600, deadline=None)
+@given(prefix=PREFIXES, value=DOTTY, suffix=SUFFIXES)
+def test_call_data_never_produces_a_dot_segment(prefix, value, suffix):
+    """What a server sees: each segment of the path percent-decoded and cut at / and \\ (some
+    servers decode %2F and %5C before removing dot-segments, RFC 3986 5.2.4). With any call
+    data in the URL, no piece of it is . or .. (the flows here write none of their own)."""
+    text = join([literal("https://crm.example.com" + prefix), data(value), literal(suffix)])
+    incomplete_escape = bool(value) and (prefix.endswith("%") or prefix.endswith("%2"))
+    # the path as the server reads it: the call's own % a percent sign, the rest decoded
+    path = prefix.split("?")[0] if "?" in prefix else prefix + value.replace("%", "%25") + suffix.split("?")[0]
+    climbs = bool(value) and bool({".", ".."} & set(unquote(path).replace("\\", "/").split("/")))
+    try:
+        out = url(text)
+    except UnsafeValue:
+        # refused for a reason only: the call would finish the flow's escape, or make a dot-segment
+        assert incomplete_escape or climbs, (text,)
+        return
+    assert not incomplete_escape and not climbs, (text, out)
+    if value:
+        for segment in urlsplit(out).path.split("/"):
+            pieces = unquote(segment).replace("\\", "/").split("/")
+            assert not {".", ".."} & set(pieces), (text, out)
 
 
 @settings(max_examples=300, deadline=None)

@@ -4,6 +4,14 @@ After ``threshold`` consecutive failures (a timeout, a connection error, a 5xx) 
 *open* for ``cooldown`` seconds: requests to it fail at once with the ``error`` outcome.
 Then one request is let through (*half-open*); its success closes the circuit, its failure
 opens it again for another cooldown.
+
+A trial can also end with no answer at all: the caller hangs up and the server drops the
+request (kills its greenlet). That says nothing of the host, so :meth:`Breaker.dropped`
+puts the circuit back where it was before the trial: open, its cooldown already over, and
+the next request is the trial. Not a fresh cooldown: then a caller who hangs up during each
+trial would hold a host's circuit open for every other call although the host never failed;
+trying again at once costs one more request to a host that may still be down, which the end
+of the cooldown allowed anyway. Left half-open, no request would ever go to the host again.
 """
 
 from __future__ import annotations
@@ -20,11 +28,24 @@ class Circuit(StrEnum):
     HALF_OPEN = "half_open"  # one trial request is in flight
 
 
+class Admission:
+    """A request let through (:meth:`Breaker.admit`): ``trial`` when it is the half-open trial."""
+
+    __slots__ = ("trial",)
+
+    def __init__(self, trial: bool) -> None:
+        self.trial = trial
+
+
+_ORDINARY = Admission(False)
+
+
 @dataclass
 class _Host:
     failures: int = 0
     state: Circuit = Circuit.CLOSED
     until: float = 0.0
+    trial: Admission | None = None   # the half-open trial in flight
 
 
 class Breaker:
@@ -39,15 +60,28 @@ class Breaker:
     def state(self, host: str) -> Circuit:
         return self._hosts[host].state if host in self._hosts else Circuit.CLOSED
 
-    def allow(self, host: str) -> bool:
-        """May a request to ``host`` go now? (Half-open lets exactly one through.)"""
+    def admit(self, host: str) -> Admission | None:
+        """May a request to ``host`` go now? None if not; half-open lets exactly one through,
+        the trial (its :class:`Admission` is what :meth:`dropped` is told of)."""
         entry = self._hosts.get(host)
         if entry is None or entry.state == Circuit.CLOSED:
-            return True
+            return _ORDINARY
         if entry.state == Circuit.OPEN and self.clock() >= entry.until:
             entry.state = Circuit.HALF_OPEN
-            return True
-        return False
+            entry.trial = Admission(True)
+            return entry.trial
+        return None
+
+    def allow(self, host: str) -> bool:
+        return self.admit(host) is not None
+
+    def dropped(self, host: str, admission: Admission) -> None:
+        """A request admitted as ``admission`` ended without an answer (the call dropped it).
+        If it was the host's trial, the next request may be the trial (see the module)."""
+        entry = self._hosts.get(host)
+        if entry is not None and entry.state == Circuit.HALF_OPEN and entry.trial is admission:
+            entry.state = Circuit.OPEN     # the cooldown's end (until) is already past
+            entry.trial = None
 
     def succeeded(self, host: str) -> None:
         self._hosts.pop(host, None)
@@ -61,4 +95,5 @@ class Breaker:
         entry.failures += 1
         if entry.state == Circuit.HALF_OPEN or entry.failures >= self.threshold:
             entry.state = Circuit.OPEN
+            entry.trial = None
             entry.until = self.clock() + self.cooldown

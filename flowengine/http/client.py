@@ -128,7 +128,8 @@ class HttpClient:
         if self._per_host.get(host, 0) >= self.limits.per_host:
             return HttpResult.failed(HttpFailure.ERROR, f"{self.limits.per_host} requests in flight to {host}, "
                                                         "the most allowed")
-        if not self.breaker.allow(host):
+        admission = self.breaker.admit(host)
+        if admission is None:
             return HttpResult.failed(HttpFailure.ERROR, f"circuit open: {host} failed "
                                                         f"{self.breaker.threshold} times in a row")
         self.in_flight += 1
@@ -147,8 +148,8 @@ class HttpClient:
                 self._per_host[host] = left
             else:
                 del self._per_host[host]
-            if result is None:
-                pass                        # dropped, not answered: says nothing of the host
+            if result is None:              # dropped, not answered: says nothing of the host
+                self.breaker.dropped(host, admission)
             elif result.failure is not None or (result.status or 0) >= 500:
                 self.breaker.failed(host)
             else:

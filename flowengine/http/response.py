@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 from ..quoting import data
 
@@ -57,6 +58,14 @@ def saved(body: bytes, save: dict[str, str], source: str) -> dict[str, str]:
         document = json.loads(body)
     except ValueError as exc:
         raise Unreadable(f"the response is not JSON ({exc.__class__.__name__})") from None
+    except RecursionError:
+        # json.loads recurses once per level of arrays and objects and stops, cleanly, at
+        # the interpreter's recursion limit (about a thousand levels, reached in
+        # microseconds even for a 1 MiB [[[…]]]). That is the bound: nothing here recurses
+        # over the document afterwards (read() walks one path; saved values are scalars),
+        # and a linear depth scan before parsing would cost a 1 MiB body tens of ms on the loop.
+        raise Unreadable("the response is nested too deeply to read (arrays or objects about "
+                         f"{sys.getrecursionlimit()} levels deep)") from None
     out = {}
     for name, path in save.items():
         value = read(document, path)

@@ -7,8 +7,18 @@ that would reach there: a call value ``@evil.example/`` after ``crm.example.com`
 host) is refused. In the path and the query, every character from the call except RFC
 3986's unreserved ones (``A-Za-z0-9-._~``) is percent-encoded as UTF-8, so call data can be
 one path segment or one query value and nothing more: it can never add a segment, a
-parameter, a fragment, nor climb with ``..`` (a dot stays, but the ``/`` around it would be
-``%2F``). The author's own ``/ ? & = %`` are kept as written.
+parameter nor a fragment. The author's own ``/ ? & = %`` are kept as written.
+
+Nor may it climb the author's path. A dot is unreserved and stays, so a value that is a
+whole segment, ``..`` or ``.``, would be a dot-segment, and the server removes those
+(RFC 3986 5.2.4; urllib3 sends the path as it is): ``/customers/${id}/notes`` with ``..``
+would ask ``/notes``. Encoding the dots is no cure, since servers decode ``%2E`` before they
+normalise. So a path segment that call data takes part in is refused when, percent-decoded,
+it is ``.`` or ``..``, and also when a piece of it between ``/`` or ``\\`` is (``../admin``
+arrives as ``..%2Fadmin``, which servers that decode ``%2F`` or ``%5C`` first would climb
+with). The author's ``%2E`` next to a call value counts as the dot it is. An author's ``%``
+that the call's characters would complete (``%2`` then ``E``) is refused too: the call
+would choose the character, a dot or a ``/``.
 
 Whitespace and control characters from the call are encoded like the rest; in the author's
 text they are refused (http.client would take them for a request-line injection).
@@ -16,11 +26,14 @@ text they are refused (http.client would take them for a request-line injection)
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from ..errors import UnsafeValue
 from .text import untrusted_mask
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 SCHEMES = ("http", "https")
+_DOT_SEGMENTS = frozenset({".", ".."})
 #: the longest URL sent (a server's request-line limit is usually 8 KiB)
 MAX_URL = 8192
 
@@ -49,6 +62,7 @@ def url(value: str, what: str = "url") -> str:
                           f"only fill the path and the query")
     if end == len(scheme) + 3:
         raise UnsafeValue(f"{what} has no host: {text[:60]!r}")
+    _check_escapes(text, mask, what)
     out: list[str] = []
     for i, c in enumerate(text):
         if mask[i] is None and (c.isspace() or ord(c) < 0x20 or ord(c) == 0x7f):
@@ -57,10 +71,44 @@ def url(value: str, what: str = "url") -> str:
             out.append(c)
         else:
             out.append("".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass")))
+    _check_segments(text, mask, out, end, what)
     encoded = "".join(out)
     if len(encoded) > MAX_URL:
         raise UnsafeValue(f"{what} is {len(encoded)} characters, more than {MAX_URL}")
     return encoded
+
+
+def _check_escapes(text: str, mask: list[str | None], what: str) -> None:
+    """An author's ``%`` must be followed by two characters of the author's own."""
+    for i, c in enumerate(text):
+        if c == "%" and mask[i] is None:
+            source = next((m for m in mask[i + 1:i + 3] if m is not None), None)
+            if source is not None:
+                raise UnsafeValue(f"{what}: the flow's '%' followed by the value of {source} would make an "
+                                  "escape of it (write %25 for a percent sign)")
+
+
+def _check_segments(text: str, mask: list[str | None], out: list[str], start: int, what: str) -> None:
+    """No path segment that call data takes part in may be a dot-segment (see the module).
+    ``out`` holds each character of ``text`` encoded; the path runs from ``start`` to the
+    author's first ``?`` or ``#`` (the call's are encoded), its segments between the
+    author's ``/``."""
+    segment: list[str] = []
+    source: str | None = None
+    for i in range(start, len(text) + 1):
+        author = i == len(text) or mask[i] is None
+        if author and (i == len(text) or text[i] in "/?#"):
+            if source is not None:
+                pieces = unquote("".join(segment), errors="surrogateescape").replace("\\", "/").split("/")
+                if _DOT_SEGMENTS & set(pieces):
+                    raise UnsafeValue(f"{what}: with the value of {source} a path segment would be a "
+                                      f"dot-segment (. or ..), which climbs the flow's path")
+            if i == len(text) or text[i] != "/":
+                return
+            segment, source = [], None
+            continue
+        segment.append(out[i])
+        source = source or mask[i]
 
 
 def header_value(value: str, what: str) -> str:

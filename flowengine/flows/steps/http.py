@@ -14,8 +14,9 @@ are set after every request; ``save: {var: a.b.0.c}`` puts values of a 2xx JSON 
 flow variables. What a response holds is the call's data (:mod:`flowengine.http.response`).
 
 Where call data may go: the URL's path and query, percent-encoded (:mod:`flowengine.quoting.url`:
-the host is the author's); header values without line breaks; ``json`` string values,
-``form`` values and ``body`` text, each encoded by its format. ``${env.NAME}`` reads the
+the host is the author's); header values without line breaks; ``json`` string values and
+``form`` values, each encoded by its format; ``body`` text only as plain text (see
+:func:`_text_body`). ``${env.NAME}`` reads the
 server's environment, only in this step: its value is never logged, shown or put in an
 error message (:meth:`HttpRequest.masked`), and ``--check`` warns when it is not set.
 """
@@ -30,6 +31,7 @@ from urllib.parse import urlencode
 from ...errors import FlowError, UnsafeValue
 from ...http.response import PATH, Unreadable, body_text, saved
 from ...quoting import literal
+from ...quoting.text import untrusted_mask
 from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_url
 from ..effects import HoldPrompt, HttpRequest, HttpResult
 from ..model import is_pattern, seconds
@@ -44,6 +46,8 @@ MAX_TIMEOUT = 30.0
 MAX_RETRIES = 3
 _ENV = re.compile(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _STATUS = re.compile(r"^[1-5][0-9][0-9]$")
+#: the one Content-Type a ``body:`` with call data may have
+PLAIN = "text/plain"
 
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
     "method": {"enum": list(METHODS), "description": "GET (default), POST, PUT, PATCH or DELETE."},
@@ -92,6 +96,27 @@ def _json_body(value, fill):
     return value
 
 
+def _given_type(headers) -> str | None:
+    """The media type a Content-Type header (of the author's) names, lower case, or None."""
+    given = next((str(v) for k, v in headers if str(k).lower() == "content-type"), None)
+    return None if given is None else given.split(";", 1)[0].strip().lower()
+
+
+def _text_body(text: str, headers) -> bytes:
+    """``body:`` as sent. Nothing encodes raw text, so call data may be in it only as plain
+    text (no Content-Type header, or ``text/plain``): under JSON, XML or a form, a caller name
+    ``x", "role": "admin`` would add a field. Elsewhere it is refused; ``json:`` and ``form:``
+    encode call data by their format."""
+    kind = _given_type(headers)
+    if kind not in (None, PLAIN):
+        source = next((m for m in untrusted_mask(text) if m is not None), None)
+        if source is not None:
+            raise UnsafeValue(f"body: the value of {source} in a body of type {kind} is not encoded and could add to "
+                              "its structure; use json: or form:, which encode call data (body: takes it only "
+                              "as text/plain)")
+    return str(text).encode()
+
+
 def request(flow_run, step) -> HttpRequest:
     """The step's request, every value encoded for where it lands. A refusal's message
     never holds a secret: it is masked like a log line."""
@@ -115,7 +140,7 @@ def _request(flow_run, step, secrets: list[str]) -> HttpRequest:
         form = {str(k): str(fill(v)) for k, v in spec["form"].items()}
         body, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
     elif "body" in spec:
-        body, content_type = str(fill(spec["body"])).encode(), "text/plain; charset=utf-8"
+        body, content_type = _text_body(fill(spec["body"]), headers), "text/plain; charset=utf-8"
     if content_type and not any(k.lower() == "content-type" for k, _ in headers):
         headers.append(("Content-Type", content_type))
     hold = None
@@ -161,6 +186,10 @@ def check(step, problems) -> None:
                        "a host, ${env.NAME} at most): call data may fill only the path and the query")
     if sum(k in spec for k in ("json", "form", "body")) > 1:
         problems.error(("http",), "give one body: json, form or body")
+    kind = _given_type((spec.get("headers") or {}).items())
+    if "${" in str(spec.get("body", "")).replace("${env.", "") and kind not in (None, PLAIN):
+        problems.warning(("http", "body"), f"a ${{…}} in body: under Content-Type {kind}: call data there is "
+                         "refused when the call runs (it could add fields); use json: or form:, which encode it")
     if any(k in spec for k in ("json", "form", "body")) and spec.get("method", "GET") == "GET":
         problems.warning(("http", "method"), "a GET with a body: many servers ignore it (use POST)")
     if "timeout" in spec:

@@ -1,0 +1,44 @@
+"""What a response gives a flow: JSON nested too deeply for the parser is the error
+outcome's reason (never a RecursionError out of the step), quickly, and ordinary nesting
+and brackets inside strings are read as they are."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from flowengine.http.response import Unreadable, saved
+
+
+def nested(levels: int, inner: object = "x") -> object:
+    value = inner
+    for i in range(levels):
+        value = [value] if i % 2 else {"a": value}
+    return value
+
+
+@pytest.mark.parametrize("body", [b"[" * 500_000 + b"]" * 500_000,          # 1 MB, as a hostile CRM sends
+                                  b'{"a":' * 200_000 + b"1" + b"}" * 200_000,
+                                  b"[" * 500_000],                             # never closed
+                         ids=["arrays", "objects", "unclosed"])
+def test_a_deeply_nested_response_is_unreadable_not_a_crash(body):
+    started = time.perf_counter()
+    with pytest.raises(Unreadable, match="nested too deeply to read"):
+        saved(body, {"tier": "a"}, "the response to lookup")
+    assert time.perf_counter() - started < 0.05     # the loop is not held while it is refused
+
+
+def test_ordinary_nesting_and_brackets_in_strings_are_read():
+    body = json.dumps({"tier": "[" * 4000, "q": '\\"[[[' + "{" * 300, "a": nested(200)}).encode()
+    document = json.loads(body)
+    assert saved(body, {"tier": "tier"}, "s") == {"tier": "[" * 4000}
+    path = ".".join("a" if isinstance(node, dict) else "0" for node in _walk(document["a"]))
+    assert saved(body, {"x": "a." + path}, "s") == {"x": "x"}
+
+
+def _walk(node):
+    while isinstance(node, (dict, list)):
+        yield node
+        node = node["a"] if isinstance(node, dict) else node[0]
