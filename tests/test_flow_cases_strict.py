@@ -57,6 +57,7 @@ def test_a_press_at_a_step_no_flow_has_is_an_error_of_the_case_with_its_place(tm
         - name: chooses a language
           call: {{destination: "100", time: {OPEN}}}
           caller: [{{press: "2", at: languag}}]
+          expect: {{result: hangup}}
         """)
     assert problem == (f"{tmp_path / 'clinic.test.yaml'}:5:27: at: 'languag' is not a step of these flows "
                        "(did you mean 'language'?)")
@@ -100,6 +101,7 @@ def test_a_calendar_flow_without_a_time_is_an_error_and_one_without_calendars_is
     problem = only_problem(tmp_path, """
         - name: forgot the time
           call: {destination: "100"}
+          expect: {result: hangup}
         """)
     assert problem.startswith(f"{tmp_path / 'clinic.test.yaml'}:4:5: step 'hours' looks at the time, but the "
                               "case gives no call: time:")
@@ -161,6 +163,7 @@ def test_fail_at_a_step_runs_on_error_so_it_can_be_covered(tmp_path):
           call: {{destination: "100", time: {OPEN}}}
           caller: [{{press: "1"}}]
           fail: {{at: language}}
+          expect: {{result: hangup}}
         """)
     assert problem.endswith("fail: the call never reached 'language'")
 
@@ -172,6 +175,7 @@ def test_pytest_reports_flow_coverage_when_asked(tmp_path):
           - name: open, sales answers
             call: {{destination: "100", time: {OPEN}}}
             caller: [{{press: "1"}}]
+            expect: {{outcomes: {{sales: answered}}}}
         """))
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--flow-coverage",
                            str(tmp_path / "clinic.test.yaml")], cwd=tmp_path, capture_output=True, text=True,
@@ -201,6 +205,7 @@ def test_a_call_time_that_is_no_moment_is_refused_when_the_file_loads(tmp_path):
         results(tmp_path, """
             - name: tomorrow
               call: {destination: "100", time: tomorrow}
+              expect: {result: hangup}
             """)
     assert "case 'tomorrow': time 'tomorrow' is not an ISO 8601 moment" in str(error.value)
 
@@ -211,5 +216,30 @@ def test_a_queue_answer_for_a_queue_the_flow_never_enters_is_an_error(tmp_path):
           call: {{destination: "100", time: {OPEN}}}
           caller: [{{press: "1"}}]
           queue: {{support@default: timeout}}
+          expect: {{result: hangup}}
         """)
     assert problem.endswith("queue: support@default is never entered (the flow entered none)")
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("record_ms: lots", "record_ms: is a number from 0 to 14400000, not 'lots'"),
+    ("bridge: [user/1101]", "bridge: is a mapping"),
+    ("missing: 5", "missing: is a list"),
+])
+def test_a_case_of_the_wrong_shape_is_a_clear_error_not_a_traceback(tmp_path, extra, message):
+    with pytest.raises(FlowError) as error:
+        results(tmp_path, f"""
+            - name: shapes
+              call: {{destination: "100", time: {OPEN}}}
+              {extra}
+              expect: {{result: hangup}}
+            """)
+    assert message in str(error.value)
+
+
+def test_a_case_without_expectations_is_refused(tmp_path):
+    with pytest.raises(FlowError, match="a case needs expect:"):
+        results(tmp_path, f"""
+            - name: nothing said
+              call: {{destination: "100", time: {OPEN}}}
+            """)

@@ -249,7 +249,8 @@ def test_a_response_value_stays_data_wherever_it_lands(tmp_path, use, value, sen
     import json
     (tmp_path / "hostile.yaml").write_text(HOSTILE_FLOW % {"use": use})
     (tmp_path / "h.test.yaml").write_text("cases:\n  - name: hostile\n    call: {destination: '3001'}\n"
-                                          f"    http: {{'GET *': {{json: {json.dumps({'value': value})}}}}}\n")
+                                          f"    http: {{'GET *': {{json: {json.dumps({'value': value})}}}}}\n"
+                                          "    expect: {includes: {steps: [lookup]}}\n")
     run = only(run_test_file(tmp_path / "h.test.yaml")).run
     assert run.vars["x"] == value and run.vars["x"].data   # marked as the call's, whole
     if sent.startswith("the value"):

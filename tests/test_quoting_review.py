@@ -54,8 +54,9 @@ def test_a_language_sound_prefix_is_a_flow_value_like_any_other():
     hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Brand: "
                                                                      b"%24%7Bsystem%20curl%20x%7D\n\n"))
     run = play(flow, script(), channel=hostile)
-    (arg,) = [g for a, g in run.executed if a == "set" and g.startswith("sound_prefix=")]
-    assert not apis(arg, "set", {"sip_h_X-Brand": "${system curl x}"}), arg
+    sent = [g for a, g in run.executed if a == "set" and g.startswith("sound_prefix=")]
+    assert sent == []            # a '$' is no part of a folder name: refused before a byte went
+    assert run.executed[-1] == ("hangup", "NORMAL_TEMPORARY_FAILURE")
 
 
 def test_speak_text_from_the_call_cannot_open_with_tts_parameters():
@@ -99,3 +100,46 @@ def test_a_call_value_all_cannot_stop_every_recording_of_the_call():
     assert not any(app in ("record_session", "stop_record_session") for app, _ in run.executed)
     ok = play(flow, script(), channel=channel(name=b"alice"))
     assert ("stop_record_session", "alice") in ok.executed
+
+
+@pytest.mark.parametrize("template", ["Hello ${caller_id_name\\\\'}", "${caller_id_name${suffix}}",
+                                      "$\\\\'{caller_id_name}", "${bleg_caller_id_name}"])
+def test_a_form_freeswitch_would_resolve_to_a_call_value_is_never_sent(template):
+    """FreeSWITCH expands a variable's name before it looks it up (and drops ``\\'``), and
+    answers ``bleg_`` from the other leg: the engine cannot know what such a form names."""
+    flow = flow_from(f"name: d\nstart: s\non_error: bye\nsteps:\n  s: {{set: {{shown: \"{template}\"}}, next: p}}\n"
+                     f"  p: {{playback: \"ivr/{template}.wav\", next: bye}}\n  bye: {{hangup: NORMAL_CLEARING}}\n")
+    run = play(flow, script(), channel=channel(name=SHELL))
+    assert [app for app, _ in run.executed] == ["hangup"], run.executed
+
+
+def test_a_header_variable_with_token_characters_is_filled_as_data():
+    hostile = channel()
+    hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Acct+Id: "
+                                                                     b"%24%7Bsystem%20x%7D\n\n"))
+    flow = flow_from("name: d\nstart: s\nsteps:\n  s: {set: {acct: \"${sip_h_X-Acct+Id}\"}, next: bye}\n"
+                     "  bye: {hangup: NORMAL_CLEARING}\n")
+    run = play(flow, script(), channel=hostile)
+    (arg,) = [g for a, g in run.executed if a == "set"]
+    assert "${sip_h" not in arg and not apis(arg, "set"), arg
+
+
+def test_every_author_lone_dollar_next_to_call_data_in_a_set_is_refused():
+    with pytest.raises(UnsafeValue, match="expands its argument twice"):
+        app_arg(join([literal("shown=$\\'${g}{"), data("system touch /tmp/pwned}", "caller_id_name")]), "set")
+
+
+def test_speak_looks_past_every_leading_expansion_and_blank_for_tts_parameters():
+    spoken = speak_arg(join([literal("${a} ${b}"), data("{voice=evil}hi", "caller_id_name")]), "flite", "slt")
+    assert str(spoken) == "flite|slt|${a} ${b}(voice=evil}hi"
+
+
+def test_a_sound_prefix_from_the_call_cannot_climb_out_of_the_authors_folder():
+    text = ("name: l\nstart: pick\non_error: bye\nchannel_vars: [sip_h_X-Brand]\n"
+            "languages:\n  en: {sound_prefix: \"/usr/share/freeswitch/sounds/${sip_h_X-Brand}/en\", say: en}\n"
+            "steps:\n  pick: {language: en, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n")
+    hostile = channel()
+    hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Brand: "
+                                                                     b"..%2F..%2Fvar%2Flib\n\n"))
+    run = play(flow_from(text), script(), channel=hostile)
+    assert not any(a == "set" and g.startswith("sound_prefix=") for a, g in run.executed)

@@ -22,15 +22,18 @@ import re
 from typing import Callable
 
 from ..errors import UnsafeValue
+from ..quoting.expansion import author_expansions
 from ..quoting.text import Span, Text, spans, untrusted_mask
 
 # ``${name}``, ``${name:offset}``, ``${name:offset:length}``, ``${name[index]}``: the numbers
 # as FreeSWITCH reads them with atoi, so junk (``:x``, ``::8``, ``:0:-1``) is a form too
-_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?|\[([^{}$\]]{0,32})\])?\}")
-# what FreeSWITCH would read as a variable whatever follows the name (switch_channel.c cuts
-# the name at ``:`` or ``[``): left unexpanded with the call's value, it would be expanded
-# by FreeSWITCH, value and all, again
-_LEFT = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)[:\[}]")
+_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?|\[([^{}$\]]{0,32})\])?\}")
+# a variable FreeSWITCH may fill that the engine leaves to it: a plain name (SIP header
+# token characters included: mod_sofia keeps an X- header's name in sip_h_<name>)
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+~-]*")
+#: names FreeSWITCH answers from the other leg's caller profile (switch_channel.c,
+#: switch_channel_get_variable_dup: aleg_/bleg_ prefixes), which the engine never sees
+_OTHER_LEG = ("aleg_", "bleg_")
 _ATOI = re.compile(r"\s*([+-]?\d{1,9})")
 
 
@@ -68,7 +71,10 @@ def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
     if not isinstance(text, str):
         text = _plain(text)
     if "${" not in text:
-        return text if isinstance(text, Text) else Text(text, ())
+        plain = text if isinstance(text, Text) else Text(text, ())
+        if "$" in plain and "{" in plain:
+            _refuse_left(plain, lookup)       # $\'{…}: a ${ once FreeSWITCH drops the \'
+        return plain
     mask = untrusted_mask(text) if isinstance(text, Text) else None
     out: list[str] = []
     found: list[Span] = []
@@ -106,16 +112,37 @@ def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
 
 
 def _refuse_left(text: Text, lookup: Callable[[str], object | None]) -> None:
-    """An author's ``${…}`` still in the text whose name the call has a value for is a form
-    this module could not read: FreeSWITCH would fill it with the call's value and expand
-    that value again (switch_channel.c, switch_channel_expand_variables_check), so it is
-    refused rather than sent."""
-    if "${" not in text:
+    """Every ``${…}`` the author wrote that is still in the text goes to FreeSWITCH, which
+    fills a variable with its value and expands that value again (switch_channel.c,
+    switch_channel_expand_variables_check) — so only what cannot hold the call's data may
+    go: an API call (``${name args}``), or a variable written plainly (``${name}``,
+    ``$${name}``, with ``:offset:length`` or ``[index]``) that the call has no value for and
+    that is not the other leg's. FreeSWITCH expands a name before it looks it up, so a
+    name holding ``\\'`` or another ``${…}``, and ``$\\'{…}`` (``${`` after a pass),
+    could name any variable: they are refused, as is a plain one the call has a value for
+    (a form the engine could not read)."""
+    if "$" not in text:
         return
+    raw = str(text)
     mask = untrusted_mask(text)
-    for match in _LEFT.finditer(text):
-        if mask[match.start()] or lookup(match.group(1)) is None:
+    for start, end in author_expansions(raw, mask):
+        opening = raw.index("{", start)
+        prefix = raw[start:opening]
+        inner = raw[opening + 1:end - 1] if raw[end - 1:end] == "}" else raw[opening + 1:end]
+        head = re.split(r"[:\[]", inner, maxsplit=1)[0]
+        call = re.match(r"[A-Za-z_][A-Za-z0-9_]*(?= |\()", inner)
+        if call and prefix in ("$", "$$"):
+            continue                                  # ${api args}, ${api(args)}: the author's own call
+        name = head
+        if prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and "$" not in inner and "'" not in inner \
+                and "\\" not in inner and lookup(name) is None and not name.lower().startswith(_OTHER_LEG):
             continue
-        raise UnsafeValue(f"${{{match.group(1)}…}} is written in a form the engine cannot read "
-                          f"({text[match.start():match.start() + 40]!r}): write ${{{match.group(1)}}}, "
-                          f"${{{match.group(1)}:offset:length}} or ${{{match.group(1)}[index]}}")
+        shown = raw[start:min(end, start + 48)]
+        if prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and name.lower().startswith(_OTHER_LEG):
+            why = "it names the other leg, which FreeSWITCH fills from that leg's caller ID and the engine cannot see"
+        elif prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and lookup(name) is not None:
+            why = (f"the engine cannot read this form: write ${{{name}}}, ${{{name}:offset:length}} or "
+                   f"${{{name}[index]}}")
+        else:
+            why = "FreeSWITCH would work out which variable it names, which may be one the call fills"
+        raise UnsafeValue(f"{shown!r} is not sent: {why}")

@@ -120,17 +120,15 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
             raise UnsafeValue(f"{what}: the value of {inside} would land inside "
                               f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)")
     if passes_for(app) > 1:
-        dollars = text.find("$$")
-        while dollars != -1 and (mask[dollars] is not None or mask[dollars + 1] is not None
-                                 or text.startswith("{", dollars + 2)):      # $${global}: not a "$"
-            dollars = text.find("$$", dollars + 1)
-        if dollars != -1 and any(mask[dollars:]):
-            # the first pass turns the author's "$$" into one "$" (switch_channel.c: a "$$"
-            # not opening "$${" is copied as "$"), which the second joins with whatever
-            # follows once an expansion between them comes out empty: not with call data
-            raise UnsafeValue(f"{what}: {app} expands its argument twice, and the author's '$$' at "
-                              f"{text[dollars:dollars + 12]!r} would stand next to the value of "
-                              f"{next(m for m in mask[dollars:] if m)} in the second pass")
+        lone = _lone_dollar(text, mask)
+        if lone is not None and any(mask[lone:]):
+            # the first pass leaves the author's "$" there on its own (a "$$" not opening
+            # "$${" is copied as "$", switch_channel.c; a "\'" after it is dropped), and the
+            # second joins it with whatever follows once an expansion between them comes
+            # out empty: not with call data
+            raise UnsafeValue(f"{what}: {app} expands its argument twice, and the author's "
+                              f"{text[lone:lone + 12]!r} would leave a '$' next to the value of "
+                              f"{next(m for m in mask[lone:] if m)} in the second pass")
     copies = 2 ** passes_for(app)
     # the character right after an expansion is copied as it is, escape or not (the C walk
     # resumes at the '}' + 1 and writes that byte before looking at the next)
@@ -145,6 +143,16 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
         else:
             out.append(c)
     return "".join(out)
+
+
+def _lone_dollar(text: str, mask: list[str | None]) -> int | None:
+    """The first author ``$`` followed by ``$``, ``\\`` or ``'`` (what a pass turns into a
+    ``$`` of its own), other than ``$${`` (a global); None without one."""
+    for i in range(len(text) - 1):
+        if text[i] == "$" and mask[i] is None and text[i + 1] in "$\\'" and mask[i + 1] is None \
+                and not text.startswith("$${", i):
+            return i
+    return None
 
 
 def breaks_needed(text: str, mask: list[str | None]) -> list[int]:

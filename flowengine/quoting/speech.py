@@ -46,9 +46,20 @@ def _first(text: str) -> int:
     """Where FreeSWITCH starts reading the text: past the author's leading ``${…}`` (which
     may expand to nothing) and blanks."""
     raw = str(text)
-    at = start_after_expansions(raw, author_expansions(raw, untrusted_mask(text)))
+    expansions = author_expansions(raw, untrusted_mask(text))
+    at = -1
+    while at != (at := _skip(raw, expansions, at if at >= 0 else 0)):
+        pass
+    return at
+
+
+def _skip(raw: str, expansions: list[tuple[int, int]], at: int) -> int:
+    """Past blanks and the author's expansions that start at ``at`` (any number of each)."""
     while at < len(raw) and raw[at] in " \t":
         at += 1
+    for start, end in expansions:
+        if start == at:
+            return end
     return at
 
 

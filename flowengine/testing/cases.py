@@ -104,6 +104,7 @@ def load_test_file(path: str | Path) -> TestFile:
         if ("replay" in spec) == ("call" in spec):
             raise source.error(at, f"case {spec['name']!r}: give either `call:` (a scripted caller) or "
                                    "`replay:` (a recorded session)")
+        _check_case(source, at, spec)
         for key, allowed in (("call", CALL_KEYS), ("expect", EXPECT_KEYS)):
             extra = sorted(set(spec.get(key) or {}) - allowed)
             if extra:
@@ -117,7 +118,6 @@ def load_test_file(path: str | Path) -> TestFile:
             if outcome not in QUEUE_RESULTS:
                 raise source.error(at + ("queue",), f"case {spec['name']!r}: queue outcomes are "
                                                     f"{', '.join(QUEUE_RESULTS)}, not {outcome!r}")
-        _check_case(source, at, spec)
         for problem in http_problems(spec["http"]) if "http" in spec else ():
             raise source.error(at + ("http",), f"case {spec['name']!r}: {problem}")
         cases.append(Case(spec["name"], spec, source, i))
@@ -131,6 +131,24 @@ def _check_case(source: Source, at: tuple, spec: dict) -> None:
 
     def refuse(path: tuple, message: str) -> None:
         raise source.error(at + path, f"case {name!r}: {message}")
+
+    shapes = {"call": dict, "expect": dict, "bridge": dict, "queue": dict, "missing": list, "host": dict,
+              "caller": list, "replay": str, "fail": dict, "http": dict}
+    for key, kind in shapes.items():
+        if key in spec and not isinstance(spec[key], kind):
+            refuse((key,), f"{key}: is {'a mapping' if kind is dict else 'a list' if kind is list else 'text'}")
+    for key, low, high in (("record_ms", 0, 14_400_000), ("prompt_seconds", 0, 3600)):
+        if key in spec:
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                refuse((key,), f"{key}: is a number from {low} to {high}, not {value!r}")
+    variables = (spec.get("call") or {}).get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        refuse(("call", "variables"), "variables: is a mapping of channel variable names to values")
+    for key, kind in (("steps", list), ("executed", list), ("outcomes", dict), ("vars", dict), ("channel", dict),
+                      ("requests", list)):
+        if key in (spec.get("expect") or {}) and not isinstance(spec["expect"][key], kind):
+            refuse(("expect", key), f"expect: {key}: is {'a list' if kind is list else 'a mapping'}")
 
     actions = spec.get("caller") or []
     if not isinstance(actions, list):
@@ -186,6 +204,9 @@ def _check_case(source: Source, at: tuple, spec: dict) -> None:
         if not isinstance(value, dict) or set(value) - LIST_KEYS or \
                 not all(isinstance(v, list) for v in value.values()):
             refuse(("expect", key), f"{key}: is {{steps: [...], executed: [...]}}")
+    if "call" in spec and not spec.get("expect"):    # a replay expects the recorded commands
+        refuse((), "a case needs expect: (what must happen: steps, outcomes, result, …); one without "
+                   "would pass whatever the flow did")
 
 
 def _steps_of(flows: FlowSet) -> list[str]:
@@ -364,8 +385,11 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
     if "outcomes" in expect:
         last = dict(run.outcomes)
         for step, outcome in expect["outcomes"].items():
-            if last.get(step) != str(outcome):
-                problems.append(f"outcomes: step {step!r} ended {last.get(step, 'never')!r}, expected {str(outcome)!r}")
+            if step not in last:
+                problems.append(f"outcomes: step {step!r} never ended (the call did not reach it), "
+                                f"expected {str(outcome)!r}")
+            elif last[step] != str(outcome):
+                problems.append(f"outcomes: step {step!r} ended {last[step]!r}, expected {str(outcome)!r}")
     root_vars = run.frames[0].vars
     for name, value in (expect.get("vars") or {}).items():
         if str(root_vars.get(name)) != str(value):

@@ -22,12 +22,18 @@ def prompts(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+#: channel variables that are folders: what the call puts in them follows the rules of paths
+PATH_VARIABLES = frozenset({"sound_prefix"})
+
+
 def ensure_var(run, name: str, value: str):
     """``set name=value`` on the channel unless this call already has it. The value is the
     author's (or one the engine chose) and is expanded as every flow value is, so a
     ``${…}`` in it is the engine's to fill and what the call supplies stays data
     (``set`` expands twice: the argument's encoding, :mod:`flowengine.quoting`, knows)."""
     text = run.expand(value) if "${" in value else literal(value)
+    if name in PATH_VARIABLES:
+        path(text, name)      # prompts are read from under it: the call names folders, never climbs
     known = run.call_state.setdefault("channel_vars", {})
     if known.get(name) != text:
         yield Execute("set", join([literal(f"{name}="), text]), wait=False)
