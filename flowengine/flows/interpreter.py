@@ -73,6 +73,9 @@ class Frame:
     gen: StepGen | None = None
     counts: dict = field(default_factory=dict)
     entered: float = 0.0
+    #: what the running step has used up of its tries (a menu's attempts), kept in the
+    #: failover checkpoint so that a resumed step goes on where it was
+    progress: dict = field(default_factory=dict)
 
 
 class _NotKept(list):
@@ -128,6 +131,24 @@ class FlowRun:
             return self._error(exc)
         return self._advance(None)
 
+    def start_saved(self) -> Effect | None:
+        """Re-enter the step the frames were restored at (:mod:`.checkpoint`): it starts
+        again, with what its frame's ``progress`` says it has used up."""
+        frame = self.frames[-1]
+        try:
+            step = frame.flow.steps[frame.step]  # type: ignore[index]
+            frame.entered = self.monotonic()
+            self.visited.append(frame.step if len(self.frames) == 1 else f"{frame.flow.name}/{frame.step}")
+            self.entered.append((frame.flow.name, step.name))
+            frame.gen = KINDS[step.kind].run(self, step)
+        except Exception as exc:
+            return self._error(exc)
+        return self._advance(None)
+
+    def fail_saved(self, exc: BaseException) -> Effect | None:
+        """A checkpoint that cannot be resumed here: the flow's ``on_error``, as any failure."""
+        return self._error(exc)
+
     def resume(self, event: Event | HttpResult | None) -> Effect | None:
         """Go on with the completion of the last Execute, or the answer to an HttpRequest."""
         if self._ending:
@@ -174,6 +195,25 @@ class FlowRun:
     @property
     def step(self) -> str | None:
         return self.frames[-1].step
+
+    @property
+    def ending(self) -> bool:
+        """The flow has ended (hung up, handed off, failed): no step is running."""
+        return self._ending
+
+    @property
+    def in_error(self) -> bool:
+        """The flow's ``on_error`` is running (a second failure ends the call)."""
+        return self._in_error
+
+    @in_error.setter
+    def in_error(self, value: bool) -> None:
+        self._in_error = value
+
+    @property
+    def progress(self) -> dict:
+        """The running step's tries so far (see :attr:`Frame.progress`)."""
+        return self.frames[-1].progress
 
     # -- what the steps call ------------------------------------------------------------
     @property
@@ -244,6 +284,8 @@ class FlowRun:
         step = frame.flow.steps[name]
         frame.step = name
         frame.entered = self.monotonic()
+        if frame.progress:
+            frame.progress = {}
         self.visited.append(name if len(self.frames) == 1 else f"{frame.flow.name}/{name}")
         self.entered.append((frame.flow.name, name))
         if step.kind == "call":

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drain-seconds", type=float, default=30.0, metavar="S",
                    help="on SIGTERM/SIGINT, let calls in progress run this long before hanging them up "
                         "(default 30; a second signal hangs up at once)")
+    p.add_argument("--failover", action="store_true",
+                   help="keep a checkpoint of each call on its channel and resume calls another host "
+                        "left (the dialplan lists the hosts' sockets in turn); on SIGTERM, after "
+                        "--drain-seconds, hand the calls still running to the next host instead of "
+                        "hanging them up (needs 'socket … async full')")
     p.add_argument("--max-calls", type=int, default=None, metavar="N",
                    help="calls handled at once; further connections wait (default: no limit)")
     p.add_argument("--flows", default=None, metavar="DIR",
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
                         reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes,
+                        failover=args.failover,
                         http=HttpClient(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
                                         ca_file=args.http_ca, metrics=metrics))
     install_signal_handlers(server)

@@ -1,0 +1,248 @@
+"""Failover: a call survives the death of its host, resumed on the next one from the
+checkpoint on its channel. Two real run.py processes on loopback; FreeSWITCH's side
+follows the dialplan of the README:
+
+    <action application="socket" data="HOST1 async full"/>
+    <action application="socket" data="HOST2 async full"/>
+    <action application="respond" data="503"/>
+
+When a socket closes with the call up, the next ``socket`` connects to the next host with
+the channel as it is (its variables: the checkpoint among them)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+
+from flowengine.flows import checkpoint
+from flowengine.replay.command_reader import CommandReader
+from flowengine.testing.scripted import ScriptedFreeSwitch
+
+from .test_operations import get, metric
+
+FLOW = """\
+name: failover
+numbers: ["4000"]
+start: hello
+vars: {{greeting: hello.wav}}
+steps:
+  hello: {{answer: {{}}, next: remember}}
+  remember: {{vars: {{account: "${{caller_id_number}}"}}, next: main}}
+  main:
+    menu:
+      prompt: main.wav
+      reprompt: again.wav
+      invalid: invalid.wav
+      attempts: 3
+      choices: {{"1": {one}, "2": sub}}
+    on: {{exhausted: bye}}
+  one: {{playback: "one-${{account}}.wav", next: bye}}
+  sub: {{call: {{flow: helper, with: {{who: "${{account}}"}}}}, next: after}}
+  after: {{playback: "after-${{account}}.wav", next: bye}}
+  bye: {{hangup: NORMAL_CLEARING}}
+  {extra}
+"""
+
+HELPER = """\
+name: helper
+params: {who: {}}
+start: ask
+steps:
+  ask: {playback: "helper-${who}.wav", next: wait}
+  wait: {playback: "helper-wait.wav", next: done}
+  done: {return: ok}
+"""
+
+
+class Dialplan(threading.Thread):
+    """FreeSWITCH running one call through the dialplan's sockets in turn. ``hold`` =
+    (text, n): the n-th command that mentions ``text`` is left unanswered until that host's
+    socket closes (``held`` is set meanwhile); FreeSWITCH then runs it with nobody
+    listening (what was queued runs: socket_function) and goes on to the next ``socket``."""
+
+    def __init__(self, ports: list[int], hold: tuple[str, int] | None = None, **scripted) -> None:
+        super().__init__(daemon=True)
+        self.ports = ports
+        self.hold = hold
+        self.fs = ScriptedFreeSwitch(destination="4000", **scripted)
+        self.held = threading.Event()
+        self.hosts: list[list[str]] = []   # the commands each connection carried
+        self.responded_503 = False
+        self.error: BaseException | None = None
+        self._seen = 0
+        self.start()
+
+    def run(self) -> None:
+        try:
+            for n, port in enumerate(self.ports):
+                if n:
+                    self.fs.reconnect()
+                try:
+                    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+                except OSError:
+                    continue   # that host is down: the socket application fails at once
+                self.hosts.append([])
+                with sock:
+                    self._serve(sock)
+                if self.fs.gone:
+                    return
+            self.responded_503 = True
+        except BaseException as exc:   # reported by result()
+            self.error = exc
+
+    def _serve(self, sock: socket.socket) -> None:
+        reader = CommandReader()
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                return
+            held = False
+            for command in reader.feed(data):
+                self.hosts[-1].append(command.describe())
+                if self.hold and self.hold[0] in command.describe():
+                    self._seen += 1
+                    held = held or self._seen == self.hold[1]
+            answers = self.fs.receive(data)
+            if held:
+                self.held.set()
+                while True:   # until that host goes away; what it would hear is lost
+                    try:
+                        if not sock.recv(65536):
+                            return
+                    except OSError:
+                        return
+            for _, chunk in answers:
+                try:
+                    sock.sendall(chunk)
+                except OSError:
+                    return
+
+    def result(self, timeout: float = 20.0) -> list[list[str]]:
+        self.join(timeout)
+        assert not self.is_alive(), "the call never ended"
+        assert self.error is None, self.error
+        return self.hosts
+
+
+def played(commands: list[str]) -> list[str]:
+    return [c.split(" ", 1)[1].strip('"') for c in commands if c.startswith("playback ")]
+
+
+def menus(commands: list[str]) -> list[str]:
+    return [c.split(" ")[6] for c in commands if c.startswith("play_and_get_digits ")]
+
+
+def write_flows(path, one: str = "one", extra: str = "") -> None:
+    (path / "ivr.yaml").write_text(FLOW.format(one=one, extra=extra))
+    (path / "helper.yaml").write_text(HELPER)
+
+
+def test_sigkill_mid_menu_the_call_finishes_on_the_next_host_with_its_attempts_and_variables(server, tmp_path):
+    write_flows(tmp_path)
+    first = server("--flows", str(tmp_path), "--failover")
+    second = server("--flows", str(tmp_path), "--failover", "--metrics", "127.0.0.1:0")
+    # one wrong key, then the second attempt is running when the first host dies
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 2), caller="5551234",
+                    actions=[{"press": "9"}, {"press": "9"}, {"press": "1"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    hosts = call.result()
+    assert len(hosts) == 2 and not call.responded_503
+    before, after = hosts
+    assert menus(before) == ["main.wav", "again.wav"] and played(before) == ["invalid.wav"]
+    # the checkpoint went out with the commands, never a command of its own
+    assert not any(c.startswith("set ") and checkpoint.VARIABLE in c for c in before)
+    assert not any(c.startswith("answer") for c in after)         # resumed, not started again
+    assert menus(after) == ["again.wav"]                             # the menu's second attempt again
+    assert played(after) == ["one-5551234.wav"]                      # the flow's variable, intact
+    assert call.fs.gone
+    line = second.wait_for("resumed from its checkpoint")
+    assert "step=main" in line and "'used': 1" in line
+    port = int(second.wait_for("metrics on").rsplit(":", 1)[1].split("/")[0])
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert metric(text, 'flowengine_calls_resumed_total{flow="failover"}') == 1
+
+
+def test_sigkill_in_a_called_flow_resumes_in_it_and_returns_to_its_caller(server, tmp_path):
+    write_flows(tmp_path)
+    first = server("--flows", str(tmp_path), "--failover")
+    second = server("--flows", str(tmp_path), "--failover")
+    call = Dialplan([first.port, second.port], hold=('playback "helper-wait.wav"', 1), caller="777",
+                    actions=[{"press": "2"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    before, after = call.result()
+    assert played(before) == ["helper-777.wav", "helper-wait.wav"]
+    assert played(after) == ["helper-wait.wav", "after-777.wav"]     # the sub-flow's step, then the caller's
+    assert "step=helper/wait" in second.wait_for("resumed from its checkpoint")
+
+
+def test_a_reload_that_removed_the_step_takes_on_error_and_one_that_kept_it_resumes(server, tmp_path):
+    flows = tmp_path / "a"
+    changed = tmp_path / "b"
+    flows.mkdir(), changed.mkdir()
+    write_flows(flows)
+    # the next host serves another version: step `one` goes to `thanks`, main is still there
+    write_flows(changed, one="thanks", extra="thanks: {playback: thanks.wav, next: bye}")
+    first = server("--flows", str(flows), "--failover")
+    second = server("--flows", str(changed), "--failover")
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 2),
+                    actions=[{"press": "9"}, {"press": "9"}, {"press": "1"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    _, after = call.result()
+    assert menus(after) == ["again.wav"] and played(after) == ["thanks.wav"]
+    assert "resumed on" in second.wait_for("checkpoint of flow set")
+
+
+def test_a_checkpoint_whose_step_is_gone_goes_to_on_error(server, tmp_path):
+    flows, changed = tmp_path / "a", tmp_path / "b"
+    flows.mkdir(), changed.mkdir()
+    write_flows(flows)
+    (changed / "ivr.yaml").write_text(
+        'name: failover\nnumbers: ["4000"]\nstart: hello\non_error: sorry\nsteps:\n'
+        '  hello: {answer: {}, next: bye}\n  sorry: {playback: sorry.wav, next: bye}\n'
+        '  bye: {hangup: NORMAL_CLEARING}\n')
+    first = server("--flows", str(flows), "--failover")
+    second = server("--flows", str(changed), "--failover", "--metrics", "127.0.0.1:0")
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 1))
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    _, after = call.result()
+    assert played(after) == ["sorry.wav"]
+    assert "checkpoint not resumed (step: step failover/main is not in the flow set)" in \
+        second.wait_for("checkpoint not resumed")
+    port = int(second.wait_for("metrics on").rsplit(":", 1)[1].split("/")[0])
+    _, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert metric(text, 'flowengine_resumptions_refused_total{reason="step"}') == 1
+
+
+def test_sigterm_with_failover_hands_running_calls_to_the_next_host(server, tmp_path):
+    write_flows(tmp_path)
+    first = server("--flows", str(tmp_path), "--failover", "--drain-seconds", "0.5")
+    second = server("--flows", str(tmp_path), "--failover")
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 1),
+                    actions=[{"press": "9"}, {"press": "1"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGTERM)
+    before, after = call.result()
+    assert first.proc.wait(10) == 0
+    first.wait_for("handed 1 call(s) over to the next host")
+    assert not any("hangup" in c for c in before)                  # not hung up: handed over
+    assert menus(after) == ["main.wav"] and played(after) == ["one-5551234.wav"]
+
+
+def test_without_failover_no_checkpoint_is_written_and_sigterm_hangs_up(server, tmp_path):
+    write_flows(tmp_path)
+    first = server("--flows", str(tmp_path), "--drain-seconds", "0.3")
+    call = Dialplan([first.port], hold=("play_and_get_digits", 1), actions=[{"press": "1"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGTERM)
+    first.proc.wait(10)
+    (before,) = call.result()
+    assert not any(checkpoint.VARIABLE in c for c in before)
+    assert checkpoint.VARIABLE not in call.fs.vars
