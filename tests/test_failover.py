@@ -246,3 +246,79 @@ def test_without_failover_no_checkpoint_is_written_and_sigterm_hangs_up(server, 
     (before,) = call.result()
     assert not any(checkpoint.VARIABLE in c for c in before)
     assert checkpoint.VARIABLE not in call.fs.vars
+
+
+# -- the checkpoint itself: what a forged or damaged one can do --------------------------------
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from flowengine.flows import load_flows  # noqa: E402
+from flowengine.flows.interpreter import FlowRun  # noqa: E402
+from flowengine.quoting.opaque import opaque, unopaque  # noqa: E402
+
+
+@pytest.fixture
+def flowset(tmp_path):
+    write_flows(tmp_path)
+    return load_flows(str(tmp_path))
+
+
+def forged(state: dict, version: int = 1) -> str:
+    return f"{version}." + opaque(json.dumps(state).encode())
+
+
+def test_the_value_has_no_character_freeswitch_expands_whatever_the_variables_hold(flowset):
+    run = FlowRun(flowset.flows["failover"], flows=flowset)
+    run.start()
+    run.vars["account"] = "${system(rm -rf /)}'\\{x}|, \n\u00e9"
+    text = checkpoint.capture(run, flowset.digest)
+    assert set(text) <= set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.")
+    restored = checkpoint.restore(text, flowset, flowset.flows["failover"])
+    assert restored.frames[-1].vars["account"] == run.vars["account"]
+    assert json.loads(unopaque(text[2:], 4096))["f"][0][1] == "hello"
+
+
+def test_a_restored_value_is_call_data_to_the_encoders(flowset):
+    text = forged({"d": flowset.digest, "f": [["failover", "one", {"account": "${system(id)}"}]]})
+    run = checkpoint.restore(text, flowset, flowset.flows["failover"])
+    command = run.start_saved()
+    # '$' from the call is no part of a file name: the step is refused before a byte is sent
+    # (this flow has no on_error: the call ends), as it would be for the caller's own input
+    assert (command.app, command.arg) == ("hangup", "NORMAL_TEMPORARY_FAILURE")
+    assert "${system" not in " ".join(str(arg) for _, arg in run.executed)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("2.abc", checkpoint.Refused.VERSION),
+    ("1.!!!", checkpoint.Refused.MALFORMED),
+    ("1." + "A" * 5000, checkpoint.Refused.MALFORMED),
+    ("no version", checkpoint.Refused.MALFORMED),
+    (forged({"f": [["helper", "ask", {}]]}), checkpoint.Refused.FLOW),        # not this number's flow
+    (forged({"f": [["failover", "gone", {}]]}), checkpoint.Refused.STEP),
+    (forged({"f": [["failover", "sub", {}]]}), checkpoint.Refused.STEP),      # a call step with no callee frame
+    (forged({"f": [["failover", "main", {}], ["helper", "ask", {}]]}), checkpoint.Refused.STEP),  # main calls no one
+    (forged({"f": [["failover", "main", {"x": {"nested": 1}}]]}), checkpoint.Refused.MALFORMED),
+    (forged({"f": [["failover", "main", {}, [], {"used": -1}]]}), checkpoint.Refused.MALFORMED),
+    (forged({"f": [["failover", "main", {}]] * 17}), checkpoint.Refused.MALFORMED),
+])
+def test_a_checkpoint_is_taken_only_for_flows_and_steps_the_set_serves(flowset, text, reason):
+    with pytest.raises(checkpoint.NotResumable) as caught:
+        checkpoint.restore(text, flowset, flowset.flows["failover"])
+    assert caught.value.reason is reason
+
+
+def test_a_menu_resumes_on_its_next_attempt_and_clamps_what_the_checkpoint_claims(flowset):
+    text = forged({"d": flowset.digest, "f": [["failover", "main", {}, [], {"used": 999, "tries": 999}]]})
+    run = checkpoint.restore(text, flowset, flowset.flows["failover"], trace=True)
+    command = run.start_saved()
+    assert command.app == "play_and_get_digits" and "again.wav" in command.arg
+    assert command.note == "attempt 3 of 3"     # the last one, never past it
+
+
+def test_a_state_too_big_for_the_variable_is_not_resumable(flowset):
+    run = FlowRun(flowset.flows["failover"], flows=flowset)
+    run.start()
+    run.vars["account"] = "x" * checkpoint.MAX_CHARS
+    assert checkpoint.capture(run, flowset.digest) is None
