@@ -35,11 +35,14 @@ steps:
       reprompt: again.wav
       invalid: invalid.wav
       attempts: 3
-      choices: {{"1": {one}, "2": sub}}
+      choices: {{"1": {one}, "2": sub, "3": agent}}
     on: {{exhausted: bye}}
   one: {{playback: "one-${{account}}.wav", next: bye}}
   sub: {{call: {{flow: helper, with: {{who: "${{account}}"}}}}, next: after}}
   after: {{playback: "after-${{account}}.wav", next: bye}}
+  agent: {{bridge: "user/1001", on: {{answered: survey, busy: sorry, failed: sorry}}}}
+  survey: {{playback: "survey-${{bridge_disposition}}.wav", next: bye}}
+  sorry: {{playback: sorry.wav, next: bye}}
   bye: {{hangup: NORMAL_CLEARING}}
   {extra}
 """
@@ -181,6 +184,21 @@ def test_sigkill_in_a_called_flow_resumes_in_it_and_returns_to_its_caller(server
     assert "step=helper/wait" in second.wait_for("resumed from its checkpoint")
 
 
+def test_sigkill_mid_bridge_leaves_the_bridged_call_alone_and_the_flow_goes_on_after_it(server, tmp_path):
+    write_flows(tmp_path)
+    first = server("--flows", str(tmp_path), "--failover")
+    second = server("--flows", str(tmp_path), "--failover")
+    call = Dialplan([first.port, second.port], hold=('bridge "', 1), actions=[{"press": "3"}],
+                    bridge={"user/1001": "busy"})
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)     # the bridge runs on: FreeSWITCH's, not ours
+    before, after = call.result()
+    assert [c for c in before if c.startswith("bridge ")] == ['bridge "user/1001"']
+    assert not any(c.startswith("bridge ") for c in after)          # not dialled again
+    assert played(after) == ["sorry.wav"]                             # its outcome (busy), read from the channel
+    assert "after its bridge" in second.wait_for("resumed from its checkpoint")
+
+
 def test_a_reload_that_removed_the_step_takes_on_error_and_one_that_kept_it_resumes(server, tmp_path):
     flows = tmp_path / "a"
     changed = tmp_path / "b"
@@ -302,6 +320,7 @@ def test_a_restored_value_is_call_data_to_the_encoders(flowset):
     (forged({"f": [["failover", "main", {"x": {"nested": 1}}]]}), checkpoint.Refused.MALFORMED),
     (forged({"f": [["failover", "main", {}, [], {"used": -1}]]}), checkpoint.Refused.MALFORMED),
     (forged({"f": [["failover", "main", {}]] * 17}), checkpoint.Refused.MALFORMED),
+    (forged({"f": [["failover", "main", {}]], "s": "bridge"}), checkpoint.Refused.MALFORMED),  # a menu runs no bridge
 ])
 def test_a_checkpoint_is_taken_only_for_flows_and_steps_the_set_serves(flowset, text, reason):
     with pytest.raises(checkpoint.NotResumable) as caught:

@@ -366,12 +366,13 @@ class FlowCall:
         self.run = run
         self.resumed = True
         frame = run.frames[-1]
-        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s", uuid, flow.name,
+        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
                  frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
-                 f" ({frame.progress})" if frame.progress else "")
+                 f" ({frame.progress})" if frame.progress else "",
+                 f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
         if self.metrics is not None:
             self.metrics.resumed.labels(flow.name).inc()
-        return run.start_saved()
+        return run.start_saved((run.completed, options["channel"]) if run.completed else None)
 
     def _checkpoint(self, last: Execute) -> bytes:
         """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
@@ -385,7 +386,8 @@ class FlowCall:
         if run.ending or last.app in checkpoint.HANDED_OFF:  # type: ignore[union-attr]
             value = None
         else:
-            value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "")  # type: ignore[arg-type, union-attr]
+            value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "",  # type: ignore[arg-type, union-attr]
+                                       last.app)
             if value is None and self._saved != "":
                 log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
                             proto.uuid, self.flow_name, run.step, checkpoint.MAX_CHARS)  # type: ignore[union-attr]

@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from ..quoting.opaque import opaque, unopaque
+from .conditions import as_text
 from .interpreter import Frame, FlowRun, _initial_vars
 from .model import Flow
 
@@ -44,6 +45,12 @@ MAX_CHARS = 2048
 #: applications (and ``exit``) after which the call is no longer the flow's: the checkpoint
 #: is cleared with them, so the dialplan's next ``socket`` starts a call afresh
 HANDED_OFF = frozenset({"transfer", "exit"})
+#: step kinds whose application, once sent, runs to its end under FreeSWITCH when the host
+#: goes (the park loop returns only after it: mod_event_socket.c socket_function), and
+#: leaves its result in channel variables: a checkpoint written with it says so, and the
+#: next host reads the outcome from the channel data rather than run it again (a bridged
+#: call is not dialled twice). Kind -> its application.
+COMPLETES = {"bridge": "bridge"}
 #: bounds on what a checkpoint may hold, so that reading one costs little whatever it says
 MAX_FRAMES = 16
 MAX_VARS = 64
@@ -72,13 +79,12 @@ class NotResumable(Exception):
         self.detail = detail
 
 
-def capture(run: FlowRun, digest: str) -> str | None:
-    """The variable's value for where ``run`` is now; None when it does not fit."""
+def capture(run: FlowRun, digest: str, sending: str | None = None) -> str | None:
+    """The variable's value for where ``run`` is now (``sending``: the application going
+    out with it); None when it does not fit."""
     frames = []
     for frame in run.frames:
-        initial = _initial_vars(frame.flow, {})
-        values = {name: _plain(value) for name, value in frame.vars.items()
-                  if name not in initial or initial[name] != value}
+        values = {name: _plain(value) for name, value in frame.vars.items() if not _default(frame.flow, name, value)}
         counts = [[key[0], key[1], n] for key, n in frame.counts.items()
                   if isinstance(key, tuple) and len(key) == 2]
         entry: list[Any] = [frame.flow.name, frame.step, values]
@@ -95,6 +101,10 @@ def capture(run: FlowRun, digest: str) -> str | None:
         state["r"] = str(run.call_state["call_recording"])
     if run.in_error:
         state["e"] = 1
+    top = run.frames[-1]
+    if sending is not None and top.step is not None \
+            and COMPLETES.get(top.flow.steps[top.step].kind) == sending:
+        state["s"] = sending
     text = _PREFIX + opaque(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     return text if len(text) <= MAX_CHARS else None
 
@@ -152,6 +162,12 @@ def restore(text: str, flowset: Any, routed: Flow | None, **options: Any) -> Flo
         run.call_state["call_recording"] = recording   # a plain str: call data to the encoders
     if state.get("e") == 1:
         run.in_error = True
+    sent = state.get("s")
+    top = run.frames[-1]
+    if sent is not None:
+        if COMPLETES.get(top.flow.steps[top.step].kind) != sent:  # type: ignore[index]
+            raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
+        run.completed = sent
     if digest != flowset.digest:
         log.info("call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
                  run.uuid, root_name, run.frames[-1].step, str(digest)[:16], flowset.digest)
@@ -215,11 +231,19 @@ def _count(value: Any) -> bool:
     return type(value) is int and 0 <= value <= MAX_PROGRESS_VALUE * 100
 
 
+def _default(flow: Flow, name: str, value: Any) -> bool:
+    """Is ``value`` what the flow itself gives ``name`` (its ``vars:``, a parameter's
+    default)? Then a restored frame has it already and the checkpoint leaves it out."""
+    if name in flow.vars:
+        return value == as_text(flow.vars[name])
+    param = flow.params.get(name)
+    return param is not None and "default" in param and value == as_text(param["default"])
+
+
 def _plain(value: Any) -> Any:
     """A variable as JSON has it: scalars as they are, anything else as its text."""
     if isinstance(value, str):
         return str(value)
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    from .conditions import as_text
     return str(as_text(value))

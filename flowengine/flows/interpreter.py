@@ -117,6 +117,8 @@ class FlowRun:
         self.requests: list[str] = [] if trace else _NOT_KEPT   # "METHOD url", secrets masked
         self.transitions = 0
         self.result: CallResult | None = None
+        #: a restored run whose step's application ran to its end meanwhile (:mod:`.checkpoint`)
+        self.completed: str | None = None
         self.cause: str | None = None
         self._ending = False
         self._in_error = False
@@ -131,9 +133,12 @@ class FlowRun:
             return self._error(exc)
         return self._advance(None)
 
-    def start_saved(self) -> Effect | None:
+    def start_saved(self, completed: tuple[str, Event] | None = None) -> Effect | None:
         """Re-enter the step the frames were restored at (:mod:`.checkpoint`): it starts
-        again, with what its frame's ``progress`` says it has used up."""
+        again, with what its frame's ``progress`` says it has used up. ``completed``:
+        (application, event) when that step's application ran to its end after the last
+        host went (a bridge): the step reads its result from the event (the channel data
+        of the new connection) instead of running it again."""
         frame = self.frames[-1]
         try:
             step = frame.flow.steps[frame.step]  # type: ignore[index]
@@ -141,6 +146,8 @@ class FlowRun:
             self.visited.append(frame.step if len(self.frames) == 1 else f"{frame.flow.name}/{frame.step}")
             self.entered.append((frame.flow.name, step.name))
             frame.gen = KINDS[step.kind].run(self, step)
+            if completed is not None:
+                frame.gen = _completed(frame.gen, *completed)
         except Exception as exc:
             return self._error(exc)
         return self._advance(None)
@@ -427,6 +434,27 @@ class FlowRun:
         if self.on_step is not None and frame.step is not None:
             step = frame.flow.steps[frame.step]
             self.on_step(frame.flow.name, step.name, step.kind, outcome if label is None else label, seconds)
+
+
+def _completed(gen: StepGen, app: str, event: Event) -> StepGen:
+    """``gen``, with its set-up (no-wait commands) and its first ``app`` not sent: that
+    application already ran, so ``event`` answers it; the rest goes as usual."""
+    value: Any = None
+    pending = True
+    while True:
+        try:
+            command = gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if pending and isinstance(command, Execute):
+            if not command.wait:
+                value = None
+                continue
+            if command.app == app:
+                value, pending = event, False
+                continue
+        pending = False
+        value = yield command
 
 
 def _encoded(command: Execute) -> Execute:
