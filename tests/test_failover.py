@@ -11,9 +11,11 @@ the channel as it is (its variables: the checkpoint among them)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import threading
+import time
 
 from flowengine.flows import checkpoint
 from flowengine.replay.command_reader import CommandReader
@@ -64,10 +66,12 @@ class Dialplan(threading.Thread):
     socket closes (``held`` is set meanwhile); FreeSWITCH then runs it with nobody
     listening (what was queued runs: socket_function) and goes on to the next ``socket``."""
 
-    def __init__(self, ports: list[int], hold: tuple[str, int] | None = None, **scripted) -> None:
+    def __init__(self, ports: list[int], hold: tuple[str, int] | None = None, pace: float = 0.0,
+                 **scripted) -> None:
         super().__init__(daemon=True)
         self.ports = ports
         self.hold = hold
+        self.pace = pace   # seconds each write's answer takes (the applications' time)
         self.fs = ScriptedFreeSwitch(destination="4000", **scripted)
         self.held = threading.Event()
         self.hosts: list[list[str]] = []   # the commands each connection carried
@@ -118,6 +122,8 @@ class Dialplan(threading.Thread):
                             return
                     except OSError:
                         return
+            if self.pace:
+                time.sleep(self.pace)
             for _, chunk in answers:
                 try:
                     sock.sendall(chunk)
@@ -197,6 +203,39 @@ def test_sigkill_mid_bridge_leaves_the_bridged_call_alone_and_the_flow_goes_on_a
     assert not any(c.startswith("bridge ") for c in after)          # not dialled again
     assert played(after) == ["sorry.wav"]                             # its outcome (busy), read from the channel
     assert "after its bridge" in second.wait_for("resumed from its checkpoint")
+
+
+def test_sigkill_of_a_worker_under_load_loses_no_call(server, tmp_path):
+    """Two workers share the port, a third host is the dialplan's second socket; 60 calls
+    (each ~1 s: a wrong key, then the right one) are up when worker 0 is killed."""
+    from .test_operations import free_port
+    write_flows(tmp_path)
+    port = free_port()
+    workers = server("--flows", str(tmp_path), "--listen", f"127.0.0.1:{port}", "--workers", "2", "--failover",
+                     "--drain-seconds", "1")
+    workers.wait_for("w0 flowengine.server listening")
+    workers.wait_for("w1 flowengine.server listening")
+    backup = server("--flows", str(tmp_path), "--failover")
+    # a caller presses again when asked again: a key pressed while the dying host's prompt
+    # ran is lost with it (the step is re-entered), so each caller has a spare "1"
+    calls = [Dialplan([port, backup.port], pace=0.08, caller=str(1000 + n),
+                      actions=[{"press": "9"}, {"press": "1"}, {"press": "1"}]) for n in range(60)]
+    try:
+        time.sleep(0.5)
+        pid = int(workers.wait_for("worker 0 started").rsplit("pid ", 1)[1].rstrip(")"))
+        os.kill(pid, signal.SIGKILL)
+        finished = 0
+        for n, call in enumerate(calls):
+            hosts = call.result(30)
+            assert call.fs.gone and not call.responded_503, hosts
+            heard = [p for host in hosts for p in played(host)]
+            assert heard[-1] == f"one-{1000 + n}.wav", hosts   # each call's own variables
+            finished += 1
+        resumed = sum("resumed from its checkpoint" in line for line in workers.lines + backup.lines)
+        assert finished == 60 and resumed > 0, resumed
+        print(f"60 calls, worker 0 killed: {finished} finished, {resumed} resumed elsewhere")
+    finally:
+        assert workers.stop() == 0    # the workers with it (a killed supervisor would leave them)
 
 
 def test_a_reload_that_removed_the_step_takes_on_error_and_one_that_kept_it_resumes(server, tmp_path):
