@@ -380,3 +380,52 @@ def test_a_state_too_big_for_the_variable_is_not_resumable(flowset):
     run.start()
     run.vars["account"] = "x" * checkpoint.MAX_CHARS
     assert checkpoint.capture(run, flowset.digest) is None
+
+
+# -- what marks a call as not to be resumed --------------------------------------------------
+
+def _converse(tmp_path, flow: str, **scripted):
+    from flowengine.call.flow_call import FlowCall
+    from flowengine.session import Timeouts
+    from flowengine.testing.memory import converse
+    (tmp_path / "ivr.yaml").write_text(flow)
+    flows = load_flows(str(tmp_path))
+    fs = ScriptedFreeSwitch(destination="4000", **scripted)
+    sent: list[bytes] = []
+
+    class Tap:
+        def receive(self, data):
+            sent.append(data)
+            return fs.receive(data)
+
+    call = FlowCall(lambda: flows, Timeouts(connect=5, reply=5, execute=60, drain=1), failover=True)
+    converse(call, Tap())
+    return fs, b"".join(sent).decode()
+
+
+def test_a_transferred_call_clears_its_checkpoint_with_the_transfer(tmp_path):
+    fs, wire = _converse(tmp_path, 'name: t\nnumbers: ["4000"]\nstart: hello\nsteps:\n'
+                                   '  hello: {playback: hello.wav, next: away}\n'
+                                   '  away: {transfer: "5000 XML default"}\n')
+    assert f"api uuid_setvar {fs.uuid} {checkpoint.VARIABLE} 1." in wire       # kept while it ran
+    cleared = wire.index(f"api uuid_setvar {fs.uuid} {checkpoint.VARIABLE}\n\n")
+    assert cleared < wire.index("execute-app-name: transfer")                  # in the transfer's write, ahead
+    assert checkpoint.VARIABLE not in fs.vars     # the next extension's socket starts a new call
+
+
+def test_a_call_the_flow_hangs_up_writes_nothing_with_its_hangup(tmp_path):
+    fs, wire = _converse(tmp_path, 'name: t\nnumbers: ["4000"]\nstart: hello\nsteps:\n'
+                                   '  hello: {playback: hello.wav, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n')
+    before_hangup = wire[:wire.index("call-command: execute\nexecute-app-name: hangup")]
+    assert wire.count("uuid_setvar") == before_hangup.count("uuid_setvar") == 1
+
+
+def test_a_checkpoint_too_big_is_cleared_and_said_once(tmp_path, caplog):
+    big = "x" * 1000
+    fs, wire = _converse(tmp_path, 'name: t\nnumbers: ["4000"]\nstart: hello\nsteps:\n'
+                                   '  hello: {playback: hello.wav, next: grow}\n'
+                                   f'  grow: {{vars: {{a: "{big}", b: "{big}"}}, next: again}}\n'
+                                   '  again: {playback: again.wav, next: more}\n'
+                                   '  more: {playback: more.wav, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n')
+    assert checkpoint.VARIABLE not in fs.vars
+    assert sum("not resumable: its checkpoint is over" in r.getMessage() for r in caplog.records) == 1
