@@ -238,6 +238,41 @@ def test_sigkill_of_a_worker_under_load_loses_no_call(server, tmp_path):
         assert workers.stop() == 0    # the workers with it (a killed supervisor would leave them)
 
 
+def test_with_a_key_hosts_sharing_it_resume_and_one_without_it_starts_the_call_afresh(server, tmp_path):
+    write_flows(tmp_path)
+    (tmp_path / "key").write_text("k" * 32)
+    (tmp_path / "other").write_text("o" * 32)
+    signed = ("--failover-key", str(tmp_path / "key"))
+    first = server("--flows", str(tmp_path), "--failover", *signed)
+    second = server("--flows", str(tmp_path), "--failover", *signed)
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 2),
+                    actions=[{"press": "9"}, {"press": "9"}, {"press": "1"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    _, after = call.result()
+    assert menus(after) == ["again.wav"]
+    third = server("--flows", str(tmp_path), "--failover", "--failover-key", str(tmp_path / "other"))
+    call = Dialplan([second.port, third.port], hold=("play_and_get_digits", 2),
+                    actions=[{"press": "9"}, {"press": "9"}, {"press": "1"}])
+    assert call.held.wait(10)
+    second.proc.send_signal(signal.SIGKILL)
+    _, after = call.result()
+    assert menus(after) == ["main.wav"] and any(c.startswith("answer") for c in after)   # from its start
+    assert "signature: not signed with --failover-key for this call" in third.wait_for("checkpoint not resumed")
+
+
+def test_a_failover_key_too_short_is_refused_at_start(tmp_path):
+    import subprocess
+    import sys
+    from .processes import ROOT
+    write_flows(tmp_path)
+    (tmp_path / "key").write_text("short")
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--flows", str(tmp_path), "--failover",
+                           "--failover-key", str(tmp_path / "key"), "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and "holds 5 bytes; give at least 16" in proc.stderr
+
+
 def test_a_reload_that_removed_the_step_takes_on_error_and_one_that_kept_it_resumes(server, tmp_path):
     flows = tmp_path / "a"
     changed = tmp_path / "b"
@@ -345,6 +380,38 @@ def test_a_restored_value_is_call_data_to_the_encoders(flowset):
     # (this flow has no on_error: the call ends), as it would be for the caller's own input
     assert (command.app, command.arg) == ("hangup", "NORMAL_TEMPORARY_FAILURE")
     assert "${system" not in " ".join(str(arg) for _, arg in run.executed)
+
+
+def test_a_signed_checkpoint_is_taken_only_for_the_call_it_was_written_for(flowset):
+    run = FlowRun(flowset.flows["failover"], flows=flowset, uuid="call-a")
+    run.start()
+    text = checkpoint.capture(run, flowset.digest, key=b"k" * 32)
+    flow = flowset.flows["failover"]
+    assert checkpoint.restore(text, flowset, flow, key=b"k" * 32, uuid="call-a").frames[0].step == "hello"
+    for key, uuid in ((b"k" * 32, "call-b"), (b"o" * 32, "call-a")):
+        with pytest.raises(checkpoint.NotResumable) as caught:
+            checkpoint.restore(text, flowset, flow, key=key, uuid=uuid)
+        assert caught.value.reason is checkpoint.Refused.SIGNATURE
+    unsigned = checkpoint.capture(run, flowset.digest)
+    with pytest.raises(checkpoint.NotResumable):
+        checkpoint.restore(unsigned, flowset, flow, key=b"k" * 32, uuid="call-a")
+
+
+def test_a_value_the_flow_itself_sets_is_the_authors_again_on_resume(tmp_path):
+    # an absolute path is the author's to write: from the call it is refused
+    (tmp_path / "ivr.yaml").write_text(
+        'name: p\nnumbers: ["4000"]\nstart: pick\nsteps:\n'
+        '  pick: {vars: {prompt: "/srv/prompts/sales.wav"}, next: play}\n'
+        '  play: {playback: "${prompt}", next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n')
+    flows = load_flows(str(tmp_path))
+    flow = flows.flows["p"]
+    for value, sent in (("/srv/prompts/sales.wav", "/srv/prompts/sales.wav"), ("/srv/prompts/other.wav", None)):
+        text = forged({"d": flows.digest, "f": [["p", "play", {"prompt": value}]]})
+        command = checkpoint.restore(text, flows, flow).start_saved()
+        if sent is None:   # not a value the flow sets: the caller's, which may not make a path absolute
+            assert command.app == "hangup"
+        else:
+            assert (command.app, command.arg) == ("playback", sent)
 
 
 @pytest.mark.parametrize("text, reason", [

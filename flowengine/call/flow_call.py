@@ -69,17 +69,18 @@ class FlowCall:
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
                  "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core",
                  "http_out", "awaiting", "_tokens", "_request", "_asked", "_answer", "_hold_at", "_hold",
-                 "_http_deadline", "_asking", "failover", "_saved", "resumed")
+                 "_http_deadline", "_asking", "failover", "failover_key", "_saved", "resumed")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
                  run_options: dict[str, Any] | None = None,
                  before: Callable[[FlowRun, Execute], None] | None = None,
-                 hosts: Hosts | None = None, failover: bool = False) -> None:
+                 hosts: Hosts | None = None, failover: bool = False, failover_key: bytes | None = None) -> None:
         self.flows = flows
         # keep a checkpoint on the channel at each step, and resume one the channel brings
         # (:mod:`flowengine.flows.checkpoint`); needs `socket … full` (api uuid_setvar)
         self.failover = failover
+        self.failover_key = failover_key    # sign checkpoints, and take only signed ones
         self._saved: str | None = None      # the checkpoint the channel holds, as last written
         self.resumed = False                # this call was taken over from another host
         self.timeouts = timeouts
@@ -352,7 +353,7 @@ class FlowCall:
         self._saved = saved   # what the channel holds: only a different one is written
         uuid = self.proto.uuid
         try:
-            run = checkpoint.restore(saved, flowset, flow, **options)
+            run = checkpoint.restore(saved, flowset, flow, key=self.failover_key, **options)
         except checkpoint.NotResumable as exc:
             if self.metrics is not None:
                 self.metrics.resume_refused.labels(exc.reason.value).inc()
@@ -387,7 +388,7 @@ class FlowCall:
             value = None
         else:
             value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "",  # type: ignore[arg-type, union-attr]
-                                       last.app)
+                                       last.app, self.failover_key)
             if value is None and self._saved != "":
                 log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
                             proto.uuid, self.flow_name, run.step, checkpoint.MAX_CHARS)  # type: ignore[union-attr]

@@ -23,12 +23,15 @@ the engine send anything a call of that flow could not have made it send.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from enum import StrEnum
 from typing import Any
 
 from ..quoting.opaque import opaque, unopaque
+from ..quoting.text import literal
 from .conditions import as_text
 from .interpreter import Frame, FlowRun, _initial_vars
 from .model import Flow
@@ -70,6 +73,7 @@ class Refused(StrEnum):
     VERSION = "version"         # written by an engine with another format
     FLOW = "flow"               # its flow is not the one this call's number routes to here
     STEP = "step"               # its step (or a called flow) is gone from the flow set: on_error
+    SIGNATURE = "signature"     # --failover-key is set and it is not signed with it for this call
 
 
 class NotResumable(Exception):
@@ -79,9 +83,9 @@ class NotResumable(Exception):
         self.detail = detail
 
 
-def capture(run: FlowRun, digest: str, sending: str | None = None) -> str | None:
+def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | None = None) -> str | None:
     """The variable's value for where ``run`` is now (``sending``: the application going
-    out with it); None when it does not fit."""
+    out with it; ``key``: sign it for this call, :func:`signature`); None when it does not fit."""
     frames = []
     for frame in run.frames:
         values = {name: _plain(value) for name, value in frame.vars.items() if not _default(frame.flow, name, value)}
@@ -106,12 +110,31 @@ def capture(run: FlowRun, digest: str, sending: str | None = None) -> str | None
             and COMPLETES.get(top.flow.steps[top.step].kind) == sending:
         state["s"] = sending
     text = _PREFIX + opaque(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    if key is not None:
+        text += "." + signature(key, run.uuid, text)
     return text if len(text) <= MAX_CHARS else None
 
 
-def restore(text: str, flowset: Any, routed: Flow | None, **options: Any) -> FlowRun:
+def signature(key: bytes, uuid: str, text: str) -> str:
+    """HMAC-SHA256 of the checkpoint and the call's UUID, 128 bits as base64url: with
+    ``--failover-key`` only a host holding the key can write a checkpoint, and only for that
+    call (one copied from another call, where the caller got further, is refused)."""
+    mac = hmac.new(key, f"{uuid}\n{text}".encode(), hashlib.sha256).digest()[:16]
+    return opaque(mac)
+
+
+def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None = None, **options: Any) -> FlowRun:
     """The run that re-enters the checkpointed step (:meth:`FlowRun.start_saved`), or
-    :class:`NotResumable`. ``routed``: the flow this call's number routes to now."""
+    :class:`NotResumable`. ``routed``: the flow this call's number routes to now; ``key``:
+    accept only a checkpoint signed with it for this call (``options["uuid"]``)."""
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
+        raise NotResumable(Refused.MALFORMED, f"longer than {MAX_CHARS} characters")
+    if text.count(".") == 2:
+        text, _, mac = text.rpartition(".")
+        if key is not None and not hmac.compare_digest(mac, signature(key, str(options.get("uuid")), text)):
+            raise NotResumable(Refused.SIGNATURE, "not signed with --failover-key for this call")
+    elif key is not None:
+        raise NotResumable(Refused.SIGNATURE, "not signed (--failover-key is set)")
     state = _parse(text)
     digest = state.get("d")
     frames = state.get("f")
@@ -142,7 +165,9 @@ def restore(text: str, flowset: Any, routed: Flow | None, **options: Any) -> Flo
             raise NotResumable(Refused.STEP, f"step {name}/{step} is {'' if last else 'not '}a call step")
         frame = Frame(flow, _initial_vars(flow, {}))
         frame.step = step
-        frame.vars.update(values)
+        constants = _constants(flow)
+        frame.vars.update({name: literal(value) if (name, value) in constants else value
+                           for name, value in values.items()})
         frame.counts = {(edge_step, edge): count for edge_step, edge, count in counts
                         if edge_step in flow.steps}
         frame.progress = progress
@@ -229,6 +254,19 @@ def _name(value: Any) -> bool:
 
 def _count(value: Any) -> bool:
     return type(value) is int and 0 <= value <= MAX_PROGRESS_VALUE * 100
+
+
+def _constants(flow: Flow) -> set[tuple[str, str]]:
+    """The (variable, value) pairs the flow's own ``vars:`` steps set with text of the
+    author's alone (no ``${…}``): a restored value that is one of them is the author's
+    again (a prompt path keeps its ``/``), since the flow itself could have set it so."""
+    pairs = set()
+    for step in flow.steps.values():
+        for name, value in (step.spec.get("vars") or {}).items() if step.kind == "set" else ():
+            text = str(as_text(value))
+            if "${" not in text:
+                pairs.add((name, text))
+    return pairs
 
 
 def _default(flow: Flow, name: str, value: Any) -> bool:

@@ -78,7 +78,7 @@ class CallServer:
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
                  metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES,
-                 http=None, failover: bool = False) -> None:
+                 http=None, failover: bool = False, failover_key: bytes | None = None) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
@@ -95,6 +95,7 @@ class CallServer:
         self.allow = allow or []
         self.drain_seconds = drain_seconds
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
+        self.failover_key = failover_key
         self.max_calls = max_calls
         self.limits = limits
         self.timeouts = timeouts
@@ -211,7 +212,7 @@ class CallServer:
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=HOSTS,  # type: ignore[arg-type]
                         event_format=self.event_format, metrics=self.metrics, peer=address[0],
-                        failover=self.failover)
+                        failover=self.failover, failover_key=self.failover_key)
         if self.metrics is not None:
             self.metrics.calls_active.inc()
         recording = self.recorder.call() if self.recorder is not None else None

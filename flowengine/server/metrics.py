@@ -87,7 +87,7 @@ class Metrics:
         self.resumed = Counter("flowengine_calls_resumed", "Calls taken over from another host at the step "
                                "its failover checkpoint names", ["flow"], registry=registry)
         self.resume_refused = Counter("flowengine_resumptions_refused", "Failover checkpoints not resumed, by "
-                                      "reason (malformed, version, flow, step)", ["reason"], registry=registry)
+                                      "reason (malformed, version, flow, step, signature)", ["reason"], registry=registry)
         from ..flows.checkpoint import Refused
         for reason in Refused:
             self.resume_refused.labels(reason.value)
