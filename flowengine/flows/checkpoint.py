@@ -11,7 +11,8 @@ menu goes on with its next attempt).
 
 What the variable holds, version 1: ``1.`` then compact JSON as base64url
 (:mod:`flowengine.quoting.opaque`: no character FreeSWITCH could read as syntax, whatever
-the call put in the flow's variables). At most :data:`MAX_CHARS` characters: a call whose
+the call put in the flow's variables), then with ``--failover-key`` ``.`` and its
+:func:`signature`. At most :data:`MAX_CHARS` characters: a call whose
 state does not fit is not resumable (logged once per call, the variable cleared).
 
 What comes back is call data: anyone who can set a channel variable can write one. So
@@ -96,9 +97,10 @@ def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | 
             entry += [counts, frame.progress] if frame.progress else [counts]
         frames.append(entry)
     state: dict[str, Any] = {"d": digest, "f": frames, "t": run.transitions}
-    language = run.call_state.get("language")
-    if language is not None and "language" in run.vars:
-        state["l"] = str(run.vars["language"])
+    if run.call_state.get("language") is not None:   # chosen by a language step, named in its frame's vars
+        chosen = next((frame.vars["language"] for frame in reversed(run.frames) if "language" in frame.vars), None)
+        if chosen is not None:
+            state["l"] = str(chosen)
     if run.call_state.get("queued"):
         state["q"] = 1
     if run.call_state.get("call_recording") is not None:
