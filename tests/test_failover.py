@@ -496,3 +496,18 @@ def test_a_checkpoint_too_big_is_cleared_and_said_once(tmp_path, caplog):
                                    '  more: {playback: more.wav, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n')
     assert checkpoint.VARIABLE not in fs.vars
     assert sum("not resumable: its checkpoint is over" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_the_calls_language_is_resumed_with_it(tmp_path):
+    (tmp_path / "ivr.yaml").write_text(
+        'name: l\nnumbers: ["4000"]\nlanguages:\n  de: {sound_prefix: /sounds/de, say: de, tts: {engine: flite, voice: awb}}\n'
+        'start: pick\nsteps:\n  pick: {language: de, next: hello}\n  hello: {say: {text: 5}, next: words}\n'
+        '  words: {speak: "Hallo", next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n')
+    flows = load_flows(str(tmp_path))
+    run = FlowRun(flows.flows["l"], flows=flows)
+    command = run.start()
+    while command.app != "say":                      # past the language step
+        command = run.resume(None)
+    text = checkpoint.capture(run, flows.digest, command.app)
+    resumed = checkpoint.restore(text, flows, flows.flows["l"]).start_saved()
+    assert (resumed.app, resumed.arg) == ("say", "de number pronounced 5")   # the language's say, not the default
