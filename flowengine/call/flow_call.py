@@ -40,6 +40,8 @@ from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResul
 from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts, UnknownApplication
 from ..flows.interpreter import FlowRun
+from ..flows import checkpoint
+from ..errors import FlowError
 from .batching import After, collect
 from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
 
@@ -67,14 +69,20 @@ class FlowCall:
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
                  "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core",
                  "http_out", "awaiting", "_tokens", "_request", "_asked", "_answer", "_hold_at", "_hold",
-                 "_http_deadline", "_asking")
+                 "_http_deadline", "_asking", "failover", "failover_key", "_saved", "resumed")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
                  run_options: dict[str, Any] | None = None,
                  before: Callable[[FlowRun, Execute], None] | None = None,
-                 hosts: Hosts | None = None) -> None:
+                 hosts: Hosts | None = None, failover: bool = False, failover_key: bytes | None = None) -> None:
         self.flows = flows
+        # keep a checkpoint on the channel at each step, and resume one the channel brings
+        # (:mod:`flowengine.flows.checkpoint`); needs `socket … full` (api uuid_setvar)
+        self.failover = failover
+        self.failover_key = failover_key    # sign checkpoints, and take only signed ones
+        self._saved: str | None = None      # the checkpoint the channel holds, as last written
+        self.resumed = False                # this call was taken over from another host
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
@@ -193,6 +201,20 @@ class FlowCall:
         self.proto.command(data)
         return data
 
+    def hand_over(self) -> bool:
+        """Shutdown with failover: let the call go with its checkpoint in place (the driver
+        closes the socket; FreeSWITCH runs the dialplan's next ``socket``). Only a call in
+        its flow whose checkpoint is written and that waits on no HTTP request (its
+        request would be made twice)."""
+        if self.phase != FLOW or not self._saved or self.proto.gone is not None or self.awaiting is not None:
+            return False
+        self.released = True
+        self.outcome = "handed over"
+        self.phase = CLOSED
+        log.info("call=%s flow=%s step=%s: handed over to the next host (shutdown)", self.proto.uuid,
+                 self.flow_name, self.run.step if self.run is not None else "-")
+        return True
+
     def abort(self) -> bytes:
         """A bug in this call's handling: hang up if the call is still ours, and stop."""
         data = commands.hangup("NORMAL_TEMPORARY_FAILURE") if self.must_hang_up and self.proto.channel else b""
@@ -306,13 +328,17 @@ class FlowCall:
                 self.metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
         self.flow_name = flow.name
-        options = self.run_options or {"trace": False}
-        self.run = FlowRun(flow, flows=flowset, channel=channel, uuid=self.proto.uuid,
-                           on_step=self.metrics.step if self.metrics is not None else None,
-                           on_attempt=self.metrics.attempt if self.metrics is not None else None, **options)
+        options = dict(self.run_options or {"trace": False}, channel=channel, uuid=self.proto.uuid,
+                       on_step=self.metrics.step if self.metrics is not None else None,
+                       on_attempt=self.metrics.attempt if self.metrics is not None else None)
+        saved = channel.variable(checkpoint.VARIABLE) if self.failover else None
+        command = self._resume(saved, flowset, flow, options) if saved else None
+        if self.run is None:
+            self.run = FlowRun(flow, flows=flowset, **options)
+            command = self.run.start()
         self.phase = FLOW
         self.core = channel.get("Core-UUID")
-        first = self._send(self.run.start(), now)
+        first = self._send(command, now)
         if self.proto.control != "full" or self.phase != FLOW:  # api needs `socket … full`
             return first
         # after the first step in the same write, so it leaves as soon as it would without
@@ -320,6 +346,59 @@ class FlowCall:
         asked = self.hosts.begin(channel, flowset, flow, self.proto, now)
         self._asking = bool(asked)
         return first + asked
+
+    def _resume(self, saved: str, flowset: FlowSet, flow: Any, options: dict[str, Any]) -> Effect | None:
+        """The call comes with a checkpoint (its last host is gone): the run re-entering its
+        step, or the flow's on_error when the step is no more, or None (start afresh)."""
+        self._saved = saved   # what the channel holds: only a different one is written
+        uuid = self.proto.uuid
+        try:
+            run = checkpoint.restore(saved, flowset, flow, key=self.failover_key, **options)
+        except checkpoint.NotResumable as exc:
+            if self.metrics is not None:
+                self.metrics.resume_refused.labels(exc.reason.value).inc()
+            if exc.reason is not checkpoint.Refused.STEP:
+                log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start",
+                            uuid, flow.name, exc)
+                return None
+            log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
+            self.run = FlowRun(flow, flows=flowset, **options)
+            return self.run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
+        self.run = run
+        self.resumed = True
+        frame = run.frames[-1]
+        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
+                 frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
+                 f" ({frame.progress})" if frame.progress else "",
+                 f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
+        if self.metrics is not None:
+            self.metrics.resumed.labels(flow.name).inc()
+        return run.start_saved((run.completed, options["channel"]) if run.completed else None)
+
+    def _checkpoint(self, last: Execute) -> bytes:
+        """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
+        holds: written ahead of the step's command in the same write, and never waited for
+        (an api answers at once and fires no event, where ``set`` would cost an
+        EXECUTE_COMPLETE). Cleared when the call is handed off or ends, so that a later
+        ``socket`` does not resume it."""
+        proto, run = self.proto, self.run
+        if not self.failover or proto.control != "full" or not proto.uuid or last.app == "hangup":
+            return b""   # (a call the flow hangs up has nothing left to resume)
+        if run.ending or last.app in checkpoint.HANDED_OFF:  # type: ignore[union-attr]
+            value = None
+        else:
+            value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "",  # type: ignore[arg-type, union-attr]
+                                       last.app, self.failover_key)
+            if value is None and self._saved != "":
+                log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
+                            proto.uuid, self.flow_name, run.step, checkpoint.MAX_CHARS)  # type: ignore[union-attr]
+                value = ""   # cleared, and said once
+        if value == self._saved or (value is None and self._saved in (None, "")):
+            return b""
+        self._saved = value
+        data = commands.api(f"uuid_setvar {proto.uuid} {checkpoint.VARIABLE}" + (f" {value}" if value else ""))
+        proto.command(data)
+        return data
 
     def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
@@ -329,7 +408,8 @@ class FlowCall:
             if self._request is not None:
                 return self._ask(now)
             return self._flow_over(now)
-        proto, prepared, tickets = self.proto, [], []
+        proto, tickets = self.proto, []
+        prepared = [self._checkpoint(batch[-1])]   # first on the wire: its reply comes first
         for command in batch:
             try:
                 if not self.hosts.has(self.core, command.app):
@@ -346,7 +426,7 @@ class FlowCall:
             tickets.append(ticket)
         if not tickets:
             error, self._refused = self._refused, None
-            return self._step_done(None, error, now)
+            return prepared[0] + self._step_done(None, error, now)
         last = batch[len(tickets) - 1]
         self._last_app = last.app
         timeouts = self.timeouts
@@ -420,9 +500,10 @@ class FlowCall:
         if self._then == "exit" and self.proto.gone is None:
             self.released = True
             self.phase = RELEASE
+            cleared = self._checkpoint(Execute("exit"))
             data = commands.exit()
             self._wait([self.proto.command(data)], now, self.timeouts.reply)
-            return data
+            return cleared + data
         return self._finish(now)
 
     def _finish(self, now: float) -> bytes:

@@ -73,6 +73,9 @@ class Frame:
     gen: StepGen | None = None
     counts: dict = field(default_factory=dict)
     entered: float = 0.0
+    #: what the running step has used up of its tries (a menu's attempts), kept in the
+    #: failover checkpoint so that a resumed step goes on where it was
+    progress: dict = field(default_factory=dict)
 
 
 class _NotKept(list):
@@ -114,6 +117,8 @@ class FlowRun:
         self.requests: list[str] = [] if trace else _NOT_KEPT   # "METHOD url", secrets masked
         self.transitions = 0
         self.result: CallResult | None = None
+        #: a restored run whose step's application ran to its end meanwhile (:mod:`.checkpoint`)
+        self.completed: str | None = None
         self.cause: str | None = None
         self._ending = False
         self._in_error = False
@@ -127,6 +132,29 @@ class FlowRun:
         except Exception as exc:
             return self._error(exc)
         return self._advance(None)
+
+    def start_saved(self, completed: tuple[str, Event] | None = None) -> Effect | None:
+        """Re-enter the step the frames were restored at (:mod:`.checkpoint`): it starts
+        again, with what its frame's ``progress`` says it has used up. ``completed``:
+        (application, event) when that step's application ran to its end after the last
+        host went (a bridge): the step reads its result from the event (the channel data
+        of the new connection) instead of running it again."""
+        frame = self.frames[-1]
+        try:
+            step = frame.flow.steps[frame.step]  # type: ignore[index]
+            frame.entered = self.monotonic()
+            self.visited.append(frame.step if len(self.frames) == 1 else f"{frame.flow.name}/{frame.step}")
+            self.entered.append((frame.flow.name, step.name))
+            frame.gen = KINDS[step.kind].run(self, step)
+            if completed is not None:
+                frame.gen = _completed(frame.gen, *completed)
+        except Exception as exc:
+            return self._error(exc)
+        return self._advance(None)
+
+    def fail_saved(self, exc: BaseException) -> Effect | None:
+        """A checkpoint that cannot be resumed here: the flow's ``on_error``, as any failure."""
+        return self._error(exc)
 
     def resume(self, event: Event | HttpResult | None) -> Effect | None:
         """Go on with the completion of the last Execute, or the answer to an HttpRequest."""
@@ -174,6 +202,25 @@ class FlowRun:
     @property
     def step(self) -> str | None:
         return self.frames[-1].step
+
+    @property
+    def ending(self) -> bool:
+        """The flow has ended (hung up, handed off, failed): no step is running."""
+        return self._ending
+
+    @property
+    def in_error(self) -> bool:
+        """The flow's ``on_error`` is running (a second failure ends the call)."""
+        return self._in_error
+
+    @in_error.setter
+    def in_error(self, value: bool) -> None:
+        self._in_error = value
+
+    @property
+    def progress(self) -> dict:
+        """The running step's tries so far (see :attr:`Frame.progress`)."""
+        return self.frames[-1].progress
 
     # -- what the steps call ------------------------------------------------------------
     @property
@@ -244,6 +291,8 @@ class FlowRun:
         step = frame.flow.steps[name]
         frame.step = name
         frame.entered = self.monotonic()
+        if frame.progress:
+            frame.progress = {}
         self.visited.append(name if len(self.frames) == 1 else f"{frame.flow.name}/{name}")
         self.entered.append((frame.flow.name, name))
         if step.kind == "call":
@@ -385,6 +434,27 @@ class FlowRun:
         if self.on_step is not None and frame.step is not None:
             step = frame.flow.steps[frame.step]
             self.on_step(frame.flow.name, step.name, step.kind, outcome if label is None else label, seconds)
+
+
+def _completed(gen: StepGen, app: str, event: Event) -> StepGen:
+    """``gen``, with its set-up (no-wait commands) and its first ``app`` not sent: that
+    application already ran, so ``event`` answers it; the rest goes as usual."""
+    value: Any = None
+    pending = True
+    while True:
+        try:
+            command = gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if pending and isinstance(command, Execute):
+            if not command.wait:
+                value = None
+                continue
+            if command.app == app:
+                value, pending = event, False
+                continue
+        pending = False
+        value = yield command
 
 
 def _encoded(command: Execute) -> Execute:

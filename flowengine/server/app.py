@@ -78,7 +78,7 @@ class CallServer:
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
                  metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES,
-                 http=None) -> None:
+                 http=None, failover: bool = False, failover_key: bytes | None = None) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
@@ -94,6 +94,8 @@ class CallServer:
             self.http = HttpClient(metrics=metrics)
         self.allow = allow or []
         self.drain_seconds = drain_seconds
+        self.failover = failover  # checkpoints on the channel; shutdown hands calls over
+        self.failover_key = failover_key
         self.max_calls = max_calls
         self.limits = limits
         self.timeouts = timeouts
@@ -161,6 +163,9 @@ class CallServer:
             if remaining <= 0:
                 break
             self._force.wait(min(remaining, 0.05))
+        if self.failover and self.calls:
+            handed = sum(1 for call in list(self.calls) if call.hand_over())
+            log.info("handed %d call(s) over to the next host, their checkpoints in place", handed)
         if self._active():
             log.warning("hanging up %d call(s) still in progress", self._active())
             for session in list(self.sessions):
@@ -206,7 +211,8 @@ class CallServer:
             return
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=HOSTS,  # type: ignore[arg-type]
-                        event_format=self.event_format, metrics=self.metrics, peer=address[0])
+                        event_format=self.event_format, metrics=self.metrics, peer=address[0],
+                        failover=self.failover, failover_key=self.failover_key)
         if self.metrics is not None:
             self.metrics.calls_active.inc()
         recording = self.recorder.call() if self.recorder is not None else None

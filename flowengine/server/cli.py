@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--drain-seconds", type=float, default=30.0, metavar="S",
                    help="on SIGTERM/SIGINT, let calls in progress run this long before hanging them up "
                         "(default 30; a second signal hangs up at once)")
+    p.add_argument("--failover", action="store_true",
+                   help="keep a checkpoint of each call on its channel and resume calls another host "
+                        "left (the dialplan lists the hosts' sockets in turn); on SIGTERM, after "
+                        "--drain-seconds, hand the calls still running to the next host instead of "
+                        "hanging them up (needs 'socket … async full')")
+    p.add_argument("--failover-key", metavar="FILE", default=None,
+                   help="with --failover: sign each checkpoint with the key in FILE (the same on every "
+                        "host, at least 16 bytes) and resume only checkpoints signed with it for that call")
     p.add_argument("--max-calls", type=int, default=None, metavar="N",
                    help="calls handled at once; further connections wait (default: no limit)")
     p.add_argument("--flows", default=None, metavar="DIR",
@@ -158,6 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.listen[0] in ("0.0.0.0", "::", "") and not args.allow and index is None:
         log.warning("every interface takes calls and no --allow is given: whoever reaches port %d can pose as "
                     "FreeSWITCH; give FreeSWITCH's addresses with --allow (and firewall the port)", args.listen[1])
+    key = None
+    if args.failover_key:
+        try:
+            key = Path(args.failover_key).read_bytes().strip()
+        except OSError as exc:
+            log.error("--failover-key: cannot read %s: %s", args.failover_key, exc.strerror)
+            return 2
+        if len(key) < 16 or not args.failover:
+            log.error("--failover-key: %s", "needs --failover" if not args.failover else
+                      f"{args.failover_key} holds {len(key)} bytes; give at least 16 (e.g. head -c 32 /dev/urandom | base64)")
+            return 2
     if args.workers > 1 and index is None:
         if args.listen[1] == 0:
             log.error("--workers needs a fixed --listen port")
@@ -177,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
                         reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes,
+                        failover=args.failover, failover_key=key,
                         http=HttpClient(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
                                         ca_file=args.http_ca, metrics=metrics))
     install_signal_handlers(server)

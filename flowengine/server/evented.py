@@ -95,6 +95,15 @@ class EventedCall:
         if not self._closed:
             self._apply(lambda now: self.call.request_hangup(cause), None)
 
+    def hand_over(self) -> bool:
+        """Shutdown with failover: close the socket with the call up, its checkpoint on the
+        channel, so the dialplan's next ``socket`` takes it to another host. False (and
+        nothing done) for a call that has no checkpoint written in full."""
+        if self._closed or self.backlog or not self.call.hand_over():
+            return False
+        self.close()
+        return True
+
     def close(self) -> None:
         if self._closed:
             return

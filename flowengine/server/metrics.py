@@ -84,6 +84,13 @@ class Metrics:
                                "lacks, by host and kind, at its latest check (host - until one is checked)",
                                ["host", "kind"], registry=registry)
         self._preflight_hosts: set[str] = set()
+        self.resumed = Counter("flowengine_calls_resumed", "Calls taken over from another host at the step "
+                               "its failover checkpoint names", ["flow"], registry=registry)
+        self.resume_refused = Counter("flowengine_resumptions_refused", "Failover checkpoints not resumed, by "
+                                      "reason (malformed, version, flow, step, signature)", ["reason"], registry=registry)
+        from ..flows.checkpoint import Refused
+        for reason in Refused:
+            self.resume_refused.labels(reason.value)
         for kind in NeedKind:
             self.preflight.labels("-", kind.value).set(0)
         self._digest: str | None = None
@@ -108,6 +115,7 @@ class Metrics:
         for flow in flows.flows.values():
             for result in results:
                 self.calls.labels(flow.name, result)
+            self.resumed.labels(flow.name)
             for step in flow.steps.values():
                 self.steps.labels(step.kind)
                 for outcome in named_outcomes(step):

@@ -159,6 +159,8 @@ class ScriptedFreeSwitch:
         if word == "exit":
             self.gone = True
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
+        if command.line.startswith("api uuid_setvar "):
+            return self._setvar(command.line.split(" ", 4)[2:])
         if command.line.startswith("api uuid_break "):
             return self._break(command.line.split(" ", 2)[2])
         if word == "api":
@@ -190,6 +192,27 @@ class ScriptedFreeSwitch:
             return []
         self.caller.actions.popleft()
         return [(0.0, self.hang_up(due["hangup"] if isinstance(due["hangup"], str) else "NORMAL_CLEARING"))]
+
+    def _setvar(self, args: list[str]) -> bytes:
+        """``api uuid_setvar <uuid> <name> [value]``: no value unsets (mod_commands.c
+        uuid_setvar_function); no event is fired."""
+        if len(args) < 2 or args[0] != self.uuid:
+            return api_response("-ERR No such channel!\n")
+        if len(args) == 3 and args[2]:
+            self.vars[args[1]] = args[2]
+        else:
+            self.vars.pop(args[1], None)
+        return api_response("+OK\n")
+
+    def reconnect(self) -> None:
+        """The dialplan's next ``socket``: the last one's connection closed with the call up
+        (its host died, or handed the call on), so FreeSWITCH connects again, to the next
+        host, with the channel as it is: its variables, the caller's next presses. What the
+        last connection asked for (linger, nixevent) was that listener's, and is gone with it."""
+        self._reader = CommandReader()
+        self.linger = False
+        self.nixed = set()
+        self._socket_key = str(uuidlib.uuid4())
 
     def _break(self, uuid: str) -> bytes:
         """``api uuid_break``: the prompt playing stops; its completion reports ``FILE PLAYED``,

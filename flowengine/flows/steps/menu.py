@@ -38,7 +38,10 @@ def run(flow_run, step):
     max_digits = spec.get("max_digits") or max((len(k) for k in exact), default=1)
     timeout = ms(spec.get("timeout"), 5)
     digit_timeout = ms(spec.get("digit_timeout"), 3)
-    used = tries = 0
+    # what a failover checkpoint says this menu has used up (0 on a first entry)
+    progress = flow_run.progress
+    used = min(progress.get("used", 0), attempts - 1)
+    tries = min(progress.get("tries", 0), attempts * 3 - 1)
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
@@ -60,6 +63,7 @@ def run(flow_run, step):
             used += 1
         if used >= attempts or tries >= attempts * 3:
             return "exhausted"
+        progress["used"], progress["tries"] = used, tries
         if failure in spec:
             yield Execute("playback", prompt_arg(flow_run, spec[failure]))
 

@@ -1,0 +1,289 @@
+"""The failover checkpoint: where a call is in its flow, kept on the channel itself.
+
+With failover on, the engine keeps one channel variable, :data:`VARIABLE`, saying where
+the call is: the flow and each called flow's frame (step, the flow variables that differ
+from the flow's own values, ``when … max`` counts, what the running step has used up of
+its tries: a menu's attempts), the call's language, the flow set's digest. When the host
+running the call dies, FreeSWITCH's ``socket`` application returns, the dialplan's next
+``socket`` connects to another host, and the channel data of that connect carries the
+variable: :func:`restore` gives the run that re-enters the step (a prompt plays again, a
+menu goes on with its next attempt).
+
+What the variable holds, version 1: ``1.`` then compact JSON as base64url
+(:mod:`flowengine.quoting.opaque`: no character FreeSWITCH could read as syntax, whatever
+the call put in the flow's variables), then with ``--failover-key`` ``.`` and its
+:func:`signature`. At most :data:`MAX_CHARS` characters: a call whose
+state does not fit is not resumable (logged once per call, the variable cleared).
+
+What comes back is call data: anyone who can set a channel variable can write one. So
+:func:`restore` parses it with bounds, takes only flows and steps of the loaded flow set
+(the root flow must be the one the call's number routes to), and every value it restores
+is a plain ``str``, which the encoders treat as call data: a forged checkpoint cannot make
+the engine send anything a call of that flow could not have made it send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from enum import StrEnum
+from typing import Any
+
+from ..quoting.opaque import opaque, unopaque
+from ..quoting.text import literal
+from .conditions import as_text
+from .interpreter import Frame, FlowRun, _initial_vars
+from .model import Flow
+
+log = logging.getLogger("flowengine.flow")
+
+#: the channel variable (one per call)
+VARIABLE = "flowengine_resume"
+#: the format written; a checkpoint of any other version is refused
+VERSION = 1
+#: the most characters the variable's value may have: it rides on every event of the call
+#: afterwards (FreeSWITCH sends every channel variable with each one)
+MAX_CHARS = 2048
+#: applications (and ``exit``) after which the call is no longer the flow's: the checkpoint
+#: is cleared with them, so the dialplan's next ``socket`` starts a call afresh
+HANDED_OFF = frozenset({"transfer", "exit"})
+#: step kinds whose application, once sent, runs to its end under FreeSWITCH when the host
+#: goes (the park loop returns only after it: mod_event_socket.c socket_function), and
+#: leaves its result in channel variables: a checkpoint written with it says so, and the
+#: next host reads the outcome from the channel data rather than run it again (a bridged
+#: call is not dialled twice). Kind -> its application.
+COMPLETES = {"bridge": "bridge"}
+#: bounds on what a checkpoint may hold, so that reading one costs little whatever it says
+MAX_FRAMES = 16
+MAX_VARS = 64
+MAX_COUNTS = 64
+MAX_NAME = 128
+MAX_PROGRESS = 4
+MAX_PROGRESS_VALUE = 1000
+
+_PREFIX = f"{VERSION}."
+
+
+class Refused(StrEnum):
+    """Why a checkpoint was not resumed: the ``reason`` label of
+    ``flowengine_resumptions_refused``."""
+
+    MALFORMED = "malformed"     # not a checkpoint this engine wrote (or too long)
+    VERSION = "version"         # written by an engine with another format
+    FLOW = "flow"               # its flow is not the one this call's number routes to here
+    STEP = "step"               # its step (or a called flow) is gone from the flow set: on_error
+    SIGNATURE = "signature"     # --failover-key is set and it is not signed with it for this call
+
+
+class NotResumable(Exception):
+    def __init__(self, reason: Refused, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | None = None) -> str | None:
+    """The variable's value for where ``run`` is now (``sending``: the application going
+    out with it; ``key``: sign it for this call, :func:`signature`); None when it does not fit."""
+    frames = []
+    for frame in run.frames:
+        values = {name: _plain(value) for name, value in frame.vars.items() if not _default(frame.flow, name, value)}
+        counts = [[key[0], key[1], n] for key, n in frame.counts.items()
+                  if isinstance(key, tuple) and len(key) == 2]
+        entry: list[Any] = [frame.flow.name, frame.step, values]
+        if counts or frame.progress:
+            entry += [counts, frame.progress] if frame.progress else [counts]
+        frames.append(entry)
+    state: dict[str, Any] = {"d": digest, "f": frames, "t": run.transitions}
+    if run.call_state.get("language") is not None:   # chosen by a language step, named in its frame's vars
+        chosen = next((frame.vars["language"] for frame in reversed(run.frames) if "language" in frame.vars), None)
+        if chosen is not None:
+            state["l"] = str(chosen)
+    if run.call_state.get("queued"):
+        state["q"] = 1
+    if run.call_state.get("call_recording") is not None:
+        state["r"] = str(run.call_state["call_recording"])
+    if run.in_error:
+        state["e"] = 1
+    top = run.frames[-1]
+    if sending is not None and top.step is not None \
+            and COMPLETES.get(top.flow.steps[top.step].kind) == sending:
+        state["s"] = sending
+    text = _PREFIX + opaque(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
+    if key is not None:
+        text += "." + signature(key, run.uuid, text)
+    return text if len(text) <= MAX_CHARS else None
+
+
+def signature(key: bytes, uuid: str, text: str) -> str:
+    """HMAC-SHA256 of the checkpoint and the call's UUID, 128 bits as base64url: with
+    ``--failover-key`` only a host holding the key can write a checkpoint, and only for that
+    call (one copied from another call, where the caller got further, is refused)."""
+    mac = hmac.new(key, f"{uuid}\n{text}".encode(), hashlib.sha256).digest()[:16]
+    return opaque(mac)
+
+
+def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None = None, **options: Any) -> FlowRun:
+    """The run that re-enters the checkpointed step (:meth:`FlowRun.start_saved`), or
+    :class:`NotResumable`. ``routed``: the flow this call's number routes to now; ``key``:
+    accept only a checkpoint signed with it for this call (``options["uuid"]``)."""
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
+        raise NotResumable(Refused.MALFORMED, f"longer than {MAX_CHARS} characters")
+    if text.count(".") == 2:
+        text, _, mac = text.rpartition(".")
+        if key is not None and not hmac.compare_digest(mac, signature(key, str(options.get("uuid")), text)):
+            raise NotResumable(Refused.SIGNATURE, "not signed with --failover-key for this call")
+    elif key is not None:
+        raise NotResumable(Refused.SIGNATURE, "not signed (--failover-key is set)")
+    state = _parse(text)
+    digest = state.get("d")
+    frames = state.get("f")
+    if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
+        raise NotResumable(Refused.MALFORMED, "no frames")
+    root_name = _entry(frames[0])[0]
+    if routed is None or routed.name != root_name:
+        raise NotResumable(Refused.FLOW, f"flow {root_name[:MAX_NAME]!r} is not the flow of this number here"
+                           f" ({routed.name if routed else 'none'})")
+    run = FlowRun(routed, flows=flowset, **options)
+    run.frames = []
+    for n, raw in enumerate(frames):
+        name, step, values, counts, progress = _entry(raw)
+        flow = flowset.flows.get(name) if hasattr(flowset, "flows") else None
+        if n == 0:
+            flow = routed
+        if flow is None:
+            raise NotResumable(Refused.STEP, f"called flow {name!r} is not loaded")
+        if n > 0:
+            parent = run.frames[-1]
+            call = parent.flow.steps[parent.step]
+            if call.kind != "call" or call.spec["call"]["flow"] != name:
+                raise NotResumable(Refused.STEP, f"step {parent.flow.name}/{parent.step} does not call {name!r}")
+        if step not in flow.steps:
+            raise NotResumable(Refused.STEP, f"step {name}/{step} is not in the flow set")
+        last = n == len(frames) - 1
+        if (flow.steps[step].kind == "call") == last:
+            raise NotResumable(Refused.STEP, f"step {name}/{step} is {'' if last else 'not '}a call step")
+        frame = Frame(flow, _initial_vars(flow, {}))
+        frame.step = step
+        constants = _constants(flow)
+        frame.vars.update({name: literal(value) if (name, value) in constants else value
+                           for name, value in values.items()})
+        frame.counts = {(edge_step, edge): count for edge_step, edge, count in counts
+                        if edge_step in flow.steps}
+        frame.progress = progress
+        run.frames.append(frame)
+    transitions = state.get("t", 0)
+    run.transitions = min(transitions, routed.max_transitions) if _count(transitions) else 0
+    language = state.get("l")
+    if isinstance(language, str):
+        for frame in reversed(run.frames):
+            if language in frame.flow.languages:
+                run.call_state["language"] = frame.flow.languages[language]
+                break
+    if state.get("q") == 1:
+        run.call_state["queued"] = True
+    recording = state.get("r")
+    if isinstance(recording, str) and len(recording) <= MAX_CHARS:
+        run.call_state["call_recording"] = recording   # a plain str: call data to the encoders
+    if state.get("e") == 1:
+        run.in_error = True
+    sent = state.get("s")
+    top = run.frames[-1]
+    if sent is not None:
+        if COMPLETES.get(top.flow.steps[top.step].kind) != sent:  # type: ignore[index]
+            raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
+        run.completed = sent
+    if digest != flowset.digest:
+        log.info("call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
+                 run.uuid, root_name, run.frames[-1].step, str(digest)[:16], flowset.digest)
+    return run
+
+
+def _parse(text: str) -> dict:
+    if not isinstance(text, str) or len(text) > MAX_CHARS:
+        raise NotResumable(Refused.MALFORMED, f"longer than {MAX_CHARS} characters")
+    version, dot, body = text.partition(".")
+    if not dot or not version.isdigit() or len(version) > 4:
+        raise NotResumable(Refused.MALFORMED, "no version")
+    if int(version) != VERSION:
+        raise NotResumable(Refused.VERSION, f"version {int(version)}, this engine reads {VERSION}")
+    try:
+        state = json.loads(unopaque(body, MAX_CHARS).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise NotResumable(Refused.MALFORMED, str(exc)[:80]) from None
+    if not isinstance(state, dict):
+        raise NotResumable(Refused.MALFORMED, "not an object")
+    return state
+
+
+def _entry(raw: Any) -> tuple[str, str, dict[str, Any], list[tuple[str, str, int]], dict[str, int]]:
+    """One frame, checked field by field: [flow, step, vars, counts?, progress?]."""
+    if not isinstance(raw, list) or not 3 <= len(raw) <= 5:
+        raise NotResumable(Refused.MALFORMED, "a frame is not [flow, step, vars, …]")
+    name, step, values = raw[0], raw[1], raw[2]
+    counts = raw[3] if len(raw) > 3 else []
+    progress = raw[4] if len(raw) > 4 else {}
+    if not _name(name) or not _name(step):
+        raise NotResumable(Refused.MALFORMED, "a frame's flow or step is not a name")
+    if not isinstance(values, dict) or len(values) > MAX_VARS:
+        raise NotResumable(Refused.MALFORMED, "a frame's variables are not an object of at most "
+                           f"{MAX_VARS}")
+    restored: dict[str, Any] = {}
+    for key, value in values.items():
+        if not _name(key) or not isinstance(value, (str, int, float, bool)) and value is not None:
+            raise NotResumable(Refused.MALFORMED, "a variable is not a name with a scalar")
+        # a plain str, never a Text: whatever the checkpoint says, to the encoders it is call data
+        restored[key] = str(value) if isinstance(value, str) else value
+    if not isinstance(counts, list) or len(counts) > MAX_COUNTS:
+        raise NotResumable(Refused.MALFORMED, "counts are not a list")
+    kept: list[tuple[str, str, int]] = []
+    for count in counts:
+        if not (isinstance(count, list) and len(count) == 3 and _name(count[0]) and _name(count[1])
+                and _count(count[2])):
+            raise NotResumable(Refused.MALFORMED, "a count is not [step, edge, n]")
+        kept.append((count[0], count[1], count[2]))
+    if not isinstance(progress, dict) or len(progress) > MAX_PROGRESS \
+            or not all(_name(k) and _count(v) for k, v in progress.items()):
+        raise NotResumable(Refused.MALFORMED, "a step's progress is not a few counts")
+    return name, step, restored, kept, dict(progress)
+
+
+def _name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_NAME
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_PROGRESS_VALUE * 100
+
+
+def _constants(flow: Flow) -> set[tuple[str, str]]:
+    """The (variable, value) pairs the flow's own ``vars:`` steps set with text of the
+    author's alone (no ``${…}``): a restored value that is one of them is the author's
+    again (a prompt path keeps its ``/``), since the flow itself could have set it so."""
+    pairs = set()
+    for step in flow.steps.values():
+        for name, value in (step.spec.get("vars") or {}).items() if step.kind == "set" else ():
+            text = str(as_text(value))
+            if "${" not in text:
+                pairs.add((name, text))
+    return pairs
+
+
+def _default(flow: Flow, name: str, value: Any) -> bool:
+    """Is ``value`` what the flow itself gives ``name`` (its ``vars:``, a parameter's
+    default)? Then a restored frame has it already and the checkpoint leaves it out."""
+    if name in flow.vars:
+        return value == as_text(flow.vars[name])
+    param = flow.params.get(name)
+    return param is not None and "default" in param and value == as_text(param["default"])
+
+
+def _plain(value: Any) -> Any:
+    """A variable as JSON has it: scalars as they are, anything else as its text."""
+    if isinstance(value, str):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(as_text(value))
