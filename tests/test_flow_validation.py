@@ -305,3 +305,10 @@ def test_check_one_file_with_the_flows_it_calls_and_no_follow_on_errors(tmp_path
     assert check(tmp_path / "main.yaml") == (1, [f"{tmp_path / 'main.yaml'}:5:14: step 'a': calls flow "
                                                  "'mesages', which does not exist (did you mean 'messages'?)",
                                                  "1 error(s)"])
+
+
+def test_a_name_of_the_other_leg_is_said_to_be_refused_not_unknown():
+    text = ("name: x\nstart: a\nsteps:\n  a: {playback: \"ivr/${bleg_caller_id_name}.wav\", next: b}\n"
+            "  b: {hangup: NORMAL_CLEARING}\n")
+    errors, warnings = problems(text)
+    assert errors == [] and len(warnings) == 1 and "is the other leg's" in warnings[0]

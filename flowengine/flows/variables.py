@@ -23,7 +23,7 @@ from .steps import KINDS
 
 # ``${name}``, ``${name:0:3}``, ``${name[0]}``; not ``$${global}`` (expanded when FreeSWITCH
 # reads its XML, never seen here) and not ``${api args}`` (an API the author runs)
-_NAME = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_.-]*)(?=[}:\[])")
+_NAME = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?=[}:\[])")
 _FILE = Path(__file__).resolve().parent / "data" / "channel_variables.txt"
 #: how many ``${…}`` one flow may have checked (a flow is at most 1 MiB anyway)
 MAX_NAMES = 10_000
@@ -104,6 +104,11 @@ def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str],
                     break
                 name = match.group(1)
                 low = name.lower()
+                if low.startswith(("aleg_", "bleg_")):
+                    warn(at, f"${{{name}}} is the other leg's, which FreeSWITCH would fill from that leg and the "
+                             "engine cannot see: a step with it is refused at run time (copy what you need into a "
+                             "variable of this call, e.g. with the bridge's results)")
+                    continue
                 if low in lowered or low.startswith(prefixes) or low.startswith("env."):
                     continue
                 warned += 1
