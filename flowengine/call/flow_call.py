@@ -41,7 +41,7 @@ from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts, UnknownApplication
 from ..flows.interpreter import FlowRun
 from ..flows import checkpoint
-from ..errors import FlowError
+from . import failover
 from .batching import After, collect
 from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
 
@@ -69,7 +69,7 @@ class FlowCall:
                  "proto", "phase", "deadline", "run", "flow_name", "released", "hung_up", "outcome", "error",
                  "_waiting", "_last_app", "_span", "_final_span", "_refused", "_then", "hosts", "core",
                  "http_out", "awaiting", "_tokens", "_request", "_asked", "_answer", "_hold_at", "_hold",
-                 "_http_deadline", "_asking", "failover", "failover_key", "_saved", "resumed")
+                 "_http_deadline", "_asking", "failover", "failover_key", "checkpoint_held", "resumed")
 
     def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
                  event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
@@ -81,7 +81,7 @@ class FlowCall:
         # (:mod:`flowengine.flows.checkpoint`); needs `socket … full` (api uuid_setvar)
         self.failover = failover
         self.failover_key = failover_key    # sign checkpoints, and take only signed ones
-        self._saved: str | None = None      # the checkpoint the channel holds, as last written
+        self.checkpoint_held: str | None = None      # the checkpoint the channel holds, as last written
         self.resumed = False                # this call was taken over from another host
         self.timeouts = timeouts
         self.event_format = event_format
@@ -206,7 +206,7 @@ class FlowCall:
         closes the socket; FreeSWITCH runs the dialplan's next ``socket``). Only a call in
         its flow whose checkpoint is written and that waits on no HTTP request (its
         request would be made twice)."""
-        if self.phase != FLOW or not self._saved or self.proto.gone is not None or self.awaiting is not None:
+        if self.phase != FLOW or not self.checkpoint_held or self.proto.gone is not None or self.awaiting is not None:
             return False
         self.released = True
         self.outcome = "handed over"
@@ -332,7 +332,7 @@ class FlowCall:
                        on_step=self.metrics.step if self.metrics is not None else None,
                        on_attempt=self.metrics.attempt if self.metrics is not None else None)
         saved = channel.variable(checkpoint.VARIABLE) if self.failover else None
-        command = self._resume(saved, flowset, flow, options) if saved else None
+        command = failover.resume(self, saved, flowset, flow, options) if saved else None
         if self.run is None:
             self.run = FlowRun(flow, flows=flowset, **options)
             command = self.run.start()
@@ -347,59 +347,6 @@ class FlowCall:
         self._asking = bool(asked)
         return first + asked
 
-    def _resume(self, saved: str, flowset: FlowSet, flow: Any, options: dict[str, Any]) -> Effect | None:
-        """The call comes with a checkpoint (its last host is gone): the run re-entering its
-        step, or the flow's on_error when the step is no more, or None (start afresh)."""
-        self._saved = saved   # what the channel holds: only a different one is written
-        uuid = self.proto.uuid
-        try:
-            run = checkpoint.restore(saved, flowset, flow, key=self.failover_key, **options)
-        except checkpoint.NotResumable as exc:
-            if self.metrics is not None:
-                self.metrics.resume_refused.labels(exc.reason.value).inc()
-            if exc.reason is not checkpoint.Refused.STEP:
-                log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start",
-                            uuid, flow.name, exc)
-                return None
-            log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
-            self.run = FlowRun(flow, flows=flowset, **options)
-            return self.run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
-        self.run = run
-        self.resumed = True
-        frame = run.frames[-1]
-        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
-                 frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
-                 f" ({frame.progress})" if frame.progress else "",
-                 f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
-        if self.metrics is not None:
-            self.metrics.resumed.labels(flow.name).inc()
-        return run.start_saved((run.completed, options["channel"]) if run.completed else None)
-
-    def _checkpoint(self, last: Execute) -> bytes:
-        """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
-        holds: written ahead of the step's command in the same write, and never waited for
-        (an api answers at once and fires no event, where ``set`` would cost an
-        EXECUTE_COMPLETE). Cleared when the call is handed off or ends, so that a later
-        ``socket`` does not resume it."""
-        proto, run = self.proto, self.run
-        if not self.failover or proto.control != "full" or not proto.uuid or last.app == "hangup":
-            return b""   # (a call the flow hangs up has nothing left to resume)
-        if run.ending or last.app in checkpoint.HANDED_OFF:  # type: ignore[union-attr]
-            value = None
-        else:
-            value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "",  # type: ignore[arg-type, union-attr]
-                                       last.app, self.failover_key)
-            if value is None and self._saved != "":
-                log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
-                            proto.uuid, self.flow_name, run.step, checkpoint.MAX_CHARS)  # type: ignore[union-attr]
-                value = ""   # cleared, and said once
-        if value == self._saved or (value is None and self._saved in (None, "")):
-            return b""
-        self._saved = value
-        data = commands.api(f"uuid_setvar {proto.uuid} {checkpoint.VARIABLE}" + (f" {value}" if value else ""))
-        proto.command(data)
-        return data
-
     def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run = self.run
@@ -409,7 +356,7 @@ class FlowCall:
                 return self._ask(now)
             return self._flow_over(now)
         proto, tickets = self.proto, []
-        prepared = [self._checkpoint(batch[-1])]   # first on the wire: its reply comes first
+        prepared = [failover.checkpoint_command(self, batch[-1])]   # first on the wire: its reply comes first
         for command in batch:
             try:
                 if not self.hosts.has(self.core, command.app):
@@ -500,7 +447,7 @@ class FlowCall:
         if self._then == "exit" and self.proto.gone is None:
             self.released = True
             self.phase = RELEASE
-            cleared = self._checkpoint(Execute("exit"))
+            cleared = failover.checkpoint_command(self, Execute("exit"))
             data = commands.exit()
             self._wait([self.proto.command(data)], now, self.timeouts.reply)
             return cleared + data

@@ -133,16 +133,17 @@ def _refuse_left(text: Text, lookup: Callable[[str], object | None]) -> None:
         call = re.match(r"[A-Za-z_][A-Za-z0-9_]*(?= |\()", inner)
         if call and prefix in ("$", "$$"):
             continue                                  # ${api args}, ${api(args)}: the author's own call
-        name = head
-        if prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and "$" not in inner and "'" not in inner \
-                and "\\" not in inner and lookup(name) is None and not name.lower().startswith(_OTHER_LEG):
-            continue
+        plain = prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(head) is not None
+        other_leg = plain and head.lower().startswith(_OTHER_LEG)
+        filled = plain and lookup(head) is not None
+        if plain and not other_leg and not filled and not any(c in inner for c in "$'\\"):
+            continue                                  # FreeSWITCH's to fill: the call has no value for it
         shown = raw[start:min(end, start + 48)]
-        if prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and name.lower().startswith(_OTHER_LEG):
+        if other_leg:
             why = "it names the other leg, which FreeSWITCH fills from that leg's caller ID and the engine cannot see"
-        elif prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(name) and lookup(name) is not None:
-            why = (f"the engine cannot read this form: write ${{{name}}}, ${{{name}:offset:length}} or "
-                   f"${{{name}[index]}}")
+        elif filled:
+            why = (f"the engine cannot read this form: write ${{{head}}}, ${{{head}:offset:length}} or "
+                   f"${{{head}[index]}}")
         else:
             why = "FreeSWITCH would work out which variable it names, which may be one the call fills"
         raise UnsafeValue(f"{shown!r} is not sent: {why}")

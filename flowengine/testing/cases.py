@@ -27,18 +27,18 @@ from typing import Any
 
 from ..call import Timeouts
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
-from ..call.lifecycle import CallResult
 from ..errors import FlowError
 from ..flows import FlowRun, FlowSet, load_flows
 from ..flows.effects import HttpRequest
 from ..flows.interpreter import Execute
-from ..flows.model import seconds
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from .memory import converse
 from ..flows.steps.queue import QUEUE_RESULTS
-from .host import HOST_KEYS, Host
+from .case_spec import check_case, clock
+from .expectations import check_expectations
+from .host import Host
 from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
 from .scripted_http import ScriptedHttp, UnscriptedRequest, problems as http_problems
 
@@ -46,10 +46,6 @@ CASE_KEYS = {"name", "call", "replay", "strict", "caller", "bridge", "queue", "m
              "prompt_seconds", "fail", "http", "expect"}
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
 EXPECT_KEYS = {"steps", "executed", "includes", "never", "requests", "vars", "channel", "outcomes", "result", "cause"}
-ACTION_KEYS = {"press", "hangup", "at", "time"}
-LIST_KEYS = {"steps", "executed"}          # what includes: / never: hold
-RESULTS = tuple(result.value for result in CallResult)
-_DIGITS = frozenset("0123456789*#ABCD")
 
 
 @dataclass
@@ -104,7 +100,7 @@ def load_test_file(path: str | Path) -> TestFile:
         if ("replay" in spec) == ("call" in spec):
             raise source.error(at, f"case {spec['name']!r}: give either `call:` (a scripted caller) or "
                                    "`replay:` (a recorded session)")
-        _check_case(source, at, spec)
+        check_case(source, at, spec)
         for key, allowed in (("call", CALL_KEYS), ("expect", EXPECT_KEYS)):
             extra = sorted(set(spec.get(key) or {}) - allowed)
             if extra:
@@ -122,91 +118,6 @@ def load_test_file(path: str | Path) -> TestFile:
             raise source.error(at + ("http",), f"case {spec['name']!r}: {problem}")
         cases.append(Case(spec["name"], spec, source, i))
     return TestFile(source.path, flows_dir, cases)
-
-
-def _check_case(source: Source, at: tuple, spec: dict) -> None:
-    """What a case says must mean something: a mistyped word is an error of the case,
-    never a case that passes because it tests nothing."""
-    name = spec["name"]
-
-    def refuse(path: tuple, message: str) -> None:
-        raise source.error(at + path, f"case {name!r}: {message}")
-
-    shapes = {"call": dict, "expect": dict, "bridge": dict, "queue": dict, "missing": list, "host": dict,
-              "caller": list, "replay": str, "fail": dict, "http": dict}
-    for key, kind in shapes.items():
-        if key in spec and not isinstance(spec[key], kind):
-            refuse((key,), f"{key}: is {'a mapping' if kind is dict else 'a list' if kind is list else 'text'}")
-    for key, low, high in (("record_ms", 0, 14_400_000), ("prompt_seconds", 0, 3600)):
-        if key in spec:
-            value = spec[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-                refuse((key,), f"{key}: is a number from {low} to {high}, not {value!r}")
-    variables = (spec.get("call") or {}).get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        refuse(("call", "variables"), "variables: is a mapping of channel variable names to values")
-    for key, kind in (("steps", list), ("executed", list), ("outcomes", dict), ("vars", dict), ("channel", dict),
-                      ("requests", list)):
-        if key in (spec.get("expect") or {}) and not isinstance(spec["expect"][key], kind):
-            refuse(("expect", key), f"expect: {key}: is {'a list' if kind is list else 'a mapping'}")
-
-    actions = spec.get("caller") or []
-    if not isinstance(actions, list):
-        refuse(("caller",), "caller: is a list of {press: digits} or {hangup: true}, each with at: or time:")
-    for j, action in enumerate(actions):
-        where = ("caller", j)
-        if not isinstance(action, dict) or ("press" in action) == ("hangup" in action):
-            refuse(where, "each caller action is {press: \"1\"} or {hangup: true} (or a cause), "
-                          "optionally with at: STEP or time: DURATION")
-        extra = sorted(set(action) - ACTION_KEYS)
-        if extra:
-            refuse(where + (extra[0],), f"unknown caller key {extra[0]!r} (known: {', '.join(sorted(ACTION_KEYS))})")
-        if "press" in action:
-            digits = str(action["press"])
-            if not digits or set(digits) - _DIGITS:
-                refuse(where + ("press",), f"press {digits!r}: a caller presses 0-9, *, #, A-D")
-        if "time" in action:
-            try:
-                seconds(action["time"])
-            except ValueError as exc:
-                refuse(where + ("time",), f"time: {exc}")
-    moment = (spec.get("call") or {}).get("time")
-    if moment is not None:
-        try:
-            _clock(moment)
-        except ValueError:
-            refuse(("call", "time"), f"time {moment!r} is not an ISO 8601 moment (e.g. \"2026-11-23T10:30:00+01:00\")")
-    host = spec.get("host")
-    if host is not None:
-        if not isinstance(host, dict):
-            refuse(("host",), "host: is what the FreeSWITCH host lacks or has: "
-                              f"{{{', '.join(sorted(HOST_KEYS))}}}, each a list")
-        for key, value in host.items():
-            if key not in HOST_KEYS:
-                close = difflib.get_close_matches(str(key), sorted(HOST_KEYS), n=1)
-                refuse(("host", key), f"unknown host key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                       + f"; known: {', '.join(sorted(HOST_KEYS))}")
-            if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
-                refuse(("host", key), f"host: {key}: is a list of names")
-    fail = spec.get("fail")
-    if fail is not None and (not isinstance(fail, dict) or set(fail) != {"at"} or not isinstance(fail["at"], str)):
-        refuse(("fail",), "fail: is {at: STEP}: FreeSWITCH refuses that step's command, the flow's on_error runs")
-    expect = spec.get("expect") or {}
-    result = expect.get("result")
-    if result is not None and result not in RESULTS:
-        close = difflib.get_close_matches(str(result), RESULTS, n=1)
-        refuse(("expect", "result"), f"result {result!r} is not how a call ends; results are "
-                                     f"{', '.join(RESULTS)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    for key in ("includes", "never"):
-        value = expect.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, dict) or set(value) - LIST_KEYS or \
-                not all(isinstance(v, list) for v in value.values()):
-            refuse(("expect", key), f"{key}: is {{steps: [...], executed: [...]}}")
-    if "call" in spec and not spec.get("expect"):    # a replay expects the recorded commands
-        refuse((), "a case needs expect: (what must happen: steps, outcomes, result, …); one without "
-                   "would pass whatever the flow did")
 
 
 def _steps_of(flows: FlowSet) -> list[str]:
@@ -345,7 +256,7 @@ class _CaseClock:
     of a calendar flow without a time is an error instead of a test of today's date."""
 
     def __init__(self, text: Any) -> None:
-        self.fixed = _clock(text)
+        self.fixed = clock(text)
         self.read_at: str | None = None
         self.call: FlowCall | None = None
 
@@ -354,89 +265,6 @@ class _CaseClock:
             run = self.call.run if self.call is not None else None
             self.read_at = (run.step if run is not None else None) or "?"
         return self.fixed() if self.fixed is not None else datetime.now(timezone.utc)
-
-
-def _clock(text: Any):
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(str(text))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return lambda: moment
-
-
-def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = None) -> list[str]:
-    problems = []
-    done = [f"{app} {arg}" if arg else app for app, arg in run.executed]
-    got = {"steps": run.visited, "executed": done}
-    if "steps" in expect:
-        problems += _compare_lists("steps", [str(s) for s in expect["steps"]], run.visited)
-    if "executed" in expect:
-        problems += _compare_lists("executed", [str(e) for e in expect["executed"]], done)
-    for what, want in (expect.get("includes") or {}).items():
-        problems += _included(what, [str(w) for w in want], got[what])
-    for what, unwanted in (expect.get("never") or {}).items():
-        for item in map(str, unwanted):
-            hit = next((g for g in got[what] if _same(item, g)), None)
-            if hit is not None:
-                problems.append(f"never: {what}: {hit!r} happened")
-    if "requests" in expect:
-        problems += _compare_lists("requests", [str(r) for r in expect["requests"]], list(run.requests))
-    if "outcomes" in expect:
-        last = dict(run.outcomes)
-        for step, outcome in expect["outcomes"].items():
-            if step not in last:
-                problems.append(f"outcomes: step {step!r} never ended (the call did not reach it), "
-                                f"expected {str(outcome)!r}")
-            elif last[step] != str(outcome):
-                problems.append(f"outcomes: step {step!r} ended {last[step]!r}, expected {str(outcome)!r}")
-    root_vars = run.frames[0].vars
-    for name, value in (expect.get("vars") or {}).items():
-        if str(root_vars.get(name)) != str(value):
-            problems.append(f"vars: {name} is {root_vars.get(name)!r}, expected {str(value)!r}")
-    channel_vars = run.call_state.get("channel_vars", {})
-    for name, value in (expect.get("channel") or {}).items():
-        if channel_vars.get(name) != str(value):
-            problems.append(f"channel: {name} is {channel_vars.get(name)!r}, expected {str(value)!r}")
-    if "result" in expect and run.result != expect["result"]:
-        problems.append(f"result: the call ended {run.result!r}, expected {expect['result']!r}")
-    if "cause" in expect:
-        cause = run.cause or hangup_cause
-        if cause != expect["cause"]:
-            problems.append(f"cause: {cause!r}, expected {expect['cause']!r}")
-    return problems
-
-
-def _same(want: str, got: str) -> bool:
-    """An entry is the whole ``app arg`` (or step), an application's name alone, which
-    stands for it with any argument (``never: {executed: [bridge]}``), or ends in ``*``,
-    which stands for anything after it (``playback ivr/*``)."""
-    if want.endswith("*"):
-        return got.startswith(want[:-1])
-    return want == got or (" " not in want and got.startswith(want + " "))
-
-
-def _compare_lists(what: str, want: list[str], got: list[str]) -> list[str]:
-    if len(want) == len(got) and all(_same(w, g) for w, g in zip(want, got)):
-        return []
-    at = next((i for i, (a, b) in enumerate(zip(want, got)) if not _same(a, b)), min(len(want), len(got)))
-    w = want[at] if at < len(want) else "(nothing more)"
-    g = got[at] if at < len(got) else "(nothing more)"
-    return [f"{what}: differ at #{at + 1}: expected {w!r}, got {g!r}\n"
-            f"  expected: {' -> '.join(want)}\n  got:      {' -> '.join(got)}"]
-
-
-def _included(what: str, want: list[str], got: list[str]) -> list[str]:
-    """``want`` in this order among others (a subsequence of what happened)."""
-    at = 0
-    for n, item in enumerate(want):
-        while at < len(got) and not _same(item, got[at]):
-            at += 1
-        if at == len(got):
-            after = f" after {want[n - 1]!r}" if n else ""
-            return [f"includes: {what}: {item!r} never happened{after}\n  got: {' -> '.join(got)}"]
-        at += 1
-    return []
 
 
 def find_test_files(directory: str | Path) -> list[Path]:

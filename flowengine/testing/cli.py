@@ -20,7 +20,8 @@ from ..flows.interpreter import Execute
 from ..flows.source import load_source
 from ..session import Timeouts
 from . import coverage
-from .cases import find_test_files, load_test_file, run_case, _clock
+from .case_spec import clock as _clock
+from .cases import find_test_files, load_test_file, run_case
 from .memory import converse
 from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import ScriptedFreeSwitch
