@@ -28,7 +28,7 @@ from pathlib import Path
 # (bench/), so bench scripts import bench/run.py as "run", not the project's run.py
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from flowengine.esl.serialize import CONTROL_REPLIES, disconnect_notice, reply  # noqa: E402
+from flowengine.esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, reply  # noqa: E402
 from flowengine.replay.command_reader import Command, CommandReader  # noqa: E402
 from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
 
@@ -181,6 +181,7 @@ class Call:
         self.pace = pace           # seconds an application takes (about): None = no time at all
         self.transport = None
         self.answers = ANSWERS     # narrowed if the server nixes event types
+        self.nixed: frozenset[str] = frozenset()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -220,9 +221,15 @@ class Call:
                 return
             self.sent_at = None if app == "hangup" else time.time()
             self._write(answer)
-        elif word == "nixevent":
-            self.answers = answers_without(frozenset(command.line.split()[1:]))
+        elif word == "nixevent":     # each one turns more types off
+            self.nixed |= frozenset(command.line.split()[1:])
+            self.answers = answers_without(self.nixed)
             self._write(reply(CONTROL_REPLIES[word]))
+        elif command.setvar() is not None:   # a set by api: the same variable, no application
+            _, name, value = command.setvar()
+            if self.record_apps:
+                self.stats.apps.append(f"set {name}={value or ''}")
+            self._write(api_response("+OK\n"))
         elif word == "exit":  # FreeSWITCH says goodbye and closes
             self._write(reply("+OK bye") + disconnect_notice(CALL_UUID, linger=False))
             self.transport.close()

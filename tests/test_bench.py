@@ -43,9 +43,10 @@ def test_bench_http_wait_runs_and_loses_no_call():
 
 
 def test_freeswitch_cost_counts_one_event_per_application_plus_the_hangup():
-    """The benchmark IVR (answer, prompt, digit, set, prompt, hangup): five application
-    completions, the socket application's, CHANNEL_HANGUP — no DTMF, no HANGUP_COMPLETE,
-    no hangup application."""
+    """The benchmark IVR (answer, prompt, digit, set, prompt, hangup): the completions of
+    the four applications it runs (the set goes by api: no application) and CHANNEL_HANGUP
+    — no DTMF, no HANGUP_COMPLETE, no hangup application, no completion of the socket
+    application after the flow's hangup."""
     import subprocess
     import sys
     from pathlib import Path
@@ -55,4 +56,4 @@ def test_freeswitch_cost_counts_one_event_per_application_plus_the_hangup():
     assert proc.returncode == 0, proc.stderr
     row = next(line for line in proc.stdout.splitlines() if "native IVR" in line)
     cells = [c.strip() for c in row.split("|")]
-    assert cells[3] == "7" and cells[-2] == "CHANNEL_EXECUTE_COMPLETE 6, CHANNEL_HANGUP 1", row
+    assert cells[3] == "5" and cells[-2] == "CHANNEL_EXECUTE_COMPLETE 4, CHANNEL_HANGUP 1", row

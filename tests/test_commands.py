@@ -140,3 +140,12 @@ def test_single_line_commands_stay_single(value, which):
     expected_headers = {"api": 0, "bgapi": 1, "getvar": 0, "filter": 0, "hangup": 2, "sendevent": 1,
                         "event": 0, "log": 0, "uuid": 3}[which]
     assert len(commands[0].headers) == expected_headers
+
+
+def test_a_lone_surrogate_is_refused_before_a_byte_is_built():
+    from flowengine.errors import UnsafeValue
+    from flowengine.esl import commands
+    with pytest.raises(UnsafeValue):
+        commands.api("uuid_setvar u-1 note a\ud800")
+    with pytest.raises(UnsafeValue):
+        commands.execute("set", "note=" + "x" * 2000 + "\ud800")

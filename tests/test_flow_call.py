@@ -9,11 +9,11 @@ import pytest
 from flowengine.call import UNREAD_EVENTS, Timeouts
 from flowengine.call.flow_call import CLOSED, DRAIN, FLOW, HANGUP, RELEASE, UNROUTED_CAUSE, FlowCall
 from flowengine.errors import CommandTimeout, ProtocolError
-from flowengine.esl import Event, Parser
+from flowengine.esl import Event, Parser, commands
 from flowengine.flows import load_flows
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
-from flowengine.replay.fake import ReplayFreeSwitch
+from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
 from flowengine.testing.memory import converse
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
@@ -65,7 +65,16 @@ class Tap:
 
 
 def sent_words(data: bytes) -> list[str]:
-    return [c.describe() if c.word == "sendmsg" else c.word for c in CommandReader().feed(data)]
+    """What each command is: an application with its argument, a set by api as
+    ``uuid_setvar "name=value"``, else the command's word."""
+    return [described(c) for c in CommandReader().feed(data)]
+
+
+def described(c) -> str:
+    if c.word == "sendmsg":
+        return c.describe()
+    setvar = c.setvar()
+    return f'uuid_setvar "{setvar[1]}={setvar[2] or ""}"' if setvar else c.word
 
 
 @pytest.mark.parametrize("name,outcomes", [
@@ -90,6 +99,27 @@ def test_recorded_calls_replay_through_every_phase(name, outcomes):
     assert call.run.result == ("gone" if "hangup:" in outcomes[-1][1] else "hangup")
     uuid = Parser().feed(load(name).chunks("in")[0])[0].channel.unique_id
     assert call.proto.uuid == uuid and call.proto.hangup_event     # ended once FreeSWITCH told the cause
+
+
+def test_a_replay_takes_a_set_by_api_for_the_recorded_set_of_the_same_value_only():
+    """dtmf_stops_playback recorded ``set playback_terminators=#``: the replay answers the
+    api's +OK and leaves out the set application's reply and execute events, and refuses
+    an api that sets anything else."""
+    recorded = load("dtmf_stops_playback")
+    uuid = Parser().feed(recorded.chunks("in")[0])[0].channel.unique_id
+    replay = ReplayFreeSwitch(recorded)
+    for out in recorded.chunks("out")[:4]:   # connect, myevents, linger, answer: as recorded
+        replay.receive(out)
+    answers = b"".join(chunk for _, chunk in replay.receive(f"api uuid_setvar {uuid} playback_terminators #\n\n".encode()))
+    messages = Parser().feed(answers)
+    assert messages and type(messages[0]).__name__ == "ApiResponse" and messages[0].body == "+OK\n"
+    assert not [m for m in messages[1:] if type(m).__name__ == "Reply"]
+    assert not [m for m in messages if isinstance(m, Event) and m.get("Application") == "set"]
+    other = ReplayFreeSwitch(recorded)
+    for out in recorded.chunks("out")[:4]:
+        other.receive(out)
+    with pytest.raises(ReplayMismatch):
+        other.receive(f"api uuid_setvar {uuid} playback_terminators *\n\n".encode())
 
 
 def test_connect_subscribes_and_lingers_in_one_write():
@@ -133,7 +163,8 @@ def test_a_number_no_flow_serves_is_hung_up_unallocated():
     metrics = Metrics()
     call = flow_call(metrics=metrics)
     converse(call, tap)
-    assert tap.words() == ["connect", "myevents", "linger", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
+    assert tap.words() == ["connect", "myevents", "linger", "nixevent", "nixevent", f'hangup "{UNROUTED_CAUSE}"']
+    assert b"nixevent CHANNEL_EXECUTE_COMPLETE\n\n" + commands.hangup(UNROUTED_CAUSE) in tap.writes[-1]
     assert metrics.ended == [("-", "unrouted")] and call.run is None
     assert call.closed and call.proto.hangup_event and call.proto.hangup_cause == UNROUTED_CAUSE
 
@@ -153,7 +184,10 @@ def test_set_up_applications_go_out_with_the_next_step_in_one_write():
     tap = Tap(ScriptedFreeSwitch(destination="1000"))
     call = flow_call(FlowSet({"setplay": flow}, default=flow))
     converse(call, tap)
-    assert ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in [sent_words(d) for d in tap.writes]
+    # the set-up goes by api (no application, no events) in the same write as the prompt
+    assert ['uuid_setvar "playback_terminators=#"', 'playback "ivr/welcome.wav"'] in [sent_words(d) for d in tap.writes]
+    assert f"api uuid_setvar {tap.peer.uuid} playback_terminators #".encode() in b"".join(tap.writes)
+    assert tap.peer.vars["playback_terminators"] == "#"
     assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
     assert call.closed and call.proto.hangup_event
 
@@ -173,7 +207,7 @@ def test_a_transfer_releases_the_call_and_never_hangs_it_up():
     tap = Tap(ScriptedFreeSwitch(destination="1000"))
     call = flow_call(FlowSet({"xfer": flow}, default=flow))
     converse(call, tap)
-    assert tap.words() == ["connect", "myevents", "linger", "nixevent", 'set "handed=yes"', 'transfer "2000 XML default"',
+    assert tap.words() == ["connect", "myevents", "linger", "nixevent", 'uuid_setvar "handed=yes"', 'transfer "2000 XML default"',
                       "exit"]
     assert call.released and call.run.result == "transfer" and call.closed
 
@@ -198,10 +232,10 @@ def test_a_step_that_never_completes_times_out_into_the_error_path():
     assert call.phase == FLOW and call.deadline == pytest.approx(TIMEOUTS.execute)  # answer has no timeout
     assert call.expire(1.0) == b""                           # early: nothing happens
     out = call.expire(TIMEOUTS.execute)
-    assert sent_words(out) == ['hangup "NORMAL_TEMPORARY_FAILURE"']
+    assert sent_words(out) == ["nixevent", 'hangup "NORMAL_TEMPORARY_FAILURE"']
     assert call.run.result == "error"
     again = call.expire(TIMEOUTS.execute + TIMEOUTS.reply)   # that hangup unanswered: one more, then read
-    assert sent_words(again) == ['hangup "NORMAL_CLEARING"'] and call.phase == HANGUP
+    assert sent_words(again) == ["nixevent", 'hangup "NORMAL_CLEARING"'] and call.phase == HANGUP
     assert call.expire(TIMEOUTS.execute + 2 * TIMEOUTS.reply) == b"" and call.phase == DRAIN
     call.expire(TIMEOUTS.execute + 2 * TIMEOUTS.reply + TIMEOUTS.drain)
     assert call.closed and call.run.result == "error"
@@ -281,6 +315,25 @@ def test_shutdown_asks_for_a_hangup_and_the_flow_sees_the_call_go():
     assert call.request_hangup("SYSTEM_SHUTDOWN") == b""
 
 
+def test_without_full_control_a_set_is_the_application_and_the_hangup_nixes_nothing():
+    """api and nixevent need ``socket … full`` (mod_event_socket.c refuses both to a
+    single-channel socket): without it the set is FreeSWITCH's set application."""
+    flow = flow_from(SET_THEN_PLAY)
+    peer = ScriptedFreeSwitch(destination="1000")
+
+    class SingleChannel(Tap):
+        def receive(self, data):
+            return [(gap, chunk.replace(b"Control: full", b"Control: single-channel"))
+                    for gap, chunk in super().receive(data)]
+
+    tap = SingleChannel(peer)
+    call = flow_call(FlowSet({"setplay": flow}, default=flow))
+    converse(call, tap)
+    assert call.proto.control == "single-channel"
+    assert tap.words()[-3:] == ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"', 'hangup "NORMAL_CLEARING"']
+    assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
+
+
 def test_set_up_applications_are_not_waited_for_before_the_step_they_prepare():
     """The bridge's two ``set``s go out with the bridge, and this FreeSWITCH holds their
     completions back until the bridge has arrived: a driver that waited for each would
@@ -298,24 +351,26 @@ steps:
 
     class HoldsSets:
         def receive(self, data):
-            answers = []  # the scripted FreeSWITCH answers each command in turn
-            for command, answer in zip(CommandReader().feed(data), scripted.receive(data)):
-                writes.append(command.describe() if command.word == "sendmsg" else command.word)
-                if command.app == "set":
-                    held.append(answer)
+            answers = []  # the scripted FreeSWITCH answers each command in turn (none has a body)
+            for raw in data.split(b"\n\n")[:-1]:
+                (command,) = CommandReader().feed(raw + b"\n\n")
+                answer = scripted.receive(raw + b"\n\n")
+                writes.append(described(command))
+                if command.app == "set" or command.setvar() is not None:
+                    held.extend(answer)
                     continue
-                answers += held + [answer]
+                answers += held + answer
                 held.clear()
             return answers
 
     call = flow_call(FlowSet({"b": flow}, default=flow))
     converse(call, HoldsSets())
-    assert writes[4:7] == ['set "continue_on_fail=true"', 'set "hangup_after_bridge=false"', 'bridge "user/1001"']
+    assert writes[4:7] == ['uuid_setvar "continue_on_fail=true"', 'uuid_setvar "hangup_after_bridge=false"', 'bridge "user/1001"']
     assert call.run.outcomes[0] == ("dial", "answered") and call.run.result == "hangup"
 
 
 
-def test_caller_values_with_newlines_travel_in_a_body_never_as_lines():
+def test_caller_values_with_newlines_never_make_lines():
     flow = flow_from("""
 name: n
 numbers: ["1000"]
@@ -324,13 +379,23 @@ steps:
   s: {set: {note: "${caller_id_name}"}, next: bye}
   bye: {hangup: NORMAL_CLEARING}
 """)
-    tap = Tap(ScriptedFreeSwitch(destination="1000", caller_name="Eve\nsendmsg\ncall-command: hangup"))
+    name = "Eve\nsendmsg\ncall-command: hangup"
+    # by api: the line break is written as FreeSWITCH's escape, the value arrives whole
+    peer = ScriptedFreeSwitch(destination="1000", caller_name=name)
+    tap = Tap(peer)
+    converse(flow_call(FlowSet({"n": flow}, default=flow)), tap)
+    commands = CommandReader().feed(b"".join(tap.writes))
+    (note,) = [c for c in commands if c.setvar() is not None]
+    assert note.setvar()[1:] == ("note", name) and peer.vars["note"] == name
+    assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["hangup"]
+    # a value the api cannot carry (an expansion FreeSWITCH must make) goes by the
+    # application, in a counted body: the caller's text still makes no command of its own
+    tap = Tap(ScriptedFreeSwitch(destination="1000", caller_name=name + "${x}"))
     converse(flow_call(FlowSet({"n": flow}, default=flow)), tap)
     commands = CommandReader().feed(b"".join(tap.writes))
     (note,) = [c for c in commands if c.app == "set"]
-    assert note.app_arg == "note=Eve\nsendmsg\ncall-command: hangup"
+    assert note.app_arg.startswith("note=Eve\nsendmsg\ncall-command: hangup")
     assert [k for k, _ in note.headers].count("call-command") == 1
-    # the set, then the flow's own hangup command: the caller's text made no command of its own
     assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "hangup"]
     assert commands[-1].header("hangup-cause") == "NORMAL_CLEARING"
 
@@ -414,3 +479,31 @@ steps:
     assert call.run.outcomes[:2] == [("back", "return:Mallory"), ("ask", "Mallory")]   # the log keeps it
     assert metrics.steps == [("lookup", "back", "return"), ("main", "ask", "other"),
                              ("main", "away", "transferred")]
+
+
+def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
+    """An api runs at once in FreeSWITCH's listener thread, applications later in the
+    session's: a set written after an application could overtake it, so it is that
+    application's neighbour, not an api."""
+    from flowengine.call.batching import collect
+    from flowengine.flows.effects import Execute
+
+    class Run:   # what collect reads of a run: resume() gives the next command
+        def __init__(self, commands):
+            self.commands = iter(commands)
+
+        def resume(self, _result):
+            return next(self.commands, None)
+
+        def set_unreported(self, name, value):
+            self.unreported[name] = value
+
+        unreported: dict = {}
+
+    first = Execute("set", "a=1", variable=("a", "1"))
+    rest = [Execute("unset", "b", wait=False), Execute("set", "c=2", wait=False, variable=("c", "2")),
+            Execute("playback", "ivr/welcome.wav")]
+    batch, after, request, direct = collect(Run(rest), first, None, lambda command: b"api")
+    assert [command for command, _ in direct] == [first]
+    assert batch == rest and after == "resume" and request is None
+    assert Run.unreported == {"a": "1"}      # the run reads it as set: no event will say so

@@ -42,3 +42,12 @@ def _walk(node):
     while isinstance(node, (dict, list)):
         yield node
         node = node["a"] if isinstance(node, dict) else node[0]
+
+
+def test_a_lone_surrogate_in_a_json_answer_is_saved_as_the_replacement_character():
+    """``"\\ud800"`` is valid JSON for a character UTF-8 cannot carry: kept, every command
+    built from the value would fail to encode and end the call."""
+    from flowengine.http.response import saved
+    out = saved(b'{"value": "a\\ud800b"}', {"v": "value"}, "the answer")
+    assert out["v"] == "a\ufffdb"
+    out["v"].encode("utf-8")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import posixpath
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from flowengine.errors import UnsafeValue
 from flowengine.flows.interpreter import _encoded
@@ -259,3 +259,36 @@ def test_call_data_in_a_playback_path_stays_a_relative_file_name(name):
     assert command.arg == name
     assert not name.startswith("/") and ".." not in name.split("/")
     assert not set(name) & set("!{}:$\\' ,")
+
+
+# -- a set by api (uuid_setvar): the value arrives exactly, or goes by the application ---------
+@SETTINGS
+@given(st.text(st.sampled_from(list("$${}\\\\'\"  \t\n\r\vns;=a1")) | st.characters(
+    codec="utf-8", exclude_categories=["Cs"]), max_size=20))
+@example("\\\"")       # a backslash FreeSWITCH would take for an escape of the quote
+@example("\\ ")
+@example(" 'x' ")
+@example("a\\")
+@example("\x01")
+@example("\x85")      # a Unicode blank at the end: FreeSWITCH trims only ASCII ones
+def test_uuid_setvar_sets_exactly_the_value_or_leaves_it_to_the_application(value):
+    from flowengine.esl import commands
+    from flowengine.quoting.api import setvar_args
+    from flowengine.replay.command_reader import CommandReader
+    uuid = "0d7a4e52-3f1c-4b8e-9a2d-5c6b7e8f9a0b"
+    args = setvar_args(uuid, "note", value)
+    if args is None:
+        # only what the application must set: what its expansion changes, control characters
+        assert (fs.var_check_const(value) or fs.has_escaped_data(value)
+                or any(c < " " and c not in "\t\n\r" or c == "\x7f" for c in value))
+        return
+    data = commands.api(f"uuid_setvar {args}")
+    (command,) = CommandReader().feed(data)          # one command, whatever the value holds
+    line = command.line[len("api uuid_setvar "):]
+    assert "\r" not in line and "\n" not in line     # mod_event_socket cuts the line there
+    # switch_api_execute trims the argument; uuid_setvar splits it in three
+    words = fs.separate_blank(fs.chars(line.strip(" \t\r\n\v"), "engine"), 3)
+    assert [fs.text_of(w) for w in words[:2]] == [uuid, "note"]
+    assert (fs.text_of(words[2]) if len(words) == 3 else "") == value
+    # and the set application would have stored the very same: its expansion changes nothing
+    assert fs.text_of(fs.expand_passes(fs.chars(value, "call"), 2, lambda name: None)[0]) == value

@@ -206,7 +206,7 @@ def test_record_writes_a_replayable_transcript(server, tmp_path):
     original = Parser().feed(load("pagd_digit").inbound())
     got = Parser().feed(recorded.inbound())
     asked = [m for m in got if isinstance(m, ApiResponse)]       # preflight's questions to the host
-    assert asked and len(got) == len(original) + 1 + len(asked)   # and the reply to nixevent
+    assert asked and len(got) == len(original) + 2 + len(asked)   # and the replies to nixevent (set-up, hangup)
     assert [r.dir for r in recorded.records[:4]] == ["out", "in", "out", "in"]
     case = Case("recorded", {"name": "recorded", "replay": str(path), "strict": True,
                              "expect": {"vars": {"choice": "2"}, "result": "hangup"}},

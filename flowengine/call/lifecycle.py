@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 from ..errors import CommandFailed
-from ..esl import OutboundProtocol, Reply, Ticket, commands
+from ..esl import ApiResponse, OutboundProtocol, Reply, Ticket, commands
 
 
 class Phase(StrEnum):
@@ -118,9 +118,13 @@ def setup(event_format: str, linger: bool, control: str | None, *, nixevent: boo
 
 def refusal(command: str, reply: object) -> CommandFailed | None:
     """FreeSWITCH refused ``command``: its reply reads ``-ERR …``. (An ``api`` output
-    starting with ``-ERR`` is that command's output, not a refusal.)"""
+    starting with ``-ERR`` is that command's output, not a refusal — except a set made by
+    ``api uuid_setvar``, which answers ``+OK`` or why it set nothing: mod_commands.c.)"""
     if isinstance(reply, Reply) and reply.refused:
         return CommandFailed(command, reply.text)
+    if isinstance(reply, ApiResponse) and command.startswith("api uuid_setvar ") \
+            and not reply.body.startswith("+OK"):
+        return CommandFailed(command, reply.body.strip()[:200])
     return None
 
 

@@ -56,10 +56,16 @@ def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | No
     lines = [first]
     lines.extend(f"{name}: {value}" for name, value in headers)
     if body is None:
-        return ("\n".join(lines) + "\n\n").encode()
+        try:
+            return ("\n".join(lines) + "\n\n").encode()
+        except UnicodeEncodeError:    # a lone surrogate: no UTF-8 for it, nothing sent
+            raise UnsafeValue("a value holds a lone UTF-16 surrogate, which has no UTF-8 form") from None
     if "\0" in body:
         raise UnsafeValue("a body contains NUL: FreeSWITCH would cut it there")
-    data = body.encode()
+    try:
+        data = body.encode()
+    except UnicodeEncodeError:
+        raise UnsafeValue("a value holds a lone UTF-16 surrogate, which has no UTF-8 form") from None
     head = "\n".join(lines) + f"\ncontent-length: {len(data)}\n\n"
     return head.encode() + data
 
@@ -139,7 +145,10 @@ def exit() -> bytes:  # noqa: A001 - FreeSWITCH's own word
 
 # -- api ----------------------------------------------------------------------------
 def api(command: str) -> bytes:
-    return _command("api " + _safe(command, "api command").strip())
+    """Blanks around it are cut as FreeSWITCH cuts them (switch_api_execute's
+    switch_strip_whitespace: space, tab, VT; CR and LF are refused), and nothing else: a
+    value ending in another Unicode blank keeps it."""
+    return _command("api " + _safe(command, "api command").strip(" \t\v"))
 
 
 def bgapi(command: str, job_uuid: str) -> bytes:

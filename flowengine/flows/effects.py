@@ -14,6 +14,8 @@ class Execute:
     ``wait=False`` is for set-up applications that complete at once (``set``): the step is
     resumed with None and the driver sends the application together with the next one,
     which FreeSWITCH runs after it (event-lock), saving a round trip per set-up.
+    A driver that can set ``variable`` by api instead sends no application for it at all
+    (:func:`flowengine.call.batching.collect`).
     """
 
     app: str
@@ -21,6 +23,9 @@ class Execute:
     timeout: float | None = None
     wait: bool = True
     note: str | None = None    # for people watching (run.py simulate): "attempt 2 of 3"; never sent
+    #: for ``set``: the variable's name and (unencoded) value, so that a driver may set it
+    #: without running the application (:mod:`flowengine.quoting.api`)
+    variable: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

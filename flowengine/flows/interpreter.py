@@ -106,6 +106,10 @@ class FlowRun:
         self.on_attempt = on_attempt
         self.frames = [Frame(flow, _initial_vars(flow, {}))]
         self.last_event: Event | None = channel
+        #: channel variables set since the last event with the channel's variables, by a
+        #: command FreeSWITCH reports in no event (``api uuid_setvar``): name (lower case) ->
+        #: value as set ("" = unset). Read before any event: those hold the old value.
+        self.unreported: dict[str, str] | None = None
         self.call_state: dict[str, Any] = {}     # what the steps set up once per call
         # for flow tests and coverage; a live call (trace=False) keeps none of them, so a
         # long-looping call costs no memory per step
@@ -163,6 +167,7 @@ class FlowRun:
         if isinstance(event, Event):
             self.last_event = event
             if event.channel_data:
+                self.unreported = None      # FreeSWITCH's own report of every variable again
                 # the newest channel data replaces the connect-time copy: one per call,
                 # not two (~4 KB each, 10,000 calls up)
                 self.channel = event
@@ -247,6 +252,11 @@ class FlowRun:
                 finally:
                     self._depth -= 1
             return value
+        unreported = self.unreported
+        if unreported is not None:
+            value = unreported.get(name.lower().removeprefix("variable_"))
+            if value is not None:   # set by the flow and not in any event yet: as it was set
+                return value or None
         header = WELL_KNOWN.get(name) or WELL_KNOWN.get(name.lower())
         if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
             name = name[9:]
@@ -259,6 +269,13 @@ class FlowRun:
         if header is None:
             return self._any_case(name)
         return None
+
+    def set_unreported(self, name: str, value: str) -> None:
+        """The channel variable ``name`` is now ``value`` (a Text keeps its marks), set in a
+        way no event reports (:attr:`unreported`)."""
+        if self.unreported is None:
+            self.unreported = {}
+        self.unreported[name.lower()] = value
 
     def _any_case(self, name: str) -> str | None:
         """FreeSWITCH finds channel variables whatever their case (switch_event.c compares

@@ -75,5 +75,10 @@ def saved(body: bytes, save: dict[str, str], source: str) -> dict[str, str]:
         text = "" if value is None else "true" if value is True else "false" if value is False else str(value)
         if len(text) > MAX_VALUE:
             raise Unreadable(f"{path!r} is {len(text)} characters, more than {MAX_VALUE}")
-        out[name] = data(text, source)
+        out[name] = data(_SURROGATE.sub("\ufffd", text), source)   # as events are read (esl/event.py)
     return out
+
+
+#: a lone surrogate (JSON may spell one as ``\ud800``): kept, it would make every command
+#: built from the value unencodable and end the call with an encoding error
+_SURROGATE = re.compile("[\ud800-\udfff]")

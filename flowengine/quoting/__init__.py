@@ -8,7 +8,9 @@
 - :func:`path`: a file name (prompts, recordings);
 - :func:`name`: a queue, conference room or PIN, call data only as letters and digits;
 - :func:`speak_arg`: ``speak``'s ``engine|voice|text``, the text unable to change either.
-- :func:`url.url`: an ``http`` step's URL (:mod:`.url`: call data only in the path and query).
+- :func:`url.url`: an ``http`` step's URL (:mod:`.url`: call data only in the path and query);
+- :func:`api.setvar_args`: a ``set`` made by ``api uuid_setvar`` (:mod:`.api`: the value
+  exactly, or None and the ``set`` application makes it).
 
 Values carry which characters came from the call (:class:`Text`); a plain ``str`` counts as
 call data throughout. What cannot be made safe raises

@@ -118,7 +118,9 @@ class ReplayFreeSwitch:
             if step is not None and _same(command, step.command):
                 self._match(command, step)
                 self._next += 1
-                out.extend((gap, self._substitute(chunk)) for gap, chunk in step.answers)
+                by_api = command.word == "api" and step.command.word == "sendmsg"   # a recorded set (_same)
+                answers = _set_by_api(step) if by_api else step.answers
+                out.extend((gap, self._substitute(chunk)) for gap, chunk in answers)
                 continue
             # nixevent only narrows what FreeSWITCH sends, and the recording holds every
             # event there was: answered as FreeSWITCH does, even when strict
@@ -177,6 +179,8 @@ class ReplayFreeSwitch:
             return api_response(answer)
         if command.word in CONTROL_REPLIES:
             return reply(CONTROL_REPLIES[command.word])
+        if command.setvar() is not None:   # a set the recording lacks, made by api: no event
+            return api_response("+OK\n")
         if command.word == "filter":
             parts = command.line.split(" ", 2)
             return reply(f"+OK filter added. [{parts[1] if len(parts) > 1 else ''}]"
@@ -228,13 +232,40 @@ def _same(sent: Command, want: Command) -> bool:
     recorded hangup application with the same cause: both end the call with
     switch_channel_hangup (switch_ivr.c, switch_ivr_parse_event's CMD_HANGUP; mod_dptools.c,
     hangup_function), the command without the application's two execute events, which a
-    flow call does not read after CHANNEL_HANGUP."""
+    flow call does not read after CHANNEL_HANGUP. Likewise ``api uuid_setvar`` is a recorded
+    ``set`` of the same value (nothing to expand in it: no ``$``, no backslash): both leave the channel variable so
+    (mod_commands.c, uuid_setvar_function; mod_dptools.c, base_set), the api without the
+    application's events (:func:`_set_by_api`)."""
     if sent.word == "sendmsg" and sent.header("call-command") == "hangup" and want.app == "hangup":
         return (sent.header("hangup-cause") or "NORMAL_CLEARING") == (want.app_arg or "NORMAL_CLEARING")
+    setvar = sent.setvar()
+    if setvar is not None and want.app == "set" and "$" not in want.app_arg and "\\" not in want.app_arg:
+        name, _, value = want.app_arg.partition("=")
+        return setvar[1] == name and (setvar[2] or "") == value
     if want.word == "sendmsg" and want.header("call-command") == "execute":
         return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
                 and sent.app == want.app and sent.app_arg == want.app_arg)
     return sent.line.strip().lower() == want.line.strip().lower()
+
+
+def _set_by_api(step: _Step) -> list[tuple[float, bytes]]:
+    """What FreeSWITCH sends for ``api uuid_setvar`` where the recording ran ``set``: the
+    api's ``+OK``, then the step's other frames, without the application's reply and its
+    CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE (the api runs no application)."""
+    key = (step.command.header("Event-UUID") or "").encode()
+    out: list[tuple[float, bytes]] = [(0.0, api_response("+OK\n"))]
+    starts, at = {}, 0       # a frame may have been read in pieces: frame them all at once
+    for gap, chunk in step.answers:
+        starts[at] = gap
+        at += len(chunk)
+    replied, at = False, 0
+    for frame, content_type in _frames(b"".join(chunk for _, chunk in step.answers)):
+        gap, at = starts.get(at, 0.0), at + len(frame)
+        if content_type == b"command/reply" and not replied:
+            replied = True
+        elif not (key and content_type.startswith(b"text/event") and key in frame):
+            out.append((gap, frame))
+    return out
 
 
 def _fold_questions(steps: list[_Step]) -> tuple[list[_Step], dict[str, str]]:

@@ -160,7 +160,7 @@ class ScriptedFreeSwitch:
             self.gone = True
             return reply("+OK bye") + disconnect_notice(self.uuid, linger=False)
         if command.line.startswith("api uuid_setvar "):
-            return self._setvar(command.line.split(" ", 4)[2:])
+            return self._setvar(command.setvar())
         if command.line.startswith("api uuid_break "):
             return self._break(command.line.split(" ", 2)[2])
         if word == "api":
@@ -193,15 +193,19 @@ class ScriptedFreeSwitch:
         self.caller.actions.popleft()
         return [(0.0, self.hang_up(due["hangup"] if isinstance(due["hangup"], str) else "NORMAL_CLEARING"))]
 
-    def _setvar(self, args: list[str]) -> bytes:
-        """``api uuid_setvar <uuid> <name> [value]``: no value unsets (mod_commands.c
-        uuid_setvar_function); no event is fired."""
-        if len(args) < 2 or args[0] != self.uuid:
+    def _setvar(self, args: tuple[str, str, str | None] | None) -> bytes:
+        """``api uuid_setvar <uuid> <name> [value]``, its argument read as FreeSWITCH reads
+        it (:meth:`~flowengine.replay.command_reader.Command.setvar`): no value unsets
+        (mod_commands.c, uuid_setvar_function); no event is fired."""
+        if args is None:
+            return api_response("-USAGE: <uuid> <var> [value]\n")
+        uuid, name, value = args
+        if uuid != self.uuid:
             return api_response("-ERR No such channel!\n")
-        if len(args) == 3 and args[2]:
-            self.vars[args[1]] = args[2]
+        if value:
+            self.vars[name] = value
         else:
-            self.vars.pop(args[1], None)
+            self.vars.pop(name, None)
         return api_response("+OK\n")
 
     def reconnect(self) -> None:

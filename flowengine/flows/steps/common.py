@@ -36,7 +36,7 @@ def ensure_var(run, name: str, value: str):
         path(text, name)      # prompts are read from under it: the call names folders, never climbs
     known = run.call_state.setdefault("channel_vars", {})
     if known.get(name) != text:
-        yield Execute("set", join([literal(f"{name}="), text]), wait=False)
+        yield Execute("set", join([literal(f"{name}="), text]), wait=False, variable=(name, text))
         known[name] = text
 
 

@@ -1,7 +1,10 @@
 """set / export / vars: channel variables (FreeSWITCH ``set`` / ``export``) and flow variables.
 
 The three may share one step. ``set`` expands its value a second time (mod_dptools.c,
-base_set), which the argument's encoding accounts for (:mod:`flowengine.quoting`).
+base_set), which the argument's encoding accounts for (:mod:`flowengine.quoting`). Each
+``set`` names its variable and value (``Execute.variable``): the server makes it with
+``api uuid_setvar`` instead, with no application and no events, wherever that sets the
+same value (:mod:`flowengine.quoting.api`, :func:`flowengine.call.batching.collect`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ def run(flow_run, step):
     for app in ("set", "export"):
         for name, value in spec.get(app, {}).items():
             text = flow_run.expand(value)
-            yield Execute(app, join([literal(f"{name}="), text]))
+            yield Execute(app, join([literal(f"{name}="), text]), variable=(name, text) if app == "set" else None)
             flow_run.call_state.setdefault("channel_vars", {})[name] = text
     return "done"
 
