@@ -223,3 +223,11 @@ def test_a_hangup_during_the_request_cancels_it_in_the_worker(server, crm, tmp_p
     assert played(Call(srv.port).result()) == ["vip.wav"]
     assert not Crm.release.is_set()
     assert srv.stop() == 0
+
+
+def test_a_worker_whose_server_is_killed_exits(server, crm, tmp_path):
+    srv = server("--flows", str(tmp_path))
+    pid = worker_pid(srv)
+    srv.proc.kill()                    # no shutdown: the worker reads EOF on its socket
+    srv.proc.wait()
+    wait_until(lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z")

@@ -22,8 +22,11 @@ host (:mod:`.breaker`). TLS is verified against the system's CAs (or ``ca_file``
 Redirects are not followed: a 3xx is a status like any other. Retries only for idempotent
 methods, on a connection failure or a 502/503/504, with backoff, within the timeout.
 
-One request costs one greenlet while it is in flight (the driver spawns it); nothing per
-call otherwise.
+One request costs one greenlet while it is in flight (the server's HTTP worker,
+:mod:`.worker`, spawns it; or an in-process driver); nothing per call otherwise. The server
+runs this client in its HTTP worker process, not on the call loop
+(:mod:`flowengine.server.http_worker`): :meth:`HttpClient.fetch` there, and :func:`report`
+in the server from the answer.
 """
 
 from __future__ import annotations

@@ -18,9 +18,13 @@ from typing import Any, Callable
 
 log = logging.getLogger("flowengine.server")
 
-#: how many answers one turn of the loop hands out (bench/http_wait.py: 4 keeps a batch
-#: well under a millisecond and still carries thousands of answers a second)
-PER_ITERATION = 4
+#: how many answers one turn of the loop hands out. Resuming a call with its answer costs
+#: ~0.2 ms on the benchmark's machine (its flow's next step with it: building the next
+#: request, its URL encoded; measured with cProfile during bench/http_wait.py's waves), so
+#: 2 keeps a batch near 0.4 ms, the most another call's event waits behind it (4 gave
+#: +1.5 ms at p99 there); a turn of the loop costs ~20 µs, so 2 per turn still carries
+#: thousands of answers a second.
+PER_ITERATION = 2
 
 
 class Paced:
