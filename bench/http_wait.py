@@ -225,7 +225,10 @@ def main() -> int:
         old = results.read_text()
         if HTTP_SECTION not in old:
             old = old.rstrip("\n") + f"\n\n{HTTP_SECTION} (bench/http_wait.py)\n"
-        results.write_text(old.rstrip("\n") + "\n\n" + text)
+        start = old.index(HTTP_SECTION)
+        end = old.find("\n## ", start + len(HTTP_SECTION))   # the section's end: the next section
+        end = len(old) if end < 0 else end
+        results.write_text(old[:end].rstrip("\n") + "\n\n" + text + old[end:])
     return 1 if lost else 0
 
 
