@@ -20,7 +20,7 @@ import pytest
 from flowengine.replay.command_reader import CommandReader
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
-from .test_operations import Call, played
+from .test_operations import Call, free_port, get, metric, played
 
 FLOW = """\
 name: crm
@@ -156,7 +156,8 @@ def test_the_request_is_made_by_the_worker_process_which_holds_no_listening_sock
 
 
 def test_a_killed_worker_ends_its_requests_as_errors_and_the_next_call_is_served_by_a_new_one(server, crm, tmp_path):
-    srv = server("--flows", str(tmp_path))
+    metrics = free_port()
+    srv = server("--flows", str(tmp_path), "--metrics", f"127.0.0.1:{metrics}")
     pid = worker_pid(srv)
     slow = Call(srv.port, caller=SLOW)
     wait_until(lambda: Crm.seen and any("hold.wav" in c for c in slow.commands))
@@ -170,6 +171,14 @@ def test_a_killed_worker_ends_its_requests_as_errors_and_the_next_call_is_served
     second = worker_pid(srv, 2)
     assert second != pid
     assert played(Call(srv.port).result()) == ["vip.wav"]
+    srv.wait_for("call end")
+    time.sleep(0.2)
+    _, text = get(f"http://127.0.0.1:{metrics}/metrics")
+    host = f"127.0.0.1:{crm.server_address[1]}"
+    assert metric(text, "flowengine_http_worker_restarts_total") == 1
+    for outcome in ("error", "2xx"):     # counted by the server from the answers, the worker's death's too
+        assert metric(text, f'flowengine_http_requests_total{{flow="crm",host="{host}",outcome="{outcome}",'
+                            'step="lookup"}') == 1
     assert srv.stop() == 0
 
 

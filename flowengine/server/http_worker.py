@@ -186,6 +186,8 @@ class HttpWorker:
         if self._closed:
             return
         self.restarts += 1
+        if self.metrics is not None:
+            self.metrics.http_worker_restarts.inc()
         lived = time.monotonic() - link.started
         self._backoff = 0.0 if lived >= _STABLE else min(_BACKOFF_MAX, max(_BACKOFF_MIN, self._backoff * 2))
         log.error("the HTTP worker (pid %d) stopped (%s) after %.1f s; %d request(s) in flight end as errors; "
