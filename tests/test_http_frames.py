@@ -91,6 +91,8 @@ while data := sock.recv(65536):
             sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"{}", "application/json")))
         elif path == "garbage":
             sock.sendall(frames.PREFIX.pack(5, 0) + b"{bad}")
+        elif path == "wrong":          # a frame, but an answer with fields of the wrong kind
+            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"", None)))
 """
 
 
@@ -126,9 +128,19 @@ def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_anothe
         while worker.pid in (None, first):           # started again after a short backoff
             assert time.monotonic() < deadline
             gevent.sleep(0.01)
+        second = worker.pid
+        ask("wrong")
+        wait_for("wrong")
+        for name in ("wrong",):
+            assert results[name].failure == HttpFailure.ERROR
+            assert results[name].reason == "the HTTP worker stopped during the request"
+        deadline = time.monotonic() + 10
+        while worker.pid in (None, first, second):   # again, after a longer backoff
+            assert time.monotonic() < deadline
+            gevent.sleep(0.01)
         results.pop("ok")
         ask("ok")
         wait_for("ok")
-        assert results["ok"].status == 200 and worker.restarts == 1
+        assert results["ok"].status == 200 and worker.restarts == 2
     finally:
         worker.close()

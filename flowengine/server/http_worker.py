@@ -347,18 +347,19 @@ class HttpWorker:
                     continue
                 if header.get("t") != "ans":
                     raise frames.Malformed(f"a frame of kind {header.get('t')!r}")
-                ticket = link.pending.pop(frames.ident(header), None)
-                if ticket is None:
-                    continue            # cancelled meanwhile
-                self._in_flight -= 1
+                ident = frames.ident(header)
                 if body is None:
                     result = HttpResult.failed(HttpFailure.ERROR, f"an answer of {length} bytes, more than "
                                                f"{self.limits.max_body}")
                 else:
                     result = frames.answer(header, body)
-            except frames.Malformed as exc:
+            except frames.Malformed as exc:   # its request, still pending, fails with the others
                 self._broken(link, str(exc))
                 continue
+            ticket = link.pending.pop(ident, None)
+            if ticket is None:
+                continue            # cancelled meanwhile
+            self._in_flight -= 1
             return partial(self._deliver, ticket, result)
 
     def _broken(self, link: _Link, why: str) -> None:
