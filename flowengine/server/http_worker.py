@@ -56,8 +56,9 @@ _RECV = 262144
 #: a worker that ran this long before it stopped is started again at once
 _STABLE = 10.0
 _BACKOFF_MIN, _BACKOFF_MAX = 0.25, 5.0
-#: what a request frame may hold besides its body (URL, headers)
-_OVERHEAD = frames.MAX_HEADER
+#: what a frame may hold besides its body; unread answers past twice a whole frame pause
+#: the reading from the worker until they are handed out
+_OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
 
 
 class Ticket:
