@@ -70,7 +70,8 @@ def test_an_answer_with_fields_of_the_wrong_kind_is_refused(header):
 
 
 # A worker that answers by the request's path: /big with more than the cap, /ok as it
-# should, /garbage with a frame that is not one; /never not at all.
+# should, /garbage with a frame that is not one, /wrong with an answer of the wrong shape,
+# /hold at the next /flush, all in one write; /never not at all.
 FAKE = """
 import socket, sys
 from flowengine.flows.effects import HttpResult
@@ -78,6 +79,7 @@ from flowengine.http import frames
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=int(sys.argv[1]))
 sock.sendall(frames.ready_frame())
 reader = frames.Reader(1 << 20)
+held = []
 while data := sock.recv(65536):
     reader.feed(data)
     while (frame := reader.next()) is not None:
@@ -93,6 +95,11 @@ while data := sock.recv(65536):
             sock.sendall(frames.PREFIX.pack(5, 0) + b"{bad}")
         elif path == "wrong":          # a frame, but an answer with fields of the wrong kind
             sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"", None)))
+        elif path == "hold":           # answered all at once, at the next /flush
+            held.append(header["id"])
+        elif path == "flush":
+            sock.sendall(b"".join(frames.answer_frame(i, HttpResult(200, b"{}")) for i in held + [header["id"]]))
+            held.clear()
 """
 
 
@@ -142,5 +149,29 @@ def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_anothe
         ask("ok")
         wait_for("ok")
         assert results["ok"].status == 200 and worker.restarts == 2
+    finally:
+        worker.close()
+
+
+def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
+    """Far more answers than the reader holds unread (twice a whole frame): it stops reading
+    from the worker, hands out what it holds, reads on; every call gets its own answer."""
+    worker = HttpWorker(Limits(total=20000, max_body=10), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker.start(gevent.get_hub().loop)
+    got: list[int] = []
+    paused: list[bool] = []
+    try:
+        for i in range(6001):          # ~130 bytes an answer, 780 KB in one write; the reader holds ~512 KiB
+            worker.submit(HttpRequest("GET", "http://127.0.0.1:9/" + ("flush" if i == 6000 else "hold")),
+                          f"call-{i}", lambda result, i=i: (got.append(i) if result.status == 200 else None,
+                                                            paused.append(worker._live.paused)))
+        deadline = time.monotonic() + 60
+        while len(got) < 6001:
+            assert time.monotonic() < deadline, len(got)
+            gevent.sleep(0.01)
+        assert got == list(range(6001))
+        assert any(paused)                        # it did stop reading while it held a lot
+        gevent.sleep(0.05)
+        assert not worker._live.paused             # and reads on once it has handed them out
     finally:
         worker.close()
