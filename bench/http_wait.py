@@ -6,8 +6,15 @@ Two runs of the same paced IVR load (``--paced`` calls up, each application taki
 webhook that answers after ``--delay`` s, over and over (an ``http`` step in a loop). It
 reports: calls lost (placed and not completed, in either group, and webhook requests that
 did not end 2xx), the IVR's step turnaround p50/p99 in both runs, the server's RSS per
-waiting call, and the requests per second the engine sustained. The webhook is gevent's
-WSGI server in a process of its own; the server (pinned to core 0 with ``--pin``) is run.py.
+waiting call, the requests per second the engine sustained, and the CPU and RSS of the
+server process and of its HTTP worker process apart (the worker performs the requests;
+the server only sends and reads frames, whose cost per frame is measured here too). The
+webhook is gevent's WSGI server in a process of its own; the server is run.py. With
+``--pin`` the server is on core 0 and the webhook, the load and the HTTP worker on core 1
+(the worker would inherit the server's core; it is moved once it is up), the worker at
+nice 10: on a two-core machine that core is oversubscribed (the worker alone takes ~70%
+of it), and the load generator, which times the IVR calls' turnaround, must not wait
+behind it, nor the webhook, which stands for another machine.
 
 Run: ``python3 bench/http_wait.py --pin`` (1,000 waiting calls, 500 ms webhook); ``--write``
 puts the table in bench/RESULTS.md (its own section, which bench/run.py keeps).
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -30,8 +38,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import loadgen  # noqa: E402
-from run import HTTP_SECTION, cpu_seconds, free_port, pinned, rss_kb, wait_listening  # noqa: E402  (bench/run.py)
+from run import HTTP_SECTION, free_port, pinned, wait_listening  # noqa: E402  (bench/run.py)
 
+from flowengine.http.frames import per_frame_cost  # noqa: E402
 from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
 
 WEBHOOK = """
@@ -72,6 +81,36 @@ class WaitingCall(loadgen.Call):
             super()._answer(command)
 
 
+def http_worker(server_pid: int, timeout: float = 20.0) -> int:
+    """The pid of the server's HTTP worker process (its child running flowengine.http.worker)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == server_pid and b"flowengine.http.worker" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+        time.sleep(0.05)
+    raise RuntimeError("the server started no HTTP worker")
+
+
+def own_cpu(pid: int) -> float:
+    """CPU seconds of this one process (bench/run.py's cpu_seconds adds its children)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
 def metric(port: int, name: str) -> float:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
@@ -94,7 +133,7 @@ async def paced_with_waiting(port: int, args, waiting: int, server_pid: int) -> 
     out: dict = {"started": time.monotonic()}
     if waiting:
         await asyncio.sleep(args.delay * 2)   # every waiting call is in its loop
-        out["rss_waiting_kb"] = rss_kb(server_pid)
+        out["rss_waiting_kb"] = own_rss_kb(server_pid)
     wall = await loadgen.run_paced(port, args.paced, args.seconds, args.pace, paced)
     if dones:
         await asyncio.wait_for(asyncio.gather(*dones), args.rounds * (args.delay + 5) + 60)
@@ -114,7 +153,8 @@ def main() -> int:
     ap.add_argument("--paced", type=int, default=200, help="IVR calls up at once (default 200)")
     ap.add_argument("--pace", type=float, default=0.5, help="seconds an IVR application takes (default 0.5)")
     ap.add_argument("--seconds", type=float, default=12.0, help="length of each paced run (default 12)")
-    ap.add_argument("--pin", action="store_true", help="server on core 0, webhook and load on core 1")
+    ap.add_argument("--pin", action="store_true", help="server on core 0; webhook, load and HTTP worker (nice 10) "
+                                                       "on core 1")
     ap.add_argument("--write", action="store_true", help="add the table to bench/RESULTS.md's webhook section")
     args = ap.parse_args()
 
@@ -131,14 +171,20 @@ def main() -> int:
                               cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, server)
+        worker = http_worker(server.pid)
+        if args.pin:
+            os.sched_setaffinity(worker, {1})
+            os.setpriority(os.PRIO_PROCESS, worker, 10)
         time.sleep(0.5)
         asyncio.run(loadgen.run_calls(port, 200, 50, loadgen.Stats()))   # warm-up
         base = asyncio.run(paced_with_waiting(port, args, 0, server.pid))
-        rss_before = rss_kb(server.pid)
+        rss_before, worker_rss_before = own_rss_kb(server.pid), own_rss_kb(worker)
         requests0 = metric(metrics_port, "flowengine_http_requests_total")
-        cpu0 = cpu_seconds(server.pid)
+        cpu0, worker_cpu0 = own_cpu(server.pid), own_cpu(worker)
         loaded = asyncio.run(paced_with_waiting(port, args, args.waiting, server.pid))
-        cpu = cpu_seconds(server.pid) - cpu0
+        cpu, worker_cpu = own_cpu(server.pid) - cpu0, own_cpu(worker) - worker_cpu0
+        worker_rss = own_rss_kb(worker)
+        assert http_worker(server.pid, 1) == worker, "the HTTP worker was restarted during the run"
         took = loaded["ended"] - loaded["started"]   # the waiting calls' whole life
         requests = metric(metrics_port, "flowengine_http_requests_total") - requests0
         ok = metric(metrics_port, 'flowengine_http_requests_total{flow="bench_http",host="127.0.0.1:'
@@ -160,8 +206,14 @@ def main() -> int:
         ("RSS per waiting call", f"{(loaded['rss_waiting_kb'] - rss_before) / max(args.waiting, 1):.1f} KB"),
         ("webhook requests/s sustained", f"{requests / took:.0f} ({int(requests)} in {took:.1f} s; at most "
                                          f"{args.waiting / args.delay:.0f}/s with this delay)"),
-        ("server CPU during it", f"{cpu / took * 100:.0f}% of a core; {cpu * 1000 / max(requests, 1):.3f} ms per request "
-                                 "(the IVR calls' included)"),
+        ("server process CPU during it", f"{cpu / took * 100:.0f}% of a core; {cpu * 1000 / max(requests, 1):.3f} ms "
+                                         "per request (the IVR calls' included)"),
+        ("HTTP worker process CPU during it", f"{worker_cpu / took * 100:.0f}% of a core; "
+                                              f"{worker_cpu * 1000 / max(requests, 1):.3f} ms per request"
+                                              f"{' (on core 1, nice 10)' if args.pin else ''}"),
+        ("HTTP worker RSS idle / loaded", f"{worker_rss_before / 1024:.1f} / {worker_rss / 1024:.1f} MB"),
+        ("frame cost in the server (encode request / decode answer)",
+         "{encode request:.1f} / {decode answer:.1f} µs".format(**per_frame_cost())),
     ]
     text = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.waiting} calls each asking a "
             f"{args.delay * 1000:.0f} ms webhook {args.rounds} times, {args.paced} paced IVR calls "
@@ -173,7 +225,10 @@ def main() -> int:
         old = results.read_text()
         if HTTP_SECTION not in old:
             old = old.rstrip("\n") + f"\n\n{HTTP_SECTION} (bench/http_wait.py)\n"
-        results.write_text(old.rstrip("\n") + "\n\n" + text)
+        start = old.index(HTTP_SECTION)
+        end = old.find("\n## ", start + len(HTTP_SECTION))   # the section's end: the next section
+        end = len(old) if end < 0 else end
+        results.write_text(old[:end].rstrip("\n") + "\n\n" + text + old[end:])
     return 1 if lost else 0
 
 

@@ -22,8 +22,11 @@ host (:mod:`.breaker`). TLS is verified against the system's CAs (or ``ca_file``
 Redirects are not followed: a 3xx is a status like any other. Retries only for idempotent
 methods, on a connection failure or a 502/503/504, with backoff, within the timeout.
 
-One request costs one greenlet while it is in flight (the driver spawns it); nothing per
-call otherwise.
+One request costs one greenlet while it is in flight (the server's HTTP worker,
+:mod:`.worker`, spawns it; or an in-process driver); nothing per call otherwise. The server
+runs this client in its HTTP worker process, not on the call loop
+(:mod:`flowengine.server.http_worker`): :meth:`HttpClient.fetch` there, and :func:`report`
+in the server from the answer.
 """
 
 from __future__ import annotations
@@ -113,14 +116,19 @@ class HttpClient:
         self._per_host: dict[str, int] = {}
 
     def perform(self, request: HttpRequest, call: str = "-") -> HttpResult:
-        """The result of ``request``: never raises (a failure is an :class:`HttpResult`)."""
-        started = time.monotonic()
-        host = request.host
-        result = self._guarded(request, host, started)
-        result = HttpResult(result.status, result.body, result.content_type, result.failure,
-                            request.masked(result.reason), time.monotonic() - started)
-        self._report(request, host, call, result)
+        """The result of ``request``, counted and logged: never raises (a failure is an
+        :class:`HttpResult`)."""
+        result = self.fetch(request)
+        report(request, call, result, self.metrics)
         return result
+
+    def fetch(self, request: HttpRequest) -> HttpResult:
+        """The result of ``request``, its reason masked and its time measured, neither
+        counted nor logged (the HTTP worker's server process does that, :func:`report`)."""
+        started = time.monotonic()
+        result = self._guarded(request, request.host, started)
+        return HttpResult(result.status, result.body, result.content_type, result.failure,
+                          request.masked(result.reason), time.monotonic() - started)
 
     def _guarded(self, request: HttpRequest, host: str, started: float) -> HttpResult:
         if self.in_flight >= self.limits.total:
@@ -235,22 +243,27 @@ class HttpClient:
     def _over(self, response: Any, cap: int) -> HttpResult:
         return HttpResult.failed(HttpFailure.ERROR, f"response over {cap} bytes (status {response.status})")
 
-    def _report(self, request: HttpRequest, host: str, call: str, result: HttpResult) -> None:
-        if self.metrics is not None:
-            self.metrics.http_request(request.flow, request.step, host, _outcome(result), result.seconds)
-        if not log.isEnabledFor(logging.INFO):
-            return
-        ms = result.seconds * 1000
-        path = request.masked(shown_url(request.url)).split(host, 1)[-1] or "/"
-        log.info("http call=%s flow=%s step=%s method=%s host=%s path=%s status=%s ms=%d%s", call, request.flow,
-                 request.step, request.method, host, path, result.summary, ms,
-                 f" reason={result.reason!r}" if result.failure is not None else "",
-                 extra={"call": call, "flow": request.flow, "step": request.step, "ms": round(ms, 1)})
-
     def close(self) -> None:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+
+
+def report(request: HttpRequest, call: str, result: HttpResult, metrics: Any = None) -> None:
+    """A request's one log line and its metrics (``metrics``: a
+    :class:`~flowengine.server.metrics.Metrics`, or None). Only the request's masked,
+    query-less URL is shown, never a secret."""
+    host = request.host
+    if metrics is not None:
+        metrics.http_request(request.flow, request.step, host, _outcome(result), result.seconds)
+    if not log.isEnabledFor(logging.INFO):
+        return
+    ms = result.seconds * 1000
+    path = request.masked(shown_url(request.url)).split(host, 1)[-1] or "/"
+    log.info("http call=%s flow=%s step=%s method=%s host=%s path=%s status=%s ms=%d%s", call, request.flow,
+             request.step, request.method, host, path, result.summary, ms,
+             f" reason={result.reason!r}" if result.failure is not None else "",
+             extra={"call": call, "flow": request.flow, "step": request.step, "ms": round(ms, 1)})
 
 
 def _outcome(result: HttpResult) -> str:

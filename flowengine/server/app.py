@@ -35,6 +35,7 @@ from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
 from .evented import DEFAULT_BUDGET_BYTES, EventedCall
+from .http_worker import InProcessHttp
 
 log = logging.getLogger("flowengine.server")
 
@@ -87,11 +88,12 @@ class CallServer:
         # what all this server's calls together may hold of unparsed input (--max-buffered-bytes)
         self.budget = BufferBudget(buffered_bytes)
         self.recorder = recorder  # a Recorder, or None
-        # what the flows' http steps are performed with: one pool set and breaker per server
-        self.http = http
-        if self.http is None and flows is not None:
+        # what the flows' http steps are performed with: one pool set and breaker per server,
+        # in its HTTP worker process (.http_worker.HttpWorker, run.py's) or in process
+        if http is None and flows is not None:
             from ..http import HttpClient
-            self.http = HttpClient(metrics=metrics)
+            http = HttpClient(metrics=metrics)
+        self.http = InProcessHttp(http) if http is not None and not hasattr(http, "submit") else http
         self.allow = allow or []
         self.drain_seconds = drain_seconds
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
@@ -140,6 +142,8 @@ class CallServer:
 
     def start(self) -> None:
         self._server.start()
+        if hasattr(self.http, "start"):  # the HTTP worker: after the listener, which it does not inherit
+            self.http.start(self._server.loop)
         log.info("listening on %s:%d", *self._server.address[:2])
 
     def serve_until_stopped(self) -> None:
@@ -180,6 +184,8 @@ class CallServer:
             self._pool.kill(timeout=1)
             for call in list(self.calls):  # FreeSWITCH never reported them gone: let go
                 call.close()
+        if self.http is not None:
+            self.http.close()
         log.info("stopped after %d call(s)", self.calls_total)
 
     # -- one call -----------------------------------------------------------------------

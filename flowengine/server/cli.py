@@ -24,7 +24,8 @@ from .app import CallServer, install_signal_handlers, parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
-from ..http import HttpClient, Limits as HttpLimits
+from ..http import Limits as HttpLimits
+from .http_worker import HttpWorker
 from ..preflight.hosts import HOSTS
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
@@ -197,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
                         reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes,
                         failover=args.failover, failover_key=key,
-                        http=HttpClient(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
-                                        ca_file=args.http_ca, metrics=metrics))
+                        http=HttpWorker(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
+                                        ca_file=args.http_ca, metrics=metrics, log_level=args.log_level,
+                                        log_format=args.log_format,
+                                        log_tag=f"w{index} " if index is not None else ""))
     install_signal_handlers(server)
     gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(library.reload))
     if library.changed():  # edited (and maybe SIGHUP, ignored till now) while we started

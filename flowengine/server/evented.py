@@ -24,11 +24,10 @@ import time
 from functools import partial
 from typing import Any, Callable
 
-import gevent
-
 from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
-from ..flows.effects import HttpFailure, HttpResult
+from ..flows.effects import HttpResult
+from .http_worker import InProcessHttp
 
 log = logging.getLogger("flowengine.server")
 
@@ -45,11 +44,11 @@ _DEFAULT_CLIENT: Any = None
 
 
 def default_client() -> Any:
-    """The process's HTTP client, for calls whose server gave none."""
+    """The process's HTTP client, for calls whose server gave none: in process."""
     global _DEFAULT_CLIENT
     if _DEFAULT_CLIENT is None:
         from ..http import HttpClient
-        _DEFAULT_CLIENT = HttpClient()
+        _DEFAULT_CLIENT = InProcessHttp(HttpClient())
     return _DEFAULT_CLIENT
 
 
@@ -79,8 +78,9 @@ class EventedCall:
         self.timer_at = 0.0
         self._named = recording is None
         self._closed = False
-        self.http = http                # an HttpClient (flowengine.http), made at the first request if None
-        self._request: tuple[int, Any] | None = None  # (token, greenlet) of the request in flight
+        # an HttpWorker or InProcessHttp (.http_worker), or a bare HttpClient; made at the first request if None
+        self.http = http
+        self._request: tuple[int, Any] | None = None  # (token, what http.cancel takes) of the request in flight
         self.reader = loop.io(sock.fileno(), 1)
         self.reader.start(self._readable)
         self._apply(call.start, None)
@@ -193,17 +193,16 @@ class EventedCall:
 
     # -- an HTTP request in flight ------------------------------------------------------
     def _perform(self, token: int, request: Any) -> None:
-        if self.http is None:
-            self.http = default_client()
-        self._request = (token, gevent.spawn(self._answered, token, request))
+        http = self.http
+        if http is None:
+            http = self.http = default_client()
+        elif not hasattr(http, "submit"):  # a bare HttpClient (flowengine.http): its greenlets
+            http = self.http = InProcessHttp(http)
+        self._request = (token, http.submit(request, self.call.proto.uuid or "-", partial(self._answered, token)))
 
-    def _answered(self, token: int, request: Any) -> None:
-        """In the request's greenlet: perform it, hand the answer to the call."""
-        try:
-            result = self.http.perform(request, self.call.proto.uuid or "-")
-        except Exception as exc:  # a bug in the client must end only this step, as an error
-            log.exception("call %s: HTTP request failed", self.call.proto.uuid or "-")
-            result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
+    def _answered(self, token: int, result: HttpResult) -> None:
+        """The answer (from the HTTP worker's answers, handed out a few per turn of the
+        loop; or the request's greenlet): to the call."""
         if self._request is not None and self._request[0] == token:
             self._request = None
         if not self._closed:
@@ -212,7 +211,7 @@ class EventedCall:
     def _drop_request(self) -> None:
         request, self._request = self._request, None
         if request is not None:
-            request[1].kill(block=False)
+            self.http.cancel(request[1])
 
     def _write(self, data: bytes) -> str | None:
         """Write without blocking; what the kernel cannot take now waits for writability."""

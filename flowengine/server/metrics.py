@@ -72,6 +72,9 @@ class Metrics:
         self.http_seconds = Histogram("flowengine_http_request_duration_seconds", "HTTP requests of http steps, "
                                       "whole request with retries", ["flow", "step", "host"],
                                       buckets=_HTTP_BUCKETS, registry=registry)
+        self.http_worker_restarts = Counter("flowengine_http_worker_restarts", "Times the HTTP worker process "
+                                            "stopped (its requests in flight ended as errors) and another was "
+                                            "started", registry=registry)
         self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"],
                                registry=registry)
         self.build = Gauge("flowengine_build_info", "Always 1: the flowengine version running",

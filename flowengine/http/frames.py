@@ -1,0 +1,216 @@
+"""The frames between a server process and its HTTP worker (:mod:`.worker`), no I/O.
+
+One frame: ``!II`` (the header's length, the body's length), a JSON header of plain
+types, then the body as raw bytes. JSON for the header because decoding it can only give
+plain values (never pickle; :mod:`marshal` is documented as unsafe against malformed
+data); the body goes raw so a response of up to a MiB is neither escaped nor copied into
+a string. A small frame costs a few microseconds to encode or decode (``bench/http_wait.py``
+measures it: :func:`per_frame_cost`).
+
+Frames, by the header's ``t``:
+
+- ``req`` (server → worker): ``id``, the call's uuid, and the :class:`HttpRequest` fields
+  the worker needs (the secrets too: the worker masks its reason with them; neither side
+  logs them); the body is the request's body.
+- ``cancel`` (server → worker): ``id``; the call no longer waits (its caller hung up):
+  the worker drops the request, which frees its place under the caps.
+- ``ans`` (worker → server): ``id`` and the :class:`HttpResult` fields; the body is the
+  response's.
+- ``ready`` (worker → server, first): the worker has loaded and reads requests (those
+  written before it was ready wait in the socket).
+
+Bounds: a header is at most :data:`MAX_HEADER` bytes; a body at most what the reader
+allows (the response cap, for answers). What breaks the format is :class:`Malformed`.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+
+from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+
+PREFIX = struct.Struct("!II")
+#: the largest header: a URL, its headers and the reason (a response's Content-Type
+#: can be up to http.client's 64 KiB line)
+MAX_HEADER = 256 * 1024
+#: the largest request body the server sends (a flow's json/form/body, filled from the call)
+MAX_REQUEST_BODY = 8 * 1024 * 1024
+
+_FAILURES = {failure.value: failure for failure in HttpFailure}
+_dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False).encode
+_loads = json.loads
+
+
+class Malformed(ValueError):
+    """A frame that does not follow the format: the other side is broken."""
+
+
+def _frame(header: dict, body: bytes) -> bytes:
+    head = _dumps(header).encode()
+    return PREFIX.pack(len(head), len(body)) + head + body
+
+
+def request_frame(ident: int, call: str, request: HttpRequest) -> bytes:
+    return _frame({"t": "req", "id": ident, "call": call, "method": request.method, "url": request.url,
+                   "headers": request.headers, "timeout": request.timeout, "retries": request.retries,
+                   "secrets": request.secrets, "flow": request.flow, "step": request.step,
+                   "body": request.body is not None}, request.body or b"")
+
+
+def cancel_frame(ident: int) -> bytes:
+    return _frame({"t": "cancel", "id": ident}, b"")
+
+
+def ready_frame() -> bytes:
+    return _frame({"t": "ready", "id": 0}, b"")
+
+
+def answer_frame(ident: int, result: HttpResult) -> bytes:
+    return _frame({"t": "ans", "id": ident, "status": result.status, "type": result.content_type,
+                   "failure": result.failure.value if result.failure is not None else None,
+                   "reason": result.reason, "seconds": result.seconds}, result.body)
+
+
+class Reader:
+    """Frames out of a byte stream, one at a time (:meth:`next`), within the bounds.
+
+    ``max_body``: a body larger than this is not buffered: :meth:`next` gives its frame
+    with ``body=None`` (the header read, the body skipped as it arrives), so the one
+    request it answers can fail on its own."""
+
+    __slots__ = ("max_body", "buffer", "pos", "skip")
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+        self.buffer = bytearray()
+        self.pos = 0                # where the next frame starts
+        self.skip = 0               # bytes of an oversized body still to throw away
+
+    def feed(self, data: bytes) -> None:
+        if self.skip:
+            dropped = min(self.skip, len(data))
+            self.skip -= dropped
+            data = data[dropped:]
+        if data:
+            self.buffer += data
+
+    @property
+    def held(self) -> int:
+        return len(self.buffer) - self.pos
+
+    def next(self) -> tuple[dict, bytes | None, int] | None:
+        """``(header, body, body_length)`` of the next whole frame, or None until more comes.
+        ``body`` is None when the body is over ``max_body`` (its length is still given)."""
+        buffer, pos = self.buffer, self.pos
+        if len(buffer) - pos < PREFIX.size:
+            return None
+        head_length, body_length = PREFIX.unpack_from(buffer, pos)
+        if head_length > MAX_HEADER:
+            raise Malformed(f"a frame header of {head_length} bytes (at most {MAX_HEADER})")
+        start = pos + PREFIX.size
+        end = start + head_length
+        oversized = body_length > self.max_body
+        if len(buffer) < end + (0 if oversized else body_length):
+            return None
+        try:
+            header = _loads(bytes(buffer[start:end]))
+        except (ValueError, RecursionError) as exc:
+            raise Malformed(f"a frame header that is not JSON ({type(exc).__name__})") from None
+        if not isinstance(header, dict):
+            raise Malformed("a frame header that is not an object")
+        if oversized:
+            held = len(buffer) - end
+            self.skip = body_length - min(held, body_length)
+            self._consumed(min(len(buffer), end + body_length))
+            return header, None, body_length
+        body = bytes(buffer[end:end + body_length])
+        self._consumed(end + body_length)
+        return header, body, body_length
+
+    def _consumed(self, to: int) -> None:
+        if to >= len(self.buffer):
+            self.buffer.clear()
+            self.pos = 0
+        elif to > 65536 and to * 2 > len(self.buffer):
+            del self.buffer[:to]
+            self.pos = 0
+        else:
+            self.pos = to
+
+
+def _str(header: dict, key: str) -> str:
+    value = header.get(key)
+    if not isinstance(value, str):
+        raise Malformed(f"{key!r} is not a string")
+    return value
+
+
+def _number(header: dict, key: str) -> float:
+    value = header.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise Malformed(f"{key!r} is not a number")
+    return float(value)
+
+
+def ident(header: dict) -> int:
+    value = header.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Malformed("'id' is not an integer")
+    return value
+
+
+def answer(header: dict, body: bytes) -> HttpResult:
+    """The :class:`HttpResult` an ``ans`` frame holds (its fields checked)."""
+    status = header.get("status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999):
+        raise Malformed("'status' is not an HTTP status")
+    failure = header.get("failure")
+    if failure is not None and failure not in _FAILURES:
+        raise Malformed("'failure' is not an HTTP failure")
+    if (status is None) == (failure is None):
+        raise Malformed("an answer has a status or a failure, one of them")
+    return HttpResult(status, body, _str(header, "type"), _FAILURES[failure] if failure else None,
+                      _str(header, "reason"), _number(header, "seconds"))
+
+
+def request(header: dict, body: bytes) -> tuple[str, HttpRequest]:
+    """The call's uuid and the :class:`HttpRequest` a ``req`` frame holds (fields checked)."""
+    headers = header.get("headers")
+    secrets = header.get("secrets")
+    if not isinstance(headers, list) or not all(
+            isinstance(h, list) and len(h) == 2 and all(isinstance(v, str) for v in h) for h in headers):
+        raise Malformed("'headers' is not a list of name, value pairs")
+    if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        raise Malformed("'secrets' is not a list of strings")
+    retries = header.get("retries")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise Malformed("'retries' is not a small integer")
+    built = HttpRequest(_str(header, "method"), _str(header, "url"), tuple((k, v) for k, v in headers),
+                        body if header.get("body") else None, _number(header, "timeout"), retries, None,
+                        tuple(secrets), _str(header, "flow"), _str(header, "step"))
+    return _str(header, "call"), built
+
+
+def per_frame_cost(rounds: int = 20000) -> dict[str, float]:
+    """Microseconds to encode and to decode a typical request and answer frame."""
+    req = HttpRequest("GET", "http://127.0.0.1:8080/hook?call=6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f",
+                      (("X-Token", "abc"),), None, 5.0, 0, None, ("abc",), "bench_http", "hook")
+    res = HttpResult(200, b'{"ok": true}', "application/json", None, "", 0.5012)
+    out = {}
+    for name, encode, decode in (
+            ("request", lambda: request_frame(7, "6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f", req), request),
+            ("answer", lambda: answer_frame(7, res), answer)):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            frame = encode()
+        out[f"encode {name}"] = (time.perf_counter() - started) / rounds * 1e6
+        reader = Reader(1 << 20)
+        started = time.perf_counter()
+        for _ in range(rounds):
+            reader.feed(frame)
+            header, body, _ = reader.next()  # type: ignore[misc]
+            decode(header, body)
+        out[f"decode {name}"] = (time.perf_counter() - started) / rounds * 1e6
+    return out

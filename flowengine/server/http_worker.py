@@ -1,0 +1,405 @@
+"""The ``http`` steps of a server process, performed by its HTTP worker process.
+
+A request costs ~0.4–0.6 ms of Python in urllib3 and http.client (connection, request
+line, status line, headers, body), and the answers of calls that asked together come back
+together: performed on the call loop, a wave of a few hundred answers held every other
+call's step for tens to hundreds of milliseconds (bench/RESULTS.md, "Calls waiting on a
+webhook"). So each server process starts one child, ``python -m flowengine.http.worker``
+(:mod:`flowengine.http.worker`), which owns the :class:`~flowengine.http.HttpClient` (its
+pools, caps, breaker, TLS, size cap) and its own gevent loop; the call loop only writes
+a request frame and reads an answer frame (:mod:`flowengine.http.frames`, a few µs each)
+over a socketpair, with raw loop watchers like :mod:`.evented`'s, and hands the answers to
+their calls a few per turn of the loop (:mod:`.paced`).
+
+- Counted and logged here: each answer's one log line and metrics are recorded in this
+  process (:func:`flowengine.http.client.report`), so ``/metrics`` is where it was.
+- The worker dying: every request in flight to it ends at once as ``error`` ("the HTTP
+  worker stopped"); answers it had already written are still handed out. It is started
+  again at once if it had run for 10 s, else after a backoff (0.25 s doubling to 5 s);
+  meanwhile a request fails at once as ``error``. No call waits on a dead worker.
+- A caller who hangs up during a request: the call drops it and a ``cancel`` frame tells
+  the worker, which drops it too (its place under the per-host and total caps is free
+  at once, as with the in-process client); an answer that crossed the cancel is ignored.
+- The worker holds nothing of the server's but its socket end (``close_fds``, only that
+  end passed), ignores the signals a service manager sends the whole group, and exits at
+  EOF: when the server closes its end at shutdown, or dies.
+
+:class:`InProcessHttp` is the same interface over an in-process client (a greenlet per
+request, as before), for a server built without a worker (tests, embedding).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import gevent
+
+from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+from ..http import frames
+from ..http.client import HttpClient, Limits, report
+from .paced import PER_ITERATION, Paced
+
+log = logging.getLogger("flowengine.server")
+
+Answer = Callable[[HttpResult], None]
+
+_RECV = 262144
+#: a worker that ran this long before it stopped is started again at once
+_STABLE = 10.0
+_BACKOFF_MIN, _BACKOFF_MAX = 0.25, 5.0
+#: what a frame may hold besides its body; unread answers past twice a whole frame pause
+#: the reading from the worker until they are handed out
+_OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
+
+
+class Ticket:
+    """A request handed to the worker; :meth:`HttpWorker.cancel` drops it."""
+
+    __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled")
+
+    def __init__(self, ident: int, request: HttpRequest, call: str, on_answer: Answer) -> None:
+        self.ident = ident
+        self.request = request
+        self.call = call
+        self.on_answer = on_answer
+        self.link: _Link | None = None
+        self.cancelled = False
+
+
+class _Link:
+    """One worker process and this side of its socket."""
+
+    __slots__ = ("proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused")
+
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, max_body: int) -> None:
+        self.proc = proc
+        self.sock = sock
+        self.frames = frames.Reader(max_body)
+        self.pending: dict[int, Ticket] = {}
+        self.out = bytearray()          # written, not yet taken by the kernel
+        self.reader: Any = None
+        self.writer: Any = None
+        self.started = time.monotonic()
+        self.eof = False                # the worker is gone; what it wrote is still handed out
+        self.paused = False             # the reader stopped: enough unread answers held
+
+
+class HttpWorker:
+    """The server's HTTP client, over a worker process: :meth:`start` on the server's
+    loop, :meth:`submit` a call's request (its answer comes to ``on_answer`` in a later
+    turn of the loop), :meth:`cancel` it, :meth:`close` at shutdown. ``command(fd)`` gives
+    the worker's command line (tests start a broken one)."""
+
+    def __init__(self, limits: Limits = Limits(), *, ca_file: str | None = None, metrics: Any = None,
+                 log_level: str = "info", log_format: str = "text", log_tag: str = "",
+                 per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None) -> None:
+        self.limits = limits
+        self.ca_file = ca_file
+        self.metrics = metrics
+        self.log_options = (log_level, log_format, log_tag)
+        self.per_iteration = per_iteration
+        self.command = command or self._command
+        self.loop: Any = None
+        self._links: list[_Link] = []   # the live one last; before it, stopped ones still draining
+        self._live: _Link | None = None
+        self._ready: deque[tuple[Ticket, HttpResult]] = deque()
+        self._paced: Paced | None = None
+        self._ids = 0
+        self._in_flight = 0
+        self._backoff = 0.0
+        self._restart: Any = None
+        self._closed = False
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._live.proc.pid if self._live is not None else None
+
+    # -- starting and stopping the worker -----------------------------------------------
+    def start(self, loop: Any) -> None:
+        self.loop = loop
+        self._paced = Paced(loop, self._take, self.per_iteration)
+        self._spawn()
+
+    def _command(self, fd: int) -> list[str]:
+        level, fmt, tag = self.log_options
+        argv = [sys.executable, "-m", "flowengine.http.worker", "--fd", str(fd),
+                "--max-requests", str(self.limits.total), "--max-per-host", str(self.limits.per_host),
+                "--max-body", str(self.limits.max_body), "--log-level", level, "--log-format", fmt,
+                "--log-tag", f"{tag}http "]
+        return argv + (["--ca", self.ca_file] if self.ca_file else [])
+
+    def _spawn(self) -> None:
+        self._restart = None
+        if self._closed:
+            return
+        root = str(Path(__file__).resolve().parent.parent.parent)  # where `flowengine` is imported from
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc = subprocess.Popen(self.command(theirs.fileno()), pass_fds=(theirs.fileno(),), close_fds=True,
+                                    stdin=subprocess.DEVNULL, env=env)
+        except OSError as exc:
+            mine.close()
+            log.error("cannot start the HTTP worker: %s", exc)
+            self._backoff = min(_BACKOFF_MAX, max(_BACKOFF_MIN, self._backoff * 2))
+            self._later()
+            return
+        finally:
+            theirs.close()
+        mine.setblocking(False)
+        link = _Link(proc, mine, self.limits.max_body)
+        link.reader = self.loop.io(mine.fileno(), 1)
+        link.reader.start(partial(self._readable, link))
+        self._links.append(link)
+        self._live = link
+        log.info("HTTP worker started (pid %d)", proc.pid)
+
+    def _stopped(self, link: _Link, why: str) -> None:
+        """The worker is gone (EOF, a broken frame): what it wrote is still handed out, then
+        the requests left end as errors; another worker is started."""
+        if link.eof:
+            return
+        link.eof = True
+        for watcher in (link.reader, link.writer):
+            if watcher is not None:
+                watcher.stop()
+        link.reader = link.writer = None
+        link.out = bytearray()
+        code = link.proc.poll()
+        if code is None:
+            link.proc.kill()    # closed its end or broke the format: it is no worker any more
+        try:
+            link.sock.close()
+        except OSError:
+            pass
+        if self._live is link:
+            self._live = None
+        if self._closed:
+            return
+        self.restarts += 1
+        if self.metrics is not None:
+            self.metrics.http_worker_restarts.inc()
+        lived = time.monotonic() - link.started
+        self._backoff = 0.0 if lived >= _STABLE else min(_BACKOFF_MAX, max(_BACKOFF_MIN, self._backoff * 2))
+        log.error("the HTTP worker (pid %d) stopped (%s) after %.1f s; %d request(s) in flight end as errors; "
+                  "starting another %s", link.proc.pid, why if code is None else f"{why}, exit code {code}",
+                  lived, len(link.pending), "now" if not self._backoff else f"in {self._backoff:g} s")
+        self._reap(link.proc)
+        if self._backoff:
+            self._later()
+        else:
+            self._spawn()
+        self._paced.wake()  # type: ignore[union-attr]
+
+    def _later(self) -> None:
+        if self._restart is None and not self._closed:
+            self._restart = self.loop.timer(self._backoff)
+            self._restart.start(self._spawn)
+
+    def _reap(self, proc: subprocess.Popen) -> None:
+        """Wait for the process without blocking the loop (no zombie left)."""
+        if proc.poll() is None:
+            timer = self.loop.timer(0.2)
+            timer.start(partial(self._reap, proc))
+
+    def close(self) -> None:
+        """Shutdown: the worker sees EOF and exits (killed if it has not within 2 s)."""
+        self._closed = True
+        if self._restart is not None:
+            self._restart.stop()
+        if self._paced is not None:
+            self._paced.stop()
+        links, self._links, self._live = self._links, [], None
+        for link in links:
+            for watcher in (link.reader, link.writer):
+                if watcher is not None:
+                    watcher.stop()
+            try:
+                link.sock.close()
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        for link in links:
+            while link.proc.poll() is None and time.monotonic() < deadline:
+                gevent.sleep(0.02)
+            if link.proc.poll() is None:
+                link.proc.kill()
+                link.proc.wait(1)
+
+    # -- requests ------------------------------------------------------------------------
+    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> Ticket:
+        self._ids += 1
+        ticket = Ticket(self._ids, request, call, on_answer)
+        link = self._live
+        failure = None
+        if link is None:
+            failure = "the HTTP worker is not running (it is being started again)"
+        elif self._in_flight >= self.limits.total:
+            failure = f"{self._in_flight} requests in flight, the most allowed"
+        elif request.body is not None and len(request.body) > frames.MAX_REQUEST_BODY:
+            failure = f"a request body of {len(request.body)} bytes, more than {frames.MAX_REQUEST_BODY}"
+        if failure is not None:
+            self._ready.append((ticket, HttpResult.failed(HttpFailure.ERROR, failure)))
+            self._paced.wake()  # type: ignore[union-attr]
+            return ticket
+        ticket.link = link
+        link.pending[ticket.ident] = ticket
+        self._in_flight += 1
+        self._send(link, frames.request_frame(ticket.ident, call, request))  # type: ignore[arg-type]
+        return ticket
+
+    def cancel(self, ticket: Ticket) -> None:
+        """The call no longer waits: its answer is never handed out; the worker drops it."""
+        ticket.cancelled = True
+        link = ticket.link
+        if link is not None and link.pending.pop(ticket.ident, None) is not None:
+            self._in_flight -= 1
+            if not link.eof:
+                self._send(link, frames.cancel_frame(ticket.ident))
+        ticket.on_answer = _nothing   # the call is let go of at once
+
+    def _send(self, link: _Link, frame: bytes) -> None:
+        if link.out:
+            link.out += frame
+            return
+        try:
+            sent = link.sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:        # the worker is gone: its EOF comes to the reader
+            return
+        if sent < len(frame):
+            link.out += frame[sent:]
+            link.writer = self.loop.io(link.sock.fileno(), 2)
+            link.writer.start(partial(self._writable, link))
+
+    def _writable(self, link: _Link) -> None:
+        try:
+            sent = link.sock.send(link.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            sent = len(link.out)
+        del link.out[:sent]
+        if not link.out and link.writer is not None:
+            link.writer.stop()
+            link.writer = None
+
+    # -- answers ---------------------------------------------------------------------------
+    def _readable(self, link: _Link) -> None:
+        try:
+            data = link.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._stopped(link, f"its socket failed: {exc}")
+            return
+        if not data:
+            self._stopped(link, "its socket closed")
+            return
+        link.frames.feed(data)
+        if link.frames.held > 2 * (self.limits.max_body + _OVERHEAD):  # read on once these are handed out
+            link.paused = True
+            link.reader.stop()
+        self._paced.wake()  # type: ignore[union-attr]
+
+    def _take(self) -> Callable[[], None] | None:
+        """The next answer to hand out (for :class:`Paced`): failures first, then the
+        oldest link's frames; a stopped link's requests left fail once its frames are out."""
+        while True:
+            if self._ready:
+                ticket, result = self._ready.popleft()
+                return partial(self._deliver, ticket, result)
+            if not self._links:
+                return None
+            link = self._links[0]
+            try:
+                frame = link.frames.next()
+            except frames.Malformed as exc:
+                self._broken(link, str(exc))
+                continue
+            if frame is None:
+                if link.eof:
+                    self._links.pop(0)
+                    self._in_flight -= len(link.pending)
+                    failed = HttpResult.failed(HttpFailure.ERROR, "the HTTP worker stopped during the request")
+                    self._ready.extend((ticket, failed) for ticket in link.pending.values())
+                    link.pending.clear()
+                    continue
+                if link.paused:
+                    link.paused = False
+                    link.reader.start(partial(self._readable, link))
+                return None
+            header, body, length = frame
+            try:
+                if header.get("t") == "ready":
+                    log.info("HTTP worker ready (pid %d, %.0f ms after it was started)", link.proc.pid,
+                             (time.monotonic() - link.started) * 1000)
+                    continue
+                if header.get("t") != "ans":
+                    raise frames.Malformed(f"a frame of kind {header.get('t')!r}")
+                ident = frames.ident(header)
+                if body is None:
+                    result = HttpResult.failed(HttpFailure.ERROR, f"an answer of {length} bytes, more than "
+                                               f"{self.limits.max_body}")
+                else:
+                    result = frames.answer(header, body)
+            except frames.Malformed as exc:   # its request, still pending, fails with the others
+                self._broken(link, str(exc))
+                continue
+            ticket = link.pending.pop(ident, None)
+            if ticket is None:
+                continue            # cancelled meanwhile
+            self._in_flight -= 1
+            return partial(self._deliver, ticket, result)
+
+    def _broken(self, link: _Link, why: str) -> None:
+        link.frames = frames.Reader(0)     # nothing more is read from it
+        self._stopped(link, f"it sent a malformed frame: {why}")
+        link.eof = True
+
+    def _deliver(self, ticket: Ticket, result: HttpResult) -> None:
+        if ticket.cancelled:
+            return
+        report(ticket.request, ticket.call, result, self.metrics)
+        on_answer, ticket.on_answer = ticket.on_answer, _nothing
+        on_answer(result)
+
+
+def _nothing(result: HttpResult) -> None:
+    pass
+
+
+class InProcessHttp:
+    """The same interface over an in-process :class:`HttpClient`: a greenlet per request,
+    the answer handed to the call from it."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> gevent.Greenlet:
+        return gevent.spawn(self._perform, request, call, on_answer)
+
+    def _perform(self, request: HttpRequest, call: str, on_answer: Answer) -> None:
+        try:
+            result = self.client.perform(request, call)
+        except Exception as exc:  # a bug in the client must end only this step, as an error
+            log.exception("call %s: HTTP request failed", call)
+            result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
+        on_answer(result)
+
+    def cancel(self, greenlet: gevent.Greenlet) -> None:
+        greenlet.kill(block=False)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,63 @@
+"""Work handed out a few pieces per turn of the event loop, so a wave cannot hold it.
+
+HTTP answers come back in waves: calls that asked at the same moment (a flow's step after
+the same prompt, a webhook that answers every request in 500 ms) get their answers
+together, and resuming a call costs tens of microseconds of Python. Resumed all at once,
+a wave of a thousand holds the loop for tens of milliseconds, and every other call's
+event waits behind it. :class:`Paced` resumes at most ``per_iteration`` per turn from a
+zero-delay timer: libev polls, runs the I/O callbacks that are ready (the other calls'
+events), runs its due timers (this one), and goes round again, so the other calls are
+served between every batch. A timer, not an idle watcher: idle watchers run only when
+nothing else is pending, which under load would be never.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+log = logging.getLogger("flowengine.server")
+
+#: how many answers one turn of the loop hands out. Resuming a call with its answer costs
+#: ~0.2 ms on the benchmark's machine (its flow's next step with it: building the next
+#: request, its URL encoded; measured with cProfile during bench/http_wait.py's waves), so
+#: 2 keeps a batch near 0.4 ms, the most another call's event waits behind it (4 gave
+#: +1.5 ms at p99 there); a turn of the loop costs ~20 µs, so 2 per turn still carries
+#: thousands of answers a second.
+PER_ITERATION = 2
+
+
+class Paced:
+    """``take()`` gives the next piece of work (a callable, run at once) or None when
+    there is none; :meth:`wake` says there may be some."""
+
+    __slots__ = ("take", "per_iteration", "_timer", "_armed")
+
+    def __init__(self, loop: Any, take: Callable[[], Callable[[], None] | None],
+                 per_iteration: int = PER_ITERATION) -> None:
+        self.take = take
+        self.per_iteration = per_iteration
+        self._timer = loop.timer(0.0)
+        self._armed = False
+
+    def wake(self) -> None:
+        if not self._armed:
+            self._armed = True
+            self._timer.start(self._turn)
+
+    def stop(self) -> None:
+        self._armed = False
+        self._timer.stop()
+
+    def _turn(self) -> None:
+        self._armed = False
+        take = self.take
+        for _ in range(self.per_iteration):
+            work = take()
+            if work is None:
+                return
+            try:
+                work()
+            except Exception:  # one piece's bug must not stop the others
+                log.exception("internal error handing out an answer")
+        self.wake()        # maybe more: the next turn, after the loop has polled again

@@ -1,0 +1,177 @@
+"""The frames between a server and its HTTP worker (flowengine.http.frames), and what the
+server does with a worker that breaks them: a real worker process that misbehaves on cue,
+on gevent's real loop."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import gevent
+import pytest
+
+from flowengine.flows.effects import HttpFailure, HttpRequest, HttpResult
+from flowengine.http import Limits, frames
+from flowengine.server.http_worker import HttpWorker
+
+
+def test_a_request_and_an_answer_go_through_their_frames_whole():
+    request = HttpRequest("POST", "http://crm.example/calls?x=1", (("X-Token", "s3cret"), ("Accept", "é")),
+                          b"\x00\xff body", 2.5, 1, None, ("s3cret",), "main", "tell")
+    result = HttpResult(201, b"\x00" * 70000, "application/json", None, "", 0.25)
+    reader = frames.Reader(1 << 20)
+    stream = frames.request_frame(7, "uuid-1", request) + frames.answer_frame(8, result)
+    for i in range(0, len(stream), 1000):         # as the socket gives it: in pieces
+        reader.feed(stream[i:i + 1000])
+    header, body, _ = reader.next()
+    assert frames.ident(header) == 7 and frames.request(header, body) == ("uuid-1", request)
+    header, body, _ = reader.next()
+    assert frames.ident(header) == 8 and frames.answer(header, body) == result
+    assert reader.next() is None and reader.held == 0
+    failed = HttpResult.failed(HttpFailure.TIMEOUT, "no complete response within 2 s", 2.0)
+    reader.feed(frames.answer_frame(9, failed))
+    assert frames.answer(*reader.next()[:2]) == failed
+    nobody = HttpRequest("GET", "http://crm.example/")
+    reader.feed(frames.request_frame(1, "-", nobody))
+    assert frames.request(*reader.next()[:2])[1].body is None
+
+
+def test_an_oversized_body_is_skipped_and_the_frame_after_it_read():
+    reader = frames.Reader(100)
+    reader.feed(frames.answer_frame(1, HttpResult(200, b"x" * 5000)) + frames.answer_frame(2, HttpResult(204)))
+    header, body, length = reader.next()
+    assert frames.ident(header) == 1 and body is None and length == 5000
+    header, body, _ = reader.next()
+    assert frames.ident(header) == 2 and body == b""
+
+
+@pytest.mark.parametrize("data", [
+    frames.PREFIX.pack(5, 0) + b"{bad}",
+    frames.PREFIX.pack(2, 0) + b"[]",
+    frames.PREFIX.pack(frames.MAX_HEADER + 1, 0),
+])
+def test_a_frame_that_breaks_the_format_is_refused(data):
+    reader = frames.Reader(100)
+    reader.feed(data)
+    with pytest.raises(frames.Malformed):
+        reader.next()
+
+
+@pytest.mark.parametrize("header", [
+    {"t": "ans", "id": 1, "status": 200, "type": "", "failure": "timeout", "reason": "", "seconds": 0},
+    {"t": "ans", "id": 1, "status": "200", "type": "", "failure": None, "reason": "", "seconds": 0},
+    {"t": "ans", "id": 1, "status": None, "type": "", "failure": "lost", "reason": "", "seconds": 0},
+    {"t": "ans", "id": 1, "status": 200, "type": None, "failure": None, "reason": "", "seconds": 0},
+    {"t": "ans", "id": 1, "status": 200, "type": "", "failure": None, "reason": "", "seconds": -1},
+])
+def test_an_answer_with_fields_of_the_wrong_kind_is_refused(header):
+    with pytest.raises(frames.Malformed):
+        frames.answer(header, b"")
+
+
+# A worker that answers by the request's path: /big with more than the cap, /ok as it
+# should, /garbage with a frame that is not one, /wrong with an answer of the wrong shape,
+# /hold at the next /flush, all in one write; /never not at all.
+FAKE = """
+import socket, sys
+from flowengine.flows.effects import HttpResult
+from flowengine.http import frames
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=int(sys.argv[1]))
+sock.sendall(frames.ready_frame())
+reader = frames.Reader(1 << 20)
+held = []
+while data := sock.recv(65536):
+    reader.feed(data)
+    while (frame := reader.next()) is not None:
+        header, body, _ = frame
+        if header["t"] != "req":
+            continue
+        path = frames.request(header, body)[1].url.rsplit("/", 1)[1]
+        if path == "big":
+            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"x" * 1000)))
+        elif path == "ok":
+            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"{}", "application/json")))
+        elif path == "garbage":
+            sock.sendall(frames.PREFIX.pack(5, 0) + b"{bad}")
+        elif path == "wrong":          # a frame, but an answer with fields of the wrong kind
+            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"", None)))
+        elif path == "hold":           # answered all at once, at the next /flush
+            held.append(header["id"])
+        elif path == "flush":
+            sock.sendall(b"".join(frames.answer_frame(i, HttpResult(200, b"{}")) for i in held + [header["id"]]))
+            held.clear()
+"""
+
+
+def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_another_is_started():
+    worker = HttpWorker(Limits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker.start(gevent.get_hub().loop)
+    results: dict[str, HttpResult] = {}
+
+    def ask(name: str) -> None:
+        worker.submit(HttpRequest("GET", f"http://127.0.0.1:9/{name}"), f"call-{name}",
+                      lambda result: results.__setitem__(name, result))
+
+    def wait_for(*names: str) -> None:
+        deadline = time.monotonic() + 10
+        while not all(n in results for n in names):
+            assert time.monotonic() < deadline, results
+            gevent.sleep(0.01)
+
+    try:
+        first = worker.pid
+        ask("big")
+        ask("ok")
+        wait_for("big", "ok")
+        assert results["big"].failure == HttpFailure.ERROR and "more than 100" in results["big"].reason
+        assert results["ok"].status == 200 and results["ok"].body == b"{}"
+        ask("never")
+        ask("garbage")
+        wait_for("never", "garbage")
+        for name in ("never", "garbage"):
+            assert results[name].failure == HttpFailure.ERROR
+            assert results[name].reason == "the HTTP worker stopped during the request"
+        deadline = time.monotonic() + 10
+        while worker.pid in (None, first):           # started again after a short backoff
+            assert time.monotonic() < deadline
+            gevent.sleep(0.01)
+        second = worker.pid
+        ask("wrong")
+        wait_for("wrong")
+        for name in ("wrong",):
+            assert results[name].failure == HttpFailure.ERROR
+            assert results[name].reason == "the HTTP worker stopped during the request"
+        deadline = time.monotonic() + 10
+        while worker.pid in (None, first, second):   # again, after a longer backoff
+            assert time.monotonic() < deadline
+            gevent.sleep(0.01)
+        results.pop("ok")
+        ask("ok")
+        wait_for("ok")
+        assert results["ok"].status == 200 and worker.restarts == 2
+    finally:
+        worker.close()
+
+
+def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
+    """Far more answers than the reader holds unread (twice a whole frame): it stops reading
+    from the worker, hands out what it holds, reads on; every call gets its own answer."""
+    worker = HttpWorker(Limits(total=20000, max_body=10), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker.start(gevent.get_hub().loop)
+    got: list[int] = []
+    paused: list[bool] = []
+    try:
+        for i in range(6001):          # ~130 bytes an answer, 780 KB in one write; the reader holds ~512 KiB
+            worker.submit(HttpRequest("GET", "http://127.0.0.1:9/" + ("flush" if i == 6000 else "hold")),
+                          f"call-{i}", lambda result, i=i: (got.append(i) if result.status == 200 else None,
+                                                            paused.append(worker._live.paused)))
+        deadline = time.monotonic() + 60
+        while len(got) < 6001:
+            assert time.monotonic() < deadline, len(got)
+            gevent.sleep(0.01)
+        assert got == list(range(6001))
+        assert any(paused)                        # it did stop reading while it held a lot
+        gevent.sleep(0.05)
+        assert not worker._live.paused             # and reads on once it has handed them out
+    finally:
+        worker.close()
