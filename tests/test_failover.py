@@ -162,11 +162,12 @@ def test_sigkill_mid_menu_the_call_finishes_on_the_next_host_with_its_attempts_a
     hosts = call.result()
     assert len(hosts) == 2 and not call.responded_503
     before, after = hosts
-    assert menus(before) == ["main.wav", "again.wav"] and played(before) == ["invalid.wav"]
+    # the wrong key's notice opens the second attempt's prompt
+    assert menus(before) == ["main.wav", "file_string://invalid.wav!again.wav"] and played(before) == []
     # the checkpoint went out with the commands, never a command of its own
     assert not any(c.startswith("set ") and checkpoint.VARIABLE in c for c in before)
     assert not any(c.startswith("answer") for c in after)         # resumed, not started again
-    assert menus(after) == ["again.wav"]                             # the menu's second attempt again
+    assert menus(after) == ["file_string://invalid.wav!again.wav"]   # the menu's second attempt again
     assert played(after) == ["one-5551234.wav"]                      # the flow's variable, intact
     assert call.fs.gone
     line = second.wait_for("resumed from its checkpoint")
@@ -250,7 +251,7 @@ def test_with_a_key_hosts_sharing_it_resume_and_one_without_it_starts_the_call_a
     assert call.held.wait(10)
     first.proc.send_signal(signal.SIGKILL)
     _, after = call.result()
-    assert menus(after) == ["again.wav"]
+    assert menus(after) == ["file_string://invalid.wav!again.wav"]   # the second attempt, its notice first
     third = server("--flows", str(tmp_path), "--failover", "--failover-key", str(tmp_path / "other"))
     call = Dialplan([second.port, third.port], hold=("play_and_get_digits", 2),
                     actions=[{"press": "9"}, {"press": "9"}, {"press": "1"}])
@@ -287,7 +288,7 @@ def test_a_reload_that_removed_the_step_takes_on_error_and_one_that_kept_it_resu
     assert call.held.wait(10)
     first.proc.send_signal(signal.SIGKILL)
     _, after = call.result()
-    assert menus(after) == ["again.wav"] and played(after) == ["thanks.wav"]
+    assert menus(after) == ["file_string://invalid.wav!again.wav"] and played(after) == ["thanks.wav"]
     assert "resumed on" in second.wait_for("checkpoint of flow set")
 
 

@@ -49,15 +49,17 @@ def test_bridge_outcomes_from_the_recordings(fixture, outcome):
 def test_menu_counts_attempts_and_uses_the_reprompt():
     run = play(MAIN, script(complete("answer"), complete("playback"),
                             pagd("menu_digits"),                       # silence
-                            complete("playback"),                      # "I did not receive any input"
                             pagd("menu_digits", invalid="9"),          # wrong key (recorded shape)
-                            complete("playback"),                      # "that was an invalid entry"
                             pagd("menu_digits", "2"),
                             recorded("bridge_answered", "bridge")), flows=FLOWS)
-    assert apps(run)[2:8] == [
-        ("play_and_get_digits", FIRST), ("playback", "ivr/ivr-i_did_not_receive_any_input.wav"),
-        ("play_and_get_digits", AGAIN), ("playback", "ivr/ivr-that_was_an_invalid_entry.wav"),
-        ("play_and_get_digits", AGAIN), ("bridge", "[leg_timeout=30]user/1201")]
+    # each failure's notice ("I did not receive any input", "that was an invalid entry")
+    # opens the next attempt's prompt: one application per attempt
+    no_input = AGAIN.replace("ivr/ivr-please_reenter", "file_string://ivr/ivr-i_did_not_receive_any_input.wav!"
+                                                       "ivr/ivr-please_reenter")
+    invalid = AGAIN.replace("ivr/ivr-please_reenter", "file_string://ivr/ivr-that_was_an_invalid_entry.wav!"
+                                                      "ivr/ivr-please_reenter")
+    assert apps(run)[2:6] == [("play_and_get_digits", FIRST), ("play_and_get_digits", no_input),
+                              ("play_and_get_digits", invalid), ("bridge", "[leg_timeout=30]user/1201")]
     assert ("menu", "2") in run.outcomes
 
 

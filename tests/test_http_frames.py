@@ -175,3 +175,23 @@ def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
         assert not worker._live.paused             # and reads on once it has handed them out
     finally:
         worker.close()
+
+
+def test_a_worker_not_needed_at_start_is_started_by_the_first_request():
+    """A server whose flows make no request holds no worker process; a reload that adds an
+    http step gets one at its first request (the frame waits in the socket meanwhile)."""
+    worker = HttpWorker(Limits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker.start(gevent.get_hub().loop, needed=False)
+    results: list[HttpResult] = []
+    try:
+        gevent.sleep(0.1)
+        assert worker.pid is None
+        worker.submit(HttpRequest("GET", "http://127.0.0.1:9/ok"), "call-1", results.append)
+        assert worker.pid is not None
+        deadline = time.monotonic() + 10
+        while not results:
+            assert time.monotonic() < deadline
+            gevent.sleep(0.01)
+        assert results[0].status == 200
+    finally:
+        worker.close()

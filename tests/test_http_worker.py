@@ -240,3 +240,15 @@ def test_a_worker_whose_server_is_killed_exits(server, crm, tmp_path):
     srv.proc.kill()                    # no shutdown: the worker reads EOF on its socket
     srv.proc.wait()
     wait_until(lambda: not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z")
+
+
+def test_a_server_whose_flows_make_no_request_holds_no_worker(server, tmp_path):
+    flows = tmp_path / "plain"
+    flows.mkdir()
+    (flows / "ivr.yaml").write_text(IVR)
+    srv = server("--flows", str(flows))
+    assert played(Call(srv.port, destination="4000").result()) == ["welcome.wav"]
+    children = Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()
+    assert children == [], children
+    assert not [line for line in srv.lines if "HTTP worker" in line]
+    assert srv.stop() == 0

@@ -24,13 +24,15 @@ goes on once its completion is in.
 The rules shared with the greenlet session (the set-up, the timeouts, refusals, the
 hangup at the end unless the call was handed off or is gone) are :mod:`.lifecycle`'s; what
 is this driver's own is the phases, routing to a flow, and set-up applications batched with
-the step they prepare (:mod:`.batching`). Flow tests and ``run.py simulate`` run this same
+the step they prepare (:mod:`.batching`), each command in its cheapest form for FreeSWITCH
+(:mod:`.wire`). Flow tests and ``run.py simulate`` run this same
 object in memory (:func:`flowengine.testing.memory.converse`).
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable
 
 from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
@@ -39,10 +41,9 @@ from ..esl.protocol import LOST
 from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts, UnknownApplication
-from ..quoting.api import setvar_args
 from ..flows.interpreter import FlowRun
 from ..flows import checkpoint
-from . import failover
+from . import failover, wire
 from .batching import After, collect
 from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
 
@@ -352,7 +353,7 @@ class FlowCall:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run = self.run
         batch, self._then, self._request, direct = collect(run, command, self.before,  # type: ignore[arg-type]
-                                                           self._set_by_api)
+                                                           partial(wire.set_by_api, self.proto))
         if not batch and not direct:
             if self._request is not None:
                 return self._ask(now)
@@ -372,7 +373,7 @@ class FlowCall:
                     raise UnknownApplication(f"FreeSWITCH host {self.proto.channel.get('FreeSWITCH-Hostname')} "
                                              f"(Core-UUID {self.core}) has no application {command.app!r} "
                                              "(api show application): not sent, it would hang the caller up")
-                data, ticket = self._sendmsg(command.app, command.arg, alone=not tickets)
+                data, ticket = wire.sendmsg(proto, command.app, command.arg, alone=not tickets)
             except (UnsafeValue, UnknownApplication) as exc:  # refused before a byte: the rest goes anyway
                 self._refused = kept(exc)
                 unsent = len(batch) - len(tickets)
@@ -393,19 +394,6 @@ class FlowCall:
             final = timeouts.completion(last.app)
         self._wait(set_tickets + tickets, now, timeouts.reply, final)
         return b"".join(prepared)
-
-    def _set_by_api(self, command: Execute) -> bytes | None:
-        """A ``set`` as ``api uuid_setvar`` (needs ``socket … full``), when it sets the same
-        value (:mod:`flowengine.quoting.api`): no application, so no CHANNEL_EXECUTE and
-        CHANNEL_EXECUTE_COMPLETE for FreeSWITCH to build and serialize, and no round trip."""
-        proto = self.proto
-        if command.app != "set" or command.variable is None or proto.control != "full" or not proto.uuid:
-            return None
-        args = setvar_args(proto.uuid, *command.variable)
-        try:
-            return None if args is None else commands.api(f"uuid_setvar {args}")
-        except UnsafeValue:      # the application's path refuses it, as a step's error
-            return None
 
     def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
         run = self.run
@@ -480,31 +468,9 @@ class FlowCall:
             return self._hang_up("NORMAL_CLEARING", now)
         return self._drain(now)
 
-    def _sendmsg(self, app: str, arg: str | None, *, alone: bool = True) -> tuple[bytes, Ticket]:
-        """An application as one sendmsg; a hangup as FreeSWITCH's own hangup command, which
-        ends the call as the hangup application does (both are switch_channel_hangup with
-        the cause: switch_ivr.c, switch_ivr_parse_event's CMD_HANGUP; mod_dptools.c,
-        hangup_function) without running an application: no CHANNEL_EXECUTE and
-        CHANNEL_EXECUTE_COMPLETE to serialize (~5 KB each), answered by its reply.
-
-        A hangup that waits on no application of its write (``alone``) first turns
-        CHANNEL_EXECUTE_COMPLETE off: what completes after it (the socket application's
-        own completion, fired as the channel hangs up) is never read, and FreeSWITCH then
-        does not build it for this socket (mod_event_socket.c: nixevent clears the type in
-        the listener's event_list before the next command is read; event_handler checks it
-        before queueing). CHANNEL_HANGUP, which ends the call, stays on."""
-        if app == "hangup":
-            proto = self.proto
-            nix = commands.nixevent("CHANNEL_EXECUTE_COMPLETE") if alone and proto.control == "full" else b""
-            if nix:
-                proto.command(nix)       # answered at once, never waited for
-            data = commands.hangup(arg or "NORMAL_CLEARING")
-            return nix + data, proto.command(data)
-        return self.proto.execute(app, arg)
-
     def _hang_up(self, cause: str, now: float) -> bytes:
         self.phase = HANGUP
-        data, ticket = self._sendmsg("hangup", cause)
+        data, ticket = wire.sendmsg(self.proto, "hangup", cause)
         self._wait([ticket], now, self.timeouts.reply)
         return data
 

@@ -39,6 +39,11 @@ from .http_worker import InProcessHttp
 
 log = logging.getLogger("flowengine.server")
 
+
+def uses_http(flowset: FlowSet) -> bool:
+    """Whether any flow of ``flowset`` has an ``http`` step."""
+    return any(step.kind == "http" for flow in flowset.flows.values() for step in flow.steps.values())
+
 Handler = Callable[[OutboundSession], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -143,7 +148,7 @@ class CallServer:
     def start(self) -> None:
         self._server.start()
         if hasattr(self.http, "start"):  # the HTTP worker: after the listener, which it does not inherit
-            self.http.start(self._server.loop)
+            self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
         log.info("listening on %s:%d", *self._server.address[:2])
 
     def serve_until_stopped(self) -> None:

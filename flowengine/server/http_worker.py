@@ -118,6 +118,7 @@ class HttpWorker:
         self._backoff = 0.0
         self._restart: Any = None
         self._closed = False
+        self._dormant = False           # not started yet: no flow has asked for a request
         self.restarts = 0
 
     @property
@@ -125,10 +126,15 @@ class HttpWorker:
         return self._live.proc.pid if self._live is not None else None
 
     # -- starting and stopping the worker -----------------------------------------------
-    def start(self, loop: Any) -> None:
+    def start(self, loop: Any, *, needed: bool = True) -> None:
+        """On the server's loop. ``needed``: the flows have an ``http`` step, so the worker
+        starts now (ready ~0.4 s later); otherwise at the first request (a reload may add
+        one), and a server whose flows make no request holds no worker (~40 MB)."""
         self.loop = loop
         self._paced = Paced(loop, self._take, self.per_iteration)
-        self._spawn()
+        self._dormant = not needed
+        if needed:
+            self._spawn()
 
     def _command(self, fd: int) -> list[str]:
         level, fmt, tag = self.log_options
@@ -240,6 +246,9 @@ class HttpWorker:
     def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> Ticket:
         self._ids += 1
         ticket = Ticket(self._ids, request, call, on_answer)
+        if self._dormant and not self._closed:   # the first request: the frame waits in the socket
+            self._dormant = False
+            self._spawn()
         link = self._live
         failure = None
         if link is None:

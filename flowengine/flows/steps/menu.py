@@ -3,6 +3,11 @@
 Across its own tries FreeSWITCH cannot tell silence from a wrong key and plays the
 invalid prompt after both (pagd_invalid_then_valid, pagd_timeout), so each attempt is one
 ``play_and_get_digits`` try and the engine decides what follows.
+
+A failed attempt's prompt (``invalid`` / ``no_input``) opens the next attempt's prompt
+(``file_string://notice!reprompt``): the caller may press a choice while hearing it, as
+during any prompt, and FreeSWITCH runs one application per attempt, not two (each costs it
+a CHANNEL_EXECUTE_COMPLETE with every channel variable).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern
-from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits, to
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, prompts, read_digits, to
 from .kind import StepKind
 
 SCHEMA = {
@@ -42,11 +47,15 @@ def run(flow_run, step):
     progress = flow_run.progress
     used = min(progress.get("used", 0), attempts - 1)
     tries = min(progress.get("tries", 0), attempts * 3 - 1)
+    # what the last failed attempt says, heard first (a checkpoint keeps which: 1 invalid, 2 no_input)
+    said = _NOTICES[progress.get("notice", 0)] if progress.get("notice", 0) in (1, 2) else None
+    notice: list = prompts(spec[said]) if said in spec else []
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
         parts = [lit(1), lit(max_digits), lit(1), timeout, lit(spec.get("terminators", "#")),
-                 prompt_arg(flow_run, prompt), lit(QUIET), lit("menu_digits"), lit(".*"), digit_timeout]
+                 prompt_arg(flow_run, notice + prompts(prompt)), lit(QUIET), lit("menu_digits"), lit(".*"),
+                 digit_timeout]
         done = yield Execute("play_and_get_digits", words(parts, "menu"), note=f"attempt {used + 1} of {attempts}")
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
@@ -64,8 +73,11 @@ def run(flow_run, step):
         if used >= attempts or tries >= attempts * 3:
             return "exhausted"
         progress["used"], progress["tries"] = used, tries
-        if failure in spec:
-            yield Execute("playback", prompt_arg(flow_run, spec[failure]))
+        progress["notice"] = _NOTICES.index(failure)
+        notice = prompts(spec[failure]) if failure in spec else []
+
+
+_NOTICES = (None, "invalid", "no_input")
 
 
 def _choose(choices: dict, digits: str) -> str | None:
@@ -108,7 +120,8 @@ def needs(step):
 KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input", "invalid"),
                 written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
                         "max_digits, choices}`",
-                does="one try per attempt, counted by the engine (`count:` says which failures use one up)",
+                does="one try per attempt, counted by the engine (`count:` says which failures use one up); "
+                     "a failure's prompt opens the next attempt's",
                 outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
                 transitions=transitions, check=check, needs=needs,
                 unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",))
