@@ -21,10 +21,11 @@ log = logging.getLogger("flowengine.server")
 #: how many answers one turn of the loop hands out. Resuming a call with its answer costs
 #: ~0.2 ms on the benchmark's machine (its flow's next step with it: building the next
 #: request, its URL encoded; measured with cProfile during bench/http_wait.py's waves), so
-#: 2 keeps a batch near 0.4 ms, the most another call's event waits behind it (4 gave
-#: +1.5 ms at p99 there); a turn of the loop costs ~20 µs, so 2 per turn still carries
-#: thousands of answers a second.
-PER_ITERATION = 2
+#: 1 keeps a batch near 0.2 ms, the most another call's event waits behind it (at p99 there,
+#: with 1,000 calls waiting: 1 gave +0.4 ms or less in four runs, 2 gave -0.2 to +2.3 ms, 4
+#: +1.5 ms); a turn of the loop costs ~20 µs, so one per turn still carries thousands of
+#: answers a second (the requests/s did not change).
+PER_ITERATION = 1
 
 
 class Paced:
