@@ -178,8 +178,9 @@ def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
 
 
 def test_a_worker_not_needed_at_start_is_started_by_the_first_request():
-    """A server whose flows make no request holds no worker process; a reload that adds an
-    http step gets one at its first request (the frame waits in the socket meanwhile)."""
+    """A worker not needed at start (the flows make no request) is started by the first
+    request, whose frame waits in the socket meanwhile: what a reload that adds an http
+    step relies on."""
     worker = HttpWorker(Limits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
     worker.start(gevent.get_hub().loop, needed=False)
     results: list[HttpResult] = []
@@ -195,3 +196,103 @@ def test_a_worker_not_needed_at_start_is_started_by_the_first_request():
         assert results[0].status == 200
     finally:
         worker.close()
+
+
+def test_seconds_that_are_no_finite_number_are_refused():
+    for text in (b'{"t":"ans","id":1,"status":200,"type":"","failure":null,"reason":"","seconds":Infinity}',
+                 b'{"t":"ans","id":1,"status":200,"type":"","failure":null,"reason":"","seconds":NaN}',
+                 b'{"t":"ans","id":1,"status":200,"type":"","failure":null,"reason":"","seconds":1e306}'):
+        reader = frames.Reader(100)
+        reader.feed(frames.PREFIX.pack(len(text), 0) + text)
+        with pytest.raises(frames.Malformed):
+            frames.answer(*reader.next()[:2])
+
+
+def fake_worker(**options) -> HttpWorker:
+    worker = HttpWorker(Limits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], **options)
+    worker.start(gevent.get_hub().loop)
+    return worker
+
+
+def answers_to(worker: HttpWorker, *requests: HttpRequest, timeout: float = 10) -> list[HttpResult]:
+    results: list[HttpResult] = []
+    for request in requests:
+        worker.submit(request, "call", results.append)
+    deadline = time.monotonic() + timeout
+    while len(results) < len(requests):
+        assert time.monotonic() < deadline, results
+        gevent.sleep(0.01)
+    return results
+
+
+def test_a_request_too_large_to_frame_fails_alone_and_the_worker_stays():
+    worker = fake_worker()
+    try:
+        huge = HttpRequest("GET", "http://127.0.0.1:9/ok", (("X-Note", "é" * 50000),))
+        (result,) = answers_to(worker, huge)
+        assert result.failure == HttpFailure.ERROR and "too large" in result.reason
+        (ok,) = answers_to(worker, HttpRequest("GET", "http://127.0.0.1:9/ok"))
+        assert ok.status == 200 and worker.restarts == 0
+    finally:
+        worker.close()
+
+
+def test_a_worker_that_stops_answering_pings_is_killed_and_replaced():
+    """Alive but stuck (this one never answers a ping, nor the request): its requests end
+    as errors after the ping timeout, not the request's, and a new worker serves."""
+    worker = fake_worker(ping_every=0.1, ping_timeout=0.3)
+    try:
+        first = worker.pid
+        started = time.monotonic()
+        (result,) = answers_to(worker, HttpRequest("GET", "http://127.0.0.1:9/never", timeout=30.0))
+        assert result.reason == "the HTTP worker stopped during the request"
+        assert time.monotonic() - started < 5 and result.seconds > 0.3
+        assert worker.restarts == 1
+        deadline = time.monotonic() + 10
+        while worker.pid in (None, first):
+            assert time.monotonic() < deadline
+            gevent.sleep(0.01)
+    finally:
+        worker.close()
+
+
+def test_a_response_with_a_huge_content_type_is_handed_on_and_the_worker_stays():
+    """urllib3 joins a server's repeated Content-Type lines: five of 60 KB made an answer
+    whose frame header was over the limit, and the server took the worker for broken."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Huge(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            for _ in range(5):
+                self.send_header("Content-Type", "text/plain; x=" + "a" * 60000)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    worker = HttpWorker(Limits())
+    worker.start(gevent.get_hub().loop)
+    try:
+        url = f"http://127.0.0.1:{http.server_address[1]}/"
+        first, second = answers_to(worker, HttpRequest("GET", url), HttpRequest("GET", url))
+        for result in (first, second):
+            assert result.status == 200 and result.body == b"ok", result
+            assert result.content_type.startswith("text/plain") and len(result.content_type) <= 1024
+        assert worker.restarts == 0
+    finally:
+        worker.close()
+        http.shutdown()
+
+
+def test_a_request_shown_by_a_traceback_holds_no_secret_nor_header():
+    request = HttpRequest("GET", "https://crm.example/c?token=s3cret&phone=5551234",
+                          (("Authorization", "Bearer s3cret"),), None, 5.0, 0, None, ("s3cret",), "main", "lookup")
+    shown = repr(request)
+    assert "s3cret" not in shown and "Bearer" not in shown and "5551234" not in shown
+    assert "crm.example/c" in shown and "lookup" in shown

@@ -74,6 +74,11 @@ class HttpRequest:
     flow: str = "-"
     step: str = "-"
 
+    def __repr__(self) -> str:
+        """What a traceback or a greenlet's error report may print: never a secret, a
+        header or the query's values."""
+        return f"<HttpRequest {self.shown} flow={self.flow} step={self.step}>"
+
     def masked(self, text: str) -> str:
         """``text`` with every secret of this request replaced by ``***``."""
         for secret in self.secrets:

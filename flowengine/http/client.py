@@ -53,6 +53,8 @@ log = logging.getLogger("flowengine.http")
 #: methods a retry cannot repeat the effect of (RFC 9110 9.2.2)
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUSES = frozenset({502, 503, 504})
+#: the most of a response's Content-Type kept
+MAX_CONTENT_TYPE = 1024
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,9 @@ class HttpClient:
                     return self._over(response, cap)
                 chunks.append(chunk)
             response.release_conn()
-            content_type = response.headers.get("Content-Type", "")
+            # urllib3 joins repeated headers: a server's many Content-Type lines would make one
+            # value of hundreds of KB; what the flow needs of it is the media type
+            content_type = response.headers.get("Content-Type", "")[:MAX_CONTENT_TYPE]
             status, response = response.status, None
             return HttpResult(status, b"".join(chunks), content_type)
         except gevent.Timeout:

@@ -18,16 +18,22 @@ Frames, by the header's ``t``:
   response's.
 - ``ready`` (worker → server, first): the worker has loaded and reads requests (those
   written before it was ready wait in the socket).
+- ``ping`` (server → worker) / ``pong`` (worker → server): the worker's loop still turns;
+  one that stops answering (stopped, spinning, deadlocked) is killed and replaced.
 
-Bounds: a header is at most :data:`MAX_HEADER` bytes; a body at most what the reader
-allows (the response cap, for answers). What breaks the format is :class:`Malformed`.
+Bounds: a header is at most :data:`MAX_HEADER` bytes (one that would be larger is not
+built: :class:`TooLarge`, the one request it is for fails); a body at most what the reader
+allows (the response cap, for answers); numbers are finite. What breaks the format is
+:class:`Malformed`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
 import time
+from enum import StrEnum
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 
@@ -38,37 +44,83 @@ MAX_HEADER = 256 * 1024
 #: the largest request body the server sends (a flow's json/form/body, filled from the call)
 MAX_REQUEST_BODY = 8 * 1024 * 1024
 
+#: the largest number of seconds a frame may say (a timeout, a duration)
+MAX_SECONDS = 86400.0
+
+
+class Kind(StrEnum):
+    """A frame's ``t``."""
+
+    REQUEST = "req"
+    CANCEL = "cancel"
+    ANSWER = "ans"
+    READY = "ready"
+    PING = "ping"
+    PONG = "pong"
+
+
 _FAILURES = {failure.value: failure for failure in HttpFailure}
 _dumps = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False).encode
-_loads = json.loads
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is no JSON number")
+
+
+_decoder = json.JSONDecoder(parse_constant=_no_constant)
+
+
+def _loads(data: bytes) -> object:
+    return _decoder.decode(data.decode("utf-8"))   # not UTF-8: a ValueError, so Malformed
 
 
 class Malformed(ValueError):
     """A frame that does not follow the format: the other side is broken."""
 
 
+class TooLarge(ValueError):
+    """A frame whose header would be over :data:`MAX_HEADER`: not built; the request it is
+    for (or answers) fails on its own, and the link stays up."""
+
+
 def _frame(header: dict, body: bytes) -> bytes:
     head = _dumps(header).encode()
+    if len(head) > MAX_HEADER:
+        raise TooLarge(f"a frame header of {len(head)} bytes (at most {MAX_HEADER})")
     return PREFIX.pack(len(head), len(body)) + head + body
 
 
 def request_frame(ident: int, call: str, request: HttpRequest) -> bytes:
-    return _frame({"t": "req", "id": ident, "call": call, "method": request.method, "url": request.url,
+    """A request for the worker to perform (:class:`TooLarge` if its URL and headers are)."""
+    return _frame({"t": Kind.REQUEST, "id": ident, "call": call, "method": request.method, "url": request.url,
                    "headers": request.headers, "timeout": request.timeout, "retries": request.retries,
                    "secrets": request.secrets, "flow": request.flow, "step": request.step,
                    "body": request.body is not None}, request.body or b"")
 
 
 def cancel_frame(ident: int) -> bytes:
-    return _frame({"t": "cancel", "id": ident}, b"")
+    """The call no longer waits for request ``ident``."""
+    return _frame({"t": Kind.CANCEL, "id": ident}, b"")
 
 
 def ready_frame() -> bytes:
-    return _frame({"t": "ready", "id": 0}, b"")
+    """The worker's first frame: it reads requests now."""
+    return _frame({"t": Kind.READY, "id": 0}, b"")
+
+
+def ping_frame(ident: int) -> bytes:
+    """Is the worker's loop still turning? (answered with :func:`pong_frame`)."""
+    return _frame({"t": Kind.PING, "id": ident}, b"")
+
+
+def pong_frame(ident: int) -> bytes:
+    """The answer to ping ``ident``."""
+    return _frame({"t": Kind.PONG, "id": ident}, b"")
 
 
 def answer_frame(ident: int, result: HttpResult) -> bytes:
-    return _frame({"t": "ans", "id": ident, "status": result.status, "type": result.content_type,
+    """The answer to request ``ident`` (:class:`TooLarge` if its fields are)."""
+    return _frame({"t": Kind.ANSWER, "id": ident, "status": result.status, "type": result.content_type,
                    "failure": result.failure.value if result.failure is not None else None,
                    "reason": result.reason, "seconds": result.seconds}, result.body)
 
@@ -89,6 +141,7 @@ class Reader:
         self.skip = 0               # bytes of an oversized body still to throw away
 
     def feed(self, data: bytes) -> None:
+        """Take what the socket gave (the rest of an oversized body is thrown away)."""
         if self.skip:
             dropped = min(self.skip, len(data))
             self.skip -= dropped
@@ -149,12 +202,14 @@ def _str(header: dict, key: str) -> str:
 
 def _number(header: dict, key: str) -> float:
     value = header.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise Malformed(f"{key!r} is not a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS \
+            or not math.isfinite(value):
+        raise Malformed(f"{key!r} is not a number of seconds")
     return float(value)
 
 
 def ident(header: dict) -> int:
+    """A frame's ``id``, checked."""
     value = header.get("id")
     if isinstance(value, bool) or not isinstance(value, int):
         raise Malformed("'id' is not an integer")

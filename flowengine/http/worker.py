@@ -27,7 +27,7 @@ import gevent
 import gevent.event
 import gevent.socket
 
-from ..flows.effects import HttpFailure, HttpResult
+from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from . import frames
 from .client import HttpClient, Limits
 
@@ -37,6 +37,9 @@ _RECV = 262144
 
 
 class Worker:
+    """Reads the server's frames, performs each request in a greenlet, writes the answers
+    through one writer; answers each ``ping`` at once (its loop still turns)."""
+
     def __init__(self, sock: socket.socket, client: HttpClient) -> None:
         self.sock = sock
         self.client = client
@@ -73,19 +76,23 @@ class Worker:
     def _handle(self, header: dict, body: bytes | None, length: int) -> None:
         kind = header.get("t")
         ident = frames.ident(header)
-        if kind == "cancel":
+        if kind == frames.Kind.CANCEL:
             greenlet = self.running.pop(ident, None)
             if greenlet is not None:
                 greenlet.kill(block=False)
             return
-        if kind != "req":
+        if kind == frames.Kind.PING:
+            self._out.append(frames.pong_frame(ident))
+            self._wake.set()
+            return
+        if kind != frames.Kind.REQUEST:
             raise frames.Malformed(f"a frame of kind {kind!r}")
         if body is None:   # the server never sends one this large
             raise frames.Malformed(f"a request body of {length} bytes")
         call, request = frames.request(header, body)
         self.running[ident] = gevent.spawn(self._perform, ident, call, request)
 
-    def _perform(self, ident: int, call: str, request) -> None:
+    def _perform(self, ident: int, call: str, request: HttpRequest) -> None:
         try:
             result = self.client.fetch(request)
         except Exception as exc:  # a bug in the client ends only this request, as an error
@@ -94,7 +101,12 @@ class Worker:
             result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
         if self.running.pop(ident, None) is None:
             return
-        self._out.append(frames.answer_frame(ident, result))
+        try:
+            frame = frames.answer_frame(ident, result)
+        except frames.TooLarge as exc:   # this answer fails on its own; the link stays up
+            frame = frames.answer_frame(ident, HttpResult.failed(
+                HttpFailure.ERROR, f"the response's headers are too large to hand on ({exc})", result.seconds))
+        self._out.append(frame)
         self._wake.set()
 
     def _write(self) -> None:

@@ -53,6 +53,11 @@ log = logging.getLogger("flowengine.server")
 Answer = Callable[[HttpResult], None]
 
 _RECV = 262144
+#: while it has work, the worker is asked every PING_EVERY s whether its loop still turns;
+#: one that has not answered in PING_TIMEOUT s (stopped, spinning, deadlocked) is killed
+PING_EVERY, PING_TIMEOUT = 2.0, 10.0
+#: requests written and not yet read by the worker past which new ones fail at once
+MAX_UNSENT = 16 * 1024 * 1024
 #: a worker that ran this long before it stopped is started again at once
 _STABLE = 10.0
 _BACKOFF_MIN, _BACKOFF_MAX = 0.25, 5.0
@@ -64,9 +69,10 @@ _OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
 class Ticket:
     """A request handed to the worker; :meth:`HttpWorker.cancel` drops it."""
 
-    __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled")
+    __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled", "submitted")
 
     def __init__(self, ident: int, request: HttpRequest, call: str, on_answer: Answer) -> None:
+        self.submitted = time.monotonic()
         self.ident = ident
         self.request = request
         self.call = call
@@ -78,7 +84,8 @@ class Ticket:
 class _Link:
     """One worker process and this side of its socket."""
 
-    __slots__ = ("proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused")
+    __slots__ = ("proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused",
+                 "watchdog", "pinged")
 
     def __init__(self, proc: subprocess.Popen, sock: socket.socket, max_body: int) -> None:
         self.proc = proc
@@ -91,6 +98,8 @@ class _Link:
         self.started = time.monotonic()
         self.eof = False                # the worker is gone; what it wrote is still handed out
         self.paused = False             # the reader stopped: enough unread answers held
+        self.watchdog: Any = None       # the timer that pings it while it has work
+        self.pinged: float | None = None   # when the ping now unanswered went
 
 
 class HttpWorker:
@@ -101,7 +110,9 @@ class HttpWorker:
 
     def __init__(self, limits: Limits = Limits(), *, ca_file: str | None = None, metrics: Any = None,
                  log_level: str = "info", log_format: str = "text", log_tag: str = "",
-                 per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None) -> None:
+                 per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None,
+                 ping_every: float = PING_EVERY, ping_timeout: float = PING_TIMEOUT) -> None:
+        self.ping_every, self.ping_timeout = ping_every, ping_timeout
         self.limits = limits
         self.ca_file = ca_file
         self.metrics = metrics
@@ -145,11 +156,12 @@ class HttpWorker:
         return argv + (["--ca", self.ca_file] if self.ca_file else [])
 
     def _spawn(self) -> None:
+        """Start a worker. Popen's fork and exec hold the loop ~1–8 ms (measured): at start,
+        at the first request of a server that needed none, and at each restart."""
         self._restart = None
         if self._closed:
             return
-        root = str(Path(__file__).resolve().parent.parent.parent)  # where `flowengine` is imported from
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
+        env = _child_env()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             proc = subprocess.Popen(self.command(theirs.fileno()), pass_fds=(theirs.fileno(),), close_fds=True,
@@ -166,9 +178,28 @@ class HttpWorker:
         link = _Link(proc, mine, self.limits.max_body)
         link.reader = self.loop.io(mine.fileno(), 1)
         link.reader.start(partial(self._readable, link))
+        link.watchdog = self.loop.timer(self.ping_every, self.ping_every, ref=False)  # keeps no loop alive
+        link.watchdog.start(partial(self._watch, link))
         self._links.append(link)
         self._live = link
         log.info("HTTP worker started (pid %d)", proc.pid)
+
+    def _watch(self, link: _Link) -> None:
+        """Ping a worker with work; kill one whose last ping went unanswered too long (a
+        worker that is alive but stuck would otherwise hold every request to its timeout,
+        and the requests written to it would pile up here)."""
+        if link.eof:
+            return
+        if not link.pending and not link.out:
+            link.pinged = None
+            return
+        now = time.monotonic()
+        if link.pinged is None:
+            link.pinged = now
+            self._send(link, frames.ping_frame(0))
+        elif now - link.pinged > self.ping_timeout:
+            link.proc.kill()
+            self._stopped(link, f"it stopped answering (no pong in {self.ping_timeout:g} s)")
 
     def _stopped(self, link: _Link, why: str) -> None:
         """The worker is gone (EOF, a broken frame): what it wrote is still handed out, then
@@ -176,10 +207,10 @@ class HttpWorker:
         if link.eof:
             return
         link.eof = True
-        for watcher in (link.reader, link.writer):
+        for watcher in (link.reader, link.writer, link.watchdog):
             if watcher is not None:
                 watcher.stop()
-        link.reader = link.writer = None
+        link.reader = link.writer = link.watchdog = None
         link.out = bytearray()
         code = link.proc.poll()
         if code is None:
@@ -227,7 +258,7 @@ class HttpWorker:
             self._paced.stop()
         links, self._links, self._live = self._links, [], None
         for link in links:
-            for watcher in (link.reader, link.writer):
+            for watcher in (link.reader, link.writer, link.watchdog):
                 if watcher is not None:
                     watcher.stop()
             try:
@@ -244,6 +275,8 @@ class HttpWorker:
 
     # -- requests ------------------------------------------------------------------------
     def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> Ticket:
+        """Hand ``request`` to the worker; its answer comes to ``on_answer`` in a later turn
+        of the loop (a request that cannot go fails so, at once, on its own)."""
         self._ids += 1
         ticket = Ticket(self._ids, request, call, on_answer)
         if self._dormant and not self._closed:   # the first request: the frame waits in the socket
@@ -257,6 +290,14 @@ class HttpWorker:
             failure = f"{self._in_flight} requests in flight, the most allowed"
         elif request.body is not None and len(request.body) > frames.MAX_REQUEST_BODY:
             failure = f"a request body of {len(request.body)} bytes, more than {frames.MAX_REQUEST_BODY}"
+        elif len(link.out) > MAX_UNSENT:
+            failure = f"the HTTP worker has not read the last {len(link.out)} bytes of requests"
+        frame = b""
+        if failure is None:
+            try:
+                frame = frames.request_frame(ticket.ident, call, request)
+            except frames.TooLarge as exc:
+                failure = f"the request's URL and headers are too large ({exc})"
         if failure is not None:
             self._ready.append((ticket, HttpResult.failed(HttpFailure.ERROR, failure)))
             self._paced.wake()  # type: ignore[union-attr]
@@ -264,7 +305,7 @@ class HttpWorker:
         ticket.link = link
         link.pending[ticket.ident] = ticket
         self._in_flight += 1
-        self._send(link, frames.request_frame(ticket.ident, call, request))  # type: ignore[arg-type]
+        self._send(link, frame)  # type: ignore[arg-type]
         return ticket
 
     def cancel(self, ticket: Ticket) -> None:
@@ -341,8 +382,10 @@ class HttpWorker:
                 if link.eof:
                     self._links.pop(0)
                     self._in_flight -= len(link.pending)
-                    failed = HttpResult.failed(HttpFailure.ERROR, "the HTTP worker stopped during the request")
-                    self._ready.extend((ticket, failed) for ticket in link.pending.values())
+                    now = time.monotonic()
+                    self._ready.extend((ticket, HttpResult.failed(
+                        HttpFailure.ERROR, "the HTTP worker stopped during the request", now - ticket.submitted))
+                        for ticket in link.pending.values())
                     link.pending.clear()
                     continue
                 if link.paused:
@@ -351,11 +394,14 @@ class HttpWorker:
                 return None
             header, body, length = frame
             try:
-                if header.get("t") == "ready":
+                if header.get("t") == frames.Kind.READY:
                     log.info("HTTP worker ready (pid %d, %.0f ms after it was started)", link.proc.pid,
                              (time.monotonic() - link.started) * 1000)
                     continue
-                if header.get("t") != "ans":
+                if header.get("t") == frames.Kind.PONG:
+                    link.pinged = None
+                    continue
+                if header.get("t") != frames.Kind.ANSWER:
                     raise frames.Malformed(f"a frame of kind {header.get('t')!r}")
                 ident = frames.ident(header)
                 if body is None:
@@ -375,7 +421,6 @@ class HttpWorker:
     def _broken(self, link: _Link, why: str) -> None:
         link.frames = frames.Reader(0)     # nothing more is read from it
         self._stopped(link, f"it sent a malformed frame: {why}")
-        link.eof = True
 
     def _deliver(self, ticket: Ticket, result: HttpResult) -> None:
         if ticket.cancelled:
@@ -412,3 +457,15 @@ class InProcessHttp:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _child_env() -> dict[str, str]:
+    """The worker's environment: the server's, and where this ``flowengine`` is imported from
+    unless that is an installed package's site-packages (which the child finds anyway, and
+    which must not go before the standard library)."""
+    import site
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    installed = set(site.getsitepackages()) | {site.getusersitepackages()}
+    if root in installed:
+        return dict(os.environ)
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))
