@@ -296,3 +296,17 @@ def test_a_request_shown_by_a_traceback_holds_no_secret_nor_header():
     shown = repr(request)
     assert "s3cret" not in shown and "Bearer" not in shown and "5551234" not in shown
     assert "crm.example/c" in shown and "lookup" in shown
+
+
+def test_an_answer_that_crosses_its_cancel_is_dropped_and_the_count_stays_right():
+    worker = fake_worker()
+    try:
+        got: dict[str, HttpResult] = {}
+        held = worker.submit(HttpRequest("GET", "http://127.0.0.1:9/hold"), "a", lambda r: got.__setitem__("held", r))
+        worker.cancel(held)                      # the caller hung up; the fake answers it anyway
+        (flushed,) = answers_to(worker, HttpRequest("GET", "http://127.0.0.1:9/flush"))
+        gevent.sleep(0.1)
+        assert flushed.status == 200 and "held" not in got
+        assert worker._in_flight == 0 and worker.restarts == 0
+    finally:
+        worker.close()

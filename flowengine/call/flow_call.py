@@ -11,15 +11,7 @@ whoever drives the call hands in what it read and the time, and writes what it g
     out = call.expire(now)           # when call.deadline has passed
     ...until call.closed, then close the socket.
 
-A step's HTTP request is the driver's to perform: after any of these, ``call.take_request()``
-gives ``(token, request)`` when one is due; the driver performs it and hands back
-``call.http_done(token, result, now)``. While it is in flight the call waits on it (its
-``deadline`` is the request's timeout, or the moment the ``while_waiting`` prompt starts);
-when the caller hangs up meanwhile the flow ends at once and ``call.awaiting`` stops naming
-the token, so the driver drops the request and a late answer is ignored. A hold prompt still
-playing when the answer comes is stopped with ``api uuid_break <uuid>`` over this socket
-(``playback_broken_by_api``: the completion then reports ``FILE PLAYED``), and the step
-goes on once its completion is in.
+A step's HTTP request is the driver's to perform (:mod:`.http_wait`).
 
 The rules shared with the greenlet session (the set-up, the timeouts, refusals, the
 hangup at the end unless the call was handed off or is gone) are :mod:`.lifecycle`'s; what
@@ -38,13 +30,14 @@ from typing import Any, Callable
 from ..errors import CallGone, CommandTimeout, FlowengineError, ProtocolError, UnsafeValue
 from ..esl import Limits, OutboundProtocol, Ticket, commands
 from ..esl.protocol import LOST
-from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
+from ..flows.effects import Effect, Execute, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts, UnknownApplication
 from ..flows.interpreter import FlowRun
 from ..flows import checkpoint
 from . import failover, wire
 from .batching import After, collect
+from .http_wait import HttpWait
 from .lifecycle import CallResult, Phase, Timeouts, failure, kept, must_hang_up, setup
 
 log = logging.getLogger("flowengine.flow")
@@ -52,8 +45,6 @@ server_log = logging.getLogger("flowengine.server")
 
 #: the cause for a call to a number no flow serves (and no default flow)
 UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
-#: how long past a request's own timeout the call waits for its driver to answer
-HTTP_GRACE = 1.0
 
 # module names for the phases: read on every event, and a global is ~20x faster to reach
 # than an enum member through its class
@@ -61,7 +52,7 @@ CONNECT, SETUP, FLOW, RELEASE, HANGUP = Phase.CONNECT, Phase.SETUP, Phase.FLOW, 
 DRAIN, CLOSED = Phase.DRAIN, Phase.CLOSED
 
 
-class FlowCall:
+class FlowCall(HttpWait):
     """``flows()`` gives the flow set in force when the call is routed (the call keeps it
     to the end, whatever a reload does). ``run_options`` go to :class:`FlowRun` (a
     test's clock, tracing); ``before`` sees each command as it is about to be sent."""
@@ -158,25 +149,6 @@ class FlowCall:
             return b""
         self.proto.connection_lost(detail)
         return self._progress(now)
-
-    def take_request(self) -> tuple[int, HttpRequest] | None:
-        """The HTTP request the driver must perform now, once (None: none is due)."""
-        out, self.http_out = self.http_out, None
-        return out
-
-    def http_done(self, token: int, result: HttpResult, now: float) -> bytes:
-        """The answer to request ``token``; ignored when the call no longer waits for it."""
-        if token != self.awaiting or self.phase != FLOW:
-            return b""
-        self.awaiting = self.http_out = self._asked = None
-        hold, self._hold = self._hold, None
-        if hold is not None and not hold.done:
-            data = commands.api(f"uuid_break {self.proto.uuid}")
-            self._answer = result
-            self._then = "answer"
-            self._wait([self.proto.command(data), hold], now, self.timeouts.reply)
-            return data
-        return self._send(self.run.resume(result), now)  # type: ignore[union-attr]
 
     def expire(self, now: float) -> bytes:
         """The current wait's deadline has passed (early calls are ignored)."""
@@ -418,38 +390,6 @@ class FlowCall:
         if error is not None:
             return self._send(run.failed(error), now)  # type: ignore[union-attr]
         return self._send(run.resume(result), now)  # type: ignore[union-attr]
-
-    # -- an HTTP request in flight ------------------------------------------------------------
-    def _ask(self, now: float) -> bytes:
-        """Hand the run's request to the driver and wait for it (and start no prompt yet)."""
-        request, self._request = self._request, None
-        self._tokens += 1
-        self.awaiting = self._tokens
-        self.http_out = (self._tokens, request)  # type: ignore[assignment]
-        self._asked = request
-        self._waiting = []
-        self._then = "resume"
-        self._http_deadline = now + request.timeout + HTTP_GRACE  # type: ignore[union-attr]
-        self._hold_at = now + request.hold.after if request.hold is not None else None  # type: ignore[union-attr]
-        self.deadline = min(self._http_deadline, self._hold_at if self._hold_at is not None else self._http_deadline)
-        return b""
-
-    def _http_waited(self, now: float) -> bytes:
-        """A deadline while the request is in flight: start the hold prompt, or give up."""
-        if self._hold_at is not None and now >= self._hold_at:
-            self._hold_at = None
-            self.deadline = self._http_deadline
-            data, self._hold = self.proto.execute("playback", self._asked.hold.play)  # type: ignore[union-attr]
-            if self.before is not None:
-                self.before(self.run, Execute("playback", self._asked.hold.play))  # type: ignore[union-attr, arg-type]
-            self.run.executed.append(("playback", self._asked.hold.play))  # type: ignore[union-attr]
-            return data
-        if now >= self._http_deadline:
-            token = self.awaiting
-            return self.http_done(token, HttpResult.failed(HttpFailure.TIMEOUT, "the request was never answered"),
-                                  now)  # type: ignore[arg-type]
-        self.deadline = self._http_deadline
-        return b""
 
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:

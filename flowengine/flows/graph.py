@@ -6,7 +6,6 @@ Text formats (Graphviz dot, Mermaid) come from the flow alone; svg needs Graphvi
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess

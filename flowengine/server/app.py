@@ -35,7 +35,8 @@ from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
 from .evented import DEFAULT_BUDGET_BYTES, EventedCall
-from .http_worker import InProcessHttp
+from .http_inprocess import performer
+from .http_worker import HttpWorker
 
 log = logging.getLogger("flowengine.server")
 
@@ -98,7 +99,7 @@ class CallServer:
         if http is None and flows is not None:
             from ..http import HttpClient
             http = HttpClient(metrics=metrics)
-        self.http = InProcessHttp(http) if http is not None and not hasattr(http, "submit") else http
+        self.http = performer(http)
         self.allow = allow or []
         self.drain_seconds = drain_seconds
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
@@ -147,7 +148,7 @@ class CallServer:
 
     def start(self) -> None:
         self._server.start()
-        if hasattr(self.http, "start"):  # the HTTP worker: after the listener, which it does not inherit
+        if isinstance(self.http, HttpWorker):  # after the listener, which it does not inherit
             self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
         log.info("listening on %s:%d", *self._server.address[:2])
 

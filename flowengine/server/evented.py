@@ -27,7 +27,7 @@ from typing import Any, Callable
 from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
 from ..flows.effects import HttpResult
-from .http_worker import InProcessHttp
+from .http_inprocess import InProcessHttp, performer
 
 log = logging.getLogger("flowengine.server")
 
@@ -78,7 +78,7 @@ class EventedCall:
         self.timer_at = 0.0
         self._named = recording is None
         self._closed = False
-        # an HttpWorker or InProcessHttp (.http_worker), or a bare HttpClient; made at the first request if None
+        # an HttpWorker (.http_worker) or InProcessHttp (.http_inprocess), or a bare HttpClient; made at the first request if None
         self.http = http
         self._request: tuple[int, Any] | None = None  # (token, what http.cancel takes) of the request in flight
         self.reader = loop.io(sock.fileno(), 1)
@@ -196,8 +196,8 @@ class EventedCall:
         http = self.http
         if http is None:
             http = self.http = default_client()
-        elif not hasattr(http, "submit"):  # a bare HttpClient (flowengine.http): its greenlets
-            http = self.http = InProcessHttp(http)
+        else:  # a bare HttpClient (flowengine.http) performs in greenlets
+            http = self.http = performer(http)
         self._request = (token, http.submit(request, self.call.proto.uuid or "-", partial(self._answered, token)))
 
     def _answered(self, token: int, result: HttpResult) -> None:

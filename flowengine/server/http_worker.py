@@ -24,28 +24,28 @@ their calls a few per turn of the loop (:mod:`.paced`).
   end passed), ignores the signals a service manager sends the whole group, and exits at
   EOF: when the server closes its end at shutdown, or dies.
 
-:class:`InProcessHttp` is the same interface over an in-process client (a greenlet per
-request, as before), for a server built without a worker (tests, embedding).
+:class:`~.http_inprocess.InProcessHttp` is the same interface over an in-process client
+(a greenlet per request), for a server built without a worker (tests, embedding); the
+process and its socket are :class:`~.http_link.Link`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
 import time
 from collections import deque
 from functools import partial
-from pathlib import Path
 from typing import Any, Callable
 
 import gevent
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from ..http import frames
-from ..http.client import HttpClient, Limits, report
+from ..http.client import Limits, report
+from .http_link import Link, child_env
 from .paced import PER_ITERATION, Paced
 
 log = logging.getLogger("flowengine.server")
@@ -77,29 +77,8 @@ class Ticket:
         self.request = request
         self.call = call
         self.on_answer = on_answer
-        self.link: _Link | None = None
+        self.link: Link | None = None
         self.cancelled = False
-
-
-class _Link:
-    """One worker process and this side of its socket."""
-
-    __slots__ = ("proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused",
-                 "watchdog", "pinged")
-
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, max_body: int) -> None:
-        self.proc = proc
-        self.sock = sock
-        self.frames = frames.Reader(max_body)
-        self.pending: dict[int, Ticket] = {}
-        self.out = bytearray()          # written, not yet taken by the kernel
-        self.reader: Any = None
-        self.writer: Any = None
-        self.started = time.monotonic()
-        self.eof = False                # the worker is gone; what it wrote is still handed out
-        self.paused = False             # the reader stopped: enough unread answers held
-        self.watchdog: Any = None       # the timer that pings it while it has work
-        self.pinged: float | None = None   # when the ping now unanswered went
 
 
 class HttpWorker:
@@ -120,8 +99,8 @@ class HttpWorker:
         self.per_iteration = per_iteration
         self.command = command or self._command
         self.loop: Any = None
-        self._links: list[_Link] = []   # the live one last; before it, stopped ones still draining
-        self._live: _Link | None = None
+        self._links: list[Link] = []   # the live one last; before it, stopped ones still draining
+        self._live: Link | None = None
         self._ready: deque[tuple[Ticket, HttpResult]] = deque()
         self._paced: Paced | None = None
         self._ids = 0
@@ -161,7 +140,7 @@ class HttpWorker:
         self._restart = None
         if self._closed:
             return
-        env = _child_env()
+        env = child_env()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             proc = subprocess.Popen(self.command(theirs.fileno()), pass_fds=(theirs.fileno(),), close_fds=True,
@@ -175,7 +154,7 @@ class HttpWorker:
         finally:
             theirs.close()
         mine.setblocking(False)
-        link = _Link(proc, mine, self.limits.max_body)
+        link = Link(self.loop, proc, mine, self.limits.max_body)
         link.reader = self.loop.io(mine.fileno(), 1)
         link.reader.start(partial(self._readable, link))
         link.watchdog = self.loop.timer(self.ping_every, self.ping_every, ref=False)  # keeps no loop alive
@@ -184,7 +163,7 @@ class HttpWorker:
         self._live = link
         log.info("HTTP worker started (pid %d)", proc.pid)
 
-    def _watch(self, link: _Link) -> None:
+    def _watch(self, link: Link) -> None:
         """Ping a worker with work; kill one whose last ping went unanswered too long (a
         worker that is alive but stuck would otherwise hold every request to its timeout,
         and the requests written to it would pile up here)."""
@@ -196,21 +175,18 @@ class HttpWorker:
         now = time.monotonic()
         if link.pinged is None:
             link.pinged = now
-            self._send(link, frames.ping_frame(0))
+            link.send(frames.ping_frame(0))
         elif now - link.pinged > self.ping_timeout:
             link.proc.kill()
             self._stopped(link, f"it stopped answering (no pong in {self.ping_timeout:g} s)")
 
-    def _stopped(self, link: _Link, why: str) -> None:
+    def _stopped(self, link: Link, why: str) -> None:
         """The worker is gone (EOF, a broken frame): what it wrote is still handed out, then
         the requests left end as errors; another worker is started."""
         if link.eof:
             return
         link.eof = True
-        for watcher in (link.reader, link.writer, link.watchdog):
-            if watcher is not None:
-                watcher.stop()
-        link.reader = link.writer = link.watchdog = None
+        link.stop_watching()
         link.out = bytearray()
         code = link.proc.poll()
         if code is None:
@@ -258,9 +234,7 @@ class HttpWorker:
             self._paced.stop()
         links, self._links, self._live = self._links, [], None
         for link in links:
-            for watcher in (link.reader, link.writer, link.watchdog):
-                if watcher is not None:
-                    watcher.stop()
+            link.stop_watching()
             try:
                 link.sock.close()
             except OSError:
@@ -305,7 +279,7 @@ class HttpWorker:
         ticket.link = link
         link.pending[ticket.ident] = ticket
         self._in_flight += 1
-        self._send(link, frame)  # type: ignore[arg-type]
+        link.send(frame)  # type: ignore[arg-type]
         return ticket
 
     def cancel(self, ticket: Ticket) -> None:
@@ -315,38 +289,11 @@ class HttpWorker:
         if link is not None and link.pending.pop(ticket.ident, None) is not None:
             self._in_flight -= 1
             if not link.eof:
-                self._send(link, frames.cancel_frame(ticket.ident))
+                link.send(frames.cancel_frame(ticket.ident))
         ticket.on_answer = _nothing   # the call is let go of at once
 
-    def _send(self, link: _Link, frame: bytes) -> None:
-        if link.out:
-            link.out += frame
-            return
-        try:
-            sent = link.sock.send(frame)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:        # the worker is gone: its EOF comes to the reader
-            return
-        if sent < len(frame):
-            link.out += frame[sent:]
-            link.writer = self.loop.io(link.sock.fileno(), 2)
-            link.writer.start(partial(self._writable, link))
-
-    def _writable(self, link: _Link) -> None:
-        try:
-            sent = link.sock.send(link.out)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            sent = len(link.out)
-        del link.out[:sent]
-        if not link.out and link.writer is not None:
-            link.writer.stop()
-            link.writer = None
-
     # -- answers ---------------------------------------------------------------------------
-    def _readable(self, link: _Link) -> None:
+    def _readable(self, link: Link) -> None:
         try:
             data = link.sock.recv(_RECV)
         except (BlockingIOError, InterruptedError):
@@ -418,7 +365,7 @@ class HttpWorker:
             self._in_flight -= 1
             return partial(self._deliver, ticket, result)
 
-    def _broken(self, link: _Link, why: str) -> None:
+    def _broken(self, link: Link, why: str) -> None:
         link.frames = frames.Reader(0)     # nothing more is read from it
         self._stopped(link, f"it sent a malformed frame: {why}")
 
@@ -432,40 +379,3 @@ class HttpWorker:
 
 def _nothing(result: HttpResult) -> None:
     pass
-
-
-class InProcessHttp:
-    """The same interface over an in-process :class:`HttpClient`: a greenlet per request,
-    the answer handed to the call from it."""
-
-    def __init__(self, client: HttpClient) -> None:
-        self.client = client
-
-    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> gevent.Greenlet:
-        return gevent.spawn(self._perform, request, call, on_answer)
-
-    def _perform(self, request: HttpRequest, call: str, on_answer: Answer) -> None:
-        try:
-            result = self.client.perform(request, call)
-        except Exception as exc:  # a bug in the client must end only this step, as an error
-            log.exception("call %s: HTTP request failed", call)
-            result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
-        on_answer(result)
-
-    def cancel(self, greenlet: gevent.Greenlet) -> None:
-        greenlet.kill(block=False)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-def _child_env() -> dict[str, str]:
-    """The worker's environment: the server's, and where this ``flowengine`` is imported from
-    unless that is an installed package's site-packages (which the child finds anyway, and
-    which must not go before the standard library)."""
-    import site
-    root = str(Path(__file__).resolve().parent.parent.parent)
-    installed = set(site.getsitepackages()) | {site.getusersitepackages()}
-    if root in installed:
-        return dict(os.environ)
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))))

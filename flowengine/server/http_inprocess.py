@@ -1,0 +1,58 @@
+"""An ``http`` step's request performed in the server's own process, a greenlet each: for a
+server built without its HTTP worker (tests, embedding). The same interface as
+:class:`~.http_worker.HttpWorker` (:class:`Performer`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+
+import gevent
+
+from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+from ..http.client import HttpClient
+
+log = logging.getLogger("flowengine.server")
+
+Answer = Callable[[HttpResult], None]
+
+
+class Performer(Protocol):
+    """What performs a server's requests: the answer to each comes to ``on_answer``."""
+
+    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> Any: ...
+
+    def cancel(self, ticket: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def performer(http: Any) -> Performer | None:
+    """``http`` as a :class:`Performer`: a bare :class:`HttpClient` in greenlets."""
+    return InProcessHttp(http) if isinstance(http, HttpClient) else http
+
+
+class InProcessHttp:
+    """The same interface over an in-process :class:`HttpClient`: a greenlet per request,
+    the answer handed to the call from it."""
+
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> gevent.Greenlet:
+        return gevent.spawn(self._perform, request, call, on_answer)
+
+    def _perform(self, request: HttpRequest, call: str, on_answer: Answer) -> None:
+        try:
+            result = self.client.perform(request, call)
+        except Exception as exc:  # a bug in the client must end only this step, as an error
+            log.exception("call %s: HTTP request failed", call)
+            result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
+        on_answer(result)
+
+    def cancel(self, greenlet: gevent.Greenlet) -> None:
+        greenlet.kill(block=False)
+
+    def close(self) -> None:
+        self.client.close()
+
