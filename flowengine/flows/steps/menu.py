@@ -7,7 +7,8 @@ invalid prompt after both (pagd_invalid_then_valid, pagd_timeout), so each attem
 A failed attempt's prompt (``invalid`` / ``no_input``) opens the next attempt's prompt
 (``file_string://notice!reprompt``): the caller may press a choice while hearing it, as
 during any prompt, and FreeSWITCH runs one application per attempt, not two (each costs it
-a CHANNEL_EXECUTE_COMPLETE with every channel variable).
+a CHANNEL_EXECUTE_COMPLETE with every channel variable). A notice file the host lacks is
+skipped and the reprompt plays (mod_file_string.c, next_file opens the next one).
 """
 
 from __future__ import annotations
