@@ -491,6 +491,7 @@ def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
     class Run:   # what collect reads of a run: resume() gives the next command
         def __init__(self, commands):
             self.commands = iter(commands)
+            self.unreported: dict = {}
 
         def resume(self, _result):
             return next(self.commands, None)
@@ -498,12 +499,11 @@ def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
         def set_unreported(self, name, value):
             self.unreported[name] = value
 
-        unreported: dict = {}
-
     first = Execute("set", "a=1", variable=("a", "1"))
     rest = [Execute("unset", "b", wait=False), Execute("set", "c=2", wait=False, variable=("c", "2")),
             Execute("playback", "ivr/welcome.wav")]
-    batch, after, request, direct = collect(Run(rest), first, None, lambda command: b"api")
+    run = Run(rest)
+    batch, after, request, direct = collect(run, first, None, lambda command: b"api")
     assert [command for command, _ in direct] == [first]
     assert batch == rest and after == "resume" and request is None
-    assert Run.unreported == {"a": "1"}      # the run reads it as set: no event will say so
+    assert run.unreported == {"a": "1"}      # the run reads it as set: no event will say so

@@ -83,8 +83,9 @@ steps:
 
 def test_a_set_freeswitch_did_not_make_is_the_steps_error():
     """uuid_setvar answers +OK or why it set nothing (mod_commands.c): the flow's on_error
-    runs, as for a refused application — from the step whose write carried the set (the
-    set itself went on without waiting)."""
+    runs, as for a refused application — from the step running when the answer comes (the
+    set itself went on without waiting; FreeSWITCH refuses one only for a channel it no
+    longer has)."""
     from flowengine.esl.serialize import api_response
 
     class Refuses(ScriptedFreeSwitch):
@@ -105,3 +106,20 @@ steps:
     converse(call, Refuses(destination="1000"))
     assert call.run.visited[:3] == ["note", "bye", "sorry"], call.run.visited
     assert call.run.outcomes[0] == ("note", "done")
+
+
+def test_a_profile_name_set_by_the_flow_reads_the_same_before_and_after_the_next_event():
+    """FreeSWITCH reads ${caller_id_name} from a channel variable of that name first, then
+    from the caller profile (switch_channel_get_variable_dup): so does the flow, whether the
+    set is still unreported or an event has shown it since."""
+    call, commands = call_with("""
+name: s
+numbers: ["1000"]
+start: rename
+steps:
+  rename: {set: {caller_id_name: Bob}, next: first}
+  first: {playback: "ivr/${caller_id_name}.wav", next: second}
+  second: {playback: "ivr/${caller_id_name}.wav", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""", "Alice")
+    assert [c.app_arg for c in commands if c.app == "playback"] == ["ivr/Bob.wav", "ivr/Bob.wav"]

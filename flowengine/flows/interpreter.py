@@ -263,7 +263,11 @@ class FlowRun:
         for source in (self.last_event, self.channel):
             if source is None:
                 continue
-            value = source.get(header) if header else source.variable(name)
+            # a channel variable first, then the caller profile's field of that name, as
+            # FreeSWITCH reads ${name} (switch_channel.c, switch_channel_get_variable_dup)
+            value = source.variable(name)
+            if value is None and header:
+                value = source.get(header)
             if value is not None:
                 return value
         if header is None:

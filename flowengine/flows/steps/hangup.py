@@ -1,6 +1,6 @@
 """hangup: end the call with a cause; nothing follows it.
 
-The call sends FreeSWITCH's hangup command (:meth:`flowengine.call.flow_call.FlowCall._sendmsg`),
+The call sends FreeSWITCH's hangup command (:func:`flowengine.call.wire.sendmsg`),
 which reads an unknown cause name as NORMAL_CLEARING without a word (the hangup
 application: as NONE; switch_channel.c, switch_channel_str2cause over CAUSE_CHART), so
 ``--check`` knows the names it accepts.
