@@ -13,7 +13,7 @@ from flowengine.esl import Event, Parser, commands
 from flowengine.flows import load_flows
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
-from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
+from flowengine.replay.fake import ReplayFreeSwitch
 from flowengine.testing.memory import converse
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
@@ -99,27 +99,6 @@ def test_recorded_calls_replay_through_every_phase(name, outcomes):
     assert call.run.result == ("gone" if "hangup:" in outcomes[-1][1] else "hangup")
     uuid = Parser().feed(load(name).chunks("in")[0])[0].channel.unique_id
     assert call.proto.uuid == uuid and call.proto.hangup_event     # ended once FreeSWITCH told the cause
-
-
-def test_a_replay_takes_a_set_by_api_for_the_recorded_set_of_the_same_value_only():
-    """dtmf_stops_playback recorded ``set playback_terminators=#``: the replay answers the
-    api's +OK and leaves out the set application's reply and execute events, and refuses
-    an api that sets anything else."""
-    recorded = load("dtmf_stops_playback")
-    uuid = Parser().feed(recorded.chunks("in")[0])[0].channel.unique_id
-    replay = ReplayFreeSwitch(recorded)
-    for out in recorded.chunks("out")[:4]:   # connect, myevents, linger, answer: as recorded
-        replay.receive(out)
-    answers = b"".join(chunk for _, chunk in replay.receive(f"api uuid_setvar {uuid} playback_terminators #\n\n".encode()))
-    messages = Parser().feed(answers)
-    assert messages and type(messages[0]).__name__ == "ApiResponse" and messages[0].body == "+OK\n"
-    assert not [m for m in messages[1:] if type(m).__name__ == "Reply"]
-    assert not [m for m in messages if isinstance(m, Event) and m.get("Application") == "set"]
-    other = ReplayFreeSwitch(recorded)
-    for out in recorded.chunks("out")[:4]:
-        other.receive(out)
-    with pytest.raises(ReplayMismatch):
-        other.receive(f"api uuid_setvar {uuid} playback_terminators *\n\n".encode())
 
 
 def test_connect_subscribes_and_lingers_in_one_write():
@@ -315,25 +294,6 @@ def test_shutdown_asks_for_a_hangup_and_the_flow_sees_the_call_go():
     assert call.request_hangup("SYSTEM_SHUTDOWN") == b""
 
 
-def test_without_full_control_a_set_is_the_application_and_the_hangup_nixes_nothing():
-    """api and nixevent need ``socket … full`` (mod_event_socket.c refuses both to a
-    single-channel socket): without it the set is FreeSWITCH's set application."""
-    flow = flow_from(SET_THEN_PLAY)
-    peer = ScriptedFreeSwitch(destination="1000")
-
-    class SingleChannel(Tap):
-        def receive(self, data):
-            return [(gap, chunk.replace(b"Control: full", b"Control: single-channel"))
-                    for gap, chunk in super().receive(data)]
-
-    tap = SingleChannel(peer)
-    call = flow_call(FlowSet({"setplay": flow}, default=flow))
-    converse(call, tap)
-    assert call.proto.control == "single-channel"
-    assert tap.words()[-3:] == ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"', 'hangup "NORMAL_CLEARING"']
-    assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
-
-
 def test_set_up_applications_are_not_waited_for_before_the_step_they_prepare():
     """The bridge's two ``set``s go out with the bridge, and this FreeSWITCH holds their
     completions back until the bridge has arrived: a driver that waited for each would
@@ -367,7 +327,6 @@ steps:
     converse(call, HoldsSets())
     assert writes[4:7] == ['uuid_setvar "continue_on_fail=true"', 'uuid_setvar "hangup_after_bridge=false"', 'bridge "user/1001"']
     assert call.run.outcomes[0] == ("dial", "answered") and call.run.result == "hangup"
-
 
 
 def test_caller_values_with_newlines_never_make_lines():
@@ -481,29 +440,3 @@ steps:
                              ("main", "away", "transferred")]
 
 
-def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
-    """An api runs at once in FreeSWITCH's listener thread, applications later in the
-    session's: a set written after an application could overtake it, so it is that
-    application's neighbour, not an api."""
-    from flowengine.call.batching import collect
-    from flowengine.flows.effects import Execute
-
-    class Run:   # what collect reads of a run: resume() gives the next command
-        def __init__(self, commands):
-            self.commands = iter(commands)
-            self.unreported: dict = {}
-
-        def resume(self, _result):
-            return next(self.commands, None)
-
-        def set_unreported(self, name, value):
-            self.unreported[name] = value
-
-    first = Execute("set", "a=1", variable=("a", "1"))
-    rest = [Execute("unset", "b", wait=False), Execute("set", "c=2", wait=False, variable=("c", "2")),
-            Execute("playback", "ivr/welcome.wav")]
-    run = Run(rest)
-    batch, after, request, direct = collect(run, first, None, lambda command: b"api")
-    assert [command for command, _ in direct] == [first]
-    assert batch == rest and after == "resume" and request is None
-    assert run.unreported == {"a": "1"}      # the run reads it as set: no event will say so

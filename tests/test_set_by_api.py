@@ -4,23 +4,29 @@ with its call-data marks, so every encoder still applies (each case ran wrong be
 
 from __future__ import annotations
 
+import pytest
+
 from flowengine.call import Timeouts
 from flowengine.call.flow_call import FlowCall
+from flowengine.esl import Event, Parser
 from flowengine.flows.flowset import FlowSet
 from flowengine.replay.command_reader import CommandReader
+from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
 from flowengine.testing.memory import converse
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
+from .conftest import load
 from .flowkit import flow_from
 from .freeswitch_model import chars, expand_passes, parse_dial_string
-from .test_flow_call import Tap
+from .test_flow_call import SET_THEN_PLAY, Tap, flow_call
 
 TIMEOUTS = Timeouts(connect=5, reply=5, execute=60, drain=2)
 
 
-def call_with(text: str, caller_name: str, **scripted) -> tuple[FlowCall, list]:
+def call_with(text: str, caller_name: str = "Alice", peer: type = ScriptedFreeSwitch, **scripted
+              ) -> tuple[FlowCall, list]:
     flow = flow_from(text)
-    tap = Tap(ScriptedFreeSwitch(destination="1000", caller_name=caller_name, **scripted))
+    tap = Tap(peer(destination="1000", caller_name=caller_name, **scripted))
     call = FlowCall(lambda: FlowSet({flow.name: flow}, default=flow), TIMEOUTS, run_options={"trace": True})
     converse(call, tap)
     return call, CommandReader().feed(b"".join(tap.writes))
@@ -92,7 +98,7 @@ def test_a_set_freeswitch_did_not_make_is_the_steps_error():
         def _setvar(self, args):
             return api_response("-ERR No such channel!\n")
 
-    flow = flow_from("""
+    call, _ = call_with("""
 name: s
 numbers: ["1000"]
 start: note
@@ -101,9 +107,7 @@ steps:
   note: {set: {note: hello}, next: bye}
   sorry: {playback: ivr/sorry.wav, next: bye}
   bye: {hangup: NORMAL_CLEARING}
-""")
-    call = FlowCall(lambda: FlowSet({flow.name: flow}, default=flow), TIMEOUTS, run_options={"trace": True})
-    converse(call, Refuses(destination="1000"))
+""", peer=Refuses)
     assert call.run.visited[:3] == ["note", "bye", "sorry"], call.run.visited
     assert call.run.outcomes[0] == ("note", "done")
 
@@ -123,3 +127,71 @@ steps:
   bye: {hangup: NORMAL_CLEARING}
 """, "Alice")
     assert [c.app_arg for c in commands if c.app == "playback"] == ["ivr/Bob.wav", "ivr/Bob.wav"]
+
+
+def test_a_replay_takes_a_set_by_api_for_the_recorded_set_of_the_same_value_only():
+    """dtmf_stops_playback recorded ``set playback_terminators=#``: the replay answers the
+    api's +OK and leaves out the set application's reply and execute events, and refuses
+    an api that sets anything else."""
+    recorded = load("dtmf_stops_playback")
+    uuid = Parser().feed(recorded.chunks("in")[0])[0].channel.unique_id
+    replay = ReplayFreeSwitch(recorded)
+    for out in recorded.chunks("out")[:4]:   # connect, myevents, linger, answer: as recorded
+        replay.receive(out)
+    answers = b"".join(chunk for _, chunk in replay.receive(f"api uuid_setvar {uuid} playback_terminators #\n\n".encode()))
+    messages = Parser().feed(answers)
+    assert messages and type(messages[0]).__name__ == "ApiResponse" and messages[0].body == "+OK\n"
+    assert not [m for m in messages[1:] if type(m).__name__ == "Reply"]
+    assert not [m for m in messages if isinstance(m, Event) and m.get("Application") == "set"]
+    other = ReplayFreeSwitch(recorded)
+    for out in recorded.chunks("out")[:4]:
+        other.receive(out)
+    with pytest.raises(ReplayMismatch):
+        other.receive(f"api uuid_setvar {uuid} playback_terminators *\n\n".encode())
+
+
+def test_without_full_control_a_set_is_the_application_and_the_hangup_nixes_nothing():
+    """api and nixevent need ``socket … full`` (mod_event_socket.c refuses both to a
+    single-channel socket): without it the set is FreeSWITCH's set application."""
+    flow = flow_from(SET_THEN_PLAY)
+    peer = ScriptedFreeSwitch(destination="1000")
+
+    class SingleChannel(Tap):
+        def receive(self, data):
+            return [(gap, chunk.replace(b"Control: full", b"Control: single-channel"))
+                    for gap, chunk in super().receive(data)]
+
+    tap = SingleChannel(peer)
+    call = flow_call(FlowSet({"setplay": flow}, default=flow))
+    converse(call, tap)
+    assert call.proto.control == "single-channel"
+    assert tap.words()[-3:] == ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"', 'hangup "NORMAL_CLEARING"']
+    assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
+
+
+def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
+    """An api runs at once in FreeSWITCH's listener thread, applications later in the
+    session's: a set written after an application could overtake it, so it is that
+    application's neighbour, not an api."""
+    from flowengine.call.batching import collect
+    from flowengine.flows.effects import Execute
+
+    class Run:   # what collect reads of a run: resume() gives the next command
+        def __init__(self, commands):
+            self.commands = iter(commands)
+            self.unreported: dict = {}
+
+        def resume(self, _result):
+            return next(self.commands, None)
+
+        def set_unreported(self, name, value):
+            self.unreported[name] = value
+
+    first = Execute("set", "a=1", variable=("a", "1"))
+    rest = [Execute("unset", "b", wait=False), Execute("set", "c=2", wait=False, variable=("c", "2")),
+            Execute("playback", "ivr/welcome.wav")]
+    run = Run(rest)
+    batch, after, request, direct = collect(run, first, None, lambda command: b"api")
+    assert [command for command, _ in direct] == [first]
+    assert batch == rest and after == "resume" and request is None
+    assert run.unreported == {"a": "1"}      # the run reads it as set: no event will say so

@@ -14,6 +14,7 @@ from ..flows import checkpoint
 from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
 from ..flows.interpreter import FlowRun
+from ..quoting.api import setvar_args
 
 if TYPE_CHECKING:
     from .flow_call import FlowCall
@@ -69,7 +70,10 @@ def checkpoint_command(call: FlowCall, last: Execute) -> bytes:
             value = ""   # cleared, and said once
     if value == call.checkpoint_held or (value is None and call.checkpoint_held in (None, "")):
         return b""
+    args = setvar_args(proto.uuid, checkpoint.VARIABLE, value or "", limit=checkpoint.MAX_CHARS)
+    if args is None:     # an opaque base64url value of at most MAX_CHARS always has its line
+        return b""
     call.checkpoint_held = value
-    data = commands.api(f"uuid_setvar {proto.uuid} {checkpoint.VARIABLE}" + (f" {value}" if value else ""))
+    data = commands.api(f"uuid_setvar {args}")
     proto.command(data)
     return data

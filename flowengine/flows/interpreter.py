@@ -7,7 +7,8 @@ it the same way, so what a test sees is what a call does.
 
 Each step kind is a generator (see :mod:`flowengine.flows.steps`) that yields
 :class:`Execute` commands, receives their completion events, and returns an outcome; the
-flow's ``on`` / ``next`` / choices turn the outcome into the next step.
+flow's ``on`` / ``next`` / choices turn the outcome into the next step. What a ``${name}``
+reads on the call is :mod:`.lookup`'s.
 """
 
 from __future__ import annotations
@@ -25,44 +26,17 @@ from ..quoting.logfield import field as log_field
 from ..esl import Event
 from .effects import Effect, Execute, Exit, Goto, HoldPrompt, HttpRequest, HttpResult
 from .conditions import as_text
+from .lookup import Names
 from .model import Flow, Step
 from .steps import KINDS
-from .templates import expand
-from ..quoting.text import Text, literal
+from ..quoting.text import literal
 
 log = logging.getLogger("flowengine.flow")
 
 #: the cause given to FreeSWITCH when the flow fails and has no on_error step
 ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 
-#: names FreeSWITCH answers from the caller profile rather than a channel variable
-#: (switch_caller.c, switch_caller_get_field_by_name), as the events spell them
-WELL_KNOWN = {
-    "caller_id_number": "Caller-Caller-ID-Number",
-    "caller_id_name": "Caller-Caller-ID-Name",
-    "destination_number": "Caller-Destination-Number",
-    "uuid": "Unique-ID",
-    "ani": "Caller-ANI",
-    "aniii": "Caller-ANI-II",
-    "rdnis": "Caller-RDNIS",
-    "network_addr": "Caller-Network-Addr",
-    "username": "Caller-Username",
-    "orig_caller_id_name": "Caller-Orig-Caller-ID-Name",
-    "orig_caller_id_number": "Caller-Orig-Caller-ID-Number",
-    "callee_id_name": "Caller-Callee-ID-Name",
-    "callee_id_number": "Caller-Callee-ID-Number",
-    "context": "Caller-Context",
-    "dialplan": "Caller-Dialplan",
-    "source": "Caller-Source",
-    "chan_name": "Caller-Channel-Name",
-    "transfer_source": "Caller-Transfer-Source",
-}
-
-
 StepGen = Generator[Effect, Event | HttpResult | None, Any]
-
-#: how deep flow values may name other flow values before the rest is left as written
-_MAX_DEPTH = 8
 
 
 @dataclass
@@ -88,7 +62,7 @@ class _NotKept(list):
 _NOT_KEPT = _NotKept()
 
 
-class FlowRun:
+class FlowRun(Names):
     def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
                  clock: Callable[[], datetime] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, trace: bool = True,
@@ -231,71 +205,6 @@ class FlowRun:
     @property
     def vars(self) -> dict[str, Any]:
         return self.frames[-1].vars
-
-    def lookup(self, name: str) -> str | None:
-        """A flow variable (a Text keeps its marks; a plain str came from the call), a
-        caller profile field or a channel variable, in any case as FreeSWITCH reads them;
-        None when the call has no such name."""
-        vars_ = self.frames[-1].vars
-        if name in vars_:
-            value = vars_[name]
-            if not isinstance(value, str):
-                return as_text(value)
-            # only the author's text names other values: a plain str came from the call
-            # (digits, an application's answer, an HTTP response) and is never expanded
-            if isinstance(value, Text) and "${" in value and self._depth < _MAX_DEPTH:
-                # a flow value naming others (``vars: {who: "${caller_id_name}"}``) is
-                # expanded when read, so what it names is marked as the call's
-                self._depth += 1
-                try:
-                    return expand(value, self.lookup)
-                finally:
-                    self._depth -= 1
-            return value
-        unreported = self.unreported
-        if unreported is not None:
-            value = unreported.get(name.lower().removeprefix("variable_"))
-            if value is not None:   # set by the flow and not in any event yet: as it was set
-                return value or None
-        header = WELL_KNOWN.get(name) or WELL_KNOWN.get(name.lower())
-        if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it
-            name = name[9:]
-        for source in (self.last_event, self.channel):
-            if source is None:
-                continue
-            # a channel variable first, then the caller profile's field of that name, as
-            # FreeSWITCH reads ${name} (switch_channel.c, switch_channel_get_variable_dup)
-            value = source.variable(name)
-            if value is None and header:
-                value = source.get(header)
-            if value is not None:
-                return value
-        if header is None:
-            return self._any_case(name)
-        return None
-
-    def set_unreported(self, name: str, value: str) -> None:
-        """The channel variable ``name`` is now ``value`` (a Text keeps its marks), set in a
-        way no event reports (:attr:`unreported`)."""
-        if self.unreported is None:
-            self.unreported = {}
-        self.unreported[name.lower()] = value
-
-    def _any_case(self, name: str) -> str | None:
-        """FreeSWITCH finds channel variables whatever their case (switch_event.c compares
-        header names with strcasecmp): so must the engine, or ``${Caller_Name}`` would be
-        left for FreeSWITCH to fill with the call's value unmarked."""
-        wanted = "variable_" + name.lower()
-        for source in (self.last_event, self.channel):
-            if source is None:
-                continue
-            for key, value in source.headers():
-                if key.lower() == wanted:
-                    return value
-        return None
-
-    def expand(self, value: Any) -> Text:
-        return expand(value, self.lookup)
 
     def now(self) -> datetime:
         return self.clock()

@@ -3,7 +3,7 @@
 A name is known when the flow gives it (``vars:``, ``params:``, a step that sets it: each
 step kind says which, :attr:`~flowengine.flows.steps.kind.StepKind.sets`), when the
 dialplan does and the flow says so (``channel_vars:``), or when FreeSWITCH does: the
-caller-profile fields the engine reads (:data:`flowengine.flows.interpreter.WELL_KNOWN`),
+caller-profile fields the engine reads (:data:`flowengine.flows.lookup.WELL_KNOWN`),
 and the core's and the standard applications' variables (``data/channel_variables.txt``).
 Case does not matter, as in FreeSWITCH (switch_event.c compares header names with
 strcasecmp). An unknown name is expanded by nobody: FreeSWITCH leaves it empty, so
@@ -37,7 +37,7 @@ MAX_HINTED = 64
 @lru_cache(maxsize=1)
 def freeswitch_names() -> tuple[frozenset[str], tuple[str, ...]]:
     """(names, prefixes) FreeSWITCH itself provides, lower case."""
-    from .interpreter import WELL_KNOWN
+    from .lookup import WELL_KNOWN
     names, prefixes = set(WELL_KNOWN), []
     for line in _FILE.read_text(encoding="utf-8").splitlines():
         line = line.strip()

@@ -42,14 +42,15 @@ _NEEDS = re.compile(r"[\\' \t\n\r]")
 MAX_VALUE = 1024
 
 
-def setvar_args(uuid: str, name: str, value: str) -> str | None:
+def setvar_args(uuid: str, name: str, value: str, *, limit: int = MAX_VALUE) -> str | None:
     """``<uuid> <name> [value]`` for ``api uuid_setvar`` setting ``name`` to exactly
     ``value`` (an empty one unsets it, as ``set name=`` does), or None when only the
-    application can."""
+    application can. ``limit``: the longest value (a set's longer ones go by the
+    application, in a counted body; the engine's own failover checkpoint has none)."""
     if not _NAME.match(name) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", uuid or ""):
         return None
     text = str(value)
-    if len(text) > MAX_VALUE or _VAR_CHECK.search(text):
+    if len(text) > limit or _VAR_CHECK.search(text):
         return None
     if any((c < " " and c not in "\t\n\r") or c == "\x7f" for c in text):
         return None
