@@ -10,6 +10,16 @@ ask: did any expansion, API call, dial target or argument boundary involve the c
 - :func:`separate_blank`: ``switch_separate_string(buf, ' ', …)`` (src/switch_utils.c).
 - :func:`parse_dial_string`: ``switch_ivr_enterprise_originate`` / ``switch_ivr_originate``
   (src/switch_ivr_originate.c) and ``switch_event_create_brackets`` (src/switch_event.c).
+- :func:`url_encode` / :func:`url_decode_strict`: ``switch_url_encode`` (src/switch_utils.c)
+  and a reading of what it wrote that it gives back unchanged (:func:`is_reading`).
+- :class:`Headers` / :func:`store_variable`: ``switch_event_base_add_header`` and
+  ``switch_event_add_array`` (src/switch_event.c): the ``ARRAY::`` rule, for every header of a
+  command and every channel variable (switch_channel_set_variable).
+- :func:`read_command` / :func:`sendmsg_argument`: mod_event_socket's ``read_packet`` (line
+  ends, ``content-length``, the body as a C string) and ``switch_ivr_parse_event``'s
+  argument (the header, else a ``text/plain`` body).
+- :func:`scoped_variables`, :func:`set_application`, :func:`speak_parts`: what
+  switch_core_session_exec, base_set and speak_function make of an argument.
 """
 
 from __future__ import annotations
@@ -348,3 +358,243 @@ def parse_dial_string(cs: Chars) -> DialString:
                 leg_vars, endpoint = _block(_cleanup(_strip(leg_cs)), "[", "]")
                 result.legs.append(Leg(endpoint, group_vars + leg_vars))
     return result
+
+
+# -- event headers: switch_url_encode and how a value is read back ---------------------------
+#: SWITCH_URL_UNSAFE (src/include/switch_utils.h)
+URL_UNSAFE = "\r\n #%&+:;<=>?@[\\]^`{|}\""
+UPPER_HEX = "0123456789ABCDEF"
+
+
+def url_encode(value: str) -> str:
+    """switch_url_encode (src/switch_utils.c, switch_url_encode_opt without double_encode):
+    per UTF-8 byte, ``%XX`` for a control byte, one from 0x7F (``*p < ' ' || *p > '~'`` on a
+    signed char) or one of URL_UNSAFE; a ``%`` with two uppercase hex digits after it is copied."""
+    data = value.encode("utf-8", "surrogatepass")
+    out = []
+    for i, b in enumerate(data):
+        if b == ord("%") and i + 2 < len(data) and chr(data[i + 1]) in UPPER_HEX and chr(data[i + 2]) in UPPER_HEX:
+            out.append("%")
+        elif b < 0x20 or b > 0x7E or chr(b) in URL_UNSAFE:
+            out.append("%%%02X" % b)
+        else:
+            out.append(chr(b))
+    return "".join(out)
+
+
+def url_decode_strict(wire: str) -> str:
+    """A reading of ``wire`` that switch_url_encode gives back as ``wire``: an escape is
+    decoded only when the encoder writes it for a byte, never for a ``%`` it copied."""
+    out = bytearray()
+    i = 0
+    raw = wire.encode("utf-8", "surrogatepass")
+    while i < len(raw):
+        esc = raw[i:i + 3]
+        if len(esc) == 3 and esc[:1] == b"%" and all(chr(c) in UPPER_HEX for c in esc[1:]):
+            b = int(esc[1:], 16)
+            encoded = b < 0x20 or b > 0x7E or chr(b) in URL_UNSAFE
+            copied_percent = b == ord("%") and len(raw) > i + 4 and all(chr(c) in UPPER_HEX for c in raw[i + 3:i + 5])
+            if encoded and not copied_percent:
+                out.append(b)
+                i += 3
+                continue
+        out.append(raw[i])
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def is_reading(wire: str, value: str) -> bool:
+    """Whether FreeSWITCH may have held ``value`` for the header text ``wire``."""
+    return url_encode(value) == wire
+
+
+# -- switch_event_t headers: what a value becomes when it is stored ---------------------------
+class Headers:
+    """switch_event_base_add_header / switch_event_add_array / switch_event_get_header
+    (src/switch_event.c). An empty value removes the name and stores nothing; a value
+    starting ``ARRAY::`` is an array: shorter than 8 characters nothing, else split at every
+    ``|:`` and each part pushed (an empty first part stores nothing, a first part starting
+    ``ARRAY::`` is split again); a pushed header reads as its element, or ``ARRAY::`` and the
+    elements joined with ``|:``."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+
+    def _find(self, name: str) -> dict | None:
+        return next((h for h in self.items if h["name"].lower() == name.lower()), None)
+
+    def get(self, name: str) -> str | None:
+        h = self._find(name)
+        return None if h is None else h["value"]
+
+    def add(self, name: str, value: str, push: bool = False) -> None:
+        h = self._find(name) if push else None
+        if h is None:
+            if value == "":
+                self.items = [x for x in self.items if x["name"].lower() != name.lower()]
+                return
+            if value.startswith("ARRAY::"):
+                if len(value) >= 8:
+                    for piece in value[7:].split("|:"):
+                        self.add(name, piece, push=True)
+                return
+            h = {"name": name, "value": None, "array": None}
+            self.items.append(h)
+        if not push:
+            h["value"] = value
+            return
+        if h["array"] is None:
+            h["array"] = [] if h["value"] is None else [h["value"]]
+        h["array"].append(value)
+        h["value"] = ("ARRAY::" if len(h["array"]) > 1 else "") + "|:".join(h["array"])
+
+
+def store_variable(value: str) -> str | None:
+    """What switch_channel_set_variable leaves in the variable (src/switch_channel.c: the
+    old one deleted, the value added with switch_event_add_header_string); None: unset."""
+    h = Headers()
+    h.add("var", value)
+    return h.get("var")
+
+
+# -- mod_event_socket's read_packet and switch_ivr_parse_event --------------------------------
+@dataclass
+class Received:
+    command: str
+    headers: Headers
+    body: str | None
+
+
+def read_command(wire: bytes) -> tuple[Received, bytes]:
+    """One command as read_packet (mod_event_socket.c) reads it, and the bytes after it.
+
+    Leading CR/LF skipped; the block ends at an LF after an LF with only CRs between. From
+    each line start, the line runs to the first CR in the rest of the block or, with none,
+    the first LF; the next line starts after the CR/LF run there. The first line is the
+    command; a later one is ``name: value`` split at its first ``:`` with the value's
+    leading spaces skipped, stored with switch_event_add_header_string; a line without ``:``
+    is dropped; each ``content-length`` (strcasecmp) is atoi'd and that many bytes read as
+    the body, a C string (cut at NUL)."""
+    i = 0
+    while i < len(wire) and wire[i] in b"\r\n":
+        i += 1
+    j, lf = i, 0
+    while j < len(wire):
+        if wire[j] == 10:
+            lf += 1
+            if lf == 2:
+                break
+        elif wire[j] != 13:
+            lf = 0
+        j += 1
+    assert j < len(wire), "the command never ended"
+    block, at = wire[i:j + 1], j + 1
+    headers, first, body = Headers(), None, None
+    pos: int | None = 0
+    while pos is not None:
+        rest = block[pos:].split(b"\0", 1)[0]
+        cut = rest.find(b"\r") if b"\r" in rest else rest.find(b"\n")
+        line = rest if cut < 0 else rest[:cut]
+        if cut < 0:
+            nxt = None
+        else:
+            nxt = pos + cut
+            while nxt < len(block) and block[nxt] in b"\r\n":
+                nxt += 1
+        if first is None:
+            first = line.decode("utf-8", "replace")
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            name_s, value_s = name.decode("utf-8", "replace"), value.lstrip(b" ").decode("utf-8", "replace")
+            headers.add(name_s, value_s)
+            if name_s.lower() == "content-length":
+                digits = ""
+                for c in value_s.lstrip(" \t\n\v\f\r"):
+                    if c.isdigit() and c.isascii() or (not digits and c in "+-"):
+                        digits += c
+                    else:
+                        break
+                length = int(digits) if digits.strip("+-") else 0
+                if length > 0:
+                    body = wire[at:at + length].split(b"\0", 1)[0].decode("utf-8", "replace")
+                    at += length
+        pos = nxt if nxt is not None and nxt < len(block) else None
+    return Received(first or "", headers, body), wire[at:]
+
+
+def sendmsg_argument(wire: bytes) -> tuple[str | None, str | None]:
+    """(application, argument) of a ``sendmsg`` execute as switch_ivr_parse_event
+    (src/switch_ivr.c) reads them: ``execute-app-arg`` as stored, else, when that is empty
+    and ``content-type`` is ``text/plain`` (strcasecmp), the body."""
+    command, rest = read_command(wire)
+    assert rest == b"", "more than one command"
+    h = command.headers
+    arg = h.get("execute-app-arg")
+    ctype = h.get("content-type")
+    if not arg and ctype is not None and ctype.encode().lower() == b"text/plain":
+        arg = command.body
+    return h.get("execute-app-name"), arg
+
+
+def api_line(wire: bytes) -> str:
+    """The command line of an ``api`` (parse_command cuts it at its first CR or LF)."""
+    command, rest = read_command(wire)
+    assert rest == b""
+    return command.command
+
+
+# -- what an application makes of its argument ------------------------------------------------
+def scoped_variables(arg: str) -> tuple[list[tuple[str, str]], str]:
+    """switch_core_session_exec (src/switch_core_session.c): an expanded argument starting
+    ``%[`` or ``%X[`` (X the delimiter) sets the ``[…]`` pairs as scoped variables and runs
+    the application with what follows."""
+    if not (arg.startswith("%[") or (len(arg) > 2 and arg[0] == "%" and arg[2] == "[")):
+        return [], arg
+    delim = "," if arg[1] == "[" else arg[1]
+    body = arg[1:] if arg[1] == "[" else arg[2:]
+    end = body.find("]")
+    if end < 0:
+        return [], arg
+    pairs = [tuple(p.split("=", 1)) if "=" in p else (p, "") for p in body[1:end].split(delim) if p]
+    return pairs, body[end + 1:]     # type: ignore[return-value]
+
+
+def set_application(arg: str, variables: Callable[[str], str | None]) -> tuple[str, str | None]:
+    """mod_dptools.c base_set (``set``): the core's expansion pass, then the name up to the
+    first ``=`` (else ``,``), the value expanded again and stored (None: unset)."""
+    cs, _ = expand_passes(chars(arg, "?"), 1, variables)
+    text = text_of(cs)
+    sep = text.find("=")
+    if sep < 0:
+        sep = text.find(",")
+    if sep < 0:
+        return text, None
+    name, value = text[:sep], text[sep + 1:]
+    if not value:
+        return name, None
+    value = text_of(expand(chars(value, "?"), variables, []))
+    return name, store_variable(value)
+
+
+def speak_parts(arg: str) -> tuple[str | None, str | None, str, list[str]]:
+    """mod_dptools.c speak_function: ``switch_separate_string(arg, '|', argv, 3)`` (so a
+    leading ``^^X`` changes the delimiter); one part is the text, two ``voice|text``, three
+    ``engine|voice|text``, the last the unsplit rest. Then switch_core_speech_feed_tts skips
+    leading spaces and reads a ``{…}`` there as parameters. (engine, voice, text, params)."""
+    delim, body = "|", arg
+    if arg.startswith("^^") and len(arg) > 3:
+        delim, body = arg[2], arg[3:]
+    parts = body.split(delim, 2)
+    engine = voice = None
+    if len(parts) == 3:
+        engine, voice, text = parts
+    elif len(parts) == 2:
+        voice, text = parts
+    else:
+        text = parts[0]
+    stripped = text.lstrip(" ")
+    params: list[str] = []
+    if stripped.startswith("{") and "}" in stripped:
+        params = stripped[1:stripped.index("}")].split(",")
+        text = stripped[stripped.index("}") + 1:]
+    return engine, voice, text, params

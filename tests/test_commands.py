@@ -29,14 +29,39 @@ def test_builders_match_what_was_sent_to_a_real_freeswitch():
         c.getvar("flow_choice"),
         c.bgapi("msleep 200", "6b1f0d3c-5c2e-4f8a-9d61-2a7e3c4b5d01"),
         c.execute("answer", event_uuid="696d4d12-002d-4cff-8b1f-26af87e58734"),
-        c.execute("playback", "ivr/welcome.wav", event_uuid="1494a747-0aaf-42d9-afe6-17ca962c6698"),
-        c.execute("hangup", "USER_BUSY", event_uuid="94d3f2f5-94a6-4e33-a839-e4fc71fed474"),
-        c.execute("play_and_get_digits", r"1 1 3 3000 # ivr/menu.wav ivr/invalid.wav choice \d 2000",
-                  event_uuid="0b81c4b1-4361-4985-9e6d-21d1805ef6b5"),
+        # every argument as the body, as argument_in_body and app_arg_in_body sent it
+        c.execute("playback", "ivr/welcome.wav", event_uuid="e0056912-274f-4647-8ed6-43bb63d1cd36"),
+        c.execute("log", "INFO ARRAY::one|:two", event_uuid="4279c345-505d-4f24-98d3-6c98ed916a9f"),
+        c.execute("set", "body_value=ARRAY::x|:y", event_uuid="693279ca-d490-4127-a04b-b4a7fbd959f4"),
+        c.execute("log", "INFO first line\nsecond line", event_uuid="2c8ff50a-0892-4e78-98f7-ce2699f378a4"),
         c.execute("set", "long_var=" + "x" * 3000, event_uuid="9d3c2a1b-0000-4000-8000-000000000021"),
     ]
     missing = [b for b in built if b not in outs]
     assert missing == []
+
+
+def test_no_argument_travels_in_a_header():
+    """array_in_header: FreeSWITCH drops a leading ARRAY:: of execute-app-arg, so what follows
+    starts the argument. In the body it is the argument as written (argument_in_body)."""
+    for arg in ("ivr/welcome.wav", "ARRAY::^^:7001:XML:default: XML agents", "1000 XML default", "x" * 5000):
+        data = c.execute("transfer", arg, event_uuid="e1")
+        assert b"execute-app-arg" not in data
+        (cmd,) = CommandReader().feed(data)
+        assert cmd.app_arg == arg and cmd.header("content-type") == "text/plain"
+
+
+def test_a_header_value_freeswitch_would_read_as_an_array_is_refused():
+    for value in ("ARRAY::x", "  ARRAY::x|:y"):
+        with pytest.raises(UnsafeValue, match="ARRAY::"):
+            c.sendevent("CUSTOM", [("X-Note", value)])
+    with pytest.raises(UnsafeValue, match=r"'\['"):
+        c.sendevent("CUSTOM", [("X-Note[1]", "x")])
+    assert b"X-Note: ARRAY" in c.sendevent("CUSTOM", [("X-Note", "ARRAY")])
+
+
+def test_a_body_freeswitch_would_refuse_is_never_sent():
+    with pytest.raises(UnsafeValue, match="drop the connection"):
+        c.execute("set", "x=" + "y" * c.MAX_BODY)
 
 
 def test_other_commands():
@@ -54,7 +79,8 @@ def test_other_commands():
     assert c.hangup("USER_BUSY") == b"sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY\n\n"
     assert c.nomedia("u-1", uuid="u-2") == b"sendmsg u-2\ncall-command: nomedia\nnomedia-uuid: u-1\n\n"
     assert c.execute("playback", "a.wav", event_lock=False, loops=3) == (
-        b"sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: a.wav\nloops: 3\n\n")
+        b"sendmsg\ncall-command: execute\nexecute-app-name: playback\nloops: 3\ncontent-type: text/plain\n"
+        b"content-length: 5\n\na.wav")
     assert c.sendevent("CUSTOM", [("Event-Subclass", "fe::x")], "hi\nthere") == (
         b"sendevent CUSTOM\nEvent-Subclass: fe::x\ncontent-type: text/plain\ncontent-length: 8\n\nhi\nthere")
 
@@ -113,7 +139,7 @@ def test_execute_never_yields_more_lines_than_intended(app, arg, caller):
     assert cmd.line == "sendmsg"
     names = [k.lower() for k, _ in cmd.headers]
     assert names[:2] == ["call-command", "execute-app-name"]
-    assert set(names) <= {"call-command", "execute-app-name", "execute-app-arg", "event-lock",
+    assert set(names) <= {"call-command", "execute-app-name", "event-lock",
                           "event-uuid", "content-type", "content-length"}
     assert len(names) == len(set(names))
     assert cmd.app == app

@@ -125,24 +125,3 @@ def test_a_write_the_kernel_cannot_take_at_once_is_finished_when_writable():
     assert evented.backlog == b"" and evented.writer is None
     evented.close()
     peer.close()
-
-
-def test_max_calls_pauses_accepting_until_a_call_ends():
-    server = CallServer(("127.0.0.1", 0), flows=lambda: E2E, max_calls=1, timeouts=TIMEOUTS)
-    server.start()
-    try:
-        first = socket.create_connection(server.address)
-        assert first.recv(100) == b"connect\n\n"
-        second = socket.create_connection(server.address)   # the kernel queues it
-        second.settimeout(0.3)
-        with pytest.raises(socket.timeout):
-            second.recv(100)                                 # not served while the first is up
-        first.close()                                        # the first call ends (EOF)
-        second.settimeout(5)
-        assert second.recv(100) == b"connect\n\n"
-        assert server.status()["calls_active"] == 1
-        second.close()
-    finally:
-        server._server.close()
-        for call in list(server.calls):
-            call.close()

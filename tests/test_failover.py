@@ -1,6 +1,6 @@
 """Failover: a call survives the death of its host, resumed on the next one from the
 checkpoint on its channel. Two real run.py processes on loopback; FreeSWITCH's side
-follows the dialplan of the README:
+follows the dialplan of docs/operations.md:
 
     <action application="socket" data="HOST1 async full"/>
     <action application="socket" data="HOST2 async full"/>
@@ -512,3 +512,80 @@ def test_the_calls_language_is_resumed_with_it(tmp_path):
     text = checkpoint.capture(run, flows.digest, command.app)
     resumed = checkpoint.restore(text, flows, flows.flows["l"]).start_saved()
     assert (resumed.app, resumed.arg) == ("say", "de number pronounced 5")   # the language's say, not the default
+
+
+# -- the recording a checkpoint names ------------------------------------------------------------
+
+RECORDING = """\
+name: rec
+numbers: ["4000"]
+start: rec
+steps:
+  rec: {record_call: {file: "${recordings_dir}/${caller_id_number}.wav"}, next: talk}
+  talk: {playback: hello.wav, next: stop}
+  stop: {record_call: {stop: true}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_sigkill_while_recording_the_next_host_stops_the_recording_the_first_started(server, tmp_path):
+    (tmp_path / "rec.yaml").write_text(RECORDING)
+    first = server("--flows", str(tmp_path), "--failover")
+    second = server("--flows", str(tmp_path), "--failover")
+    call = Dialplan([first.port, second.port], hold=('playback "hello.wav"', 1), caller="5551234")
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    before, after = call.result()
+    started = [c for c in before if c.startswith("record_session ")]
+    assert started == ['record_session "${recordings_dir}/5551234.wav"']
+    # the path restored from the checkpoint is the one this flow's record_call step makes
+    # for this call: sent as that step sends it (FreeSWITCH expands ${recordings_dir})
+    assert [c for c in after if c.startswith("stop_record_session ")] == \
+        ['stop_record_session "${recordings_dir}/5551234.wav"']
+    assert call.fs.recordings == {}       # stopped, not left running to the hangup
+
+
+@pytest.mark.parametrize("forged_file", ["all", " ALL", "/var/lib/freeswitch/recordings/other.wav",
+                                         "${recordings_dir}/999.wav", "${system(id)}", "../../etc/x.wav",
+                                         "x +5"])
+def test_a_forged_recording_in_a_checkpoint_is_checked_as_a_file_name_from_the_call(server, tmp_path, forged_file):
+    """With no --failover-key anyone who can set a channel variable writes the checkpoint:
+    its file may not stop every recording of the call (``all``: the dialplan's too), name
+    a path outside the flow's, or carry FreeSWITCH syntax; the stop is refused (no on_error
+    here: the call ends) and stop_record_session never goes out."""
+    (tmp_path / "rec.yaml").write_text(RECORDING)
+    flows = load_flows(str(tmp_path))
+    host = server("--flows", str(tmp_path), "--failover")
+    text = forged({"d": flows.digest, "f": [["rec", "stop", {}]], "r": forged_file})
+    call = Dialplan([host.port], caller="5551234", variables={checkpoint.VARIABLE: text})
+    (commands,) = call.result()
+    assert not any(c.startswith("stop_record_session") for c in commands), commands
+    assert any(c.startswith("hangup") for c in commands)
+    assert "restored from the failover checkpoint" in host.wait_for("record_call stop")
+
+
+def test_a_restored_recording_is_the_flows_own_only_when_the_flow_makes_it_now(tmp_path):
+    from .test_quoting_flows import channel
+    (tmp_path / "rec.yaml").write_text(RECORDING)
+    flows = load_flows(str(tmp_path))
+    flow = flows.flows["rec"]
+    for file, sent in (("${recordings_dir}/5551234.wav", "${recordings_dir}/5551234.wav"),   # the flow's own
+                       ("kept.wav", "kept.wav"),          # a file name, as the call could give one
+                       ("${recordings_dir}/999.wav", None), ("all", None)):
+        text = forged({"d": flows.digest, "f": [["rec", "stop", {}]], "r": file})
+        run = checkpoint.restore(text, flows, flow, channel=channel(number=b"5551234"))
+        command = run.start_saved()
+        if sent is None:
+            assert (command.app, command.arg) == ("hangup", "NORMAL_TEMPORARY_FAILURE"), file
+        else:
+            assert (command.app, command.arg) == ("stop_record_session", sent)
+
+
+def test_what_a_log_line_quotes_of_a_forged_checkpoint_is_one_field(flowset, caplog):
+    text = forged({"d": "x step=forged", "f": [["failover", "main", {}]]})
+    caplog.set_level("INFO", logger="flowengine.flow")
+    checkpoint.restore(text, flowset, flowset.flows["failover"])
+    assert 'checkpoint of flow set "x step=forged" resumed' in caplog.text
+    with pytest.raises(checkpoint.NotResumable) as caught:
+        checkpoint.restore(forged({"f": [["failover", "x call=forged", {}]]}), flowset, flowset.flows["failover"])
+    assert 'step failover/"x call=forged" is not in the flow set' in str(caught.value)

@@ -311,10 +311,10 @@ steps:
 
     class HoldsSets:
         def receive(self, data):
-            answers = []  # the scripted FreeSWITCH answers each command in turn (none has a body)
-            for raw in data.split(b"\n\n")[:-1]:
-                (command,) = CommandReader().feed(raw + b"\n\n")
-                answer = scripted.receive(raw + b"\n\n")
+            answers = []  # the scripted FreeSWITCH answers each command in turn
+            for raw in _commands(data):
+                (command,) = CommandReader().feed(raw)
+                answer = scripted.receive(raw)
                 writes.append(described(command))
                 if command.app == "set" or command.setvar() is not None:
                     held.extend(answer)
@@ -329,6 +329,20 @@ steps:
     assert call.run.outcomes[0] == ("dial", "answered") and call.run.result == "hangup"
 
 
+def _commands(data: bytes) -> list[bytes]:
+    """Each command of a write, with its counted body (an application's argument)."""
+    out, pos = [], 0
+    while pos < len(data):
+        end = data.index(b"\n\n", pos) + 2
+        length = 0
+        for line in data[pos:end].split(b"\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        out.append(data[pos:end + length])
+        pos = end + length
+    return out
+
+
 def test_caller_values_with_newlines_never_make_lines():
     flow = flow_from("""
 name: n
@@ -339,13 +353,15 @@ steps:
   bye: {hangup: NORMAL_CLEARING}
 """)
     name = "Eve\nsendmsg\ncall-command: hangup"
-    # by api: the line break is written as FreeSWITCH's escape, the value arrives whole
+    # by api: the caller's line breaks arrive as spaces (no control character from the
+    # call reaches FreeSWITCH), the value otherwise whole
+    stored = "Eve sendmsg call-command: hangup"
     peer = ScriptedFreeSwitch(destination="1000", caller_name=name)
     tap = Tap(peer)
     converse(flow_call(FlowSet({"n": flow}, default=flow)), tap)
     commands = CommandReader().feed(b"".join(tap.writes))
     (note,) = [c for c in commands if c.setvar() is not None]
-    assert note.setvar()[1:] == ("note", name) and peer.vars["note"] == name
+    assert note.setvar()[1:] == ("note", stored) and peer.vars["note"] == stored
     assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["hangup"]
     # a value the api cannot carry (an expansion FreeSWITCH must make) goes by the
     # application, in a counted body: the caller's text still makes no command of its own
@@ -353,7 +369,7 @@ steps:
     converse(flow_call(FlowSet({"n": flow}, default=flow)), tap)
     commands = CommandReader().feed(b"".join(tap.writes))
     (note,) = [c for c in commands if c.app == "set"]
-    assert note.app_arg.startswith("note=Eve\nsendmsg\ncall-command: hangup")
+    assert note.app_arg.startswith("note=" + stored)
     assert [k for k, _ in note.headers].count("call-command") == 1
     assert [c.header("call-command") for c in commands if c.word == "sendmsg"] == ["execute", "hangup"]
     assert commands[-1].header("hangup-cause") == "NORMAL_CLEARING"

@@ -189,13 +189,13 @@ def test_pytest_reports_flow_coverage_when_asked(tmp_path):
     assert plain.returncode == 0 and "never reached" not in plain.stdout
 
 
-def test_the_readme_case_runs_green_against_the_shipped_flows(tmp_path):
+def test_the_documented_case_runs_green_against_the_shipped_flows(tmp_path):
     root = Path(__file__).resolve().parent.parent
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    start = readme.index("### A scripted case")
-    block = readme[readme.index("```yaml\n", start) + 8:readme.index("```\n", readme.index("```yaml\n", start) + 8)]
-    (tmp_path / "readme.test.yaml").write_text(f"flows: {root / 'flows'}\n" + block)
-    [result] = run_test_file(tmp_path / "readme.test.yaml")
+    page = (root / "docs" / "testing-flows.md").read_text(encoding="utf-8")
+    start = page.index("## A scripted case")
+    block = page[page.index("```yaml\n", start) + 8:page.index("```\n", page.index("```yaml\n", start) + 8)]
+    (tmp_path / "docs.test.yaml").write_text(f"flows: {root / 'flows'}\n" + block)
+    [result] = run_test_file(tmp_path / "docs.test.yaml")
     assert result.problems == []
     assert result.run.visited[-1] == "leave_message/thanks"
 

@@ -71,6 +71,18 @@ steps:
      "flows/x.yaml:4:3: calendar 'office': '8-18' is not HH:MM-HH:MM"),
     ("name: x\nnumbers: ['1099-1000']\nstart: a\nsteps:\n  a: {answer: {}}\n",
      "flows/x.yaml:2:1: range '1099-1000' needs two numbers of the same length, low first"),
+    # call data an application would run or dial (flowengine/quoting/applications.py)
+    (HEAD + "  a: {execute: {app: limit_execute, arg: 'hash in ${caller_id_name} 5 playback x.wav'}}\n",
+     "flows/x.yaml:4:37: step 'a': limit_execute takes no call data, and ${caller_id_name} can hold it (the caller, "
+     "the channel or FreeSWITCH gives it its value): every call would be refused here. Only endless_playback, log, "
+     "playback, send_dtmf, sleep take call data"),
+    (HEAD + "  a: {http: {url: 'http://crm/x', save: {who: name}}, next: b}\n"
+     "  b: {execute: {app: bridge, arg: 'user/${who}'}}\n",
+     "flows/x.yaml:5:30: step 'b': bridge takes no call data, and ${who} can hold it (step 'a' (http) gives it what "
+     "the call or FreeSWITCH answered)"),
+    (HEAD + "  a: {execute: {app: log, arg: '${caller_id_name} called'}}\n",
+     "flows/x.yaml:4:27: step 'a': ${caller_id_name} can hold call data (the caller, the channel or FreeSWITCH gives "
+     "it its value) and would stand where log reads its level"),
 ])
 def test_error_classes(body, expected):
     errors, _ = problems(body)

@@ -31,7 +31,7 @@ steps:
 
 def test_templates_expand_and_caller_values_cannot_reach_freeswitch_expansion():
     hostile = Event.from_plain(b"Event-Name: CHANNEL_DATA\nUnique-ID: u-1\n"
-                               b"Caller-Caller-ID-Name: %24%7Bsystem(rm%20-rf%20%2F)%7D\n"
+                               b"Caller-Caller-ID-Name: $%7Bsystem(rm%20-rf%20/)%7D\n"
                                b"Caller-Caller-ID-Number: 5551234\nCaller-Destination-Number: 1000\n\n")
     flow = flow_from("""
 name: t

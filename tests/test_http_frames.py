@@ -12,13 +12,16 @@ import pytest
 
 from flowengine.flows.effects import HttpFailure, HttpRequest, HttpResult
 from flowengine.http import Limits, frames
+from flowengine.http.response import MAX_SAVES, MAX_VALUE, ReadResult, SavingRequest
 from flowengine.server.http_worker import HttpWorker
 
 
 def test_a_request_and_an_answer_go_through_their_frames_whole():
-    request = HttpRequest("POST", "http://crm.example/calls?x=1", (("X-Token", "s3cret"), ("Accept", "é")),
-                          b"\x00\xff body", 2.5, 1, None, ("s3cret",), "main", "tell")
-    result = HttpResult(201, b"\x00" * 70000, "application/json", None, "", 0.25)
+    request = SavingRequest("POST", "http://crm.example/calls?x=1", (("X-Token", "s3cret"), ("Accept", "é")),
+                            b"\x00\xff body", 2.5, 1, None, ("s3cret",), "main", "tell",
+                            (("tier", "customer.tier"), ("first", "items.0.name")))
+    result = ReadResult(201, b"\x00" * 16384, "application/json", None, "", 0.25,
+                        (("tier", "vip \U0001f600 é"), ("first", "x" * MAX_VALUE)), "")
     reader = frames.Reader(1 << 20)
     stream = frames.request_frame(7, "uuid-1", request) + frames.answer_frame(8, result)
     for i in range(0, len(stream), 1000):         # as the socket gives it: in pieces
@@ -33,7 +36,10 @@ def test_a_request_and_an_answer_go_through_their_frames_whole():
     assert frames.answer(*reader.next()[:2]) == failed
     nobody = HttpRequest("GET", "http://crm.example/")
     reader.feed(frames.request_frame(1, "-", nobody))
-    assert frames.request(*reader.next()[:2])[1].body is None
+    assert frames.request(*reader.next()[:2])[1] == nobody
+    unread = ReadResult(200, b"<html>", "text/html", None, "", 0.1, (), "the response is not JSON (JSONDecodeError)")
+    reader.feed(frames.answer_frame(2, unread))
+    assert frames.answer(*reader.next()[:2]) == unread
 
 
 def test_an_oversized_body_is_skipped_and_the_frame_after_it_read():
@@ -69,6 +75,35 @@ def test_an_answer_with_fields_of_the_wrong_kind_is_refused(header):
         frames.answer(header, b"")
 
 
+_OK = {"t": "ans", "id": 1, "status": 200, "type": "application/json", "failure": None, "reason": "", "seconds": 0}
+
+
+@pytest.mark.parametrize("fields, body", [
+    ({"saved": [["tier", 4]] * (MAX_SAVES + 1)}, b"vip!" * (MAX_SAVES + 1)),      # more values than a step saves
+    ({"saved": [["no-name", 3]]}, b"vip"),                                       # not a variable's name
+    ({"saved": [["tier", 3.0]]}, b"vip"),
+    ({"saved": [["tier", 9]]}, b"vip"),                                          # more than the body holds
+    ({"saved": [["tier", 2]]}, b"\xff\xfe"),                                     # not UTF-8
+    ({"saved": [["tier", MAX_VALUE + 1]]}, b"x" * (MAX_VALUE + 1)),              # over a value's length
+    ({"saved": [["tier", 3]], "unreadable": 7}, b"vip"),
+    ({"saved": {"tier": 3}}, b"vip"),
+])
+def test_an_answer_whose_saved_values_break_the_bounds_is_refused(fields, body):
+    with pytest.raises(frames.Malformed):
+        frames.answer({**_OK, **fields}, body)
+
+
+@pytest.mark.parametrize("save", [[["tier", "tier"]] * (MAX_SAVES + 1), [["tier", "a..b"]], [["1x", "a"]],
+                                  [["tier"]], [["tier", 1]], "tier"])
+def test_a_request_whose_save_breaks_the_bounds_is_refused(save):
+    reader = frames.Reader(100)
+    reader.feed(frames.request_frame(1, "-", HttpRequest("GET", "http://crm.example/")))
+    header, body, _ = reader.next()
+    frames.request(header, body)
+    with pytest.raises(frames.Malformed):
+        frames.request({**header, "save": save}, body)
+
+
 # A worker that answers by the request's path: /big with more than the cap, /ok as it
 # should, /garbage with a frame that is not one, /wrong with an answer of the wrong shape,
 # /hold at the next /flush, all in one write; /never not at all.
@@ -88,7 +123,7 @@ while data := sock.recv(65536):
             continue
         path = frames.request(header, body)[1].url.rsplit("/", 1)[1]
         if path == "big":
-            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"x" * 1000)))
+            sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"x" * (frames.MAX_ANSWER_BODY + 1))))
         elif path == "ok":
             sock.sendall(frames.answer_frame(header["id"], HttpResult(200, b"{}", "application/json")))
         elif path == "garbage":
@@ -123,7 +158,9 @@ def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_anothe
         ask("big")
         ask("ok")
         wait_for("big", "ok")
-        assert results["big"].failure == HttpFailure.ERROR and "more than 100" in results["big"].reason
+        # an answer is at most what ${http_body} and the saved values take, whatever the response cap
+        assert results["big"].failure == HttpFailure.ERROR
+        assert f"more than {frames.MAX_ANSWER_BODY}" in results["big"].reason
         assert results["ok"].status == 200 and results["ok"].body == b"{}"
         ask("never")
         ask("garbage")
@@ -156,7 +193,7 @@ def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_anothe
 def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
     """Far more answers than the reader holds unread (twice a whole frame): it stops reading
     from the worker, hands out what it holds, reads on; every call gets its own answer."""
-    worker = HttpWorker(Limits(total=20000, max_body=10), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker = HttpWorker(Limits(total=20000), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], max_answer=10)
     worker.start(gevent.get_hub().loop)
     got: list[int] = []
     paused: list[bool] = []

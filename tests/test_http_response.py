@@ -51,3 +51,22 @@ def test_a_lone_surrogate_in_a_json_answer_is_saved_as_the_replacement_character
     out = saved(b'{"value": "a\\ud800b"}', {"v": "value"}, "the answer")
     assert out["v"] == "a\ufffdb"
     out["v"].encode("utf-8")
+
+
+def test_an_answer_is_read_as_the_step_needs_it_and_no_more():
+    from flowengine.flows.effects import HttpFailure, HttpRequest, HttpResult
+    from flowengine.http.response import ReadResult, SavingRequest, read_answer
+    asking = SavingRequest("GET", "http://crm.example/", save=(("tier", "tier"), ("n", "n")))
+    body = json.dumps({"tier": "vip", "n": 1.5, "pad": "x" * 40000}).encode()
+    read = read_answer(asking, HttpResult(200, body, "application/json"))
+    assert isinstance(read, ReadResult) and read.saved == (("tier", "vip"), ("n", "1.5"))
+    assert read.body == body[:16384] and read.unreadable == ""
+    # a binary answer gives ${http_body} nothing; one that is not JSON says why it is unreadable
+    assert read_answer(asking, HttpResult(200, b"\x00" * 100, "audio/wav")).body == b""
+    html = read_answer(asking, HttpResult(200, b"<html>", "text/html"))
+    assert html.unreadable.startswith("the response is not JSON") and html.body == b"<html>"
+    # not a 2xx: nothing to save, nothing read; a failure is handed on as it is
+    assert read_answer(asking, HttpResult(500, b"{]", "application/json")).unreadable == ""
+    failed = HttpResult.failed(HttpFailure.TIMEOUT, "no complete response within 5 s")
+    assert read_answer(asking, failed) is failed
+    assert read_answer(HttpRequest("GET", "http://crm.example/"), HttpResult(200, body, "application/json")).saved == ()

@@ -205,7 +205,7 @@ def test_a_program_of_its_own_gets_the_same_call_lines(caplog):
 
 def test_a_branch_is_counted_by_its_name_from_the_start():
     """A when/goto step's series are its branches (``when[0]``, ``else``, ``exceeded``),
-    the names its outcomes have (README's tables, coverage, flow tests), not its targets."""
+    the names its outcomes have (the docs' tables, coverage, flow tests), not its targets."""
     from flowengine.flows.source import parse_source
     from flowengine.flows.validate import check
     from flowengine.server.metrics import named_outcomes

@@ -58,10 +58,13 @@ EXPECTED = [
     ("api_bgapi", 25, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("api_capabilities", 25, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("app_arg_in_body", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
+    ("argument_in_body", 33, None, None, "NORMAL_CLEARING", ["linger"], ""),
+    ("array_in_header", 30, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_answered", 29, None, "SUCCESS", "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_busy", 27, None, "USER_BUSY", "NORMAL_CLEARING", ["linger"], ""),
     ("bridge_fail_hangs_up_caller", 18, None, "NO_ROUTE_DESTINATION", "NO_ROUTE_DESTINATION", ["linger"], ""),
     ("bridge_no_answer", 27, None, "NO_ANSWER", "NORMAL_CLEARING", ["linger"], ""),
+    ("caller_name_percent", 21, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("caller_hangup_during_pagd", 18, (None, None, None), None, "ORIGINATOR_CANCEL", ["linger"], ""),
     ("caller_hangup_during_playback", 18, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("caller_hangup_no_linger", 11, None, None, "NORMAL_CLEARING", ["disconnect"], ""),
@@ -301,13 +304,18 @@ def json_event(value: bytes) -> bytes:
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
 
 
-@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
-def test_json_nested_100000_deep_is_a_protocol_error(opening):
+@pytest.mark.parametrize("opening, depth", [(b"[", 100_000), (b'{"a":', 5_000)])
+def test_json_nested_deeper_than_python_recurses_is_a_protocol_error(opening, depth):
     """json.loads would recurse and raise RecursionError; the depth is checked first."""
     closing = b"]" if opening == b"[" else b"}"
-    (event,) = Parser().feed(json_event(opening * 100_000 + b"1" + closing * 100_000))
+    (event,) = Parser().feed(json_event(opening * depth + b"1" + closing * depth))
     with pytest.raises(ProtocolError, match="nested deeper than 4"):
         event.name
+
+
+def test_json_objects_100000_deep_are_refused_as_too_many_headers_before_they_are_read():
+    with pytest.raises(ProtocolError, match="over the limit of 8192"):
+        Parser().feed(json_event(b'{"a":' * 100_000 + b"1" + b"}" * 100_000))
 
 
 def test_json_depth_counts_only_brackets_outside_strings():
@@ -363,10 +371,13 @@ def test_xml_that_is_not_utf8_is_refused(text):
 
 
 def test_xml_nested_deeper_than_freeswitch_writes_is_refused():
-    deep = "<event><headers><Event-Name>" + "<a>" * 100_000 + "</a>" * 100_000 + "</Event-Name></headers></event>"
+    deep = "<event><headers><Event-Name>" + "<a>" * 3_000 + "</a>" * 3_000 + "</Event-Name></headers></event>"
     (event,) = Parser().feed(xml_event(deep))
     with pytest.raises(ProtocolError, match="nested deeper than 4"):
         event.name
+    deeper = "<event><headers><Event-Name>" + "<a>" * 100_000 + "</a>" * 100_000 + "</Event-Name></headers></event>"
+    with pytest.raises(ProtocolError, match="over the limit of 8192"):  # so many tags: not even read
+        Parser().feed(xml_event(deeper))
 
 
 def test_xml_reads_each_header_text_before_its_first_child():

@@ -212,7 +212,7 @@ def test_the_first_call_from_a_host_asks_after_its_first_step_and_is_not_held_ba
 
 
 def test_what_preflight_costs_the_first_call():
-    """The figure the README gives (bench/preflight_cost.py): the questions and their bytes,
+    """The figure the docs give (bench/preflight_cost.py): the questions and their bytes,
     and routing up to the first command with and without preflight."""
     sys.path.insert(0, str(ROOT / "bench"))
     from preflight_cost import measure
@@ -402,7 +402,7 @@ def test_the_server_checks_a_host_at_its_first_call_and_says_so_three_ways(serve
     srv = server("--metrics", f"127.0.0.1:{port}")
     srv.wait_for("metrics on")
     status, text = get(f"http://127.0.0.1:{port}/metrics")
-    assert 'flowengine_preflight_problems{host="-",kind="prompt"} 0.0' in text      # there from the start
+    assert 'flowengine_preflight_problems{host="-",kind="prompt",peer="-"} 0.0' in text      # there from the start
     assert get(f"http://127.0.0.1:{port}/preflight") == (200, '{\n "hosts": []\n}\n')
     host = Host(missing_files={"ivr/welcome.wav"})
     for _ in range(3):        # a call that ends first leaves the rest of the questions to the next one
@@ -413,15 +413,16 @@ def test_the_server_checks_a_host_at_its_first_call_and_says_so_three_ways(serve
         if report:
             break
     (checked,) = report
-    assert checked["host"] == "vm" and checked["sound_prefix"] == PREFIX
+    assert checked["host"] == "vm" and checked["peer"] == "127.0.0.1" and checked["sound_prefix"] == PREFIX
+    assert "core_uuid" not in checked          # of use to no one but one who would pose as the host
     assert [(p["where"], p["kind"], p["value"]) for p in checked["problems"]] == [
         (f"{ROOT}/tests/flows/e2e/greeting.yaml:7:13", "prompt", "ivr/welcome.wav")]
     line = srv.wait_for("is not on the host")
     assert "tests/flows/e2e/greeting.yaml:7:13: step 'welcome': prompt 'ivr/welcome.wav'" in line
     assert line.endswith("(FreeSWITCH host vm)")
     text = get(f"http://127.0.0.1:{port}/metrics")[1]
-    assert 'flowengine_preflight_problems{host="vm",kind="prompt"} 1.0' in text
-    assert 'flowengine_preflight_problems{host="vm",kind="directory"} 0.0' in text
+    assert 'flowengine_preflight_problems{host="vm",kind="prompt",peer="127.0.0.1"} 1.0' in text
+    assert 'flowengine_preflight_problems{host="vm",kind="directory",peer="127.0.0.1"} 0.0' in text
     assert 'host="-"' not in text
     assert srv.stop() == 0
 

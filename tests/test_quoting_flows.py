@@ -9,11 +9,19 @@ import re
 
 from flowengine.errors import UnsafeValue
 from flowengine.esl import Event
+from flowengine.esl.serialize import encode_value
 from flowengine.server.logs import JsonFormatter, TextFormatter
 
 from .flowkit import flow_from, play, script
 
-HOSTILE_NUMBER = b"1001%2Csofia%2Fgateway%2Fpstn%2F19005550100"
+
+def fs_encoded(text: str) -> bytes:
+    """``text`` as FreeSWITCH writes a header value (switch_url_encode): a comma or a '/' as
+    it is, ':' as %3A."""
+    return encode_value(text).encode()
+
+
+HOSTILE_NUMBER = fs_encoded("1001,sofia/gateway/pstn/19005550100")
 
 
 def channel(number: bytes = b"5551234", name: bytes = b"Alice") -> Event:
@@ -70,7 +78,7 @@ def _logged(formatter: logging.Formatter, number: bytes) -> str:
     logger.setLevel(logging.INFO)
     try:
         flow = flow_from(BRIDGE.format(on_error=""))
-        play(flow, script(), channel=channel(number, name=b"Eve%0A2026-12-01%2000%3A00%3A00%2C000%20INFO%20x"))
+        play(flow, script(), channel=channel(number, name=fs_encoded("Eve\n2026-12-01 00:00:00,000 INFO x")))
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old)
@@ -78,7 +86,7 @@ def _logged(formatter: logging.Formatter, number: bytes) -> str:
 
 
 def test_call_data_cannot_forge_a_text_log_line():
-    forged = b"1001%0A2026-12-01%2000%3A00%3A00%2C000%20INFO%20flowengine.flow%20call%3Dx%20outcome%3Dok%0D"
+    forged = fs_encoded("1001\n2026-12-01 00:00:00,000 INFO flowengine.flow call=x outcome=ok\r")
     text = _logged(TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"), forged)
     lines = text.splitlines()
     assert lines and all(STAMP.match(line) for line in lines), lines
@@ -107,7 +115,7 @@ def test_json_log_lines_stay_one_valid_object_each():
 
 
 # -- what an attack from outside found, kept as tests ----------------------------------------
-EVIL_NAME = b"%24%7Bsystem%20touch%20%2Ftmp%2Fpwned%7D"      # ${system touch /tmp/pwned}
+EVIL_NAME = fs_encoded("${system touch /tmp/pwned}")
 
 
 def _sent(flow_text: str, caller: Event) -> list[tuple[str, str]]:
@@ -148,7 +156,7 @@ steps:
 
 def test_an_enterprise_separator_in_a_caller_id_name_adds_no_target():
     from . import freeswitch_model as fs
-    name = b"x%3A_%3Asofia%2Fgateway%2Fpstn%2F19005550100%3A_%3Ay"     # x:_:sofia/…:_:y
+    name = fs_encoded("x:_:sofia/gateway/pstn/19005550100:_:y")
     executed = _sent(NAMED_BRIDGE % "Sales ${caller_id_name}", channel(name=name))
     arg = dict(executed)["bridge"]
     assert ":_:" not in arg and len(fs.parse_dial_string(fs.chars(arg, "author")).legs) == 1

@@ -9,6 +9,7 @@ import posixpath
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from flowengine.errors import UnsafeValue
+from flowengine.esl import commands
 from flowengine.flows.interpreter import _encoded
 from flowengine.flows.model import Step
 from flowengine.flows.steps import KINDS
@@ -50,18 +51,36 @@ def first_command(spec: dict, values: dict[str, str], kind: str):
 
 
 def origins(encoded: str, text: str) -> fs.Chars:
-    """Each encoded character with its origin: the encoder only inserts characters, so a
-    greedy walk finds the original ones; anything inserted counts as the engine's."""
+    """Each encoded character with its origin. The encoders put characters in (a space
+    between ``$`` and ``{``, a doubled backslash: the engine's) and write a control
+    character from the call as a space (still the call's); an alignment finds which."""
     mask = untrusted_mask(text)
-    out, i = [], 0
+    # reach[j]: how the first characters of ``encoded`` read when they cover text[:j]
+    reach: dict[int, fs.Chars] = {0: []}
     for c in encoded:
-        if i < len(text) and c == text[i]:
-            out.append((c, "author" if mask[i] is None else "call"))
-            i += 1
-        else:
-            out.append((c, "engine"))
-    assert i == len(text), "the encoder dropped characters"
-    return out
+        nxt: dict[int, fs.Chars] = {}
+        for j, got in reach.items():
+            if j < len(text) and (c == text[j] or (c == " " and mask[j] is not None and fs_control(text[j]))):
+                nxt.setdefault(j + 1, got + [(c, "author" if mask[j] is None else "call")])
+            nxt.setdefault(j, got + [(c, "engine")])
+        reach = nxt
+    assert len(text) in reach, "the encoder dropped characters"
+    return reach[len(text)]
+
+
+def fs_control(c: str) -> bool:
+    return ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0
+
+
+def on_the_wire(app: str, arg: str) -> str:
+    """The argument FreeSWITCH runs for ``arg`` as commands.execute writes it (the model)."""
+    got_app, got = fs.sendmsg_argument(commands.execute(app, arg, event_uuid="e-1"))
+    assert got_app == app
+    return got or ""
+
+
+def inert(value: str) -> str:
+    return "".join(" " if fs_control(c) else c for c in value)
 
 
 def passes(cs: fs.Chars, n: int) -> tuple[fs.Chars, list[fs.Expansion]]:
@@ -86,6 +105,7 @@ def test_call_data_starts_no_expansion_in_any_pass(pieces, v1, v2, app):
         encoded = app_arg(text, app)
     except UnsafeValue:
         return
+    assert on_the_wire(app, encoded) == encoded
     # FreeSWITCH's passes for this application, and three more for wherever the value goes next
     cs, found = passes(origins(encoded, text), (2 if app == "set" else 1) + 3)
     assert call_free(found), [e for e in found if e.origins & {"call", "engine"}]
@@ -102,10 +122,15 @@ def test_call_data_arrives_as_written_unless_it_was_broken_up(pieces, v1, v2, ap
         encoded = app_arg(text, app)
     except UnsafeValue:
         return
-    cs, _ = passes(origins(encoded, text), 2 if app == "set" else 1)
+    cs, _ = passes(origins(on_the_wire(app, encoded), text), 2 if app == "set" else 1)
     if not any(o == "engine" and c == " " for c, o in origins(encoded, text)):
-        values = {"${v1}": v1, "${v2}": v2, "${sound_prefix}": FS_VALUES["sound_prefix"]}
-        assert fs.text_of(cs) == "".join(values.get(p, p) for p in pieces)
+        # the call's control characters arrive as spaces (quoting/text.py, without_controls)
+        values = {"${v1}": inert(v1), "${v2}": inert(v2), "${sound_prefix}": FS_VALUES["sound_prefix"]}
+        want, got = "".join(values.get(p, p) for p in pieces), fs.text_of(cs)
+        if app == "set":   # a stored value: the call spells no ARRAY:: nor adds a |: (quoting/stored.py)
+            assert len(got) == len(want) and all(g == w or (g == " " and w in "ARY|:") for g, w in zip(got, want))
+        else:
+            assert got == want
 
 
 def test_the_issue_reproductions_cannot_call_system():
@@ -156,6 +181,7 @@ def test_call_data_never_adds_a_target_or_a_variable_to_a_dial_string(number, na
         encoded = app_arg(text, "bridge")
     except UnsafeValue:
         return
+    assert on_the_wire("bridge", encoded) == encoded
     cs, found = passes(origins(encoded, text), 1)
     assert call_free(found)
     parsed = fs.parse_dial_string(cs)
@@ -185,7 +211,7 @@ def _words(kind: str, spec: dict, values: dict, arraylen: int):
         command = first_command(spec, values, kind)
     except UnsafeValue:
         return None, None
-    text = command.arg
+    text = on_the_wire(command.app, command.arg)
     cs, found = passes([(c, "?") for c in text], 1)
     assert not any(e.kind == "api" and "${expr" not in text for e in found)
     return [fs.text_of(w) for w in fs.separate_blank(cs, arraylen)], command.arg
@@ -271,24 +297,35 @@ def test_call_data_in_a_playback_path_stays_a_relative_file_name(name):
 @example("a\\")
 @example("\x01")
 @example("\x85")      # a Unicode blank at the end: FreeSWITCH trims only ASCII ones
+@example("ARRAY::hello")   # stored as "hello" (argument_in_body): the call spells no array
+@example("ARRAY::x|:y")
 def test_uuid_setvar_sets_exactly_the_value_or_leaves_it_to_the_application(value):
-    from flowengine.esl import commands
     from flowengine.quoting.api import setvar_args
-    from flowengine.replay.command_reader import CommandReader
     uuid = "0d7a4e52-3f1c-4b8e-9a2d-5c6b7e8f9a0b"
     args = setvar_args(uuid, "note", value)
+    # the call's value (a plain str) with its control characters as spaces (quoting/text.py)
+    meant = inert(value)
     if args is None:
-        # only what the application must set: what its expansion changes, control characters
-        assert (fs.var_check_const(value) or fs.has_escaped_data(value)
-                or any(c < " " and c not in "\t\n\r" or c == "\x7f" for c in value))
+        # only what the application must set: what its expansion changes
+        assert fs.var_check_const(meant) or fs.has_escaped_data(meant)
         return
     data = commands.api(f"uuid_setvar {args}")
-    (command,) = CommandReader().feed(data)          # one command, whatever the value holds
-    line = command.line[len("api uuid_setvar "):]
+    line = fs.api_line(data)                         # one command, whatever the value holds
+    assert line.startswith("api uuid_setvar ")
+    line = line[len("api uuid_setvar "):]
     assert "\r" not in line and "\n" not in line     # mod_event_socket cuts the line there
     # switch_api_execute trims the argument; uuid_setvar splits it in three
     words = fs.separate_blank(fs.chars(line.strip(" \t\r\n\v"), "engine"), 3)
     assert [fs.text_of(w) for w in words[:2]] == [uuid, "note"]
-    assert (fs.text_of(words[2]) if len(words) == 3 else "") == value
+    given_value = fs.text_of(words[2]) if len(words) == 3 else ""
+    stored = fs.store_variable(given_value)
+    # switch_channel_set_variable keeps it as given (no ARRAY:: array), and it is the
+    # call's value, but for a leading ARRAY:: the call spelled (its last ':' a space): a value
+    # from the call never starts one, even where the array would read back as the same text
+    assert stored == (given_value or None)
+    if meant.startswith("ARRAY::"):
+        assert given_value == "ARRAY: " + meant[7:]
+    else:
+        assert given_value == meant
     # and the set application would have stored the very same: its expansion changes nothing
-    assert fs.text_of(fs.expand_passes(fs.chars(value, "call"), 2, lambda name: None)[0]) == value
+    assert fs.text_of(fs.expand_passes(fs.chars(given_value, "call"), 2, lambda name: None)[0]) == given_value

@@ -15,9 +15,9 @@ from flowengine.quoting.words import path
 
 from .flowkit import flow_from, play, script
 from .freeswitch_model import chars, expand_passes
-from .test_quoting_flows import channel
+from .test_quoting_flows import channel, fs_encoded
 
-SHELL = b"${system touch /tmp/pwned}"
+SHELL = fs_encoded("${system touch /tmp/pwned}")
 
 
 def apis(arg: str, app: str, variables: dict | None = None) -> list:
@@ -40,7 +40,7 @@ def test_every_substring_form_freeswitch_reads_is_filled_by_the_engine_as_data(f
 def test_a_substring_of_a_number_cannot_ring_a_second_target():
     flow = flow_from("name: b\nstart: ring\nsteps:\n  ring: {bridge: \"user/${caller_id_number:0:-1}\", next: bye}\n"
                      "  bye: {hangup: NORMAL_CLEARING}\n")
-    run = play(flow, script(), channel=channel(b"1001%2Csofia%2Fgateway%2Fpstn%2F19005550100"))
+    run = play(flow, script(), channel=channel(fs_encoded("1001,sofia/gateway/pstn/19005550100")))
     assert not any(app == "bridge" for app, _ in run.executed)
 
 
@@ -52,7 +52,7 @@ def test_a_language_sound_prefix_is_a_flow_value_like_any_other():
     flow = flow_from(text)
     hostile = channel()
     hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Brand: "
-                                                                     b"%24%7Bsystem%20curl%20x%7D\n\n"))
+                                                                     + fs_encoded("${system curl x}") + b"\n\n"))
     run = play(flow, script(), channel=hostile)
     sent = [g for a, g in run.executed if a == "set" and g.startswith("sound_prefix=")]
     assert sent == []            # a '$' is no part of a folder name: refused before a byte went
@@ -116,7 +116,7 @@ def test_a_form_freeswitch_would_resolve_to_a_call_value_is_never_sent(template)
 def test_a_header_variable_with_token_characters_is_filled_as_data():
     hostile = channel()
     hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Acct+Id: "
-                                                                     b"%24%7Bsystem%20x%7D\n\n"))
+                                                                     + fs_encoded("${system x}") + b"\n\n"))
     flow = flow_from("name: d\nstart: s\nsteps:\n  s: {set: {acct: \"${sip_h_X-Acct+Id}\"}, next: bye}\n"
                      "  bye: {hangup: NORMAL_CLEARING}\n")
     run = play(flow, script(), channel=hostile)
@@ -140,6 +140,6 @@ def test_a_sound_prefix_from_the_call_cannot_climb_out_of_the_authors_folder():
             "steps:\n  pick: {language: en, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n")
     hostile = channel()
     hostile = type(hostile).from_plain(hostile._raw.replace(b"\n\n", b"\nvariable_sip_h_X-Brand: "
-                                                                     b"..%2F..%2Fvar%2Flib\n\n"))
+                                                                     + fs_encoded("../../var/lib") + b"\n\n"))
     run = play(flow_from(text), script(), channel=hostile)
     assert not any(a == "set" and g.startswith("sound_prefix=") for a, g in run.executed)

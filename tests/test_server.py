@@ -165,11 +165,13 @@ def test_an_empty_flow_directory_is_refused_unless_asked(tmp_path, server):
     assert srv.stop() == 0
 
 
-def test_listening_on_every_interface_without_allow_is_warned(server):
+def test_listening_on_every_interface_without_allow_takes_loopback_only_and_says_so(server):
+    # what a peer beyond loopback meets: tests/test_security.py
     srv = server("--listen", "0.0.0.0:0")
-    line = srv.wait_for("every interface takes calls and no --allow is given")
-    assert "WARNING" in line
+    line = srv.wait_for("protected mode")
+    assert "WARNING" in line and "only peers on this machine (loopback)" in line and "--allow any" in line
     srv.wait_for("listening")
+    assert srv.call("answer_playback_hangup").exhausted
     assert srv.stop() == 0
 
 

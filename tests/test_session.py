@@ -203,3 +203,24 @@ def test_a_refusal_is_a_command_reply_starting_with_err():
     assert isinstance(refused, CommandFailed) and refused.reply == "-ERR not full control"
     assert refusal("linger", Reply("+OK will linger")) is None
     assert refusal("api status", ApiResponse("-ERR no such command")) is None  # an api's own output
+
+
+def test_a_recording_made_with_argument_headers_replays_with_argument_bodies():
+    """array_in_header sent its arguments as execute-app-arg, and FreeSWITCH ran
+    ``ARRAY::INFO one element`` as ``INFO one element``. The session sends every argument as
+    a body; the replay takes each for the recorded command whose argument FreeSWITCH read the
+    same, and no other."""
+    from flowengine.esl import commands
+    from flowengine.replay.fake import ReplayFreeSwitch, ReplayMismatch
+    from .conftest import load
+    outcome = run("array_in_header")
+    assert outcome.fake_error is None and outcome.replay.exhausted
+    sent = [c for c in outcome.replay.received if c.word == "sendmsg" and c.header("call-command") == "execute"]
+    assert sent and all(c.header("execute-app-arg") is None for c in sent)
+    assert [c.app_arg for c in sent if c.app == "log"] == [
+        "INFO one element", "ARRAY::INFO first|:INFO second", "INFO hdr_value is ${hdr_value}"]
+    replay = ReplayFreeSwitch(load("array_in_header"))
+    for out in load("array_in_header").chunks("out")[:4]:    # connect, myevents, linger, answer
+        replay.receive(out)
+    with pytest.raises(ReplayMismatch):                     # the text as sent is not what ran
+        replay.receive(commands.execute("log", "ARRAY::INFO one element", event_uuid="e-1"))

@@ -195,3 +195,40 @@ def test_a_set_goes_by_api_only_before_the_first_application_of_its_write():
     assert [command for command, _ in direct] == [first]
     assert batch == rest and after == "resume" and request is None
     assert run.unreported == {"a": "1"}      # the run reads it as set: no event will say so
+
+
+KEEP_NAME = """
+name: s
+numbers: ["1000"]
+start: keep
+steps:
+  keep: {set: {who: "${caller_id_name}", line: "said ${caller_id_name}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+@pytest.mark.parametrize("control", ["full", "single-channel"])
+def test_a_caller_name_spelling_an_array_is_stored_as_text_by_api_and_by_application(control):
+    """FreeSWITCH stores a variable through its event header code (switch_channel.c →
+    switch_event.c): ``ARRAY::hello`` would be stored as ``hello``, whether set by the set
+    application or by uuid_setvar (argument_in_body). The name ``%41RRAY::hello`` arrives as
+    the text it is, and a name spelling ``ARRAY::`` is stored with a space for its last ':';
+    a line break in it as a space. Both ways store the same."""
+    results = {}
+    for raw in ("%41RRAY::hello", "ARRAY::hello\nx"):
+        peer = ScriptedFreeSwitch(destination="1000", caller_name=raw)
+
+        class Channel(Tap):
+            def receive(self, data):
+                return [(gap, chunk.replace(b"Control: full", f"Control: {control}".encode()))
+                        for gap, chunk in super().receive(data)]
+
+        tap = Channel(peer)
+        call = FlowCall(lambda: FlowSet({"s": flow_from(KEEP_NAME)}, default=flow_from(KEEP_NAME)), TIMEOUTS)
+        converse(call, tap)
+        commands = CommandReader().feed(b"".join(tap.writes))
+        by_api = any(c.setvar() for c in commands)
+        assert by_api == (control == "full")
+        results[raw] = (peer.vars["who"], peer.vars["line"])
+    assert results == {"%41RRAY::hello": ("%41RRAY::hello", "said %41RRAY::hello"),
+                       "ARRAY::hello\nx": ("ARRAY: hello x", "said ARRAY::hello x")}

@@ -1,4 +1,4 @@
-"""The step kinds are the one source: the schema file, the README's table, validation,
+"""The step kinds are the one source: the schema file, the docs' step pages, validation,
 the graph, coverage and the interpreter all read them."""
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ def test_the_committed_schema_is_the_one_the_kinds_make():
     assert (ROOT / "schema" / "flow.schema.json").read_text(encoding="utf-8") == flow_schema.schema_text()
 
 
-def test_the_readme_step_table_is_the_one_the_kinds_make():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert flow_schema.readme_table() in readme, "run: python3 -m flowengine.flows.schema and paste the table"
+def test_the_docs_step_table_is_the_one_the_kinds_make():
+    from flowengine.flows import step_docs
+    index = (ROOT / "docs" / "steps" / "index.md").read_text(encoding="utf-8")
+    assert index == step_docs.pages(ROOT)["docs/steps/index.md"], "run: python3 -m flowengine.flows.schema"
 
 
 def test_every_kind_is_a_module_of_its_own_with_a_runner_and_its_keys_in_the_schema():
@@ -48,7 +49,6 @@ from flowengine.flows.source import parse_source  # noqa: E402
 from flowengine.flows.validate import check  # noqa: E402
 
 from .flowkit import complete, flow_from, play  # noqa: E402
-from .test_quoting_flows import channel  # noqa: E402
 
 EXECUTE = """
 name: x
@@ -65,9 +65,9 @@ steps:
 
 
 def test_execute_takes_its_outcome_from_the_response_or_a_variable():
-    flow = flow_from(EXECUTE % ("valet_park", "lot ${caller_id_number}", ""))
+    flow = flow_from(EXECUTE % ("valet_park", "lot1 auto in 100 199", ""))
     run = play(flow, lambda c: complete(c.app, c.arg, "ok parked"))
-    assert run.executed[0] == ("valet_park", "lot 5551234") and run.visited == ["s", "good"]
+    assert run.executed[0] == ("valet_park", "lot1 auto in 100 199") and run.visited == ["s", "good"]
     flow = flow_from(EXECUTE % ("valet_park", "lot", ", result: valet_status"))
     run = play(flow, lambda c: complete(c.app, c.arg, "ok", valet_status="-ERR no"))
     assert run.visited == ["s", "bad"] and run.vars["execute_result"] == "-ERR no"
@@ -89,9 +89,9 @@ def test_execute_without_waiting_has_no_outcome_to_branch_on():
 
 
 def test_no_call_data_reaches_an_application_that_runs_code():
-    flow = flow_from(EXECUTE % ("system", "echo ${caller_id_name}", ""))
-    run = play(flow, lambda c: complete(c.app, c.arg), channel=channel(name=b"x%3Bid"))
-    assert run.executed == [("hangup", "NORMAL_TEMPORARY_FAILURE")]
+    # refused when the flow is checked (tests/test_execute_call_data.py: and on a call)
+    _, errors, _ = check(parse_source(EXECUTE % ("system", "echo ${caller_id_name}", ""), "flows/x.yaml"))
+    assert len(errors) == 1 and "system takes no call data" in errors[0] and "${caller_id_name}" in errors[0]
     run = play(flow_from(EXECUTE % ("system", "true", "")), lambda c: complete(c.app, c.arg, "ok"))
     assert run.executed[0] == ("system", "true")   # the author's own command is the author's
 

@@ -1,15 +1,8 @@
 """Which commands go out in one write.
 
-Set-up applications (``Execute(wait=False)``, e.g. ``set``) complete at once, so the
-driver sends them together with the next command that waits, and FreeSWITCH runs them in
-order (event-lock); the flow is resumed with the last one's completion.
-
-A ``set`` the driver can make without an application (``direct``: ``api uuid_setvar``,
-:mod:`flowengine.quoting.api`) costs no completion at all: it goes ahead of the write's
-applications and the flow goes straight on. Only before the first application of a
-write: an api runs at once in FreeSWITCH's listener thread, while applications queue for
-the session's, so a set written after an application could overtake it (and an
-application queued before it, ``set a=${b}``, must not read a later value of ``b``).
+Set-up applications that complete at once go with the next command that waits; a ``set``
+made by ``api uuid_setvar`` goes ahead of the write's applications, never after one.
+Why: docs/freeswitch.md, "Which commands share a write".
 """
 
 from __future__ import annotations

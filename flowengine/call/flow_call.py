@@ -1,24 +1,9 @@
 """One flow call, from ``connect`` to the socket's close, without any I/O.
 
-The server runs thousands of calls from the event loop's callbacks, with no greenlet per
-call: a greenlet's stack, its Python frames and a gevent socket cost ~10 KB a call and a
-switch per event. So the waits a greenlet would block in (connect's reply, the
-subscription, each step's completion, the hangup, the last events) are phases here, and
-whoever drives the call hands in what it read and the time, and writes what it gets back:
-
-    out = call.start(now)            # write it; arm a timer for call.deadline
-    out = call.receive(data, now)    # each read (b"" at EOF); write what comes back
-    out = call.expire(now)           # when call.deadline has passed
-    ...until call.closed, then close the socket.
-
-A step's HTTP request is the driver's to perform (:mod:`.http_wait`).
-
-The rules shared with the greenlet session (the set-up, the timeouts, refusals, the
-hangup at the end unless the call was handed off or is gone) are :mod:`.lifecycle`'s; what
-is this driver's own is the phases, routing to a flow, and set-up applications batched with
-the step they prepare (:mod:`.batching`), each command in its cheapest form for FreeSWITCH
-(:mod:`.wire`). Flow tests and ``run.py simulate`` run this same
-object in memory (:func:`flowengine.testing.memory.converse`).
+The waits a greenlet would block in are phases: the driver calls ``start(now)``,
+``receive(data, now)`` for each read and ``expire(now)`` at ``deadline``, writes what each
+returns, and closes the socket once ``closed``. The server, flow tests and ``run.py
+simulate`` run this same object (docs/architecture.md, "A call without I/O").
 """
 
 from __future__ import annotations

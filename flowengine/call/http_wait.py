@@ -1,15 +1,9 @@
 """A flow call waiting on its step's HTTP request: the part of :class:`~.flow_call.FlowCall`
 the driver performs requests through.
 
-A step's HTTP request is the driver's to perform: after each ``start``, ``receive`` or ``expire``, ``call.take_request()``
-gives ``(token, request)`` when one is due; the driver performs it and hands back
-``call.http_done(token, result, now)``. While it is in flight the call waits on it (its
-``deadline`` is the request's timeout, or the moment the ``while_waiting`` prompt starts);
-when the caller hangs up meanwhile the flow ends at once and ``call.awaiting`` stops naming
-the token, so the driver drops the request and a late answer is ignored. A hold prompt still
-playing when the answer comes is stopped with ``api uuid_break <uuid>`` over this socket
-(``playback_broken_by_api``: the completion then reports ``FILE PLAYED``), and the step
-goes on once its completion is in.
+``call.take_request()`` gives ``(token, request)`` when one is due and
+``call.http_done(token, result, now)`` hands back its result; a hold prompt still playing is
+stopped with ``api uuid_break`` (docs/architecture.md, "A call without I/O").
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """How a flow's commands go on the wire: what each costs FreeSWITCH decides its form.
 
-Every application FreeSWITCH runs for a call builds a CHANNEL_EXECUTE and a
-CHANNEL_EXECUTE_COMPLETE carrying every channel variable (switch_channel.c,
-switch_channel_event_set_extended_data), and the completion is serialized for the socket.
-So a command that needs no application is sent as one (``socket … full`` only: a
-single-channel socket may send neither ``api`` nor ``nixevent``):
-
-- a ``set`` is ``api uuid_setvar`` (:func:`set_by_api`);
-- a hangup is FreeSWITCH's hangup command, not the hangup application (:func:`sendmsg`).
+Every application costs FreeSWITCH two events carrying every channel variable, so what
+needs no application is sent as none (``socket … full`` only): a ``set`` is ``api
+uuid_setvar`` (:func:`set_by_api`), a hangup FreeSWITCH's hangup command (:func:`sendmsg`).
+Why: docs/freeswitch.md, "What a command costs FreeSWITCH".
 """
 
 from __future__ import annotations

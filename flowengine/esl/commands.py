@@ -1,12 +1,20 @@
 """Builders for every command an outbound socket may send; each returns the wire bytes.
 
-The one rule that makes them safe: a value never changes the shape of the command.
-FreeSWITCH ends a header line at CR or LF and a command at an empty line, and keeps
-bodies as C strings, so CR, LF and NUL are refused (:class:`UnsafeValue`) wherever they
-would be read as structure, before any byte exists. The single place where newlines are
-legitimate, an application argument, is carried in a counted ``text/plain`` body
-instead of a header. Caller ID names, DTMF digits and template output all pass through
-here.
+The one rule that makes them safe: a value never changes the shape of the command, nor
+what FreeSWITCH reads from it. mod_event_socket.c (read_packet) ends a header line at CR or
+LF and a command at an empty line, and stores every header through
+``switch_event_add_header_string`` (src/switch_event.c), where a value that starts
+``ARRAY::`` becomes an array (``switch_event_base_add_header``, ``switch_event_add_array``):
+with one element the prefix is dropped, with more the value is split at ``|:``
+(array_in_header). So CR, LF and NUL are refused (:class:`UnsafeValue`) wherever they would
+be read as structure, and so is a header value starting ``ARRAY::`` and a header name with
+``[`` (an indexed header), before any byte exists.
+
+An application argument, the one value that carries text from the call, never goes in a
+header: it is always a counted ``text/plain`` body, which switch_ivr_parse_event takes as
+the argument when ``execute-app-arg`` is absent and which nothing parses (argument_in_body:
+``ARRAY::`` and line breaks arrive as written). Caller ID names, DTMF digits and template
+output all pass through here.
 """
 
 from __future__ import annotations
@@ -16,8 +24,11 @@ from typing import Iterable
 
 from ..errors import UnsafeValue
 
-#: Arguments longer than this go in a body: FreeSWITCH's header lines are meant to be short.
-MAX_HEADER_ARG = 1024
+#: the longest body FreeSWITCH reads: mod_event_socket.c (read_packet) refuses a larger
+#: Content-Length and drops the connection, and the call with it
+MAX_BODY = 16 * 1024 * 1024
+#: a header value FreeSWITCH would turn into an array (switch_event.c, switch_event_base_add_header)
+ARRAY_PREFIX = "ARRAY::"
 
 _FORMATS = ("plain", "json", "xml")
 _SPACE = re.compile(r"\s")
@@ -41,8 +52,10 @@ def _word(value: object, what: str) -> str:
 
 def _header_name(value: object) -> str:
     name = _word(value, "header name")
-    if ":" in name:
-        raise UnsafeValue(f"header name contains ':': {name[:60]!r}")
+    if ":" in name or "[" in name:
+        # ':' would end the name early; '[' makes switch_event_base_add_header store the value
+        # at an index of an array header of the name before it
+        raise UnsafeValue(f"header name contains {':' if ':' in name else '['!r}: {name[:60]!r}")
     return name
 
 
@@ -54,7 +67,11 @@ def _format(fmt: str) -> str:
 
 def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | None = None) -> bytes:
     lines = [first]
-    lines.extend(f"{name}: {value}" for name, value in headers)
+    for name, value in headers:
+        if value.lstrip(" ").startswith(ARRAY_PREFIX):    # read_packet skips the leading blanks
+            raise UnsafeValue(f"header {name} would start with {ARRAY_PREFIX!r}, which FreeSWITCH reads as an "
+                              f"array (the prefix dropped, the value split at '|:'): {value[:60]!r}")
+        lines.append(f"{name}: {value}")
     if body is None:
         try:
             return ("\n".join(lines) + "\n\n").encode()
@@ -66,6 +83,9 @@ def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | No
         data = body.encode()
     except UnicodeEncodeError:
         raise UnsafeValue("a value holds a lone UTF-16 surrogate, which has no UTF-8 form") from None
+    if len(data) > MAX_BODY:
+        raise UnsafeValue(f"a body of {len(data)} bytes is more than FreeSWITCH reads ({MAX_BODY}): it would "
+                          "drop the connection")
     head = "\n".join(lines) + f"\ncontent-length: {len(data)}\n\n"
     return head.encode() + data
 
@@ -170,22 +190,17 @@ def _sendmsg(uuid: str | None) -> str:
 
 def execute(app: str, arg: str | None = None, *, event_uuid: str | None = None,
             event_lock: bool = True, loops: int | None = None, uuid: str | None = None) -> bytes:
-    """``sendmsg`` / ``call-command: execute``.
+    """``sendmsg`` / ``call-command: execute``; the argument, when there is one, as the body.
 
-    An argument with a newline, leading or trailing blanks, or over
-    :data:`MAX_HEADER_ARG` characters travels in a ``text/plain`` body, which FreeSWITCH
-    uses as the argument when ``execute-app-arg`` is absent; everything else stays in the
-    header, as a reader of a capture expects.
+    Never as ``execute-app-arg``: a header value starting ``ARRAY::`` loses the prefix and
+    whatever follows starts the argument (``^^`` a new delimiter, ``%[`` scoped variables,
+    ``{`` speech parameters, ``-bleg``), or is split at ``|:`` (array_in_header). With no
+    ``execute-app-arg`` and ``content-type: text/plain``, switch_ivr_parse_event
+    (src/switch_ivr.c) takes the body as the argument exactly, line breaks included
+    (argument_in_body); only a NUL would end it, and is refused.
     """
     headers = [("call-command", "execute"), ("execute-app-name", _word(app, "application name"))]
-    body = None
-    if arg is not None and arg != "":
-        text = str(arg)
-        if ("\n" in text or "\r" in text or len(text) > MAX_HEADER_ARG
-                or text != text.strip(" \t")):
-            body = text
-        else:
-            headers.append(("execute-app-arg", _safe(text, "application argument")))
+    body = None if arg is None or arg == "" else str(arg)
     if event_lock:
         headers.append(("event-lock", "true"))
     if loops is not None:

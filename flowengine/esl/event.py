@@ -6,6 +6,9 @@ block and decoded on its own. JSON and XML have no cheap partial read and are de
 whole on first access. In every format a value comes back as the text FreeSWITCH meant
 (url-decoded, XML-unescaped), and array values keep FreeSWITCH's ``ARRAY::a|:b`` form so
 that the same flow reads the same value whatever format the socket was set to.
+
+Url-decoding undoes only what switch_url_encode does (:mod:`.urlcode`): a ``%41`` or ``%2C``
+in a caller name is the text the caller sent, never an ``A`` or a comma.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from __future__ import annotations
 import json
 import re
 from typing import Iterator
-from urllib.parse import unquote
 from xml.parsers import expat
 
 from ..errors import ProtocolError
+from .urlcode import decode, decode_bytes
 from .wire import MAX_DEPTH, MAX_DIGITS, shown, wire_int  # noqa: F401  (wire_int, MAX_DIGITS: exported)
 from .xml_event import read_xml
 
@@ -224,9 +227,7 @@ class Event:
             value = value[1:]
         if value[-1:] == b"\r":
             value = value[:-1]
-        if b"%" in value:
-            return unquote(value.decode("utf-8", "replace"))
-        return value.decode("utf-8", "replace")
+        return decode_bytes(value)
 
     def _build_index(self) -> None:
         index: dict[str, str] = {}
@@ -267,7 +268,7 @@ class Event:
                 if not sep:
                     continue
                 value = value.lstrip(" ")
-            append((name, unquote(value) if "%" in value else value))
+            append((name, decode(value) if "%" in value else value))
         self._pairs = pairs
         rest = raw[hend + (3 if raw[hend + 1:hend + 2] == b"\r" else 2):]
         self._body = _inner_body(pairs, rest) if hend < len(raw) else None

@@ -4,15 +4,21 @@ No I/O: the session, the replay tools and the benchmarks all feed it the same wa
 any chunking of the same bytes gives the same messages. Memory is bounded: a header block
 or a body over its limit is a :class:`ProtocolError`, never a bigger buffer; so is holding
 more than ``hold_limit`` bytes (the protocol sets it until the connect reply is in), or
-more than a shared :class:`BufferBudget` has left (the server's cap over all its calls).
-Bad input of any kind raises :class:`ProtocolError` and nothing else.
+holding the most when a shared :class:`BufferBudget` (the server's cap over all its
+calls) is full; so is an event of more header lines than ``Limits.max_headers``, which
+would cost tens of times its size to read. Bad input of any kind raises
+:class:`ProtocolError` and nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
+
 from ..errors import ProtocolError
+from .budget import BufferBudget
 from .event import Event, shown, wire_int
+from .header_count import EVENT_TYPES, check_headers
 from .messages import (ApiResponse, AuthRequest, DisconnectNotice, Headers, LogData, Message,
                        RawMessage, Reply, RudeRejection, header)
 
@@ -39,32 +45,21 @@ class Limits:
     of a few KiB (6 KiB for a SIP call), so a peer cannot hold 16 MiB per connection
     before it has even posed as a call. Bytes in the same read as the reply still count
     against it: FreeSWITCH sends nothing more until it gets a command. None: no such cap.
+    ``max_headers`` bounds the header lines of one header block or event (the members of
+    a JSON event, the elements of an XML one). FreeSWITCH puts every channel variable in
+    a channel event (switch_channel_event_set_data) and caps none of it
+    (switch_event_add_header); the most in the recordings is 232, a SIP call's
+    CHANNEL_HANGUP_COMPLETE with its ~100 variables (CHANNEL_EXECUTE_COMPLETE: 156).
+    8,192 leaves room for thousands of variables a dialplan or flow may set, and keeps
+    an event read whole (as a name looked up in any case reads it: a tuple, two strings
+    and an index entry per header, ~300 bytes) to a few MiB and milliseconds: a 16 MiB
+    event of four million ``a:b`` lines cost ~650 MB and seconds of the loop.
     """
 
     max_header_bytes: int = 1024 * 1024
     max_body_bytes: int = FREESWITCH_MAX_BODY
     max_preconnect_bytes: int | None = 64 * 1024
-
-
-class BufferBudget:
-    """Bytes that many parsers (a server's connections) may hold between them.
-
-    Each parser charges what it holds after each feed and gives it back when it yields
-    the message or is released. The feed that would take the total past ``limit`` is a
-    :class:`ProtocolError` for that connection alone; every other one goes on. The count
-    never passes the limit; memory may, by the one read being parsed. ``peak`` is the
-    most ever held, for tests and benchmarks.
-    """
-
-    __slots__ = ("limit", "used", "peak")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self.peak = 0
-
-    def __repr__(self) -> str:
-        return f"<BufferBudget {self.used}/{self.limit} bytes, peak {self.peak}>"
+    max_headers: int = 8192
 
 
 class Parser:
@@ -74,13 +69,17 @@ class Parser:
     parser stays broken and the connection must be ended.
     """
 
-    __slots__ = ("limits", "budget", "hold_limit", "_buf", "_head", "_head_size", "_searched", "_charged",
-                 "_error")
+    __slots__ = ("limits", "budget", "hold_limit", "on_evicted", "_buf", "_head", "_head_size", "_searched",
+                 "_charged", "_error")
 
     def __init__(self, limits: Limits = Limits(), *, budget: BufferBudget | None = None) -> None:
         self.limits = limits
         self.budget = budget            # shared with other connections, or None
         self.hold_limit: int | None = None  # a cap on what this one may hold, or None
+        # told when the budget ends this connection to make room for another's read (see
+        # BufferBudget): the owner closes it at its next turn. Set it to None at close:
+        # it refers back to the owner.
+        self.on_evicted: Callable[[ProtocolError], None] | None = None
         self._buf = bytearray()   # only what a previous feed left incomplete
         self._head: tuple | None = None  # (headers, block, content type, length): waiting for a body
         self._head_size = 0       # the bytes of that pending header block
@@ -92,6 +91,11 @@ class Parser:
     def buffered(self) -> int:
         """Bytes received that do not yet make a whole message (a pending header block too)."""
         return len(self._buf) + self._head_size
+
+    @property
+    def error(self) -> ProtocolError | None:
+        """Why this parser is broken (its next feed raises it), or None."""
+        return self._error
 
     def release(self) -> None:
         """The connection is done: drop what is buffered, give its bytes back to the budget."""
@@ -131,6 +135,8 @@ class Parser:
                 pos += length
                 self._head = None
                 self._head_size = 0
+                if ctype in EVENT_TYPES and len(body) > self.limits.max_headers:
+                    check_headers(ctype, body, self.limits.max_headers)
                 out.append(_build(headers, block, ctype, body))
             if buf is self._buf:
                 del self._buf[:pos]
@@ -154,17 +160,8 @@ class Parser:
             if coming > cap:
                 raise ProtocolError(f"{coming} bytes of a message before the reply to connect, over the "
                                     f"{cap}-byte limit (Limits.max_preconnect_bytes)")
-        budget = self.budget
-        if budget is not None:
-            more = held - self._charged
-            if more > 0 and budget.used + more > budget.limit:
-                raise ProtocolError(f"buffering {more} more bytes would take the server past its limit of "
-                                    f"{budget.limit} bytes buffered across all connections ({budget.used} "
-                                    "held); this connection is ended, the others go on")
-            budget.used += more
-            self._charged = held
-            if budget.used > budget.peak:
-                budget.peak = budget.used
+        if self.budget is not None:
+            self.budget._charge(self, held)
 
     def _fail(self, exc: ProtocolError) -> None:
         """No frame boundary can be found again: drop the buffer, give back its charge."""
@@ -173,8 +170,14 @@ class Parser:
         self._head = None
         self._head_size = 0
         if self.budget is not None:
-            self.budget.used -= self._charged
+            self.budget._give_back(self)
         self._charged = 0
+
+    def _evict(self, exc: ProtocolError) -> None:
+        """Ended by the budget for another connection's read: fail, and tell the owner."""
+        self._fail(exc)
+        if self.on_evicted is not None:
+            self.on_evicted(exc)
 
     @staticmethod
     def _skip_blank(buf: bytes | bytearray, pos: int) -> int:
@@ -222,6 +225,10 @@ class Parser:
         if block.startswith(_REPLY_HEAD) and block.find(b"\n", _REPLY_AT) < 0 and b"\r" not in block:
             text = block[_REPLY_AT:].decode("utf-8", "replace")
             return [("Content-Type", "command/reply"), ("Reply-Text", text)], block, "command/reply", 0
+        lines = block.count(b"\n") + 1
+        if lines > self.limits.max_headers:
+            raise ProtocolError(f"a header block of {lines} lines, over the limit of {self.limits.max_headers} "
+                                "(Limits.max_headers)")
         # The connect reply is a whole serialized event (~110 headers): keep it lazy.
         if block.startswith(b"Event-Name:") or b"\nEvent-Name:" in block:
             channel = Event.from_plain(block)

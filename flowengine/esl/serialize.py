@@ -1,18 +1,18 @@
 """FreeSWITCH's side of event frames: what a simulated or replayed switch sends us.
 
-Values are url-encoded as FreeSWITCH does (switch_url_encode): bytes below 0x20 and above
-``~``, and `` "#%&+:;<=>?@[\\]^`{|}`` become ``%XX``; ``/ , ' * ! ( ) $ ~`` stay.
+Values are url-encoded as FreeSWITCH does (switch_url_encode, :mod:`.urlcode`): bytes below
+0x20 and from 0x7F, and `` "#%&+:;<=>?@[\\]^`{|}`` become ``%XX``; ``/ , ' * ! ( ) $ ~`` stay,
+and so does a ``%`` already followed by two uppercase hex digits.
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-_SAFE = "/,'*!()$~"
+from .urlcode import encode
 
 
 def encode_value(value: str) -> str:
-    return quote(value, safe=_SAFE) or "_undef_"
+    """A header value as switch_event_serialize writes it: url-encoded, ``_undef_`` when empty."""
+    return encode(value) or "_undef_"
 
 
 def plain_event(pairs: list[tuple[str, str]], body: str | None = None) -> bytes:

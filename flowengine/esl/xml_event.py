@@ -6,10 +6,10 @@ FreeSWITCH writes UTF-8 without a declaration or a DTD, three elements deep
 
 from __future__ import annotations
 
-from urllib.parse import unquote
 from xml.parsers import expat
 
 from ..errors import ProtocolError
+from .urlcode import decode
 from .wire import MAX_DEPTH, shown
 
 
@@ -55,7 +55,7 @@ class _XmlEvent:
         parser.Parse(raw, True)
         if reader.root != "event" or reader.headers is None:
             raise ProtocolError("text/event-xml is not <event><headers>…")
-        pairs = [(name, unquote("".join(text))) for name, text in reader.headers]
+        pairs = [(name, decode("".join(text))) for name, text in reader.headers]
         return pairs, None if reader.body is None else "".join(reader.body)
 
     def start(self, tag: str, attributes: object) -> None:

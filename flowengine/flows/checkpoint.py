@@ -19,7 +19,12 @@ What comes back is call data: anyone who can set a channel variable can write on
 :func:`restore` parses it with bounds, takes only flows and steps of the loaded flow set
 (the root flow must be the one the call's number routes to), and every value it restores
 is a plain ``str``, which the encoders treat as call data: a forged checkpoint cannot make
-the engine send anything a call of that flow could not have made it send.
+the engine send anything a call of that flow could not have made it send. That holds for
+the state beside the frames too: the recording's file (``r``) is checked as a file name
+from the call when ``record_call: {stop: true}`` sends it
+(:mod:`flowengine.flows.steps.record_call`), and what a log line quotes of a checkpoint
+(a step name that is not there, the flow set's digest) is one field whatever it holds
+(:func:`flowengine.quoting.logfield.field`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from ..quoting.logfield import field
 from ..quoting.opaque import opaque, unopaque
 from ..quoting.text import literal
 from .conditions import as_text
@@ -161,7 +167,7 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
             if call.kind != "call" or call.spec["call"]["flow"] != name:
                 raise NotResumable(Refused.STEP, f"step {parent.flow.name}/{parent.step} does not call {name!r}")
         if step not in flow.steps:
-            raise NotResumable(Refused.STEP, f"step {name}/{step} is not in the flow set")
+            raise NotResumable(Refused.STEP, f"step {name}/{field(step)} is not in the flow set")
         last = n == len(frames) - 1
         if (flow.steps[step].kind == "call") == last:
             raise NotResumable(Refused.STEP, f"step {name}/{step} is {'' if last else 'not '}a call step")
@@ -186,7 +192,8 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         run.call_state["queued"] = True
     recording = state.get("r")
     if isinstance(recording, str) and len(recording) <= MAX_CHARS:
-        run.call_state["call_recording"] = recording   # a plain str: call data to the encoders
+        # a plain str: call data, checked as a file name from the call when the stop sends it
+        run.call_state["call_recording"] = recording
     if state.get("e") == 1:
         run.in_error = True
     sent = state.get("s")
@@ -197,7 +204,7 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         run.completed = sent
     if digest != flowset.digest:
         log.info("call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
-                 run.uuid, root_name, run.frames[-1].step, str(digest)[:16], flowset.digest)
+                 run.uuid, root_name, run.frames[-1].step, field(str(digest)[:16]), flowset.digest)
     return run
 
 

@@ -286,7 +286,7 @@ class FlowRun(Names):
             parent = self.frames[-1]
             call_step = parent.flow.steps[parent.step]  # type: ignore[index]
             return self._after(parent, call_step, result)
-        # a branch's outcome is its name (when[0], else, exceeded): what README's tables,
+        # a branch's outcome is its name (when[0], else, exceeded): what the docs' tables,
         # coverage and a case's outcomes: say, whatever step it leads to
         outcome = result.edge if isinstance(result, Goto) else str(result)
         if isinstance(result, Goto):

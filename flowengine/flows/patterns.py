@@ -1,15 +1,8 @@
 """Every regular expression a flow holds is compiled and run here, by RE2.
 
-Flow patterns run on what the caller sends (caller ID name, digits, any variable), and
-Python's ``re`` backtracks: ``^(a+)+$`` against 28 characters takes seconds, doubling
-with each one more, and the worker serves no other call meanwhile. RE2 takes time linear
-in the value whatever the pattern. It cannot run the constructs that need backtracking
-(backreferences, lookaround, possessive quantifiers, atomic and conditional groups):
-those are refused when the flow is checked, so no call ever meets them.
-
-The syntax stays Python's: a pattern is parsed by the standard library first (its errors
-are the ones operators know), and the two spellings RE2 reads differently, ``{,n}`` and
-``\\Z``, are rewritten. ``\\d``, ``\\w`` and ``\\s`` match ASCII only.
+Flow patterns run on what the caller sends, so they run in time linear in the value;
+constructs only a backtracking engine can run are refused when the flow is checked. The
+syntax stays Python's (docs/security.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The flow file's JSON Schema and the README's step table, written out from the step kinds.
+"""The flow file's JSON Schema and the documentation's step pages, written out from the step kinds.
 
 ``data/flow_base.schema.json`` holds what is not a step kind's (the flow's own keys, the
 shared ``$defs``); each kind adds its value's schema and any step-level keys of its own
 (:mod:`flowengine.flows.steps`). ``flow.schema.json`` is the result, committed so editors
-and a plain install read it; tests fail when it, or the README's table, differs from what
-the kinds say. ``python -m flowengine.flows.schema`` writes the file again and prints
-the table.
+and a plain install read it; the step pages under ``docs/steps/`` are
+:mod:`.step_docs`'. Tests fail when either differs from what the kinds say:
+``python -m flowengine.flows.schema`` writes both again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .steps import KINDS
 HERE = Path(__file__).resolve().parent
 BASE = HERE / "data" / "flow_base.schema.json"
 SCHEMA_FILE = HERE / "flow.schema.json"
-TABLE_HEAD = "| step | what it does | outcomes (for `on:`) |\n|---|---|---|\n"
 
 
 def build() -> dict:
@@ -35,16 +34,13 @@ def schema_text() -> str:
     return json.dumps(build(), indent=2) + "\n"
 
 
-def readme_table() -> str:
-    """The README's step table: one row per kind, in the kinds' order."""
-    rows = [f"| {k.written} | {k.does} | {k.outcomes_doc} |\n" for k in KINDS.values()]
-    return TABLE_HEAD + "".join(rows)
-
-
 def main() -> int:
+    from . import step_docs
     SCHEMA_FILE.write_text(schema_text(), encoding="utf-8")
     print(f"wrote {SCHEMA_FILE}", file=sys.stderr)
-    print(readme_table(), end="")
+    if (step_docs.ROOT / "docs").is_dir():
+        for path in step_docs.write():
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

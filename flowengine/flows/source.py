@@ -1,14 +1,8 @@
 """YAML flow files read with their positions, so every problem can name file:line:col.
 
-PyYAML's plain loaders forget where a value came from and silently keep the last of two
-equal keys (a step defined twice would vanish). Here the document is composed to nodes,
-every node's position is recorded under its path, and a repeated key is an error.
-
-A flow file is also untrusted input to a long-running server: a few kilobytes of nested
-aliases ("billion laughs") expand to billions of values, and deep nesting exhausts the
-stack of PyYAML's recursive composer. So the file's size, the values it expands to (an
-alias counts as a full copy of what it names) and its nesting depth are bounded as the
-document is read, each refusal a :class:`FlowError` at the place the limit was passed.
+Every node's position is recorded under its path, a repeated key is an error, and the
+file's size, the values it expands to (aliases counted as copies) and its nesting depth are
+bounded as it is read (docs/security.md).
 """
 
 from __future__ import annotations

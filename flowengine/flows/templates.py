@@ -1,19 +1,8 @@
 """``${name}`` in flow values, expanded by the engine before anything reaches the wire.
 
-Names are looked up in the flow's variables, then the call's caller profile fields
-(``caller_id_number``, ``caller_id_name``, ``destination_number``, ``uuid``, ``ani`` …),
-then its channel variables, in FreeSWITCH's own forms: ``${name:offset:length}`` (a
-substring) and ``${name[index]}`` (an array element), names in any case
-(switch_channel.c, ``switch_channel_expand_variables_check``). A name nobody knows is left
-as written, so FreeSWITCH can still expand its own (``${sound_prefix}``, a global the
-channel data does not carry); with ``socket … full`` every channel variable is in the
-channel data, so what is left is not the call's.
-
-The result is a :class:`~flowengine.quoting.text.Text`: what the author wrote is trusted,
-every looked-up value is marked as supplied by the call (named after the variable), and a
-value that is itself a Text keeps its own marks. Expanding a Text again replaces only
-what the author wrote in it. Nothing is escaped here: where the text lands decides how it
-must be encoded (:mod:`flowengine.quoting`).
+Names are looked up in FreeSWITCH's own forms and cases; the result is a
+:class:`~flowengine.quoting.text.Text` that marks every looked-up value as the call's, and
+nothing is escaped here. The lookup rules: docs/freeswitch.md, "${name} in flow values".
 """
 
 from __future__ import annotations

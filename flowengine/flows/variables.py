@@ -1,13 +1,8 @@
 """Which ``${name}`` in a flow nothing gives a value: ``--check`` warns with the likely name.
 
-A name is known when the flow gives it (``vars:``, ``params:``, a step that sets it: each
-step kind says which, :attr:`~flowengine.flows.steps.kind.StepKind.sets`), when the
-dialplan does and the flow says so (``channel_vars:``), or when FreeSWITCH does: the
-caller-profile fields the engine reads (:data:`flowengine.flows.lookup.WELL_KNOWN`),
-and the core's and the standard applications' variables (``data/channel_variables.txt``).
-Case does not matter, as in FreeSWITCH (switch_event.c compares header names with
-strcasecmp). An unknown name is expanded by nobody: FreeSWITCH leaves it empty, so
-``clinic/${lnag}/menu.wav`` plays ``clinic//menu.wav`` (nothing) on every call.
+Known are the flow's names (``vars:``, ``params:``, what its steps set), the dialplan's
+(``channel_vars:``) and FreeSWITCH's (``data/channel_variables.txt``), in any case; an
+unknown name expands to nothing on every call (docs/writing-flows.md).
 """
 
 from __future__ import annotations

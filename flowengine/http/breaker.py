@@ -1,17 +1,8 @@
 """A circuit breaker per host: a CRM that is down must not hold every caller for its timeout.
 
-After ``threshold`` consecutive failures (a timeout, a connection error, a 5xx) the host is
-*open* for ``cooldown`` seconds: requests to it fail at once with the ``error`` outcome.
-Then one request is let through (*half-open*); its success closes the circuit, its failure
-opens it again for another cooldown.
-
-A trial can also end with no answer at all: the caller hangs up and the server drops the
-request (kills its greenlet). That says nothing of the host, so :meth:`Breaker.dropped`
-puts the circuit back where it was before the trial: open, its cooldown already over, and
-the next request is the trial. Not a fresh cooldown: then a caller who hangs up during each
-trial would hold a host's circuit open for every other call although the host never failed;
-trying again at once costs one more request to a host that may still be down, which the end
-of the cooldown allowed anyway. Left half-open, no request would ever go to the host again.
+After ``threshold`` consecutive failures the host is open for ``cooldown`` seconds, then one
+trial decides; a trial dropped by its caller decides nothing (:meth:`Breaker.dropped`).
+Why: docs/http.md, "The client".
 """
 
 from __future__ import annotations

@@ -1,32 +1,9 @@
 """The HTTP client the server performs ``http`` steps with: urllib3, over gevent's sockets.
 
-urllib3 opens its connections with the standard library's blocking ``socket`` module, so
-in a gevent server without monkey-patching a request would stop the event loop, and every
-call with it. Here urllib3 keeps what it is good at (the pools, HTTP/1.1 parsing, TLS
-hostname checks) and is handed cooperative parts explicitly, with no patching of
-anything: its connections are made by ``gevent.socket.create_connection`` (DNS through
-gevent's resolver), TLS by a ``gevent.ssl.SSLContext`` made here (the handshake and every
-read yield to the loop; see :func:`tls_context`), and the response is read through that socket. ``tests/test_http_client.py``
-checks that the loop keeps running while a request waits on a slow server, over plain
-HTTP and TLS.
-
-One pool per scheme, host and port, asked for the path and query only (no URL parsing per
-request beyond finding the host).
-
-Bounds: a whole-request ``timeout`` (a ``gevent.Timeout`` around connect, send, headers
-and body, retries included); requests in flight per host and in total (the one past
-either cap fails at once with ``error``: a slow CRM cannot take every descriptor); a
-response body cap (``error`` past it, checked on ``Content-Length`` first and while
-reading); one pool per host, at most ``per_host`` connections kept; a circuit breaker per
-host (:mod:`.breaker`). TLS is verified against the system's CAs (or ``ca_file``).
-Redirects are not followed: a 3xx is a status like any other. Retries only for idempotent
-methods, on a connection failure or a 502/503/504, with backoff, within the timeout.
-
-One request costs one greenlet while it is in flight (the server's HTTP worker,
-:mod:`.worker`, spawns it; or an in-process driver); nothing per call otherwise. The server
-runs this client in its HTTP worker process, not on the call loop
-(:mod:`flowengine.server.http_worker`): :meth:`HttpClient.fetch` there, and :func:`report`
-in the server from the answer.
+urllib3 keeps its pools, HTTP/1.1 parsing and TLS hostname checks and is handed gevent's
+sockets and TLS context explicitly, with no monkey-patching; every request is bounded (time,
+in flight per host and in all, body size, a breaker per host). Why and how:
+docs/http.md, "The client".
 """
 
 from __future__ import annotations

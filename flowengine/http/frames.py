@@ -11,11 +11,15 @@ Frames, by the header's ``t``:
 
 - ``req`` (server → worker): ``id``, the call's uuid, and the :class:`HttpRequest` fields
   the worker needs (the secrets too: the worker masks its reason with them; neither side
-  logs them); the body is the request's body.
+  logs them), with ``save``: the ``[variable, path]`` pairs the step saves of a 2xx JSON
+  answer (:class:`~.response.SavingRequest`); the body is the request's body.
 - ``cancel`` (server → worker): ``id``; the call no longer waits (its caller hung up):
   the worker drops the request, which frees its place under the caps.
-- ``ans`` (worker → server): ``id`` and the :class:`HttpResult` fields; the body is the
-  response's.
+- ``ans`` (worker → server): ``id`` and the :class:`HttpResult` fields, read by the worker
+  (:func:`~.response.read_answer`): the body is what ``${http_body}`` holds of the
+  response (its first 16 KiB, text only), followed by the saved values as UTF-8; ``saved``
+  is ``[variable, bytes]`` per value, in that order, and ``unreadable`` why they could not
+  be read. The JSON of a response never crosses: the call loop parses none.
 - ``ready`` (worker → server, first): the worker has loaded and reads requests (those
   written before it was ready wait in the socket).
 - ``ping`` (server → worker) / ``pong`` (worker → server): the worker's loop still turns;
@@ -23,8 +27,9 @@ Frames, by the header's ``t``:
 
 Bounds: a header is at most :data:`MAX_HEADER` bytes (one that would be larger is not
 built: :class:`TooLarge`, the one request it is for fails); a body at most what the reader
-allows (the response cap, for answers); numbers are finite. What breaks the format is
-:class:`Malformed`.
+allows (:data:`MAX_ANSWER_BODY`, for answers); at most :data:`~.response.MAX_SAVES` saved
+values of at most :data:`~.response.MAX_VALUE` characters each, strings only; numbers
+are finite. What breaks the format is :class:`Malformed`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import time
 from enum import StrEnum
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+from .response import BODY_VARIABLE_BYTES, MAX_SAVED_BYTES, MAX_SAVES, MAX_VALUE, NAME, PATH, ReadResult, \
+    SavingRequest
 
 PREFIX = struct.Struct("!II")
 #: the largest header: a URL, its headers and the reason (a response's Content-Type
@@ -43,6 +50,8 @@ PREFIX = struct.Struct("!II")
 MAX_HEADER = 256 * 1024
 #: the largest request body the server sends (a flow's json/form/body, filled from the call)
 MAX_REQUEST_BODY = 8 * 1024 * 1024
+#: the largest answer body a worker sends: what ``${http_body}`` holds and the saved values
+MAX_ANSWER_BODY = BODY_VARIABLE_BYTES + MAX_SAVED_BYTES
 
 #: the largest number of seconds a frame may say (a timeout, a duration)
 MAX_SECONDS = 86400.0
@@ -95,7 +104,8 @@ def request_frame(ident: int, call: str, request: HttpRequest) -> bytes:
     return _frame({"t": Kind.REQUEST, "id": ident, "call": call, "method": request.method, "url": request.url,
                    "headers": request.headers, "timeout": request.timeout, "retries": request.retries,
                    "secrets": request.secrets, "flow": request.flow, "step": request.step,
-                   "body": request.body is not None}, request.body or b"")
+                   "body": request.body is not None,
+                   "save": request.save if isinstance(request, SavingRequest) else ()}, request.body or b"")
 
 
 def cancel_frame(ident: int) -> bytes:
@@ -119,10 +129,15 @@ def pong_frame(ident: int) -> bytes:
 
 
 def answer_frame(ident: int, result: HttpResult) -> bytes:
-    """The answer to request ``ident`` (:class:`TooLarge` if its fields are)."""
+    """The answer to request ``ident`` (:class:`TooLarge` if its fields are); ``result``
+    as :func:`~.response.read_answer` made it (any other's body goes whole)."""
+    values = [(name, text.encode()) for name, text in result.saved] if isinstance(result, ReadResult) else []
+    unreadable = result.unreadable if isinstance(result, ReadResult) else ""
     return _frame({"t": Kind.ANSWER, "id": ident, "status": result.status, "type": result.content_type,
                    "failure": result.failure.value if result.failure is not None else None,
-                   "reason": result.reason, "seconds": result.seconds}, result.body)
+                   "reason": result.reason, "seconds": result.seconds,
+                   "saved": [[name, len(value)] for name, value in values], "unreadable": unreadable},
+                  b"".join([result.body, *(value for _, value in values)]))
 
 
 class Reader:
@@ -217,7 +232,8 @@ def ident(header: dict) -> int:
 
 
 def answer(header: dict, body: bytes) -> HttpResult:
-    """The :class:`HttpResult` an ``ans`` frame holds (its fields checked)."""
+    """What an ``ans`` frame holds (its fields checked): a :class:`~.response.ReadResult`,
+    or for a failure an :class:`HttpResult`."""
     status = header.get("status")
     if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999):
         raise Malformed("'status' is not an HTTP status")
@@ -226,8 +242,38 @@ def answer(header: dict, body: bytes) -> HttpResult:
         raise Malformed("'failure' is not an HTTP failure")
     if (status is None) == (failure is None):
         raise Malformed("an answer has a status or a failure, one of them")
-    return HttpResult(status, body, _str(header, "type"), _FAILURES[failure] if failure else None,
-                      _str(header, "reason"), _number(header, "seconds"))
+    content_type, reason, seconds = _str(header, "type"), _str(header, "reason"), _number(header, "seconds")
+    body, saved = _saved(header, body)
+    unreadable = header.get("unreadable", "")
+    if not isinstance(unreadable, str):
+        raise Malformed("'unreadable' is not a string")
+    if failure is not None:     # no status: nothing was read, nothing is saved
+        return HttpResult(None, body, content_type, _FAILURES[failure], reason, seconds)
+    return ReadResult(status, body, content_type, None, reason, seconds, saved, unreadable)
+
+
+def _saved(header: dict, body: bytes) -> tuple[bytes, tuple[tuple[str, str], ...]]:
+    """An answer's body split: what ``${http_body}`` holds, and the saved values after it."""
+    sizes = header.get("saved", [])
+    if not isinstance(sizes, list) or len(sizes) > MAX_SAVES or not all(
+            isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) and NAME.match(s[0])
+            and type(s[1]) is int and 0 <= s[1] <= MAX_VALUE * 4 for s in sizes):
+        raise Malformed(f"'saved' is not at most {MAX_SAVES} [variable, bytes] pairs")
+    start = len(body) - sum(size for _, size in sizes)
+    if start < 0:
+        raise Malformed("'saved' says more bytes than the body holds")
+    out = []
+    at = start
+    for name, size in sizes:
+        try:
+            text = body[at:at + size].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed(f"the value saved as {name!r} is not UTF-8") from None
+        if len(text) > MAX_VALUE:
+            raise Malformed(f"the value saved as {name!r} is over {MAX_VALUE} characters")
+        out.append((name, text))
+        at += size
+    return body[:start], tuple(out)
 
 
 def request(header: dict, body: bytes) -> tuple[str, HttpRequest]:
@@ -242,9 +288,15 @@ def request(header: dict, body: bytes) -> tuple[str, HttpRequest]:
     retries = header.get("retries")
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise Malformed("'retries' is not a small integer")
-    built = HttpRequest(_str(header, "method"), _str(header, "url"), tuple((k, v) for k, v in headers),
-                        body if header.get("body") else None, _number(header, "timeout"), retries, None,
-                        tuple(secrets), _str(header, "flow"), _str(header, "step"))
+    save = header.get("save", [])
+    if not isinstance(save, list) or len(save) > MAX_SAVES or not all(
+            isinstance(s, list) and len(s) == 2 and all(isinstance(v, str) for v in s)
+            and NAME.match(s[0]) and PATH.match(s[1]) for s in save):
+        raise Malformed(f"'save' is not at most {MAX_SAVES} [variable, path] pairs")
+    fields = (_str(header, "method"), _str(header, "url"), tuple((k, v) for k, v in headers),
+              body if header.get("body") else None, _number(header, "timeout"), retries, None, tuple(secrets),
+              _str(header, "flow"), _str(header, "step"))
+    built = SavingRequest(*fields, tuple((n, p) for n, p in save)) if save else HttpRequest(*fields)
     return _str(header, "call"), built
 
 

@@ -5,7 +5,10 @@
 nothing else of the server's (no listening socket). It reads request frames
 (:mod:`.frames`), performs each in a greenlet of its own with the :class:`~.client.HttpClient`
 (its pools, caps, breaker, TLS and size cap are this process's), and writes an answer frame
-for each. A ``cancel`` frame drops a request (its caller hung up): the greenlet is killed,
+for each. It reads each answer as the step needs it (:func:`~.response.read_answer`): the
+values the step saves out of its JSON, and what ``${http_body}`` holds of the body, which
+is all that crosses to the server; parsing a large JSON answer costs this process's loop,
+not the calls'. A ``cancel`` frame drops a request (its caller hung up): the greenlet is killed,
 which frees its place under the caps and tells the breaker nothing of the host. The
 server counts and logs each request from its answer; this process logs only its own
 failures.
@@ -30,6 +33,7 @@ import gevent.socket
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from . import frames
 from .client import HttpClient, Limits
+from .response import read_answer
 
 log = logging.getLogger("flowengine.http.worker")
 
@@ -94,7 +98,7 @@ class Worker:
 
     def _perform(self, ident: int, call: str, request: HttpRequest) -> None:
         try:
-            result = self.client.fetch(request)
+            result = read_answer(request, self.client.fetch(request))
         except Exception as exc:  # a bug in the client ends only this request, as an error
             log.error("call %s: HTTP request failed: internal error %s: %s", call, type(exc).__name__,
                       request.masked(str(exc))[:200])

@@ -6,8 +6,9 @@ drivers ask: :mod:`.hosts` over the calls' own sockets in the server, :mod:`.cli
 (``run.py preflight``) over inbound Event Socket (:mod:`.inbound`).
 """
 
-from .hosts import HOSTS, HostReport, Hosts, UnknownApplication
+from .hosts import ENGINE_APPLICATIONS, HOSTS, HostReport, Hosts, PeerHosts, UnknownApplication
 from .needs import Located, set_needs
 from .plan import Plan, Problem
 
-__all__ = ["HOSTS", "HostReport", "Hosts", "Located", "Plan", "Problem", "UnknownApplication", "set_needs"]
+__all__ = ["ENGINE_APPLICATIONS", "HOSTS", "HostReport", "Hosts", "Located", "PeerHosts", "Plan", "Problem",
+           "UnknownApplication", "set_needs"]

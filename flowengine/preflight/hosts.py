@@ -18,6 +18,18 @@ for ``/preflight``). Without it only the applications a call's flow runs through
 ``execute`` are asked (``show application``). Either way, once a host's applications are
 known a command naming one it lacks is refused before it is sent (:meth:`Hosts.has`), and
 the step takes the flow's ``on_error``; until the answer is in, nothing is refused.
+
+What a connection says of its host is believed for that connection's peer only. Anyone
+allowed to connect can send any ``Core-UUID`` and answer ``show application`` as it likes,
+so a host is the pair (peer address, Core-UUID): a connection from one address cannot
+change what is known of a host at another (:meth:`Hosts.for_peer` gives a call its
+peer's view). The table is bounded without letting one peer push another out: each peer
+keeps its :data:`MAX_CORES_PER_PEER` latest Core-UUIDs (a FreeSWITCH restart makes a new
+one), and a new peer takes the place of the least recently seen one only when that one
+has been silent :data:`IDLE_SECONDS`; else it is not tracked (its calls are neither
+asked about nor refused anything). And no answer ever forbids the applications the
+engine itself runs (:data:`ENGINE_APPLICATIONS`, each one of mod_dptools): a host without
+them could not run any flow, so such an answer is wrong, not news.
 """
 
 from __future__ import annotations
@@ -38,24 +50,39 @@ from .plan import Plan, Problem
 
 log = logging.getLogger("flowengine.preflight")
 
-#: hosts remembered at once (each a Core-UUID); the oldest is forgotten past this
+#: peers (addresses) whose hosts are remembered at once
 MAX_HOSTS = 1024
+#: Core-UUIDs remembered per peer, the latest; an older one gives way to a newer one
+MAX_CORES_PER_PEER = 4
+#: a peer unseen this long may give its place to a new peer when the table is full
+IDLE_SECONDS = 3600.0
 #: a command asked this long ago and still unanswered is taken as lost (asked again)
 STALE_SECONDS = 60.0
-#: host reports ``/preflight`` keeps (the most recent)
+#: host reports ``/preflight`` keeps, one per peer (the first peers checked keep theirs)
 MAX_REPORTS = 64
 
-_LABEL = re.compile(r"[^A-Za-z0-9_.-]")
+#: The applications the step kinds send themselves (``Execute`` in flows/steps/*.py and
+#: the interpreter's hangup), all of mod_dptools (mod_dptools.c, SWITCH_ADD_APP), which a
+#: host that runs any flow has: an answer without one of them is not believed. The
+#: applications of other modules a kind sends (conference, callcenter) are declared as its
+#: needs, and a host may well lack those.
+ENGINE_APPLICATIONS = frozenset({
+    "answer", "pre_answer", "playback", "play_and_get_digits", "speak", "say", "record",
+    "record_session", "stop_record_session", "sleep", "set", "export", "unset", "bridge",
+    "transfer", "hangup"})
+
+_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
 class UnknownApplication(FlowengineError, ValueError):
     """The FreeSWITCH host that runs this call has no such application."""
 
 
-def host_name(channel: Any) -> str:
+def host_name(channel: Any, peer: str = "-") -> str:
     """How a host is named in logs, the metric and ``/preflight``: its FreeSWITCH-Hostname
-    (else its Core-UUID), only ``A-Za-z0-9_.-``, at most 64 characters."""
-    name = channel.get("FreeSWITCH-Hostname") or channel.get("Core-UUID") or "-"
+    (else its peer address; never its Core-UUID), only ``A-Za-z0-9_.:-``, at most 64
+    characters."""
+    name = channel.get("FreeSWITCH-Hostname") or peer or "-"
     return _LABEL.sub("_", str(name))[:64] or "-"
 
 
@@ -64,7 +91,8 @@ class HostReport:
     """One host's check of one flow set: what it lacks, what could not be checked."""
 
     host: str
-    core: str
+    peer: str               # the address the host's calls came from
+    core: str               # not shown (``as_json``): knowing it is of use to no one else
     digest: str
     sound_prefix: str | None
     problems: list[Problem]
@@ -73,17 +101,18 @@ class HostReport:
     checked_at: float = field(default_factory=time.time)
 
     def as_json(self) -> dict:
-        return {"host": self.host, "core_uuid": self.core, "flow_set": self.digest,
+        return {"host": self.host, "peer": self.peer, "flow_set": self.digest,
                 "sound_prefix": self.sound_prefix, "checked_at": round(self.checked_at, 3),
                 "problems": [p.as_json() for p in self.problems], "skipped": self.skipped,
                 "unchecked": self.unchecked}
 
 
 class _Host:
-    __slots__ = ("core", "name", "digest", "plan", "merged", "inflight", "applications", "finished",
+    __slots__ = ("peer", "core", "name", "digest", "plan", "merged", "inflight", "applications", "finished",
                  "reported")
 
-    def __init__(self, core: str, name: str) -> None:
+    def __init__(self, peer: str, core: str, name: str) -> None:
+        self.peer = peer
         self.core = core
         self.name = name
         self.digest: str | None = None
@@ -95,10 +124,42 @@ class _Host:
         self.reported: set[tuple] = set()      # problems already logged for this host
 
 
+class _Peer:
+    """One peer address: its hosts by Core-UUID (the latest last) and when it last called."""
+
+    __slots__ = ("cores", "seen")
+
+    def __init__(self, now: float) -> None:
+        self.cores: OrderedDict[str, _Host] = OrderedDict()
+        self.seen = now
+
+
+class PeerHosts:
+    """:class:`Hosts` as one connection sees it: what it says and asks is of its own peer
+    address's hosts only (what a :class:`~flowengine.call.flow_call.FlowCall` is given)."""
+
+    __slots__ = ("hosts", "peer")
+
+    def __init__(self, hosts: "Hosts", peer: str) -> None:
+        self.hosts = hosts
+        self.peer = peer
+
+    def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None) -> bytes:
+        return self.hosts.begin(channel, flowset, flow, proto, now, peer=self.peer)
+
+    def more(self, core: str | None, proto: Any, now: float | None = None, *,
+             may_ask: bool = True) -> tuple[bytes, bool]:
+        return self.hosts.more(core, proto, now, may_ask=may_ask, peer=self.peer)
+
+    def has(self, core: str | None, app: str) -> bool:
+        return self.hosts.has(core, app, peer=self.peer)
+
+
 class Hosts:
-    """Per host (Core-UUID): what it has, and the check in progress. The server shares one
-    (:data:`HOSTS`); ``enabled=False`` never asks and never refuses (a replay of what a host
-    did); ``preflight=True`` checks every need of the flow set."""
+    """Per host (peer address and Core-UUID): what it has, and the check in progress. The
+    server shares one (:data:`HOSTS`), each call through :meth:`for_peer`; ``enabled=False``
+    never asks and never refuses (a replay of what a host did); ``preflight=True`` checks
+    every need of the flow set. ``max_hosts`` bounds the peers."""
 
     def __init__(self, max_hosts: int = MAX_HOSTS, *, enabled: bool = True, preflight: bool = False,
                  on_report: Callable[[HostReport], None] | None = None,
@@ -108,18 +169,27 @@ class Hosts:
         self.preflight = preflight
         self.on_report = on_report
         self.clock = clock
-        self._hosts: OrderedDict[str, _Host] = OrderedDict()
-        self._reports: OrderedDict[str, HostReport] = OrderedDict()   # by host name
+        self._peers: OrderedDict[str, _Peer] = OrderedDict()       # least recently seen first
+        self._reports: dict[str, HostReport] = {}                   # by peer
+        self._full_logged = float("-inf")
+
+    def for_peer(self, peer: str) -> PeerHosts:
+        """The view a connection from ``peer`` (its address) gets."""
+        return PeerHosts(self, peer)
 
     # -- what a flow call does -------------------------------------------------------------
-    def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None) -> bytes:
-        """A call from ``channel``'s host was routed to ``flow``: the commands it should
-        ask, to write after its first step (b"" when the host has nothing to be asked)."""
+    def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None, *,
+              peer: str = "-") -> bytes:
+        """A call from ``channel``'s host at ``peer`` was routed to ``flow``: the commands
+        it should ask, to write after its first step (b"" when the host has nothing to be
+        asked, or is not tracked)."""
         core = channel.get("Core-UUID") if self.enabled else None
         if core is None:
             return b""
         now = self.clock() if now is None else now   # the driver's clock, for STALE_SECONDS
-        host = self._host(core, channel)
+        host = self._host(peer, core, channel, now)
+        if host is None:
+            return b""
         self._settle(host, now)
         if host.plan is None or host.digest != flowset.digest:   # a new host, or a reload
             host.digest = flowset.digest
@@ -136,11 +206,11 @@ class Hosts:
         return self._ask(host, proto, now)
 
     def more(self, core: str | None, proto: Any, now: float | None = None, *,
-             may_ask: bool = True) -> tuple[bytes, bool]:
+             may_ask: bool = True, peer: str = "-") -> tuple[bytes, bool]:
         """After a read of a call that asked: the next batch once this one is answered
         (only if ``may_ask``: the bytes must be written, in order, right after the call's
         own), and whether the call still has commands in flight."""
-        host = self._hosts.get(core) if core is not None else None
+        host = self._find(peer, core)
         if host is None or not host.inflight or host.inflight[0][2] is not proto:
             return b"", False
         now = self.clock() if now is None else now
@@ -152,11 +222,12 @@ class Hosts:
         data = self._ask(host, proto, now)
         return data, bool(data)
 
-    def has(self, core: str | None, app: str) -> bool:
-        """False only when the host is known to lack ``app``."""
-        if core is None or not self.enabled:
+    def has(self, core: str | None, app: str, *, peer: str = "-") -> bool:
+        """False only when the host is known to lack ``app`` (never one of
+        :data:`ENGINE_APPLICATIONS`)."""
+        if core is None or not self.enabled or app in ENGINE_APPLICATIONS:
             return True
-        host = self._hosts.get(core)
+        host = self._find(peer, core)
         if host is None:
             return True
         if host.inflight:
@@ -164,18 +235,45 @@ class Hosts:
         return host.applications is None or app in host.applications
 
     def reports(self) -> list[HostReport]:
-        """The latest report of each host checked (at most :data:`MAX_REPORTS`)."""
+        """The latest report of each peer's host checked (at most :data:`MAX_REPORTS`)."""
         return list(self._reports.values())
 
     # -- the rest ------------------------------------------------------------------------------
-    def _host(self, core: str, channel: Any) -> _Host:
-        host = self._hosts.get(core)
+    def _find(self, peer: str, core: str | None) -> _Host | None:
+        entry = self._peers.get(peer) if core is not None else None
+        return entry.cores.get(core) if entry is not None else None  # type: ignore[arg-type]
+
+    def _host(self, peer: str, core: str, channel: Any, now: float) -> _Host | None:
+        """The host (peer, core), made if new; None when the table has no room for a new
+        peer (every place held by a peer seen within :data:`IDLE_SECONDS`)."""
+        entry = self._peers.get(peer)
+        if entry is None:
+            if len(self._peers) >= self.max_hosts and not self._free_a_place(now):
+                if now - self._full_logged >= 60.0:
+                    self._full_logged = now
+                    log.warning("preflight: %d FreeSWITCH peers are known already, each seen within %g s; "
+                                "calls from %s are not checked (nor refused anything)",
+                                len(self._peers), IDLE_SECONDS, peer)
+                return None
+            entry = self._peers[peer] = _Peer(now)
+        self._peers.move_to_end(peer)
+        entry.seen = now
+        host = entry.cores.get(core)
         if host is None:
-            host = self._hosts[core] = _Host(core, host_name(channel))
-            while len(self._hosts) > self.max_hosts:
-                self._hosts.popitem(last=False)
-        self._hosts.move_to_end(core)
+            host = entry.cores[core] = _Host(peer, core, host_name(channel, peer))
+            while len(entry.cores) > MAX_CORES_PER_PEER:   # the peer's own oldest, no one else's
+                entry.cores.popitem(last=False)
+        entry.cores.move_to_end(core)
         return host
+
+    def _free_a_place(self, now: float) -> bool:
+        """Forget the least recently seen peer if it has been silent long enough."""
+        address, oldest = next(iter(self._peers.items()))
+        if now - oldest.seen < IDLE_SECONDS:
+            return False
+        del self._peers[address]
+        self._reports.pop(address, None)
+        return True
 
     def _ask(self, host: _Host, proto: Any, now: float) -> bytes:
         if host.inflight or host.plan is None:     # one call asks for a host at a time
@@ -229,7 +327,7 @@ class Hosts:
         if plan is None or not self.preflight:
             return
         problems = plan.problems()
-        report = HostReport(host.name, host.core, host.digest or "", plan.sound_prefix, problems,
+        report = HostReport(host.name, host.peer, host.core, host.digest or "", plan.sound_prefix, problems,
                             len(plan.skipped), plan.over_cap + len(plan.unanswered()))
         for problem in problems:
             key = (problem.where, problem.kind, problem.value)
@@ -237,12 +335,11 @@ class Hosts:
                 host.reported.add(key)
                 log.warning("preflight: %s", problem.line(host.name),   # the formatter escapes controls
                             extra={"flow": problem.flow, "step": problem.step})
-        log.info("preflight of FreeSWITCH host %s (Core-UUID %s): %d problem(s), %d need(s) not checkable, "
-                 "%d not checked", host.name, host.core, len(problems), report.skipped, report.unchecked)
-        self._reports.pop(host.name, None)
-        self._reports[host.name] = report
-        while len(self._reports) > MAX_REPORTS:
-            self._reports.popitem(last=False)
+        log.info("preflight of FreeSWITCH host %s at %s (Core-UUID %s): %d problem(s), %d need(s) not "
+                 "checkable, %d not checked", host.name, host.peer, host.core, len(problems), report.skipped,
+                 report.unchecked)
+        if host.peer in self._reports or len(self._reports) < MAX_REPORTS:   # no peer's replaces another's
+            self._reports[host.peer] = report
         if self.on_report is not None:
             self.on_report(report)
 

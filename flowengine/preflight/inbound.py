@@ -1,12 +1,8 @@
 """A minimal inbound Event Socket client: connect to mod_event_socket, authenticate, ask ``api``.
 
-Inbound is the other direction from the calls: we connect to FreeSWITCH's listener
-(``event_socket.conf.xml``, port 8021 by default). It greets with ``Content-Type:
-auth/request``; ``auth <password>`` is answered ``+OK accepted``, or ``-ERR invalid`` and
-the connection is closed (mod_event_socket.c, parse_command; the protocol guide, §1.2). Then
-``api <command>`` gives ``api/response`` frames as over the outbound socket
-(api_capabilities). The bytes are read by the same parser as the calls' (limits included);
-every read has a timeout.
+``auth`` then ``api`` commands (mod_event_socket.c, parse_command), read by the calls' own
+parser with its limits, every read with a timeout (docs/freeswitch.md, "Preflight: asking
+the host").
 """
 
 from __future__ import annotations

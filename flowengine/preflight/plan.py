@@ -1,27 +1,8 @@
 """The preflight planner, without I/O: needs in, ``api`` commands out, answers in, problems out.
 
-What each need is asked with, as the recorded host answers (api_capabilities):
-
-| need | command | answer |
-|---|---|---|
-| prompt, record folder | ``file_exists PATH`` | ``true`` / ``false`` |
-| module | ``module_exists mod_x`` | ``true`` / ``false`` |
-| application | ``show application`` | CSV ``name,description,syntax,ikey`` |
-| say language | ``show say`` | CSV ``type,name,ikey``: ``say,en,mod_say_en`` |
-| TTS engine | ``show interfaces speech`` | CSV ``type,name,ikey`` of every interface; its ``speech,…`` rows |
-
-A relative prompt is looked for as FreeSWITCH plays it: under the call's ``sound_prefix``
-(switch_ivr_play_file: ``prefix/file``), and, if not there, in the sample-rate folders
-mod_sndfile tries first (sndfile_file_open: ``dir/8000/name``, then 48000, 32000, 16000), a
-second round asked only for the prompts the first did not find. A value with ``${…}`` is
-checked as far as the author wrote it: the folder before the variable
-(``clinic/${lang}/menu.wav``: ``clinic``); a stream (``tone_stream://…``, anything with
-``://``), ``say:`` or ``phrase:`` is no file and is not checked.
-
-Bounded: commands are deduplicated (one ``show say`` for every say step, one
-``file_exists`` per path), handed out :data:`BATCH` at a time (one write, the next when
-they are answered), at most :data:`MAX_QUERIES` per check (what is left over is counted,
-not asked), and a command that got no answer (the call's socket closed) is asked once more.
+Commands are deduplicated, handed out :data:`BATCH` at a time and at most
+:data:`MAX_QUERIES` per check; what each need is asked with and how FreeSWITCH looks for a
+relative prompt: docs/freeswitch.md, "Preflight: asking the host".
 """
 
 from __future__ import annotations

@@ -13,23 +13,30 @@ once, and fires no event (mod_commands.c, uuid_setvar_function). What it does to
   (src/switch_utils.c): the third slot takes the rest of the line, and
   ``cleanup_separated_string`` then drops leading and trailing spaces and ``'`` pairs and
   undoes ``\\\\`` ``\\'`` ``\\"`` ``\\n`` ``\\r`` ``\\t`` ``\\s`` (any other backslash stays);
-- it stores the result as it is (``switch_channel_add_variable_var_check`` without the
-  check), where the ``set`` application would first expand it (mod_dptools.c, base_set).
+- it stores the result with ``switch_channel_set_variable`` (without the variable check),
+  where the ``set`` application would first expand it (mod_dptools.c, base_set); both go
+  through switch_event_add_header_string, where a value starting ``ARRAY::`` becomes an
+  array (uuid_setvar of ``ARRAY::viaapi`` stored ``viaapi``, argument_in_body).
 
-So every backslash and quote is escaped and blanks and line ends are written as escapes.
-A value the application's expansion would change returns None: one holding ``$`` then
-``{`` (backslashes between count: ``switch_string_var_check_const``), or a backslash
-before ``\\ n s t '`` (``switch_string_has_escaped_data``; without either,
+So the value is first made what both ways store as written (:func:`.stored.stored_value`:
+the call's control characters are spaces, and the call spells no ``ARRAY::`` at its start;
+the application's encoding makes the very same value, so a set reads the same whichever
+way it went). Then every backslash and quote is escaped and blanks and line ends are
+written as escapes. A value the application's expansion would change returns None: one
+holding ``$`` then ``{`` (backslashes between count: ``switch_string_var_check_const``),
+or a backslash before ``\\ n s t '`` (``switch_string_has_escaped_data``; without either,
 switch_channel_expand_variables gives its input back untouched) — an author's ``${…}`` left
-for FreeSWITCH must be expanded, which only the application does; so do other control
-characters and values over :data:`MAX_VALUE`. The ``set`` application (its argument encoded by
-:func:`~flowengine.quoting.app_arg`) sets those instead. Nothing else here depends on where
-the characters came from: nothing is expanded.
+for FreeSWITCH must be expanded, which only the application does; so do the author's own
+control characters and values over :data:`MAX_VALUE`. The ``set`` application (its argument
+encoded by :func:`~flowengine.quoting.app_arg`) sets those instead. Nothing else here
+depends on where the characters came from: nothing is expanded.
 """
 
 from __future__ import annotations
 
 import re
+
+from .stored import stored_value
 
 #: names uuid_setvar takes as one word and the set application would read the same
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -49,7 +56,7 @@ def setvar_args(uuid: str, name: str, value: str, *, limit: int = MAX_VALUE) -> 
     application, in a counted body; the engine's own failover checkpoint has none)."""
     if not _NAME.match(name) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", uuid or ""):
         return None
-    text = str(value)
+    text = str(stored_value(value))
     if len(text) > limit or _VAR_CHECK.search(text):
         return None
     if any((c < " " and c not in "\t\n\r") or c == "\x7f" for c in text):

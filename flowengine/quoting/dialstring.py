@@ -12,6 +12,13 @@ A target's call data may therefore hold only what a number or SIP user part need
 (:data:`TARGET_CHARS`), anything else is refused; a variable's value inside a block is
 cosmetic (a caller ID name), so the characters that would end the block or the pair are
 replaced by a space instead, and the call goes on.
+
+Each ``name=value`` of a block is stored as a channel variable on the new leg, through
+switch_event_add_header_string (switch_event_create_brackets, then
+switch_channel_set_variable): a value starting ``ARRAY::`` would be an array there, its
+prefix dropped (:mod:`.stored`). The call can never spell one: a ``:`` from the call is
+a space in a value, and so is every ``|`` (so the call adds no ``|:`` element to an
+``ARRAY::`` the author writes).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ _MEANING = {",": "rings another target at the same time", "|": "rings another ta
 #: characters that end a ``name=value`` pair or a variable block (and the ``^^`` delimiter
 #: override of switch_event_create_brackets), and controls (the value may become a SIP
 #: header, the caller ID); in a value they become a space
-_BLOCK_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"\\\x00-\x1f\x7f]")
+_BLOCK_UNSAFE = re.compile(r"[,\[\]{}<>|^'\"\\\x00-\x1f\x7f-\x9f]")
 #: from the call, also '=' (see variable_value) and ':' (``:_:`` splits the whole dial
 #: string into enterprise groups wherever it stands, brackets or not:
 #: switch_ivr_enterprise_originate, switch_separate_string_string)

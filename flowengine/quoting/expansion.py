@@ -27,23 +27,31 @@ alone, see :mod:`.text`):
 4. An argument that starts ``%[`` or ``%X[`` sets scoped variables for the application
    (``switch_core_session_exec``, src/switch_core_session.c): refused when the call
    supplied that start.
+5. A control character from the call is a space (:func:`.text.without_controls`).
+6. The argument of an application that stores it in a variable (``set``, ``export`` …) has
+   the author's name and a value that reads back as written (:mod:`.stored`: FreeSWITCH
+   turns a stored ``ARRAY::…`` into an array).
+
+Every argument travels as the body of its sendmsg (:func:`flowengine.esl.commands.execute`),
+which FreeSWITCH takes as it is: never as the ``execute-app-arg`` header, which would make a
+leading ``ARRAY::`` an array and drop it, so that what the call wrote after it would start
+the argument. The start of an argument is therefore its first character, or what follows
+the author's leading ``${…}`` (which may expand to nothing), and nothing else.
 """
 
 from __future__ import annotations
 
 from ..errors import UnsafeValue
-from .text import untrusted_mask
+from .scan import author_expansions, start_after_expansions
+from .stored import SETS_VARIABLE, variable_arg
+from .text import spans, untrusted_mask, without_controls
+
+__all__ = ["EXPANDED_TWICE", "app_arg", "author_expansions", "breaks_needed", "passes_for",
+           "start_after_expansions"]
 
 #: applications that expand (part of) their argument a second time (mod_dptools.c base_set,
 #: used by set, push and unshift, and eval; export_function does not)
 EXPANDED_TWICE = frozenset({"set", "push", "unshift", "eval"})
-#: applications whose argument is code, a connection or global state: no call data at all
-#: (system/bgsystem run a shell command, socket connects anywhere, set_global's value is
-#: expanded again wherever $${name} is read, multiset splits its argument into more
-#: variables, event's into more headers, httapi fetches a URL; mod_dptools.c and others)
-NO_CALL_DATA = frozenset({"system", "bgsystem", "socket", "set_global", "multiset", "event", "httapi",
-                          "lua", "luarun", "python", "javascript", "perl", "bgapi"})
-
 _NEXT_TO_DOLLAR = frozenset("{$\\'")
 _BEFORE_BRACE = frozenset("'\\}")
 
@@ -53,61 +61,19 @@ def passes_for(app: str) -> int:
     return 2 if app in EXPANDED_TWICE else 1
 
 
-def author_expansions(text: str, mask: list[str | None]) -> list[tuple[int, int]]:
-    """``[start, end)`` of each ``${…}`` / ``$${…}`` the author wrote, as FreeSWITCH
-    delimits it: from the ``$`` to the ``}`` that balances the first ``{`` (or the end).
-
-    Counted also where this pass would not expand it but a later one will: an escaped
-    ``\\${`` becomes ``${``, and ``$\\'{`` loses its ``\\'``."""
-    found = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] != "$" or mask[i] is not None:
-            i += 1
-            continue
-        j = i + 1
-        while j < n and text[j] in "\\'$":   # whoever wrote them: a pass may drop them
-            j += 1
-        if j < n and text[j] == "{" and mask[j] is None:
-            depth, k = 1, j + 1
-            while k < n:
-                if text[k] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                elif text[k] == "{" and k != j + 1:
-                    depth += 1
-                k += 1
-            found.append((i, min(k + 1, n)))
-            i = k + 1
-            continue
-        i = j
-    return found
-
-
-def start_after_expansions(text: str, expansions: list[tuple[int, int]]) -> int:
-    """Where the argument starts once FreeSWITCH has expanded the author's leading
-    ``${…}`` to nothing (as an unset variable is): the check of rule 4 looks from there."""
-    first = 0
-    for start, end in expansions:
-        if start != first:
-            break
-        first = end
-    return first
-
-
 def app_arg(value: str, app: str = "", what: str = "application argument") -> str:
     """``value`` (a :class:`~.text.Text`, or a plain str: all call data) as the argument of
     ``app``: the author's FreeSWITCH syntax works, the call's never does."""
+    source = next((span.source for span in spans(value) if span.end > span.start), None)
+    if source is None:
+        return str(value)                 # the author's alone: FreeSWITCH syntax on purpose
+    value = without_controls(value)
+    if app in SETS_VARIABLE:
+        value = variable_arg(value, app, what)
     text = str(value)
-    if "$" not in text and "\\" not in text and not text.startswith("%") and app not in NO_CALL_DATA:
+    if "$" not in text and "\\" not in text and not text.startswith("%"):
         return text                       # nothing FreeSWITCH could expand or unescape
     mask = untrusted_mask(value)
-    if not any(mask):
-        return text
-    if app in NO_CALL_DATA:
-        raise UnsafeValue(f"{what}: the value of {next(m for m in mask if m)} would reach {app}, whose "
-                          "argument runs code or sets more than one value: no call data may go there")
     expansions = author_expansions(text, mask)
     first = start_after_expansions(text, expansions)
     head = text[first:first + 3]

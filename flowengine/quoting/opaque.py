@@ -1,12 +1,8 @@
 """Opaque values for channel variables: bytes that can never be FreeSWITCH syntax.
 
-A value the engine stores on the channel for itself (the failover checkpoint) may hold
-call data, and FreeSWITCH expands what it is given: ``set`` twice (mod_dptools.c
-base_set; :data:`.expansion.EXPANDED_TWICE`), an ``api`` command line once
-(switch_loadable_module.c switch_api_execute). Escaping would have to be right for each
-pass; an alphabet with no syntax at all needs none. base64url (RFC 4648 §5) without
-padding has only ``A-Z a-z 0-9 - _``: no ``$ { } \\ '``, no blank, no ``,`` or ``|``, so
-it reads the same after any number of expansions and splits no argument.
+A value the engine keeps on the channel (the failover checkpoint) is expanded by ``set``
+twice and by ``api`` once; base64url without padding has no character any pass reads as
+syntax (docs/freeswitch.md, "Values the engine keeps on the channel").
 """
 
 from __future__ import annotations

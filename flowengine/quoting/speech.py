@@ -21,6 +21,13 @@ makes them MRCP headers). A ``{`` the call puts first — after blanks, and afte
 author's leading ``${…}``, which FreeSWITCH may expand to nothing — is spoken as a
 parenthesis instead.
 
+The argument travels as it is (:func:`flowengine.esl.commands.execute` sends it as the
+sendmsg body), so its start is its first character: an ``ARRAY::`` the call puts there is
+spoken, never dropped to make what follows the start (as the ``execute-app-arg`` header
+would: ``ARRAY::%;[tts_engine=…]{voice=…}Hello`` chose the engine and the voice there).
+Control characters from the call are spaces, and count as blanks before a ``{``, as a
+``|`` from the call spoken as a space does.
+
 Call data can therefore never choose the engine, the voice or their parameters.
 """
 
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 from ..errors import UnsafeValue
 from .expansion import author_expansions, start_after_expansions
-from .text import Span, Text, join, literal, untrusted_mask
+from .text import Span, Text, join, literal, untrusted_mask, without_controls
 
 #: what an engine or voice name may be (the author's only)
 NAME_PATTERN = r"^[A-Za-z0-9_.:-]+$"
@@ -77,12 +84,14 @@ def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
     """``engine|voice|text``, or the text alone when neither is given (see the module)."""
     if not str(text).strip():
         raise UnsafeValue("speak: the text is empty: the caller would hear nothing")
-    text = _no_parameters(text)
+    # a control character (the argument's encoding makes it a space) and, with no engine
+    # and voice, a '|' from the call (spoken as a space) count as blanks before a '{'
+    text = without_controls(text)
     if engine and voice:
-        return join([literal(f"{engine}|{voice}|"), text])
+        return join([literal(f"{engine}|{voice}|"), _no_parameters(text)])
     if engine or voice:
         raise UnsafeValue("speak: give both the engine and the voice, or neither")
-    spoken = _spaced(text)
+    spoken = _no_parameters(_spaced(text))
     mask = untrusted_mask(spoken)
     if "|" in str(spoken):
         raise UnsafeValue(f"speak: the text {str(spoken)[:60]!r} holds '|', which FreeSWITCH reads as "

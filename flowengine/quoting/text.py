@@ -1,22 +1,17 @@
 """Text that remembers which of its characters came from the call.
 
-Every value that reaches FreeSWITCH is either written by the flow's author (trusted: it may
-use FreeSWITCH syntax on purpose, ``${sound_prefix}``) or supplied by the call (a caller ID
-name, digits, a channel variable, later an HTTP response: never trusted). The encoders in
-this package need to know, character by character, which is which, across any
-concatenation: ``${caller_id_name}${caller_id_number}`` with the name ``x$`` and the number
-``{system id}`` is harmless in each part and an API call as a whole.
-
-:class:`Text` is a ``str`` (so conditions, comparisons and logs use it as one) that carries
-the spans supplied by the call. The rule that keeps this safe by default: **a plain ``str``
-is untrusted**. Only the template expander (:mod:`flowengine.flows.templates`) and
-:func:`literal` make trusted text; any other string operation returns a plain ``str``, which
-the encoders then treat as data from end to end.
+:class:`Text` is a ``str`` carrying the spans the call supplied, so the encoders judge a
+whole argument, never one value alone. **A plain ``str`` is untrusted**: only the template
+expander and :func:`literal` make trusted text (docs/security.md).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, NamedTuple
+
+#: control characters (Unicode category Cc: C0, DEL, C1)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class Span(NamedTuple):
@@ -83,3 +78,30 @@ def join(parts: Iterable[str], source: str = "call data") -> Text:
 
 def is_trusted(value: str) -> bool:
     return isinstance(value, Text) and not value.data
+
+
+def part(value: str, start: int, end: int) -> Text:
+    """``value[start:end]`` with the untrusted spans that fall in it."""
+    found = [Span(max(s.start, start) - start, min(s.end, end) - start, s.source)
+             for s in spans(value) if s.start < end and s.end > start]
+    return Text(str(value)[start:end], found)
+
+
+def without_controls(value: str) -> str:
+    """``value`` with every control character the call supplied written as a space.
+
+    A line end from the call would forge a line wherever the text is written on its own
+    (FreeSWITCH's log: a caller name holding ``%0A`` did), other controls would reach a
+    SIP header or a speech engine; the author's own are kept (a body may hold the
+    author's line breaks, :func:`flowengine.esl.commands.execute`). Replaced, not refused:
+    refusing would end the call for a caller ID name, which the caller chooses. Where a
+    space from the call is refused (one argument word, a path, a dial target, a name),
+    so is a control character, before this runs (:mod:`.words`, :mod:`.dialstring`)."""
+    text = str(value)
+    if not CONTROL.search(text):
+        return value
+    mask = untrusted_mask(value)
+    if not any(mask[m.start()] for m in CONTROL.finditer(text)):
+        return value
+    out = "".join(" " if mask[i] is not None and CONTROL.match(c) else c for i, c in enumerate(text))
+    return Text(out, spans(value))

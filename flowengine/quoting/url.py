@@ -1,27 +1,8 @@
 """A URL for the ``http`` step: the author fixes where it goes, the call fills in values.
 
-``url: "https://crm.example.com/customers?phone=${caller_id_number}"``: the scheme, the
-host and the port (everything before the first ``/``, ``?`` or ``#`` after ``//``) must be
-the author's text, and must be ``http`` or ``https``; a value from the call there (or one
-that would reach there: a call value ``@evil.example/`` after ``crm.example.com`` moves the
-host) is refused. In the path and the query, every character from the call except RFC
-3986's unreserved ones (``A-Za-z0-9-._~``) is percent-encoded as UTF-8, so call data can be
-one path segment or one query value and nothing more: it can never add a segment, a
-parameter nor a fragment. The author's own ``/ ? & = %`` are kept as written.
-
-Nor may it climb the author's path. A dot is unreserved and stays, so a value that is a
-whole segment, ``..`` or ``.``, would be a dot-segment, and the server removes those
-(RFC 3986 5.2.4; urllib3 sends the path as it is): ``/customers/${id}/notes`` with ``..``
-would ask ``/notes``. Encoding the dots is no cure, since servers decode ``%2E`` before they
-normalise. So a path segment that call data takes part in is refused when, percent-decoded,
-it is ``.`` or ``..``, and also when a piece of it between ``/`` or ``\\`` is (``../admin``
-arrives as ``..%2Fadmin``, which servers that decode ``%2F`` or ``%5C`` first would climb
-with). The author's ``%2E`` next to a call value counts as the dot it is. An author's ``%``
-that the call's characters would complete (``%2`` then ``E``) is refused too: the call
-would choose the character, a dot or a ``/``.
-
-Whitespace and control characters from the call are encoded like the rest; in the author's
-text they are refused (http.client would take them for a request-line injection).
+The scheme, host and port are the author's; call data goes only into the path and the
+query, percent-encoded, and may not make or complete a dot-segment or a ``%`` escape.
+Why each rule: docs/security.md, "An HTTP step's URL".
 """
 
 from __future__ import annotations

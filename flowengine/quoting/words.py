@@ -6,7 +6,9 @@ Most mod_dptools applications split their argument with ``switch_separate_string
 empty word vanishes and shifts the rest), ``'`` toggles quoting, ``\\`` escapes the next
 character, and an argument starting ``^^X`` makes ``X`` the delimiter. The last slot takes
 the rest of the string. So a space, quote or backslash from the call would move every
-later argument (``play_and_get_digits``' regexp, ``record``'s limits); those are refused.
+later argument (``play_and_get_digits``' regexp, ``record``'s limits); those are refused,
+and so is a control character, which the argument's encoding would otherwise write as a
+space (:func:`.text.without_controls`).
 
 A path from the call is a file name, not a way around the author's folder: no ``..``
 segment, no leading ``/``, and only the characters file names need (no ``!``, which
@@ -21,7 +23,7 @@ from typing import Iterable
 
 from ..errors import UnsafeValue
 from .expansion import author_expansions, breaks_needed, start_after_expansions
-from .text import join, literal, untrusted_mask
+from .text import CONTROL, join, literal, untrusted_mask
 
 _WORD_UNSAFE = frozenset(" \t'\\\"")
 PATH_CHARS = re.compile(r"[A-Za-z0-9_.+@=/-]")
@@ -34,7 +36,7 @@ def word(value: str, what: str) -> str:
         raise UnsafeValue(f"{what} is empty: FreeSWITCH would shift every later argument")
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
-        if mask[i] is not None and (c in _WORD_UNSAFE or c.isspace()):
+        if mask[i] is not None and (c in _WORD_UNSAFE or c.isspace() or CONTROL.match(c)):
             raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which would split "
                               f"or quote FreeSWITCH's arguments: {text[:60]!r}")
     breaks = breaks_needed(text, mask)

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import FlowengineError
 from ..esl import Event, Parser, Reply
 from ..esl.serialize import CONTROL_REPLIES, api_response, plain_event, reply
-from .command_reader import Command, CommandReader
+from .command_reader import Command, CommandReader, stored
 from .transcript import Transcript
 
 _SKIPPABLE = ("filter", "nixevent", "event", "getvar", "divert_events", "log", "nolog", "resume")
@@ -193,8 +193,9 @@ class ReplayFreeSwitch:
             uuid = command.header("Event-UUID") or ""
             base = [(k, v) for k, v in template.headers()
                     if not k.startswith("Application") and k != f"variable_{name}"]
-            if command.app != "unset" and value:
-                base.append((f"variable_{name}", value))
+            kept = stored(value)              # as switch_channel_set_variable stores it
+            if command.app != "unset" and kept is not None:
+                base.append((f"variable_{name}", kept))
             app = [("Application", command.app), ("Application-Data", command.app_arg),
                    ("Application-UUID", uuid)]
             execute = [(k, "CHANNEL_EXECUTE" if k == "Event-Name" else v) for k, v in base] + app

@@ -2,10 +2,14 @@
 
 Flow calls run on the event loop without a greenlet each (:mod:`.evented`); a custom
 ``handler`` gets a greenlet and a blocking :class:`OutboundSession`. A call's failure,
-whatever it is, ends that call only. Peers outside ``allow`` are closed
-before a byte is read, since anyone who reaches the port could otherwise pose as
-FreeSWITCH. On shutdown the server stops accepting, lets calls finish for a while, then
-hangs up the rest.
+whatever it is, ends that call only. Peers outside ``allow`` (loopback only unless
+told otherwise) are closed before a byte is read, since anyone who reaches the port could
+otherwise pose as FreeSWITCH. Past ``max_calls`` (derived from the descriptor limit unless
+given) a connection is closed at once, unless one that has not answered ``connect`` gives
+up its place: the oldest of the address that holds the most of them (:class:`.guard.Waiting`),
+so idle connections keep out neither calls nor other peers. On shutdown the server stops
+accepting, drops the connections that are no call yet, lets calls finish for a while,
+then hangs up the rest.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from ..flows.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
 from .evented import DEFAULT_BUDGET_BYTES, EventedCall
+from .guard import LOOPBACK, Refusals, RestingAccept, Waiting, allowed, descriptor_limit, max_calls_for
 from .http_inprocess import performer
 from .http_worker import HttpWorker
 
@@ -76,6 +81,18 @@ def parse_networks(specs: Iterable[str]) -> list[Network]:
     return [ipaddress.ip_network(spec, strict=False) for spec in specs]
 
 
+#: when the server is full, a peer's connection that has not answered ``connect`` for this
+#: long gives its place to the same peer's new one (another peer's new one takes the place
+#: of the oldest silent connection of the peer holding the most, at once: .guard.Waiting).
+#: FreeSWITCH answers at once (mod_event_socket.c: the ``socket`` application sends the
+#: channel data as it reads ``connect``), so only an idle connection is that slow
+PENDING_GRACE = 2.0
+
+
+class _Listener(RestingAccept, StreamServer):
+    """The calls' listening socket; rests on EMFILE instead of spinning (:mod:`.guard`)."""
+
+
 class CallServer:
     """Serves ``flows()`` (the flow set in force for a new call) or, for a program of
     its own, ``handler(session)`` in a greenlet per call."""
@@ -100,10 +117,14 @@ class CallServer:
             from ..http import HttpClient
             http = HttpClient(metrics=metrics)
         self.http = performer(http)
-        self.allow = allow or []
+        # None or []: the peers on this machine only (a --listen beyond loopback needs --allow)
+        self.allow = list(allow) if allow else list(LOOPBACK)
         self.drain_seconds = drain_seconds
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
         self.failover_key = failover_key
+        self.fd_limit = descriptor_limit()
+        if max_calls is None and self.fd_limit is not None:   # a transcript file per call too
+            max_calls = max_calls_for(self.fd_limit, 2 if recorder is not None else 1)
         self.max_calls = max_calls
         self.limits = limits
         self.timeouts = timeouts
@@ -111,17 +132,22 @@ class CallServer:
         self.sessions: set[OutboundSession] = set()
         self.calls: set[EventedCall] = set()
         self.calls_total = 0
+        self.refused_peer = Refusals("not in --allow (without --allow only loopback peers may connect; "
+                                     "--allow CIDR names FreeSWITCH's addresses, --allow any takes every peer)",
+                                     counter=metrics.refused("calls", "not_allowed") if metrics is not None else None)
+        self.refused_full = Refusals(f"the server holds --max-calls {max_calls} calls already",
+                                     counter=metrics.refused("calls", "full") if metrics is not None else None)
+        self.idle_closed = Refusals("to make room for a new connection: it had not answered connect, the "
+                                    "server was full and its address held the most such connections",
+                                    counter=metrics.refused("calls", "idle") if metrics is not None else None,
+                                    verb="closed a connection from")
+        # flow calls that may not have answered `connect` yet, by peer (left as they are come across)
+        self._pending: Waiting[EventedCall] = Waiting(lambda c: not c.closed and c.call.proto.channel is None)
         listener = _reuse_port_listener(listen) if reuse_port else listen
-        if flows is not None:
-            # a flow call only registers its socket with the loop: that runs in the hub, no
-            # greenlet is spawned, and --max-calls pauses accepting while the server is full
-            self._pool = Pool()
-            self._server = StreamServer(listener, self._handle_flow, spawn=None)
-            if max_calls is not None:
-                self._server.full = lambda: len(self.calls) >= max_calls
-        else:
-            self._pool = Pool(max_calls)
-            self._server = StreamServer(listener, self._handle, spawn=self._pool)
+        # in the hub: a flow call only registers its socket with the loop, no greenlet is
+        # spawned; a refused connection is closed there and then
+        self._pool = Pool()
+        self._server = _Listener(listener, self._accept, spawn=None)
         self._stopping = Flag()
         self._force = Flag()
 
@@ -150,6 +176,9 @@ class CallServer:
         self._server.start()
         if isinstance(self.http, HttpWorker):  # after the listener, which it does not inherit
             self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
+        if self.max_calls is not None and self.fd_limit is not None:
+            log.info("taking at most %d calls at once (--max-calls; the descriptor limit RLIMIT_NOFILE is %d); "
+                     "more are refused at once", self.max_calls, self.fd_limit)
         log.info("listening on %s:%d", *self._server.address[:2])
 
     def serve_until_stopped(self) -> None:
@@ -166,6 +195,9 @@ class CallServer:
 
     def shutdown(self) -> None:
         self._server.close()
+        for evented in list(self._pending):   # no call yet: nothing to finish (a flood's, say)
+            if evented.call.proto.channel is None:
+                evented.close()
         log.info("stopped accepting; %d call(s) in progress, waiting up to %gs", self._active(), self.drain_seconds)
         deadline = time.monotonic() + self.drain_seconds
         while self._active() and not self._force.is_set():
@@ -196,20 +228,28 @@ class CallServer:
 
     # -- one call -----------------------------------------------------------------------
     def _allowed(self, host: str) -> bool:
-        if not self.allow:
-            return True
-        try:
-            ip = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in self.allow)
+        return allowed(host, self.allow)
 
-    def _accepted(self, sock, address) -> bool:
+    def _accept(self, sock, address) -> None:
+        """In the hub, for every connection: refused, or handed to the loop (a flow call)
+        or to a greenlet (a handler's session)."""
+        if not self._admitted(sock, address):
+            return
+        if self.flows is not None:
+            self._handle_flow(sock, address)
+            return
+        # the listener closes the socket it accepted once this returns: the greenlet gets its own
+        conn = gsocket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self._pool.spawn(self._handle, conn, address)
+
+    def _admitted(self, sock, address) -> bool:
         if not self._allowed(address[0]):
             sock.close()
-            log.warning("refused %s: not in --allow", address[0])
+            self.refused_peer.refused(address[0])
+            return False
+        if self.max_calls is not None and self._active() >= self.max_calls and not self._made_room(address[0]):
+            sock.close()
+            self.refused_full.refused(address[0])
             return False
         try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -217,12 +257,23 @@ class CallServer:
             pass
         return True
 
+    def _made_room(self, peer: str) -> bool:
+        """The server is full: close a connection that has not answered ``connect`` to
+        make room for one from ``peer``, if there is one to close (:class:`.guard.Waiting`)."""
+        now = time.monotonic()
+        idle = self._pending.make_room(peer, lambda c: now - c.started_at >= PENDING_GRACE)
+        if idle is None:
+            return False
+        self.idle_closed.refused(idle.call.peer)
+        idle.close()                              # its on_close takes it out of calls
+        return True
+
     def _handle_flow(self, sock, address) -> None:
         """In the hub: hand the socket to the loop; the call runs from its callbacks."""
-        if not self._accepted(sock, address):
-            return
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=HOSTS,  # type: ignore[arg-type]
+        # what this connection claims about its host concerns its own peer address only
+        hosts = HOSTS.for_peer(address[0])
+        call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=hosts,  # type: ignore[arg-type]
                         event_format=self.event_format, metrics=self.metrics, peer=address[0],
                         failover=self.failover, failover_key=self.failover_key)
         if self.metrics is not None:
@@ -239,9 +290,11 @@ class CallServer:
             return
         if not evented.closed:
             self.calls.add(evented)
+            self._pending.add(address[0], evented)
 
     def _flow_call_closed(self, evented: EventedCall) -> None:
         self.calls.discard(evented)
+        self._pending.discard(evented)
         if self.metrics is not None:
             self.metrics.calls_active.dec()
         call = evented.call
@@ -251,13 +304,8 @@ class CallServer:
             log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
         else:
             log_idle_connection(call.peer)
-        if self.max_calls is not None and self._server.started and not self._stopping.is_set() \
-                and len(self.calls) < self.max_calls:
-            self._server.start_accepting()
 
     def _handle(self, sock, address) -> None:
-        if not self._accepted(sock, address):
-            return
         session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
                                   recording=self.recorder.call() if self.recorder is not None else None,
                                   budget=self.budget)

@@ -21,6 +21,7 @@ from ..flows import load_flows
 from ..flows.flowset import load_file
 from ..errors import FlowError
 from .app import CallServer, install_signal_handlers, parse_networks
+from .guard import ANY, LOOPBACK, descriptor_limit, is_loopback, max_calls_for
 from .evented import DEFAULT_BUDGET_BYTES
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .logs import configure as configure_logs
@@ -40,11 +41,45 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def parse_metrics(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT``, or ``:PORT`` / ``PORT``: on loopback (127.0.0.1).
+    Every interface only when asked for by name (``0.0.0.0:PORT``, ``[::]:PORT``)."""
+    if text.isdigit():
+        text = ":" + text
+    try:
+        host, port = parse_listen(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"--metrics wants [HOST:]PORT, not {text!r}") from None
+    return ("127.0.0.1" if not text.rpartition(":")[0].strip("[]") else host), port
+
+
 def _network(text: str):
+    """A CIDR or address; ``any``: every peer (both families)."""
+    if text.strip().lower() == "any":
+        return "any"
     try:
         return parse_networks([text])[0]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--allow wants an address or CIDR: {exc}") from None
+        raise argparse.ArgumentTypeError(f"--allow wants an address, a CIDR or 'any': {exc}") from None
+
+
+def allowed_networks(listen: tuple[str, int], allow: list) -> tuple[list, str | None]:
+    """The peers the call port takes, and the line to log at start about it (None: nothing
+    to say). Without ``--allow`` the peers on this machine only (protected mode, as Redis
+    has): a peer elsewhere must be named, or ``--allow any`` given, since whoever reaches
+    the port can pose as FreeSWITCH."""
+    if "any" in allow:
+        note = None if is_loopback(listen[0]) else (
+            f"--allow any: every peer that reaches port {listen[1]} is taken for FreeSWITCH (it can pose as "
+            "one, and run the flows); firewall the port, or name FreeSWITCH's addresses with --allow CIDR")
+        return list(ANY), note
+    if allow:
+        return list(allow), None
+    note = None if is_loopback(listen[0]) else (
+        f"protected mode: no --allow is given, so only peers on this machine (loopback) may connect to "
+        f"{listen[0]}:{listen[1]}, others are refused; name FreeSWITCH's addresses with --allow CIDR "
+        "(repeatable), or give --allow any to take every peer")
+    return list(LOOPBACK), note
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write every call's transcript to DIR/<date>/<uuid>.jsonl (replayable in flow tests)")
     p.add_argument("--allow", type=_network, action="append", default=[], metavar="CIDR",
                    help="accept connections only from this network (repeatable); others are closed "
-                        "before a byte is read. Default: accept every peer")
+                        "before a byte is read. 'any': every peer. Default: loopback peers only (a --listen "
+                        "beyond loopback needs --allow with FreeSWITCH's addresses, or --allow any)")
     p.add_argument("--drain-seconds", type=float, default=30.0, metavar="S",
                    help="on SIGTERM/SIGINT, let calls in progress run this long before hanging them up "
                         "(default 30; a second signal hangs up at once)")
@@ -71,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --failover: sign each checkpoint with the key in FILE (the same on every "
                         "host, at least 16 bytes) and resume only checkpoints signed with it for that call")
     p.add_argument("--max-calls", type=int, default=None, metavar="N",
-                   help="calls handled at once; further connections wait (default: no limit)")
+                   help="calls handled at once; a connection past them is closed at once, unless one that has "
+                        "not answered 'connect' gives way: the oldest of the address holding the most such (of "
+                        "the newcomer's own address only once it has waited 2 s). Default: what the descriptor "
+                        "limit (ulimit -n) leaves after 96 kept for the rest, one per call, two with --record")
     p.add_argument("--flows", default=None, metavar="DIR",
                    help="directory of YAML flows (default ./flows); the server does not start if any has errors")
     p.add_argument("--allow-empty", action="store_true",
@@ -87,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest message body accepted from FreeSWITCH (default 16 MiB, FreeSWITCH's own cap)")
     p.add_argument("--max-buffered-bytes", type=int, default=DEFAULT_BUDGET_BYTES, metavar="N",
                    help="unparsed input all calls of a process may hold together; the read that would pass "
-                        "it ends its call (default 64 MiB)")
+                        "it ends the calls that hold the most (the reader only if it would hold the most; "
+                        "default 64 MiB)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     p.add_argument("--log-format", default="text", choices=("text", "json"),
                    help="text lines (default) or one JSON object per line with call, flow, step, outcome, ms")
@@ -95,9 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reload the flows when a file under --flows changes (SIGHUP always reloads)")
     p.add_argument("--watch-interval", type=float, default=1.0, metavar="S",
                    help="how often --watch looks for changes (default 1 s)")
-    p.add_argument("--metrics", type=parse_listen, default=None, metavar="HOST:PORT",
-                   help="serve Prometheus metrics on http://HOST:PORT/metrics and a health check on /healthz "
-                        "(with --workers, worker i uses PORT+i)")
+    p.add_argument("--metrics", type=parse_metrics, default=None, metavar="[HOST:]PORT",
+                   help="serve Prometheus metrics on http://HOST:PORT/metrics, a health check on /healthz and "
+                        "/preflight (with --workers, worker i uses PORT+i). HOST defaults to 127.0.0.1; "
+                        "0.0.0.0:PORT for every interface")
     p.add_argument("--http-ca", metavar="FILE", default=None,
                    help="CA certificates (PEM) http steps trust instead of the system's")
     p.add_argument("--http-max-requests", type=int, default=HttpLimits.total, metavar="N",
@@ -164,9 +205,18 @@ def main(argv: list[str] | None = None) -> int:
         log.error("not serving: no flow files in %s, so every call would be refused "
                   "(--allow-empty starts anyway, to add flows and reload)", args.flows)
         return 2
-    if args.listen[0] in ("0.0.0.0", "::", "") and not args.allow and index is None:
-        log.warning("every interface takes calls and no --allow is given: whoever reaches port %d can pose as "
-                    "FreeSWITCH; give FreeSWITCH's addresses with --allow (and firewall the port)", args.listen[1])
+    if args.max_calls is not None and args.max_calls < 1:
+        log.error("--max-calls wants 1 or more, not %d", args.max_calls)
+        return 2
+    allow, note = allowed_networks(args.listen, args.allow)
+    if note is not None and index is None:
+        log.warning("%s", note)
+    limit = descriptor_limit()
+    fits = max_calls_for(limit, 2 if args.record else 1) if limit is not None else None
+    if args.max_calls is not None and fits is not None and args.max_calls > fits and index is None:
+        log.warning("--max-calls %d is more than the descriptor limit (ulimit -n %d) leaves room for (%d): past "
+                    "that, connections wait unaccepted; raise the limit (LimitNOFILE=) or lower --max-calls",
+                    args.max_calls, limit, fits)
     key = None
     if args.failover_key:
         try:
@@ -191,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics.flows_loaded(flows)
         library.on_reload = _reported(metrics, library)
         HOSTS.on_report = metrics.preflight_report
-    server = CallServer(args.listen, flows=lambda: library.current, allow=args.allow,
+    server = CallServer(args.listen, flows=lambda: library.current, allow=allow,
                         drain_seconds=args.drain_seconds, max_calls=args.max_calls,
                         limits=Limits(max_body_bytes=args.max_body_bytes),
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
@@ -211,14 +261,18 @@ def main(argv: list[str] | None = None) -> int:
     if index is not None:
         _stop_with_parent(server)
     tune_gc()
+    web = None
     try:
         if metrics is not None:
             host, port = args.metrics
-            serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports)
+            web = serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports)
         server.serve_until_stopped()
     except OSError as exc:
         log.error("cannot listen: %s", exc)
         return 2
+    finally:
+        if web is not None:   # after the drain, during which /healthz says 503
+            web.close()
     return 0
 
 

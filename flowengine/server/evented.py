@@ -11,9 +11,11 @@ socket is non-blocking and a write the kernel cannot take at once waits in ``bac
 What the calls have read but not yet parsed is capped in total by one
 :class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``, 64 MiB, unless the server passes
 its own): each connection may hold a 16 MiB body (FreeSWITCH's own cap) on its own, but
-forty peers doing so at once would hold 600 MB. The read that would pass the
-budget ends its call, as a protocol error naming the limit; the others go on. Before the
-``connect`` reply a connection may hold far less (``Limits.max_preconnect_bytes``).
+forty peers doing so at once would hold 600 MB. A read that would pass the budget ends
+the calls that hold the most, as a protocol error naming the limit; the others go on. A
+call ended for another's read is failed inside that read and closed in a callback of
+the loop right after (its peer may never send again). Before the ``connect`` reply a
+connection may hold far less (``Limits.max_preconnect_bytes``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from .http_inprocess import InProcessHttp, performer
 log = logging.getLogger("flowengine.server")
 
 _RECV = 65536
+#: fed to a call whose parser the budget has failed: any bytes make it raise that error
+_WAKE = b"\n"
 
 #: What every EventedCall's parser may hold between them, unless told otherwise. Real
 #: calls hold next to nothing between reads (an event arrives whole, or within a
@@ -66,6 +70,7 @@ class EventedCall:
         sock.setblocking(False)
         # before the first byte is read, so nothing is charged yet
         call.proto.parser.budget = SHARED_BUDGET if budget is None else budget
+        call.proto.parser.on_evicted = self._evicted
         self.loop = loop
         self.sock = sock
         self.call = call
@@ -113,7 +118,9 @@ class EventedCall:
             if watcher is not None:
                 watcher.stop()
         self.reader = self.writer = self.timer = None  # stopped, they hold no callback
-        self.call.proto.parser.release()  # what it still buffers goes back to the budget
+        parser = self.call.proto.parser
+        parser.on_evicted = None  # it refers to this object: no cycle outlives the call
+        parser.release()  # what it still buffers goes back to the budget
         try:
             self.sock.close()
         except OSError:
@@ -135,6 +142,16 @@ class EventedCall:
         if self.recording is not None and data:
             self.recording.inbound(data)
         self._apply(self.call.receive, data)
+
+    def _evicted(self, error: Exception) -> None:
+        """The budget ended this call to make room for another call's read (its parser
+        has failed with ``error``, its bytes given back): end it once that read is done."""
+        if not self._closed:
+            self.loop.run_callback(self._end_evicted)
+
+    def _end_evicted(self) -> None:
+        if not self._closed:
+            self._apply(self.call.receive, _WAKE)  # the parser raises its error: the call ends on it
 
     def _writable(self) -> None:
         try:

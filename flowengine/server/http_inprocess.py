@@ -1,6 +1,8 @@
 """An ``http`` step's request performed in the server's own process, a greenlet each: for a
 server built without its HTTP worker (tests, embedding). The same interface as
-:class:`~.http_worker.HttpWorker` (:class:`Performer`)."""
+:class:`~.http_worker.HttpWorker` (:class:`Performer`), and the same answers: each read
+in its greenlet as the worker reads it (:func:`~flowengine.http.response.read_answer`:
+the values saved, the body cut to what ``${http_body}`` holds) before the call has it."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import gevent
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from ..http.client import HttpClient
+from ..http.response import read_answer
 
 log = logging.getLogger("flowengine.server")
 
@@ -44,7 +47,7 @@ class InProcessHttp:
 
     def _perform(self, request: HttpRequest, call: str, on_answer: Answer) -> None:
         try:
-            result = self.client.perform(request, call)
+            result = read_answer(request, self.client.perform(request, call))
         except Exception as exc:  # a bug in the client must end only this step, as an error
             log.exception("call %s: HTTP request failed", call)
             result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")

@@ -23,11 +23,11 @@ class Link:
     __slots__ = ("loop", "proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused",
                  "watchdog", "pinged")
 
-    def __init__(self, loop: Any, proc: subprocess.Popen, sock: socket.socket, max_body: int) -> None:
+    def __init__(self, loop: Any, proc: subprocess.Popen, sock: socket.socket, max_answer: int) -> None:
         self.loop = loop
         self.proc = proc
         self.sock = sock
-        self.frames = frames.Reader(max_body)
+        self.frames = frames.Reader(max_answer)   # an answer body past this fails its request
         self.pending: dict[int, Ticket] = {}
         self.out = bytearray()          # written, not yet taken by the kernel
         self.reader: Any = None

@@ -11,6 +11,10 @@ a request frame and reads an answer frame (:mod:`flowengine.http.frames`, a few 
 over a socketpair, with raw loop watchers like :mod:`.evented`'s, and hands the answers to
 their calls a few per turn of the loop (:mod:`.paced`).
 
+- Read there: the worker parses a JSON answer and sends only the values the step saves
+  and what ``${http_body}`` holds of the body (:func:`flowengine.http.response.read_answer`),
+  so an answer here is at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY` bytes
+  whatever the response cap, and a 1 MiB webhook answer costs the call loop no parse.
 - Counted and logged here: each answer's one log line and metrics are recorded in this
   process (:func:`flowengine.http.client.report`), so ``/metrics`` is where it was.
 - The worker dying: every request in flight to it ends at once as ``error`` ("the HTTP
@@ -62,7 +66,8 @@ MAX_UNSENT = 16 * 1024 * 1024
 _STABLE = 10.0
 _BACKOFF_MIN, _BACKOFF_MAX = 0.25, 5.0
 #: what a frame may hold besides its body; unread answers past twice a whole frame pause
-#: the reading from the worker until they are handed out
+#: the reading from the worker until they are handed out (a whole frame: this and the
+#: answer's body, at most ``max_answer``)
 _OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
 
 
@@ -85,13 +90,17 @@ class HttpWorker:
     """The server's HTTP client, over a worker process: :meth:`start` on the server's
     loop, :meth:`submit` a call's request (its answer comes to ``on_answer`` in a later
     turn of the loop), :meth:`cancel` it, :meth:`close` at shutdown. ``command(fd)`` gives
-    the worker's command line (tests start a broken one)."""
+    the worker's command line (tests start a broken one); ``max_answer``: the largest
+    answer body taken (a worker's are at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY`),
+    a larger one fails its request."""
 
     def __init__(self, limits: Limits = Limits(), *, ca_file: str | None = None, metrics: Any = None,
                  log_level: str = "info", log_format: str = "text", log_tag: str = "",
                  per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None,
-                 ping_every: float = PING_EVERY, ping_timeout: float = PING_TIMEOUT) -> None:
+                 ping_every: float = PING_EVERY, ping_timeout: float = PING_TIMEOUT,
+                 max_answer: int = frames.MAX_ANSWER_BODY) -> None:
         self.ping_every, self.ping_timeout = ping_every, ping_timeout
+        self.max_answer = max_answer
         self.limits = limits
         self.ca_file = ca_file
         self.metrics = metrics
@@ -154,7 +163,7 @@ class HttpWorker:
         finally:
             theirs.close()
         mine.setblocking(False)
-        link = Link(self.loop, proc, mine, self.limits.max_body)
+        link = Link(self.loop, proc, mine, self.max_answer)
         link.reader = self.loop.io(mine.fileno(), 1)
         link.reader.start(partial(self._readable, link))
         link.watchdog = self.loop.timer(self.ping_every, self.ping_every, ref=False)  # keeps no loop alive
@@ -305,7 +314,7 @@ class HttpWorker:
             self._stopped(link, "its socket closed")
             return
         link.frames.feed(data)
-        if link.frames.held > 2 * (self.limits.max_body + _OVERHEAD):  # read on once these are handed out
+        if link.frames.held > 2 * (self.max_answer + _OVERHEAD):  # read on once these are handed out
             link.paused = True
             link.reader.stop()
         self._paced.wake()  # type: ignore[union-attr]
@@ -353,7 +362,7 @@ class HttpWorker:
                 ident = frames.ident(header)
                 if body is None:
                     result = HttpResult.failed(HttpFailure.ERROR, f"an answer of {length} bytes, more than "
-                                               f"{self.limits.max_body}")
+                                               f"{self.max_answer}")
                 else:
                     result = frames.answer(header, body)
             except frames.Malformed as exc:   # its request, still pending, fails with the others

@@ -1,19 +1,8 @@
 """The flow set in force, replaced whole on reload, never in part.
 
-A call takes the set in force when it starts and keeps the very objects it was given, so
-a reload changes what new calls get and nothing of a call in progress. A set with any
-problem is refused and the old one keeps serving.
-
-A reload loads and checks the flows in a child process, not in the event loop that runs
-the calls: that is pure-Python work (YAML, the JSON Schema, routing), about 12 s for 1,000
-flows on the two-core benchmark VM, and done in the loop it held every call that long.
-A thread does not help: the work holds the GIL, and the loop waits for it each time it
-takes it back (up to the 5 ms switch interval). Measured with 1,000 flows and 200 calls
-up (bench/reload_stall.py), a thread still held steps up to 480-800 ms (p99 340-530 ms),
-a child process up to 100-140 ms (p99 55-85 ms; the VM was shared with other work). The
-child gets only the CPU the server leaves, and the server unpacks its result one flow at
-a time between other work. Reloads asked for while one runs share one more run after
-it, which sees every edit made meanwhile.
+A call keeps the set it started with; a set with any problem is refused and the old one
+keeps serving. A reload loads in a child process, not on the event loop (measured in
+docs/operations.md, "Reloading flows").
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 One registry per server (not the library's global one), so a test or a second server in
 the same process counts on its own. Served in the server's own hub: no thread, and the
 health check answers only while the gevent loop that accepts calls is running.
+
+gevent's WSGI server waits for a request as long as its client likes and takes every
+connection offered; twenty thousand idle ``GET /metrics HTTP/1.1`` lines held every
+descriptor of the process and calls were no longer accepted. So here a request must be
+whole and its answer written within :data:`REQUEST_SECONDS` (else the connection is shut),
+and the port holds at most :data:`~.guard.METRICS_CONNECTIONS` connections,
+:data:`~.guard.METRICS_PER_PEER` from one address; one more is answered 503 and closed at
+once, in the accept loop, without a greenlet.
 """
 
 from __future__ import annotations
@@ -10,9 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import socket
 from typing import Any, Callable
 
-from gevent.pywsgi import WSGIServer
+import gevent
+from gevent.pywsgi import WSGIHandler, WSGIServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 import flowengine
@@ -20,11 +30,17 @@ from ..call.lifecycle import CallResult
 from ..flows.flowset import FlowSet
 from ..flows.model import Step
 from ..flows.steps import KINDS, NeedKind
+from .guard import METRICS_CONNECTIONS, METRICS_PER_PEER, Refusals, RestingAccept
 
 log = logging.getLogger("flowengine.metrics")
 
-#: FreeSWITCH hosts the preflight metric names; the rest share the label ``other``
+#: FreeSWITCH peers the preflight metric names; the rest share the labels ``other``
 MAX_HOST_LABELS = 32
+#: seconds a request on the metrics port may take, from the wait for its first byte to its
+#: answer written (a scrape takes milliseconds)
+REQUEST_SECONDS = 5.0
+#: what a port refuses, and why (``flowengine_connections_refused``)
+REFUSALS = {"calls": ("not_allowed", "full", "idle"), "metrics": ("full", "timeout", "malformed")}
 
 # a prompt or a bridge lasts seconds to hours; set and answer take milliseconds
 _STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
@@ -84,9 +100,17 @@ class Metrics:
                               ["digest"], registry=registry)
         self.flow_count = Gauge("flowengine_flows", "Flows in the set in force", registry=registry)
         self.preflight = Gauge("flowengine_preflight_problems", "What the flows need that a FreeSWITCH host "
-                               "lacks, by host and kind, at its latest check (host - until one is checked)",
-                               ["host", "kind"], registry=registry)
-        self._preflight_hosts: set[str] = set()
+                               "lacks, by host, its address (peer) and kind, at its latest check (host - "
+                               "until one is checked)", ["host", "peer", "kind"], registry=registry)
+        self._preflight_hosts: dict[str, str] = {}   # peer -> the host name its series carry
+        self.connections_refused = Counter("flowengine_connections_refused", "Connections closed at once, by "
+                                           "port (calls, metrics) and reason (not_allowed: not in --allow; "
+                                           "full: at the port's cap; idle: made room for another; timeout: a "
+                                           "request not read and answered in time; malformed: not HTTP)", ["port", "reason"],
+                                           registry=registry)
+        for port, reasons in REFUSALS.items():
+            for reason in reasons:
+                self.connections_refused.labels(port, reason)
         self.resumed = Counter("flowengine_calls_resumed", "Calls taken over from another host at the step "
                                "its failover checkpoint names", ["flow"], registry=registry)
         self.resume_refused = Counter("flowengine_resumptions_refused", "Failover checkpoints not resumed, by "
@@ -95,7 +119,7 @@ class Metrics:
         for reason in Refused:
             self.resume_refused.labels(reason.value)
         for kind in NeedKind:
-            self.preflight.labels("-", kind.value).set(0)
+            self.preflight.labels("-", "-", kind.value).set(0)
         self._digest: str | None = None
         self.build.labels(flowengine.__version__, platform.python_version()).set(1)
         for result in ("ok", "failed"):
@@ -147,23 +171,31 @@ class Metrics:
     def reload(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "failed").inc()
 
+    def refused(self, port: str, reason: str) -> Any:
+        """The counter of one kind of refused connection (one of :data:`REFUSALS`)."""
+        return self.connections_refused.labels(port, reason)
+
     def preflight_report(self, report: Any) -> None:
         """A host's check is complete (:class:`flowengine.preflight.HostReport`): its
-        problems by kind, every kind at its count (0 too). ``host`` is the host's name from
-        its channel data, at most :data:`MAX_HOST_LABELS` of them (``other`` past that)."""
-        host = report.host
-        if host not in self._preflight_hosts:
-            if len(self._preflight_hosts) >= MAX_HOST_LABELS:
-                host = "other"
-            self._preflight_hosts.add(host)
-            if len(self._preflight_hosts) == 1:    # a real host now: the placeholder series go
-                for kind in NeedKind:
-                    self.preflight.remove("-", kind.value)
+        problems by kind, every kind at its count (0 too). One host per peer address, the
+        latest checked, named as its channel data names it; at most :data:`MAX_HOST_LABELS`
+        peers (``other`` past that): a peer's report never changes another peer's series."""
+        host, peer = report.host, report.peer
+        if peer not in self._preflight_hosts and len(self._preflight_hosts) >= MAX_HOST_LABELS:
+            host = peer = "other"
+        if not self._preflight_hosts:          # a real host now: the placeholder series go
+            for kind in NeedKind:
+                self.preflight.remove("-", "-", kind.value)
+        before = self._preflight_hosts.get(peer)
+        if before is not None and before != host:   # the peer's host is named otherwise now
+            for kind in NeedKind:
+                self.preflight.remove(before, peer, kind.value)
+        self._preflight_hosts[peer] = host
         counts = {kind: 0 for kind in NeedKind}
         for problem in report.problems:
             counts[problem.kind] += 1
         for kind, count in counts.items():
-            self.preflight.labels(host, kind.value).set(count)
+            self.preflight.labels(host, peer, kind.value).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -180,8 +212,109 @@ def named_outcomes(step: Step) -> list[str]:
     return list(names)
 
 
+class _Handler(WSGIHandler):
+    """Each request, from the wait for its first byte to its answer written, within
+    :data:`REQUEST_SECONDS`: past that the socket is shut, which ends the read or write
+    waiting on it (as the peer closing would), and the connection with it. A request that
+    is not HTTP is answered 400 and counted, with a log line a second at most (gevent's
+    own prints a traceback for each)."""
+
+    cut = False
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:   # the 400 for a request cut short went to a peer that is gone: nothing to say
+            pass
+
+    def handle_one_request(self):  # type: ignore[no-untyped-def]
+        timer = self.server.loop.timer(REQUEST_SECONDS)
+        timer.start(self._too_slow)
+        try:
+            return super().handle_one_request()
+        finally:
+            timer.stop()
+            timer.close()
+
+    def handle_error(self, t, v, tb) -> None:  # type: ignore[no-untyped-def]
+        if self.cut:          # an answer cut short by our own shutdown: no traceback for it
+            self.close_connection = True
+            return
+        super().handle_error(t, v, tb)
+
+    def _handle_client_error(self, ex: BaseException):  # type: ignore[no-untyped-def]
+        if self.cut:          # what the read saw was our own shutdown
+            return None
+        self.server.malformed.refused(self._peer())
+        return ("400", _BAD)
+
+    def _peer(self) -> str:
+        address = self.client_address
+        return str(address[0]) if isinstance(address, tuple) and address else "-"
+
+    def _too_slow(self) -> None:
+        sock = getattr(self, "socket", None)
+        if sock is None:
+            return
+        self.cut = True
+        self.server.timed_out.refused(self._peer())
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class MetricsServer(RestingAccept, WSGIServer):
+    """gevent's WSGI server with a time limit per request (:class:`_Handler`) and a cap on
+    the connections it holds, in all and per peer address."""
+
+    handler_class = _Handler
+
+    def __init__(self, listen: tuple[str, int], app: Callable, metrics: Metrics | None = None) -> None:
+        super().__init__(listen, app, log=None, error_log=log, spawn=self._capped)
+        self.open: dict[str, int] = {}     # connections held, by peer address
+        self.busy = Refusals(f"the metrics port holds {METRICS_CONNECTIONS} connections (or {METRICS_PER_PEER} "
+                             "from this address) already",
+                             counter=metrics.refused("metrics", "full") if metrics is not None else None)
+        self.timed_out = Refusals(f"its request on the metrics port was not read and answered within {REQUEST_SECONDS:g} s",
+                                  counter=metrics.refused("metrics", "timeout") if metrics is not None else None,
+                                  verb="cut")
+        self.malformed = Refusals("its request on the metrics port is not HTTP (answered 400)",
+                                  counter=metrics.refused("metrics", "malformed") if metrics is not None else None,
+                                  verb="answered 400 to")
+
+    def _capped(self, run: Callable, handle: Callable, close: Callable, args: tuple) -> None:
+        """The spawn of gevent's accept loop: a greenlet for a connection within the caps;
+        one past them answered 503 and closed here and then (never waited for)."""
+        sock, address = args
+        peer = address[0] if isinstance(address, tuple) and address else "-"
+        held = self.open.get(peer, 0)
+        if held >= METRICS_PER_PEER or sum(self.open.values()) >= METRICS_CONNECTIONS:
+            try:
+                sock.setblocking(False)
+                sock.send(_BUSY)
+            except OSError:
+                pass
+            close(*args)
+            self.busy.refused(peer)
+            return
+        self.open[peer] = held + 1
+        gevent.spawn(run, handle, close, args).rawlink(lambda _g: self._released(peer))
+
+    def _released(self, peer: str) -> None:
+        left = self.open.get(peer, 1) - 1
+        if left > 0:
+            self.open[peer] = left
+        else:
+            self.open.pop(peer, None)
+
+
 def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool],
-          preflight: Callable[[], list] = lambda: []) -> WSGIServer:
+          preflight: Callable[[], list] = lambda: []) -> MetricsServer:
     """Start ``GET /metrics``, ``GET /healthz`` (200 while ``healthy()``, else 503) and
     ``GET /preflight``: each host's latest check as JSON (``preflight()`` gives the
     :class:`flowengine.preflight.HostReport` list)."""
@@ -205,7 +338,7 @@ def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"/metrics, /healthz or /preflight\n"]
 
-    server = WSGIServer(listen, app, log=None, error_log=log)
+    server = MetricsServer(listen, app, metrics)
     server.start()
     log.info("metrics on http://%s:%d/metrics", *server.address[:2])
     return server

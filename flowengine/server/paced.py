@@ -1,14 +1,8 @@
 """Work handed out a few pieces per turn of the event loop, so a wave cannot hold it.
 
-HTTP answers come back in waves: calls that asked at the same moment (a flow's step after
-the same prompt, a webhook that answers every request in 500 ms) get their answers
-together, and resuming a call costs tens of microseconds of Python. Resumed all at once,
-a wave of a thousand holds the loop for tens of milliseconds, and every other call's
-event waits behind it. :class:`Paced` resumes at most ``per_iteration`` per turn from a
-zero-delay timer: libev polls, runs the I/O callbacks that are ready (the other calls'
-events), runs its due timers (this one), and goes round again, so the other calls are
-served between every batch. A timer, not an idle watcher: idle watchers run only when
-nothing else is pending, which under load would be never.
+:class:`Paced` resumes at most ``per_iteration`` per turn from a zero-delay timer, so the
+other calls' events are served between batches. Why a timer and not an idle watcher:
+docs/architecture.md, "A call on the event loop".
 """
 
 from __future__ import annotations

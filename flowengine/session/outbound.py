@@ -24,6 +24,8 @@ from .base import CallSession
 log = logging.getLogger("flowengine.session")
 
 _RECV = 65536
+#: fed to a protocol whose parser the budget has failed: any bytes make it raise that error
+_WAKE = b"\n"
 
 
 class OutboundSession(CallSession):
@@ -36,6 +38,8 @@ class OutboundSession(CallSession):
         self.sock = sock
         self.recording = recording  # a CallRecording, or None
         self.proto = OutboundProtocol(limits, budget=budget)
+        self.proto.parser.on_evicted = self._evicted
+        self._evicted_by: ProtocolError | None = None  # the budget ended this call for another's read
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
@@ -97,7 +101,9 @@ class OutboundSession(CallSession):
             # the CallGone the protocol keeps was raised from this session's frames
             if self.proto.gone is not None:
                 kept(self.proto.gone)
-            self.proto.parser.release()  # what it still buffers goes back to the budget
+            parser = self.proto.parser
+            parser.on_evicted = None  # it refers to this session: no cycle outlives the call
+            parser.release()  # what it still buffers goes back to the budget
             try:
                 self.sock.close()
             except OSError:
@@ -193,6 +199,17 @@ class OutboundSession(CallSession):
             self._pump(remaining)
         return self.proto.dtmf.pop(0)
 
+    def _evicted(self, error: Exception) -> None:
+        """The budget ended this call to make room for another call's read (in that
+        call's greenlet). Our greenlet may be waiting in recv for a peer that never sends
+        again: shutting the socket's reading side wakes it (gevent fails the waiting recv;
+        any later one reads EOF), and :meth:`_pump` then raises the parser's error."""
+        self._evicted_by = error
+        try:
+            self.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
     # -- the pump ---------------------------------------------------------------------------
     def _run(self, data: bytes, ticket: Ticket, timeout: float):
         with self._write_lock:
@@ -238,9 +255,13 @@ class OutboundSession(CallSession):
             data = self.sock.recv(_RECV)
         except socket.timeout:
             return
-        except OSError as exc:
-            self.proto.connection_lost(f"socket error: {exc}")
-            return
+        except OSError as exc:  # gevent fails a recv the shutdown of _evicted cancels
+            if self._evicted_by is None:
+                self.proto.connection_lost(f"socket error: {exc}")
+                return
+            data = b""
         if data and self.recording is not None:
             self.recording.inbound(data)
+        if not data and self._evicted_by is not None:  # ended by the budget: say why
+            data = _WAKE
         self.proto.receive(data)

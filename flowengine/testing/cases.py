@@ -1,20 +1,8 @@
 """Flow test files (``*.test.yaml``): calls, what the caller does, what must happen.
 
-A file holds ``cases``; each gives the call and either ``replay:`` (a recorded session,
-relative to the file) or a scripted caller, and ``expect:`` what the flow must do. The
-flows under test are the directory of the file, or ``flows:`` (relative to the file).
-
-    flows: .
-    cases:
-      - name: caller picks sales during office hours
-        call: {destination: "1000", caller: "5551234", time: "2026-11-23T10:30:00+01:00"}
-        caller:
-          - {press: "1", at: menu}
-        bridge: {user/1101: busy, user/1102: answered}
-        http: {"GET https://crm.example.com/*": {status: 200, json: {tier: vip}}}   # scripted_http.py
-        expect:
-          steps: [welcome, hours, greeting, menu, sales, goodbye]
-          result: hangup
+A file holds ``cases``; each gives the call and either ``replay:`` (a recorded session) or a
+scripted caller, and ``expect:`` what the flow must do; the flows under test are the file's
+directory, or ``flows:``. The format: docs/testing-flows.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """The FreeSWITCH host the scripted FreeSWITCH stands for: what it has and what it lacks.
 
-By default it is the recorded host (api_capabilities): every prompt and folder a flow names
-exists, every module is loaded, ``say`` speaks English only (``show say``: ``say,en,
-mod_say_en``), the TTS engines are flite and tts_commandline, and the applications are the
-recorded 152. A flow test takes things away (``host:`` in a case) and sees what a caller
-would get: a prompt FILE NOT FOUND, a record into a missing folder hanging the caller up,
-a say in a language with no module said to nobody. The same host answers preflight's
-questions (``api file_exists``, ``module_exists``, ``show say``, ``show interfaces``) as the
-recorded one did.
+By default the recorded host (api_capabilities); a case's ``host:`` takes things away, and
+the call goes as it would on such a host; the same host answers preflight's questions.
+What it has: docs/freeswitch.md, "The scripted FreeSWITCH".
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """A FreeSWITCH that plays a scripted caller, with events shaped like the recordings.
 
-Every event is built from a real recorded channel (``data/channel.json``: the channel
-data FreeSWITCH 1.10.12 sent for a loopback call) with this call's number, caller and
-UUID put in, the channel variables the flow has set, and the application headers, in the
-order FreeSWITCH writes them. What each application reports follows the recordings, as the
-step kind that runs it declares (:data:`flowengine.flows.steps.APPLICATIONS`):
-playback's ``FILE PLAYED`` / ``FILE NOT FOUND`` and ``playback_terminator_used``;
-play_and_get_digits' ``<var>``, ``<var>_invalid`` and ``read_result`` (success even
-when every try was invalid; failure when nothing was pressed); bridge's
-``originate_disposition`` and ``DIALSTATUS``, with the caller hung up on a failure
-unless ``continue_on_fail`` is set; CHANNEL_HANGUP before the completion of ``hangup``.
-The host it runs on (:class:`~flowengine.testing.host.Host`: the recorded one, less what a
-case takes away) answers preflight's ``api`` questions, and what it lacks fails as recorded:
-an application it does not have hangs the caller up (any_application), and so does a
-record into a missing folder (record_missing_directory), while ``record_session`` there
-completes as if it recorded (record_session_whole_call).
-
-The flow's HTTP requests are answered from the case (:mod:`.scripted_http`); a prompt
-started while one is in flight that would outlast its answer plays until ``api
-uuid_break``, whose completion then reports ``FILE PLAYED`` (playback_broken_by_api).
+Each event is built from a recorded channel (``data/channel.json``) with this call's values,
+and each application reports what the recordings show, as its step kind declares; the host
+(:mod:`.host`) answers preflight and fails as recorded. Details: docs/freeswitch.md,
+"The scripted FreeSWITCH".
 """
 
 from __future__ import annotations
@@ -31,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
-from ..replay.command_reader import Command, CommandReader
+from ..replay.command_reader import Command, CommandReader, stored
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
 from .host import Host
@@ -41,6 +26,34 @@ from .scripted_http import ScriptedHttp
 SOCKET_DATA = "127.0.0.1:9000 async full"
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
 
+
+
+class ChannelVariables(dict):
+    """The channel's variables, each stored as FreeSWITCH stores one: through
+    switch_event_add_header_string (src/switch_channel.c, switch_channel_set_variable; the
+    set application, uuid_setvar and a dial string's ``{name=value}`` all end there), so
+    ``ARRAY::hello`` is stored as ``hello`` and an empty value unsets
+    (:func:`~flowengine.replay.command_reader.stored`; argument_in_body)."""
+
+    def __init__(self, values: dict | None = None) -> None:
+        super().__init__()
+        self.update(values or {})
+
+    def __setitem__(self, name: str, value: str) -> None:
+        kept = stored(value)
+        if kept is None:
+            self.pop(name, None)
+        else:
+            super().__setitem__(name, kept)
+
+    def update(self, values=(), **more) -> None:  # type: ignore[override]
+        for name, value in dict(values, **more).items():
+            self[name] = value
+
+    def setdefault(self, name: str, value: str = "") -> str:  # type: ignore[override]
+        if name not in self:
+            self[name] = value
+        return self.get(name, "")
 
 
 @dataclass
@@ -101,7 +114,7 @@ class ScriptedFreeSwitch:
         self.prompt_seconds = prompt_seconds
         self.now = 0.0                     # simulated seconds since the call came in
         self.visited: set[str] = set()     # steps the flow has entered (told before each command)
-        self.vars: dict[str, str] = {str(k): str(v) for k, v in (variables or {}).items()}
+        self.vars = ChannelVariables({str(k): str(v) for k, v in (variables or {}).items()})
         self.heard: list[str] = []         # what the caller heard, for the simulator
         self.linger = False
         self.nixed: set[str] = set()       # event types turned off with nixevent
@@ -202,10 +215,7 @@ class ScriptedFreeSwitch:
         uuid, name, value = args
         if uuid != self.uuid:
             return api_response("-ERR No such channel!\n")
-        if value:
-            self.vars[name] = value
-        else:
-            self.vars.pop(name, None)
+        self.vars[name] = value or ""       # stored as FreeSWITCH stores it; empty unsets
         return api_response("+OK\n")
 
     def reconnect(self) -> None:

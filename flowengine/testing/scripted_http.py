@@ -1,18 +1,7 @@
 """The HTTP servers of a flow test: each request answered from the case, no network.
 
-    http:
-      "GET https://crm.example.com/customers*": {status: 200, json: {tier: vip}, delay: 1.5s}
-      "POST https://crm.example.com/calls": {status: 204}
-      "https://slow.example.com/*": {timeout: true}          # any method
-      "GET https://down.example.com/*": {error: refused}
-
-A key is ``METHOD URL`` or ``URL`` (any method), the URL a shell-style pattern (``*``,
-``?``) matched against the request's URL as sent (call data percent-encoded, every
-``${env.NAME}`` value shown as ``***``); the first key that matches answers. An answer
-gives ``status`` (default 200) with ``json`` or ``body`` (and ``content_type``), or
-``timeout: true``, or ``error: reason``; ``delay`` is how long it takes in simulated
-time (a delay of the request's timeout or more is a timeout). A request no key matches is
-the case's error, naming it.
+A case's ``http:`` maps ``METHOD URL`` (or ``URL``) patterns to answers; a request no key
+matches is the case's error. The format: docs/testing-flows.md, "HTTP answers".
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The step kinds, one module each, found by name: every module here that holds a ``KIND``.
 
-Adding a kind is its module (see :mod:`.kind`), its tests and its README row; the schema
-file is generated from the kinds (``python -m flowengine.flows.schema``) and a test fails
-when any of the three disagree.
+Adding a kind is its module (see :mod:`.kind`) and its tests; the schema file and the step
+pages under ``docs/steps/`` are generated from the kinds (``python -m
+flowengine.flows.schema``) and tests fail when they disagree.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _discover() -> dict[str, StepKind]:
     return {k.name: k for k in found}
 
 
-#: every step kind by name, in README order
+#: every step kind by name, in the docs' order
 KINDS: dict[str, StepKind] = _discover()
 #: every key that makes a step of some kind -> that kind's name
 KEYS: dict[str, str] = {key: kind.name for kind in KINDS.values() for key in kind.keys}

@@ -1,17 +1,8 @@
 """conference: join a mod_conference room (``conference ROOM@PROFILE[+PIN][+flags{…}]``).
 
-``conference: {room: sales, profile: default, pin: "1234", flags: [moderator]}``. The
-call returns to the flow when the member leaves: kicked by the API (conference_kicked) or
-with a caller-control key such as ``#`` (conference_hash_leaves); FreeSWITCH reports
-``_none_`` and sets ``conference_name``, ``conference_member_id`` … on the channel, and the
-call goes on. The outcome is ``left``.
-
-The argument follows mod_conference.c ``conference_function``: ``+flags{`` is cut off first
-(``strstr``, up to ``}``), a leading ``bridge:`` makes a bridging conference, the PIN
-follows the first ``+`` (``strchr``) and the profile the last ``@`` (``strrchr``). So call
-data in the room or PIN may be only letters, digits and ``_ . -`` (digits alone in a PIN:
-:func:`flowengine.quoting.name`): never a ``+``, ``@``, ``{`` or ``:`` that would choose
-another profile, PIN or flags.
+The call returns to the flow when the member leaves or is kicked (outcome ``left``); call
+data in the room or PIN is only letters, digits and ``_ . -``. How mod_conference.c reads
+the argument: docs/freeswitch.md, "conference".
 """
 
 from __future__ import annotations

@@ -6,20 +6,36 @@ completion), matched against the ``on:`` keys exactly or as ``/patterns/``; ``do
 none matches. ``wait: false`` sends it with the next command without waiting for its
 completion (for applications that complete at once: ``sched_hangup``, ``set_audio_level``).
 
-The argument is encoded like every other (:mod:`flowengine.quoting`); applications that
-run code or set globals take no call data at all. FreeSWITCH hangs the caller up when it
-lacks the application (any_application: DESTINATION_OUT_OF_ORDER, no completion), so
-``--check`` warns on a name outside FreeSWITCH 1.10's standard set
-(``data/freeswitch_applications.txt``, from ``show application`` and the modules' source).
+Call data reaches an application only when the engine knows how that application reads
+its argument: :data:`flowengine.quoting.applications.ALLOWED` (``log``, ``playback``,
+``endless_playback``, ``send_dtmf``, ``sleep``), each encoded for its own parsing. Any
+other application takes the author's text alone — ``limit_execute`` and
+``bind_digit_action`` run what their argument names, ``bridge`` and ``sched_transfer``
+dial it — so a value from the call there is refused before a byte is written
+(UnsafeValue: the step takes ``on_error``), an empty one too (it still moves the words
+after it), and ``--check`` reports it as an error wherever the argument names a
+``${…}`` that can hold call data: anything but a flow variable only ever set to the
+flow's own text (:mod:`flowengine.flows.taint`). The argument is then encoded for
+FreeSWITCH's expansion like every other (:func:`flowengine.quoting.app_arg`).
+
+FreeSWITCH hangs the caller up when it lacks the application (any_application:
+DESTINATION_OUT_OF_ORDER, no completion), so ``--check`` warns on a name outside
+FreeSWITCH 1.10's standard set (``data/freeswitch_applications.txt``, from ``show
+application`` and the modules' source).
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
+from ...quoting.applications import ALLOWED, allowed_names, argument, log_level_first
+from ...quoting.text import is_trusted
+from .. import taint
 from ..effects import Execute
 from ..model import is_pattern
+from ..templates import expand
 from .common import matching_key
 from .kind import Need, NeedKind, StepKind
 
@@ -30,6 +46,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["app"], 
                "description": "Take the outcome from this channel variable instead of Application-Response."},
     "wait": {"type": "boolean", "description": "Wait for the completion (default true)."}}}
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+~-]*")
 _APPLICATIONS = Path(__file__).resolve().parents[1] / "data" / "freeswitch_applications.txt"
 
 
@@ -42,7 +59,7 @@ def standard_applications() -> frozenset[str]:
 
 def run(flow_run, step):
     spec = step.spec["execute"]
-    arg = flow_run.expand(spec["arg"]) if "arg" in spec else None
+    arg = _argument(flow_run, spec["app"], spec["arg"]) if "arg" in spec else None
     if not spec.get("wait", True):
         yield Execute(spec["app"], arg, wait=False)
         return "done"
@@ -51,6 +68,48 @@ def run(flow_run, step):
     answer = answer or ""
     flow_run.vars["execute_result"] = answer
     return matching_key(step.on, answer) or "done"
+
+
+def _argument(flow_run, app: str, value) -> str:
+    """The argument expanded as every flow value is, then made the application's
+    (:func:`~flowengine.quoting.applications.argument`), with the names whose value came
+    from the call, however short."""
+    from_call: list[str] = []
+
+    def lookup(name: str):
+        found = flow_run.lookup(name)
+        if found is not None and not is_trusted(found):
+            from_call.append(name)
+        return found
+    return argument(app, expand(value, lookup), from_call)
+
+
+def _check_call_data(spec: dict, problems) -> None:
+    """An argument that names call data: an error unless the application takes it."""
+    arg, app = spec.get("arg"), spec["app"]
+    if not isinstance(arg, str):
+        return
+    judgement = taint.judge(problems.flow)
+    found = taint.call_data(arg, judgement)
+    if not found:
+        return
+    first = found[0]
+    shown = ", ".join(dict.fromkeys(arg[r.start:r.end] for r in found[:3]))
+    if not first.plain and first.name in judgement.literal:
+        why = "a slice or an element of a value is marked as the call's"
+    elif not first.plain and not _NAME.fullmatch(first.name):
+        why = "FreeSWITCH would work out which variable it names"
+    else:
+        why = judgement.reason(first.name)
+    if app not in ALLOWED:
+        problems.error(("execute", "arg"), f"{app} takes no call data, and {shown} can hold it ({why}): every call "
+                       f"would be refused here. Only {allowed_names()} take call data, each encoded for how it "
+                       "reads its argument; use a step made for the purpose, or a flow variable set to the "
+                       "flow's own text")
+    elif app == "log" and not log_level_first(arg, [(r.start, r.end, r.name) for r in found]):
+        problems.error(("execute", "arg"), f"{shown} can hold call data ({why}) and would stand where log reads "
+                       "its level (the word before the first space): write the level first, e.g. "
+                       "\"INFO ${caller_id_name} called\"")
 
 
 def check(step, problems) -> None:
@@ -63,6 +122,7 @@ def check(step, problems) -> None:
     for key in step.on:
         if is_pattern(key):
             problems.pattern(key[1:-1], ("on", key))
+    _check_call_data(spec, problems)
 
 
 def needs(step):

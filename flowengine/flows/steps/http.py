@@ -12,6 +12,9 @@ circuit open) or ``save`` cannot read a 2xx response (not JSON, a path not in it
 ``${http_status}``, ``${http_body}`` (a text response's first 16 KiB) and ``${http_error}``
 are set after every request; ``save: {var: a.b.0.c}`` puts values of a 2xx JSON response in
 flow variables. What a response holds is the call's data (:mod:`flowengine.http.response`).
+The request names what it saves (:class:`~flowengine.http.response.SavingRequest`), so the
+server reads the JSON where it performs the request, in its HTTP worker, and the call has
+only the values (:class:`~flowengine.http.response.ReadResult`).
 
 Where call data may go: the URL's path and query, percent-encoded (:mod:`flowengine.quoting.url`:
 the host is the author's); header values without line breaks; ``json`` string values and
@@ -29,8 +32,8 @@ import re
 from urllib.parse import urlencode
 
 from ...errors import FlowError, UnsafeValue
-from ...http.response import PATH, Unreadable, body_text, saved
-from ...quoting import literal
+from ...http.response import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
+from ...quoting import data, literal
 from ...quoting.text import untrusted_mask
 from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_url
 from ..effects import HoldPrompt, HttpRequest, HttpResult
@@ -64,8 +67,8 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["url"], 
                                                            "(default 5s, at most 30s)."},
     "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES,
                 "description": "Retries of GET, PUT and DELETE on a failed connection or a 502/503/504."},
-    "save": {"type": "object", "maxProperties": 50,
-             "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+    "save": {"type": "object", "maxProperties": MAX_SAVES,
+             "propertyNames": {"pattern": NAME.pattern},
              "additionalProperties": {"type": "string", "pattern": PATH.pattern},
              "description": "Flow variable -> path in the JSON response (customer.tier, items.0.id)."},
     "while_waiting": {"type": "object", "additionalProperties": False, "required": ["after", "play"],
@@ -146,9 +149,10 @@ def _request(flow_run, step, secrets: list[str]) -> HttpRequest:
     hold = None
     if "while_waiting" in spec:
         hold = HoldPrompt(seconds(spec["while_waiting"]["after"]), prompt_arg(flow_run, spec["while_waiting"]["play"]))
-    return HttpRequest(spec.get("method", "GET"), encoded_url(fill(spec["url"])), tuple(headers), body,
-                       min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT), MAX_TIMEOUT), int(spec.get("retries", 0)),
-                       hold, tuple(dict.fromkeys(secrets)), flow_run.flow.name, step.name)
+    return SavingRequest(spec.get("method", "GET"), encoded_url(fill(spec["url"])), tuple(headers), body,
+                         min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT), MAX_TIMEOUT),
+                         int(spec.get("retries", 0)), hold, tuple(dict.fromkeys(secrets)), flow_run.flow.name,
+                         step.name, tuple((str(k), str(v)) for k, v in (spec.get("save") or {}).items()))
 
 
 def run(flow_run, step):
@@ -168,12 +172,27 @@ def outcome(flow_run, step, result: HttpResult) -> str:
     ok = 200 <= (result.status or 0) < 300
     if ok and step.spec["http"].get("save"):
         try:
-            variables.update(saved(result.body, step.spec["http"]["save"], f"the response to {step.name}"))
+            variables.update(_saved(result, step.spec["http"]["save"], f"the response to {step.name}"))
         except Unreadable as exc:
             variables["http_error"] = str(exc)
             return "error"
     key = matching_key([k for k in step.on if k not in OUTCOMES], status)
     return key or ("ok" if ok else "failed")
+
+
+def _saved(result: HttpResult, save: dict[str, str], source: str) -> dict[str, str]:
+    """The values ``save`` names, each marked as the call's data: as the performer read
+    them (a :class:`ReadResult`: the server's HTTP worker, or its in-process client), else
+    read here from the whole body (a driver that hands it back: flow tests, the simulator)."""
+    if not isinstance(result, ReadResult):
+        return saved(result.body, save, source)
+    if result.unreadable:
+        raise Unreadable(result.unreadable)
+    found = dict(result.saved)
+    missing = [name for name in save if name not in found]
+    if missing:
+        raise Unreadable(f"the answer was read without {missing[0]!r}")
+    return {name: data(found[name], source) for name in save}
 
 
 def check(step, problems) -> None:

@@ -1,30 +1,10 @@
 """What a step kind declares about itself: everything the rest of the engine needs.
 
-One module per kind under this package holds a ``KIND`` (as Kazoo's ``cf_*.erl`` modules
-hold one callflow action each): its name, the JSON Schema of its value, its outcomes, how it
-runs, where it can go, what ``--check`` must add to the schema, what it needs of the
-FreeSWITCH host, and its README row. The registry (:mod:`flowengine.flows.steps`) finds the
-modules by name; validation, the schema file, the graph, coverage, preflight and the
-interpreter read it, so a kind is added in one place.
-
-**What a step needs from its host** (``needs``). FreeSWITCH reports a missing prompt, say
-language, TTS engine or record folder as silence or a hung-up caller, never as an error
-(fixtures README, "More recordings"). So each kind says, as data, what a step of it needs
-the host to have: a :class:`Need` names a :class:`NeedKind`, the value as the author wrote
-it, and the path inside the step, so a problem names the flow's file:line:col. Nothing is
-asked here: :mod:`flowengine.preflight` turns the needs of a flow set into ``api`` commands
-and their answers into problems. A value with ``${…}`` depends on the call: the kind gives
-it as written all the same, and preflight checks what the author wrote of it (the folder
-before the variable) or leaves it out. What the kinds declare:
-
-- playback, menu, play_and_get_digits: each prompt (``PROMPT``; a relative one is under the
-  call's ``sound_prefix``, as switch_ivr_play_file puts it);
-- say: its language's say interface (``SAY_LANGUAGE``: ``en`` of ``en:us``, as ``show say``
-  names them and mod_dptools' say takes ``<module_name>[:<lang>]``);
-- record: the folder it records into (``DIRECTORY``);
-- execute: its application (``APPLICATION``, ``show application``);
-- a kind that runs a module's application declares the module (``MODULE``: ``mod_callcenter``,
-  ``mod_conference``), one that speaks its TTS engine (``TTS_ENGINE``).
+One module per kind under this package holds a ``KIND``: its name, schema, outcomes, how it
+runs, where it can go, its checks, the ``${names}`` it sets, what it needs of the FreeSWITCH
+host (``needs``, for preflight) and its documentation (``docs/steps/``). Validation, the
+schema file, the graph, coverage, preflight and the interpreter read it, so a kind is added
+in one place (docs/writing-flows.md, "Adding a step kind").
 """
 
 from __future__ import annotations
@@ -122,11 +102,11 @@ class StepKind:
     name: str
     schema: dict                                  # the value under ``name``
     run: Callable[..., Any] | None
-    written: str                                  # README: how it is written
-    does: str                                     # README: what it does
+    written: str                                  # docs: how it is written
+    does: str                                     # docs: what it does
     outcomes: tuple[str, ...] = ()                # the fixed ones, for ``on:``
-    outcomes_doc: str = "— (`next`)"              # README: the outcomes column
-    order: int = 100                              # its place in the schema and the README
+    outcomes_doc: str = "— (`next`)"              # docs: the outcomes column
+    order: int = 100                              # its place in the schema and the docs
     also: tuple[str, ...] = ()                    # other keys that make a step of this kind
     step_keys: dict = field(default_factory=dict)  # step-level keys it adds (bridge: timeout)
     ends_flow: bool = False                       # nothing follows it (next/on are errors)

@@ -1,23 +1,8 @@
 """language: choose the call's language among the flow's ``languages:``.
 
-A flow declares its languages once::
-
-    languages:
-      en: {sound_prefix: /usr/share/freeswitch/sounds/en/us/callie, say: en, tts: {engine: flite, voice: slt}}
-      es: {sound_prefix: /usr/share/freeswitch/sounds/es/mx/maria, say: es, tts: {engine: flite, voice: kal}}
-
-and a step picks one, by a menu choice, by caller or number (a ``when`` before it) or from
-a variable: ``language: es`` or ``language: "${lang}"``. From then on, for the rest of the
-call (in called flows too): relative prompt paths resolve under that ``sound_prefix``
-(FreeSWITCH's own channel variable, set here: switch_ivr_play_file prefixes a relative
-path with it), ``say`` speaks that ``say`` language unless a step names its own, and
-``speak`` uses that ``tts`` unless a step names its engine and voice.
-
-What FreeSWITCH does with a language it lacks is silent or late (language_missing): a
-``say`` in a language whose mod_say module is not loaded completes ``_none_`` and says
-nothing, and a ``sound_prefix`` naming a folder that is not there makes the next relative
-``playback`` report ``FILE NOT FOUND``. A value that is not one of the flow's languages
-(from a variable) is the outcome ``unknown`` and changes nothing.
+It sets FreeSWITCH's ``sound_prefix`` and the language ``say`` and ``speak`` use, for the
+rest of the call; a value that is not one of the flow's languages is ``unknown``. How
+FreeSWITCH treats a language it lacks: docs/freeswitch.md, "language".
 """
 
 from __future__ import annotations

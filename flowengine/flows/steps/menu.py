@@ -1,14 +1,8 @@
 """menu: a prompt and choices, one try per attempt, the attempts counted by the engine.
 
-Across its own tries FreeSWITCH cannot tell silence from a wrong key and plays the
-invalid prompt after both (pagd_invalid_then_valid, pagd_timeout), so each attempt is one
-``play_and_get_digits`` try and the engine decides what follows.
-
-A failed attempt's prompt (``invalid`` / ``no_input``) opens the next attempt's prompt
-(``file_string://notice!reprompt``): the caller may press a choice while hearing it, as
-during any prompt, and FreeSWITCH runs one application per attempt, not two (each costs it
-a CHANNEL_EXECUTE_COMPLETE with every channel variable). A notice file the host lacks is
-skipped and the reprompt plays (mod_file_string.c, next_file opens the next one).
+Each attempt is one ``play_and_get_digits`` try, and a failed attempt's prompt opens the next
+attempt's (``file_string://notice!reprompt``). Why (pagd_invalid_then_valid, pagd_timeout,
+mod_file_string.c): docs/freeswitch.md, "playback and menu".
 """
 
 from __future__ import annotations

@@ -1,35 +1,8 @@
 """queue: wait in a mod_callcenter queue (``callcenter QUEUE``) until an agent takes the call.
 
-``queue: {name: support@default, exit_keys: "0", music: local_stream://moh}``: the keys are
-``cc_exit_keys`` and the music ``cc_moh_override`` on the caller's channel, set before it
-joins. The queue's own limits (max-wait-time, max-wait-time-with-no-agent) are in
-``callcenter.conf.xml``. The outcome is read from the completion, as recorded:
-
-- ``variable_cc_cause: cancel`` with ``variable_cc_cancel_reason`` ``TIMEOUT``
-  (queue_timeout) → ``timeout``; ``NO_AGENT_TIMEOUT`` (queue_no_agent) → ``no_agent``;
-  ``EXIT_WITH_KEY`` (queue_exit_key) → ``exit_key``, the key in ``variable_cc_exit_key``
-  (kept in ``${queue_exit_key}``);
-- the caller hanging up ends the call (queue_caller_hangs_up: CHANNEL_HANGUP, then the
-  completion with ``BREAK_OUT``), which the flow sees as the caller gone;
-- ``variable_cc_cause: answered`` → ``answered``, ``${queue_agent}`` from ``cc_agent``.
-  No recording has an agent; this follows mod_callcenter.c: the agent thread, once the
-  agent is bridged, sets ``cc_agent_bridged=true`` and ``cc_agent`` (the agent's name)
-  on the member channel (cc_agent_thread_run, ``switch_channel_set_variable(member_channel,
-  "cc_agent", h->agent_name)``), and callcenter_function, leaving its wait because
-  ``cc_agent_found`` is true, sets ``cc_cause`` to ``answered`` where a cancelled member
-  gets ``cancel`` and ``cc_cancel_reason`` (the ``/* Update some channel variables for
-  xml_cdr needs */`` blocks at the end of callcenter_function). When that completion
-  reaches the flow relative to the agent call (as the bridge starts, or once it is over)
-  no recording shows yet; the flow's next step runs when FreeSWITCH hands the call back;
-- anything else (a queue the host does not have: "Queue %s not found", nothing set) →
-  ``failed``.
-
-``cc_cause`` stays on the channel, so before a second queue in one call it is unset:
-only this queue's answer can decide.
-
-The queue name may take call data only as letters, digits and ``_ . -``
-(:func:`flowengine.quoting.name`): callcenter_function takes the first space-separated
-word of its argument as the queue.
+The outcome is read from the completion's ``cc_cause`` / ``cc_cancel_reason`` as the
+recordings show (queue_timeout, queue_no_agent, queue_exit_key, queue_caller_hangs_up) and
+mod_callcenter.c sets them; the rules and their sources: docs/freeswitch.md, "queue".
 """
 
 from __future__ import annotations

@@ -14,6 +14,14 @@ FreeSWITCH host; ``${recordings_dir}`` (made by switch_core_init, src/switch_cor
 ``switch_dir_make_recursive(SWITCH_GLOBAL_dirs.recordings_dir …)`` and set as a global
 variable there) always does. The path may hold call data only as file names
 (:func:`flowengine.quoting.path`).
+
+With failover, the file a recording was started with rides in the checkpoint and comes
+back on the next host as a plain ``str``: call data, since anyone who can set a channel
+variable can write one (:mod:`flowengine.flows.checkpoint`). ``stop: true`` puts it
+through the same rules as a file from the call (:func:`_checked`), so a forged ``all``
+cannot stop the recordings the dialplan started, and an absolute path or a ``${…}`` is
+refused. A restored file that this flow's own ``record_call`` steps make now is theirs
+again, with their author's marks (:func:`_recording`): the path as the flow wrote it.
 """
 
 from __future__ import annotations
@@ -21,8 +29,8 @@ from __future__ import annotations
 import posixpath
 
 from ...errors import FlowError, UnsafeValue
-from ...quoting import join, literal
-from ...quoting.text import untrusted_mask
+from ...quoting import join, literal, path
+from ...quoting.text import Text, untrusted_mask
 from ..effects import Execute
 from .common import prompt_path
 from .kind import Application, Need, NeedKind, StepKind
@@ -36,10 +44,15 @@ SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
 
 
 def _file(flow_run, value) -> str:
-    """The path, call data only as file names, and no ``+`` from the call: record_session
-    reads `` +N`` at the end of its argument as a time limit (mod_dptools.c
-    record_session_function, ``strrchr(path, '+')`` after a space)."""
-    file = prompt_path(flow_run, value)
+    """The path a ``file:`` names on this call, checked (:func:`_checked`)."""
+    return _checked(prompt_path(flow_run, value))
+
+
+def _checked(file: str) -> str:
+    """The path, call data only as file names (:func:`flowengine.quoting.path`), and no
+    ``+`` from the call: record_session reads `` +N`` at the end of its argument as a time
+    limit (mod_dptools.c record_session_function, ``strrchr(path, '+')`` after a space)."""
+    file = path(file, "record_call file")
     mask = untrusted_mask(file)
     if any(c == "+" and mask[i] for i, c in enumerate(str(file))):
         raise UnsafeValue(f"record_call file: a '+' from the call could set a time limit: {str(file)[:60]!r}")
@@ -50,10 +63,38 @@ def _file(flow_run, value) -> str:
     return file
 
 
+def _recording(flow_run) -> str | None:
+    """The file of the recording this call started, checked as a ``file:`` is.
+
+    Started on this host it is the :class:`~flowengine.quoting.text.Text` the start made
+    (its author's marks kept). Restored from a failover checkpoint it is a plain ``str``,
+    call data as a whole: unless one of this flow's record_call steps makes exactly that
+    path now, which is then sent as that step makes it (``${recordings_dir}`` left to
+    FreeSWITCH, as at the start); else it must pass as call data (a file name)."""
+    stored = flow_run.call_state.get("call_recording")
+    if stored is None or isinstance(stored, Text):
+        return None if stored is None else _checked(stored)
+    for step in flow_run.flow.steps.values():
+        spec = step.spec["record_call"] if step.kind == "record_call" else None
+        if not spec or spec.get("stop") or "file" not in spec:
+            continue
+        try:
+            again = _file(flow_run, spec["file"])
+        except (UnsafeValue, FlowError):
+            continue      # that step would refuse it now: it is not the one
+        if str(again) == stored:
+            return again
+    try:
+        return _checked(stored)
+    except UnsafeValue as exc:
+        raise UnsafeValue(f"record_call stop: the recording restored from the failover checkpoint is no file "
+                          f"this flow's record_call steps make now, and as call data it is refused ({exc})") from None
+
+
 def run(flow_run, step):
     spec = step.spec["record_call"]
     if spec.get("stop"):
-        file = _file(flow_run, spec["file"]) if "file" in spec else flow_run.call_state.get("call_recording")
+        file = _file(flow_run, spec["file"]) if "file" in spec else _recording(flow_run)
         if file is None:
             raise FlowError("record_call stop: this call has started no recording (give file:)")
         done = yield Execute("stop_record_session", file)

@@ -9,7 +9,7 @@ same value (:mod:`flowengine.quoting.api`, :func:`flowengine.call.batching.colle
 
 from __future__ import annotations
 
-from ...quoting import join, literal
+from ...quoting import join, literal, stored_value
 from ..effects import Execute
 from .kind import Application, StepKind
 
@@ -24,7 +24,8 @@ def run(flow_run, step):
         for name, value in spec.get(app, {}).items():
             text = flow_run.expand(value)
             yield Execute(app, join([literal(f"{name}="), text]), variable=(name, text) if app == "set" else None)
-            flow_run.call_state.setdefault("channel_vars", {})[name] = text
+            # the run reads what FreeSWITCH stores: never an array the call spelled
+            flow_run.call_state.setdefault("channel_vars", {})[name] = stored_value(text)
     return "done"
 
 

@@ -1,16 +1,8 @@
 """speak: text to speech (mod_dptools ``speak``: ``engine|voice|text``).
 
-``speak: "Your balance is ${balance} dollars"`` or ``{text, engine, voice, terminators}``;
-the engine and voice come from the step, else the call's language (``languages:``), else
-the flow's ``tts:``; with none, the text alone is sent and FreeSWITCH takes the channel's
-``tts_engine`` / ``tts_voice``. The argument is built by
-:func:`flowengine.quoting.speak_arg`, so call data in the text never chooses either.
-
-FreeSWITCH reports nothing about the speech: ``Application-Response`` is ``_none_``
-whether it spoke (speak_flite) or the engine is not loaded and the caller heard nothing
-(speak_unknown_engine). A terminator digit (``playback_terminators``, as for playback;
-mod_dptools.c speak_function uses the same on_dtmf) shows in
-``playback_terminator_used``.
+The engine and voice come from the step, the call's language or the flow's ``tts:``; the
+argument is built by :func:`flowengine.quoting.speak_arg`. FreeSWITCH reports nothing about
+the speech (speak_flite, speak_unknown_engine): docs/freeswitch.md, "speak".
 """
 
 from __future__ import annotations

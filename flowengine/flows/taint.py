@@ -1,0 +1,157 @@
+"""Which ``${name}`` in a flow can hold call data: what ``--check`` judges before a step
+hands a value to an application that takes none (:mod:`flowengine.quoting.applications`).
+
+On a call every value carries where it came from (:mod:`flowengine.quoting.text`); a check
+has only the file, so it asks which names can hold anything but the author's own text.
+A name is the flow's literal text only when everything that gives it a value gives it the
+author's text:
+
+- the top-level ``vars:`` (kept as written and expanded when read, :mod:`.lookup`), each
+  ``${…}`` in the value naming such a variable plainly, or running an API the author wrote;
+- a ``vars:`` of a step whose value holds no ``${…}`` at all: a value expanded from other
+  names is restored after a failover as call data (:mod:`.checkpoint`, ``_constants``
+  takes back only values with no ``${…}``), so it is not counted as the author's;
+
+and no step kind's result (:attr:`~flowengine.flows.steps.kind.StepKind.sets`: digits, an
+HTTP ``save:``, ``execute_result`` …), no ``set:``/``export:`` (a channel variable, which
+FreeSWITCH reports back as the channel's), no ``params:`` (a calling flow's values) and no
+``channel_vars:`` gives it one. Everything else is call data: the caller profile, channel
+variables, names nothing gives. A name is matched exactly, as a flow variable shadows the
+channel's only when spelled the same (``${Who}`` reads the channel); a ``${name:0:3}`` or
+``${name[0]}`` of a literal is a slice, which the engine marks as the call's too
+(:mod:`.templates`). When unsure, it is call data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from .conditions import as_text
+
+# a ${name} as the engine looks it up (templates._TEMPLATE's grammar) and an API call
+_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?"
+                       r"|\[([^{}$\]]{0,32})\])?\}")
+_API = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*[ (]")
+#: ``${…}`` looked at in one value, at most (a flow file is at most 1 MiB anyway)
+MAX_REFERENCES = 1000
+#: why a name nothing in the flow sets can hold call data
+OUTSIDE = "the caller, the channel or FreeSWITCH gives it its value"
+
+
+class Reference(NamedTuple):
+    """One ``${…}`` in a value as written: where, the name (or the text, for a form the
+    engine does not read), and whether it names a variable plainly (no slice, no index)."""
+
+    start: int
+    end: int
+    name: str
+    plain: bool
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """``literal``: the names only ever set to the author's text; ``why``: for a name the
+    flow sets that is not one of them, what makes it call data."""
+
+    literal: frozenset[str]
+    why: dict[str, str] = field(default_factory=dict)
+
+    def reason(self, name: str) -> str:
+        return self.why.get(name, OUTSIDE)
+
+
+def references(text: str) -> list[Reference]:
+    """Every ``${…}`` in ``text`` except the author's API calls (whose own ``${…}`` are
+    listed in turn); a ``${`` the engine cannot read as a name counts as one."""
+    found: list[Reference] = []
+    at = text.find("${")
+    while at >= 0 and len(found) < MAX_REFERENCES:
+        match = _TEMPLATE.match(text, at)
+        if match:
+            found.append(Reference(at, match.end(), match.group(1), match.lastindex == 1))
+        elif not _API.match(text, at):
+            end = text.find("}", at)
+            end = len(text) if end < 0 else end + 1
+            found.append(Reference(at, end, text[at:min(end, at + 40)], False))
+        at = text.find("${", at + 2)
+    return found
+
+
+def call_data(text: str, judgement: Judgement) -> list[Reference]:
+    """The ``${…}`` of ``text`` that can hold call data."""
+    return [r for r in references(text) if not (r.plain and r.name in judgement.literal)]
+
+
+def _kind(spec: dict) -> str | None:
+    from .steps import KEYS
+    kinds = {KEYS[key] for key in spec if key in KEYS}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _judge(flow: dict) -> Judgement:
+    from .model import Step
+    from .steps import KINDS
+    top = flow.get("vars") or {}
+    why: dict[str, str] = {}
+    for name in flow.get("params") or {}:
+        why[name] = "it is a parameter: a calling flow gives its value"
+    for name in flow.get("channel_vars") or []:
+        why.setdefault(name, "it is listed under channel_vars: the dialplan gives its value")
+    from_steps: set[str] = set()
+    for step_name, spec in (flow.get("steps") or {}).items():
+        kind = _kind(spec) if isinstance(spec, dict) else None
+        if kind is None:
+            continue
+        if kind == "set":
+            for name, value in (spec.get("vars") or {}).items():
+                if "${" in as_text(value):
+                    why.setdefault(name, f"step '{step_name}' sets it from ${{…}}, which a failover restores "
+                                         "as call data")
+                else:
+                    from_steps.add(name)
+            for key in ("set", "export"):
+                for name in spec.get(key) or {}:
+                    why.setdefault(name, f"step '{step_name}' sets it on the channel, which reports it back "
+                                         "as the channel's")
+            continue
+        for name in KINDS[kind].variables(Step(step_name, kind, spec)):
+            why.setdefault(name, f"step '{step_name}' ({kind}) gives it what the call or FreeSWITCH answered")
+    literal = (set(top) | from_steps) - set(why)
+    # a top-level value naming call data is call data, and so is one naming that, …: each
+    # name is taken out once, and tells the values that read it (linear in the references)
+    readers: dict[str, list[str]] = {}
+    todo: list[tuple[str, Reference]] = []
+    for name in sorted(literal):
+        value = top.get(name)
+        if not isinstance(value, str):
+            continue
+        for ref in references(value):
+            if ref.plain and ref.name in literal:
+                readers.setdefault(ref.name, []).append(name)
+            else:
+                todo.append((name, ref))
+    while todo:
+        name, ref = todo.pop()
+        if name not in literal:
+            continue
+        literal.discard(name)
+        why[name] = f"its value in vars: reads ${{{ref.name}}}" if ref.plain else f"its value in vars: reads {ref.name!r}"
+        todo.extend((reader, Reference(0, 0, name, True)) for reader in readers.get(name, ()))
+    return Judgement(frozenset(literal), why)
+
+
+_last: tuple[dict, Judgement] | None = None
+
+
+def judge(flow: dict) -> Judgement:
+    """The judgement for a flow file as parsed (its top-level mapping); the last one is
+    kept, so each step's check of one file costs one walk of it."""
+    global _last
+    last = _last
+    if last is not None and last[0] is flow:
+        return last[1]
+    judgement = _judge(flow)
+    _last = (flow, judgement)
+    return judgement

@@ -1,0 +1,115 @@
+"""A value stored in a channel variable: it reads back as written, call data included.
+
+However a variable is set — the ``set`` application (mod_dptools.c, ``base_set``),
+``export``, ``api uuid_setvar`` (mod_commands.c), a dial string's ``{name=value}``
+(switch_event_create_brackets) — FreeSWITCH stores it with ``switch_channel_set_variable``,
+which goes through ``switch_event_add_header_string`` (src/switch_channel.c →
+src/switch_event.c, ``switch_event_base_add_header``). There a value that starts
+``ARRAY::`` is not a value but an array (``switch_event_add_array``): under 8 characters it
+stores nothing, else it is split at every ``|:``, and with one element the prefix is
+dropped. Checked on FreeSWITCH 1.10.12: ``ARRAY::hello`` set by a body ``set``, by a header
+``set`` and by ``uuid_setvar`` was stored as ``hello`` (argument_in_body). Nothing escapes
+it: the test is ``strncmp`` on the value as stored, after the set application's expansion.
+
+So, for the value the call helped to write (:func:`stored_value`):
+
+1. a control character from the call is a space (:func:`.text.without_controls`);
+2. where the value starts — its first character, and after the author's leading ``${…}``,
+   which may expand to nothing (:func:`.scan.start_after_expansions`) — an ``ARRAY::`` the
+   call helped to spell (up to an author's ``${…}``, whose value may complete it) has its last
+   character from the call written as a space: ``ARRAY::hello`` is stored as
+   ``ARRAY: hello``;
+3. where the author starts the value with ``ARRAY::`` (an array the author means) or with a
+   ``${…}`` (whose value may start so), each ``|:`` the call helped to write has the call's
+   characters of it written as spaces, so the call adds no element.
+
+Replaced, not refused, as the call's control characters are: the value is the caller's
+(a caller ID name, a webhook's answer), and refusing it would end the call.
+
+For the applications that store their argument (:data:`SETS_VARIABLE`) the variable's name
+— up to the ``=`` (``base_set`` takes a ``,`` when there is no ``=``) — must be the author's:
+a name from the call could set any variable (``api_hangup_hook`` runs an API at hangup).
+"""
+
+from __future__ import annotations
+
+from ..errors import UnsafeValue
+from .scan import author_expansions, start_after_expansions
+from .text import Text, join, part, spans, untrusted_mask, without_controls
+
+ARRAY_PREFIX = "ARRAY::"
+ARRAY_SEP = "|:"
+#: applications whose argument is ``name=value`` stored in a channel variable (mod_dptools.c:
+#: base_set for set, push and unshift; export_function and bridge_export_function)
+SETS_VARIABLE = frozenset({"set", "push", "unshift", "export", "bridge_export"})
+
+
+def stored_value(value: str) -> str:
+    """``value`` (a :class:`~.text.Text`, or a plain str: all call data) made to be stored
+    as it reads (see the module); ``value`` itself when nothing from the call needs it."""
+    value = without_controls(value)
+    text = str(value)
+    mask = untrusted_mask(value)
+    if not any(mask):
+        return value
+    expansions = author_expansions(text, mask)
+    starts = {0, start_after_expansions(text, expansions)}
+    opened = {start for start, _ in expansions}
+    blanks: set[int] = set()
+    for start in sorted(starts):
+        at = _prefix_from_call(text, mask, start, opened)
+        if at is not None:
+            blanks.add(at)
+    if any(_author_array_start(text, mask, start, opened) for start in starts):
+        at = text.find(ARRAY_SEP)
+        while at >= 0:
+            blanks.update(i for i in (at, at + 1) if mask[i] is not None)
+            at = text.find(ARRAY_SEP, at + 1)
+    if not blanks:
+        return value
+    return Text("".join(" " if i in blanks else c for i, c in enumerate(text)), spans(value))
+
+
+def _prefix_from_call(text: str, mask: list[str | None], start: int, opened: set[int]) -> int | None:
+    """Where ``ARRAY::`` (or its start, up to an author's ``${…}`` or the end: the value
+    may complete it) stands at ``start`` with characters from the call: the last of those."""
+    last = None
+    for k, want in enumerate(ARRAY_PREFIX):
+        i = start + k
+        if i in opened:
+            break                              # an author's ${…}: its value may go on with it
+        if i >= len(text) or text[i] != want:
+            return None
+        if mask[i] is not None:
+            last = i
+    return last
+
+
+def _author_array_start(text: str, mask: list[str | None], start: int, opened: set[int]) -> bool:
+    """Whether the author starts the value at ``start`` with ``ARRAY::`` or a ``${…}``."""
+    if start in opened:
+        return True
+    end = start + len(ARRAY_PREFIX)
+    return text.startswith(ARRAY_PREFIX, start) and not any(mask[start:end])
+
+
+def variable_arg(value: str, app: str, what: str) -> str:
+    """The argument of ``app`` (one of :data:`SETS_VARIABLE`): ``name=value`` with the name
+    the author's and the value made by :func:`stored_value`."""
+    text = str(value)
+    sep = text.find("=")
+    if sep < 0:
+        sep = text.find(",")
+    mask = untrusted_mask(value)
+    upto = len(text) if sep < 0 else sep + 1
+    source = next((m for m in mask[:upto] if m is not None), None)
+    if source is not None:
+        raise UnsafeValue(f"{what}: the value of {source} would stand in the name of the variable {app} "
+                          f"sets (up to its '='): the call would choose which variable: {text[:60]!r}")
+    if sep < 0:
+        return value
+    rest = part(value, sep + 1, len(text))
+    kept = stored_value(rest)
+    if kept is rest:
+        return value
+    return join([part(value, 0, sep + 1), kept])
