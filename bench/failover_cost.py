@@ -25,7 +25,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from flowengine.call.flow_call import FlowCall  # noqa: E402
 from flowengine.esl import Event, Parser  # noqa: E402
-from flowengine.flows import checkpoint, load_flows  # noqa: E402
+from flowengine.flows import load_flows  # noqa: E402
+from flowengine.runtime import checkpoint  # noqa: E402
 from flowengine.session import Timeouts  # noqa: E402
 from flowengine.testing.memory import converse  # noqa: E402
 from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402

@@ -10,40 +10,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
-from typing import Callable, NamedTuple
+from typing import Callable
 
-
-class Command(NamedTuple):
-    """A subcommand: ``module:function`` runs it with the rest of the arguments."""
-
-    target: str
-    summary: str
-
-
-#: every subcommand, in the order ``--help`` lists them; the only place to add one
-COMMANDS: dict[str, Command] = {
-    "test": Command("flowengine.testing.cli:test_command", "run the flow tests (*.test.yaml), --coverage"),
-    "simulate": Command("flowengine.testing.cli:simulate_command", "call a flow from the terminal"),
-    "graph": Command("flowengine.flows.graph_cli:graph_command", "draw a flow (dot, mermaid, svg)"),
-    "preflight": Command("flowengine.preflight.cli:preflight_command",
-                         "check the flows against a running FreeSWITCH (prompts, applications, say, TTS)"),
-}
-
-#: the name usage lines give the program: how it was started (``run.py``, ``python -m flowengine``)
-_PROG = ["run.py"]
-
-
-def program(command: str = "") -> str:
-    """The program's name as the user typed it, with ``command`` after it: for ``prog=``."""
-    return f"{_PROG[0]} {command}".strip()
-
-
-def commands_help() -> str:
-    """The subcommand list the server's ``--help`` ends with."""
-    width = max(map(len, COMMANDS))
-    lines = [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
-    return (f"commands (each has its own --help: {program('COMMAND')} --help):\n" + "\n".join(lines)
-            + f"\n\nwithout a command, {program()} serves calls with the options above")
+from .commandline import COMMANDS, set_program
 
 
 def resolve(name: str) -> Callable[[list[str]], int] | None:
@@ -60,7 +29,7 @@ def resolve(name: str) -> Callable[[list[str]], int] | None:
 
 def main(argv: list[str] | None = None, prog: str = "run.py") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    _PROG[0] = prog
+    set_program(prog)
     if argv and not argv[0].startswith("-"):
         name = argv[0]
         if name not in COMMANDS:

@@ -6,9 +6,10 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from flowengine.esl import Event, Parser
-from flowengine.flows import FlowRun, load_flows
+from flowengine.flows import load_flows
+from flowengine.runtime import FlowRun
 from flowengine.flows.effects import HttpRequest, HttpResult
-from flowengine.flows.interpreter import Execute, Exit
+from flowengine.runtime.interpreter import Execute, Exit
 from flowengine.flows.source import parse_source
 from flowengine.flows.validate import check
 

@@ -20,12 +20,18 @@ ask: did any expansion, API call, dial target or argument boundary involve the c
   argument (the header, else a ``text/plain`` body).
 - :func:`scoped_variables`, :func:`set_application`, :func:`speak_parts`: what
   switch_core_session_exec, base_set and speak_function make of an argument.
+- :func:`playback_file`: playback_function's ``@@`` sample offset.
+- :func:`transfer_application`, :func:`dialplans`, :func:`inline_applications`,
+  :func:`routed_applications`: transfer_function, switch_core_standard_on_routing and
+  inline_dialplan_hunt (mod_dptools.c).
+- :func:`variable_use`, :func:`hook_command`: the channel variables FreeSWITCH runs or
+  routes by (switch_types.h; switch_channel.c api_on / execute_on, api_hook …).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 Chars = list[tuple[str, str]]          # (character, origin)
 
@@ -376,7 +382,7 @@ def url_encode(value: str) -> str:
         if b == ord("%") and i + 2 < len(data) and chr(data[i + 1]) in UPPER_HEX and chr(data[i + 2]) in UPPER_HEX:
             out.append("%")
         elif b < 0x20 or b > 0x7E or chr(b) in URL_UNSAFE:
-            out.append("%%%02X" % b)
+            out.append(f"%{b:02X}")
         else:
             out.append(chr(b))
     return "".join(out)
@@ -598,3 +604,142 @@ def speak_parts(arg: str) -> tuple[str | None, str | None, str, list[str]]:
         params = stripped[1:stripped.index("}")].split(",")
         text = stripped[stripped.index("}") + 1:]
     return engine, voice, text, params
+
+
+# -- playback, transfer and the dialplans it names ------------------------------------------
+def playback_file(arg: str) -> tuple[str, int]:
+    """mod_dptools.c playback_function: the file is cut at the first ``@`` when another
+    ``@`` follows it, and what follows is the sample to start at (atoi); (file, samples)."""
+    at = arg.find("@")
+    if at < 0 or arg[at + 1:at + 2] != "@":
+        return arg, 0
+    digits = ""
+    for c in arg[at + 2:].lstrip(" \t\n\v\f\r"):
+        if c.isdigit() and c.isascii() or (not digits and c in "+-"):
+            digits += c
+        else:
+            break
+    return arg[:at], int(digits) if digits.strip("+-") else 0
+
+
+@dataclass
+class Transfer:
+    leg: str                    # "self", "-bleg" or "-both"
+    flag_word: Chars            # argv[0] as compared with -bleg / -both
+    extension: Chars
+    dialplan: Chars | None
+    context: Chars | None
+
+
+def transfer_application(cs: Chars) -> Transfer:
+    """mod_dptools.c transfer_function on its expanded argument: switch_separate_string(data,
+    ' ', argv, 4) (cleaned up: quotes dropped), ``-bleg`` / ``-both`` (strcasecmp) in argv[0]
+    shift the rest; switch_ivr_session_transfer(extension, dialplan, context)."""
+    argv = separate_blank(cs, 4)
+    first = argv[0] if argv else []
+    leg = text_of(first).lower() if text_of(first).lower() in ("-bleg", "-both") else "self"
+    rest = argv[1:] if leg != "self" else argv
+    rest = rest + [None] * (3 - len(rest))        # type: ignore[list-item]
+    return Transfer(leg, first, rest[0] or [], rest[1], rest[2])
+
+
+def dialplans(cs: Chars) -> list[tuple[Chars, Chars | None]]:
+    """switch_core_standard_on_routing (src/switch_core_state_machine.c): the dialplan string
+    split on ``,`` (switch_separate_string), each ``name[:arg]`` (the first ``:``)."""
+    found = []
+    for part in separate(cs, ","):
+        text = text_of(part)
+        if ":" in text:
+            k = text.index(":")
+            found.append((part[:k], part[k + 1:]))
+        else:
+            found.append((part, None))
+    return found
+
+
+def inline_applications(target: Chars) -> list[tuple[Chars, Chars | None]]:
+    """mod_dptools.c inline_dialplan_hunt: ``m:X:`` makes X the separator (else ``,``), the
+    rest split with switch_separate_string (so ``^^Y`` and quotes apply too), each
+    ``app[:data]`` at its first ``:``, leading blanks of the name skipped."""
+    s = text_of(target)
+    delim = ","
+    if len(s) > 3 and s[0] == "m" and s[1] == ":" and s[3] == ":":
+        delim, target = s[2], target[4:]
+    apps = []
+    for part in separate(target, delim):
+        text = text_of(part)
+        k = text.find(":")
+        app, data = (part, None) if k < 0 else (part[:k], part[k + 1:])
+        while app and app[0][0] == " ":
+            app = app[1:]
+        apps.append((app, data))
+    return apps
+
+
+def routed_applications(transfer: Transfer) -> list[tuple[Chars, Chars | None]] | None:
+    """What a transfer runs when one of its dialplans is ``inline`` (the inline dialplan's
+    arg, else the extension, as applications); None when no dialplan is ``inline``. The
+    dialplan is the transfer's, else XML (switch_ivr_session_transfer)."""
+    for name, arg in dialplans(transfer.dialplan or chars("XML", "fs")):
+        if text_of(name).strip().lower() == "inline":
+            return inline_applications(arg if arg else transfer.extension)
+    return None
+
+
+# -- channel variables FreeSWITCH runs (src/include/switch_types.h, SWITCH_*_VARIABLE) --------
+#: variables whose value FreeSWITCH runs as an API: api_hook (switch_core_state_machine.c:
+#: "cmd::arg" or "cmd arg", the arg expanded again), switch_ivr_bridge.c, switch_ivr_async.c
+API_VARIABLES = ("api_hangup_hook", "api_reporting_hook", "api_after_bridge", "api_before_bridge",
+                 "record_post_process_exec_api")
+#: variables whose value is an application (and its argument) FreeSWITCH runs
+APP_VARIABLES = ("exec_after_bridge_app", "exec_after_bridge_arg", "bridge_pre_execute_app",
+                 "bridge_pre_execute_data", "bridge_pre_execute_aleg_app", "bridge_pre_execute_aleg_data",
+                 "bridge_pre_execute_bleg_app", "bridge_pre_execute_bleg_data", "group_confirm_file",
+                 "group_confirm_key")
+#: switch_channel_api_on / switch_channel_execute_on (switch_channel.c): every variable whose
+#: name starts so (strncasecmp), each array element too
+API_PREFIXES = ("api_on_",)
+APP_PREFIXES = ("execute_on_", "record_post_process_exec_app")
+#: variables FreeSWITCH routes the call by: switch_ivr_bridge.c (transfer_after_bridge,
+#: ext:dialplan:context), switch_channel_handle_cause (transfer_on_fail), switch_ivr.c
+#: switch_ivr_session_transfer (force_transfer_dialplan / force_transfer_context)
+ROUTE_VARIABLES = ("transfer_after_bridge", "transfer_after_early_bridge", "transfer_on_fail",
+                   "force_transfer_dialplan", "force_transfer_context")
+#: whether the api_hangup_hook gets the session (switch_core_session_hangup_state)
+HOOK_FLAGS = ("session_in_hangup_hook",)
+
+
+def variable_use(name: str) -> str | None:
+    """What FreeSWITCH does with the value of channel variable ``name`` (matched without
+    case, as switch_event_get_header and strncasecmp do): "api", "app", "route", "flag";
+    None when it only stores it."""
+    key = name.lower()
+    if key in API_VARIABLES or key.startswith(API_PREFIXES):
+        return "api"
+    if key in APP_VARIABLES or key.startswith(APP_PREFIXES):
+        return "app"
+    if key in ROUTE_VARIABLES:
+        return "route"
+    if key in HOOK_FLAGS:
+        return "flag"
+    return None
+
+
+def hook_command(name: str, value: str) -> tuple[str, str | None]:
+    """(command, argument) FreeSWITCH runs for the value of a variable it runs:
+    api_hook splits at ``::`` else the first space; do_api_on at the first space;
+    do_execute_on at the first space or a ``:`` not followed by ``:``."""
+    key = name.lower()
+    if key in ("api_hangup_hook", "api_reporting_hook"):
+        at = value.find(":")
+        if at >= 0 and value[at + 1:at + 2] == ":":
+            return value[:at], value[at + 2:]
+    if variable_use(name) == "api":
+        cmd, sep, arg = value.partition(" ")
+        return cmd, arg if sep else None
+    for i, c in enumerate(value):
+        if c == " " or (c == ":" and value[i + 1:i + 2] != ":"):
+            return value[:i], value[i + 1:]
+        if c == ":":
+            break
+    return value, None

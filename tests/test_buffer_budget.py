@@ -235,3 +235,84 @@ def test_a_session_in_its_own_greenlet_ended_to_make_room_wakes_from_its_wait():
         server._server.close()
         for session in list(server.sessions):
             session.close()
+
+
+# -- connections that have not answered connect: a pool of their own ----------------------------
+
+def preconnect_holder(server: CallServer, size: int) -> socket.socket:
+    """A connection that starts its answer to ``connect`` and never ends it: the server
+    holds ``size`` bytes for it."""
+    peer = socket.create_connection(server.address)
+    assert peer.recv(100) == b"connect\n\n"
+    peer.sendall(b"X-Pad: " + b"a" * (size - 7))
+    wait_until(lambda: (call := server_side(server, peer)) is None or call.call.proto.parser.buffered == size,
+               what=f"the server holding {size} bytes for a connection that has not answered connect")
+    return peer
+
+
+def connect_in_two_reads(server: CallServer, first: int) -> list[str]:
+    """A scripted call whose connect reply (3,763 bytes) comes in two reads, as over a real
+    network: the server holds its ``first`` bytes until the rest comes."""
+    from flowengine.replay.command_reader import CommandReader
+    from flowengine.testing.scripted import ScriptedFreeSwitch
+    fs = ScriptedFreeSwitch(destination="1000")
+    sock = socket.create_connection(server.address)
+    reader, commands = CommandReader(), []
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            commands += reader.feed(data)
+            for _, chunk in fs.receive(data):
+                if first:
+                    sock.sendall(chunk[:first])
+                    wait_until(lambda: (call := server_side(server, sock)) is None
+                               or call.call.proto.parser.buffered == first, what="the first part being held")
+                    chunk, first = chunk[first:], 0
+                sock.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+    return [c.describe().split(" ", 1)[0] for c in commands if c.word == "sendmsg"]
+
+
+def test_connections_that_never_answer_connect_end_no_call(server, caplog):
+    """A call holds all but 1,000 bytes of the budget; twenty connections that answer
+    ``connect`` with 60 KiB and no end would, in the one budget, have ended it (it held
+    the most). In their own pool (an eighth of the budget) they end only each other, the
+    oldest first, and the call holds what it held."""
+    caplog.set_level(logging.INFO, logger="flowengine.server")
+    call = pose_as_call(server)
+    hold(server, call, LIMIT - 1000)
+    idle = [preconnect_holder(server, 60 * 1024) for _ in range(20)]
+    assert not ended(call) and server.budget.used == LIMIT - 1000
+    pool = server.budget.preconnect
+    assert pool.limit == LIMIT // 8 and pool.used <= pool.limit and pool.evicted >= 3
+    assert ended(idle[0]) and not ended(idle[-1])                 # the oldest went first
+    for peer in [call] + idle:
+        peer.close()
+
+
+def test_many_small_idle_connections_do_not_end_a_call_whose_connect_reply_comes_in_two_reads(caplog):
+    """Scaled down from 64 MiB: 79 connections from one address each hold 3,300 bytes of a
+    connect reply that never ends (all but 1,444 bytes of a 256 KiB budget). A real call
+    whose reply came in two reads, 3,500 bytes first, held the most and was ended at its
+    first read; now those idle connections give way, the oldest first, and the call runs."""
+    caplog.set_level(logging.INFO, logger="flowengine.server")
+    server = CallServer(("127.0.0.1", 0), flows=lambda: E2E, timeouts=TIMEOUTS, buffered_bytes=256 * 1024)
+    server.start()
+    idle = []
+    try:
+        for _ in range(79):
+            idle.append(preconnect_holder(server, 3300))
+        assert connect_in_two_reads(server, 3500) == ["answer", "playback", "hangup"]
+        assert any("outcome=ok" in r.getMessage() for r in caplog.records)
+        assert server.budget.evicted == 0 and ended(idle[0])
+    finally:
+        for peer in idle:
+            peer.close()
+        server._server.close()
+        for call in list(server.calls):
+            call.close()

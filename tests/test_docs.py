@@ -77,7 +77,7 @@ def test_the_committed_step_pages_are_the_ones_the_kinds_make():
     for relative, text in step_docs.pages(ROOT).items():
         path = ROOT / relative
         assert path.is_file() and path.read_text(encoding="utf-8") == text, \
-            f"{relative} is out of date: run python3 -m flowengine.flows.schema"
+            f"{relative} is out of date: run python3 -m flowengine.flows.generate"
     generated = {p.name for p in (DOCS / "steps").glob("*.md")}
     assert generated == {"index.md"} | {f"{k}.md" for k in KINDS}, "a page under docs/steps/ for no kind"
 

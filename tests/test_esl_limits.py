@@ -181,3 +181,34 @@ def test_the_default_limits():
     limits = Limits()
     assert (limits.max_header_bytes, limits.max_body_bytes, limits.max_preconnect_bytes, limits.max_headers) == (
         1 << 20, 16 << 20, 64 << 10, 8192)
+
+
+# -- connections that have not answered connect: the budget's pool of their own ---------------
+
+def test_before_the_connect_reply_a_connection_charges_the_preconnect_pool_and_then_the_budget():
+    """Charged to the pool until the reply is in, and moved to the budget then, in the same
+    read: a call never sits in the pool where the oldest holder gives way."""
+    from flowengine.esl import BufferBudget
+    budget = BufferBudget(1 << 20, preconnect=1 << 16)
+    proto = OutboundProtocol(budget=budget)
+    proto.connect()
+    proto.receive(CONNECT_REPLY[:1000])
+    assert budget.preconnect.used == 1000 and budget.used == 0
+    proto.receive(CONNECT_REPLY[1000:] + partial_event(500, declared=1000))
+    assert proto.channel is not None and budget.preconnect.used == 0
+    assert budget.used == proto.parser.buffered > 500
+
+
+def test_the_preconnect_pool_makes_room_by_ending_the_oldest_holder_whatever_its_size():
+    from flowengine.esl import BufferBudget
+    pool = BufferBudget(10_000, oldest_first=True)
+    parsers = [Parser(budget=pool) for _ in range(4)]
+    told: list[list] = [[] for _ in parsers]
+    for parser, heard in zip(parsers, told):
+        parser.on_evicted = heard.append
+    for parser, size in zip(parsers[:3], (1000, 4000, 4000)):
+        parser.feed(b"X-Pad: " + b"a" * (size - 7))
+    parsers[3].feed(b"X-Pad: " + b"a" * (2500 - 7))    # 11,500: the oldest two go, not the largest
+    assert [bool(heard) for heard in told] == [True, True, False, False]
+    assert "held 1000 bytes of its answer the longest" in str(told[0][0])
+    assert pool.used == 6500 == parsers[2].buffered + parsers[3].buffered

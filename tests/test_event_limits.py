@@ -19,6 +19,7 @@ from pathlib import Path
 import gevent
 import pytest
 from gevent import socket
+from hypothesis import given, settings, strategies as st
 
 from flowengine.errors import ProtocolError
 from flowengine.esl import Limits, Parser
@@ -27,6 +28,8 @@ from flowengine.flows import load_flows
 from flowengine.server import CallServer
 from flowengine.session import Timeouts
 from flowengine.testing.scripted import ScriptedFreeSwitch
+
+from . import freeswitch_model as model
 
 FLOWS_DIR = Path(__file__).parent / "flows" / "limits"
 FLOWS = load_flows(FLOWS_DIR)
@@ -45,8 +48,8 @@ def inflate(frames: bytes, size: int = 16 * MiB) -> bytes:
 class ParseBomb(ScriptedFreeSwitch):
     """A FreeSWITCH whose completion of ``answer`` is the 16 MiB event."""
 
-    def _app_answer(self, arg: str, key: str) -> bytes:
-        return inflate(self.events("answer", arg, key))
+    def play(self, app: str, arg: str, key: str) -> bytes:
+        return inflate(self.events("answer", arg, key)) if app == "answer" else super().play(app, arg, key)
 
 
 def talk(sock, fs: ScriptedFreeSwitch) -> list[str]:
@@ -192,3 +195,118 @@ def test_a_header_block_of_more_lines_is_refused_before_it_is_split():
         Parser().feed(b"Event-Name: CHANNEL_DATA\n" + b"a: b\n" * 200_000 + b"\n")
     with pytest.raises(ProtocolError, match="over the limit of 8192"):
         Parser().feed(b"Content-Type: api/response\n" + b"a: b\n" * 200_000 + b"\n")
+
+
+# -- a header the engine reads from every event, and an event a call keeps -------------------
+
+def padded(frames: bytes, line: bytes) -> bytes:
+    """The last frame of ``frames`` (a CHANNEL_EXECUTE_COMPLETE) with ``line`` added to its
+    header block."""
+    at = frames.rindex(b"Content-Length: ", 0, frames.rindex(b"Event-Name: CHANNEL_EXECUTE_COMPLETE"))
+    inner = frames[frames.index(b"\n\n", at) + 2:]
+    inner = inner[:-1] + line + b"\n\n"
+    return frames[:at] + b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+
+
+class PercentName(ScriptedFreeSwitch):
+    """A FreeSWITCH that, before it answers, sends an event of 16 MiB whose name is ``%20``
+    over and over: every event's name is read, and each escape took a Python step."""
+
+    def play(self, app: str, arg: str, key: str) -> bytes:
+        if app != "answer":
+            return super().play(app, arg, key)
+        body = b"Event-Name: " + b"%20" * ((16 * MiB - 64) // 3) + b"\n\n"
+        return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(body) + body + \
+            super().play(app, arg, key)
+
+
+class BigCompletion(ScriptedFreeSwitch):
+    """A FreeSWITCH whose completion of ``answer`` carries a 2 MiB channel variable: the
+    call would keep it (the flow reads its variables until the next completion, and it
+    stands for the channel) for as long as the call lasts."""
+
+    def play(self, app: str, arg: str, key: str) -> bytes:
+        frames = super().play(app, arg, key)
+        return padded(frames, b"variable_pad: " + b"a" * (2 * MiB)) if app == "answer" else frames
+
+
+@pytest.mark.parametrize("peer, why", [
+    (PercentName, "the Event-Name header of an event holds 16777152 bytes, over the limit of 256"),
+    (BigCompletion, "over the 1048576-byte limit for an event a call keeps (Limits.max_kept_event_bytes)"),
+], ids=["percent-name", "2-MiB-completion"])
+def test_an_event_the_engine_would_decode_or_keep_whole_ends_its_call_and_no_other(peer, why, caplog):
+    """Over loopback, beside an honest call: the bad peer's call ends on a ProtocolError
+    naming the limit, before its flow goes on (record); the honest one runs to its end."""
+    caplog.set_level(logging.INFO, logger="flowengine.server")
+    server = CallServer(("127.0.0.1", 0), flows=lambda: FLOWS, timeouts=Timeouts(connect=60, reply=60, execute=60))
+    server.start()
+    try:
+        bad, honest = peer(destination="2000"), ScriptedFreeSwitch(destination="2000")
+        calls = [gevent.spawn(talk, socket.create_connection(server.address), fs) for fs in (bad, honest)]
+        gevent.joinall(calls, timeout=60)
+        assert [c.value for c in calls] == [["answer"], ["answer", "record"]]
+        refused = [r.getMessage() for r in caplog.records if "malformed input" in r.getMessage()]
+        assert len(refused) == 1 and why in refused[0] and bad.uuid in refused[0], refused
+        assert any("outcome=ok" in r.getMessage() and honest.uuid in r.getMessage() for r in caplog.records)
+    finally:
+        server._server.close()
+        for call in list(server.calls):
+            call.close()
+
+
+def test_the_short_headers_are_refused_past_their_limit_in_every_format_and_read_up_to_it():
+    from flowengine.esl.event import MAX_SHORT_VALUE, Event
+    uuid = "%20" * 100                                  # 300 bytes as written
+    event = Event.from_plain(plain_event([("Event-Name", "DTMF"), ("Unique-ID", "x")]).split(b"\n\n", 1)[1][:-1]
+                             + b"\nUnique-ID: " + uuid.encode() + b"\nDTMF-Duration: " + b"1" * 5000 + b"\n")
+    assert event.name == "DTMF" and event.unique_id == "x"        # the first one: short
+    assert event.get_short("DTMF-Duration") is None               # a number that long is none
+    pairs = [("Event-Name", "DTMF"), ("Unique-ID", "a" * (MAX_SHORT_VALUE + 1))]
+    with pytest.raises(ProtocolError, match="Unique-ID header of an event holds 257 bytes"):
+        Event("json", pairs=pairs).unique_id
+    (long_name,) = Parser().feed(plain_event([("Event-Name", "A" * (MAX_SHORT_VALUE + 1))]))
+    with pytest.raises(ProtocolError, match="Event-Name header"):
+        long_name.name
+    (at_limit,) = Parser().feed(plain_event([("Event-Name", "A" * MAX_SHORT_VALUE)]))
+    assert at_limit.name == "A" * MAX_SHORT_VALUE and repr(long_name) == "<Event (too long) plain>"
+
+
+# -- url-decoding: the same reading, with no step per escape ----------------------------------
+
+@settings(max_examples=500, deadline=None)
+@given(wire=st.text(alphabet="%%%%0123456789ABCDEFabcdef25= :\r\n\x00\x7f\u00e9\u20ac", max_size=40),
+       chunk=st.integers(1, 9))
+def test_url_decoding_reads_as_the_model_does_wherever_the_value_is_cut_into_chunks(wire, chunk):
+    """The decoder works a MiB at a time; cut into chunks of a few bytes, every escape
+    that straddles a cut, and the copied ``%25`` before two hex digits, read as the
+    model of switch_url_encode reads them."""
+    from flowengine.esl import urlcode
+    whole = urlcode._CHUNK
+    urlcode._CHUNK = chunk
+    try:
+        assert urlcode.decode(wire) == model.url_decode_strict(wire)
+    finally:
+        urlcode._CHUNK = whole
+
+
+def test_url_decoding_takes_no_python_step_per_escape():
+    """16 MiB of ``%20`` took 2.6 s of the loop, a Python callback per escape. Counted
+    here as Python calls (not as time, which the machine's load would blur): a million
+    escapes, a few dozen calls."""
+    import sys
+
+    from flowengine.esl.urlcode import decode_bytes
+    calls = 0
+
+    def count(frame, event, arg) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    raw = b"%20%41%25%2541" * (1 << 18)             # decoded, kept, decoded, kept (copied)
+    sys.setprofile(count)
+    try:
+        text = decode_bytes(raw)
+    finally:
+        sys.setprofile(None)
+    assert text == " %41%%2541" * (1 << 18)
+    assert calls < 100, calls

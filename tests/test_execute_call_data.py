@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from flowengine.call.flow_call import FlowCall
 from flowengine.errors import UnsafeValue
-from flowengine.flows import FlowRun, load_flows
+from flowengine.flows import load_flows
+from flowengine.runtime import FlowRun
 from flowengine.flows.flowset import FlowSet
-from flowengine.flows.hosts import HostApplications
-from flowengine.flows.interpreter import _encoded
+from flowengine.preflight.hosts import Hosts as HostApplications
+from flowengine.runtime.interpreter import _encoded
 from flowengine.flows.model import Flow, Step
 from flowengine.flows.source import parse_source
 from flowengine.flows.steps import KEYS, KINDS

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 
-from flowengine.flows import checkpoint
+from flowengine.runtime import checkpoint
 from flowengine.replay.command_reader import CommandReader
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
@@ -348,7 +348,7 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 from flowengine.flows import load_flows  # noqa: E402
-from flowengine.flows.interpreter import FlowRun  # noqa: E402
+from flowengine.runtime.interpreter import FlowRun  # noqa: E402
 from flowengine.quoting.opaque import opaque, unopaque  # noqa: E402
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from flowengine.call import UNREAD_EVENTS, Timeouts
-from flowengine.call.flow_call import CLOSED, DRAIN, FLOW, HANGUP, RELEASE, UNROUTED_CAUSE, FlowCall
+from flowengine.call.connection import CLOSED, DRAIN, FLOW, HANGUP, RELEASE
+from flowengine.call.flow_call import UNROUTED_CAUSE, FlowCall
 from flowengine.errors import CommandTimeout, ProtocolError
 from flowengine.esl import Event, Parser, commands
 from flowengine.flows import load_flows

@@ -4,6 +4,7 @@ and nothing a garbage collection would have to free (10,000 calls share one proc
 from __future__ import annotations
 
 import gc
+import sys
 
 import pytest
 
@@ -97,3 +98,32 @@ steps:
         assert [o for o in gc.get_objects() if isinstance(o, FlowCall)] == []
     finally:
         gc.enable()
+
+
+def test_a_flow_call_is_small_and_holds_an_http_wait_or_a_checkpointer_only_when_it_needs_one():
+    """10,000 calls held at once: each slot of a call is 8 bytes times 10,000, and what
+    only some calls use (an HTTP request, failover) is an object made when they do."""
+    from flowengine.call.failover import Checkpointer
+    from flowengine.call.http_wait import PendingRequest
+    from flowengine.replay.fake import ReplayFreeSwitch
+
+    def alive(kind):
+        return sum(1 for o in gc.get_objects() if isinstance(o, kind))
+
+    before = alive(PendingRequest), alive(Checkpointer)
+    call = flow_call()
+    assert sys.getsizeof(call) <= 216    # header and GC link (32 bytes), at most 23 slots
+    converse(call, ReplayFreeSwitch(load("answer_playback_hangup")))
+    assert call.closed and (alive(PendingRequest), alive(Checkpointer)) == before
+    kept = flow_call(failover=True)
+    assert alive(Checkpointer) == before[1] + 1 and kept.closed is False
+
+
+def test_calls_from_one_host_share_its_core_uuid():
+    """Each call keeps its host's Core-UUID to ask what the host has: one string for all."""
+    from flowengine.replay.fake import ReplayFreeSwitch
+
+    first, second = flow_call(), flow_call()
+    converse(first, ReplayFreeSwitch(load("answer_playback_hangup")))
+    converse(second, ReplayFreeSwitch(load("answer_playback_hangup")))
+    assert first.core and first.core == second.core and first.core is second.core

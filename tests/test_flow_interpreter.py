@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flowengine.flows import load_flows
-from flowengine.flows.interpreter import Execute, Exit, FlowRun
+from flowengine.runtime.interpreter import Execute, Exit, FlowRun
 
 from .flowkit import (CHANNEL, SUNDAY, Gone, complete, flow_from, pagd, play,
                       recorded, script)
@@ -241,7 +241,7 @@ start: t
 steps:
   t: {transfer: {extension: "1000", dialplan: XML, context: default}}
 """)
-    from flowengine.flows import FlowRun
+    from flowengine.runtime import FlowRun
     run = FlowRun(flow, channel=CHANNEL)
     assert run.start() == Execute("transfer", "1000 XML default")
     assert run.resume(complete("transfer")) == Exit("transfer")
@@ -350,3 +350,21 @@ steps:
     assert command.app == "hangup" and command.arg == "NORMAL_TEMPORARY_FAILURE"   # stopped as a loop
     assert run.transitions > 5000
     assert len(run.visited) == len(run.outcomes) == len(run.entered) == len(run.taken) == 0
+
+
+def test_a_return_step_in_a_flow_routed_to_directly_ends_the_call():
+    """A flow that other flows call may also serve a number: its `return` has no caller
+    then, and the call ends there as at a flow's last step (it was an IndexError that ended
+    the call as an internal error, also reachable with a forged failover checkpoint)."""
+    flow = flow_from("""
+name: callee
+numbers: ["4000"]
+start: hello
+steps:
+  hello: {playback: ivr/hello.wav, next: done}
+  done: {return: finished}
+""")
+    run = play(flow, lambda c: complete(c.app, c.arg))
+    assert run.executed[-1] == ("hangup", "NORMAL_CLEARING")
+    assert run.result == "ended"
+    assert run.outcomes[-1] == ("done", "return:finished")

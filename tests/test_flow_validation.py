@@ -195,7 +195,7 @@ def test_call_parameter_types_and_the_default_flow(tmp_path):
 
 
 def test_every_duration_takes_the_same_forms_record_included():
-    from flowengine.flows import FlowRun
+    from flowengine.runtime import FlowRun
     from flowengine.flows.validate import check
     from flowengine.flows.source import parse_source
     text = ("name: x\nstart: a\nsteps:\n  a: {record: {file: m.wav, max_seconds: 2m, silence_seconds: 1.5s}, "
@@ -239,7 +239,7 @@ def test_a_timezone_is_required_and_a_bad_one_is_said_once():
 
 def test_a_flow_timezone_is_what_calendars_and_inline_times_follow():
     from datetime import datetime, timezone
-    from flowengine.flows import FlowRun
+    from flowengine.runtime import FlowRun
     from flowengine.flows.validate import check
     from flowengine.flows.source import parse_source
     text = ("name: x\nstart: a\ntimezone: Europe/Madrid\nsteps:\n"

@@ -4,7 +4,7 @@ templates, and which copy of the channel data answers them."""
 from __future__ import annotations
 
 from flowengine.esl import Event
-from flowengine.flows import FlowRun
+from flowengine.runtime import FlowRun
 
 from .flowkit import CHANNEL, complete, flow_from, play, recorded, script
 

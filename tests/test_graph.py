@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flowengine.flows.graph import edges, reachable, to_dot, to_mermaid
+from flowengine.flows.graph import edges, to_dot, to_mermaid
+from flowengine.flows.routes import reachable, targets
 from flowengine.flows.source import load_source
 from flowengine.flows.validate import check
 
@@ -44,7 +45,7 @@ def test_dot_and_mermaid_hold_every_step_and_transition(path):
         assert f'{a} -> {b} [label={quoted(edge.label)}]' in dot
         assert f"{a} -->|" in mermaid
     # what the interpreter can follow is what the drawing shows
-    declared = {(step.name, target) for step in flow.steps.values() for _, target in step.targets()}
+    declared = {(step.name, target) for step in flow.steps.values() for _, target in targets(step)}
     assert {(e.source, e.target) for e in edges(flow)} == declared
 
 
@@ -66,7 +67,7 @@ steps:
   b: {hangup: NORMAL_CLEARING}
   orphan: {playback: x.wav, next: b}
 """)
-    assert reachable(flow) == {"a", "b"}
+    assert reachable(flow.steps, flow.start, flow.on_error) == {"a", "b"}
     dot = to_dot(flow)
     assert re.search(r"^  s_orphan \[.*xlabel=\"unreachable\"", dot, re.M)
     assert not re.search(r"^  s_a \[.*unreachable", dot, re.M)

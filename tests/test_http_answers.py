@@ -17,9 +17,9 @@ from gevent import socket
 
 from flowengine.call.flow_call import FlowCall
 from flowengine.flows import load_flows
-from flowengine.http import HttpClient, Limits, frames
+from flowengine.http import HttpClient, HttpLimits, frames
 from flowengine.server.evented import EventedCall
-from flowengine.server.http_worker import HttpWorker
+from flowengine.http.supervisor import HttpWorker
 from flowengine.session import Timeouts
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
@@ -109,7 +109,7 @@ def web():
 
 @pytest.fixture
 def worker():
-    performer = HttpWorker(Limits())
+    performer = HttpWorker(HttpLimits())
     performer.start(gevent.get_hub().loop)
     yield performer
     performer.close()

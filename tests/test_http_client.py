@@ -11,7 +11,7 @@ import gevent
 import pytest
 
 from flowengine.flows.effects import HttpFailure, HttpRequest
-from flowengine.http import Breaker, HttpClient, Limits
+from flowengine.http import Breaker, HttpClient, HttpLimits
 from flowengine.http.breaker import Circuit
 from flowengine.server.metrics import Metrics
 
@@ -105,7 +105,7 @@ def test_a_10_mb_response_is_refused_at_the_cap(chunked):
         return 200, [] if chunked else [("Content-Length", str(len(big)))], big
     server, _ = serve(handler)
     try:
-        result = HttpClient(Limits(max_body=1024 * 1024)).perform(
+        result = HttpClient(HttpLimits(max_body=1024 * 1024)).perform(
             request(f"http://127.0.0.1:{server.server_port}/", timeout=5))
     finally:
         server.stop()
@@ -128,7 +128,7 @@ def test_idempotent_requests_are_retried_within_the_timeout():
 
 def test_requests_in_flight_are_capped_per_host():
     server, _ = serve(slow(0.3))
-    client = HttpClient(Limits(per_host=2, total=10))
+    client = HttpClient(HttpLimits(per_host=2, total=10))
     url = f"http://127.0.0.1:{server.server_port}/"
     try:
         jobs = [gevent.spawn(client.perform, request(url)) for _ in range(3)]

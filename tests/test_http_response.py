@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from flowengine.http.response import Unreadable, saved
+from flowengine.flows.steps.http_answer import Unreadable, saved
 
 
 def nested(levels: int, inner: object = "x") -> object:
@@ -47,7 +47,7 @@ def _walk(node):
 def test_a_lone_surrogate_in_a_json_answer_is_saved_as_the_replacement_character():
     """``"\\ud800"`` is valid JSON for a character UTF-8 cannot carry: kept, every command
     built from the value would fail to encode and end the call."""
-    from flowengine.http.response import saved
+    from flowengine.flows.steps.http_answer import saved
     out = saved(b'{"value": "a\\ud800b"}', {"v": "value"}, "the answer")
     assert out["v"] == "a\ufffdb"
     out["v"].encode("utf-8")
@@ -55,7 +55,7 @@ def test_a_lone_surrogate_in_a_json_answer_is_saved_as_the_replacement_character
 
 def test_an_answer_is_read_as_the_step_needs_it_and_no_more():
     from flowengine.flows.effects import HttpFailure, HttpRequest, HttpResult
-    from flowengine.http.response import ReadResult, SavingRequest, read_answer
+    from flowengine.flows.steps.http_answer import ReadResult, SavingRequest, read_answer
     asking = SavingRequest("GET", "http://crm.example/", save=(("tier", "tier"), ("n", "n")))
     body = json.dumps({"tier": "vip", "n": 1.5, "pad": "x" * 40000}).encode()
     read = read_answer(asking, HttpResult(200, body, "application/json"))

@@ -199,7 +199,7 @@ def test_a_host_without_mod_callcenter_is_never_sent_callcenter():
 
     from flowengine.call.flow_call import FlowCall
     from flowengine.flows import load_flows
-    from flowengine.flows.hosts import HostApplications
+    from flowengine.preflight.hosts import Hosts as HostApplications
     from flowengine.session import Timeouts
     from flowengine.testing.memory import converse
     from flowengine.testing.scripted import ScriptedFreeSwitch

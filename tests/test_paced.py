@@ -1,4 +1,4 @@
-"""Answers handed out a few per turn of the event loop (flowengine.server.paced), on gevent's
+"""Answers handed out a few per turn of the event loop (flowengine.http.paced), on gevent's
 real loop with a real socket that is readable all along."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import socket
 
 import gevent
 
-from flowengine.server.paced import Paced
+from flowengine.http.paced import Paced
 
 
 def test_a_wave_is_handed_out_a_few_per_turn_with_other_sockets_served_in_between():

@@ -166,6 +166,55 @@ def test_relative_prompts_need_a_sound_prefix_and_questions_are_capped():
     assert len(taken) == MAX_QUERIES and plan.over_cap == 10 and plan.done
 
 
+# -- what is kept of an answer: whoever may connect gives it -------------------------------
+MiB = 1024 * 1024
+APPLICATIONS_HEAD = "name,description,syntax,ikey\n"
+
+
+def test_an_answer_past_its_cap_settles_nothing_and_no_byte_of_it_is_kept():
+    """A peer posing as FreeSWITCH answered every file_exists with 16 MiB (kept whole, per
+    Core-UUID: 2 peers x 4 of them took 42 -> 219 MB) and show application with 900,000
+    names (a frozenset of them, 0.77 s to build). Now each is read no further than its
+    cap: the needs it would settle are not checkable, no problem, nothing refused."""
+    import tracemalloc
+    names = APPLICATIONS_HEAD + "".join(f"a{i:07d},,,mod_x\n" for i in range(900_000)) + "\n0 total.\n"
+    plan = Plan(set_needs(clinic()), PREFIX)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        while not plan.done:
+            for query in plan.take():
+                plan.answered(query, names if query.startswith("show") else "t" + " " * (16 * MiB))
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 256 * 1024, kept
+    assert plan.problems() == [] and plan.applications() is None
+    assert len(plan.unanswered()) == len(plan.checks)
+
+
+def test_a_list_is_believed_only_within_its_caps():
+    from flowengine.preflight.plan import MAX_LIST_LINES, MAX_NAME_CHARS, MAX_NAMES, read_list
+    assert read_list(APPLICATIONS_HEAD + "answer,Answer,,mod_dptools\n\n1 total.\n", "application") == {"answer"}
+    many = APPLICATIONS_HEAD + "".join(f"a{i},,,m\n" for i in range(MAX_NAMES + 1))
+    assert len(many) < MiB and read_list(many, "application") is None
+    assert read_list(APPLICATIONS_HEAD + "a" * (MAX_NAME_CHARS + 1) + ",,,m\n", "application") is None
+    assert read_list(APPLICATIONS_HEAD + "\n" * (MAX_LIST_LINES + 1), "application") is None
+    assert read_list("type,name,ikey\nsay,en,mod_say_en\n" + " " * MiB, "say") is None
+    assert read_list("type,name,ikey\nsay,en,mod_say_en\n\n1 total.\n", "say") == {"en"}
+
+
+def test_a_list_past_its_cap_makes_no_application_missing():
+    """5,000 names in 50 KB: not believed, so nothing is missing (and hosts.has refuses
+    nothing: it refuses only what a believed list leaves out)."""
+    plan = Plan(set_needs(clinic()), PREFIX)
+    while not plan.done:
+        for query in plan.take():
+            plan.answered(query, APPLICATIONS_HEAD + "".join(f"a{i},,,m\n" for i in range(5000))
+                          if query == "show application" else "true")
+    assert plan.applications() is None and not [p for p in plan.problems() if p.kind is NeedKind.APPLICATION]
+
+
 # -- the server's driver: over the call's own socket ---------------------------------------
 class Tap(ScriptedFreeSwitch):
     """The scripted host, keeping each write the engine made."""

@@ -10,7 +10,7 @@ import re
 from flowengine.errors import UnsafeValue
 from flowengine.esl import Event
 from flowengine.esl.serialize import encode_value
-from flowengine.server.logs import JsonFormatter, TextFormatter
+from flowengine.logs import JsonFormatter, TextFormatter
 
 from .flowkit import flow_from, play, script
 
@@ -218,7 +218,7 @@ def test_a_deleted_escape_cannot_join_dollar_and_brace_in_sets_second_pass():
 
 def test_a_returned_value_cannot_add_fields_to_the_step_log_line(caplog):
     from flowengine.flows.flowset import FlowSet
-    from flowengine.flows import FlowRun
+    from flowengine.runtime import FlowRun
     main = flow_from("""
 name: main
 start: sub

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from flowengine.errors import UnsafeValue
 from flowengine.esl import commands
-from flowengine.flows.interpreter import _encoded
+from flowengine.runtime.interpreter import _encoded
 from flowengine.flows.model import Step
 from flowengine.flows.steps import KINDS
 from flowengine.flows.steps.bridge import dial_string

@@ -11,7 +11,7 @@ from flowengine.flows.validate import check
 from flowengine.quoting import data, join, literal
 from flowengine.quoting.expansion import app_arg
 from flowengine.quoting.speech import speak_arg
-from flowengine.quoting.words import path
+from flowengine.quoting.paths import path
 
 from .flowkit import flow_from, play, script
 from .freeswitch_model import chars, expand_passes

@@ -206,7 +206,7 @@ def test_every_application_the_step_kinds_send_is_the_engines_or_a_need_they_dec
 
     sent = set()
     flows = ROOT / "flowengine" / "flows"
-    sources = [*(flows / "steps").glob("*.py"), flows / "interpreter.py"]
+    sources = [*(flows / "steps").glob("*.py"), ROOT / "flowengine" / "runtime" / "interpreter.py"]
     for path in sources:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         sent |= {arg.value for arg in executes(tree) if isinstance(arg, ast.Constant)}
@@ -354,7 +354,7 @@ class Idle(threading.Thread):
                         data = key.fileobj.recv(4096)
                     except OSError:
                         data = b""
-                    if not data or data.startswith(b"HTTP/1.1 503"):
+                    if not data or data.startswith(b"HTTP/1.1 429"):   # the port is full
                         selector.unregister(key.fileobj)
                         key.fileobj.close()
                         self.closed += 1
@@ -385,7 +385,7 @@ def test_idle_connections_on_both_ports_neither_keep_calls_out_nor_hold_the_serv
             time.sleep(0.05)
         assert get(f"http://127.0.0.1:{metrics}/healthz")[0] == 200     # 8 at most from one address
         served = 0
-        for _ in range(5):   # each takes the place of a connection that never answered connect
+        for _ in range(5):   # in the places one address may not take (--max-calls-per-peer: 56 of 64)
             served += ran(fake_freeswitch(srv.port, timeout=10)) == ["answer", "playback", "hangup"]
         assert served == 5
         held = requests.closed - requests.quick
@@ -394,8 +394,9 @@ def test_idle_connections_on_both_ports_neither_keep_calls_out_nor_hold_the_serv
             assert time.monotonic() < deadline, "idle requests on the metrics port were never cut"
             time.sleep(0.1)
         text = get(f"http://127.0.0.1:{metrics}/metrics")[1]
-        assert re.search(r'flowengine_connections_refused_total\{port="calls",reason="full"\} [1-9]', text)
-        assert re.search(r'flowengine_connections_refused_total\{port="metrics",reason="timeout"\} [1-9]', text)
+        assert re.search(r'flowengine_connections_refused_total\{port="calls",reason="peer_full"\} [1-9]', text)
+        # each held one gives way to its address's next once it has waited IDLE_SECONDS (else REQUEST_SECONDS cuts it)
+        assert re.search(r'flowengine_connections_refused_total\{port="metrics",reason="idle"\} [1-9]', text)
         refusals = [line for line in srv.lines if "refused 127.0.0.2" in line]   # a line a second at most
         assert len(refusals) <= 2 * (time.monotonic() - began) + 2        # for each port
         started = time.monotonic()
@@ -461,3 +462,175 @@ def test_past_max_calls_a_connection_is_closed_at_once_unless_an_idle_one_gives_
         server._server.close()
         for call in list(server.calls):
             call.close()
+
+
+# -- D: what one address may hold, of calls and of the metrics port ------------------------------
+def test_the_places_one_address_may_take_by_default():
+    import ipaddress
+
+    from flowengine.server.guard import ANY, LOOPBACK, calls_per_peer
+    assert calls_per_peer(64, [ipaddress.ip_network("10.0.0.7/32")]) == 64     # no other can connect
+    assert calls_per_peer(64, list(LOOPBACK)) == 56 and calls_per_peer(64, list(ANY)) == 56
+    assert calls_per_peer(1, list(ANY)) == 1 and calls_per_peer(None, list(ANY)) is None
+
+
+def test_one_address_holding_calls_that_never_end_leaves_places_to_the_others():
+    """In process, over loopback: --max-calls 8. One address answers ``connect`` seven
+    times and then holds each call (an application never completed); it took every place
+    and FreeSWITCH's calls from another address were refused. Its eighth is refused now
+    (--max-calls-per-peer, 7 by default), and a call from another address runs."""
+    import gevent
+    from gevent import socket as gsocket
+
+    from flowengine.flows import load_flows
+    from flowengine.server import CallServer
+    from flowengine.session import Timeouts
+    flows = load_flows(ROOT / "tests" / "flows" / "e2e")
+    server = CallServer(("127.0.0.1", 0), flows=lambda: flows, max_calls=8,
+                        timeouts=Timeouts(connect=30, reply=30, execute=30, drain=1))
+    server.start()
+    opened = []
+
+    def connect(source: str) -> gsocket.socket:
+        sock = gsocket.socket()
+        sock.settimeout(10)
+        sock.bind((source, 0))
+        sock.connect(server.address)
+        opened.append(sock)
+        return sock
+
+    def answered_and_held() -> gsocket.socket:
+        sock = connect(OTHER)
+        assert sock.recv(100) == b"connect\n\n"
+        (_, reply), = ScriptedFreeSwitch(destination="1000").receive(b"connect\n\n")
+        sock.sendall(reply)                               # a call now; it answers nothing more
+        return sock
+
+    def real_call() -> list[str]:
+        sock, fs, reader, commands = connect("127.0.0.1"), ScriptedFreeSwitch(destination="1000"), CommandReader(), []
+        while data := sock.recv(65536):
+            commands += reader.feed(data)
+            for _, chunk in fs.receive(data):
+                sock.sendall(chunk)
+        return ran(commands)
+
+    try:
+        held = [answered_and_held() for _ in range(7)]
+        deadline = time.monotonic() + 10
+        while sum(call.call.proto.channel is not None for call in server.calls) < 7:
+            assert time.monotonic() < deadline, "the held calls never answered connect"
+            gevent.sleep(0.01)
+        assert connect(OTHER).recv(100) == b""             # closed at once: its address holds 7
+        assert server.max_calls_per_peer == 7 and server.refused_peer_full.total == 1
+        assert server.refused_full.total == 0
+        assert real_call() == ["answer", "playback", "hangup"]
+        assert all(call.call.proto.channel is not None for call in server.calls) and len(held) == 7
+    finally:
+        for sock in opened:
+            sock.close()
+        server._server.close()
+        for call in list(server.calls):
+            call.close()
+
+
+@pytest.fixture
+def metrics_port():
+    from flowengine.server.metrics import Metrics, serve
+    web = serve(Metrics(), ("127.0.0.1", 0), lambda: True)
+    yield web
+    web.close()
+
+
+def _connect_to(web, source: str):
+    from gevent import socket as gsocket
+    sock = gsocket.socket()
+    sock.settimeout(5)
+    sock.bind((source, 0))
+    sock.connect(web.address[:2])
+    return sock
+
+
+def _until_closed(sock) -> bytes:
+    """What the server writes until it closes the connection (a timeout fails the test)."""
+    out = b""
+    while data := sock.recv(65536):
+        out += data
+    return out
+
+
+def _wait_held(web, count: int) -> None:
+    import gevent
+    deadline = time.monotonic() + 10
+    while sum(web.open.values()) < count:
+        assert time.monotonic() < deadline, f"the metrics port never held {count} connections"
+        gevent.sleep(0.01)
+
+
+def test_a_keep_alive_connection_on_the_metrics_port_gets_one_answer_and_is_closed(metrics_port):
+    """``HEAD /healthz`` every 2 s on eight HTTP/1.1 keep-alive connections from each of four
+    addresses held all 32 places for good: each request had its 5 s, the connection none."""
+    sock = _connect_to(metrics_port, "127.0.0.20")
+    sock.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = _until_closed(sock)                            # closed after it: no second request
+    assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
+    sock.close()
+
+
+def test_idle_connections_from_four_addresses_keep_no_probe_out(metrics_port):
+    """All 32 places held by connections that have not sent a request: a probe from a fifth
+    address takes the place of the oldest of one of them and gets its 200 (it got 503)."""
+    idle = [_connect_to(metrics_port, f"127.0.0.{20 + i // 8}") for i in range(32)]
+    try:
+        _wait_held(metrics_port, 32)
+        probe = _connect_to(metrics_port, "127.0.0.9")
+        probe.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        assert _until_closed(probe).startswith(b"HTTP/1.1 200")
+        probe.close()
+        assert _until_closed(idle[0]) == b"" and metrics_port.idle.total == 1
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_a_connection_the_metrics_port_cannot_take_is_answered_429_not_the_503_of_a_drain(metrics_port,
+                                                                                           monkeypatch):
+    """Eight fresh connections from one address (none old enough to give way): its ninth is
+    answered 429 with Retry-After, which a probe must not read as unhealthy."""
+    from flowengine.server import metrics
+    monkeypatch.setattr(metrics, "IDLE_SECONDS", 60.0, raising=False)
+    held = [_connect_to(metrics_port, "127.0.0.20") for _ in range(8)]
+    try:
+        _wait_held(metrics_port, 8)
+        ninth = _connect_to(metrics_port, "127.0.0.20")
+        answer = _until_closed(ninth)
+        assert answer.startswith(b"HTTP/1.1 429 Too Many Requests") and b"Retry-After: 1" in answer
+        assert metrics_port.busy.total == 1
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_a_connection_that_sends_no_request_is_cut_when_its_time_is_up(metrics_port, monkeypatch):
+    from flowengine.server import metrics
+    monkeypatch.setattr(metrics, "REQUEST_SECONDS", 0.3)
+    sock = _connect_to(metrics_port, "127.0.0.20")
+    started = time.monotonic()
+    assert _until_closed(sock) == b"" and time.monotonic() - started < 4
+    assert metrics_port.timed_out.total == 1 and metrics_port.open == {}
+
+
+def test_failover_without_a_key_says_what_an_unsigned_checkpoint_allows():
+    flows = str(ROOT / "tests" / "flows" / "e2e")
+    srv = Server("--flows", flows, "--failover")
+    try:
+        line = srv.wait_for("--failover without --failover-key")
+        assert "WARNING" in line and "any step" in line and "--failover-key FILE" in line
+    finally:
+        assert srv.stop() == 0
+    key = ROOT / "tests" / "flows" / "e2e"   # any file of 16 bytes or more would do: a flow file
+    srv = Server("--flows", flows, "--failover", "--failover-key", str(key / "greeting.yaml"))
+    try:
+        srv.wait_for("listening on")
+        assert not any("--failover without" in line for line in srv.lines)
+    finally:
+        assert srv.stop() == 0

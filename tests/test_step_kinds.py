@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from flowengine.flows import schema as flow_schema
-from flowengine.flows.steps import KEYS, KINDS, StepKind
+from flowengine.flows.steps import KEYS, KINDS, MODULES, StepKind
 from flowengine.flows.validate import SCHEMA_PATH, validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,26 +15,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_committed_schema_is_the_one_the_kinds_make():
     assert SCHEMA_PATH.read_text(encoding="utf-8") == flow_schema.schema_text(), \
-        "run: python3 -m flowengine.flows.schema"
+        "run: python3 -m flowengine.flows.generate"
     assert (ROOT / "schema" / "flow.schema.json").read_text(encoding="utf-8") == flow_schema.schema_text()
 
 
 def test_the_docs_step_table_is_the_one_the_kinds_make():
     from flowengine.flows import step_docs
     index = (ROOT / "docs" / "steps" / "index.md").read_text(encoding="utf-8")
-    assert index == step_docs.pages(ROOT)["docs/steps/index.md"], "run: python3 -m flowengine.flows.schema"
+    assert index == step_docs.pages(ROOT)["docs/steps/index.md"], "run: python3 -m flowengine.flows.generate"
 
 
 def test_every_kind_is_a_module_of_its_own_with_a_runner_and_its_keys_in_the_schema():
     step = validator().schema["$defs"]["step"]["properties"]
     for name, kind in KINDS.items():
         assert isinstance(kind, StepKind)
-        assert kind.run is not None or name == "call"     # call: the interpreter's frames
+        assert kind.run is not None or kind.calls_flow is not None    # a called flow: the run's frames
         for key in kind.keys:
             assert key in step and KEYS[key] == name
-        module = Path(__import__(kind.run.__module__ if kind.run else "flowengine.flows.steps.call",
-                                 fromlist=["x"]).__file__).stem
-        assert module.rstrip("_") == name
+        assert kind.run is None or kind.run.__module__ == f"flowengine.flows.steps.{MODULES[name]}"
+        assert MODULES[name].rstrip("_") == name
     assert set(step) == {"description", "next", "on"} | set(KEYS) | {k for kind in KINDS.values() for k in kind.step_keys}
 
 
@@ -99,7 +98,8 @@ def test_no_call_data_reaches_an_application_that_runs_code():
 # -- the host's applications ------------------------------------------------------------------
 from flowengine.call.flow_call import FlowCall  # noqa: E402
 from flowengine.flows.flowset import FlowSet  # noqa: E402
-from flowengine.flows.hosts import HostApplications, parse_show_application  # noqa: E402
+from flowengine.preflight.hosts import Hosts as HostApplications
+from flowengine.preflight.plan import parse_show_application  # noqa: E402
 from flowengine.replay.fake import RECORDED_APPLICATIONS, ReplayFreeSwitch  # noqa: E402
 from flowengine.session import Timeouts  # noqa: E402
 from flowengine.testing.memory import converse  # noqa: E402

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .lifecycle import (UNREAD_EVENTS, CallResult, Phase, Setup, Timeouts, failure, kept, must_hang_up, refusal,
-                        setup)
+from .lifecycle import UNREAD_EVENTS, Setup, Timeouts, failure, kept, must_hang_up, refusal, setup
+from .phases import Phase
 
-__all__ = ["FlowCall", "UNREAD_EVENTS", "CallResult", "Phase", "Setup", "Timeouts", "failure", "kept",
-           "must_hang_up", "refusal", "setup"]
+__all__ = ["FlowCall", "UNREAD_EVENTS", "Phase", "Setup", "Timeouts", "failure", "kept", "must_hang_up", "refusal",
+           "setup"]
 
 
 def __getattr__(name: str) -> Any:

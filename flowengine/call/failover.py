@@ -1,79 +1,105 @@
 """Failover for a flow call: the checkpoint it keeps on the channel and the resumption of
-one its last host left (:mod:`flowengine.flows.checkpoint` holds the format). Apart from
-:class:`~flowengine.call.flow_call.FlowCall`'s phases, which call these at connect and with
-each step's write."""
+one its last host left (:mod:`flowengine.runtime.checkpoint` holds the format).
+
+A :class:`Checkpointer` is what a call with failover on owns for it: the call asks it to
+resume at routing (:func:`start_run`) and for the checkpoint's line with each step's write.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import FlowError
-from ..esl import commands
-from ..flows import checkpoint
+from ..esl import OutboundProtocol, commands
+from ..runtime import checkpoint
 from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
-from ..flows.interpreter import FlowRun
+from ..runtime.interpreter import FlowRun
+from ..flows.model import Flow
 from ..quoting.api import setvar_args
-
-if TYPE_CHECKING:
-    from .flow_call import FlowCall
 
 log = logging.getLogger("flowengine.flow")
 
 
-def resume(call: FlowCall, saved: str, flowset: FlowSet, flow: Any, options: dict[str, Any]) -> Effect | None:
-    """The call comes with a checkpoint (its last host is gone): the run re-entering its
-    step, or the flow's on_error when the step is no more, or None (start afresh)."""
-    call.checkpoint_held = saved   # what the channel holds: only a different one is written
-    uuid = call.proto.uuid
-    try:
-        run = checkpoint.restore(saved, flowset, flow, key=call.failover_key, **options)
-    except checkpoint.NotResumable as exc:
-        if call.metrics is not None:
-            call.metrics.resume_refused.labels(exc.reason.value).inc()
-        if exc.reason is not checkpoint.Refused.STEP:
-            log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start",
-                        uuid, flow.name, exc)
-            return None
-        log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
-        call.run = FlowRun(flow, flows=flowset, **options)
-        return call.run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
-    call.run = run
-    call.resumed = True
-    frame = run.frames[-1]
-    log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
-             frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
-             f" ({frame.progress})" if frame.progress else "",
-             f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
-    if call.metrics is not None:
-        call.metrics.resumed.labels(flow.name).inc()
-    return run.start_saved((run.completed, options["channel"]) if run.completed else None)
+class Checkpointer:
+    """One call's checkpoint: signed with ``key`` (and only checkpoints signed with it are
+    taken); ``held`` is what the channel holds, as last written or read, so that only a
+    different one is written."""
 
-def checkpoint_command(call: FlowCall, last: Execute) -> bytes:
-    """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
-    holds: written ahead of the step's command in the same write, and never waited for
-    (an api answers at once and fires no event, where ``set`` would cost an
-    EXECUTE_COMPLETE). Cleared when the call is handed off or ends, so that a later
-    ``socket`` does not resume it."""
-    proto, run = call.proto, call.run
-    if not call.failover or proto.control != "full" or not proto.uuid or last.app == "hangup":
-        return b""   # (a call the flow hangs up has nothing left to resume)
-    if run.ending or last.app in checkpoint.HANDED_OFF:  # type: ignore[union-attr]
-        value = None
-    else:
-        value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "",  # type: ignore[arg-type, union-attr]
-                                   last.app, call.failover_key)
-        if value is None and call.checkpoint_held != "":
-            log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
-                        proto.uuid, call.flow_name, run.step, checkpoint.MAX_CHARS)  # type: ignore[union-attr]
-            value = ""   # cleared, and said once
-    if value == call.checkpoint_held or (value is None and call.checkpoint_held in (None, "")):
-        return b""
-    args = setvar_args(proto.uuid, checkpoint.VARIABLE, value or "", limit=checkpoint.MAX_CHARS)
-    if args is None:     # an opaque base64url value of at most MAX_CHARS always has its line
-        return b""
-    call.checkpoint_held = value
-    data = commands.api(f"uuid_setvar {args}")
-    proto.command(data)
-    return data
+    __slots__ = ("key", "held", "resumed")
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key
+        self.held: str | None = None
+        self.resumed = False    # the call was taken over from another host
+
+    def resume(self, saved: str, uuid: str | None, flowset: FlowSet, flow: Flow, options: dict[str, Any],
+               metrics: Any = None) -> tuple[FlowRun | None, Effect | None]:
+        """The call comes with a checkpoint (its last host is gone): the run re-entering
+        its step, or a fresh run at the flow's on_error when the step is no more, with its
+        first command; (None, None): start afresh."""
+        self.held = saved
+        try:
+            run = checkpoint.restore(saved, flowset, flow, key=self.key, **options)
+        except checkpoint.NotResumable as exc:
+            if metrics is not None:
+                metrics.resume_refused.labels(exc.reason.value).inc()
+            if exc.reason is not checkpoint.Refused.STEP:
+                log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start",
+                            uuid, flow.name, exc)
+                return None, None
+            log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
+            run = FlowRun(flow, flows=flowset, **options)
+            return run, run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
+        self.resumed = True
+        frame = run.frames[-1]
+        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
+                 frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
+                 f" ({frame.progress})" if frame.progress else "",
+                 f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
+        if metrics is not None:
+            metrics.resumed.labels(flow.name).inc()
+        return run, run.start_saved((run.completed, options["channel"]) if run.completed else None)
+
+    def command(self, proto: OutboundProtocol, run: FlowRun, flow_name: str | None, last: Execute) -> bytes:
+        """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
+        holds: written ahead of the step's command in the same write, and never waited
+        for (an api answers at once and fires no event, where ``set`` would cost an
+        EXECUTE_COMPLETE). Cleared when the call is handed off or ends, so that a later
+        ``socket`` does not resume it."""
+        if proto.control != "full" or not proto.uuid or last.app == "hangup":
+            return b""   # (a call the flow hangs up has nothing left to resume)
+        if run.ending or last.app in checkpoint.HANDED_OFF:
+            value = None
+        else:
+            value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "", last.app, self.key)
+            if value is None and self.held != "":
+                log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
+                            proto.uuid, flow_name, run.step, checkpoint.MAX_CHARS)
+                value = ""   # cleared, and said once
+        if value == self.held or (value is None and self.held in (None, "")):
+            return b""
+        args = setvar_args(proto.uuid, checkpoint.VARIABLE, value or "", limit=checkpoint.MAX_CHARS)
+        if args is None:     # an opaque base64url value of at most MAX_CHARS always has its line
+            return b""
+        self.held = value
+        data = commands.api(f"uuid_setvar {args}")
+        proto.command(data)
+        return data
+
+
+def start_run(channel: Any, uuid: str | None, flowset: FlowSet, flow: Flow, run_options: dict[str, Any] | None,
+              metrics: Any, checkpoints: Checkpointer | None) -> tuple[FlowRun, Effect | None]:
+    """The run of a call routed to ``flow``, and its first command: resumed from the
+    checkpoint the channel brings when the call keeps them, else from the flow's start."""
+    options = dict(run_options or {"trace": False}, channel=channel, uuid=uuid,
+                   on_step=metrics.step if metrics is not None else None,
+                   on_attempt=metrics.attempt if metrics is not None else None)
+    saved = channel.variable(checkpoint.VARIABLE) if checkpoints is not None else None
+    if saved:
+        run, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)  # type: ignore[union-attr]
+        if run is not None:
+            return run, command
+    run = FlowRun(flow, flows=flowset, **options)
+    return run, run.start()

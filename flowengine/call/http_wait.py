@@ -1,77 +1,92 @@
-"""A flow call waiting on its step's HTTP request: the part of :class:`~.flow_call.FlowCall`
-the driver performs requests through.
+"""A flow call's step waiting on its HTTP request: the :class:`PendingRequest` a
+:class:`~flowengine.call.flow_call.FlowCall` owns from its first request on.
 
-``call.take_request()`` gives ``(token, request)`` when one is due and
-``call.http_done(token, result, now)`` hands back its result; a hold prompt still playing is
-stopped with ``api uuid_break`` (docs/architecture.md, "A call without I/O").
+The driver takes ``(token, request)`` from ``call.take_request()`` once one is due and
+hands the result back with ``call.http_done(token, result, now)``; a hold prompt still
+playing is stopped with ``api uuid_break`` first (docs/architecture.md, "A call without
+I/O"). A token identifies one request: an answer to one the call no longer waits for is
+ignored.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
-from ..esl import commands
-from ..flows.effects import Execute, HttpFailure, HttpRequest, HttpResult
-from .lifecycle import Phase
-
-if TYPE_CHECKING:
-    from .flow_call import FlowCall
+from ..esl import OutboundProtocol, Ticket
+from ..flows.effects import Execute, HttpRequest, HttpResult
 
 #: how long past a request's own timeout the call waits for its driver to answer
 HTTP_GRACE = 1.0
 
 
-class HttpWait:
-    """FlowCall's methods for a request in flight (its state is FlowCall's own slots)."""
+class PendingRequest:
+    """One call's HTTP requests: the next one (``queued`` until the write before it is
+    done), the one in flight (``asked``, its token ``awaiting``, handed to the driver as
+    ``out``), its hold prompt, and an answer waiting for that prompt to stop."""
 
-    __slots__ = ()
+    __slots__ = ("tokens", "awaiting", "out", "queued", "asked", "answer", "hold_at", "hold", "deadline")
 
-    def take_request(self: FlowCall) -> tuple[int, HttpRequest] | None:
-        """The HTTP request the driver must perform now, once (None: none is due)."""
-        out, self.http_out = self.http_out, None
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.awaiting: int | None = None
+        self.out: tuple[int, HttpRequest] | None = None
+        self.queued: HttpRequest | None = None
+        self.asked: HttpRequest | None = None
+        self.answer: HttpResult | None = None
+        self.hold_at: float | None = None     # when the hold prompt starts (None: none, or started)
+        self.hold: Ticket | None = None       # the hold prompt's playback
+        self.deadline = 0.0                   # when the request has timed out
+
+    def take(self) -> tuple[int, HttpRequest] | None:
+        """The request the driver must perform now, once (None: none is due)."""
+        out, self.out = self.out, None
         return out
 
-    def http_done(self: FlowCall, token: int, result: HttpResult, now: float) -> bytes:
-        """The answer to request ``token``; ignored when the call no longer waits for it."""
-        if token != self.awaiting or self.phase != Phase.FLOW:
-            return b""
-        self.awaiting = self.http_out = self._asked = None
-        hold, self._hold = self._hold, None
+    def ask(self, now: float) -> float:
+        """Hand the queued request to the driver (and start no prompt yet): the call's
+        next deadline, the hold prompt's start or the request's timeout."""
+        request, self.queued = self.queued, None
+        assert request is not None
+        self.tokens += 1
+        self.awaiting = self.tokens
+        self.out = (self.tokens, request)
+        self.asked = request
+        self.deadline = now + request.timeout + HTTP_GRACE
+        self.hold_at = now + request.hold.after if request.hold is not None else None
+        return self.deadline if self.hold_at is None else min(self.deadline, self.hold_at)
+
+    def dropped(self) -> None:
+        """The call no longer waits for the request in flight: its answer is ignored."""
+        self.awaiting = self.out = self.asked = self.hold = None
+
+    def answered(self, result: HttpResult) -> Ticket | None:
+        """The answer came: the hold prompt still playing, which must stop before the step
+        reads the answer (kept as ``answer`` meanwhile), or None: read it now."""
+        hold = self.hold
+        self.dropped()
         if hold is not None and not hold.done:
-            data = commands.api(f"uuid_break {self.proto.uuid}")
-            self._answer = result
-            self._then = "answer"
-            self._wait([self.proto.command(data), hold], now, self.timeouts.reply)
-            return data
-        return self._send(self.run.resume(result), now)  # type: ignore[union-attr]
+            self.answer = result
+            return hold
+        return None
 
-    def _ask(self: FlowCall, now: float) -> bytes:
-        """Hand the run's request to the driver and wait for it (and start no prompt yet)."""
-        request, self._request = self._request, None
-        self._tokens += 1
-        self.awaiting = self._tokens
-        self.http_out = (self._tokens, request)  # type: ignore[assignment]
-        self._asked = request
-        self._waiting = []
-        self._then = "resume"
-        self._http_deadline = now + request.timeout + HTTP_GRACE  # type: ignore[union-attr]
-        self._hold_at = now + request.hold.after if request.hold is not None else None  # type: ignore[union-attr]
-        self.deadline = min(self._http_deadline, self._hold_at if self._hold_at is not None else self._http_deadline)
-        return b""
+    def take_answer(self) -> HttpResult | None:
+        """The answer that waited for the hold prompt to stop."""
+        answer, self.answer = self.answer, None
+        return answer
 
-    def _http_waited(self: FlowCall, now: float) -> bytes:
-        """A deadline while the request is in flight: start the hold prompt, or give up."""
-        if self._hold_at is not None and now >= self._hold_at:
-            self._hold_at = None
-            self.deadline = self._http_deadline
-            data, self._hold = self.proto.execute("playback", self._asked.hold.play)  # type: ignore[union-attr]
-            if self.before is not None:
-                self.before(self.run, Execute("playback", self._asked.hold.play))  # type: ignore[union-attr, arg-type]
-            self.run.executed.append(("playback", self._asked.hold.play))  # type: ignore[union-attr]
-            return data
-        if now >= self._http_deadline:
-            token = self.awaiting
-            return self.http_done(token, HttpResult.failed(HttpFailure.TIMEOUT, "the request was never answered"),
-                                  now)  # type: ignore[arg-type]
-        self.deadline = self._http_deadline
-        return b""
+    def waited(self, now: float, proto: OutboundProtocol, run: Any,
+               before: Callable[[Any, Execute], None] | None) -> tuple[bytes, float] | None:
+        """A deadline passed with the request in flight: the hold prompt's playback to
+        write (b"": nothing yet) and the next deadline; None: the request has timed out."""
+        if self.hold_at is not None and now >= self.hold_at:
+            self.hold_at = None
+            play = self.asked.hold.play  # type: ignore[union-attr]
+            data, self.hold = proto.execute("playback", play)
+            if before is not None:
+                before(run, Execute("playback", play))
+            run.executed.append(("playback", play))
+            return data, self.deadline
+        if now >= self.deadline:
+            return None
+        return b"", self.deadline

@@ -13,38 +13,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import TypeVar
 
 from ..errors import CommandFailed
 from ..esl import ApiResponse, OutboundProtocol, Reply, Ticket, commands
-
-
-class Phase(StrEnum):
-    """Where a :class:`~flowengine.call.flow_call.FlowCall` is, in the order a call
-    normally goes through them. The values are what logs and tests read."""
-
-    CONNECT = "connect"   # connect sent, waiting for the channel data
-    SETUP = "setup"       # myevents / linger sent
-    FLOW = "flow"         # the flow's commands
-    RELEASE = "release"   # exit sent: the dialplan takes the call back
-    HANGUP = "hangup"     # our hangup sent
-    DRAIN = "drain"       # reading the last events until FreeSWITCH closes
-    CLOSED = "closed"     # nothing more to read or write
-
-
-class CallResult(StrEnum):
-    """How a flow call ended, as the ``result`` label of ``flowengine_calls``: the
-    interpreter's :attr:`~flowengine.flows.FlowRun.result`, or what the driver decided
-    when there was no run to ask."""
-
-    HANGUP = "hangup"       # the flow hung up
-    TRANSFER = "transfer"   # handed off
-    GONE = "gone"           # the caller hung up
-    ENDED = "ended"         # the flow ran out of steps
-    ERROR = "error"
-    UNROUTED = "unrouted"   # no flow serves the number
 
 
 @dataclass(frozen=True)

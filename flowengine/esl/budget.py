@@ -2,17 +2,28 @@
 
 Each connection's :class:`~flowengine.esl.parser.Parser` charges here what it holds
 after each feed (``Parser._charged`` is its charge) and is failed through
-``Parser._evict`` when it must make room for another's read.
+``Parser._evict`` when it must make room for another's read. A connection that has not
+answered ``connect`` yet charges the budget's :attr:`BufferBudget.preconnect` pool
+instead, if it has one, so that such connections, however many, never end a call.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..errors import ProtocolError
 
-if TYPE_CHECKING:
-    from .parser import Parser
+#: a server's connections that have not answered ``connect`` may hold its budget over this
+#: much more (an eighth), in a pool of their own (:attr:`BufferBudget.preconnect`)
+PRECONNECT_SHARE = 8
+
+
+class Parser(Protocol):
+    """What the budget needs of a connection's parser (:class:`flowengine.esl.parser.Parser`)."""
+
+    _charged: int
+
+    def _evict(self, error: ProtocolError) -> None: ...
 
 
 class BufferBudget:
@@ -48,16 +59,30 @@ class BufferBudget:
 
     ``peak`` is the most ever held; ``evicted`` counts the connections ended to make
     room for another, for tests and benchmarks.
+
+    ``preconnect`` (bytes, or None): connections that have not answered ``connect``
+    charge a pool of their own of that size (:attr:`preconnect`), not this one. Each may
+    hold only ``Limits.max_preconnect_bytes`` (64 KiB), but an idle one counts like a
+    call, and three hundred idle connections from one address holding 3 KiB each ended a
+    real call whose connect reply came in two reads (it held the most). In its own pool
+    such a connection can end no call; and that pool makes room by ending the connections
+    that have held bytes the longest (``oldest_first``), not the largest: FreeSWITCH
+    answers ``connect`` at once, so one that has held part of an answer for long is idle,
+    and a real call's connection, holding the first part of its answer for a
+    millisecond, is the newest holder there.
     """
 
-    __slots__ = ("limit", "used", "peak", "evicted", "_holders")
+    __slots__ = ("limit", "used", "peak", "evicted", "oldest_first", "preconnect", "_holders")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, preconnect: int | None = None, oldest_first: bool = False) -> None:
         self.limit = limit
         self.used = 0
         self.peak = 0
         self.evicted = 0
-        self._holders: dict[Parser, None] = {}  # the parsers holding a charge now
+        self.oldest_first = oldest_first
+        self.preconnect = BufferBudget(preconnect, oldest_first=True) if preconnect else None
+        # the parsers holding a charge now, in the order they began to hold one
+        self._holders: dict[Parser, None] = {}
 
     def __repr__(self) -> str:
         return f"<BufferBudget {self.used}/{self.limit} bytes, peak {self.peak}, {len(self._holders)} holding>"
@@ -82,17 +107,25 @@ class BufferBudget:
         self._holders.pop(parser, None)
 
     def _make_room(self, asker: "Parser", held: int, more: int) -> None:
-        """End the largest holders until ``more`` fits; raise if ``asker`` is one of them."""
+        """End the largest holders (or the oldest) until ``more`` fits; raise if ``asker``
+        is one of them."""
         need = self.used + more - self.limit
-        others = sorted((p for p in self._holders if p is not asker), key=_charged, reverse=True)
+        if self.oldest_first:
+            others = [p for p in self._holders if p is not asker]
+        else:
+            others = sorted((p for p in self._holders if p is not asker), key=_charged, reverse=True)
         victims: list[Parser] = []
         for parser in others:
-            if parser._charged <= held:  # the asker holds as much as any left: it goes (ties too)
+            if parser._charged <= held and not self.oldest_first:  # the asker holds as much as any left: it goes
                 break
             victims.append(parser)
             need -= parser._charged
             if need <= 0:
                 break
+        if need > 0 and self.oldest_first:  # it alone would pass the limit (no other holds a byte)
+            raise ProtocolError(
+                f"buffering {more} more bytes would take the connections that have not answered connect past "
+                f"their limit of {self.limit} bytes (--max-buffered-bytes)")
         if need > 0:  # the asker is among the largest: it alone is refused
             raise ProtocolError(
                 f"buffering {more} more bytes would take the server past its limit of {self.limit} bytes "
@@ -101,11 +134,24 @@ class BufferBudget:
                 "(--max-buffered-bytes)")
         for parser in victims:
             self.evicted += 1
-            parser._evict(ProtocolError(
-                f"the server reached its limit of {self.limit} bytes buffered across all connections, and "
-                f"this connection held the most ({parser._charged} bytes of unfinished messages); it is "
-                "ended to make room for the others (--max-buffered-bytes)"))
+            if self.oldest_first:
+                why = (f"the server reached its limit of {self.limit} bytes buffered across the connections that "
+                       f"have not answered connect, and this one had held {parser._charged} bytes of its answer the "
+                       "longest (FreeSWITCH answers at once); it is ended to make room for the others "
+                       "(--max-buffered-bytes)")
+            else:
+                why = (f"the server reached its limit of {self.limit} bytes buffered across all connections, and "
+                       f"this connection held the most ({parser._charged} bytes of unfinished messages); it is "
+                       "ended to make room for the others (--max-buffered-bytes)")
+            parser._evict(ProtocolError(why))
 
 
 def _charged(parser: "Parser") -> int:
     return parser._charged
+
+
+def server_budget(limit: int, floor: int = 64 * 1024) -> BufferBudget:
+    """A server's budget of ``limit`` bytes for its calls, with a pool of its eighth (at
+    least ``floor``: one connection's ``Limits.max_preconnect_bytes``) for the connections
+    that have not answered ``connect``."""
+    return BufferBudget(limit, preconnect=max(floor, limit // PRECONNECT_SHARE))

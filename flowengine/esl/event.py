@@ -9,6 +9,12 @@ that the same flow reads the same value whatever format the socket was set to.
 
 Url-decoding undoes only what switch_url_encode does (:mod:`.urlcode`): a ``%41`` or ``%2C``
 in a caller name is the text the caller sent, never an ``A`` or a comma.
+
+The headers the engine reads from every event it gets (the event's name, the call's
+UUID, our own Application-UUID and Job-UUID …) hold a UUID or a name in what FreeSWITCH
+writes, so they are read only up to :data:`MAX_SHORT_VALUE` bytes: a longer one is a
+:class:`ProtocolError` that ends the call, before a byte of it is decoded. Without that
+bound a 16 MiB ``Event-Name`` was decoded for every event that came.
 """
 
 from __future__ import annotations
@@ -24,6 +30,19 @@ from .wire import MAX_DEPTH, MAX_DIGITS, shown, wire_int  # noqa: F401  (wire_in
 from .xml_event import read_xml
 
 ARRAY_PREFIX = "ARRAY::"
+#: Headers FreeSWITCH fills with a UUID, a name, a word or a number (switch_event.c
+#: switch_event_prep_for_delivery_detailed: Event-Name, Core-UUID, FreeSWITCH-Hostname;
+#: switch_channel_event_set_basic_data: Unique-ID; mod_event_socket.c: Socket-Mode,
+#: Control; switch_core_session.c, switch_core_session_exec: Application, Application-UUID;
+#: switch_channel.c: Hangup-Cause, DTMF-*) and the engine reads by name. Their values are
+#: at most :data:`MAX_SHORT_VALUE` bytes as written (``%XX`` counted as three; characters
+#: once decoded in a JSON or XML event).
+SHORT_HEADERS = frozenset((
+    "Event-Name", "Unique-ID", "Channel-Unique-ID", "Core-UUID", "FreeSWITCH-Hostname", "Job-UUID",
+    "Application", "Application-UUID", "Event-UUID", "Hangup-Cause", "DTMF-Digit", "DTMF-Source",
+    "Socket-Mode", "Control"))
+#: a UUID is 36 bytes, the longest event or cause name under 40, a host name at most 255
+MAX_SHORT_VALUE = 256
 _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
 _ARRAY_SEP = "|:"
 
@@ -33,7 +52,8 @@ class Event:
 
     Header names are matched exactly as FreeSWITCH writes them (``Unique-ID``,
     ``variable_sip_from_user``). Repeated headers are kept: :meth:`get` gives the first,
-    :meth:`get_all` every one.
+    :meth:`get_all` every one. One of :data:`SHORT_HEADERS` longer than
+    :data:`MAX_SHORT_VALUE` is a :class:`ProtocolError` when read.
     """
 
     __slots__ = ("format", "_raw", "_hend", "_pairs", "_index", "_body", "_cache", "_whole")
@@ -67,11 +87,13 @@ class Event:
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
-        if self._index is not None:
-            return self._index.get(name, default)
-        if self.format != "plain":
-            self._parse()
-            return self._index.get(name, default)  # type: ignore[union-attr]
+        if self.format != "plain" or self._index is not None:
+            if self._index is None:
+                self._parse()
+            value = self._index.get(name)  # type: ignore[union-attr]
+            if value is not None and len(value) > MAX_SHORT_VALUE and name in SHORT_HEADERS:
+                raise _too_long(name, len(value))
+            return default if value is None else value
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
@@ -81,6 +103,18 @@ class Event:
         value = self._find_plain(name)
         cache[name] = value
         return default if value is None else value
+
+    def get_short(self, name: str) -> str | None:
+        """``name``'s value if it is at most :data:`MAX_SHORT_VALUE` long, else None (a
+        longer one is not read at all): for a header where only a short value means
+        anything, as a number."""
+        if self.format == "plain" and self._index is None:
+            span = self._span(name)
+            if span is None or span[1] - span[0] > MAX_SHORT_VALUE:
+                return None
+            return self.get(name)
+        value = self.get(name)
+        return value if value is None or len(value) <= MAX_SHORT_VALUE else None
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
@@ -126,10 +160,25 @@ class Event:
         raw = self._raw
         if self.format == "plain" and raw.startswith(b"Event-Name: "):
             end = raw.find(b"\n", 12)
-            value = raw[12:end if end >= 0 else len(raw)]
+            if end < 0:
+                end = len(raw)
+            if end - 12 > MAX_SHORT_VALUE + (raw[end - 1:end] == b"\r"):
+                raise _too_long("Event-Name", end - 12)
+            value = raw[12:end]
             if b"%" not in value and b"\r" not in value:
                 return value.decode("utf-8", "replace")
         return self.get("Event-Name")
+
+    @property
+    def size(self) -> int:
+        """The bytes this event came as (0 for one built from pairs)."""
+        return len(self._raw)
+
+    def check_short(self) -> None:
+        """Read every one of :data:`SHORT_HEADERS` it has: a :class:`ProtocolError` if
+        one is too long. For an event the engine keeps, so that no later read fails."""
+        for name in SHORT_HEADERS:
+            self.get(name)
 
     @property
     def unique_id(self) -> str | None:
@@ -190,7 +239,11 @@ class Event:
         return {k[9:]: v for k, v in self.headers() if k.startswith("variable_")}
 
     def __repr__(self) -> str:
-        return f"<Event {self.name} {self.format}>"
+        try:
+            name = self.name
+        except ProtocolError:
+            name = "(too long)"
+        return f"<Event {name} {self.format}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Event):
@@ -201,6 +254,16 @@ class Event:
 
     # -- decoding -----------------------------------------------------------------
     def _find_plain(self, name: str) -> str | None:
+        span = self._span(name)
+        if span is None:
+            return None
+        start, end = span
+        if end - start > MAX_SHORT_VALUE and name in SHORT_HEADERS:  # before a byte is copied or decoded
+            raise _too_long(name, end - start)
+        return decode_bytes(self._raw[start:end])
+
+    def _span(self, name: str) -> tuple[int, int] | None:
+        """Where the first ``name`` header's value lies in a plain event's bytes."""
         raw = self._raw
         key = _KEYS.get(name)
         if key is None:
@@ -222,12 +285,11 @@ class Event:
         end = raw.find(b"\n", start, hend)
         if end < 0:
             end = hend
-        value = raw[start:end]
-        if value[:1] == b" ":
-            value = value[1:]
-        if value[-1:] == b"\r":
-            value = value[:-1]
-        return decode_bytes(value)
+        if raw[start:start + 1] == b" ":
+            start += 1
+        if raw[end - 1:end] == b"\r" and end > start:
+            end -= 1
+        return start, end
 
     def _build_index(self) -> None:
         index: dict[str, str] = {}
@@ -296,6 +358,11 @@ class Event:
 
     def _parse_xml(self) -> None:
         self._pairs, self._body = read_xml(self._raw)
+
+
+def _too_long(name: str, size: int) -> ProtocolError:
+    return ProtocolError(f"the {name} header of an event holds {size} bytes, over the limit of {MAX_SHORT_VALUE} "
+                         "for the headers FreeSWITCH fills with a UUID or a name (esl.event.MAX_SHORT_VALUE)")
 
 
 def _header_end(raw: bytes) -> int:

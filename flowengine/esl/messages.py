@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .event import Event, wire_int
+from .event import Event
 
 Headers = list[tuple[str, str]]
 
@@ -77,15 +77,6 @@ class DisconnectNotice:
     @property
     def lingering(self) -> bool:
         return self.disposition == "linger"
-
-    @property
-    def linger_time(self) -> int | None:
-        """Seconds FreeSWITCH lingers; -1 is for ever (the default of ``linger``)."""
-        value = header(self.headers, "Linger-Time")
-        if value is not None and value.startswith("-"):
-            seconds = wire_int(value[1:])
-            return None if seconds is None else -seconds
-        return wire_int(value)
 
 
 @dataclass(eq=True)

@@ -54,12 +54,20 @@ class Limits:
     an event read whole (as a name looked up in any case reads it: a tuple, two strings
     and an index entry per header, ~300 bytes) to a few MiB and milliseconds: a 16 MiB
     event of four million ``a:b`` lines cost ~650 MB and seconds of the loop.
+    ``max_kept_event_bytes`` bounds an event a call keeps after it is read (not the
+    parser's: :class:`~flowengine.esl.protocol.OutboundProtocol` checks it): the
+    completion of an application, which the flow holds until the next one and reads
+    variables from, and with it the call's channel data. FreeSWITCH's are a few KiB (the
+    largest in the recordings: 12 KiB); 1 MiB, as for the connect reply's header block.
+    Any event may still be up to ``max_body_bytes``: one the call only looks at is gone
+    once read.
     """
 
     max_header_bytes: int = 1024 * 1024
     max_body_bytes: int = FREESWITCH_MAX_BODY
     max_preconnect_bytes: int | None = 64 * 1024
     max_headers: int = 8192
+    max_kept_event_bytes: int = 1024 * 1024
 
 
 class Parser:
@@ -70,7 +78,7 @@ class Parser:
     """
 
     __slots__ = ("limits", "budget", "hold_limit", "on_evicted", "_buf", "_head", "_head_size", "_searched",
-                 "_charged", "_error")
+                 "_charged", "_pool", "_error")
 
     def __init__(self, limits: Limits = Limits(), *, budget: BufferBudget | None = None) -> None:
         self.limits = limits
@@ -85,6 +93,7 @@ class Parser:
         self._head_size = 0       # the bytes of that pending header block
         self._searched = 0        # how far the pending partial header block was searched
         self._charged = 0         # what this parser holds against the budget
+        self._pool: BufferBudget | None = None  # the budget (or its preconnect pool) charged
         self._error: ProtocolError | None = None
 
     @property
@@ -100,6 +109,17 @@ class Parser:
     def release(self) -> None:
         """The connection is done: drop what is buffered, give its bytes back to the budget."""
         self._fail(ProtocolError("the connection was closed"))
+
+    def lift_hold(self) -> None:
+        """The connect reply is in (a call now): no ``hold_limit`` any more, and what is
+        held moves from the budget's pool for such connections to the budget itself."""
+        self.hold_limit = None
+        if self._charged and self._error is None:
+            try:
+                self._account()
+            except ProtocolError as exc:
+                self._fail(exc)
+                raise
 
     def feed(self, data: bytes) -> list[Message]:
         """The messages these bytes complete, in order (maybe none)."""
@@ -160,8 +180,15 @@ class Parser:
             if coming > cap:
                 raise ProtocolError(f"{coming} bytes of a message before the reply to connect, over the "
                                     f"{cap}-byte limit (Limits.max_preconnect_bytes)")
-        if self.budget is not None:
-            self.budget._charge(self, held)
+        budget = self.budget
+        if budget is not None:
+            # before the connect reply (hold_limit set), the budget's pool for such connections
+            pool = budget.preconnect if cap is not None and budget.preconnect is not None else budget
+            if pool is not self._pool:
+                if self._pool is not None:
+                    self._pool._give_back(self)
+                self._pool = pool
+            pool._charge(self, held)
 
     def _fail(self, exc: ProtocolError) -> None:
         """No frame boundary can be found again: drop the buffer, give back its charge."""
@@ -169,8 +196,8 @@ class Parser:
         self._buf = bytearray()
         self._head = None
         self._head_size = 0
-        if self.budget is not None:
-            self.budget._give_back(self)
+        if self._pool is not None:
+            self._pool._give_back(self)
         self._charged = 0
 
     def _evict(self, exc: ProtocolError) -> None:

@@ -228,8 +228,9 @@ class OutboundProtocol:
 
     def _on_channel(self, reply: Reply) -> None:
         channel = reply.channel
+        channel.check_short()  # type: ignore[union-attr]  # kept for the call's life: no later read may fail
         self.channel = channel
-        self.parser.hold_limit = None  # a call now: events of up to max_body_bytes may come
+        self.parser.lift_hold()  # a call now: events of up to max_body_bytes may come
         self.uuid = channel.get("Unique-ID") or channel.get("Channel-Unique-ID")  # type: ignore[union-attr]
         self.socket_mode = channel.get("Socket-Mode")  # type: ignore[union-attr]
         self.control = channel.get("Control")  # type: ignore[union-attr]
@@ -239,8 +240,11 @@ class OutboundProtocol:
             self.on_event(event)
         name = event.name
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            ticket = self._executes.pop(event.application_uuid or "", None)
+            key = event.application_uuid or ""
+            ticket = self._executes.get(key)
             if ticket is not None:
+                self._kept(event)   # before it is taken: a refused one fails its ticket with the call
+                del self._executes[key]
                 self._finish(ticket, event)
                 if event.channel_data:  # newer than what we hold: keep one copy, not two
                     self.channel = event
@@ -255,7 +259,7 @@ class OutboundProtocol:
         if name == "DTMF":
             if len(self.dtmf) >= MAX_QUEUED_DTMF:
                 del self.dtmf[0]
-            self.dtmf.append(Dtmf(event.dtmf_digit or "", wire_int(event.get("DTMF-Duration")),
+            self.dtmf.append(Dtmf(event.dtmf_digit or "", wire_int(event.get_short("DTMF-Duration")),
                                   event.get("DTMF-Source")))
         elif name == "CHANNEL_HANGUP":
             self.hangup_event = True
@@ -263,6 +267,18 @@ class OutboundProtocol:
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.hangup_complete = self.hangup_event = True
             self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
+
+    def _kept(self, event: Event) -> None:
+        """``event`` completes an application: the flow keeps it until the next one, and
+        as the channel if it carries the channel's data. So it must be no larger than
+        ``Limits.max_kept_event_bytes`` (a call that kept 16 MiB events, twenty of them
+        held 385 MB), and none of its short headers may fail a later read."""
+        cap = self.parser.limits.max_kept_event_bytes
+        if event.size > cap:
+            raise ProtocolError(f"the completion of an application came as an event of {event.size} bytes, over "
+                                f"the {cap}-byte limit for an event a call keeps (Limits.max_kept_event_bytes); "
+                                "FreeSWITCH's carry a few KiB of channel data")
+        event.check_short()
 
     def _is_ours(self, event: Event) -> bool:
         return self.uuid is None or event.unique_id in (None, self.uuid)

@@ -1,8 +1,9 @@
-"""The flow language: YAML call flows, their checks, routing, and the interpreter."""
+"""The flow language: YAML call flows, their steps, checks and routing (a call's run of a
+flow is :mod:`flowengine.runtime`)."""
 
 from .flowset import FlowSet, load_flows
-from .interpreter import Execute, Exit, FlowRun
+from .effects import Execute, Exit
 from .model import Flow, Step
 from .validate import FlowProblems
 
-__all__ = ["FlowSet", "load_flows", "Execute", "Exit", "FlowRun", "Flow", "Step", "FlowProblems"]
+__all__ = ["FlowSet", "load_flows", "Execute", "Exit", "Flow", "Step", "FlowProblems"]

@@ -22,6 +22,7 @@ from typing import Callable
 from .model import Flow
 from .numbers import NumberPattern
 from .source import load_source
+from .steps import KINDS
 from .validate import FlowProblems, check
 from ..errors import FlowError
 
@@ -150,7 +151,8 @@ def load_file(path: str | Path, directory: str | Path | None = None) -> FlowSet:
             continue
         flowset.flows[flow.name] = flow
         for step in flow.steps.values():
-            callee = step.spec["call"]["flow"] if step.kind == "call" else None
+            called = KINDS[step.kind].calls(step)
+            callee = called.flow if called is not None else None
             if callee is None or callee in flowset.flows or callee in broken:
                 continue
             if others is None:
@@ -222,11 +224,12 @@ def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tu
     errors = []
     for flow in flowset.flows.values():
         for step in flow.steps.values():
-            if step.kind != "call":
+            called = KINDS[step.kind].calls(step)
+            if called is None:
                 continue
-            target = step.spec["call"]["flow"]
+            target = called.flow
             callee = flowset.flows.get(target)
-            at = step.at + ("call", "flow")
+            at = step.at + called.at
             if callee is None and target in broken:
                 continue
             if callee is None:
@@ -234,9 +237,9 @@ def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tu
                 errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, "
                               "which does not exist" + (f" (did you mean {close[0]!r}?)" if close else ""))
                 continue
-            given = step.spec["call"].get("with", {})
+            given = called.given
             for name, value in given.items():
-                where = flow.source.where(step.at + ("call", "with", name))
+                where = flow.source.where(step.at + called.given_at + (name,))
                 if name not in callee.params:
                     errors.append(f"{where}: step '{step.name}': flow {target!r} has no parameter {name!r}")
                     continue

@@ -12,7 +12,8 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import FlowError
-from .model import Flow, reachable as reachable_from
+from .model import Flow
+from .routes import reachable, transitions
 from .steps import KINDS
 
 
@@ -25,11 +26,7 @@ class Edge:
 
 def edges(flow: Flow) -> list[Edge]:
     """Every transition, labelled with the outcome (or branch) that takes it."""
-    return [Edge(step.name, t.target, t.label) for step in flow.steps.values() for t in step.transitions()]
-
-
-def reachable(flow: Flow) -> set[str]:
-    return reachable_from(flow.steps, [flow.start] + ([flow.on_error] if flow.on_error else []))
+    return [Edge(step.name, t.target, t.label) for step in flow.steps.values() for t in transitions(step)]
 
 
 def _id(name: str) -> str:
@@ -42,7 +39,7 @@ def _quoted(text: str) -> str:
 
 
 def to_dot(flow: Flow) -> str:
-    live = reachable(flow)
+    live = reachable(flow.steps, flow.start, flow.on_error)
     lines = [f"digraph {_quoted(flow.name)} {{", "  rankdir=TB;", '  node [shape=box, style="rounded"];',
              '  __start [shape=point, label=""];', f"  __start -> {_id(flow.start)};"]
     for step in flow.steps.values():
@@ -65,7 +62,7 @@ def _mermaid_text(text: str) -> str:
 
 
 def to_mermaid(flow: Flow) -> str:
-    live = reachable(flow)
+    live = reachable(flow.steps, flow.start, flow.on_error)
     lines = ["flowchart TD", f"  __start(( )) --> {_id(flow.start)}"]
     for step in flow.steps.values():
         text = _mermaid_text(f"{step.name} ({step.kind})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import program
+from ..commandline import program
 from ..errors import FlowError
 from .graph import FORMATS
 from .source import load_source

@@ -1,4 +1,6 @@
-"""A loaded flow: its steps, each of one kind, with the outcomes it can end in."""
+"""A loaded flow: its steps, each of one kind, with the outcomes it can end in.
+
+Where each step can go is :mod:`.routes`' (it reads the kinds; the model does not)."""
 
 from __future__ import annotations
 
@@ -53,6 +55,9 @@ def is_pattern(key: str) -> bool:
 
 @dataclass
 class Step:
+    """One step of a flow: its name, its kind's name, the step's mapping as written
+    (``spec``), and where its ``next`` and ``on:`` go."""
+
     name: str
     kind: str
     spec: dict
@@ -62,24 +67,6 @@ class Step:
     @property
     def at(self) -> tuple:
         return ("steps", self.name)
-
-    def transitions(self) -> list:
-        """Every way out of this step (:class:`~flowengine.flows.steps.Transition`): its
-        ``on:`` outcomes, what its kind declares (choices, branches), then ``next``.
-        Worked out once: the interpreter asks at the end of every step."""
-        found = self.__dict__.get("_transitions")
-        if found is None:
-            from .steps import KINDS, Transition
-            found = [Transition(("on", k), v, k, str(k)) for k, v in self.on.items()]
-            found += KINDS[self.kind].transitions(self)
-            if self.next:
-                found.append(Transition(("next",), self.next, "next", "next"))
-            self.__dict__["_transitions"] = found
-        return found
-
-    def targets(self) -> list[tuple[tuple, str]]:
-        """Every (path in the file, step name) this step can go to."""
-        return [(t.path, t.target) for t in self.transitions()]
 
 
 @dataclass
@@ -102,17 +89,3 @@ class Flow:
     @property
     def path(self):
         return self.source.path
-
-
-def reachable(steps: dict[str, Step], roots: list[str]) -> set[str]:
-    """The steps a call can reach from ``roots`` (start, and on_error), following every
-    transition: what --check warns about and the graph dashes."""
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in steps:
-            continue
-        seen.add(name)
-        todo += [target for _, target in steps[name].targets()]
-    return seen

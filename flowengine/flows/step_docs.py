@@ -4,7 +4,7 @@
 and one ``docs/steps/<kind>.md`` per kind: how it is written, what it does, its outcomes,
 the ``${names}`` it sets, what preflight asks the host for it, the keys of its value (from
 its JSON Schema) and an example step from the bundled flows. The pages are committed, and a
-test fails when they differ from what the kinds say: ``python -m flowengine.flows.schema``
+test fails when they differ from what the kinds say: ``python3 -m flowengine.flows.generate``
 writes them again. Nothing here runs in a server.
 """
 
@@ -19,7 +19,7 @@ from ..errors import FlowError
 from .model import Flow, Step
 from .schema import BASE
 from .source import load_source
-from .steps import KINDS, NeedKind, StepKind
+from .steps import KINDS, MODULES, NeedKind, StepKind
 from .validate import check
 
 #: the checkout: docs/, flows/ and tests/flows/ (absent from an installed wheel)
@@ -30,7 +30,7 @@ EXAMPLE_DIRS = ("flows", "tests/flows")
 SEE_ALSO = (("writing-flows.md", "Writing flows"), ("http.md", "HTTP in a flow"),
             ("freeswitch.md", "FreeSWITCH notes"))
 GENERATED = ("<!-- generated from flowengine/flows/steps/{module}.py by "
-             "`python3 -m flowengine.flows.schema`: edit the kind, not this page -->\n")
+             "`python3 -m flowengine.flows.generate`: edit the kind, not this page -->\n")
 
 _NEEDS = {
     NeedKind.PROMPT: "each prompt file (`api file_exists`, under the call's `sound_prefix` and its rate folders)",
@@ -173,8 +173,7 @@ def _sentence(text: str) -> str:
 
 
 def kind_page(kind: StepKind, root: Path, example: tuple[Flow, Step] | None) -> str:
-    module = (kind.run.__module__ if kind.run else "flowengine.flows.steps.call").rsplit(".", 1)[-1]
-    out = [f"# `{kind.name}`\n\n", GENERATED.format(module=module), "\n",
+    out = [f"# `{kind.name}`\n\n", GENERATED.format(module=MODULES[kind.name]), "\n",
            f"{_sentence(kind.does)}\n\n",
            f"**Written:** {kind.written}\n\n",
            f"## Outcomes\n\n{kind.outcomes_doc}\n"]

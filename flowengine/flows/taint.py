@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ..quoting.variables import variable_check
 from .conditions import as_text
 
 # a ${name} as the engine looks it up (templates._TEMPLATE's grammar) and an API call
@@ -104,20 +105,21 @@ def _judge(flow: dict) -> Judgement:
         kind = _kind(spec) if isinstance(spec, dict) else None
         if kind is None:
             continue
-        if kind == "set":
-            for name, value in (spec.get("vars") or {}).items():
-                if "${" in as_text(value):
-                    why.setdefault(name, f"step '{step_name}' sets it from ${{…}}, which a failover restores "
-                                         "as call data")
-                else:
-                    from_steps.add(name)
-            for key in ("set", "export"):
-                for name in spec.get(key) or {}:
-                    why.setdefault(name, f"step '{step_name}' sets it on the channel, which reports it back "
-                                         "as the channel's")
-            continue
-        for name in KINDS[kind].variables(Step(step_name, kind, spec)):
-            why.setdefault(name, f"step '{step_name}' ({kind}) gives it what the call or FreeSWITCH answered")
+        step = Step(step_name, kind, spec)
+        assigned = KINDS[kind].assigns(step)     # flow variables, as the author wrote them
+        for name, value in assigned.items():
+            if "${" in as_text(value):
+                why.setdefault(name, f"step '{step_name}' sets it from ${{…}}, which a failover restores "
+                                     "as call data")
+            else:
+                from_steps.add(name)
+        on_channel = dict.fromkeys(KINDS[kind].channel_sets(step))   # channel variables, in order
+        for name in on_channel:
+            why.setdefault(name, f"step '{step_name}' sets it on the channel, which reports it back "
+                                 "as the channel's")
+        for name in KINDS[kind].variables(step):
+            if name not in assigned and name not in on_channel:
+                why.setdefault(name, f"step '{step_name}' ({kind}) gives it what the call or FreeSWITCH answered")
     literal = (set(top) | from_steps) - set(why)
     # a top-level value naming call data is call data, and so is one naming that, …: each
     # name is taken out once, and tells the values that read it (linear in the references)
@@ -137,7 +139,8 @@ def _judge(flow: dict) -> Judgement:
         if name not in literal:
             continue
         literal.discard(name)
-        why[name] = f"its value in vars: reads ${{{ref.name}}}" if ref.plain else f"its value in vars: reads {ref.name!r}"
+        why[name] = (f"its value in vars: reads ${{{ref.name}}}" if ref.plain
+                     else f"its value in vars: reads {ref.name!r}")
         todo.extend((reader, Reference(0, 0, name, True)) for reader in readers.get(name, ()))
     return Judgement(frozenset(literal), why)
 
@@ -155,3 +158,25 @@ def judge(flow: dict) -> Judgement:
     judgement = _judge(flow)
     _last = (flow, judgement)
     return judgement
+
+
+def variable_errors(spec: dict, flow: dict) -> list[tuple[tuple[str, str], str]]:
+    """For a step's ``set:`` / ``export:`` (the step's mapping, in the flow file as parsed):
+    ``((key, name), message)`` for each channel variable FreeSWITCH runs or routes by whose
+    value can hold call data (:func:`flowengine.quoting.variables.variable_check`): on a
+    call it is refused (the step fails) every time the value holds any."""
+    judgement = judge(flow)
+    found: list[tuple[tuple[str, str], str]] = []
+    for key in ("set", "export"):
+        values = spec.get(key)
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            text = as_text(value)
+            refs = call_data(text, judgement)
+            why = variable_check(str(name), bool(refs))
+            if why is None:
+                continue
+            shown = ", ".join(dict.fromkeys(text[r.start:r.end] for r in refs[:3]))
+            found.append(((key, str(name)), f"{shown} can hold call data ({judgement.reason(refs[0].name)}): {why}"))
+    return found

@@ -23,7 +23,8 @@ from jsonschema.exceptions import best_match
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar, zone
-from .model import Flow, Step, reachable, seconds
+from .model import Flow, Step, seconds
+from .routes import reachable, targets
 from .steps import KEYS, KINDS, Problems
 from .numbers import parse_numbers
 from .source import Source
@@ -186,7 +187,7 @@ def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, e
     at = step.at
     all_steps = data["steps"]
     spec = step.spec
-    for path, target in step.targets():
+    for path, target in targets(step):
         if target not in all_steps:
             shown = ".".join(f'"{p}"' if isinstance(p, str) and p not in ("on", "next", "menu", "choices", "when",
                                                                            "goto", "else", "exceeded") else str(p)
@@ -313,7 +314,7 @@ def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> No
 
 
 def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
-    live = reachable(steps, [data["start"]] + ([data["on_error"]] if data.get("on_error") else []))
+    live = reachable(steps, data["start"], data.get("on_error"))
     for name in steps:
         if name not in live:
             warn(("steps", name), "is never reached from start")
@@ -327,7 +328,7 @@ def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
             warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
     # a cycle of steps that never wait on the caller spins until the transition budget
     instant = {n for n, s in steps.items() if KINDS[s.kind].instant}
-    edges = {n: [t for path, t in steps[n].targets()
+    edges = {n: [t for path, t in targets(steps[n])
                  if t in instant and not _bounded(steps[n], path)] for n in instant}
     state: dict[str, int] = {}
 

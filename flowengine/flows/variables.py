@@ -20,6 +20,30 @@ from .steps import KINDS
 # reads its XML, never seen here) and not ``${api args}`` (an API the author runs)
 _NAME = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?=[}:\[])")
 _FILE = Path(__file__).resolve().parent / "data" / "channel_variables.txt"
+
+#: names FreeSWITCH answers from the caller profile rather than a channel variable
+#: (switch_caller.c, switch_caller_get_field_by_name), as the events spell them
+WELL_KNOWN = {
+    "caller_id_number": "Caller-Caller-ID-Number",
+    "caller_id_name": "Caller-Caller-ID-Name",
+    "destination_number": "Caller-Destination-Number",
+    "uuid": "Unique-ID",
+    "ani": "Caller-ANI",
+    "aniii": "Caller-ANI-II",
+    "rdnis": "Caller-RDNIS",
+    "network_addr": "Caller-Network-Addr",
+    "username": "Caller-Username",
+    "orig_caller_id_name": "Caller-Orig-Caller-ID-Name",
+    "orig_caller_id_number": "Caller-Orig-Caller-ID-Number",
+    "callee_id_name": "Caller-Callee-ID-Name",
+    "callee_id_number": "Caller-Callee-ID-Number",
+    "context": "Caller-Context",
+    "dialplan": "Caller-Dialplan",
+    "source": "Caller-Source",
+    "chan_name": "Caller-Channel-Name",
+    "transfer_source": "Caller-Transfer-Source",
+}
+
 #: how many ``${…}`` one flow may have checked (a flow is at most 1 MiB anyway)
 MAX_NAMES = 10_000
 #: unknown names warned about one by one (then one line says how many more), and the
@@ -32,7 +56,6 @@ MAX_HINTED = 64
 @lru_cache(maxsize=1)
 def freeswitch_names() -> tuple[frozenset[str], tuple[str, ...]]:
     """(names, prefixes) FreeSWITCH itself provides, lower case."""
-    from .lookup import WELL_KNOWN
     names, prefixes = set(WELL_KNOWN), []
     for line in _FILE.read_text(encoding="utf-8").splitlines():
         line = line.strip()

@@ -13,7 +13,7 @@ import ssl
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import gevent.socket
@@ -34,8 +34,14 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_CONTENT_TYPE = 1024
 
 
+class RequestMetrics(Protocol):
+    """What counts the requests: the server's metrics, passed in (this package imports no server)."""
+
+    def http_request(self, flow: str, step: str, host: str, outcome: str, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
-class Limits:
+class HttpLimits:
     """What the client may hold at once."""
 
     per_host: int = 50                    # requests in flight (and pooled connections) per host
@@ -82,10 +88,10 @@ def tls_context(ca_file: str | None = None) -> gevent.ssl.SSLContext:
 
 class HttpClient:
     """Performs :class:`HttpRequest`\\ s (:meth:`perform`, in the greenlet the driver
-    spawned for it). ``metrics`` (a :class:`~flowengine.server.metrics.Metrics`) counts them."""
+    spawned for it). ``metrics`` (the server's, a :class:`RequestMetrics`) counts them."""
 
-    def __init__(self, limits: Limits = Limits(), *, ca_file: str | None = None, breaker: Breaker | None = None,
-                 metrics: Any = None) -> None:
+    def __init__(self, limits: HttpLimits = HttpLimits(), *, ca_file: str | None = None, breaker: Breaker | None = None,
+                 metrics: RequestMetrics | None = None) -> None:
         self.limits = limits
         self.breaker = breaker or Breaker()
         self.metrics = metrics
@@ -230,10 +236,9 @@ class HttpClient:
         self._pools.clear()
 
 
-def report(request: HttpRequest, call: str, result: HttpResult, metrics: Any = None) -> None:
-    """A request's one log line and its metrics (``metrics``: a
-    :class:`~flowengine.server.metrics.Metrics`, or None). Only the request's masked,
-    query-less URL is shown, never a secret."""
+def report(request: HttpRequest, call: str, result: HttpResult, metrics: RequestMetrics | None = None) -> None:
+    """A request's one log line and its metrics (``metrics``: the server's, or None). Only the
+    request's masked, query-less URL is shown, never a secret."""
     host = request.host
     if metrics is not None:
         metrics.http_request(request.flow, request.step, host, _outcome(result), result.seconds)

@@ -41,8 +41,8 @@ import time
 from enum import StrEnum
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from .response import BODY_VARIABLE_BYTES, MAX_SAVED_BYTES, MAX_SAVES, MAX_VALUE, NAME, PATH, ReadResult, \
-    SavingRequest
+from ..flows.steps.http_answer import (BODY_VARIABLE_BYTES, MAX_SAVED_BYTES, MAX_SAVES, MAX_VALUE, NAME, PATH,
+                                       ReadResult, SavingRequest)
 
 PREFIX = struct.Struct("!II")
 #: the largest header: a URL, its headers and the reason (a response's Content-Type

@@ -1,17 +1,17 @@
 """The HTTP worker: the process next to each server process that performs its ``http`` steps.
 
 ``python -m flowengine.http.worker --fd N …`` is started by the server
-(:mod:`flowengine.server.http_worker`) with one end of a socketpair as descriptor ``N`` and
+(:mod:`flowengine.http.supervisor`) with one end of a socketpair as descriptor ``N`` and
 nothing else of the server's (no listening socket). It reads request frames
 (:mod:`.frames`), performs each in a greenlet of its own with the :class:`~.client.HttpClient`
 (its pools, caps, breaker, TLS and size cap are this process's), and writes an answer frame
-for each. It reads each answer as the step needs it (:func:`~.response.read_answer`): the
-values the step saves out of its JSON, and what ``${http_body}`` holds of the body, which
-is all that crosses to the server; parsing a large JSON answer costs this process's loop,
-not the calls'. A ``cancel`` frame drops a request (its caller hung up): the greenlet is killed,
-which frees its place under the caps and tells the breaker nothing of the host. The
-server counts and logs each request from its answer; this process logs only its own
-failures.
+for each. It reads each answer as the step needs it
+(:func:`~flowengine.flows.steps.http_answer.read_answer`): the values the step saves out of
+its JSON, and what ``${http_body}`` holds of the body, which is all that crosses to the
+server; parsing a large JSON answer costs this process's loop, not the calls'. A ``cancel``
+frame drops a request (its caller hung up): the greenlet is killed, which frees its place
+under the caps and tells the breaker nothing of the host. The server counts and logs each
+request from its answer; this process logs only its own failures.
 
 It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a service manager's stop goes to the
 whole process group, and the server is still draining its calls then): it exits when the
@@ -31,9 +31,9 @@ import gevent.event
 import gevent.socket
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+from ..flows.steps.http_answer import read_answer
 from . import frames
-from .client import HttpClient, Limits
-from .response import read_answer
+from .client import HttpClient, HttpLimits
 
 log = logging.getLogger("flowengine.http.worker")
 
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m flowengine.http.worker",
                                 description="Performs a flowengine server's http steps (started by the server).")
     p.add_argument("--fd", type=int, required=True, help="the socketpair end to the server")
-    p.add_argument("--max-requests", type=int, default=Limits.total)
-    p.add_argument("--max-per-host", type=int, default=Limits.per_host)
-    p.add_argument("--max-body", type=int, default=Limits.max_body)
+    p.add_argument("--max-requests", type=int, default=HttpLimits.total)
+    p.add_argument("--max-per-host", type=int, default=HttpLimits.per_host)
+    p.add_argument("--max-body", type=int, default=HttpLimits.max_body)
     p.add_argument("--ca", default=None)
     p.add_argument("--log-level", default="info")
     p.add_argument("--log-format", default="text")
@@ -138,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    from ..server.logs import configure
+    from ..logs import configure
     configure(args.log_level, args.log_format, args.log_tag)
     sock = gevent.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=args.fd)
-    client = HttpClient(Limits(per_host=args.max_per_host, total=args.max_requests, max_body=args.max_body),
+    client = HttpClient(HttpLimits(per_host=args.max_per_host, total=args.max_requests, max_body=args.max_body),
                         ca_file=args.ca)
     return Worker(sock, client).serve()
 

@@ -14,10 +14,9 @@ import argparse
 import json
 import sys
 
-from ..cli import program
+from ..commandline import parse_listen, program
 from ..errors import FlowError
 from ..flows import load_flows
-from ..server.cli import parse_listen
 from .inbound import InboundClient, InboundError
 from .needs import set_needs
 from .plan import BATCH, Plan, in_step

@@ -74,8 +74,9 @@ def application_needs(flow: Flow, flowset: FlowSet) -> tuple[Located, ...]:
             seen.add(current.name)
             needs += [n for n in flow_needs(current) if n.need.kind is NeedKind.APPLICATION]
             for step in current.steps.values():
-                if step.kind == "call" and step.spec["call"]["flow"] in flowset.flows:
-                    todo.append(flowset.flows[step.spec["call"]["flow"]])
+                called = KINDS[step.kind].calls(step)
+                if called is not None and called.flow in flowset.flows:
+                    todo.append(flowset.flows[called.flow])
         found = tuple(needs)
         flow.__dict__["_application_needs"] = found
     return found

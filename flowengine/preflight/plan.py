@@ -3,6 +3,14 @@
 Commands are deduplicated, handed out :data:`BATCH` at a time and at most
 :data:`MAX_QUERIES` per check; what each need is asked with and how FreeSWITCH looks for a
 relative prompt: docs/freeswitch.md, "Preflight: asking the host".
+
+An answer comes from whoever is allowed to connect, and a plan lives as long as its host
+is remembered, so only what an answer settles is kept: a verdict per ``file_exists`` /
+``module_exists`` (an answer over :data:`MAX_TRUTH_ANSWER` bytes settles nothing), and per
+list the names it holds, within :data:`MAX_LIST_ANSWER` bytes, :data:`MAX_LIST_LINES`
+lines and :data:`MAX_NAMES` names of at most :data:`MAX_NAME_CHARS` characters. A list
+past any of these is not believed at all: its needs count as not checkable, never as a
+problem, and nothing is refused for it (a cut list would make what it left out missing).
 """
 
 from __future__ import annotations
@@ -24,6 +32,16 @@ BATCH = 16
 RATES = (8000, 16000, 32000, 48000)
 #: times a command that got no answer is asked again
 RETRIES = 1
+#: the longest ``file_exists`` / ``module_exists`` answer read: FreeSWITCH's is ``true`` or
+#: ``false`` (mod_commands.c, file_exists_function, module_exists_function)
+MAX_TRUTH_ANSWER = 4 * 1024
+#: the longest list answer read (``show application`` of a stock host: 10 KiB, 154 names)
+MAX_LIST_ANSWER = 1024 * 1024
+#: lines of a list answer read (an application's syntax may take a few: play_and_get_digits)
+MAX_LIST_LINES = 16 * 1024
+#: names a list may hold, and their length (the longest mod_dptools application: 27)
+MAX_NAMES = 4096
+MAX_NAME_CHARS = 128
 
 SHOW_APPLICATION = "show application"
 SHOW_SAY = "show say"
@@ -102,9 +120,21 @@ def parse_interfaces(body: str, kind: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def read_list(body: str | None, kind: str) -> frozenset[str] | None:
+    """The names a list answer (of ``kind``: application, say, speech) holds, or None when
+    it says nothing to go by: no answer, an error, or one past the caps (see the module)."""
+    if body is None or body.startswith("-ERR") or len(body) > MAX_LIST_ANSWER \
+            or body.count("\n") > MAX_LIST_LINES:
+        return None
+    names = parse_show_application(body) if kind == "application" else parse_interfaces(body, kind)
+    if len(names) > MAX_NAMES or any(len(name) > MAX_NAME_CHARS for name in names):
+        return None
+    return names
+
+
 def _truth(body: str | None) -> bool | None:
     """``true`` / ``false`` of file_exists and module_exists; anything else tells nothing."""
-    if body is None:
+    if body is None or len(body) > MAX_TRUTH_ANSWER:
         return None
     text = body.strip()
     return True if text == "true" else False if text == "false" else None
@@ -139,8 +169,8 @@ class Plan:
         self.over_cap = 0                       # needs not checked: past max_queries
         self._queue: deque[str] = deque()       # to ask
         self._asking: set[str] = set()          # asked, not answered
-        self._answers: dict[str, str | None] = {}      # list answers kept parsed, in _lists
-        self._lists: dict[str, frozenset[str] | None] = {}
+        self._truths: dict[str, bool | None] = {}      # what each answer said (lists: None)
+        self._lists: dict[str, frozenset[str] | None] = {}    # the names of each list answer
         self._second: dict[str, list[_Check]] = {}     # a prompt's first question -> its checks
         self._tries: dict[str, int] = {}
         self._known: set[str] = set()           # every command ever queued
@@ -253,13 +283,13 @@ class Plan:
                 self._tries[query] = tries + 1
                 self._queue.append(query)
                 return
+        truth = None
         if query in _LISTS:            # kept as the names it lists, not the 10 KB it is
-            kind = _LISTS[query]
-            self._lists[query] = None if body is None or body.startswith("-ERR") else (
-                parse_show_application(body) if kind == "application" else parse_interfaces(body, kind))
-            body = ""
-        self._answers[query] = body
-        if _truth(body) is False:
+            self._lists[query] = read_list(body, _LISTS[query])
+        else:                          # kept as what it says, not as it came
+            truth = _truth(body)
+        self._truths[query] = truth
+        if truth is False:
             self._follow_up(query)
 
     def _follow_up(self, query: str) -> None:
@@ -282,7 +312,7 @@ class Plan:
     def _verdict(self, check: _Check) -> Verdict:
         kind = check.located.need.kind
         if kind in (NeedKind.PROMPT, NeedKind.DIRECTORY, NeedKind.MODULE):
-            answers = [_truth(self._answers.get(q)) for q in check.queries]
+            answers = [self._truths.get(q) for q in check.queries]
             if any(a is True for a in answers):
                 return Verdict.OK
             if check.second:      # not found as written; its rate folders are still to be asked

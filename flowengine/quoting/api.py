@@ -29,7 +29,9 @@ switch_channel_expand_variables gives its input back untouched) — an author's 
 for FreeSWITCH must be expanded, which only the application does; so do the author's own
 control characters and values over :data:`MAX_VALUE`. The ``set`` application (its argument
 encoded by :func:`~flowengine.quoting.app_arg`) sets those instead. Nothing else here
-depends on where the characters came from: nothing is expanded.
+depends on where the characters came from (nothing is expanded), but for the variables
+FreeSWITCH later runs, routes by or plays from, whose value follows the same rules as by the
+application (:mod:`.variables`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from __future__ import annotations
 import re
 
 from .stored import stored_value
+from .variables import checked_value
 
 #: names uuid_setvar takes as one word and the set application would read the same
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -52,10 +55,14 @@ MAX_VALUE = 1024
 def setvar_args(uuid: str, name: str, value: str, *, limit: int = MAX_VALUE) -> str | None:
     """``<uuid> <name> [value]`` for ``api uuid_setvar`` setting ``name`` to exactly
     ``value`` (an empty one unsets it, as ``set name=`` does), or None when only the
-    application can. ``limit``: the longest value (a set's longer ones go by the
-    application, in a counted body; the engine's own failover checkpoint has none)."""
+    application can; :class:`~flowengine.errors.UnsafeValue` when neither may, as the
+    application's encoding refuses it: call data in a variable FreeSWITCH runs, or a path
+    variable's value leaving the author's folder (:mod:`.variables`). ``limit``: the longest
+    value (a set's longer ones go by the application, in a counted body; the engine's own
+    failover checkpoint has none)."""
     if not _NAME.match(name) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", uuid or ""):
         return None
+    checked_value(name, value, f"uuid_setvar {name}")  # the same rules as the set application's
     text = str(stored_value(value))
     if len(text) > limit or _VAR_CHECK.search(text):
         return None

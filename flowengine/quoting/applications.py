@@ -27,7 +27,7 @@ expansion, which :func:`.expansion.app_arg` encodes for every application):
   ``tone_stream://``), ``{name=value}`` file parameters, and a path relative to
   ``sound_prefix`` unless it starts with ``/``; ``endless_playback``
   (``endless_playback_function``) hands it on without the ``@@`` cut. Call data may be file
-  names in a plain path: :func:`.words.path` (no ``..``, no leading ``/``, file name
+  names in a plain path: :func:`.paths.path` (no ``..``, no leading ``/``, file name
   characters only), no ``@`` from the call, and no ``:``, ``{``, ``[`` or ``@@`` in the
   argument at all when the call supplies part of it — a module, a prefix, file parameters
   or a sample offset with call data in them go by the ``playback`` step.
@@ -48,12 +48,13 @@ is a parser read from FreeSWITCH's source, and the encoder that makes call data 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..errors import UnsafeValue
 from .expansion import author_expansions
+from .paths import path
 from .text import Text, spans, untrusted_mask
-from .words import name, path
+from .words import name
 
 #: what call data may be in ``send_dtmf``: the DTMF digits (switch_core_io.c, is_dtmf,
 #: without the ``w``/``W`` pauses and ``F`` flash)
@@ -81,9 +82,11 @@ def _log(value: str, what: str) -> str:
     # a space inside the author's ${…} is gone once FreeSWITCH has expanded it
     inside = {i for start, end in author_expansions(text, mask) for i in range(start, end)}
     space = next((i for i, c in enumerate(text) if c == " " and i not in inside), -1)
-    if space < 0 or any(mask[:space + 1]):
-        raise UnsafeValue(f"{what}: the value of {_first_source(mask)} would stand where log reads its level "
-                          "(the word before the first space): write the level first, e.g. log INFO …")
+    if space < 0 or any(mask[: space + 1]):
+        raise UnsafeValue(
+            f"{what}: the value of {_first_source(mask)} would stand where log reads its level "
+            "(the word before the first space): write the level first, e.g. log INFO …"
+        )
     out = "".join(" " if mask[i] is not None and _CONTROL.match(c) else c for i, c in enumerate(text))
     return Text(out, spans(value))
 
@@ -93,19 +96,17 @@ def _file(value: str, what: str) -> str:
     mask = untrusted_mask(value)
     if not any(mask):
         return value
-    path(value, what)
-    at = next((i for i, c in enumerate(text) if c == "@" and mask[i] is not None), None)
-    if at is not None:
-        raise UnsafeValue(f"{what}: the value of {mask[at]} contains '@', which playback reads as the "
-                          f"start of a sample offset ('@@'): {text[:60]!r}")
+    path(value, what)  # no '@' from the call either
     inside = {i for start, end in author_expansions(text, mask) for i in range(start, end)}
     special = next((c for i, c in enumerate(text) if c in ":{[" and i not in inside), None)
     if special is None and "@@" in text:
         special = "@@"
     if special is not None:
-        raise UnsafeValue(f"{what}: with the value of {_first_source(mask)} in it the argument may only be a "
-                          f"plain file path, and {special!r} names a module, a prefix, file parameters or a "
-                          "sample offset: use the playback step")
+        raise UnsafeValue(
+            f"{what}: with the value of {_first_source(mask)} in it the argument may only be a "
+            f"plain file path, and {special!r} names a module, a prefix, file parameters or a "
+            "sample offset: use the playback step"
+        )
     return value
 
 
@@ -133,11 +134,11 @@ def _milliseconds(value: str, what: str) -> str:
 #: how the application reads it (a :class:`~.text.Text` keeps its marks for
 #: :func:`.expansion.app_arg`), or raises UnsafeValue
 ALLOWED: dict[str, Callable[[str, str], str]] = {
-    "log": _log,                      # [level ]message
-    "playback": _file,                # a file path
+    "log": _log,  # [level ]message
+    "playback": _file,  # a file path
     "endless_playback": _file,
-    "send_dtmf": _dtmf,               # DTMF digits
-    "sleep": _milliseconds,           # milliseconds
+    "send_dtmf": _dtmf,  # DTMF digits
+    "sleep": _milliseconds,  # milliseconds
 }
 
 
@@ -160,14 +161,18 @@ def argument(app: str, value: str, sources: Iterable[str] = ()) -> str:
     mask = untrusted_mask(value)
     source = next(iter(sources), None) or next((m for m in mask if m is not None), None)
     if source is not None:
-        raise UnsafeValue(f"{what}: the value of {source} would reach {app}, which takes no call data (it may "
-                          f"run it, dial it or read it as more arguments); only {allowed_names()} take call "
-                          "data: use a step made for the purpose, or a flow variable set to the flow's own text")
+        raise UnsafeValue(
+            f"{what}: the value of {source} would reach {app}, which takes no call data (it may "
+            f"run it, dial it or read it as more arguments); only {allowed_names()} take call "
+            "data: use a step made for the purpose, or a flow variable set to the flow's own text"
+        )
     text = str(value)
     for start, end in author_expansions(text, mask):
         if not _API.match(text, start):
-            raise UnsafeValue(f"{what}: FreeSWITCH would fill {text[start:end][:48]!r} from the channel (the engine "
-                              f"has no value for it), and {app} takes no call data")
+            raise UnsafeValue(
+                f"{what}: FreeSWITCH would fill {text[start:end][:48]!r} from the channel (the engine "
+                f"has no value for it), and {app} takes no call data"
+            )
     return value
 
 

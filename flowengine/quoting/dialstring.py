@@ -31,13 +31,22 @@ from .text import Span, Text, untrusted_mask
 #: what call data may contain inside a dial target: digits, letters, + * # . _ -
 TARGET_CHARS = re.compile(r"[A-Za-z0-9+*#._-]*")
 
-_MEANING = {",": "rings another target at the same time", "|": "rings another target in turn",
-            ":": "can separate enterprise groups (:_:)", "[": "opens a leg's variables",
-            "]": "closes a leg's variables", "{": "opens the call's variables",
-            "}": "closes the call's variables", "<": "opens a group's variables",
-            ">": "closes a group's variables", "/": "names another endpoint or gateway",
-            "@": "names another domain or host", ";": "adds SIP URI parameters",
-            "$": "starts a FreeSWITCH expansion", "\\": "escapes in FreeSWITCH's parsers"}
+_MEANING = {
+    ",": "rings another target at the same time",
+    "|": "rings another target in turn",
+    ":": "can separate enterprise groups (:_:)",
+    "[": "opens a leg's variables",
+    "]": "closes a leg's variables",
+    "{": "opens the call's variables",
+    "}": "closes the call's variables",
+    "<": "opens a group's variables",
+    ">": "closes a group's variables",
+    "/": "names another endpoint or gateway",
+    "@": "names another domain or host",
+    ";": "adds SIP URI parameters",
+    "$": "starts a FreeSWITCH expansion",
+    "\\": "escapes in FreeSWITCH's parsers",
+}
 
 #: characters that end a ``name=value`` pair or a variable block (and the ``^^`` delimiter
 #: override of switch_event_create_brackets), and controls (the value may become a SIP
@@ -56,10 +65,11 @@ def target(value: str, what: str = "bridge target") -> str:
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
         if mask[i] is not None and not TARGET_CHARS.fullmatch(c):
-            meaning = _MEANING.get(c, "is not part of a number" if not c.isspace()
-                                   else "separates dial string words")
-            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which {meaning} "
-                              f"in a FreeSWITCH dial string: {text[:60]!r}")
+            meaning = _MEANING.get(c, "is not part of a number" if not c.isspace() else "separates dial string words")
+            raise UnsafeValue(
+                f"{what}: the value of {mask[i]} contains {c!r}, which {meaning} "
+                f"in a FreeSWITCH dial string: {text[:60]!r}"
+            )
     return value
 
 
@@ -70,9 +80,11 @@ def whole(value: str) -> str:
     mask = untrusted_mask(value)
     at = text.find(":_:")
     while at != -1:
-        if any(mask[at:at + 3]):
-            raise UnsafeValue(f"bridge: the value of {next(m for m in mask[at:at + 3] if m)} completes "
-                              f"':_:', which FreeSWITCH reads as another group of targets: {text[:60]!r}")
+        if any(mask[at : at + 3]):
+            raise UnsafeValue(
+                f"bridge: the value of {next(m for m in mask[at : at + 3] if m)} completes "
+                f"':_:', which FreeSWITCH reads as another group of targets: {text[:60]!r}"
+            )
         at = text.find(":_:", at + 1)
     return value
 
@@ -90,7 +102,7 @@ def variable_value(value: str) -> Text:
     cleaned = _BLOCK_UNSAFE.sub(" ", text)
     stripped = cleaned.strip()
     lead = len(cleaned) - len(cleaned.lstrip())
-    mask = mask[lead:lead + len(stripped)]
+    mask = mask[lead : lead + len(stripped)]
     found, i = [], 0
     while i < len(mask):
         if mask[i] is None:

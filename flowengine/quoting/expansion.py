@@ -26,28 +26,32 @@ alone, see :mod:`.text`):
    would be an argument to an API: refused (:class:`~flowengine.errors.UnsafeValue`).
 4. An argument that starts ``%[`` or ``%X[`` sets scoped variables for the application
    (``switch_core_session_exec``, src/switch_core_session.c): refused when the call
-   supplied that start.
+   supplied any character of that start.
 5. A control character from the call is a space (:func:`.text.without_controls`).
 6. The argument of an application that stores it in a variable (``set``, ``export`` …) has
    the author's name and a value that reads back as written (:mod:`.stored`: FreeSWITCH
-   turns a stored ``ARRAY::…`` into an array).
+   turns a stored ``ARRAY::…`` into an array), and takes no call data where FreeSWITCH later
+   runs the variable (:mod:`.variables`).
+7. The argument of ``transfer`` names the dialplan that reads its extension: with the
+   ``inline`` one, the extension is a list of applications (:mod:`.transfer`).
 
 Every argument travels as the body of its sendmsg (:func:`flowengine.esl.commands.execute`),
 which FreeSWITCH takes as it is: never as the ``execute-app-arg`` header, which would make a
 leading ``ARRAY::`` an array and drop it, so that what the call wrote after it would start
-the argument. The start of an argument is therefore its first character, or what follows
-the author's leading ``${…}`` (which may expand to nothing), and nothing else.
+the argument. The start of an argument is therefore its first character once the author's
+text FreeSWITCH may remove is gone — a ``${…}`` (which may expand to nothing) and ``\\'``
+(which the expander drops), wherever they stand in it (:func:`.scan.view`) — and nothing else.
 """
 
 from __future__ import annotations
 
 from ..errors import UnsafeValue
-from .scan import author_expansions, start_after_expansions
+from .scan import author_expansions, call_in_start, view
 from .stored import SETS_VARIABLE, variable_arg
 from .text import spans, untrusted_mask, without_controls
+from .transfer import transfer_arg
 
-__all__ = ["EXPANDED_TWICE", "app_arg", "author_expansions", "breaks_needed", "passes_for",
-           "start_after_expansions"]
+__all__ = ["EXPANDED_TWICE", "app_arg", "author_expansions", "breaks_needed", "passes_for"]
 
 #: applications that expand (part of) their argument a second time (mod_dptools.c base_set,
 #: used by set, push and unshift, and eval; export_function does not)
@@ -66,25 +70,35 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
     ``app``: the author's FreeSWITCH syntax works, the call's never does."""
     source = next((span.source for span in spans(value) if span.end > span.start), None)
     if source is None:
-        return str(value)                 # the author's alone: FreeSWITCH syntax on purpose
+        return str(value)  # the author's alone: FreeSWITCH syntax on purpose
     value = without_controls(value)
     if app in SETS_VARIABLE:
         value = variable_arg(value, app, what)
+    elif app == "transfer":
+        transfer_arg(value, what)
     text = str(value)
     if "$" not in text and "\\" not in text and not text.startswith("%"):
-        return text                       # nothing FreeSWITCH could expand or unescape
+        return text  # nothing FreeSWITCH could expand or unescape
     mask = untrusted_mask(value)
     expansions = author_expansions(text, mask)
-    first = start_after_expansions(text, expansions)
-    head = text[first:first + 3]
-    if head.startswith("%") and "[" in head[1:] and any(mask[first:first + head.index("[", 1) + 1]):
-        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[first:first + 3] if m)} starts "
-                          f"the argument with '%[', which sets FreeSWITCH variables: {text[:60]!r}")
+    # the start as switch_core_session_exec reads it: what the expander may remove of the
+    # author's text first (an unset ${…}, "\\'") does not count (scan.view)
+    seen = view(text, mask)
+    head = seen.text[:3]
+    if head.startswith("%") and "[" in head[1:]:
+        who = call_in_start(seen, mask, head.index("[", 1) + 1)
+        if who is not None:
+            raise UnsafeValue(
+                f"{what}: the value of {who} starts the argument with '%[', which sets "
+                f"FreeSWITCH variables: {text[:60]!r}"
+            )
     for start, end in expansions:
         inside = next((m for m in mask[start:end] if m), None)
         if inside:
-            raise UnsafeValue(f"{what}: the value of {inside} would land inside "
-                              f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)")
+            raise UnsafeValue(
+                f"{what}: the value of {inside} would land inside "
+                f"{text[start:end][:60]!r}, which FreeSWITCH expands (or runs as an API)"
+            )
     if passes_for(app) > 1:
         lone = _lone_dollar(text, mask)
         if lone is not None and any(mask[lone:]):
@@ -92,9 +106,11 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
             # "$${" is copied as "$", switch_channel.c; a "\'" after it is dropped), and the
             # second joins it with whatever follows once an expansion between them comes
             # out empty: not with call data
-            raise UnsafeValue(f"{what}: {app} expands its argument twice, and the author's "
-                              f"{text[lone:lone + 12]!r} would leave a '$' next to the value of "
-                              f"{next(m for m in mask[lone:] if m)} in the second pass")
+            raise UnsafeValue(
+                f"{what}: {app} expands its argument twice, and the author's "
+                f"{text[lone : lone + 12]!r} would leave a '$' next to the value of "
+                f"{next(m for m in mask[lone:] if m)} in the second pass"
+            )
     copies = 2 ** passes_for(app)
     # the character right after an expansion is copied as it is, escape or not (the C walk
     # resumes at the '}' + 1 and writes that byte before looking at the next)
@@ -115,8 +131,13 @@ def _lone_dollar(text: str, mask: list[str | None]) -> int | None:
     """The first author ``$`` followed by ``$``, ``\\`` or ``'`` (what a pass turns into a
     ``$`` of its own), other than ``$${`` (a global); None without one."""
     for i in range(len(text) - 1):
-        if text[i] == "$" and mask[i] is None and text[i + 1] in "$\\'" and mask[i + 1] is None \
-                and not text.startswith("$${", i):
+        if (
+            text[i] == "$"
+            and mask[i] is None
+            and text[i + 1] in "$\\'"
+            and mask[i + 1] is None
+            and not text.startswith("$${", i)
+        ):
             return i
     return None
 
@@ -132,5 +153,5 @@ def breaks_needed(text: str, mask: list[str | None]) -> list[int]:
         elif c == "{" and mask[i] is not None and before in _BEFORE_BRACE:
             found.append(i)
         elif c == "'" and before == "\\" and (mask[i] is not None or mask[i - 1] is not None):
-            found.append(i)               # "\\'" is deleted by a pass, joining its neighbours
+            found.append(i)  # "\\'" is deleted by a pass, joining its neighbours
     return found

@@ -3,7 +3,7 @@
 Text log lines are read by people and by key=value parsers; a caller number of
 ``1001 outcome=ok`` must not add a field. A plain value stays as it is; anything else is
 written as one JSON string. (Control characters are escaped for the whole line by the
-text formatter, :mod:`flowengine.server.logs`.)
+text formatter, :mod:`flowengine.logs`.)
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ The text itself may open with TTS parameters: switch_core_speech.c,
 switch_core_speech_feed_tts, skips leading blanks and reads ``{name=value,…}`` there as
 parameters for the engine (mod_tts_commandline takes ``voice`` from them, mod_unimrcp
 makes them MRCP headers). A ``{`` the call puts first — after blanks, and after the
-author's leading ``${…}``, which FreeSWITCH may expand to nothing — is spoken as a
-parenthesis instead.
+author's text the expander may remove (a ``${…}`` that expands to nothing, ``\\'``) — is
+spoken as a parenthesis instead.
 
 The argument travels as it is (:func:`flowengine.esl.commands.execute` sends it as the
 sendmsg body), so its start is its first character: an ``ARRAY::`` the call puts there is
@@ -34,7 +34,7 @@ Call data can therefore never choose the engine, the voice or their parameters.
 from __future__ import annotations
 
 from ..errors import UnsafeValue
-from .expansion import author_expansions, start_after_expansions
+from .scan import call_in_start, view
 from .text import Span, Text, join, literal, untrusted_mask, without_controls
 
 #: what an engine or voice name may be (the author's only)
@@ -50,24 +50,14 @@ def _spaced(text: str) -> Text:
 
 
 def _first(text: str) -> int:
-    """Where FreeSWITCH starts reading the text: past the author's leading ``${…}`` (which
-    may expand to nothing) and blanks."""
+    """Where FreeSWITCH starts reading the text: past blanks and the author's text the
+    expander may remove (a ``${…}`` that expands to nothing, ``\\'``: :func:`.scan.view`)."""
     raw = str(text)
-    expansions = author_expansions(raw, untrusted_mask(text))
-    at = -1
-    while at != (at := _skip(raw, expansions, at if at >= 0 else 0)):
-        pass
-    return at
-
-
-def _skip(raw: str, expansions: list[tuple[int, int]], at: int) -> int:
-    """Past blanks and the author's expansions that start at ``at`` (any number of each)."""
-    while at < len(raw) and raw[at] in " \t":
+    seen = view(raw, untrusted_mask(text))
+    at = 0
+    while at < len(seen.text) and seen.text[at] in " \t":
         at += 1
-    for start, end in expansions:
-        if start == at:
-            return end
-    return at
+    return seen.where[at] if at < len(seen.text) else len(raw)
 
 
 def _no_parameters(text: str) -> Text:
@@ -77,7 +67,7 @@ def _no_parameters(text: str) -> Text:
     if at >= len(raw) or raw[at] != "{" or untrusted_mask(text)[at] is None:
         return text if isinstance(text, Text) else Text(raw, (Span(0, len(raw), "call data"),) if raw else ())
     spans = text.data if isinstance(text, Text) else (Span(0, len(raw), "call data"),)
-    return Text(raw[:at] + "(" + raw[at + 1:], spans)
+    return Text(raw[:at] + "(" + raw[at + 1 :], spans)
 
 
 def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
@@ -94,11 +84,15 @@ def speak_arg(text: str, engine: str | None, voice: str | None) -> Text:
     spoken = _no_parameters(_spaced(text))
     mask = untrusted_mask(spoken)
     if "|" in str(spoken):
-        raise UnsafeValue(f"speak: the text {str(spoken)[:60]!r} holds '|', which FreeSWITCH reads as "
-                          "voice|text when no engine and voice are given: give them (or a flow's tts:)")
-    first = start_after_expansions(str(spoken), author_expansions(str(spoken), mask))
-    if str(spoken).startswith("^^", first):
-        who = next((m for m in mask[first:first + 3] if m), None)
-        raise UnsafeValue(f"speak: {'the value of ' + who if who else 'the text'} starts with '^^', which "
-                          "changes FreeSWITCH's delimiter")
+        raise UnsafeValue(
+            f"speak: the text {str(spoken)[:60]!r} holds '|', which FreeSWITCH reads as "
+            "voice|text when no engine and voice are given: give them (or a flow's tts:)"
+        )
+    seen = view(str(spoken), mask)  # as switch_separate_string sees its start
+    if seen.text.startswith("^^"):
+        who = call_in_start(seen, mask, 3)
+        raise UnsafeValue(
+            f"speak: {'the value of ' + who if who else 'the text'} starts with '^^', which "
+            "changes FreeSWITCH's delimiter"
+        )
     return spoken

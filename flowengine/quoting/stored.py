@@ -14,11 +14,12 @@ it: the test is ``strncmp`` on the value as stored, after the set application's 
 So, for the value the call helped to write (:func:`stored_value`):
 
 1. a control character from the call is a space (:func:`.text.without_controls`);
-2. where the value starts — its first character, and after the author's leading ``${…}``,
-   which may expand to nothing (:func:`.scan.start_after_expansions`) — an ``ARRAY::`` the
-   call helped to spell (up to an author's ``${…}``, whose value may complete it) has its last
-   character from the call written as a space: ``ARRAY::hello`` is stored as
-   ``ARRAY: hello``;
+2. where the value starts — its first character once the author's text the expander may
+   remove is gone: a ``${…}`` that expands to nothing and ``\\'``, wherever they stand in it
+   (:func:`.scan.view`: ``ARR${unset}AY::`` and ``\\'ARRAY::`` are ``ARRAY::``) — an
+   ``ARRAY::`` the call helped to spell (up to an author's ``${…}``, whose value may complete
+   it) has its last character from the call written as a space: ``ARRAY::hello`` is stored
+   as ``ARRAY: hello``;
 3. where the author starts the value with ``ARRAY::`` (an array the author means) or with a
    ``${…}`` (whose value may start so), each ``|:`` the call helped to write has the call's
    characters of it written as spaces, so the call adds no element.
@@ -28,14 +29,17 @@ Replaced, not refused, as the call's control characters are: the value is the ca
 
 For the applications that store their argument (:data:`SETS_VARIABLE`) the variable's name
 — up to the ``=`` (``base_set`` takes a ``,`` when there is no ``=``) — must be the author's:
-a name from the call could set any variable (``api_hangup_hook`` runs an API at hangup).
+a name from the call could set any variable (``api_hangup_hook`` runs an API at hangup). And
+the value of a variable FreeSWITCH later runs, routes by or plays from follows
+:mod:`.variables` (no call data in ``api_hangup_hook``; a path in ``sound_prefix``).
 """
 
 from __future__ import annotations
 
 from ..errors import UnsafeValue
-from .scan import author_expansions, start_after_expansions
+from .scan import View, view
 from .text import Text, join, part, spans, untrusted_mask, without_controls
+from .variables import checked_value
 
 ARRAY_PREFIX = "ARRAY::"
 ARRAY_SEP = "|:"
@@ -52,15 +56,11 @@ def stored_value(value: str) -> str:
     mask = untrusted_mask(value)
     if not any(mask):
         return value
-    expansions = author_expansions(text, mask)
-    starts = {0, start_after_expansions(text, expansions)}
-    opened = {start for start, _ in expansions}
-    blanks: set[int] = set()
-    for start in sorted(starts):
-        at = _prefix_from_call(text, mask, start, opened)
-        if at is not None:
-            blanks.add(at)
-    if any(_author_array_start(text, mask, start, opened) for start in starts):
+    # where the value starts once the expander is done: the author's text it may remove
+    # (an unset ${…}, "\\'") is gone, wherever it stands in the prefix (scan.view)
+    seen = view(text, mask)
+    blanks: set[int] = set(_prefix_from_call(seen, mask))
+    if _author_array_start(seen, mask):
         at = text.find(ARRAY_SEP)
         while at >= 0:
             blanks.update(i for i in (at, at + 1) if mask[i] is not None)
@@ -70,27 +70,31 @@ def stored_value(value: str) -> str:
     return Text("".join(" " if i in blanks else c for i, c in enumerate(text)), spans(value))
 
 
-def _prefix_from_call(text: str, mask: list[str | None], start: int, opened: set[int]) -> int | None:
-    """Where ``ARRAY::`` (or its start, up to an author's ``${…}`` or the end: the value
-    may complete it) stands at ``start`` with characters from the call: the last of those."""
+def _prefix_from_call(seen: View, mask: list[str | None]) -> list[int]:
+    """Where ``ARRAY::`` (or its start, up to an author's ``${…}``: the value may complete
+    it) stands at the start with characters from the call: the last of those (in the
+    original text), for each way the author's ``${…}`` in it may expand (to nothing, or to
+    the rest)."""
+    found: list[int] = []
     last = None
     for k, want in enumerate(ARRAY_PREFIX):
-        i = start + k
-        if i in opened:
-            break                              # an author's ${…}: its value may go on with it
-        if i >= len(text) or text[i] != want:
-            return None
-        if mask[i] is not None:
-            last = i
-    return last
+        if k in seen.opened and last is not None:
+            found.append(last)  # an author's ${…}: its value may go on with it
+        if k >= len(seen.text) or seen.text[k] != want:
+            return found
+        if mask[seen.where[k]] is not None:
+            last = seen.where[k]
+    if last is not None:
+        found.append(last)
+    return found
 
 
-def _author_array_start(text: str, mask: list[str | None], start: int, opened: set[int]) -> bool:
-    """Whether the author starts the value at ``start`` with ``ARRAY::`` or a ``${…}``."""
-    if start in opened:
+def _author_array_start(seen: View, mask: list[str | None]) -> bool:
+    """Whether the author starts the value with ``ARRAY::`` or a ``${…}`` (whose value may)."""
+    if 0 in seen.opened:
         return True
-    end = start + len(ARRAY_PREFIX)
-    return text.startswith(ARRAY_PREFIX, start) and not any(mask[start:end])
+    end = len(ARRAY_PREFIX)
+    return seen.text.startswith(ARRAY_PREFIX) and not any(mask[i] is not None for i in seen.where[:end])
 
 
 def variable_arg(value: str, app: str, what: str) -> str:
@@ -104,11 +108,14 @@ def variable_arg(value: str, app: str, what: str) -> str:
     upto = len(text) if sep < 0 else sep + 1
     source = next((m for m in mask[:upto] if m is not None), None)
     if source is not None:
-        raise UnsafeValue(f"{what}: the value of {source} would stand in the name of the variable {app} "
-                          f"sets (up to its '='): the call would choose which variable: {text[:60]!r}")
+        raise UnsafeValue(
+            f"{what}: the value of {source} would stand in the name of the variable {app} "
+            f"sets (up to its '='): the call would choose which variable: {text[:60]!r}"
+        )
     if sep < 0:
         return value
     rest = part(value, sep + 1, len(text))
+    checked_value(text[:sep], rest, what)  # a variable FreeSWITCH runs takes no call data
     kept = stored_value(rest)
     if kept is rest:
         return value

@@ -8,7 +8,8 @@ expander and :func:`literal` make trusted text (docs/security.md).
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 #: control characters (Unicode category Cc: C0, DEL, C1)
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -25,11 +26,15 @@ class Span(NamedTuple):
 class Text(str):
     """A string with the spans that came from the call (``data``); the rest is the author's."""
 
-    data: tuple[Span, ...]
+    #: the class's empty tuple until a span is given: the author's text (most of it) then has
+    #: no instance dict (~170 bytes each, kept by every waiting call)
+    data: tuple[Span, ...] = ()
 
-    def __new__(cls, value: str = "", data: Iterable[Span] = ()) -> "Text":
+    def __new__(cls, value: str = "", data: Iterable[Span] = ()) -> Text:
         self = super().__new__(cls, value)
-        self.data = tuple(data)
+        spans = tuple(data)
+        if spans:
+            self.data = spans
         return self
 
     def __reduce__(self):
@@ -82,8 +87,11 @@ def is_trusted(value: str) -> bool:
 
 def part(value: str, start: int, end: int) -> Text:
     """``value[start:end]`` with the untrusted spans that fall in it."""
-    found = [Span(max(s.start, start) - start, min(s.end, end) - start, s.source)
-             for s in spans(value) if s.start < end and s.end > start]
+    found = [
+        Span(max(s.start, start) - start, min(s.end, end) - start, s.source)
+        for s in spans(value)
+        if s.start < end and s.end > start
+    ]
     return Text(str(value)[start:end], found)
 
 

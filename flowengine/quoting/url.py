@@ -32,21 +32,23 @@ def url(value: str, what: str = "url") -> str:
     text = str(value)
     mask = untrusted_mask(value)
     scheme, sep, _ = text.partition("://")
-    if not sep or scheme.lower() not in SCHEMES or any(mask[:len(scheme) + 3]):
+    if not sep or scheme.lower() not in SCHEMES or any(mask[: len(scheme) + 3]):
         raise UnsafeValue(f"{what} must start with the flow's own http:// or https://: {text[:60]!r}")
     end = authority_end(text)
     # the character that ends the host must be the author's too: a call value "/x" or "?x"
     # right after it would be encoded, and the host would run on into it
     from_call = next((mask[i] for i in range(min(end + 1, len(text))) if mask[i] is not None), None)
     if from_call is not None:
-        raise UnsafeValue(f"{what}: the value of {from_call} would be part of the host; call data may "
-                          f"only fill the path and the query")
+        raise UnsafeValue(
+            f"{what}: the value of {from_call} would be part of the host; call data may "
+            f"only fill the path and the query"
+        )
     if end == len(scheme) + 3:
         raise UnsafeValue(f"{what} has no host: {text[:60]!r}")
     _check_escapes(text, mask, what)
     out: list[str] = []
     for i, c in enumerate(text):
-        if mask[i] is None and (c.isspace() or ord(c) < 0x20 or ord(c) == 0x7f):
+        if mask[i] is None and (c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F):
             raise UnsafeValue(f"{what}: the flow's URL holds {c!r}, which no URL may hold (write %20)")
         if mask[i] is None or c in _UNRESERVED:
             out.append(c)
@@ -63,10 +65,12 @@ def _check_escapes(text: str, mask: list[str | None], what: str) -> None:
     """An author's ``%`` must be followed by two characters of the author's own."""
     for i, c in enumerate(text):
         if c == "%" and mask[i] is None:
-            source = next((m for m in mask[i + 1:i + 3] if m is not None), None)
+            source = next((m for m in mask[i + 1 : i + 3] if m is not None), None)
             if source is not None:
-                raise UnsafeValue(f"{what}: the flow's '%' followed by the value of {source} would make an "
-                                  "escape of it (write %25 for a percent sign)")
+                raise UnsafeValue(
+                    f"{what}: the flow's '%' followed by the value of {source} would make an "
+                    "escape of it (write %25 for a percent sign)"
+                )
 
 
 def _check_segments(text: str, mask: list[str | None], out: list[str], start: int, what: str) -> None:
@@ -82,8 +86,10 @@ def _check_segments(text: str, mask: list[str | None], out: list[str], start: in
             if source is not None:
                 pieces = unquote("".join(segment), errors="surrogateescape").replace("\\", "/").split("/")
                 if _DOT_SEGMENTS & set(pieces):
-                    raise UnsafeValue(f"{what}: with the value of {source} a path segment would be a "
-                                      f"dot-segment (. or ..), which climbs the flow's path")
+                    raise UnsafeValue(
+                        f"{what}: with the value of {source} a path segment would be a "
+                        f"dot-segment (. or ..), which climbs the flow's path"
+                    )
             if i == len(text) or text[i] != "/":
                 return
             segment, source = [], None
@@ -98,7 +104,6 @@ def header_value(value: str, what: str) -> str:
     text = str(value)
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
-        if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7f:
-            raise UnsafeValue(f"{what}: the value of {mask[i] or 'the flow'} holds {c!r}, which would "
-                              "end the header")
+        if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F:
+            raise UnsafeValue(f"{what}: the value of {mask[i] or 'the flow'} holds {c!r}, which would end the header")
     return text

@@ -1,4 +1,4 @@
-"""Space-separated arguments and file paths: call data fills one word, never more.
+"""Space-separated arguments: call data fills one word, never more.
 
 Most mod_dptools applications split their argument with ``switch_separate_string(data,
 ' ', …)`` (src/switch_utils.c, ``separate_string_blank_delim`` and
@@ -8,25 +8,20 @@ character, and an argument starting ``^^X`` makes ``X`` the delimiter. The last 
 the rest of the string. So a space, quote or backslash from the call would move every
 later argument (``play_and_get_digits``' regexp, ``record``'s limits); those are refused,
 and so is a control character, which the argument's encoding would otherwise write as a
-space (:func:`.text.without_controls`).
-
-A path from the call is a file name, not a way around the author's folder: no ``..``
-segment, no leading ``/``, and only the characters file names need (no ``!``, which
-``file_string://`` reads as a separator, no ``:``/``{``, which select a file format or its
-parameters in ``switch_ivr_play_file``).
+space (:func:`.text.without_controls`). File paths: :mod:`.paths`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import UnsafeValue
-from .expansion import author_expansions, breaks_needed, start_after_expansions
+from .expansion import breaks_needed
+from .scan import call_in_start, view
 from .text import CONTROL, join, literal, untrusted_mask
 
 _WORD_UNSAFE = frozenset(" \t'\\\"")
-PATH_CHARS = re.compile(r"[A-Za-z0-9_.+@=/-]")
 
 
 def word(value: str, what: str) -> str:
@@ -37,24 +32,34 @@ def word(value: str, what: str) -> str:
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
         if mask[i] is not None and (c in _WORD_UNSAFE or c.isspace() or CONTROL.match(c)):
-            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which would split "
-                              f"or quote FreeSWITCH's arguments: {text[:60]!r}")
+            raise UnsafeValue(
+                f"{what}: the value of {mask[i]} contains {c!r}, which would split "
+                f"or quote FreeSWITCH's arguments: {text[:60]!r}"
+            )
     breaks = breaks_needed(text, mask)
     if breaks:
-        raise UnsafeValue(f"{what}: the value of {mask[breaks[0]] or mask[breaks[0] - 1]} puts "
-                          f"{text[breaks[0] - 1:breaks[0] + 1]!r} together, which FreeSWITCH would expand")
-    first = start_after_expansions(text, author_expansions(text, mask))
-    if text.startswith("^^", first) and any(mask[first:first + 3]):
-        raise UnsafeValue(f"{what}: the value of {next(m for m in mask[first:first + 3] if m)} starts "
-                          "with '^^', which changes FreeSWITCH's argument delimiter")
+        raise UnsafeValue(
+            f"{what}: the value of {mask[breaks[0]] or mask[breaks[0] - 1]} puts "
+            f"{text[breaks[0] - 1 : breaks[0] + 1]!r} together, which FreeSWITCH would expand"
+        )
+    seen = view(text, mask)  # as switch_separate_string sees its start
+    who = call_in_start(seen, mask, 3) if seen.text.startswith("^^") else None
+    if who is not None:
+        raise UnsafeValue(f"{what}: the value of {who} starts with '^^', which changes FreeSWITCH's argument delimiter")
     return value
 
 
 def words(parts: Iterable[str], what: str, *, no_flag: bool = False) -> str:
     """Words joined by single spaces, each checked by :func:`word`; marks kept.
 
-    ``no_flag``: the first word may not start with ``-`` from the call (``transfer`` reads
-    ``-bleg`` / ``-both`` there as options and shifts the rest, mod_dptools.c)."""
+    ``no_flag``: the first word may not start with ``-`` where the call supplied any of it
+    (``transfer`` reads ``-bleg`` / ``-both`` there as options and shifts the rest,
+    mod_dptools.c transfer_function), judged on the word as FreeSWITCH compares it: after
+    the expander (an unset ``${…}``, ``\\'`` gone) and ``cleanup_separated_string`` (the
+    author's quotes gone: ``'${name}'`` is the name).
+
+    An author's ``^^X`` at the start makes ``X`` the delimiter of every word
+    (switch_separate_string), so ``X`` from the call is refused as a blank is."""
     out: list[str] = []
     for n, part in enumerate(parts):
         if n:
@@ -62,33 +67,24 @@ def words(parts: Iterable[str], what: str, *, no_flag: bool = False) -> str:
         out.append(word(part, f"{what} (word {n + 1})"))
         if n == 0 and no_flag:
             mask = untrusted_mask(part)
-            first = start_after_expansions(str(part), author_expansions(str(part), mask))
-            if str(part).startswith("-", first) and mask[first]:
-                raise UnsafeValue(f"{what}: the value of {mask[first]} starts with '-', which "
-                                  f"{what} reads as an option: {str(part)[:60]!r}")
-    return join(out)
-
-
-def path(value: str, what: str) -> str:
-    """A file path: the call may supply names inside the author's folders, nothing else."""
-    text = str(value)
-    mask = untrusted_mask(value)
-    for i, c in enumerate(text):
-        if mask[i] is not None and not PATH_CHARS.fullmatch(c):
-            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which is not part "
-                              f"of a file name: {text[:60]!r}")
-    # from where FreeSWITCH starts reading: the author's leading ${…} may expand to nothing
-    first = start_after_expansions(text, author_expansions(text, mask))
-    if first < len(text) and mask[first] is not None and text.startswith("/", first):
-        raise UnsafeValue(f"{what}: the value of {mask[first]} makes the path absolute: {text[:60]!r}")
-    pos = 0
-    for segment in text.split("/"):
-        end = pos + len(segment)
-        if segment == ".." and any(mask[pos:end]):
-            raise UnsafeValue(f"{what}: the value of {next(m for m in mask[pos:end] if m)} "
-                              f"climbs out of the folder ('..'): {text[:60]!r}")
-        pos = end + 1
-    return value
+            seen = view(str(part), mask, quotes=True)
+            if seen.text.startswith("-") and any(mask):
+                raise UnsafeValue(
+                    f"{what}: the value of {next(m for m in mask if m)} is in a first word that "
+                    f"starts with '-', which {what} reads as an option: {str(part)[:60]!r}"
+                )
+    joined = join(out)
+    mask = untrusted_mask(joined)
+    seen = view(str(joined), mask)
+    if seen.text.startswith("^^") and len(seen.text) > 3:
+        delim = seen.text[2]
+        at = next((i for i in range(seen.where[2] + 1, len(joined)) if joined[i] == delim and mask[i]), None)
+        if at is not None:
+            raise UnsafeValue(
+                f"{what}: the value of {mask[at]} contains {delim!r}, which the author's "
+                f"'^^{delim}' makes FreeSWITCH's argument delimiter: {str(joined)[:60]!r}"
+            )
+    return joined
 
 
 #: what call data may hold in a name FreeSWITCH looks up (a queue, a conference room, a PIN)
@@ -105,6 +101,7 @@ def name(value: str, what: str, chars: re.Pattern = NAME_CHARS) -> str:
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
         if mask[i] is not None and not chars.fullmatch(c):
-            raise UnsafeValue(f"{what}: the value of {mask[i]} contains {c!r}, which is not part of a "
-                              f"name there: {text[:60]!r}")
+            raise UnsafeValue(
+                f"{what}: the value of {mask[i]} contains {c!r}, which is not part of a name there: {text[:60]!r}"
+            )
     return value

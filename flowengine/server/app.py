@@ -7,7 +7,9 @@ told otherwise) are closed before a byte is read, since anyone who reaches the p
 otherwise pose as FreeSWITCH. Past ``max_calls`` (derived from the descriptor limit unless
 given) a connection is closed at once, unless one that has not answered ``connect`` gives
 up its place: the oldest of the address that holds the most of them (:class:`.guard.Waiting`),
-so idle connections keep out neither calls nor other peers. On shutdown the server stops
+so idle connections keep out neither calls nor other peers; and past ``max_calls_per_peer``
+from its address (:func:`.guard.calls_per_peer` unless given), so that one address cannot
+hold every place, calls that answered included. On shutdown the server stops
 accepting, drops the connections that are no call yet, lets calls finish for a while,
 then hangs up the rest.
 """
@@ -32,23 +34,26 @@ from gevent.server import StreamServer
 from ..call import Timeouts
 from ..call.flow_call import FlowCall
 from ..errors import CallGone, FlowengineError, ProtocolError
-from ..esl import BufferBudget, Limits
+from ..esl import Limits
+from ..esl.budget import server_budget
 from ..esl.protocol import LOST
 from ..flows.flowset import FlowSet
-from ..flows.hosts import HOSTS
+from ..flows.steps import KINDS
+from ..http.inprocess import performer
+from ..http.supervisor import HttpWorker
+from ..preflight.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
 from .evented import DEFAULT_BUDGET_BYTES, EventedCall
-from .guard import LOOPBACK, Refusals, RestingAccept, Waiting, allowed, descriptor_limit, max_calls_for
-from .http_inprocess import performer
-from .http_worker import HttpWorker
+from .guard import (LOOPBACK, Refusals, RestingAccept, Waiting, allowed, calls_per_peer, descriptor_limit,
+                    max_calls_for)
 
 log = logging.getLogger("flowengine.server")
 
 
 def uses_http(flowset: FlowSet) -> bool:
     """Whether any flow of ``flowset`` has an ``http`` step."""
-    return any(step.kind == "http" for flow in flowset.flows.values() for step in flow.steps.values())
+    return any(KINDS[step.kind].makes_requests for flow in flowset.flows.values() for step in flow.steps.values())
 
 Handler = Callable[[OutboundSession], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,17 +107,20 @@ class CallServer:
                  drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
                  timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
                  metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES,
-                 http=None, failover: bool = False, failover_key: bytes | None = None) -> None:
+                 http=None, failover: bool = False, failover_key: bytes | None = None,
+                 max_calls_per_peer: int | None = None) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
         self.flows = flows
         self.metrics = metrics    # a Metrics, or None
-        # what all this server's calls together may hold of unparsed input (--max-buffered-bytes)
-        self.budget = BufferBudget(buffered_bytes)
+        # what all this server's calls together may hold of unparsed input (--max-buffered-bytes),
+        # and an eighth more for the connections that have not answered connect, in a pool of
+        # their own (BufferBudget.preconnect): however many, they can end no call
+        self.budget = server_budget(buffered_bytes, limits.max_preconnect_bytes or 0)
         self.recorder = recorder  # a Recorder, or None
         # what the flows' http steps are performed with: one pool set and breaker per server,
-        # in its HTTP worker process (.http_worker.HttpWorker, run.py's) or in process
+        # in its HTTP worker process (flowengine.http.supervisor.HttpWorker, run.py's) or in process
         if http is None and flows is not None:
             from ..http import HttpClient
             http = HttpClient(metrics=metrics)
@@ -126,6 +134,9 @@ class CallServer:
         if max_calls is None and self.fd_limit is not None:   # a transcript file per call too
             max_calls = max_calls_for(self.fd_limit, 2 if recorder is not None else 1)
         self.max_calls = max_calls
+        self.max_calls_per_peer = max_calls_per_peer if max_calls_per_peer is not None \
+            else calls_per_peer(max_calls, self.allow)
+        self._held: dict[str, int] = {}       # connections held (calls or not yet), by peer address
         self.limits = limits
         self.timeouts = timeouts
         self.event_format = event_format
@@ -137,6 +148,10 @@ class CallServer:
                                      counter=metrics.refused("calls", "not_allowed") if metrics is not None else None)
         self.refused_full = Refusals(f"the server holds --max-calls {max_calls} calls already",
                                      counter=metrics.refused("calls", "full") if metrics is not None else None)
+        self.refused_peer_full = Refusals(
+            f"its address holds --max-calls-per-peer {self.max_calls_per_peer} calls already (the others' places "
+            "are kept for other addresses)",
+            counter=metrics.refused("calls", "peer_full") if metrics is not None else None)
         self.idle_closed = Refusals("to make room for a new connection: it had not answered connect, the "
                                     "server was full and its address held the most such connections",
                                     counter=metrics.refused("calls", "idle") if metrics is not None else None,
@@ -177,8 +192,9 @@ class CallServer:
         if isinstance(self.http, HttpWorker):  # after the listener, which it does not inherit
             self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
         if self.max_calls is not None and self.fd_limit is not None:
-            log.info("taking at most %d calls at once (--max-calls; the descriptor limit RLIMIT_NOFILE is %d); "
-                     "more are refused at once", self.max_calls, self.fd_limit)
+            log.info("taking at most %d calls at once (--max-calls; the descriptor limit RLIMIT_NOFILE is %d), "
+                     "%d from one address (--max-calls-per-peer); more are refused at once", self.max_calls,
+                     self.fd_limit, self.max_calls_per_peer)
         log.info("listening on %s:%d", *self._server.address[:2])
 
     def serve_until_stopped(self) -> None:
@@ -236,7 +252,11 @@ class CallServer:
         if not self._admitted(sock, address):
             return
         if self.flows is not None:
-            self._handle_flow(sock, address)
+            try:
+                self._handle_flow(sock, address)
+            except BaseException:
+                self._let_go(address[0])   # never started: its place is free again
+                raise
             return
         # the listener closes the socket it accepted once this returns: the greenlet gets its own
         conn = gsocket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
@@ -247,10 +267,17 @@ class CallServer:
             sock.close()
             self.refused_peer.refused(address[0])
             return False
-        if self.max_calls is not None and self._active() >= self.max_calls and not self._made_room(address[0]):
+        peer = address[0]
+        if self.max_calls is not None and self._active() >= self.max_calls and not self._made_room(peer):
             sock.close()
-            self.refused_full.refused(address[0])
+            self.refused_full.refused(peer)
             return False
+        cap = self.max_calls_per_peer
+        if cap is not None and self._held.get(peer, 0) >= cap and not self._made_room_own(peer):
+            sock.close()
+            self.refused_peer_full.refused(peer)
+            return False
+        self._held[peer] = self._held.get(peer, 0) + 1    # given back by _let_go when it ends
         try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -267,6 +294,25 @@ class CallServer:
         self.idle_closed.refused(idle.call.peer)
         idle.close()                              # its on_close takes it out of calls
         return True
+
+    def _made_room_own(self, peer: str) -> bool:
+        """``peer`` holds all the places it may: its own oldest connection that has not
+        answered ``connect`` for :data:`PENDING_GRACE` gives way, if it has one."""
+        now = time.monotonic()
+        idle = self._pending.take_own(peer, lambda c: now - c.started_at >= PENDING_GRACE)
+        if idle is None:
+            return False
+        self.idle_closed.refused(idle.call.peer)
+        idle.close()
+        return True
+
+    def _let_go(self, peer: str) -> None:
+        """A connection admitted from ``peer`` has ended: its place is free."""
+        left = self._held.get(peer, 1) - 1
+        if left > 0:
+            self._held[peer] = left
+        else:
+            self._held.pop(peer, None)
 
     def _handle_flow(self, sock, address) -> None:
         """In the hub: hand the socket to the loop; the call runs from its callbacks."""
@@ -285,6 +331,7 @@ class CallServer:
         except Exception:  # the accept loop runs this: it must go on for the next call
             log.exception("call from %s could not be started", address[0])
             raw.close()
+            self._let_go(address[0])
             if self.metrics is not None:
                 self.metrics.calls_active.dec()
             return
@@ -295,6 +342,7 @@ class CallServer:
     def _flow_call_closed(self, evented: EventedCall) -> None:
         self.calls.discard(evented)
         self._pending.discard(evented)
+        self._let_go(evented.call.peer)
         if self.metrics is not None:
             self.metrics.calls_active.dec()
         call = evented.call
@@ -337,6 +385,7 @@ class CallServer:
             except Exception:
                 session.close()
             self.sessions.discard(session)
+            self._let_go(address[0])
             if metrics is not None:
                 metrics.calls_active.dec()
             if session.proto.heard:

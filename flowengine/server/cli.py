@@ -13,7 +13,7 @@ from typing import Callable
 
 import gevent
 
-from ..cli import commands_help, program
+from ..commandline import commands_help, parse_listen, program
 from ..esl import Limits
 from ..session import Timeouts
 from ..session.recorder import Recorder
@@ -24,21 +24,22 @@ from .app import CallServer, install_signal_handlers, parse_networks
 from .guard import ANY, LOOPBACK, descriptor_limit, is_loopback, max_calls_for
 from .evented import DEFAULT_BUDGET_BYTES
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
-from .logs import configure as configure_logs
-from ..http import Limits as HttpLimits
-from .http_worker import HttpWorker
+from ..logs import configure as configure_logs
+from ..http import HttpLimits
+from ..http.supervisor import HttpWorker
 from ..preflight.hosts import HOSTS
 from .metrics import Metrics, serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (all interfaces)."""
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise argparse.ArgumentTypeError(f"--listen wants HOST:PORT, not {text!r}")
-    host = host.strip("[]") or "0.0.0.0"
-    return host, int(port)
+#: said at start with --failover and no --failover-key
+UNSIGNED_FAILOVER = (
+    "--failover without --failover-key: checkpoints are not signed, so whoever can set the call's "
+    "flowengine_resume channel variable (a dialplan that sets variables from the caller, uuid_setvar, a "
+    "peer allowed to pose as FreeSWITCH) can have a call resumed at any step of the flow its number "
+    "routes to (and the flows it calls), with flow variables of their choosing as call data: a step meant "
+    "to be reached only through an earlier one (a PIN check) can be skipped. Give every host the same "
+    "--failover-key FILE (at least 16 bytes) to resume only checkpoints signed for that call")
 
 
 def parse_metrics(text: str) -> tuple[str, int]:
@@ -111,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "not answered 'connect' gives way: the oldest of the address holding the most such (of "
                         "the newcomer's own address only once it has waited 2 s). Default: what the descriptor "
                         "limit (ulimit -n) leaves after 96 kept for the rest, one per call, two with --record")
+    p.add_argument("--max-calls-per-peer", type=int, default=None, metavar="N",
+                   help="calls one peer address may hold at once (those not yet answering 'connect' too); past "
+                        "them its connection is closed at once, unless its own oldest that has not answered for 2 s "
+                        "gives way. Default: all of --max-calls when --allow names one address, else all but an "
+                        "eighth, so that no one address takes every place")
     p.add_argument("--flows", default=None, metavar="DIR",
                    help="directory of YAML flows (default ./flows); the server does not start if any has errors")
     p.add_argument("--allow-empty", action="store_true",
@@ -205,9 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("not serving: no flow files in %s, so every call would be refused "
                   "(--allow-empty starts anyway, to add flows and reload)", args.flows)
         return 2
-    if args.max_calls is not None and args.max_calls < 1:
-        log.error("--max-calls wants 1 or more, not %d", args.max_calls)
-        return 2
+    for option, value in (("--max-calls", args.max_calls), ("--max-calls-per-peer", args.max_calls_per_peer)):
+        if value is not None and value < 1:
+            log.error("%s wants 1 or more, not %d", option, value)
+            return 2
     allow, note = allowed_networks(args.listen, args.allow)
     if note is not None and index is None:
         log.warning("%s", note)
@@ -228,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error("--failover-key: %s", "needs --failover" if not args.failover else
                       f"{args.failover_key} holds {len(key)} bytes; give at least 16 (e.g. head -c 32 /dev/urandom | base64)")
             return 2
+    elif args.failover and index is None:
+        log.warning("%s", UNSIGNED_FAILOVER)
     if args.workers > 1 and index is None:
         if args.listen[1] == 0:
             log.error("--workers needs a fixed --listen port")
@@ -247,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                         timeouts=Timeouts(drain=args.drain_timeout), event_format=args.event_format,
                         recorder=Recorder(args.record) if args.record else None, metrics=metrics,
                         reuse_port=index is not None, buffered_bytes=args.max_buffered_bytes,
-                        failover=args.failover, failover_key=key,
+                        failover=args.failover, failover_key=key, max_calls_per_peer=args.max_calls_per_peer,
                         http=HttpWorker(HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
                                         ca_file=args.http_ca, metrics=metrics, log_level=args.log_level,
                                         log_format=args.log_format,

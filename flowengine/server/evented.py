@@ -15,7 +15,8 @@ forty peers doing so at once would hold 600 MB. A read that would pass the budge
 the calls that hold the most, as a protocol error naming the limit; the others go on. A
 call ended for another's read is failed inside that read and closed in a callback of
 the loop right after (its peer may never send again). Before the ``connect`` reply a
-connection may hold far less (``Limits.max_preconnect_bytes``).
+connection may hold far less (``Limits.max_preconnect_bytes``), and charges the budget's
+pool for such connections (``BufferBudget.preconnect``), so that it can end no call.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from typing import Any, Callable
 
 from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
+from ..esl.budget import server_budget
 from ..flows.effects import HttpResult
-from .http_inprocess import InProcessHttp, performer
+from ..http.inprocess import InProcessHttp, performer
 
 log = logging.getLogger("flowengine.server")
 
@@ -41,7 +43,7 @@ _WAKE = b"\n"
 #: calls hold next to nothing between reads (an event arrives whole, or within a
 #: millisecond), so this is room for a few large api/bgapi outputs or CDRs at once.
 DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
-SHARED_BUDGET = BufferBudget(DEFAULT_BUDGET_BYTES)
+SHARED_BUDGET = server_budget(DEFAULT_BUDGET_BYTES)
 
 
 _DEFAULT_CLIENT: Any = None
@@ -83,7 +85,8 @@ class EventedCall:
         self.timer_at = 0.0
         self._named = recording is None
         self._closed = False
-        # an HttpWorker (.http_worker) or InProcessHttp (.http_inprocess), or a bare HttpClient; made at the first request if None
+        # a Performer (flowengine.http.inprocess: an HttpWorker or InProcessHttp) or a bare HttpClient;
+        # made at the first request if None
         self.http = http
         self._request: tuple[int, Any] | None = None  # (token, what http.cancel takes) of the request in flight
         self.reader = loop.io(sock.fileno(), 1)

@@ -11,8 +11,10 @@ closed at once, so the kernel's queue never fills with calls that would only hea
 silence, and FreeSWITCH's ``socket`` fails at once and its dialplan goes on (to the next
 host, if it lists one). On a full Event Socket port a connection that has not answered
 ``connect`` may give its place to the new one (:class:`Waiting`), so idle connections keep
-no calls out; an ``accept()`` that fails for want of descriptors rests the listener a
-moment (:class:`RestingAccept`). Refusals are counted and logged at most once a second.
+no calls out; and one address may hold only so many of its places
+(:func:`calls_per_peer`), so that one allowed peer cannot take every one. An
+``accept()`` that fails for want of descriptors rests the listener a moment
+(:class:`RestingAccept`). Refusals are counted and logged at most once a second.
 """
 
 from __future__ import annotations
@@ -91,6 +93,18 @@ def max_calls_for(limit: int, per_call: int = 1) -> int:
     transcript file with ``--record``: ``per_call`` 2), after :data:`RESERVED_FDS` and the
     metrics port's :data:`METRICS_CONNECTIONS`. At least 1."""
     return max(1, (limit - RESERVED_FDS - METRICS_CONNECTIONS) // max(1, per_call))
+
+
+def calls_per_peer(max_calls: int | None, allow: Iterable[Network]) -> int | None:
+    """``--max-calls-per-peer`` when not given: all of ``max_calls`` when ``allow`` holds
+    one address (no other can connect), else all but an eighth, so that one address
+    holding all it may still leaves places to the others (an idle one, say, that poses as
+    FreeSWITCH and holds every call it gets). None: no cap."""
+    if max_calls is None:
+        return None
+    if sum(net.num_addresses for net in allow) <= 1:
+        return max_calls
+    return max(1, max_calls - max_calls // 8)
 
 
 class Refusals:
@@ -212,6 +226,21 @@ class Waiting(Generic[T]):
         self._move(peer, len(items) + 1, len(items))
         if not items:
             del self._by_peer[peer]
+
+    def take_own(self, peer: str, ready: Callable[[T], bool]) -> T | None:
+        """``peer``'s oldest connection that has still not answered, if it is ``ready``
+        (taken out), else None: what gives way to ``peer``'s new one at its own cap."""
+        items = self._by_peer.get(peer)
+        while items:
+            item = next(iter(items))
+            if self.still(item):
+                if not ready(item):
+                    return None
+                self.discard(item)
+                return item
+            self.discard(item)
+            items = self._by_peer.get(peer)
+        return None
 
     def make_room(self, newcomer: str, ready: Callable[[T], bool]) -> T | None:
         """The one to close for a connection from ``newcomer`` (taken out), or None."""

@@ -8,9 +8,15 @@ gevent's WSGI server waits for a request as long as its client likes and takes e
 connection offered; twenty thousand idle ``GET /metrics HTTP/1.1`` lines held every
 descriptor of the process and calls were no longer accepted. So here a request must be
 whole and its answer written within :data:`REQUEST_SECONDS` (else the connection is shut),
-and the port holds at most :data:`~.guard.METRICS_CONNECTIONS` connections,
-:data:`~.guard.METRICS_PER_PEER` from one address; one more is answered 503 and closed at
-once, in the accept loop, without a greenlet.
+each connection serves one request (``Connection: close``: a keep-alive connection asking
+``HEAD /healthz`` every 2 s held its place for good), and the port holds at most
+:data:`~.guard.METRICS_CONNECTIONS` connections, :data:`~.guard.METRICS_PER_PEER` from one
+address. When full, a new connection takes the place of one that has not sent its request
+yet (:class:`~.guard.Waiting`: the oldest of the address holding the most such; of its own
+address, once that has waited :data:`IDLE_SECONDS`), so idle connections from a few
+addresses keep no health check out. Only when none can give way is it answered
+``429 Too Many Requests`` and closed at once, in the accept loop, without a greenlet: a
+status no health check mistakes for the 503 of a server that is not accepting calls.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import logging
 import platform
 import socket
+import time
 from typing import Any, Callable
 
 import gevent
@@ -26,11 +33,12 @@ from gevent.pywsgi import WSGIHandler, WSGIServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 import flowengine
-from ..call.lifecycle import CallResult
+from ..runtime.result import CallResult
 from ..flows.flowset import FlowSet
 from ..flows.model import Step
+from ..flows.routes import transitions
 from ..flows.steps import KINDS, NeedKind
-from .guard import METRICS_CONNECTIONS, METRICS_PER_PEER, Refusals, RestingAccept
+from .guard import METRICS_CONNECTIONS, METRICS_PER_PEER, Refusals, RestingAccept, Waiting
 
 log = logging.getLogger("flowengine.metrics")
 
@@ -39,8 +47,11 @@ MAX_HOST_LABELS = 32
 #: seconds a request on the metrics port may take, from the wait for its first byte to its
 #: answer written (a scrape takes milliseconds)
 REQUEST_SECONDS = 5.0
+#: a connection that has not sent its request this long gives its place to a new one of
+#: its own address (another address's takes it at once); a client sends at once
+IDLE_SECONDS = 1.0
 #: what a port refuses, and why (``flowengine_connections_refused``)
-REFUSALS = {"calls": ("not_allowed", "full", "idle"), "metrics": ("full", "timeout", "malformed")}
+REFUSALS = {"calls": ("not_allowed", "full", "peer_full", "idle"), "metrics": ("full", "idle", "timeout", "malformed")}
 
 # a prompt or a bridge lasts seconds to hours; set and answer take milliseconds
 _STEP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600)
@@ -105,8 +116,9 @@ class Metrics:
         self._preflight_hosts: dict[str, str] = {}   # peer -> the host name its series carry
         self.connections_refused = Counter("flowengine_connections_refused", "Connections closed at once, by "
                                            "port (calls, metrics) and reason (not_allowed: not in --allow; "
-                                           "full: at the port's cap; idle: made room for another; timeout: a "
-                                           "request not read and answered in time; malformed: not HTTP)", ["port", "reason"],
+                                           "full: at the port's cap; peer_full: at --max-calls-per-peer; idle: "
+                                           "made room for another; timeout: a request not read and answered in "
+                                           "time; malformed: not HTTP)", ["port", "reason"],
                                            registry=registry)
         for port, reasons in REFUSALS.items():
             for reason in reasons:
@@ -115,7 +127,7 @@ class Metrics:
                                "its failover checkpoint names", ["flow"], registry=registry)
         self.resume_refused = Counter("flowengine_resumptions_refused", "Failover checkpoints not resumed, by "
                                       "reason (malformed, version, flow, step, signature)", ["reason"], registry=registry)
-        from ..flows.checkpoint import Refused
+        from ..runtime.checkpoint import Refused
         for reason in Refused:
             self.resume_refused.labels(reason.value)
         for kind in NeedKind:
@@ -124,8 +136,11 @@ class Metrics:
         self.build.labels(flowengine.__version__, platform.python_version()).set(1)
         for result in ("ok", "failed"):
             self.reloads.labels(result)
-        for outcome in ("answered", "busy", "no_answer", "failed"):
-            self.bridges.labels(outcome)
+        for step_kind in KINDS.values():      # the kinds that dial out: their outcomes at 0
+            counted = step_kind.dial_outcome
+            if counted is not None:
+                for outcome in step_kind.outcomes:
+                    self.bridges.labels(counted(outcome))
         self.calls.labels("-", CallResult.UNROUTED)
 
     # -- what the server and its flow calls report -------------------------------------
@@ -147,16 +162,16 @@ class Metrics:
                 self.steps.labels(step.kind)
                 for outcome in named_outcomes(step):
                     self.outcomes.labels(flow.name, step.name, outcome)
-                if step.kind == "menu":
-                    for failure in ("no_input", "invalid"):
-                        self.attempts.labels(flow.name, step.name, failure)
+                for failure in KINDS[step.kind].attempt_failures:
+                    self.attempts.labels(flow.name, step.name, failure)
             pause()
 
     def step(self, flow: str, step: str, kind: str, outcome: str, seconds: float) -> None:
         self.steps.labels(kind).observe(seconds)
         self.outcomes.labels(flow, step, outcome).inc()
-        if kind == "bridge":  # the caller leaving during it counts as "hangup": few labels
-            self.bridges.labels("hangup" if outcome == "gone" else outcome).inc()
+        counted = KINDS[kind].dial_outcome if kind in KINDS else None
+        if counted is not None:
+            self.bridges.labels(counted(outcome)).inc()
 
     def attempt(self, flow: str, step: str, failure: str) -> None:
         self.attempts.labels(flow, step, failure).inc()
@@ -205,7 +220,7 @@ def named_outcomes(step: Step) -> list[str]:
     """The outcomes of ``step`` a flow names, as :class:`Metrics` labels them: its kind's
     fixed ones and its ``on:`` keys, choices and branches (``when[0]``, ``else``)."""
     names = dict.fromkeys(KINDS[step.kind].outcomes)
-    for transition in step.transitions():
+    for transition in transitions(step):
         if transition.path[0] == "next":
             continue
         names[transition.edge] = None
@@ -226,6 +241,13 @@ class _Handler(WSGIHandler):
             super().handle()
         except OSError:   # the 400 for a request cut short went to a peer that is gone: nothing to say
             pass
+
+    def read_request(self, raw_requestline):  # type: ignore[no-untyped-def]
+        """A whole request is in: one per connection, and no longer one that may give way."""
+        result = super().read_request(raw_requestline)
+        self.close_connection = True
+        self.server.requested(self.socket)
+        return result
 
     def handle_one_request(self):  # type: ignore[no-untyped-def]
         timer = self.server.loop.timer(REQUEST_SECONDS)
@@ -264,22 +286,42 @@ class _Handler(WSGIHandler):
             pass
 
 
-_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_BUSY = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
+class _Held:
+    """One connection the metrics port holds: until its request is in, it may give way."""
+
+    __slots__ = ("sock", "peer", "started_at", "requested", "released")
+
+    def __init__(self, sock: Any, peer: str) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.started_at = time.monotonic()
+        self.requested = False
+        self.released = False
+
+
 class MetricsServer(RestingAccept, WSGIServer):
-    """gevent's WSGI server with a time limit per request (:class:`_Handler`) and a cap on
-    the connections it holds, in all and per peer address."""
+    """gevent's WSGI server with a time limit per request (:class:`_Handler`), one request
+    per connection, and a cap on the connections it holds, in all and per peer address,
+    which a connection that has not sent its request gives way under."""
 
     handler_class = _Handler
 
     def __init__(self, listen: tuple[str, int], app: Callable, metrics: Metrics | None = None) -> None:
         super().__init__(listen, app, log=None, error_log=log, spawn=self._capped)
         self.open: dict[str, int] = {}     # connections held, by peer address
+        self._held: dict[Any, _Held] = {}  # by socket
+        self._waiting: Waiting[_Held] = Waiting(lambda held: not held.requested and not held.released)
         self.busy = Refusals(f"the metrics port holds {METRICS_CONNECTIONS} connections (or {METRICS_PER_PEER} "
-                             "from this address) already",
+                             "from this address) already, each one answering a request (answered 429)",
                              counter=metrics.refused("metrics", "full") if metrics is not None else None)
+        self.idle = Refusals("to make room for a new connection: it had not sent its request, the metrics port was "
+                             "full and its address held the most such connections",
+                             counter=metrics.refused("metrics", "idle") if metrics is not None else None,
+                             verb="closed a connection from")
         self.timed_out = Refusals(f"its request on the metrics port was not read and answered within {REQUEST_SECONDS:g} s",
                                   counter=metrics.refused("metrics", "timeout") if metrics is not None else None,
                                   verb="cut")
@@ -292,8 +334,7 @@ class MetricsServer(RestingAccept, WSGIServer):
         one past them answered 503 and closed here and then (never waited for)."""
         sock, address = args
         peer = address[0] if isinstance(address, tuple) and address else "-"
-        held = self.open.get(peer, 0)
-        if held >= METRICS_PER_PEER or sum(self.open.values()) >= METRICS_CONNECTIONS:
+        if not self._room(peer):
             try:
                 sock.setblocking(False)
                 sock.send(_BUSY)
@@ -302,23 +343,61 @@ class MetricsServer(RestingAccept, WSGIServer):
             close(*args)
             self.busy.refused(peer)
             return
-        self.open[peer] = held + 1
-        gevent.spawn(run, handle, close, args).rawlink(lambda _g: self._released(peer))
+        self.open[peer] = self.open.get(peer, 0) + 1
+        held = self._held[sock] = _Held(sock, peer)
+        self._waiting.add(peer, held)
+        gevent.spawn(run, handle, close, args).rawlink(lambda _g: self._released(held))
 
-    def _released(self, peer: str) -> None:
-        left = self.open.get(peer, 1) - 1
-        if left > 0:
-            self.open[peer] = left
+    def _room(self, peer: str) -> bool:
+        """Whether a new connection from ``peer`` may be held, an idle one closed for it
+        if need be: of ``peer``'s own at its own cap, else of the address holding the most."""
+        now = time.monotonic()
+        ready = lambda held: now - held.started_at >= IDLE_SECONDS  # noqa: E731
+        if self.open.get(peer, 0) >= METRICS_PER_PEER:
+            idle = self._waiting.take_own(peer, ready)
+        elif sum(self.open.values()) >= METRICS_CONNECTIONS:
+            idle = self._waiting.make_room(peer, ready)
         else:
-            self.open.pop(peer, None)
+            return True
+        if idle is None:
+            return False
+        self.idle.refused(idle.peer)
+        self._released(idle)          # its place is the newcomer's now; its greenlet ends on the shutdown
+        try:
+            idle.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+    def requested(self, sock: Any) -> None:
+        """The connection on ``sock`` has sent its request: it no longer gives way."""
+        held = self._held.get(sock)
+        if held is not None:
+            held.requested = True
+            self._waiting.discard(held)
+
+    def _released(self, held: _Held) -> None:
+        if held.released:
+            return
+        held.released = True
+        self._waiting.discard(held)
+        self._held.pop(held.sock, None)
+        left = self.open.get(held.peer, 1) - 1
+        if left > 0:
+            self.open[held.peer] = left
+        else:
+            self.open.pop(held.peer, None)
 
 
 def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool],
           preflight: Callable[[], list] = lambda: []) -> MetricsServer:
     """Start ``GET /metrics``, ``GET /healthz`` (200 while ``healthy()``, else 503) and
     ``GET /preflight``: each host's latest check as JSON (``preflight()`` gives the
-    :class:`flowengine.preflight.HostReport` list)."""
-    def app(environ, start_response):
+    :class:`flowengine.preflight.HostReport` list). Every answer says ``Connection: close``."""
+    def app(environ, start):
+        def start_response(status: str, headers: list) -> Any:
+            return start(status, headers + [("Connection", "close")])
+
         path = environ.get("PATH_INFO", "/")
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Content-Type", "text/plain")])

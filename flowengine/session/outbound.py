@@ -39,7 +39,7 @@ class OutboundSession(CallSession):
         self.recording = recording  # a CallRecording, or None
         self.proto = OutboundProtocol(limits, budget=budget)
         self.proto.parser.on_evicted = self._evicted
-        self._evicted_by: ProtocolError | None = None  # the budget ended this call for another's read
+        self._evicted_by: Exception | None = None  # the budget ended this call for another's read
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
@@ -148,6 +148,7 @@ class OutboundSession(CallSession):
             raise
         if refused is not None:
             raise refused
+        assert last is not None   # (None only with a refusal)
         return self._wait(last, timeout or self.timeouts.execute)
 
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:

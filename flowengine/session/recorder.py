@@ -9,13 +9,19 @@ may not write) is logged once per process, and that call goes on unrecorded.
 from __future__ import annotations
 
 import json
+import re
 import logging
 import time
 from datetime import datetime, timezone
+from uuid import uuid4
 from pathlib import Path
 from typing import IO
 
 log = logging.getLogger("flowengine.record")
+
+
+#: a channel's Unique-ID as FreeSWITCH makes it (switch_uuid_str): 8-4-4-4-12 hex digits
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class Recorder:
@@ -64,11 +70,19 @@ class CallRecording:
         if self._dead or self._file is not None:
             return
         day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        self.path = self.owner.directory / day / f"{uuid}.jsonl"
+        # the peer names the channel: a Unique-ID that is not a UUID (`../x`, an absolute
+        # path, a NUL) names no file; nor does one already written (a peer reusing a real
+        # call's UUID must not truncate its transcript): the file gets a name of our own
+        name = uuid if _UUID.fullmatch(uuid or "") else f"unnamed-{uuid4()}"
+        self.path = self.owner.directory / day / f"{name}.jsonl"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("w", encoding="utf-8")
-        except OSError as exc:
+            try:
+                self._file = self.path.open("x", encoding="utf-8")
+            except FileExistsError:
+                self.path = self.path.with_name(f"{name}-{uuid4()}.jsonl")
+                self._file = self.path.open("x", encoding="utf-8")
+        except (OSError, ValueError) as exc:
             self._give_up("open", exc)
             return
         get = channel.get

@@ -9,7 +9,7 @@ import difflib
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ..call.lifecycle import CallResult
+from ..runtime.result import CallResult
 from ..flows.model import seconds
 from ..flows.source import Source
 from .host import HOST_KEYS

@@ -16,9 +16,10 @@ from typing import Any
 from ..call import Timeouts
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..errors import FlowError
-from ..flows import FlowRun, FlowSet, load_flows
+from ..flows import FlowSet, load_flows
+from ..runtime import FlowRun
 from ..flows.effects import HttpRequest
-from ..flows.interpreter import Execute
+from ..runtime.interpreter import Execute
 from ..flows.source import Source, load_source
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch

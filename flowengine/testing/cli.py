@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import re
 import sys
 from collections import deque
 from pathlib import Path
 from typing import Callable, TextIO
 
-from ..cli import program
+from ..commandline import program
 from ..errors import FlowError
 from ..flows.steps import APPLICATIONS
-from ..flows import FlowRun, FlowSet, load_flows
+from ..flows import FlowSet, load_flows
+from ..runtime import FlowRun
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from ..flows.interpreter import Execute
+from ..runtime.interpreter import Execute
 from ..flows.source import load_source
 from ..session import Timeouts
 from . import coverage
 from .case_spec import clock as _clock
 from .cases import find_test_files, load_test_file, run_case
 from .memory import converse
-from ..flows.steps.queue import QUEUE_RESULTS
 from .scripted import ScriptedFreeSwitch
 from .scripted_http import problems as http_problems
 
@@ -78,7 +77,6 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
 
 #: a mistyped answer is asked again this many times at most (a pipe of nonsense ends)
 _MAX_ASKS = 5
-BRIDGE_ANSWERS = ("answered", "busy", "no_answer", "failed")
 
 
 class TerminalCaller(ScriptedFreeSwitch):
@@ -104,16 +102,15 @@ class TerminalCaller(ScriptedFreeSwitch):
         self.say(f"no answer in {_MAX_ASKS} tries: {default}")
         return default
 
-    def _app_play_and_get_digits(self, arg: str, key: str) -> bytes:
-        tries = max(int(arg.split(" ")[2]), 0)
-        for i in range(tries):
-            which = self.note if self.note and tries == 1 else f"try {i + 1} of {tries}"
-            answer = self.ask(f"digits ({which}; Enter = no input): ")
-            if answer:
-                self.caller.actions.append({"press": answer})
-            else:
-                self.caller.actions.append({"silence": True})
-        result = self.run_app("play_and_get_digits", arg, key)
+    def play(self, app: str, arg: str, key: str) -> bytes:
+        """What the application's kind asks the person first (:attr:`~flowengine.flows.steps.Application.asks`:
+        digits, how a bridge target or a queue ends, how long a recording is), then its events."""
+        application = APPLICATIONS.get(app)
+        if application is None or application.asks is None:
+            return self.run_app(app, arg, key)
+        application.asks(self, arg)
+        result = self.run_app(app, arg, key)
+        # a try the person left empty waited out its timeout: no silence is left for later
         self.caller.actions = deque(a for a in self.caller.actions if "silence" not in a)
         return result
 
@@ -124,38 +121,6 @@ class TerminalCaller(ScriptedFreeSwitch):
         reply = self.ask(f"{request.masked(request.method + ' ' + request.url)}: status and body "
                          "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] ") or "200"
         return 0.0, parse_answer(reply)
-
-    def _app_bridge(self, arg: str, key: str) -> bytes:
-        """Each target in turn, as FreeSWITCH rings them: the next only if this one did not answer."""
-        dial = re.sub(r"^\{[^}]*\}", "", arg)
-        for leg in dial.split("|"):
-            target = re.sub(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+", "", leg)
-            answer = self.choose(f"bridge to {target}:", BRIDGE_ANSWERS, "answered")
-            self.bridge[target] = answer
-            if answer == "answered":
-                break
-        return self.run_app("bridge", arg, key)
-
-    def _app_record(self, arg: str, key: str) -> bytes:
-        while True:
-            answer = self.ask("record: seconds the caller speaks (0 = says nothing) [5] ")
-            if answer is None:
-                self.record_ms = 5000
-                break
-            if answer.isdigit() and int(answer) <= 14400:
-                self.record_ms = int(answer) * 1000
-                break
-            self.say(f"{answer!r} is not a number of seconds from 0 to 14400")
-        return self.run_app("record", arg, key)
-
-    def _app_callcenter(self, arg: str, key: str) -> bytes:
-        answer = self.choose(f"queue {arg}:", tuple(QUEUE_RESULTS), "answered")
-        if answer == "exit_key":
-            keys = self.vars.get("cc_exit_keys", "")
-            self.caller.actions.appendleft({"press": keys[:1] or "0"})
-            answer = "timeout"            # the key leaves the queue before it times out
-        self.queues[arg] = answer
-        return self.run_app("callcenter", arg, key)
 
 
 def parse_answer(reply: str) -> HttpResult:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..flows import FlowRun, FlowSet
+from ..flows import FlowSet
+from ..runtime import FlowRun
 from ..flows.model import Step
+from ..flows.routes import transitions
 
 
 def declared(step: Step) -> list[tuple[tuple, str]]:
     """(path in the file, edge name) of every transition a step declares."""
-    return [(t.path, t.edge) for t in step.transitions()]
+    return [(t.path, t.edge) for t in transitions(step)]
 
 
 def missing(flows: FlowSet, runs: Iterable[FlowRun]) -> list[str]:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..flows import FlowRun
+from ..runtime import FlowRun
 
 
 def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = None) -> list[str]:

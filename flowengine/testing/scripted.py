@@ -351,9 +351,11 @@ class ScriptedFreeSwitch:
                               ("Application-UUID", key))
         if app in self.host.lacks:   # "Invalid Application": no EXECUTE, no completion (any_application)
             return self.hang_up("DESTINATION_OUT_OF_ORDER")
-        handler = getattr(self, f"_app_{app}", None)   # a subclass's own (the terminal caller)
-        if handler is not None:
-            return handler(arg, key)
+        return self.play(app, arg, key)
+
+    def play(self, app: str, arg: str, key: str) -> bytes:
+        """The events of an application the host has: :meth:`run_app`'s. A FreeSWITCH of
+        another kind (the terminal caller, which asks a person first) plays it its way."""
         return self.run_app(app, arg, key)
 
     def bridge_outcome(self, target: str) -> str:

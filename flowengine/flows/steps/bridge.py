@@ -79,6 +79,8 @@ def run(flow_run, step):
 
 
 
+#: a bridge step's outcomes; the ones a test case (``bridge:``) or ``run.py simulate`` gives a target
+OUTCOMES = ("answered", "busy", "no_answer", "failed")
 #: bridge outcome words of a test case -> (originate_disposition, DIALSTATUS)
 BRIDGE_RESULTS = {
     "answered": ("SUCCESS", "SUCCESS"), "busy": ("USER_BUSY", "BUSY"),
@@ -112,12 +114,33 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return fs.events("bridge", arg, key)
 
 
-KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=("answered", "busy", "no_answer", "failed"),
+def ask(terminal, arg: str) -> None:
+    """``run.py simulate``: each target in turn, as FreeSWITCH rings them (``|``), the next
+    only if this one did not answer."""
+    dial = re.sub(r"^\{[^}]*\}", "", arg)  # {vars for every leg}
+    for leg in dial.split("|"):
+        target = _DIAL_PREFIX.sub("", leg)
+        answer = terminal.choose(f"bridge to {target}:", OUTCOMES, "answered")
+        terminal.bridge[target] = answer
+        if answer == "answered":
+            break
+
+
+def counted(outcome: str) -> str:
+    """The outcome as ``flowengine_bridge_outcomes`` counts it: the caller leaving during
+    the bridge (``gone``) as ``hangup``, so the labels stay few."""
+    return "hangup" if outcome == "gone" else outcome
+
+
+KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=OUTCOMES, dial_outcome=counted,
+                # the bridge runs on under FreeSWITCH when the host goes, and leaves its result
+                # in channel variables: a checkpoint says so (:mod:`flowengine.runtime.checkpoint`)
+                completes_alone="bridge",
                 step_keys={"timeout": {"$ref": "#/$defs/duration"}, "caller_id": {"$ref": "#/$defs/caller_id"}},
                 written="`bridge: target` or `[targets]`, with `timeout`, `caller_id: {number, name}`; a target "
                         "may be `{to, timeout, caller_id}` of its own",
                 does="ring in order; the caller always comes back to the flow",
                 outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
                              "`${bridge_disposition}`, `${bridge_hangup_cause}`",
-                applications={"bridge": Application(scripted, hears="ringing")},
+                applications={"bridge": Application(scripted, hears="ringing", asks=ask)},
                 sets=("bridge_disposition", "bridge_hangup_cause", "originate_disposition", "DIALSTATUS"))

@@ -1,6 +1,6 @@
 """hangup: end the call with a cause; nothing follows it.
 
-The call sends FreeSWITCH's hangup command (:func:`flowengine.call.wire.sendmsg`),
+The call sends FreeSWITCH's hangup command (:func:`flowengine.call.command_forms.sendmsg`),
 which reads an unknown cause name as NORMAL_CLEARING without a word (the hangup
 application: as NONE; switch_channel.c, switch_channel_str2cause over CAUSE_CHART), so
 ``--check`` knows the names it accepts.
@@ -56,4 +56,5 @@ def scripted(fs, arg: str, key: str) -> bytes:
 
 KIND = StepKind("hangup", {"type": ["string", "null"], "pattern": "^[A-Z_]+$"}, run, order=70,
                 written="`hangup: CAUSE`", does="hang up", outcomes_doc="—", ends_flow=True, check=check,
+                ends_call=True,
                 applications={"hangup": Application(scripted, hears="hang up")})

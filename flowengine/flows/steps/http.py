@@ -11,10 +11,10 @@ circuit open) or ``save`` cannot read a 2xx response (not JSON, a path not in it
 
 ``${http_status}``, ``${http_body}`` (a text response's first 16 KiB) and ``${http_error}``
 are set after every request; ``save: {var: a.b.0.c}`` puts values of a 2xx JSON response in
-flow variables. What a response holds is the call's data (:mod:`flowengine.http.response`).
-The request names what it saves (:class:`~flowengine.http.response.SavingRequest`), so the
+flow variables. What a response holds is the call's data (:mod:`flowengine.flows.steps.http_answer`).
+The request names what it saves (:class:`~flowengine.flows.steps.http_answer.SavingRequest`), so the
 server reads the JSON where it performs the request, in its HTTP worker, and the call has
-only the values (:class:`~flowengine.http.response.ReadResult`).
+only the values (:class:`~flowengine.flows.steps.http_answer.ReadResult`).
 
 Where call data may go: the URL's path and query, percent-encoded (:mod:`flowengine.quoting.url`:
 the host is the author's); header values without line breaks; ``json`` string values and
@@ -32,7 +32,7 @@ import re
 from urllib.parse import urlencode
 
 from ...errors import FlowError, UnsafeValue
-from ...http.response import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
+from .http_answer import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
 from ...quoting import data, literal
 from ...quoting.text import untrusted_mask
 from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_url
@@ -243,7 +243,7 @@ def _accepts(key: str) -> bool:
 
 
 KIND = StepKind("http", SCHEMA, run, order=175, outcomes=OUTCOMES, accepts=_accepts,
-                check=check,
+                check=check, makes_requests=True,
                 sets=lambda step: ("http_status", "http_body", "http_error") + tuple(step.spec["http"].get("save") or ()),
                 written="`http: {method, url, headers, json, form, body, timeout, retries, save, while_waiting}`",
                 does="an HTTP request; `${http_status}`, `${http_body}`, `${http_error}`; `save:` JSON values "

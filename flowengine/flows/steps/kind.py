@@ -87,17 +87,46 @@ class Application:
     ``answer(fs, arg, key)`` gives the scripted FreeSWITCH's events for it, shaped like the
     recordings (:class:`flowengine.testing.scripted.ScriptedFreeSwitch` is ``fs``; None: a
     plain EXECUTE / EXECUTE_COMPLETE pair); ``seconds(fs, words)`` the simulated time it
-    takes; ``hears`` how the simulator describes it to the person calling."""
+    takes; ``hears`` how the simulator describes it to the person calling; ``asks(terminal,
+    arg)`` what the simulator asks that person before it plays (how a bridge target answers,
+    how long the caller speaks): it sets the scripted FreeSWITCH's answer from the reply.
+    ``terminal`` is :class:`flowengine.testing.cli.TerminalCaller`: a scripted FreeSWITCH
+    with ``ask(question)``, ``choose(question, choices, default)``, ``say(message)`` and
+    ``note`` (what the step says of this command, "attempt 2 of 3")."""
 
     answer: Callable[[Any, str, str], bytes] | None = None
     seconds: Callable[[Any, list[str]], float] | None = None
     hears: str | None = None
+    asks: Callable[[Any, str], None] | None = None
+
+
+@dataclass(frozen=True)
+class CalledFlow:
+    """What a step that runs another flow names: the flow, the values it passes as written
+    (``{param: value}``), and where each is in the step, for an error's file:line:col."""
+
+    flow: str
+    given: dict
+    at: tuple            # the flow's name in the step: ("call", "flow")
+    given_at: tuple      # the values, each under its name: ("call", "with")
+
+
+def _no_values(step: "Step") -> dict:
+    return {}
 
 
 @dataclass(frozen=True)
 class StepKind:
     """A step kind. ``run(flow_run, step)`` is a generator: it yields commands, receives
-    their completions, and returns the outcome (None: the interpreter runs it itself)."""
+    their completions, and returns the outcome (None: the run runs it itself, a step that
+    ``calls_flow``).
+
+    Whatever the rest of the engine asks of one kind is declared here, so no module outside
+    this package names a kind (tests/test_registry_closed.py): the run reads ``ends_call``,
+    ``returns`` and ``calls_flow``; the failover checkpoint ``completes_alone`` and
+    ``assigns``; ``--check``'s taint ``assigns``, ``channel_sets`` and ``sets``; the flow
+    set and preflight ``calls_flow``; the server ``makes_requests`` (an HTTP worker is
+    started for such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
 
     name: str
     schema: dict                                  # the value under ``name``
@@ -119,11 +148,25 @@ class StepKind:
     applications: dict[str, Application] = field(default_factory=dict)  # by FreeSWITCH name
     sets: tuple[str, ...] | Callable[["Step"], Iterable[str]] = ()   # the ${names} it gives later steps
     needs: Callable[["Step"], Iterable[Need]] = _none   # what the host must have (see the module doc)
+    # -- what the run, checkpoints, taint and metrics ask of a kind (so none names one) --
+    ends_call: bool = False                       # it hangs the call up: its end is the call's result "hangup"
+    returns: bool = False                         # it ends a called flow: its outcome is the calling step's
+    calls_flow: Callable[["Step"], CalledFlow] | None = None    # it runs another flow (a frame of its own)
+    makes_requests: bool = False                  # it sends HTTP requests: a server of its flows needs the worker
+    completes_alone: str | None = None            # its application, which runs to its end when the host goes
+    assigns: Callable[["Step"], dict] = _no_values               # flow variables -> values as written (vars:)
+    channel_sets: Callable[["Step"], Iterable[str]] = _none     # channel variables it sets (set:, export:)
+    attempt_failures: tuple[str, ...] = ()        # how one try can fail and the step go on (a menu's)
+    dial_outcome: Callable[[str], str] | None = None   # it dials out: its outcome as the bridge counter has it
 
     def variables(self, step: "Step") -> tuple[str, ...]:
         """The flow or channel variables a step of this kind sets, for ``--check``'s
         unknown-``${name}`` warning."""
         return tuple(self.sets(step)) if callable(self.sets) else self.sets
+
+    def calls(self, step: "Step") -> CalledFlow | None:
+        """The flow ``step`` runs, if its kind runs one (:attr:`calls_flow`)."""
+        return self.calls_flow(step) if self.calls_flow is not None else None
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -51,7 +51,9 @@ def run(flow_run, step):
         parts = [lit(1), lit(max_digits), lit(1), timeout, lit(spec.get("terminators", "#")),
                  prompt_arg(flow_run, notice + prompts(prompt)), lit(QUIET), lit("menu_digits"), lit(".*"),
                  digit_timeout]
-        done = yield Execute("play_and_get_digits", words(parts, "menu"), note=f"attempt {used + 1} of {attempts}")
+        arg = words(parts, "menu")
+        del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+        done = yield Execute("play_and_get_digits", arg, note=f"attempt {used + 1} of {attempts}")
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
             choice = _choose(choices, digits)
@@ -119,4 +121,5 @@ KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input"
                      "a failure's prompt opens the next attempt's",
                 outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
                 transitions=transitions, check=check, needs=needs,
-                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",))
+                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",),
+                attempt_failures=("no_input", "invalid"))

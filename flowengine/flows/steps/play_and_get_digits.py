@@ -35,7 +35,9 @@ def run(flow_run, step):
              lit(spec.get("terminators", "#")), prompt_arg(flow_run, spec["prompt"]),
              prompt_arg(flow_run, spec["invalid"]) if "invalid" in spec else lit(QUIET), lit(var),
              lit(spec.get("regexp", ".*")), ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5))]
-    done = yield Execute("play_and_get_digits", words(parts, "play_and_get_digits"))
+    arg = words(parts, "play_and_get_digits")
+    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    done = yield Execute("play_and_get_digits", arg)
     digits, status = read_digits(done, var)
     if status != "ok":
         return status
@@ -108,6 +110,15 @@ def seconds_of(fs, words: list[str]) -> float:
     return int(words[2]) * (fs.prompt_seconds + int(words[3]) / 1000)
 
 
+def ask(terminal, arg: str) -> None:
+    """``run.py simulate``: the digits of each try (none: the try waits out its timeout)."""
+    tries = max(int(arg.split(" ")[2]), 0)
+    for i in range(tries):
+        which = terminal.note if terminal.note and tries == 1 else f"try {i + 1} of {tries}"
+        answer = terminal.ask(f"digits ({which}; Enter = no input): ")
+        terminal.caller.actions.append({"press": answer} if answer else {"silence": True})
+
+
 def needs(step):
     spec = step.spec["play_and_get_digits"]
     return [need for key in ("prompt", "invalid") for need in prompt_needs(spec.get(key), ("play_and_get_digits", key))]
@@ -119,6 +130,7 @@ KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits"
                 does="FreeSWITCH's own, every parameter",
                 outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
                 accepts=keys_or_pattern, check=check, needs=needs,
-                applications={"play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits")},
+                applications={"play_and_get_digits": Application(
+                    scripted, seconds_of, "caller hears, then is asked for digits", asks=ask)},
                 sets=lambda step: ("digits", "read_result", step.spec["play_and_get_digits"].get("variable", "digits"),
                                    step.spec["play_and_get_digits"].get("variable", "digits") + "_invalid"))

@@ -84,6 +84,18 @@ def scripted(fs, arg: str, key: str) -> bytes:
 #: the queue outcomes a flow test case may give (``queue:``)
 QUEUE_RESULTS = ("answered", "timeout", "no_agent", "exit_key", "failed")
 
+
+def ask(terminal, arg: str) -> None:
+    """``run.py simulate``: how the queue ends; ``exit_key`` is the caller pressing the
+    first exit key, which leaves the queue before it times out."""
+    answer = terminal.choose(f"queue {arg}:", QUEUE_RESULTS, "answered")
+    if answer == "exit_key":
+        keys = terminal.vars.get("cc_exit_keys", "")
+        terminal.caller.actions.appendleft({"press": keys[:1] or "0"})
+        answer = "timeout"
+    terminal.queues[arg] = answer
+
+
 KIND = StepKind("queue", SCHEMA, run, order=65,
                 needs=lambda step: [Need(NeedKind.APPLICATION, "callcenter", ("queue",))],  # mod_callcenter
                 outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
@@ -91,5 +103,6 @@ KIND = StepKind("queue", SCHEMA, run, order=65,
                 does="wait in a mod_callcenter queue for an agent",
                 outcomes_doc="`answered` (an agent took it; `${queue_agent}`), `timeout`, `no_agent`, "
                              "`exit_key` (`${queue_exit_key}`), `failed`",
-                applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue")},
+                applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue",
+                                                        asks=ask)},
                 sets=("queue_agent", "queue_exit_key", "digits"))

@@ -54,7 +54,9 @@ def run(flow_run, step):
     parts = [file, literal(str(_whole_seconds(spec.get("max_seconds"), 120))),
              literal(str(spec.get("silence_threshold", 200))),
              literal(str(_whole_seconds(spec.get("silence_seconds"), 3)))]
-    done = yield Execute("record", words(parts, "record"))
+    arg = words(parts, "record")
+    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    done = yield Execute("record", arg)
     ms = done.variable("record_ms") or "0"
     flow_run.vars["recording_file"] = file
     flow_run.vars["recording_ms"] = ms
@@ -76,6 +78,19 @@ def scripted(fs, arg: str, key: str) -> bytes:
     return fs.events("record", arg, key)
 
 
+def ask(terminal, arg: str) -> None:
+    """``run.py simulate``: how long the caller speaks (up to 4 hours)."""
+    while True:
+        answer = terminal.ask("record: seconds the caller speaks (0 = says nothing) [5] ")
+        if answer is None:
+            terminal.record_ms = 5000
+            return
+        if answer.isdigit() and int(answer) <= 14400:
+            terminal.record_ms = int(answer) * 1000
+            return
+        terminal.say(f"{answer!r} is not a number of seconds from 0 to 14400")
+
+
 def needs(step):
     """The folder it records into: FreeSWITCH does not create it, and hangs the caller up
     when it is missing (record_missing_directory: DESTINATION_OUT_OF_ORDER)."""
@@ -85,5 +100,6 @@ def needs(step):
 KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"), check=check,
                 written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
                 does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`",
-                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to")},
+                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to",
+                                                   asks=ask)},
                 sets=("recording_file", "recording_ms", "record_ms", "record_seconds"), needs=needs)

@@ -17,7 +17,7 @@ variable there) always does. The path may hold call data only as file names
 
 With failover, the file a recording was started with rides in the checkpoint and comes
 back on the next host as a plain ``str``: call data, since anyone who can set a channel
-variable can write one (:mod:`flowengine.flows.checkpoint`). ``stop: true`` puts it
+variable can write one (:mod:`flowengine.runtime.checkpoint`). ``stop: true`` puts it
 through the same rules as a file from the call (:func:`_checked`), so a forged ``all``
 cannot stop the recordings the dialplan started, and an absolute path or a ``${…}`` is
 refused. A restored file that this flow's own ``record_call`` steps make now is theirs

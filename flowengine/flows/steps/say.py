@@ -31,7 +31,9 @@ def run(flow_run, step):
     if "gender" in spec:
         parts.append(literal(spec["gender"]))
     parts.append(flow_run.expand(spec["text"]))
-    yield Execute("say", words(parts, "say"))
+    arg = words(parts, "say")
+    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    yield Execute("say", arg)
     return "done"
 
 

@@ -10,6 +10,7 @@ same value (:mod:`flowengine.quoting.api`, :func:`flowengine.call.batching.colle
 from __future__ import annotations
 
 from ...quoting import join, literal, stored_value
+from .. import taint
 from ..effects import Execute
 from .kind import Application, StepKind
 
@@ -41,10 +42,18 @@ def scripted(fs, arg: str, key: str, app: str = "set") -> bytes:
     return fs.events(app, arg, key)
 
 
-KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes=("done",), instant=True,
+def check(step, problems) -> None:
+    """set/export of a variable FreeSWITCH runs or routes by, from call data: refused on every call."""
+    for path, message in taint.variable_errors(step.spec, problems.flow):
+        problems.error(path, message)
+
+
+KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes=("done",), instant=True, check=check,
                 step_keys={"export": _VALUES, "vars": _VALUES},
                 written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
                 does="channel variables (FreeSWITCH `set` / `export`); flow variables",
                 applications={app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
                               for app in ("set", "export", "unset")},
-                sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key, {})])
+                sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key) or {}],
+                assigns=lambda step: step.spec.get("vars") or {},
+                channel_sets=lambda step: [name for key in ("set", "export") for name in step.spec.get(key) or {}])

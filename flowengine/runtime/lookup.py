@@ -12,46 +12,49 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..esl import Event
 from ..quoting.text import Text
-from .conditions import as_text
-from .templates import expand
+from ..flows.conditions import as_text
+from ..flows.templates import expand
+from ..flows.variables import WELL_KNOWN
 
-#: names FreeSWITCH answers from the caller profile rather than a channel variable
-#: (switch_caller.c, switch_caller_get_field_by_name), as the events spell them
-WELL_KNOWN = {
-    "caller_id_number": "Caller-Caller-ID-Number",
-    "caller_id_name": "Caller-Caller-ID-Name",
-    "destination_number": "Caller-Destination-Number",
-    "uuid": "Unique-ID",
-    "ani": "Caller-ANI",
-    "aniii": "Caller-ANI-II",
-    "rdnis": "Caller-RDNIS",
-    "network_addr": "Caller-Network-Addr",
-    "username": "Caller-Username",
-    "orig_caller_id_name": "Caller-Orig-Caller-ID-Name",
-    "orig_caller_id_number": "Caller-Orig-Caller-ID-Number",
-    "callee_id_name": "Caller-Callee-ID-Name",
-    "callee_id_number": "Caller-Callee-ID-Number",
-    "context": "Caller-Context",
-    "dialplan": "Caller-Dialplan",
-    "source": "Caller-Source",
-    "chan_name": "Caller-Channel-Name",
-    "transfer_source": "Caller-Transfer-Source",
-}
 
 #: how deep flow values may name other flow values before the rest is left as written
 _MAX_DEPTH = 8
 
 
 class Names:
-    """FlowRun's reading of names (its state — frames, events, ``unreported``, the
-    expansion depth — is FlowRun's own)."""
+    """FlowRun's reading of names: what the call has said of itself (the channel data, the
+    newest event, what the flow set that no event reports) and the run's frames (FlowRun's)."""
+
+    def __init__(self, channel: Event | None) -> None:
+        self.channel = channel
+        self.last_event: Event | None = channel
+        #: channel variables set since the last event with the channel's variables, by a
+        #: command FreeSWITCH reports in no event (``api uuid_setvar``): name (lower case) ->
+        #: value as set ("" = unset). Read before any event: those hold the old value.
+        self.unreported: dict[str, str] | None = None
+        self._depth = 0                          # flow values expanding flow values
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        """The running flow's variables (its frame is the run's: FlowRun's own)."""
+        raise NotImplementedError
+
+    def heard(self, event: Event) -> None:
+        """An event of the call: what a name reads from now on."""
+        self.last_event = event
+        if event.channel_data:
+            self.unreported = None      # FreeSWITCH's own report of every variable again
+            # the newest channel data replaces the connect-time copy: one per call,
+            # not two (~4 KB each, 10,000 calls up)
+            self.channel = event
 
     def lookup(self, name: str) -> str | None:
         """A flow variable (a Text keeps its marks; a plain str came from the call), a
         caller profile field or a channel variable, in any case as FreeSWITCH reads them;
         None when the call has no such name."""
-        vars_ = self.frames[-1].vars
+        vars_ = self.vars
         if name in vars_:
             value = vars_[name]
             if not isinstance(value, str):

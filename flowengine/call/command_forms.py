@@ -21,8 +21,8 @@ def set_by_api(proto: OutboundProtocol, command: Execute) -> bytes | None:
     round trip. None: the set application makes it (its argument encoded as any)."""
     if command.app != "set" or command.variable is None or proto.control != "full" or not proto.uuid:
         return None
-    args = setvar_args(proto.uuid, *command.variable)
     try:
+        args = setvar_args(proto.uuid, *command.variable)
         return None if args is None else commands.api(f"uuid_setvar {args}")
     except UnsafeValue:      # the application's path refuses it, as a step's error
         return None

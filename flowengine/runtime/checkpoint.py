@@ -39,9 +39,11 @@ from typing import Any
 from ..quoting.logfield import field
 from ..quoting.opaque import opaque, unopaque
 from ..quoting.text import literal
-from .conditions import as_text
-from .interpreter import Frame, FlowRun, _initial_vars
-from .model import Flow
+from ..flows.conditions import as_text
+from .callstack import Frame, initial_vars
+from .interpreter import FlowRun
+from ..flows.model import Flow, Step
+from ..flows.steps import KINDS
 
 log = logging.getLogger("flowengine.flow")
 
@@ -55,12 +57,6 @@ MAX_CHARS = 2048
 #: applications (and ``exit``) after which the call is no longer the flow's: the checkpoint
 #: is cleared with them, so the dialplan's next ``socket`` starts a call afresh
 HANDED_OFF = frozenset({"transfer", "exit"})
-#: step kinds whose application, once sent, runs to its end under FreeSWITCH when the host
-#: goes (the park loop returns only after it: mod_event_socket.c socket_function), and
-#: leaves its result in channel variables: a checkpoint written with it says so, and the
-#: next host reads the outcome from the channel data rather than run it again (a bridged
-#: call is not dialled twice). Kind -> its application.
-COMPLETES = {"bridge": "bridge"}
 #: bounds on what a checkpoint may hold, so that reading one costs little whatever it says
 MAX_FRAMES = 16
 MAX_VARS = 64
@@ -114,8 +110,7 @@ def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | 
     if run.in_error:
         state["e"] = 1
     top = run.frames[-1]
-    if sending is not None and top.step is not None \
-            and COMPLETES.get(top.flow.steps[top.step].kind) == sending:
+    if sending is not None and top.step is not None and _completes(top.flow.steps[top.step]) == sending:
         state["s"] = sending
     text = _PREFIX + opaque(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     if key is not None:
@@ -153,7 +148,7 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         raise NotResumable(Refused.FLOW, f"flow {root_name[:MAX_NAME]!r} is not the flow of this number here"
                            f" ({routed.name if routed else 'none'})")
     run = FlowRun(routed, flows=flowset, **options)
-    run.frames = []
+    run.stack.frames = []
     for n, raw in enumerate(frames):
         name, step, values, counts, progress = _entry(raw)
         flow = flowset.flows.get(name) if hasattr(flowset, "flows") else None
@@ -163,15 +158,16 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
             raise NotResumable(Refused.STEP, f"called flow {name!r} is not loaded")
         if n > 0:
             parent = run.frames[-1]
-            call = parent.flow.steps[parent.step]
-            if call.kind != "call" or call.spec["call"]["flow"] != name:
+            caller = parent.flow.steps[parent.step]  # type: ignore[index]
+            called = KINDS[caller.kind].calls(caller)
+            if called is None or called.flow != name:
                 raise NotResumable(Refused.STEP, f"step {parent.flow.name}/{parent.step} does not call {name!r}")
         if step not in flow.steps:
             raise NotResumable(Refused.STEP, f"step {name}/{field(step)} is not in the flow set")
         last = n == len(frames) - 1
-        if (flow.steps[step].kind == "call") == last:
+        if (KINDS[flow.steps[step].kind].calls_flow is not None) == last:
             raise NotResumable(Refused.STEP, f"step {name}/{step} is {'' if last else 'not '}a call step")
-        frame = Frame(flow, _initial_vars(flow, {}))
+        frame = Frame(flow, initial_vars(flow, {}))
         frame.step = step
         constants = _constants(flow)
         frame.vars.update({name: literal(value) if (name, value) in constants else value
@@ -199,7 +195,7 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
     sent = state.get("s")
     top = run.frames[-1]
     if sent is not None:
-        if COMPLETES.get(top.flow.steps[top.step].kind) != sent:  # type: ignore[index]
+        if _completes(top.flow.steps[top.step]) != sent:  # type: ignore[index]
             raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
         run.completed = sent
     if digest != flowset.digest:
@@ -271,11 +267,20 @@ def _constants(flow: Flow) -> set[tuple[str, str]]:
     again (a prompt path keeps its ``/``), since the flow itself could have set it so."""
     pairs = set()
     for step in flow.steps.values():
-        for name, value in (step.spec.get("vars") or {}).items() if step.kind == "set" else ():
+        for name, value in KINDS[step.kind].assigns(step).items():
             text = str(as_text(value))
             if "${" not in text:
                 pairs.add((name, text))
     return pairs
+
+
+def _completes(step: Step) -> str | None:
+    """The application of ``step`` that, once sent, runs to its end under FreeSWITCH when
+    the host goes (the park loop returns only after it: mod_event_socket.c socket_function)
+    and leaves its result in channel variables (:attr:`~.steps.StepKind.completes_alone`,
+    a bridge): a checkpoint written with it says so, and the next host reads the outcome
+    from the channel data rather than run it again (a bridged call is not dialled twice)."""
+    return KINDS[step.kind].completes_alone
 
 
 def _default(flow: Flow, name: str, value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""One HTTP worker process and the server's end of its socket (:mod:`.http_worker` runs them)."""
+"""One HTTP worker process and the server's end of its socket (:mod:`.supervisor` runs them),
+and the :class:`RequestTicket` of each request written to it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,26 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..http import frames
+from ..flows.effects import HttpRequest
+from . import frames
+from .inprocess import Answer
 
-if TYPE_CHECKING:
-    from .http_worker import Ticket
+
+class RequestTicket:
+    """A request handed to the worker; :meth:`~.supervisor.HttpWorker.cancel` drops it."""
+
+    __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled", "submitted")
+
+    def __init__(self, ident: int, request: HttpRequest, call: str, on_answer: Answer) -> None:
+        self.submitted = time.monotonic()
+        self.ident = ident
+        self.request = request
+        self.call = call
+        self.on_answer = on_answer
+        self.link: Link | None = None
+        self.cancelled = False
 
 
 class Link:
@@ -28,7 +43,7 @@ class Link:
         self.proc = proc
         self.sock = sock
         self.frames = frames.Reader(max_answer)   # an answer body past this fails its request
-        self.pending: dict[int, Ticket] = {}
+        self.pending: dict[int, RequestTicket] = {}
         self.out = bytearray()          # written, not yet taken by the kernel
         self.reader: Any = None
         self.writer: Any = None

@@ -8,11 +8,11 @@ webhook"). So each server process starts one child, ``python -m flowengine.http.
 (:mod:`flowengine.http.worker`), which owns the :class:`~flowengine.http.HttpClient` (its
 pools, caps, breaker, TLS, size cap) and its own gevent loop; the call loop only writes
 a request frame and reads an answer frame (:mod:`flowengine.http.frames`, a few µs each)
-over a socketpair, with raw loop watchers like :mod:`.evented`'s, and hands the answers to
-their calls a few per turn of the loop (:mod:`.paced`).
+over a socketpair, with raw loop watchers (no greenlet), and hands the answers to their
+calls a few per turn of the loop (:mod:`.paced`).
 
 - Read there: the worker parses a JSON answer and sends only the values the step saves
-  and what ``${http_body}`` holds of the body (:func:`flowengine.http.response.read_answer`),
+  and what ``${http_body}`` holds of the body (:func:`flowengine.flows.steps.http_answer.read_answer`),
   so an answer here is at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY` bytes
   whatever the response cap, and a 1 MiB webhook answer costs the call loop no parse.
 - Counted and logged here: each answer's one log line and metrics are recorded in this
@@ -28,9 +28,10 @@ their calls a few per turn of the loop (:mod:`.paced`).
   end passed), ignores the signals a service manager sends the whole group, and exits at
   EOF: when the server closes its end at shutdown, or dies.
 
-:class:`~.http_inprocess.InProcessHttp` is the same interface over an in-process client
-(a greenlet per request), for a server built without a worker (tests, embedding); the
-process and its socket are :class:`~.http_link.Link`'s.
+:class:`~.inprocess.InProcessHttp` is the same interface (:class:`~.inprocess.Performer`) over
+an in-process client (a greenlet per request), for a server built without a worker (tests,
+embedding); the process and its socket are :class:`~.link.Link`'s. The server passes in what
+it counts with (``metrics``); nothing here imports the server.
 """
 
 from __future__ import annotations
@@ -42,19 +43,18 @@ import sys
 import time
 from collections import deque
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import gevent
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from ..http import frames
-from ..http.client import Limits, report
-from .http_link import Link, child_env
+from . import frames
+from .client import HttpLimits, RequestMetrics, report
+from .inprocess import Answer
+from .link import Link, RequestTicket, child_env
 from .paced import PER_ITERATION, Paced
 
 log = logging.getLogger("flowengine.server")
-
-Answer = Callable[[HttpResult], None]
 
 _RECV = 262144
 #: while it has work, the worker is asked every PING_EVERY s whether its loop still turns;
@@ -71,19 +71,10 @@ _BACKOFF_MIN, _BACKOFF_MAX = 0.25, 5.0
 _OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
 
 
-class Ticket:
-    """A request handed to the worker; :meth:`HttpWorker.cancel` drops it."""
+class WorkerMetrics(RequestMetrics, Protocol):
+    """What counts the requests and the worker's restarts: the server's metrics, passed in."""
 
-    __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled", "submitted")
-
-    def __init__(self, ident: int, request: HttpRequest, call: str, on_answer: Answer) -> None:
-        self.submitted = time.monotonic()
-        self.ident = ident
-        self.request = request
-        self.call = call
-        self.on_answer = on_answer
-        self.link: Link | None = None
-        self.cancelled = False
+    http_worker_restarts: Any      # a counter: ``inc()``
 
 
 class HttpWorker:
@@ -94,7 +85,8 @@ class HttpWorker:
     answer body taken (a worker's are at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY`),
     a larger one fails its request."""
 
-    def __init__(self, limits: Limits = Limits(), *, ca_file: str | None = None, metrics: Any = None,
+    def __init__(self, limits: HttpLimits = HttpLimits(), *, ca_file: str | None = None,
+                 metrics: WorkerMetrics | None = None,
                  log_level: str = "info", log_format: str = "text", log_tag: str = "",
                  per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None,
                  ping_every: float = PING_EVERY, ping_timeout: float = PING_TIMEOUT,
@@ -110,7 +102,7 @@ class HttpWorker:
         self.loop: Any = None
         self._links: list[Link] = []   # the live one last; before it, stopped ones still draining
         self._live: Link | None = None
-        self._ready: deque[tuple[Ticket, HttpResult]] = deque()
+        self._ready: deque[tuple[RequestTicket, HttpResult]] = deque()
         self._paced: Paced | None = None
         self._ids = 0
         self._in_flight = 0
@@ -257,11 +249,11 @@ class HttpWorker:
                 link.proc.wait(1)
 
     # -- requests ------------------------------------------------------------------------
-    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> Ticket:
+    def submit(self, request: HttpRequest, call: str, on_answer: Answer) -> RequestTicket:
         """Hand ``request`` to the worker; its answer comes to ``on_answer`` in a later turn
         of the loop (a request that cannot go fails so, at once, on its own)."""
         self._ids += 1
-        ticket = Ticket(self._ids, request, call, on_answer)
+        ticket = RequestTicket(self._ids, request, call, on_answer)
         if self._dormant and not self._closed:   # the first request: the frame waits in the socket
             self._dormant = False
             self._spawn()
@@ -291,7 +283,7 @@ class HttpWorker:
         link.send(frame)  # type: ignore[arg-type]
         return ticket
 
-    def cancel(self, ticket: Ticket) -> None:
+    def cancel(self, ticket: RequestTicket) -> None:
         """The call no longer waits: its answer is never handed out; the worker drops it."""
         ticket.cancelled = True
         link = ticket.link
@@ -378,7 +370,7 @@ class HttpWorker:
         link.frames = frames.Reader(0)     # nothing more is read from it
         self._stopped(link, f"it sent a malformed frame: {why}")
 
-    def _deliver(self, ticket: Ticket, result: HttpResult) -> None:
+    def _deliver(self, ticket: RequestTicket, result: HttpResult) -> None:
         if ticket.cancelled:
             return
         report(ticket.request, ticket.call, result, self.metrics)

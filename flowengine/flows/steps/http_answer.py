@@ -23,8 +23,8 @@ import re
 import sys
 from dataclasses import dataclass
 
-from ..flows.effects import HttpRequest, HttpResult
-from ..quoting import data
+from ..effects import HttpRequest, HttpResult
+from ...quoting import data
 
 #: ``customer.tier``, ``items.0.name``: keys and list indexes, nothing else
 PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")

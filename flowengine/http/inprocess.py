@@ -1,7 +1,7 @@
 """An ``http`` step's request performed in the server's own process, a greenlet each: for a
 server built without its HTTP worker (tests, embedding). The same interface as
-:class:`~.http_worker.HttpWorker` (:class:`Performer`), and the same answers: each read
-in its greenlet as the worker reads it (:func:`~flowengine.http.response.read_answer`:
+:class:`~.supervisor.HttpWorker` (:class:`Performer`), and the same answers: each read
+in its greenlet as the worker reads it (:func:`~flowengine.flows.steps.http_answer.read_answer`:
 the values saved, the body cut to what ``${http_body}`` holds) before the call has it."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any, Callable, Protocol
 import gevent
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from ..http.client import HttpClient
-from ..http.response import read_answer
+from ..flows.steps.http_answer import read_answer
+from .client import HttpClient
 
 log = logging.getLogger("flowengine.server")
 
+#: what a request's answer is handed to (the call that waits on it)
 Answer = Callable[[HttpResult], None]
 
 

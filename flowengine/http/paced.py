@@ -1,4 +1,5 @@
-"""Work handed out a few pieces per turn of the event loop, so a wave cannot hold it.
+"""Work handed out a few pieces per turn of the event loop, so a wave cannot hold it: the
+HTTP answers :mod:`.supervisor` hands to their calls.
 
 :class:`Paced` resumes at most ``per_iteration`` per turn from a zero-delay timer, so the
 other calls' events are served between batches. Why a timer and not an idle watcher:

@@ -1,0 +1,180 @@
+"""The argument of ``transfer``: which dialplan reads the extension decides what the call
+may put in it.
+
+mod_dptools.c ``transfer_function`` splits its (expanded) argument with
+``switch_separate_string(data, ' ', argv, 4)`` (src/switch_utils.c: quotes toggle, a
+backslash escapes, ``^^X`` makes ``X`` the delimiter, and ``cleanup_separated_string`` then
+drops the quotes of each word), reads ``-bleg`` / ``-both`` (strcasecmp) in ``argv[0]`` as an
+option that shifts the rest, and hands ``extension [dialplan [context]]`` to
+``switch_ivr_session_transfer`` (src/switch_ivr.c). Routing
+(src/switch_core_state_machine.c, ``switch_core_standard_on_routing``) splits the dialplan
+word on ``,`` into dialplans tried in turn, each ``name[:arg]``. The ``inline`` one
+(mod_dptools.c, ``inline_dialplan_hunt``) reads its arg, else the extension, as a list of
+applications: split on ``,`` (``m:X:`` first makes ``X`` the separator; ``^^X`` too), each
+``app[:data]`` — so a ``,`` and a ``:`` from the call would add applications of its choosing
+(``bridge:sofia/gateway/…``).
+
+So, judged on the words as FreeSWITCH reads them (the author's quotes and ``\\'`` gone):
+
+- the first word may not start with ``-`` when the call supplied any of it (an option);
+- a dialplan word holding call data may hold only name characters from it (letters, digits,
+  ``_ . -``: one dialplan, no ``,`` list and no ``:`` argument) — and since it may then be
+  ``inline``, the extension takes no call data;
+- with ``inline`` (any case) among the dialplans, or an author's ``${…}`` there (its value is
+  unknown), the extension takes no call data at all: it is applications and their data.
+
+A blank, quote or backslash from the call is refused anywhere: it would move the words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import UnsafeValue
+from .scan import author_expansions
+from .text import untrusted_mask
+
+#: what call data may be in a dialplan word: one dialplan's name
+DIALPLAN_CHARS = re.compile(r"[A-Za-z0-9_.-]")
+#: an author's ``${…}`` as one character of the words (its value is not known here)
+OPAQUE = "\x00"
+_UNSAFE = frozenset(" \t'\\\"")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+
+Chars = list[tuple[str, "str | None"]]
+
+
+def _expanded(text: str, mask: list[str | None]) -> Chars:
+    """The characters after the core's expansion (switch_channel_expand_variables): the
+    author's ``\\'`` gone, ``\\\\`` and ``\\$`` one character, each ``${…}`` one opaque one."""
+    ends = dict(author_expansions(text, mask))
+    out: Chars = []
+    i = 0
+    while i < len(text):
+        if i in ends:
+            out.append((OPAQUE, None))
+            i = ends[i]
+            continue
+        c, m = text[i], mask[i]
+        if m is None and c == "\\" and i + 1 < len(text) and mask[i + 1] is None and text[i + 1] in "'\\$":
+            if text[i + 1] != "'":
+                out.append((text[i + 1], None))
+            i += 2
+            continue
+        out.append((c, m))
+        i += 1
+    return out
+
+
+def _cleanup(word: Chars) -> Chars:
+    """cleanup_separated_string: quotes dropped, ``\\'`` ``\\"`` ``\\\\`` ``\\n`` … undone."""
+    out: Chars = []
+    i = 0
+    while i < len(word):
+        c, m = word[i]
+        if c == "\\" and i + 1 < len(word) and (word[i + 1][0] in "'\"\\" or word[i + 1][0] in _ESCAPES):
+            nxt, nm = word[i + 1]
+            out.append((_ESCAPES.get(nxt, nxt), nm))
+            i += 2
+            continue
+        if c != "'":
+            out.append((c, m))
+        i += 1
+    while out and out[0][0] == " ":
+        out.pop(0)
+    while out and out[-1][0] == " ":
+        out.pop()
+    return out
+
+
+def words_of(text: str, mask: list[str | None], count: int = 4) -> list[Chars]:
+    """The words ``switch_separate_string(arg, ' ', argv, count)`` makes of the argument once
+    the core has expanded it, each cleaned up, every character with its source."""
+    cs = _expanded(text, mask)
+    delim, blank = " ", True
+    if len(cs) > 3 and cs[0][0] == "^" and cs[1][0] == "^":
+        delim, blank, cs = cs[2][0], False, cs[3:]
+    found: list[Chars] = []
+    word: Chars = []
+    inside = False
+    i = 0
+    while i < len(cs):
+        if len(found) == count - 1:  # the last slot takes the rest
+            word += cs[i:]
+            break
+        c = cs[i][0]
+        if c == "\\" and i + 1 < len(cs):
+            word += cs[i : i + 2]
+            i += 2
+            continue
+        if c == "'":
+            inside = not inside
+        if c == delim and not inside:
+            if word or not blank:  # a run of blanks is one separator
+                found.append(word)
+            word = []
+        else:
+            word.append(cs[i])
+        i += 1
+    if word:
+        found.append(word)
+    return [_cleanup(w) for w in found]
+
+
+def _source(word: Chars) -> str | None:
+    return next((m for _, m in word if m is not None), None)
+
+
+def transfer_arg(value: str, what: str = "transfer") -> str:
+    """``value`` (the whole ``transfer`` argument, before its encoding) when the call's part
+    of it stays where the module says; else :class:`~flowengine.errors.UnsafeValue`."""
+    text = str(value)
+    mask = untrusted_mask(value)
+    if not any(mask):
+        return value
+    for i, c in enumerate(text):
+        if mask[i] is not None and (c in _UNSAFE or c.isspace()):
+            raise UnsafeValue(
+                f"{what}: the value of {mask[i]} contains {c!r}, which would split or quote "
+                f"transfer's words: {text[:60]!r}"
+            )
+    argv = words_of(text, mask)
+    if not argv:
+        return value
+    first = argv[0]
+    if first and first[0][0] == "-" and _source(first):
+        raise UnsafeValue(
+            f"{what}: the value of {_source(first)} is in the first word, which starts with '-' "
+            f"as FreeSWITCH reads it: transfer takes -bleg / -both there as options: {text[:60]!r}"
+        )
+    if "".join(c for c, _ in first).lower() in ("-bleg", "-both"):
+        argv = argv[1:]
+    if len(argv) < 2:
+        return value
+    extension, dialplan = argv[0], argv[1]
+    for c, m in dialplan:
+        if m is not None and not DIALPLAN_CHARS.fullmatch(c):
+            raise UnsafeValue(
+                f"{what}: the value of {m} puts {c!r} in the dialplan word, where ',' lists "
+                f"dialplans and ':' hands one an argument (the inline dialplan runs it as "
+                f"applications): {text[:60]!r}"
+            )
+    names = "".join(c for c, _ in dialplan)
+    inline = any(part.split(":", 1)[0].strip().lower() == "inline" for part in names.split(","))
+    why = (
+        "names the inline dialplan"
+        if inline
+        else "holds the value of " + str(_source(dialplan))
+        if _source(dialplan)
+        else "holds a ${…} FreeSWITCH fills"
+        if OPAQUE in names
+        else None
+    )
+    who = _source(extension)
+    if why and who:
+        raise UnsafeValue(
+            f"{what}: the dialplan word {why}, which may read the extension as applications "
+            f"(app:data,… — mod_dptools.c inline_dialplan_hunt), and the value of {who} is in the "
+            f"extension: transfer to an XML extension and read the value there: {text[:60]!r}"
+        )
+    return value

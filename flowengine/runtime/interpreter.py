@@ -1,0 +1,296 @@
+"""Runs a flow for one call without doing any I/O.
+
+Given the flow and the result of the last command, it says which command comes next:
+:meth:`FlowRun.start`, then :meth:`FlowRun.resume` with each CHANNEL_EXECUTE_COMPLETE,
+until it returns None. The gevent session, the replay tests and the simulator all drive
+it the same way, so what a test sees is what a call does.
+
+Each step kind is a generator (see :mod:`flowengine.flows.steps`) that yields
+:class:`Execute` commands, receives their completion events, and returns an outcome; the
+flow's ``on`` / ``next`` / choices turn the outcome into the next step. What a ``${name}``
+reads on the call is :mod:`.lookup`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .result import CallResult
+from ..errors import FlowError, UnsafeValue
+from ..quoting import app_arg
+from ..esl import Event
+from .callstack import CallStack, Frame
+from ..flows.effects import Effect, Execute, Exit, HoldPrompt, HttpRequest, HttpResult
+from .lookup import Names
+from ..flows.model import Flow, Step
+from .reentry import reenter
+from ..flows.routes import way_out
+from ..flows.steps import KINDS
+from .trace import OnAttempt, OnStep, Trace
+
+#: the cause given to FreeSWITCH when the flow fails and has no on_error step
+ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
+
+
+
+def _utc_now() -> datetime:
+    """The run's clock unless a test gives one (one function, not a closure per call)."""
+    return datetime.now(timezone.utc)
+
+class FlowRun(Names):
+    """One call's run of a flow. Its frames (the flow, and each flow a step calls) are
+    :attr:`stack`'s; what it records and reports as steps end, :attr:`trace`'s; what a
+    ``${name}`` reads, :class:`~.lookup.Names`'."""
+
+    def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, trace: bool = True,
+                 on_step: OnStep | None = None, on_attempt: OnAttempt | None = None) -> None:
+        super().__init__(channel)
+        self.flows = flows
+        self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
+        self.clock = clock or _utc_now
+        self.monotonic = monotonic
+        self.stack = CallStack(flow)
+        # the log and metrics as each step ends (the label never call data: see _after and caller_gone)
+        self.trace = Trace(self.uuid, monotonic, trace, on_step, on_attempt)
+        # for flow tests and coverage (a live call, trace=False, keeps none): the trace's lists
+        self.visited, self.outcomes, self.taken = self.trace.visited, self.trace.outcomes, self.trace.taken
+        self.entered, self.executed, self.requests = self.trace.entered, self.trace.executed, self.trace.requests
+        self.call_state: dict[str, Any] = {}     # what the steps set up once per call
+        self.transitions = 0
+        self.result: CallResult | None = None
+        #: a restored run whose step's application ran to its end meanwhile (:mod:`.checkpoint`)
+        self.completed: str | None = None
+        self.cause: str | None = None
+        self._ending = False
+        self.in_error = False    # the flow's on_error is running (a second failure ends the call)
+        self._limit = flow.max_transitions
+
+    # -- what the driver calls --------------------------------------------------------
+    def start(self) -> Effect | None:
+        try:
+            self._enter(self.frames[0].flow.start)
+        except Exception as exc:
+            return self._error(exc)
+        return self._advance(None)
+
+    def start_saved(self, completed: tuple[str, Event] | None = None) -> Effect | None:
+        """Re-enter the step the frames were restored at (:mod:`.checkpoint`, :mod:`.reentry`);
+        ``completed``: (application, event) when its application ran to its end meanwhile."""
+        try:
+            reenter(self, completed)
+        except Exception as exc:
+            return self._error(exc)
+        return self._advance(None)
+
+    def fail_saved(self, exc: BaseException) -> Effect | None:
+        """A checkpoint that cannot be resumed here: the flow's ``on_error``, as any failure."""
+        return self._error(exc)
+
+    def resume(self, event: Event | HttpResult | None) -> Effect | None:
+        """Go on with the completion of the last Execute, or the answer to an HttpRequest."""
+        if self._ending:
+            return None
+        if isinstance(event, Event):
+            self.heard(event)
+        return self._advance(event)
+
+    def caller_gone(self, cause: str) -> None:
+        """The call ended (CallGone): close the step that was running."""
+        self.cause = cause
+        frame = self.stack.top
+        if not self._ending and frame.step is not None:
+            if KINDS[frame.flow.steps[frame.step].kind].ends_call:  # our own hangup step
+                self.trace.step_ended(frame, "hangup")
+                self.result = CallResult.HANGUP
+            else:
+                self.trace.step_ended(frame, f"hangup:{cause}", "gone")
+                self.result = CallResult.GONE
+        self._ending = True
+        self.stack.close()
+
+    def failed(self, exc: BaseException) -> Effect | None:
+        """The driver could not run the last command (timeout, -ERR, unsafe value)."""
+        if self._ending:  # the run's own hangup failed: nothing is left to run
+            return None
+        self.trace.step_failed(self.stack.top)
+        return self._error(exc)
+
+    @property
+    def frames(self) -> list[Frame]:
+        return self.stack.frames
+
+    @property
+    def flow(self) -> Flow:
+        return self.stack.top.flow
+
+    @property
+    def step(self) -> str | None:
+        return self.stack.top.step
+
+    @property
+    def ending(self) -> bool:
+        """The flow has ended (hung up, handed off, failed): no step is running."""
+        return self._ending
+
+    # -- what the steps call ------------------------------------------------------------
+    @property
+    def progress(self) -> dict:
+        """The running step's tries so far (see :attr:`Frame.progress`)."""
+        return self.stack.top.progress
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        return self.stack.top.vars
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def count(self, key: Any) -> int:
+        """Times this frame has passed ``key`` before (for goto max)."""
+        counts = self.stack.top.counts
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key]
+
+    def attempt_failed(self, step: Step, failure: str) -> None:
+        """A step's own try failed and it goes on (a menu's ``no_input`` / ``invalid``):
+        what its outcome alone does not show."""
+        self.trace.attempt_failed(self.stack.top.flow.name, step.name, failure)
+
+    # -- the machine ---------------------------------------------------------------------
+    def _enter(self, name: str) -> None:
+        frame = self.stack.enter(name, self.monotonic())
+        step = frame.flow.steps[name]
+        self.trace.step_entered(self.stack, name)
+        kind = KINDS[step.kind]
+        called = kind.calls(step)
+        if called is not None:   # the called flow runs in a frame of its own
+            callee = self.flows[called.flow]
+            self.stack.call(callee, {k: self.expand(v) for k, v in called.given.items()})
+            self._enter(callee.start)
+            return
+        frame.gen = kind.run(self, step)  # type: ignore[misc]
+
+    def _advance(self, value: Event | HttpResult | None) -> Effect | None:
+        while True:
+            frame = self.stack.top
+            try:
+                command = frame.gen.send(value)  # type: ignore[union-attr]
+            except StopIteration as stop:
+                result = stop.value
+            except Exception as exc:
+                self.trace.step_failed(frame)
+                return self._error(exc)
+            else:
+                return self._sent(frame, command)
+            value = None
+            step = frame.flow.steps[frame.step]  # type: ignore[index]
+            try:
+                nxt = self._after(frame, step, result)
+            except Exception as exc:
+                return self._error(exc)
+            if not isinstance(nxt, str):   # the call ends (an Execute of hangup, or None)
+                return nxt
+
+    def _sent(self, frame: Frame, command: Effect) -> Effect | None:
+        """A step's command, encoded for FreeSWITCH and recorded, as the driver gets it."""
+        try:
+            command = _outgoing(command)
+        except UnsafeValue as exc:
+            if isinstance(command, Execute):   # its own argument: the step failed
+                self.trace.step_failed(frame)
+            return self._error(exc)
+        self.trace.sent(command)
+        if isinstance(command, Exit):
+            self._end(CallResult.TRANSFER)
+            self.trace.step_ended(frame, "transferred", "transferred")
+        return command
+
+    def _after(self, frame: Frame, step: Step, result: Any) -> Execute | str | None:
+        """Log the finished step and enter the next; an Execute when the call must end."""
+        kind = KINDS[step.kind]
+        if kind.ends_call:
+            self.trace.step_ended(frame, "hangup")
+            self._end(CallResult.HANGUP)
+            return None
+        if kind.returns and not self.stack.called:   # a flow routed to directly has no caller:
+            self.trace.step_ended(frame, f"return:{result}", "return")   # it ends there
+            self.trace.ran_out(frame, f"return:{result}")
+            return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
+        if kind.returns:   # the called flow's outcome is its calling step's
+            self.trace.step_ended(frame, f"return:{result}", "return")
+            parent = self.stack.back()
+            return self._after(parent, parent.flow.steps[parent.step], result)  # type: ignore[index]
+        outcome, target, edge, label = way_out(step, result)
+        self.trace.step_ended(frame, outcome, label)
+        self.taken.append((frame.flow.name, step.name, edge))
+        if target is None:
+            if self.stack.called:  # a called flow ran out of steps: it returns "done"
+                parent = self.stack.back()
+                return self._after(parent, parent.flow.steps[parent.step], "done")  # type: ignore[index]
+            self.trace.ran_out(frame, outcome)
+            return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
+        self.transitions += 1
+        if self.transitions > self._limit:
+            raise FlowError(f"more than {self.frames[0].flow.max_transitions} steps in one call: "
+                            f"a loop? (at step {target!r})")
+        self._enter(target)
+        return "entered"
+
+    def _end(self, result: CallResult) -> None:
+        self.result = result
+        self._ending = True
+
+    def _hangup(self, cause: str, result: CallResult) -> Execute:
+        self._end(result)
+        hangup = Execute("hangup", cause)
+        self.trace.sent(hangup)
+        return hangup
+
+    def _error(self, exc: BaseException) -> Effect | None:
+        self.trace.error(self.stack.top, exc)
+        self.stack.close()
+        root = self.frames[0]
+        if root.flow.on_error and not self.in_error:
+            self.in_error = True
+            self._limit = self.transitions + root.flow.max_transitions  # a fresh budget for it
+            self.stack.unwind()
+            try:
+                self._enter(root.flow.on_error)
+            except Exception:
+                return self._hangup(ERROR_CAUSE, CallResult.ERROR)
+            return self._advance(None)
+        return self._hangup(ERROR_CAUSE, CallResult.ERROR)
+
+
+def _outgoing(command: Effect) -> Effect:
+    """A step's command as it goes out: every application argument and hold prompt
+    encoded (:class:`UnsafeValue` when one cannot be)."""
+    if isinstance(command, Execute):
+        return _encoded(command)
+    if isinstance(command, HttpRequest):
+        return _encoded_request(command)
+    return command
+
+
+def _encoded(command: Execute) -> Execute:
+    """The command with its argument encoded for FreeSWITCH's expansion: every step's
+    argument passes here, so none can reach the wire with call data unencoded."""
+    if command.arg is None:
+        return command
+    arg = app_arg(command.arg, command.app, f"{command.app} argument")
+    if arg is command.arg:
+        return command
+    return replace(command, arg=arg)
+
+
+def _encoded_request(request: HttpRequest) -> HttpRequest:
+    """The hold prompt of a request, encoded as every playback argument is."""
+    if request.hold is None:
+        return request
+    play = app_arg(request.hold.play, "playback", "while_waiting.play")
+    return replace(request, hold=HoldPrompt(request.hold.after, play))

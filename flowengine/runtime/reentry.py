@@ -1,0 +1,58 @@
+"""A run restored from a failover checkpoint re-enters its step (:meth:`FlowRun.start_saved`).
+
+The step starts again, with what its frame's ``progress`` says it has used up (a menu goes
+on with its next attempt). When its application ran to its end under FreeSWITCH after the
+last host went (a bridge: :attr:`~.steps.StepKind.completes_alone`), the step is not run
+again: the completion the new connection's channel data holds answers that application.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol
+
+from ..esl import Event
+from .callstack import CallStack, StepGen
+from ..flows.effects import Execute
+from ..flows.steps import KINDS
+from .trace import Trace
+
+
+class Restored(Protocol):
+    """What of a run (:class:`~.interpreter.FlowRun`) re-entering its step is read here."""
+
+    stack: CallStack
+    trace: Trace
+    monotonic: Callable[[], float]
+
+
+def reenter(run: Restored, completed: tuple[str, Event] | None = None) -> None:
+    """The restored top frame's step starts again; ``completed``: (application, event)
+    when that application already ran to its end."""
+    frame = run.stack.top
+    step = frame.flow.steps[frame.step]  # type: ignore[index]
+    frame.entered = run.monotonic()
+    run.trace.step_entered(run.stack, step.name)
+    frame.gen = KINDS[step.kind].run(run, step)  # type: ignore[misc]
+    if completed is not None:
+        frame.gen = _completed(frame.gen, *completed)
+
+
+def _completed(gen: StepGen, app: str, event: Event) -> StepGen:
+    """``gen``, with its set-up (no-wait commands) and its first ``app`` not sent: that
+    application already ran, so ``event`` answers it; the rest goes as usual."""
+    value: Any = None
+    pending = True
+    while True:
+        try:
+            command = gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if pending and isinstance(command, Execute):
+            if not command.wait:
+                value = None
+                continue
+            if command.app == app:
+                value, pending = event, False
+                continue
+        pending = False
+        value = yield command
