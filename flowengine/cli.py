@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from .commandline import COMMANDS, set_program
 
@@ -35,8 +35,11 @@ def main(argv: list[str] | None = None, prog: str = "run.py") -> int:
         if name not in COMMANDS:
             near = difflib.get_close_matches(name, COMMANDS, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
-            print(f"{prog}: unknown command {name!r}; {hint}commands: {', '.join(COMMANDS)} "
-                  f"(or server options: {prog} --help)", file=sys.stderr)
+            print(
+                f"{prog}: unknown command {name!r}; {hint}commands: {', '.join(COMMANDS)} "
+                f"(or server options: {prog} --help)",
+                file=sys.stderr,
+            )
             return 2
         run = resolve(name)
         if run is None:
@@ -44,4 +47,5 @@ def main(argv: list[str] | None = None, prog: str = "run.py") -> int:
             return 2
         return run(argv[1:])
     from .server.cli import main as serve
+
     return serve(argv)

@@ -23,8 +23,10 @@ COMMANDS: dict[str, Command] = {
     "test": Command("flowengine.testing.cli:test_command", "run the flow tests (*.test.yaml), --coverage"),
     "simulate": Command("flowengine.testing.cli:simulate_command", "call a flow from the terminal"),
     "graph": Command("flowengine.flows.graph_cli:graph_command", "draw a flow (dot, mermaid, svg)"),
-    "preflight": Command("flowengine.preflight.cli:preflight_command",
-                         "check the flows against a running FreeSWITCH (prompts, applications, say, TTS)"),
+    "preflight": Command(
+        "flowengine.preflight.cli:preflight_command",
+        "check the flows against a running FreeSWITCH (prompts, applications, say, TTS)",
+    ),
 }
 
 #: the name usage lines give the program: how it was started (``run.py``, ``python -m flowengine``)
@@ -45,8 +47,11 @@ def commands_help() -> str:
     """The subcommand list the server's ``--help`` ends with."""
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
-    return (f"commands (each has its own --help: {program('COMMAND')} --help):\n" + "\n".join(lines)
-            + f"\n\nwithout a command, {program()} serves calls with the options above")
+    return (
+        f"commands (each has its own --help: {program('COMMAND')} --help):\n"
+        + "\n".join(lines)
+        + f"\n\nwithout a command, {program()} serves calls with the options above"
+    )
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: what the engine attaches to its step and call-end lines (``extra=``)
 FIELDS = ("call", "flow", "step", "outcome", "ms", "caller", "destination", "cause", "duration")
@@ -20,8 +20,9 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def escape_controls(text: str) -> str:
     """``\n`` as ``\\x0a`` and so on: call data (a URL-encoded newline in a caller ID)
     cannot start a forged log line."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                        else f"\\u{ord(m.group()):04x}", text)
+    return _CONTROL.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 class TextFormatter(logging.Formatter):
@@ -43,8 +44,12 @@ class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg"}`` plus the call's fields when the line has them."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-               "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
+        out = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         for name in FIELDS:
             value = record.__dict__.get(name)
             if value is not None:

@@ -12,12 +12,23 @@ from typing import Any
 from .lifecycle import UNREAD_EVENTS, Setup, Timeouts, failure, kept, must_hang_up, refusal, setup
 from .phases import Phase
 
-__all__ = ["FlowCall", "UNREAD_EVENTS", "Phase", "Setup", "Timeouts", "failure", "kept", "must_hang_up", "refusal",
-           "setup"]
+__all__ = [
+    "FlowCall",
+    "UNREAD_EVENTS",
+    "Phase",
+    "Setup",
+    "Timeouts",
+    "failure",
+    "kept",
+    "must_hang_up",
+    "refusal",
+    "setup",
+]
 
 
 def __getattr__(name: str) -> Any:
     if name == "FlowCall":
         from .flow_call import FlowCall
+
         return FlowCall
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

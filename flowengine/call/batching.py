@@ -12,8 +12,8 @@ from collections.abc import Callable
 from ..errors import UnsafeValue
 from ..esl import OutboundProtocol, Ticket
 from ..flows.effects import Effect, Execute, Exit, HttpRequest
-from ..runtime.interpreter import FlowRun
 from ..preflight.hosts import UnknownApplication
+from ..runtime.interpreter import FlowRun
 from .command_forms import sendmsg
 from .host_view import HostView
 from .lifecycle import Timeouts, kept
@@ -25,9 +25,12 @@ RESUME, EXIT, HTTP, END = Then.RESUME, Then.EXIT, Then.HTTP, Then.END
 Direct = Callable[[Execute], "bytes | None"]
 
 
-def collect(run: FlowRun, command: Effect | None, before: Callable[[FlowRun, Execute | HttpRequest], None] | None
-            = None, direct: Direct | None = None
-            ) -> tuple[list[Execute], Then, HttpRequest | None, list[tuple[Execute, bytes]]]:
+def collect(
+    run: FlowRun,
+    command: Effect | None,
+    before: Callable[[FlowRun, Execute | HttpRequest], None] | None = None,
+    direct: Direct | None = None,
+) -> tuple[list[Execute], Then, HttpRequest | None, list[tuple[Execute, bytes]]]:
     """From ``command`` on, the commands to send in one write, what follows them
     (:class:`~.phases.Then`: RESUME, EXIT, HTTP or END), the HTTP request to perform after
     them (HTTP), and the sets made without an application (each with the bytes ``direct``
@@ -50,7 +53,7 @@ def collect(run: FlowRun, command: Effect | None, before: Callable[[FlowRun, Exe
         if before is not None:
             before(run, command)
         data = direct(command) if direct is not None and not batch and command.variable is not None else None
-        if data is not None:   # no event will say so: the run reads it as set until one does
+        if data is not None:  # no event will say so: the run reads it as set until one does
             sent.append((command, data))
             run.set_unreported(*command.variable)  # type: ignore[misc]
         else:
@@ -61,9 +64,15 @@ def collect(run: FlowRun, command: Effect | None, before: Callable[[FlowRun, Exe
     return batch, END, None, sent
 
 
-def write(proto: OutboundProtocol, run: FlowRun, batch: list[Execute], direct: list[tuple[Execute, bytes]],
-          hosts: HostView, core: str | None, timeouts: Timeouts
-          ) -> tuple[bytes, list[Ticket], str | None, float, Exception | None]:
+def write(
+    proto: OutboundProtocol,
+    run: FlowRun,
+    batch: list[Execute],
+    direct: list[tuple[Execute, bytes]],
+    hosts: HostView,
+    core: str | None,
+    timeouts: Timeouts,
+) -> tuple[bytes, list[Ticket], str | None, float, Exception | None]:
     """The write of :func:`collect`'s batch: its bytes; the answers to wait for, in order;
     the last application sent ("set": only sets; None: every one was refused); how long
     its answer may take; and a command refused before a byte of it was written.
@@ -74,21 +83,23 @@ def write(proto: OutboundProtocol, run: FlowRun, batch: list[Execute], direct: l
     what went out before it completes at once."""
     tickets = [proto.command(data) for _, data in direct]
     prepared = [data for _, data in direct]
-    if not batch:   # nothing but sets: go on once FreeSWITCH has said +OK to them
+    if not batch:  # nothing but sets: go on once FreeSWITCH has said +OK to them
         return b"".join(prepared), tickets, "set", timeouts.reply, None
     refused: Exception | None = None
     sent = 0
     for command in batch:
         try:
             if not hosts.has(core, command.app):
-                raise UnknownApplication(f"FreeSWITCH host {proto.channel.get('FreeSWITCH-Hostname')} "  # type: ignore[union-attr]
-                                         f"(Core-UUID {core}) has no application {command.app!r} "
-                                         "(api show application): not sent, it would hang the caller up")
+                raise UnknownApplication(
+                    f"FreeSWITCH host {proto.channel.get('FreeSWITCH-Hostname')} "  # type: ignore[union-attr]
+                    f"(Core-UUID {core}) has no application {command.app!r} "
+                    "(api show application): not sent, it would hang the caller up"
+                )
             data, ticket = sendmsg(proto, command.app, command.arg, alone=not sent)
         except (UnsafeValue, UnknownApplication) as exc:  # refused before a byte: what precedes it goes
             refused = kept(exc)
             unsent = len(batch) - sent
-            del run.executed[len(run.executed) - unsent:]    # the trace says what was sent
+            del run.executed[len(run.executed) - unsent :]  # the trace says what was sent
             break
         prepared.append(data)
         tickets.append(ticket)

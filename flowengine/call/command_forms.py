@@ -24,7 +24,7 @@ def set_by_api(proto: OutboundProtocol, command: Execute) -> bytes | None:
     try:
         args = setvar_args(proto.uuid, *command.variable)
         return None if args is None else commands.api(f"uuid_setvar {args}")
-    except UnsafeValue:      # the application's path refuses it, as a step's error
+    except UnsafeValue:  # the application's path refuses it, as a step's error
         return None
 
 
@@ -44,6 +44,6 @@ def sendmsg(proto: OutboundProtocol, app: str, arg: str | None, *, alone: bool =
         return proto.execute(app, arg)
     nix = commands.nixevent("CHANNEL_EXECUTE_COMPLETE") if alone and proto.control == "full" else b""
     if nix:
-        proto.command(nix)       # answered at once, never waited for
+        proto.command(nix)  # answered at once, never waited for
     data = commands.hangup(arg or "NORMAL_CLEARING")
     return nix + data, proto.command(data)

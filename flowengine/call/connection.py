@@ -36,11 +36,25 @@ CONNECTED, HANGING_UP, DRAINING, OVER, ABORTED = Cue.CONNECTED, Cue.HANGING_UP, 
 class CallConnection:
     """A call's connection from ``connect`` to its close: the phases around what runs in it."""
 
-    __slots__ = ("timeouts", "event_format", "linger", "metrics", "peer", "proto", "phase", "flow_name",
-                 "released", "hung_up", "outcome", "error", "_wait")
+    __slots__ = (
+        "timeouts",
+        "event_format",
+        "linger",
+        "metrics",
+        "peer",
+        "proto",
+        "phase",
+        "flow_name",
+        "released",
+        "hung_up",
+        "outcome",
+        "error",
+        "_wait",
+    )
 
-    def __init__(self, timeouts: Timeouts, limits: Limits, event_format: str, linger: bool, metrics: Any,
-                 peer: str) -> None:
+    def __init__(
+        self, timeouts: Timeouts, limits: Limits, event_format: str, linger: bool, metrics: Any, peer: str
+    ) -> None:
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
@@ -48,10 +62,10 @@ class CallConnection:
         self.peer = peer
         self.proto = OutboundProtocol(limits)
         self.phase: Phase = CONNECT
-        self.flow_name: str | None = None   # what runs on the call, for logs and metrics
-        self.released = False               # handed back to the dialplan: never hang it up
-        self.hung_up = False                # the flow's own hangup has run
-        self.outcome = "ok"                 # for the call's summary line: "ok" or what went wrong
+        self.flow_name: str | None = None  # what runs on the call, for logs and metrics
+        self.released = False  # handed back to the dialplan: never hang it up
+        self.hung_up = False  # the flow's own hangup has run
+        self.outcome = "ok"  # for the call's summary line: "ok" or what went wrong
         #                                     ("lost: …", "ProtocolError: …", "internal error")
         self.error: FlowengineError | None = None
         self._wait = CallWait()
@@ -145,7 +159,7 @@ class CallConnection:
         tickets = self._wait.tickets
         if not tickets:
             return self._unanswered(now)
-        if not tickets[0].done:    # the first answer is not in: nothing settles yet
+        if not tickets[0].done:  # the first answer is not in: nothing settles yet
             return b""
         settled = self._wait.settled(self.proto, now)
         return b"" if settled is None else self._settled(*settled, now)
@@ -162,8 +176,13 @@ class CallConnection:
         """The current wait is over: move to the next phase; the bytes it writes."""
         phase = self.phase
         out = b""
-        if isinstance(error, CallGone) and error.cause == LOST and phase in (CONNECT, SETUP, FLOW) \
-                and self.outcome == "ok" and self.proto.heard:
+        if (
+            isinstance(error, CallGone)
+            and error.cause == LOST
+            and phase in (CONNECT, SETUP, FLOW)
+            and self.outcome == "ok"
+            and self.proto.heard
+        ):
             self.outcome = f"lost: {error.detail}"  # the socket ended with no hangup: not a call that ended well
         if phase is FLOW:
             out = self._step_done(result, error, now)

@@ -12,12 +12,12 @@ from typing import Any
 
 from ..errors import FlowError
 from ..esl import OutboundProtocol, commands
-from ..runtime import checkpoint
 from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
-from ..runtime.interpreter import FlowRun
 from ..flows.model import Flow
 from ..quoting.api import setvar_args
+from ..runtime import checkpoint
+from ..runtime.interpreter import FlowRun
 
 log = logging.getLogger("flowengine.flow")
 
@@ -32,10 +32,11 @@ class Checkpointer:
     def __init__(self, key: bytes | None = None) -> None:
         self.key = key
         self.held: str | None = None
-        self.resumed = False    # the call was taken over from another host
+        self.resumed = False  # the call was taken over from another host
 
-    def resume(self, saved: str, uuid: str | None, flowset: FlowSet, flow: Flow, options: dict[str, Any],
-               metrics: Any = None) -> tuple[FlowRun | None, Effect | None]:
+    def resume(
+        self, saved: str, uuid: str | None, flowset: FlowSet, flow: Flow, options: dict[str, Any], metrics: Any = None
+    ) -> tuple[FlowRun | None, Effect | None]:
         """The call comes with a checkpoint (its last host is gone): the run re-entering
         its step, or a fresh run at the flow's on_error when the step is no more, with its
         first command; (None, None): start afresh."""
@@ -46,18 +47,23 @@ class Checkpointer:
             if metrics is not None:
                 metrics.resume_refused.labels(exc.reason.value).inc()
             if exc.reason is not checkpoint.Refused.STEP:
-                log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start",
-                            uuid, flow.name, exc)
+                log.warning(
+                    "call=%s flow=%s: checkpoint not resumed (%s): the flow starts from its start", uuid, flow.name, exc
+                )
                 return None, None
             log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
             run = FlowRun(flow, flows=flowset, **options)
             return run, run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
         self.resumed = True
         frame = run.frames[-1]
-        log.info("call=%s flow=%s step=%s: resumed from its checkpoint%s%s", uuid, flow.name,
-                 frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
-                 f" ({frame.progress})" if frame.progress else "",
-                 f", after its {run.completed} (the outcome read from the channel)" if run.completed else "")
+        log.info(
+            "call=%s flow=%s step=%s: resumed from its checkpoint%s%s",
+            uuid,
+            flow.name,
+            frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
+            f" ({frame.progress})" if frame.progress else "",
+            f", after its {run.completed} (the outcome read from the channel)" if run.completed else "",
+        )
         if metrics is not None:
             metrics.resumed.labels(flow.name).inc()
         return run, run.start_saved((run.completed, options["channel"]) if run.completed else None)
@@ -69,19 +75,24 @@ class Checkpointer:
         EXECUTE_COMPLETE). Cleared when the call is handed off or ends, so that a later
         ``socket`` does not resume it."""
         if proto.control != "full" or not proto.uuid or last.app == "hangup":
-            return b""   # (a call the flow hangs up has nothing left to resume)
+            return b""  # (a call the flow hangs up has nothing left to resume)
         if run.ending or last.app in checkpoint.HANDED_OFF:
             value = None
         else:
             value = checkpoint.capture(run, run.flows.digest if run.flows is not None else "", last.app, self.key)
             if value is None and self.held != "":
-                log.warning("call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
-                            proto.uuid, flow_name, run.step, checkpoint.MAX_CHARS)
-                value = ""   # cleared, and said once
+                log.warning(
+                    "call=%s flow=%s step=%s: not resumable: its checkpoint is over %d characters",
+                    proto.uuid,
+                    flow_name,
+                    run.step,
+                    checkpoint.MAX_CHARS,
+                )
+                value = ""  # cleared, and said once
         if value == self.held or (value is None and self.held in (None, "")):
             return b""
         args = setvar_args(proto.uuid, checkpoint.VARIABLE, value or "", limit=checkpoint.MAX_CHARS)
-        if args is None:     # an opaque base64url value of at most MAX_CHARS always has its line
+        if args is None:  # an opaque base64url value of at most MAX_CHARS always has its line
             return b""
         self.held = value
         data = commands.api(f"uuid_setvar {args}")
@@ -89,13 +100,24 @@ class Checkpointer:
         return data
 
 
-def start_run(channel: Any, uuid: str | None, flowset: FlowSet, flow: Flow, run_options: dict[str, Any] | None,
-              metrics: Any, checkpoints: Checkpointer | None) -> tuple[FlowRun, Effect | None]:
+def start_run(
+    channel: Any,
+    uuid: str | None,
+    flowset: FlowSet,
+    flow: Flow,
+    run_options: dict[str, Any] | None,
+    metrics: Any,
+    checkpoints: Checkpointer | None,
+) -> tuple[FlowRun, Effect | None]:
     """The run of a call routed to ``flow``, and its first command: resumed from the
     checkpoint the channel brings when the call keeps them, else from the flow's start."""
-    options = dict(run_options or {"trace": False}, channel=channel, uuid=uuid,
-                   on_step=metrics.step if metrics is not None else None,
-                   on_attempt=metrics.attempt if metrics is not None else None)
+    options = dict(
+        run_options or {"trace": False},
+        channel=channel,
+        uuid=uuid,
+        on_step=metrics.step if metrics is not None else None,
+        on_attempt=metrics.attempt if metrics is not None else None,
+    )
     saved = channel.variable(checkpoint.VARIABLE) if checkpoints is not None else None
     if saved:
         run, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)  # type: ignore[union-attr]

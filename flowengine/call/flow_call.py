@@ -20,9 +20,9 @@ from ..errors import CallGone, ProtocolError
 from ..esl import Limits, commands
 from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
+from ..preflight.hosts import Hosts
 from ..runtime.interpreter import FlowRun
 from ..runtime.result import CallResult
-from ..preflight.hosts import Hosts
 from .batching import collect, write
 from .command_forms import set_by_api
 from .connection import CLOSED, FLOW, CallConnection
@@ -52,20 +52,31 @@ class FlowCall(CallConnection):
     # one per call, thousands at once (and CallConnection's)
     __slots__ = ("flows", "run_options", "before", "hosts", "run", "core", "_asking", "_http", "_checkpoints")
 
-    def __init__(self, flows: Callable[[], FlowSet], timeouts: Timeouts, *, limits: Limits = Limits(),
-                 event_format: str = "plain", linger: bool = True, metrics: Any = None, peer: str = "-",
-                 run_options: dict[str, Any] | None = None,
-                 before: Callable[[FlowRun, Execute], None] | None = None,
-                 hosts: HostView | None = None, failover: bool = False, failover_key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        flows: Callable[[], FlowSet],
+        timeouts: Timeouts,
+        *,
+        limits: Limits = Limits(),
+        event_format: str = "plain",
+        linger: bool = True,
+        metrics: Any = None,
+        peer: str = "-",
+        run_options: dict[str, Any] | None = None,
+        before: Callable[[FlowRun, Execute], None] | None = None,
+        hosts: HostView | None = None,
+        failover: bool = False,
+        failover_key: bytes | None = None,
+    ) -> None:
         super().__init__(timeouts, limits, event_format, linger, metrics, peer)
         self.flows = flows
         self.run_options = run_options
         self.before = before
         self.hosts: HostView = hosts if hosts is not None else Hosts()  # the server shares one
         self.run: FlowRun | None = None
-        self.core: str | None = None        # the FreeSWITCH host's Core-UUID
-        self._asking = False                # this call carries questions to its host (preflight)
-        self._http: PendingRequest | None = None     # from the call's first HTTP request on
+        self.core: str | None = None  # the FreeSWITCH host's Core-UUID
+        self._asking = False  # this call carries questions to its host (preflight)
+        self._http: PendingRequest | None = None  # from the call's first HTTP request on
         self._checkpoints = Checkpointer(failover_key) if failover else None
 
     # -- what the driver calls ------------------------------------------------------------
@@ -81,7 +92,7 @@ class FlowCall(CallConnection):
 
     def receive(self, data: bytes, now: float) -> bytes:
         """Bytes read from the socket (``b""``: FreeSWITCH closed it)."""
-        if self.phase is CLOSED:    # (CallConnection.receive, then the host's questions)
+        if self.phase is CLOSED:  # (CallConnection.receive, then the host's questions)
             return b""
         try:
             self.proto.receive(data)
@@ -105,7 +116,7 @@ class FlowCall(CallConnection):
         hold = http.answered(result)
         if hold is None:
             return self._send(self.run.resume(result), now)  # type: ignore[union-attr]
-        data = commands.api(f"uuid_break {self.proto.uuid}")   # the answer waits for the prompt to stop
+        data = commands.api(f"uuid_break {self.proto.uuid}")  # the answer waits for the prompt to stop
         self._wait.then = ANSWER
         self._wait.on([self.proto.command(data), hold], now, self.timeouts.reply, self.timeouts.reply)
         return data
@@ -115,14 +126,23 @@ class FlowCall(CallConnection):
         closes the socket; FreeSWITCH runs the dialplan's next ``socket``). Only a call in
         its flow whose checkpoint is written and that waits on no HTTP request (its
         request would be made twice)."""
-        if self.phase is not FLOW or self._checkpoints is None or not self._checkpoints.held \
-                or self.proto.gone is not None or self.awaiting is not None:
+        if (
+            self.phase is not FLOW
+            or self._checkpoints is None
+            or not self._checkpoints.held
+            or self.proto.gone is not None
+            or self.awaiting is not None
+        ):
             return False
         self.released = True
         self.outcome = "handed over"
         self._move(HANDED_OVER)
-        log.info("call=%s flow=%s step=%s: handed over to the next host (shutdown)", self.proto.uuid,
-                 self.flow_name, self.run.step if self.run is not None else "-")
+        log.info(
+            "call=%s flow=%s step=%s: handed over to the next host (shutdown)",
+            self.proto.uuid,
+            self.flow_name,
+            self.run.step if self.run is not None else "-",
+        )
         return True
 
     # -- the flow -----------------------------------------------------------------------------
@@ -130,7 +150,7 @@ class FlowCall(CallConnection):
         http = self._http
         if http is None or http.awaiting is None or (self.proto.gone is None and not self.proto.closed):
             return b""
-        http.dropped()   # the caller hung up during the request: the call ends now, the answer is dropped
+        http.dropped()  # the caller hung up during the request: the call ends now, the answer is dropped
         gone = self.proto.gone
         if not isinstance(self.error, ProtocolError):
             self.run.caller_gone(gone.cause if gone is not None else "connection closed")  # type: ignore[union-attr]
@@ -140,7 +160,7 @@ class FlowCall(CallConnection):
         http = self._http
         if http is None or http.awaiting is None:
             return super()._expired(now)
-        waited = http.waited(now, self.proto, self.run, self.before)   # the hold prompt, or the timeout
+        waited = http.waited(now, self.proto, self.run, self.before)  # the hold prompt, or the timeout
         if waited is None:
             failed = HttpResult.failed(HttpFailure.TIMEOUT, "the request was never answered")
             return self.http_done(http.awaiting, failed, now)
@@ -153,8 +173,9 @@ class FlowCall(CallConnection):
         flowset = self.flows()
         flow = flowset.route(number)
         if flow is None:
-            log.warning("call=%s flow=- destination %s: no flow serves it, hanging up with %s",
-                        uuid, number, UNROUTED_CAUSE)
+            log.warning(
+                "call=%s flow=- destination %s: no flow serves it, hanging up with %s", uuid, number, UNROUTED_CAUSE
+            )
             if metrics is not None:
                 metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
@@ -162,7 +183,7 @@ class FlowCall(CallConnection):
         self.run, command = start_run(channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints)
         self._move(ROUTED)
         core = channel.get("Core-UUID")  # type: ignore[union-attr]
-        self.core = sys.intern(core) if core else core   # one string for every call of a host
+        self.core = sys.intern(core) if core else core  # one string for every call of a host
         first = self._send(command, now)
         if self.proto.control != "full" or self.phase is not FLOW:  # api needs `socket … full`
             return first
@@ -175,8 +196,12 @@ class FlowCall(CallConnection):
     def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run, wait = self.run, self._wait
-        batch, wait.then, request, direct = collect(run, command, self.before,  # type: ignore[arg-type]
-                                                    partial(set_by_api, self.proto))
+        batch, wait.then, request, direct = collect(
+            run,
+            command,
+            self.before,  # type: ignore[arg-type]
+            partial(set_by_api, self.proto),
+        )
         if request is not None:
             if self._http is None:
                 self._http = PendingRequest()
@@ -185,11 +210,18 @@ class FlowCall(CallConnection):
             return self._ask(now) if request is not None else self._flow_over(now)
         # first on the wire: its reply comes first
         head = self._checkpoint(batch[-1] if batch else direct[-1][0])
-        data, tickets, last_app, span, refused = write(self.proto, run, batch, direct,  # type: ignore[arg-type]
-                                                       self.hosts, self.core, self.timeouts)
+        data, tickets, last_app, span, refused = write(
+            self.proto,
+            run,
+            batch,
+            direct,  # type: ignore[arg-type]
+            self.hosts,
+            self.core,
+            self.timeouts,
+        )
         if refused is not None:
             wait.refused = refused
-        if last_app is None:   # every application refused: the step fails now
+        if last_app is None:  # every application refused: the step fails now
             error, wait.refused = wait.refused, None
             return head + data + self._step_done(None, error, now)
         wait.last_app = last_app

@@ -17,18 +17,19 @@ from ..flows.model import Flow
 class HostView(Protocol):
     """The hosts as one call sees them."""
 
-    def begin(self, channel: Event, flowset: FlowSet, flow: Flow, proto: OutboundProtocol,
-              now: float | None = None) -> bytes:
+    def begin(
+        self, channel: Event, flowset: FlowSet, flow: Flow, proto: OutboundProtocol, now: float | None = None
+    ) -> bytes:
         """The call was routed to ``flow``: what to ask its host, written after the first
         step and never waited for (b"": nothing)."""
         ...
 
-    def more(self, core: str | None, proto: OutboundProtocol, now: float | None = None, *,
-             may_ask: bool = True) -> tuple[bytes, bool]:
+    def more(
+        self, core: str | None, proto: OutboundProtocol, now: float | None = None, *, may_ask: bool = True
+    ) -> tuple[bytes, bool]:
         """After a read of a call that asked: the next questions, and whether it still asks."""
         ...
 
     def has(self, core: str | None, app: str) -> bool:
         """False only when host ``core`` is known to lack ``app``."""
         ...
-

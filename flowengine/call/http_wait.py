@@ -34,9 +34,9 @@ class PendingRequest:
         self.queued: HttpRequest | None = None
         self.asked: HttpRequest | None = None
         self.answer: HttpResult | None = None
-        self.hold_at: float | None = None     # when the hold prompt starts (None: none, or started)
-        self.hold: Ticket | None = None       # the hold prompt's playback
-        self.deadline = 0.0                   # when the request has timed out
+        self.hold_at: float | None = None  # when the hold prompt starts (None: none, or started)
+        self.hold: Ticket | None = None  # the hold prompt's playback
+        self.deadline = 0.0  # when the request has timed out
 
     def take(self) -> tuple[int, HttpRequest] | None:
         """The request the driver must perform now, once (None: none is due)."""
@@ -75,8 +75,9 @@ class PendingRequest:
         answer, self.answer = self.answer, None
         return answer
 
-    def waited(self, now: float, proto: OutboundProtocol, run: Any,
-               before: Callable[[Any, Execute], None] | None) -> tuple[bytes, float] | None:
+    def waited(
+        self, now: float, proto: OutboundProtocol, run: Any, before: Callable[[Any, Execute], None] | None
+    ) -> tuple[bytes, float] | None:
         """A deadline passed with the request in flight: the hold prompt's playback to
         write (b"": nothing yet) and the next deadline; None: the request has timed out."""
         if self.hold_at is not None and now >= self.hold_at:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TypeVar
 
 from ..errors import CommandFailed
@@ -52,10 +52,29 @@ class Timeouts:
 #: application's completions, the linger notice: caller_hangup_during_playback,
 #: answer_playback_hangup). The session API (:class:`~flowengine.session.OutboundSession`)
 #: keeps both: its users may wait for DTMF and read the final event.
-UNREAD_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE",
-                 "CHANNEL_CREATE", "CHANNEL_DESTROY", "CHANNEL_DATA", "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING",
-                 "CHANNEL_PARK", "CHANNEL_UNPARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
-                 "CHANNEL_UUID", "DETECTED_SPEECH", "TALK", "NOTALK", "DTMF", "CHANNEL_HANGUP_COMPLETE")
+UNREAD_EVENTS = (
+    "CHANNEL_EXECUTE",
+    "CHANNEL_ANSWER",
+    "CHANNEL_APPLICATION",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_CREATE",
+    "CHANNEL_DESTROY",
+    "CHANNEL_DATA",
+    "CHANNEL_ORIGINATE",
+    "CHANNEL_OUTGOING",
+    "CHANNEL_PARK",
+    "CHANNEL_UNPARK",
+    "CHANNEL_PROGRESS",
+    "CHANNEL_PROGRESS_MEDIA",
+    "CHANNEL_STATE",
+    "CHANNEL_UUID",
+    "DETECTED_SPEECH",
+    "TALK",
+    "NOTALK",
+    "DTMF",
+    "CHANNEL_HANGUP_COMPLETE",
+)
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,14 @@ class Setup:
 
     def warn(self, logger: logging.Logger, uuid: str | None) -> None:
         if self.linger_refused:
-            logger.warning("%s: socket is not 'full' control, so linger is refused; events after "
-                           "hangup may be lost (use 'socket … async full' in the dialplan)", uuid)
+            logger.warning(
+                "%s: socket is not 'full' control, so linger is refused; events after "
+                "hangup may be lost (use 'socket … async full' in the dialplan)",
+                uuid,
+            )
 
 
-@lru_cache(maxsize=None)  # a handful of combinations, the same bytes for every call
+@cache  # a handful of combinations, the same bytes for every call
 def setup(event_format: str, linger: bool, control: str | None, *, nixevent: bool = False) -> Setup:
     """The set-up for a call whose connect reply said ``control``. ``nixevent``: turn off
     :data:`UNREAD_EVENTS` (only where nothing reads them; needs full control)."""
@@ -95,8 +117,7 @@ def refusal(command: str, reply: object) -> CommandFailed | None:
     ``api uuid_setvar``, which answers ``+OK`` or why it set nothing: mod_commands.c.)"""
     if isinstance(reply, Reply) and reply.refused:
         return CommandFailed(command, reply.text)
-    if isinstance(reply, ApiResponse) and command.startswith("api uuid_setvar ") \
-            and not reply.body.startswith("+OK"):
+    if isinstance(reply, ApiResponse) and command.startswith("api uuid_setvar ") and not reply.body.startswith("+OK"):
         return CommandFailed(command, reply.body.strip()[:200])
     return None
 

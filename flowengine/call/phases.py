@@ -20,26 +20,26 @@ class Phase(StrEnum):
     """Where a flow call is, in the order a call normally goes through them. The values
     are what logs and tests read."""
 
-    CONNECT = "connect"   # connect sent, waiting for the channel data
-    SETUP = "setup"       # myevents / linger sent
-    FLOW = "flow"         # the flow's commands
-    RELEASE = "release"   # exit sent: the dialplan takes the call back
-    HANGUP = "hangup"     # our hangup sent
-    DRAIN = "drain"       # reading the last events until FreeSWITCH closes
-    CLOSED = "closed"     # nothing more to read or write
+    CONNECT = "connect"  # connect sent, waiting for the channel data
+    SETUP = "setup"  # myevents / linger sent
+    FLOW = "flow"  # the flow's commands
+    RELEASE = "release"  # exit sent: the dialplan takes the call back
+    HANGUP = "hangup"  # our hangup sent
+    DRAIN = "drain"  # reading the last events until FreeSWITCH closes
+    CLOSED = "closed"  # nothing more to read or write
 
 
 class Cue(StrEnum):
     """What moves a call from one phase to the next."""
 
-    CONNECTED = "connected"        # connect answered with the channel: the set-up is sent
-    ROUTED = "routed"              # set-up answered, a flow serves the number: its first step is sent
-    EXITED = "exited"              # the flow handed the call back: exit sent
-    HANGING_UP = "hanging up"      # our hangup sent (no flow for the number, or the call is still ours at the end)
-    DRAINING = "draining"          # done with the call; FreeSWITCH has not yet said it is over
-    OVER = "over"                  # nothing more to read: FreeSWITCH said so (or set up no call), or the drain ended
-    HANDED_OVER = "handed over"    # shutdown with failover: the next host resumes it from its checkpoint
-    ABORTED = "aborted"            # a bug in this call's handling: stop whatever the phase
+    CONNECTED = "connected"  # connect answered with the channel: the set-up is sent
+    ROUTED = "routed"  # set-up answered, a flow serves the number: its first step is sent
+    EXITED = "exited"  # the flow handed the call back: exit sent
+    HANGING_UP = "hanging up"  # our hangup sent (no flow for the number, or the call is still ours at the end)
+    DRAINING = "draining"  # done with the call; FreeSWITCH has not yet said it is over
+    OVER = "over"  # nothing more to read: FreeSWITCH said so (or set up no call), or the drain ended
+    HANDED_OVER = "handed over"  # shutdown with failover: the next host resumes it from its checkpoint
+    ABORTED = "aborted"  # a bug in this call's handling: stop whatever the phase
 
 
 P, C = Phase, Cue
@@ -51,14 +51,15 @@ _TABLE: dict[Phase, dict[Cue, Phase]] = {
     P.CONNECT: {C.CONNECTED: P.SETUP, C.HANGING_UP: P.HANGUP, **_ENDINGS},
     P.SETUP: {C.ROUTED: P.FLOW, C.HANGING_UP: P.HANGUP, **_ENDINGS},
     P.FLOW: {C.EXITED: P.RELEASE, C.HANGING_UP: P.HANGUP, C.HANDED_OVER: P.CLOSED, **_ENDINGS},
-    P.RELEASE: dict(_ENDINGS),     # handed back to the dialplan: never hung up by us
+    P.RELEASE: dict(_ENDINGS),  # handed back to the dialplan: never hung up by us
     P.HANGUP: dict(_ENDINGS),
     P.DRAIN: {C.OVER: P.CLOSED, C.ABORTED: P.CLOSED},
     P.CLOSED: {C.ABORTED: P.CLOSED},  # a bug found after the close still ends the call's handling
 }
 #: phase -> cue -> next phase: every move a flow call can make (read-only)
 TRANSITIONS: Mapping[Phase, Mapping[Cue, Phase]] = MappingProxyType(
-    {phase: MappingProxyType(moves) for phase, moves in _TABLE.items()})
+    {phase: MappingProxyType(moves) for phase, moves in _TABLE.items()}
+)
 del P, C, _TABLE, _ENDINGS
 
 
@@ -85,8 +86,8 @@ def move(phase: Phase, cue: Cue) -> Phase:
 class Then(StrEnum):
     """In the flow: what the completion of the write in flight leads to."""
 
-    RESUME = "resume"      # the run resumes with the last command's completion
-    EXIT = "exit"          # the flow stops controlling the call: exit follows
-    HTTP = "http"          # the run's HTTP request is performed once the set-up before it is done
-    ANSWER = "answer"      # the hold prompt was stopped for an HTTP answer: the run resumes with the answer
-    END = "end"            # the run has nothing more
+    RESUME = "resume"  # the run resumes with the last command's completion
+    EXIT = "exit"  # the flow stops controlling the call: exit follows
+    HTTP = "http"  # the run's HTTP request is performed once the set-up before it is done
+    ANSWER = "answer"  # the hold prompt was stopped for an HTTP answer: the run resumes with the answer
+    END = "end"  # the run has nothing more

@@ -31,7 +31,7 @@ class CallWait:
         self.span = 0.0
         self.deadline: float | None = None
         self.then = RESUME
-        self.last_app: str | None = None    # "hangup": the flow's own
+        self.last_app: str | None = None  # "hangup": the flow's own
         self.refused: Exception | None = None
 
     def on(self, tickets: list[Ticket], now: float, span: float, reply: float) -> None:
@@ -50,7 +50,7 @@ class CallWait:
         """Once the wait is over: the last answer's result and what failed (an earlier
         answer, the last one, or a refused command); None while it goes on."""
         tickets = self.tickets
-        while len(tickets) > 1:   # each before the last answers at once; the first that fails ends the wait
+        while len(tickets) > 1:  # each before the last answers at once; the first that fails ends the wait
             first = tickets[0]
             if not first.done:
                 return None

@@ -87,7 +87,7 @@ class BufferBudget:
     def __repr__(self) -> str:
         return f"<BufferBudget {self.used}/{self.limit} bytes, peak {self.peak}, {len(self._holders)} holding>"
 
-    def _charge(self, parser: "Parser", held: int) -> None:
+    def _charge(self, parser: Parser, held: int) -> None:
         """``parser`` now holds ``held`` bytes: take the difference, making room if need be."""
         more = held - parser._charged
         if more > 0 and self.used + more > self.limit:
@@ -101,12 +101,12 @@ class BufferBudget:
         if self.used > self.peak:
             self.peak = self.used
 
-    def _give_back(self, parser: "Parser") -> None:
+    def _give_back(self, parser: Parser) -> None:
         self.used -= parser._charged
         parser._charged = 0
         self._holders.pop(parser, None)
 
-    def _make_room(self, asker: "Parser", held: int, more: int) -> None:
+    def _make_room(self, asker: Parser, held: int, more: int) -> None:
         """End the largest holders (or the oldest) until ``more`` fits; raise if ``asker``
         is one of them."""
         need = self.used + more - self.limit
@@ -125,28 +125,34 @@ class BufferBudget:
         if need > 0 and self.oldest_first:  # it alone would pass the limit (no other holds a byte)
             raise ProtocolError(
                 f"buffering {more} more bytes would take the connections that have not answered connect past "
-                f"their limit of {self.limit} bytes (--max-buffered-bytes)")
+                f"their limit of {self.limit} bytes (--max-buffered-bytes)"
+            )
         if need > 0:  # the asker is among the largest: it alone is refused
             raise ProtocolError(
                 f"buffering {more} more bytes would take the server past its limit of {self.limit} bytes "
                 f"buffered across all connections ({self.used} held), and this connection would then hold "
                 f"the most ({held} bytes of unfinished messages); it is ended, the others go on "
-                "(--max-buffered-bytes)")
+                "(--max-buffered-bytes)"
+            )
         for parser in victims:
             self.evicted += 1
             if self.oldest_first:
-                why = (f"the server reached its limit of {self.limit} bytes buffered across the connections that "
-                       f"have not answered connect, and this one had held {parser._charged} bytes of its answer the "
-                       "longest (FreeSWITCH answers at once); it is ended to make room for the others "
-                       "(--max-buffered-bytes)")
+                why = (
+                    f"the server reached its limit of {self.limit} bytes buffered across the connections that "
+                    f"have not answered connect, and this one had held {parser._charged} bytes of its answer the "
+                    "longest (FreeSWITCH answers at once); it is ended to make room for the others "
+                    "(--max-buffered-bytes)"
+                )
             else:
-                why = (f"the server reached its limit of {self.limit} bytes buffered across all connections, and "
-                       f"this connection held the most ({parser._charged} bytes of unfinished messages); it is "
-                       "ended to make room for the others (--max-buffered-bytes)")
+                why = (
+                    f"the server reached its limit of {self.limit} bytes buffered across all connections, and "
+                    f"this connection held the most ({parser._charged} bytes of unfinished messages); it is "
+                    "ended to make room for the others (--max-buffered-bytes)"
+                )
             parser._evict(ProtocolError(why))
 
 
-def _charged(parser: "Parser") -> int:
+def _charged(parser: Parser) -> int:
     return parser._charged
 
 

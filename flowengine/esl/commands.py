@@ -20,7 +20,7 @@ output all pass through here.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import UnsafeValue
 
@@ -68,14 +68,16 @@ def _format(fmt: str) -> str:
 def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | None = None) -> bytes:
     lines = [first]
     for name, value in headers:
-        if value.lstrip(" ").startswith(ARRAY_PREFIX):    # read_packet skips the leading blanks
-            raise UnsafeValue(f"header {name} would start with {ARRAY_PREFIX!r}, which FreeSWITCH reads as an "
-                              f"array (the prefix dropped, the value split at '|:'): {value[:60]!r}")
+        if value.lstrip(" ").startswith(ARRAY_PREFIX):  # read_packet skips the leading blanks
+            raise UnsafeValue(
+                f"header {name} would start with {ARRAY_PREFIX!r}, which FreeSWITCH reads as an "
+                f"array (the prefix dropped, the value split at '|:'): {value[:60]!r}"
+            )
         lines.append(f"{name}: {value}")
     if body is None:
         try:
             return ("\n".join(lines) + "\n\n").encode()
-        except UnicodeEncodeError:    # a lone surrogate: no UTF-8 for it, nothing sent
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 for it, nothing sent
             raise UnsafeValue("a value holds a lone UTF-16 surrogate, which has no UTF-8 form") from None
     if "\0" in body:
         raise UnsafeValue("a body contains NUL: FreeSWITCH would cut it there")
@@ -84,8 +86,9 @@ def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | No
     except UnicodeEncodeError:
         raise UnsafeValue("a value holds a lone UTF-16 surrogate, which has no UTF-8 form") from None
     if len(data) > MAX_BODY:
-        raise UnsafeValue(f"a body of {len(data)} bytes is more than FreeSWITCH reads ({MAX_BODY}): it would "
-                          "drop the connection")
+        raise UnsafeValue(
+            f"a body of {len(data)} bytes is more than FreeSWITCH reads ({MAX_BODY}): it would drop the connection"
+        )
     head = "\n".join(lines) + f"\ncontent-length: {len(data)}\n\n"
     return head.encode() + data
 
@@ -172,8 +175,7 @@ def api(command: str) -> bytes:
 
 
 def bgapi(command: str, job_uuid: str) -> bytes:
-    return _command("bgapi " + _safe(command, "bgapi command").strip(),
-                    [("Job-UUID", _word(job_uuid, "Job-UUID"))])
+    return _command("bgapi " + _safe(command, "bgapi command").strip(), [("Job-UUID", _word(job_uuid, "Job-UUID"))])
 
 
 def sendevent(name: str, headers: Iterable[tuple[str, str]] = (), body: str | None = None) -> bytes:
@@ -188,8 +190,15 @@ def _sendmsg(uuid: str | None) -> str:
     return "sendmsg" if uuid is None else "sendmsg " + _word(uuid, "channel uuid")
 
 
-def execute(app: str, arg: str | None = None, *, event_uuid: str | None = None,
-            event_lock: bool = True, loops: int | None = None, uuid: str | None = None) -> bytes:
+def execute(
+    app: str,
+    arg: str | None = None,
+    *,
+    event_uuid: str | None = None,
+    event_lock: bool = True,
+    loops: int | None = None,
+    uuid: str | None = None,
+) -> bytes:
     """``sendmsg`` / ``call-command: execute``; the argument, when there is one, as the body.
 
     Never as ``execute-app-arg``: a header value starting ``ARRAY::`` loses the prefix and
@@ -213,10 +222,10 @@ def execute(app: str, arg: str | None = None, *, event_uuid: str | None = None,
 
 
 def hangup(cause: str = "NORMAL_CLEARING", *, uuid: str | None = None) -> bytes:
-    return _command(_sendmsg(uuid), [("call-command", "hangup"),
-                                     ("hangup-cause", _word(cause, "hangup cause"))])
+    return _command(_sendmsg(uuid), [("call-command", "hangup"), ("hangup-cause", _word(cause, "hangup cause"))])
 
 
 def nomedia(nomedia_uuid: str, *, uuid: str | None = None) -> bytes:
-    return _command(_sendmsg(uuid), [("call-command", "nomedia"),
-                                     ("nomedia-uuid", _word(nomedia_uuid, "nomedia-uuid"))])
+    return _command(
+        _sendmsg(uuid), [("call-command", "nomedia"), ("nomedia-uuid", _word(nomedia_uuid, "nomedia-uuid"))]
+    )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 from xml.parsers import expat
 
 from ..errors import ProtocolError
@@ -37,10 +37,24 @@ ARRAY_PREFIX = "ARRAY::"
 #: switch_channel.c: Hangup-Cause, DTMF-*) and the engine reads by name. Their values are
 #: at most :data:`MAX_SHORT_VALUE` bytes as written (``%XX`` counted as three; characters
 #: once decoded in a JSON or XML event).
-SHORT_HEADERS = frozenset((
-    "Event-Name", "Unique-ID", "Channel-Unique-ID", "Core-UUID", "FreeSWITCH-Hostname", "Job-UUID",
-    "Application", "Application-UUID", "Event-UUID", "Hangup-Cause", "DTMF-Digit", "DTMF-Source",
-    "Socket-Mode", "Control"))
+SHORT_HEADERS = frozenset(
+    (
+        "Event-Name",
+        "Unique-ID",
+        "Channel-Unique-ID",
+        "Core-UUID",
+        "FreeSWITCH-Hostname",
+        "Job-UUID",
+        "Application",
+        "Application-UUID",
+        "Event-UUID",
+        "Hangup-Cause",
+        "DTMF-Digit",
+        "DTMF-Source",
+        "Socket-Mode",
+        "Control",
+    )
+)
 #: a UUID is 36 bytes, the longest event or cause name under 40, a host name at most 255
 MAX_SHORT_VALUE = 256
 _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
@@ -59,8 +73,9 @@ class Event:
     __slots__ = ("format", "_raw", "_hend", "_pairs", "_index", "_body", "_cache", "_whole")
     content_type = "text/event"
 
-    def __init__(self, fmt: str, raw: bytes = b"", pairs: list[tuple[str, str]] | None = None,
-                 body: str | None = None) -> None:
+    def __init__(
+        self, fmt: str, raw: bytes = b"", pairs: list[tuple[str, str]] | None = None, body: str | None = None
+    ) -> None:
         self.format = fmt
         self._raw = raw
         self._hend = -1
@@ -74,15 +89,15 @@ class Event:
 
     # -- construction -------------------------------------------------------------
     @classmethod
-    def from_plain(cls, raw: bytes) -> "Event":
+    def from_plain(cls, raw: bytes) -> Event:
         return cls("plain", raw)
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "Event":
+    def from_json(cls, raw: bytes) -> Event:
         return cls("json", raw)
 
     @classmethod
-    def from_xml(cls, raw: bytes) -> "Event":
+    def from_xml(cls, raw: bytes) -> Event:
         return cls("xml", raw)
 
     # -- reading ------------------------------------------------------------------
@@ -134,7 +149,7 @@ class Event:
         if value is None:
             return []
         if value.startswith(ARRAY_PREFIX):
-            return value[len(ARRAY_PREFIX):].split(_ARRAY_SEP)
+            return value[len(ARRAY_PREFIX) :].split(_ARRAY_SEP)
         return [value]
 
     def headers(self) -> list[tuple[str, str]]:
@@ -162,7 +177,7 @@ class Event:
             end = raw.find(b"\n", 12)
             if end < 0:
                 end = len(raw)
-            if end - 12 > MAX_SHORT_VALUE + (raw[end - 1:end] == b"\r"):
+            if end - 12 > MAX_SHORT_VALUE + (raw[end - 1 : end] == b"\r"):
                 raise _too_long("Event-Name", end - 12)
             value = raw[12:end]
             if b"%" not in value and b"\r" not in value:
@@ -285,9 +300,9 @@ class Event:
         end = raw.find(b"\n", start, hend)
         if end < 0:
             end = hend
-        if raw[start:start + 1] == b" ":
+        if raw[start : start + 1] == b" ":
             start += 1
-        if raw[end - 1:end] == b"\r" and end > start:
+        if raw[end - 1 : end] == b"\r" and end > start:
             end -= 1
         return start, end
 
@@ -332,7 +347,7 @@ class Event:
                 value = value.lstrip(" ")
             append((name, decode(value) if "%" in value else value))
         self._pairs = pairs
-        rest = raw[hend + (3 if raw[hend + 1:hend + 2] == b"\r" else 2):]
+        rest = raw[hend + (3 if raw[hend + 1 : hend + 2] == b"\r" else 2) :]
         self._body = _inner_body(pairs, rest) if hend < len(raw) else None
 
     def _parse_json(self) -> None:
@@ -361,8 +376,10 @@ class Event:
 
 
 def _too_long(name: str, size: int) -> ProtocolError:
-    return ProtocolError(f"the {name} header of an event holds {size} bytes, over the limit of {MAX_SHORT_VALUE} "
-                         "for the headers FreeSWITCH fills with a UUID or a name (esl.event.MAX_SHORT_VALUE)")
+    return ProtocolError(
+        f"the {name} header of an event holds {size} bytes, over the limit of {MAX_SHORT_VALUE} "
+        "for the headers FreeSWITCH fills with a UUID or a name (esl.event.MAX_SHORT_VALUE)"
+    )
 
 
 def _header_end(raw: bytes) -> int:

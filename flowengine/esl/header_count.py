@@ -36,20 +36,24 @@ def check_headers(ctype: str, body: bytes, cap: int) -> None:
     elif ctype == "text/event-json":
         text = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
         quotes = text.count(b'"')
-        found = quotes // 4             # headers' names and values, and _body's
-        if quotes <= 4 * cap + 4:       # so few strings: split them off cheaply
+        found = quotes // 4  # headers' names and values, and _body's
+        if quotes <= 4 * cap + 4:  # so few strings: split them off cheaply
             values = b"".join(text.split(b'"')[::2]).count(b",") + 1
             found = values // 2 if values > 2 * cap else 0
     else:
         tags = body.count(b"<")
         found = tags // 2
-        if tags <= 2 * cap + 8:         # <event>, <headers>, <body>, their ends, <?xml …?>
+        if tags <= 2 * cap + 8:  # <event>, <headers>, <body>, their ends, <?xml …?>
             found = 0
             for piece in body.split(b"<")[1:]:
                 end = piece.find(b">")
                 if piece.find(b"=", 0, len(piece) if end < 0 else end) >= 0 and not piece.startswith(b"?"):
-                    raise ProtocolError("text/event-xml with an attribute is refused: FreeSWITCH writes none "
-                                        f"(switch_event_xmlize): <{shown(piece, 40)}")
+                    raise ProtocolError(
+                        "text/event-xml with an attribute is refused: FreeSWITCH writes none "
+                        f"(switch_event_xmlize): <{shown(piece, 40)}"
+                    )
     if found > cap:
-        raise ProtocolError(f"an event of about {found} headers, over the limit of {cap} (Limits.max_headers): "
-                            "FreeSWITCH's carry a few hundred")
+        raise ProtocolError(
+            f"an event of about {found} headers, over the limit of {cap} (Limits.max_headers): "
+            "FreeSWITCH's carry a few hundred"
+        )

@@ -12,19 +12,38 @@ would cost tens of times its size to read. Bad input of any kind raises
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import ProtocolError
 from .budget import BufferBudget
 from .event import Event, shown, wire_int
 from .header_count import EVENT_TYPES, check_headers
-from .messages import (ApiResponse, AuthRequest, DisconnectNotice, Headers, LogData, Message,
-                       RawMessage, Reply, RudeRejection, header)
+from .messages import (
+    ApiResponse,
+    AuthRequest,
+    DisconnectNotice,
+    Headers,
+    LogData,
+    Message,
+    RawMessage,
+    Reply,
+    RudeRejection,
+    header,
+)
 
-_CONTENT_TYPES = {t.encode(): t for t in (
-    "text/event-plain", "text/event-json", "text/event-xml", "command/reply", "api/response",
-    "text/disconnect-notice", "log/data")}
+_CONTENT_TYPES = {
+    t.encode(): t
+    for t in (
+        "text/event-plain",
+        "text/event-json",
+        "text/event-xml",
+        "command/reply",
+        "api/response",
+        "text/disconnect-notice",
+        "log/data",
+    )
+}
 
 _REPLY_HEAD = b"Content-Type: command/reply\nReply-Text: "
 _REPLY_AT = len(_REPLY_HEAD)
@@ -77,22 +96,33 @@ class Parser:
     parser stays broken and the connection must be ended.
     """
 
-    __slots__ = ("limits", "budget", "hold_limit", "on_evicted", "_buf", "_head", "_head_size", "_searched",
-                 "_charged", "_pool", "_error")
+    __slots__ = (
+        "limits",
+        "budget",
+        "hold_limit",
+        "on_evicted",
+        "_buf",
+        "_head",
+        "_head_size",
+        "_searched",
+        "_charged",
+        "_pool",
+        "_error",
+    )
 
     def __init__(self, limits: Limits = Limits(), *, budget: BufferBudget | None = None) -> None:
         self.limits = limits
-        self.budget = budget            # shared with other connections, or None
+        self.budget = budget  # shared with other connections, or None
         self.hold_limit: int | None = None  # a cap on what this one may hold, or None
         # told when the budget ends this connection to make room for another's read (see
         # BufferBudget): the owner closes it at its next turn. Set it to None at close:
         # it refers back to the owner.
         self.on_evicted: Callable[[ProtocolError], None] | None = None
-        self._buf = bytearray()   # only what a previous feed left incomplete
+        self._buf = bytearray()  # only what a previous feed left incomplete
         self._head: tuple | None = None  # (headers, block, content type, length): waiting for a body
-        self._head_size = 0       # the bytes of that pending header block
-        self._searched = 0        # how far the pending partial header block was searched
-        self._charged = 0         # what this parser holds against the budget
+        self._head_size = 0  # the bytes of that pending header block
+        self._searched = 0  # how far the pending partial header block was searched
+        self._charged = 0  # what this parser holds against the budget
         self._pool: BufferBudget | None = None  # the budget (or its preconnect pool) charged
         self._error: ProtocolError | None = None
 
@@ -149,9 +179,9 @@ class Parser:
                 if size - pos < length:
                     break
                 if type(buf) is bytes:
-                    body = buf[pos:pos + length]
+                    body = buf[pos : pos + length]
                 else:
-                    body = bytes(memoryview(buf)[pos:pos + length])
+                    body = bytes(memoryview(buf)[pos : pos + length])
                 pos += length
                 self._head = None
                 self._head_size = 0
@@ -178,8 +208,10 @@ class Parser:
             # a pending body will be held whole: refuse it now, not once it has come
             coming = held if self._head is None else self._head_size + self._head[3]
             if coming > cap:
-                raise ProtocolError(f"{coming} bytes of a message before the reply to connect, over the "
-                                    f"{cap}-byte limit (Limits.max_preconnect_bytes)")
+                raise ProtocolError(
+                    f"{coming} bytes of a message before the reply to connect, over the "
+                    f"{cap}-byte limit (Limits.max_preconnect_bytes)"
+                )
         budget = self.budget
         if budget is not None:
             # before the connect reply (hold_limit set), the budget's pool for such connections
@@ -245,7 +277,7 @@ class Parser:
                 length = wire_int(digits)
                 if length is None or length > self.limits.max_body_bytes:
                     length = self._content_length(digits)  # raises, with the reason
-                raw_type = block[nl + 15:].rstrip(b"\r")
+                raw_type = block[nl + 15 :].rstrip(b"\r")
                 ctype = _CONTENT_TYPES.get(raw_type) or raw_type.decode("latin-1")
                 return None, block, ctype, length
         # A command's reply is these two lines, once per command: read them directly too.
@@ -254,14 +286,14 @@ class Parser:
             return [("Content-Type", "command/reply"), ("Reply-Text", text)], block, "command/reply", 0
         lines = block.count(b"\n") + 1
         if lines > self.limits.max_headers:
-            raise ProtocolError(f"a header block of {lines} lines, over the limit of {self.limits.max_headers} "
-                                "(Limits.max_headers)")
+            raise ProtocolError(
+                f"a header block of {lines} lines, over the limit of {self.limits.max_headers} (Limits.max_headers)"
+            )
         # The connect reply is a whole serialized event (~110 headers): keep it lazy.
         if block.startswith(b"Event-Name:") or b"\nEvent-Name:" in block:
             channel = Event.from_plain(block)
             length = channel.get("Content-Length")
-            return (None, channel, channel.get("Content-Type"),
-                    0 if length is None else self._content_length(length))
+            return (None, channel, channel.get("Content-Type"), 0 if length is None else self._content_length(length))
         headers: Headers = []
         ctype = None
         length = 0

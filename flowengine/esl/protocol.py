@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import itertools
 import uuid as uuidlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import CallGone, CommandFailed, ProtocolError
 from . import commands
 from .event import Event, wire_int
 from .messages import ApiResponse, DisconnectNotice, Message, Reply
 from .parser import BufferBudget, Limits, Parser
-
 
 # the events that change what this call is waiting for; the rest are not even decoded
 _CALL_STATE_EVENTS = frozenset(("DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"))
@@ -38,7 +37,7 @@ class Dtmf:
 
     digit: str
     duration: int | None  # in 8 kHz samples (2000 = 250 ms)
-    source: str | None    # RTP, INBAND_AUDIO, ENDPOINT, APP, UNKNOWN
+    source: str | None  # RTP, INBAND_AUDIO, ENDPOINT, APP, UNKNOWN
 
 
 class Ticket:
@@ -52,8 +51,8 @@ class Ticket:
 
     def __init__(self, command: str, kind: str = "reply", key: str | None = None) -> None:
         self.command = command
-        self.kind = kind          # "reply", "execute" or "job"
-        self.key = key            # Event-UUID or Job-UUID
+        self.kind = kind  # "reply", "execute" or "job"
+        self.key = key  # Event-UUID or Job-UUID
         self.reply: Message | None = None
         self.result: object = None
         self.error: Exception | None = None
@@ -85,11 +84,35 @@ class OutboundProtocol:
     """One call's conversation state. Not thread-safe; one owner drives it."""
 
     # slots: one of these lives as long as its call, thousands at once
-    __slots__ = ("parser", "_new_uuid", "on_event", "channel", "uuid", "socket_mode", "control", "_replies",
-                 "_executes", "_jobs", "dtmf", "gone", "hangup_cause", "lingering", "hangup_complete", "hangup_event", "closed", "heard")
+    __slots__ = (
+        "parser",
+        "_new_uuid",
+        "on_event",
+        "channel",
+        "uuid",
+        "socket_mode",
+        "control",
+        "_replies",
+        "_executes",
+        "_jobs",
+        "dtmf",
+        "gone",
+        "hangup_cause",
+        "lingering",
+        "hangup_complete",
+        "hangup_event",
+        "closed",
+        "heard",
+    )
 
-    def __init__(self, limits: Limits = Limits(), *, new_uuid: Callable[[], str] | None = None,
-                 on_event: Callable[[Event], None] | None = None, budget: BufferBudget | None = None) -> None:
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        *,
+        new_uuid: Callable[[], str] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        budget: BufferBudget | None = None,
+    ) -> None:
         self.parser = Parser(limits, budget=budget)
         self.parser.hold_limit = limits.max_preconnect_bytes  # lifted once the channel is known
         self._new_uuid = new_uuid or _uuid_series()
@@ -97,21 +120,21 @@ class OutboundProtocol:
         # the connect reply's channel data, then each of our completions that carries it
         self.channel: Event | None = None
         self.uuid: str | None = None
-        self.socket_mode: str | None = None   # "async" or "static"
-        self.control: str | None = None       # "full" or "single-channel"
+        self.socket_mode: str | None = None  # "async" or "static"
+        self.control: str | None = None  # "full" or "single-channel"
         # lists, not deques: they hold a ticket or two, and an empty deque is ~600 bytes
         # (this object lives as long as the call, 10,000 at once on a busy box)
         self._replies: list[Ticket] = []
         self._executes: dict[str, Ticket] = {}
         self._jobs: dict[str, Ticket] = {}
-        self.dtmf: list[Dtmf] = []   # oldest first
+        self.dtmf: list[Dtmf] = []  # oldest first
         self.gone: CallGone | None = None
         self.hangup_cause: str | None = None
-        self.lingering = False         # a linger disconnect notice came
+        self.lingering = False  # a linger disconnect notice came
         self.hangup_complete = False
-        self.hangup_event = False      # CHANNEL_HANGUP (or _COMPLETE) came: the cause is known
-        self.closed = False            # final disconnect notice, EOF or reset
-        self.heard = False             # any byte came: a peer that sent none was no call
+        self.hangup_event = False  # CHANNEL_HANGUP (or _COMPLETE) came: the cause is known
+        self.closed = False  # final disconnect notice, EOF or reset
+        self.heard = False  # any byte came: a peer that sent none was no call
 
     # -- commands -----------------------------------------------------------------
     def command(self, data: bytes) -> Ticket:
@@ -124,8 +147,9 @@ class OutboundProtocol:
         data = commands.connect()
         return data, self.command(data)
 
-    def execute(self, app: str, arg: str | None = None, *, loops: int | None = None,
-                event_lock: bool = True) -> tuple[bytes, Ticket]:
+    def execute(
+        self, app: str, arg: str | None = None, *, loops: int | None = None, event_lock: bool = True
+    ) -> tuple[bytes, Ticket]:
         """sendmsg execute with a fresh Event-UUID; the ticket ends at its EXECUTE_COMPLETE."""
         key = self._new_uuid()
         data = commands.execute(app, arg, event_uuid=key, event_lock=event_lock, loops=loops)
@@ -243,7 +267,7 @@ class OutboundProtocol:
             key = event.application_uuid or ""
             ticket = self._executes.get(key)
             if ticket is not None:
-                self._kept(event)   # before it is taken: a refused one fails its ticket with the call
+                self._kept(event)  # before it is taken: a refused one fails its ticket with the call
                 del self._executes[key]
                 self._finish(ticket, event)
                 if event.channel_data:  # newer than what we hold: keep one copy, not two
@@ -259,8 +283,9 @@ class OutboundProtocol:
         if name == "DTMF":
             if len(self.dtmf) >= MAX_QUEUED_DTMF:
                 del self.dtmf[0]
-            self.dtmf.append(Dtmf(event.dtmf_digit or "", wire_int(event.get_short("DTMF-Duration")),
-                                  event.get("DTMF-Source")))
+            self.dtmf.append(
+                Dtmf(event.dtmf_digit or "", wire_int(event.get_short("DTMF-Duration")), event.get("DTMF-Source"))
+            )
         elif name == "CHANNEL_HANGUP":
             self.hangup_event = True
             self._mark_gone(event.hangup_cause or "UNKNOWN", "hangup")
@@ -275,9 +300,11 @@ class OutboundProtocol:
         held 385 MB), and none of its short headers may fail a later read."""
         cap = self.parser.limits.max_kept_event_bytes
         if event.size > cap:
-            raise ProtocolError(f"the completion of an application came as an event of {event.size} bytes, over "
-                                f"the {cap}-byte limit for an event a call keeps (Limits.max_kept_event_bytes); "
-                                "FreeSWITCH's carry a few KiB of channel data")
+            raise ProtocolError(
+                f"the completion of an application came as an event of {event.size} bytes, over "
+                f"the {cap}-byte limit for an event a call keeps (Limits.max_kept_event_bytes); "
+                "FreeSWITCH's carry a few KiB of channel data"
+            )
         event.check_short()
 
     def _is_ours(self, event: Event) -> bool:

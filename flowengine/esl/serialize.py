@@ -33,19 +33,29 @@ def reply(text: str, *headers: tuple[str, str]) -> bytes:
 
 def disconnect_notice(uuid: str, linger: bool) -> bytes:
     if linger:
-        return (f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
-                "Content-Disposition: linger\nLinger-Time: -1\nContent-Length: 0\n\n").encode()
+        return (
+            f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+            "Content-Disposition: linger\nLinger-Time: -1\nContent-Length: 0\n\n"
+        ).encode()
     body = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
-    return (f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
-            f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n").encode() + body
+    return (
+        f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+        f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n"
+    ).encode() + body
 
 
 #: what FreeSWITCH answers to session commands (mod_event_socket's parse_command)
 CONTROL_REPLIES = {
-    "myevents": "+OK Events Enabled", "linger": "+OK will linger", "nolinger": "+OK will not linger",
-    "event": "+OK event listener enabled plain", "nixevent": "+OK events nixed",
-    "noevents": "+OK no longer listening for events", "divert_events": "+OK events diverted",
-    "resume": "+OK", "log": "+OK log level set", "nolog": "+OK no longer logging",
+    "myevents": "+OK Events Enabled",
+    "linger": "+OK will linger",
+    "nolinger": "+OK will not linger",
+    "event": "+OK event listener enabled plain",
+    "nixevent": "+OK events nixed",
+    "noevents": "+OK no longer listening for events",
+    "divert_events": "+OK events diverted",
+    "resume": "+OK",
+    "log": "+OK log level set",
+    "nolog": "+OK no longer logging",
 }
 
 

@@ -79,7 +79,7 @@ def _digit_tables() -> tuple[bytes, bytes]:
         first[h] |= bit
         for c in seconds:
             second[c] |= bit
-    assert max(bits.values()) < _PERCENT_25   # each byte's flags stay under 0x80 (see _marked)
+    assert max(bits.values()) < _PERCENT_25  # each byte's flags stay under 0x80 (see _marked)
     first[0x32] |= _PERCENT_25
     second[0x35] |= _PERCENT_25
     return bytes(first), bytes(second)
@@ -88,7 +88,7 @@ def _digit_tables() -> tuple[bytes, bytes]:
 _FIRST, _SECOND = _digit_tables()
 _PERCENT = bytes(0x7F if b == 0x25 else 0 for b in range(256))
 _HEX_25 = bytes(_PERCENT_25 if b in _HEX else 0 for b in range(256))
-_EQUALS_FROM_PERCENT = 0x25 ^ 0x3D    # XOR that turns "%" into "="
+_EQUALS_FROM_PERCENT = 0x25 ^ 0x3D  # XOR that turns "%" into "="
 
 
 def _number(data: bytes, table: bytes | None = None) -> int:
@@ -102,11 +102,11 @@ def _marked(window: bytes, keep: int) -> bytes:
     flags = (_number(window, _FIRST) >> 8) & (_number(window, _SECOND) >> 16) & _number(window, _PERCENT)
     if not flags:
         return window[:keep]
-    if b"%25" in window:   # %25 before two hex digits: a % the encoder copied, not one it wrote
+    if b"%25" in window:  # %25 before two hex digits: a % the encoder copied, not one it wrote
         hexes = _number(window, _HEX_25)
         flags ^= flags & (hexes >> 24) & (hexes >> 32)
     ones = _number(b"\x01" * size)
-    decoded = ((flags + ones * 0x7F) >> 7) & ones    # 1 in each byte whose flags are not 0
+    decoded = ((flags + ones * 0x7F) >> 7) & ones  # 1 in each byte whose flags are not 0
     return (_number(window) ^ decoded * _EQUALS_FROM_PERCENT).to_bytes(size, "little")[:keep]
 
 
@@ -122,7 +122,7 @@ def decode_bytes(raw: bytes) -> str:
     parts = []
     for at in range(0, len(raw), _CHUNK):
         keep = min(_CHUNK, len(raw) - at)
-        window = raw[at:at + keep + 4]
+        window = raw[at : at + keep + 4]
         if b"=" in window:
             keep += 2 * raw.count(b"=", at, at + keep)
             window = window.replace(b"=", b"=3D")

@@ -63,14 +63,16 @@ class Calendar:
     closed: list[tuple[date, date]] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, spec: dict, timezone: str | None = None) -> "Calendar":
+    def parse(cls, spec: dict, timezone: str | None = None) -> Calendar:
         """``timezone`` is the flow's, for a calendar that names none; without either the
         calendar is refused: a UTC default would open a Madrid office an hour late in
         winter and two in summer."""
         name = spec.get("timezone") or timezone
         if not name:
-            raise ValueError("needs a timezone (e.g. timezone: Europe/Madrid here, or timezone: at the top of "
-                             "the flow for all its calendars and time: conditions)")
+            raise ValueError(
+                "needs a timezone (e.g. timezone: Europe/Madrid here, or timezone: at the top of "
+                "the flow for all its calendars and time: conditions)"
+            )
         tz = zone(name)
         hours = None
         if spec.get("hours") is not None:
@@ -89,7 +91,7 @@ class Calendar:
         return cls(tz, hours, closed)
 
     @classmethod
-    def inline(cls, text: str, timezone: str | None) -> "Calendar":
+    def inline(cls, text: str, timezone: str | None) -> Calendar:
         """``"Mon-Fri 08:00-18:00; Sat 09:00-12:00"``."""
         hours: dict[str, str] = {}
         for group in text.split(";"):
@@ -125,5 +127,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
-        raise ValueError(f"{name!r} is not a known timezone " +
-                         (f"(did you mean {close[0]!r}?)" if close else "(e.g. Europe/Berlin)")) from None
+        raise ValueError(
+            f"{name!r} is not a known timezone "
+            + (f"(did you mean {close[0]!r}?)" if close else "(e.g. Europe/Berlin)")
+        ) from None

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from . import patterns
 from .calendar import Calendar
@@ -20,10 +20,17 @@ def as_text(value: object) -> str:
     return str(value)
 
 
-def holds(cond: dict, *, lookup: Callable[[str], str | None], calendars: dict[str, Calendar],
-          now: Callable[[], datetime], timezone: str | None = None) -> bool:
+def holds(
+    cond: dict,
+    *,
+    lookup: Callable[[str], str | None],
+    calendars: dict[str, Calendar],
+    now: Callable[[], datetime],
+    timezone: str | None = None,
+) -> bool:
     """Whether ``cond`` holds; ``now`` is asked only by a condition on the time, so a flow
     test can tell a flow that depends on the clock from one that does not."""
+
     def sub(c: dict) -> bool:
         return holds(c, lookup=lookup, calendars=calendars, now=now, timezone=timezone)
 

@@ -22,7 +22,7 @@ class Execute:
     arg: str | None = None
     timeout: float | None = None
     wait: bool = True
-    note: str | None = None    # for people watching (run.py simulate): "attempt 2 of 3"; never sent
+    note: str | None = None  # for people watching (run.py simulate): "attempt 2 of 3"; never sent
     #: for ``set``: the variable's name and (unencoded) value, so that a driver may set it
     #: without running the application (:mod:`flowengine.quoting.api`)
     variable: tuple[str, str] | None = None
@@ -114,8 +114,8 @@ def shown_url(url: str) -> str:
 class HttpFailure(StrEnum):
     """Why there is no HTTP status to read: the step's ``timeout`` and ``error`` outcomes."""
 
-    TIMEOUT = "timeout"   # the whole request took longer than its timeout
-    ERROR = "error"       # refused, DNS, TLS, reset, over the size cap, too many in flight, circuit open
+    TIMEOUT = "timeout"  # the whole request took longer than its timeout
+    ERROR = "error"  # refused, DNS, TLS, reset, over the size cap, too many in flight, circuit open
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class HttpResult:
     seconds: float = 0.0
 
     @classmethod
-    def failed(cls, failure: HttpFailure, reason: str, seconds: float = 0.0) -> "HttpResult":
+    def failed(cls, failure: HttpFailure, reason: str, seconds: float = 0.0) -> HttpResult:
         return cls(failure=failure, reason=reason, seconds=seconds)
 
     @property

@@ -15,16 +15,16 @@ import hashlib
 import json
 import pickle
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from ..errors import FlowError
 from .model import Flow
 from .numbers import NumberPattern
 from .source import load_source
 from .steps import KINDS
 from .validate import FlowProblems, check
-from ..errors import FlowError
 
 
 @dataclass
@@ -32,7 +32,7 @@ class FlowSet:
     flows: dict[str, Flow] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     default: Flow | None = None
-    digest: str = ""    # what the flows say, hashed: the same files give the same digest anywhere
+    digest: str = ""  # what the flows say, hashed: the same files give the same digest anywhere
     _exact: dict[str, Flow] = field(default_factory=dict)
     _ranges: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
     _patterns: list[tuple[NumberPattern, Flow]] = field(default_factory=list)
@@ -58,15 +58,22 @@ class FlowSet:
 def pack(flowset: FlowSet) -> bytes:
     """The set as bytes: each flow pickled on its own, routing by flow name (the routes
     were checked when the set was loaded; the receiver only rebuilds them)."""
+
     def name(flow: Flow | None) -> str | None:
         return flow.name if flow is not None else None
-    return pickle.dumps({
-        "flows": [pickle.dumps(flow, pickle.HIGHEST_PROTOCOL) for flow in flowset.flows.values()],
-        "warnings": flowset.warnings, "default": name(flowset.default), "digest": flowset.digest,
-        "exact": {number: flow.name for number, flow in flowset._exact.items()},
-        "ranges": [(pattern, flow.name) for pattern, flow in flowset._ranges],
-        "patterns": [(pattern, flow.name) for pattern, flow in flowset._patterns],
-    }, pickle.HIGHEST_PROTOCOL)
+
+    return pickle.dumps(
+        {
+            "flows": [pickle.dumps(flow, pickle.HIGHEST_PROTOCOL) for flow in flowset.flows.values()],
+            "warnings": flowset.warnings,
+            "default": name(flowset.default),
+            "digest": flowset.digest,
+            "exact": {number: flow.name for number, flow in flowset._exact.items()},
+            "ranges": [(pattern, flow.name) for pattern, flow in flowset._ranges],
+            "patterns": [(pattern, flow.name) for pattern, flow in flowset._patterns],
+        },
+        pickle.HIGHEST_PROTOCOL,
+    )
 
 
 def unpack(data: bytes, pause: Callable[[], None] = lambda: None) -> FlowSet:
@@ -90,8 +97,11 @@ def flow_files(directory: str | Path) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         raise FlowError(f"{directory}: not a directory of flows")
-    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml")
-                  and not p.name.endswith((".test.yaml", ".test.yml")) and p.is_file())
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in (".yaml", ".yml") and not p.name.endswith((".test.yaml", ".test.yml")) and p.is_file()
+    )
 
 
 def load_flows(directory: str | Path) -> FlowSet:
@@ -110,11 +120,13 @@ def load_flows(directory: str | Path) -> FlowSet:
         flowset.warnings += warns
         if flow is None:
             if isinstance(source.data, dict) and isinstance(source.data.get("name"), str):
-                broken.add(source.data["name"])   # its own errors say why: not "does not exist" too
+                broken.add(source.data["name"])  # its own errors say why: not "does not exist" too
             continue
         if flow.name in flowset.flows:
-            errors.append(f"{source.where(('name',))}: flow name {flow.name!r} is also used by "
-                          f"{flowset.flows[flow.name].source.where(('name',))}")
+            errors.append(
+                f"{source.where(('name',))}: flow name {flow.name!r} is also used by "
+                f"{flowset.flows[flow.name].source.where(('name',))}"
+            )
             continue
         flowset.flows[flow.name] = flow
     errors += _route(flowset)
@@ -179,17 +191,22 @@ def _names(directory: Path, skip: Path) -> dict[str, Path]:
         try:
             data = load_source(other).data
         except FlowError:
-            continue                    # not this check's business unless it is called
+            continue  # not this check's business unless it is called
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             found.setdefault(data["name"], other)
     return found
+
+
 def digest(flowset: FlowSet) -> str:
     """12 hex digits of SHA-256 over every flow's name and content (as loaded: comments
     and layout do not count), in name order: which flow set a host serves, for metrics."""
     sha = hashlib.sha256()
     for name in sorted(flowset.flows):
-        sha.update(json.dumps([name, flowset.flows[name].source.data], sort_keys=True, default=str,
-                              ensure_ascii=False).encode())
+        sha.update(
+            json.dumps(
+                [name, flowset.flows[name].source.data], sort_keys=True, default=str, ensure_ascii=False
+            ).encode()
+        )
     return sha.hexdigest()[:12]
 
 
@@ -199,15 +216,19 @@ def _route(flowset: FlowSet) -> list[str]:
     for flow in flowset.flows.values():
         if flow.default:
             if flowset.default is not None:
-                errors.append(f"{flow.source.where(('default',))}: both this flow and "
-                              f"{flowset.default.source.where(('default',))} say default: true")
+                errors.append(
+                    f"{flow.source.where(('default',))}: both this flow and "
+                    f"{flowset.default.source.where(('default',))} say default: true"
+                )
             flowset.default = flow
         for i, text in enumerate(flow.numbers):
             pattern = NumberPattern.parse(text)
             for other, owner, j in claimed:
                 if owner is not flow and pattern.overlaps(other):
-                    errors.append(f"{flow.source.where(('numbers', i))}: number '{text}' is also claimed by "
-                                  f"'{other.text}' in {owner.source.where(('numbers', j))} (flow {owner.name!r})")
+                    errors.append(
+                        f"{flow.source.where(('numbers', i))}: number '{text}' is also claimed by "
+                        f"'{other.text}' in {owner.source.where(('numbers', j))} (flow {owner.name!r})"
+                    )
             claimed.append((pattern, flow, i))
             if pattern.kind == "exact":
                 flowset._exact[pattern.low] = flow
@@ -234,8 +255,10 @@ def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tu
                 continue
             if callee is None:
                 close = difflib.get_close_matches(target, list(flowset.flows) + list(elsewhere), n=1)
-                errors.append(f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, "
-                              "which does not exist" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                errors.append(
+                    f"{flow.source.where(at)}: step '{step.name}': calls flow {target!r}, "
+                    "which does not exist" + (f" (did you mean {close[0]!r}?)" if close else "")
+                )
                 continue
             given = called.given
             for name, value in given.items():
@@ -245,17 +268,22 @@ def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tu
                     continue
                 kind = callee.params[name].get("type", "string")
                 if not _fits(value, kind):
-                    errors.append(f"{where}: step '{step.name}': parameter {name!r} of flow {target!r} "
-                                  f"is {kind}, not {value!r}")
+                    errors.append(
+                        f"{where}: step '{step.name}': parameter {name!r} of flow {target!r} is {kind}, not {value!r}"
+                    )
             for name, param in callee.params.items():
                 if param.get("required") and name not in given:
-                    errors.append(f"{flow.source.where(at)}: step '{step.name}': flow {target!r} needs "
-                                  f"parameter {name!r}")
+                    errors.append(
+                        f"{flow.source.where(at)}: step '{step.name}': flow {target!r} needs parameter {name!r}"
+                    )
     return errors
 
 
-_TYPE_PATTERNS = {"digits": re.compile(r"^[0-9*#+]+$"), "number": re.compile(r"^-?\d+(\.\d+)?$"),
-                  "boolean": re.compile(r"^(true|false)$")}
+_TYPE_PATTERNS = {
+    "digits": re.compile(r"^[0-9*#+]+$"),
+    "number": re.compile(r"^-?\d+(\.\d+)?$"),
+    "boolean": re.compile(r"^(true|false)$"),
+}
 
 
 def _fits(value: object, kind: str) -> bool:

@@ -40,8 +40,13 @@ def _quoted(text: str) -> str:
 
 def to_dot(flow: Flow) -> str:
     live = reachable(flow.steps, flow.start, flow.on_error)
-    lines = [f"digraph {_quoted(flow.name)} {{", "  rankdir=TB;", '  node [shape=box, style="rounded"];',
-             '  __start [shape=point, label=""];', f"  __start -> {_id(flow.start)};"]
+    lines = [
+        f"digraph {_quoted(flow.name)} {{",
+        "  rankdir=TB;",
+        '  node [shape=box, style="rounded"];',
+        '  __start [shape=point, label=""];',
+        f"  __start -> {_id(flow.start)};",
+    ]
     for step in flow.steps.values():
         attrs = [f"label={_quoted(step.name)[:-1]}\\n({step.kind})\""]
         if KINDS[step.kind].ends_flow:
@@ -80,8 +85,10 @@ def to_mermaid(flow: Flow) -> str:
 def to_svg(flow: Flow) -> str:
     dot = shutil.which("dot")
     if dot is None:
-        raise FlowError("svg needs Graphviz's `dot` program, which is not installed "
-                        "(Debian: apt-get install graphviz); --format dot or mermaid work without it")
+        raise FlowError(
+            "svg needs Graphviz's `dot` program, which is not installed "
+            "(Debian: apt-get install graphviz); --format dot or mermaid work without it"
+        )
     done = subprocess.run([dot, "-Tsvg"], input=to_dot(flow), capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise FlowError(f"dot failed: {done.stderr.strip()}")

@@ -13,9 +13,13 @@ from .validate import check
 
 
 def graph_command(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog=program("graph"), description=(
-        "Draw a flow: steps as nodes, outcomes as labelled edges, unreachable steps dashed. "
-        "svg needs Graphviz's dot program; dot and mermaid text need nothing."))
+    p = argparse.ArgumentParser(
+        prog=program("graph"),
+        description=(
+            "Draw a flow: steps as nodes, outcomes as labelled edges, unreachable steps dashed. "
+            "svg needs Graphviz's dot program; dot and mermaid text need nothing."
+        ),
+    )
     p.add_argument("flow", help="a flow file (YAML)")
     p.add_argument("--format", choices=sorted(FORMATS), default="dot", help="output format (default dot)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")

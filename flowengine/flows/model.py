@@ -81,9 +81,9 @@ class Flow:
     max_transitions: int = 500
     vars: dict[str, Any] = field(default_factory=dict)
     params: dict[str, dict] = field(default_factory=dict)
-    calendars: dict[str, Any] = field(default_factory=dict)   # name -> Calendar
-    timezone: str | None = None    # of inline time: conditions that give none (--check requires one)
-    tts: dict[str, str] = field(default_factory=dict)         # speak's engine and voice unless a step gives them
+    calendars: dict[str, Any] = field(default_factory=dict)  # name -> Calendar
+    timezone: str | None = None  # of inline time: conditions that give none (--check requires one)
+    tts: dict[str, str] = field(default_factory=dict)  # speak's engine and voice unless a step gives them
     languages: dict[str, dict] = field(default_factory=dict)  # what a language step may choose
 
     @property

@@ -17,13 +17,13 @@ _RANGE = re.compile(r"^(\d+)-(\d+)$")
 @dataclass(frozen=True)
 class NumberPattern:
     text: str
-    kind: str                   # "exact", "range" or "regex"
+    kind: str  # "exact", "range" or "regex"
     low: str = ""
     high: str = ""
     regex: patterns.Pattern | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "NumberPattern":
+    def parse(cls, text: str) -> NumberPattern:
         text = str(text).strip()
         if len(text) >= 2 and text.startswith("/") and text.endswith("/"):
             return cls(text, "regex", regex=patterns.compile(text[1:-1]))  # PatternError is a ValueError
@@ -47,10 +47,10 @@ class NumberPattern:
             return len(number) == len(self.low) and number.isdigit() and self.low <= number <= self.high
         return self.regex.search(number)  # type: ignore[union-attr]
 
-    def overlaps(self, other: "NumberPattern") -> bool:
+    def overlaps(self, other: NumberPattern) -> bool:
         """Whether both could claim one number (exact for exact/range; sampled for regexes)."""
         if self.kind != "regex" and other.kind != "regex":
-            return (len(self.low) == len(other.low) and self.low <= other.high and other.low <= self.high)
+            return len(self.low) == len(other.low) and self.low <= other.high and other.low <= self.high
         if self.kind == "regex" and other.kind == "regex":
             return self.text == other.text
         regex, plain = (self, other) if self.kind == "regex" else (other, self)

@@ -56,15 +56,17 @@ class Pattern:
 
     __slots__ = ("text", "_compiled")
 
-    def __init__(self, text: str, compiled: "re2._Regexp") -> None:
+    def __init__(self, text: str, compiled: re2._Regexp) -> None:
         self.text = text
         self._compiled = compiled
 
     def search(self, value: str) -> bool:
         """Whether the pattern matches anywhere in ``value`` (like ``re.search``)."""
         if len(value) > MAX_SUBJECT:
-            raise SubjectTooLong(f"a value of {len(value)} characters was to be matched against "
-                                 f"/{self.text[:40]}/; at most {MAX_SUBJECT} are matched")
+            raise SubjectTooLong(
+                f"a value of {len(value)} characters was to be matched against "
+                f"/{self.text[:40]}/; at most {MAX_SUBJECT} are matched"
+            )
         try:
             return self._compiled.search(value) is not None
         except UnicodeEncodeError:  # a lone surrogate: RE2 reads UTF-8
@@ -82,8 +84,7 @@ class Pattern:
 def compile(text: str) -> Pattern:  # noqa: A001 - the module's verb, as in re.compile
     """The pattern ``text`` (without slashes), compiled once; :class:`PatternError` if unusable."""
     if len(text) > MAX_PATTERN:
-        raise PatternError(f"{text[:40]!r}… is {len(text)} characters long; a pattern may have "
-                           f"at most {MAX_PATTERN}")
+        raise PatternError(f"{text[:40]!r}… is {len(text)} characters long; a pattern may have at most {MAX_PATTERN}")
     try:
         tree = _parser.parse(text)
         refused = _backtracking(tree)
@@ -93,14 +94,16 @@ def compile(text: str) -> Pattern:  # noqa: A001 - the module's verb, as in re.c
         raise PatternError(f"{text[:40]!r}… nests groups too deeply to be read") from None
     if refused:
         feature, hint = refused[0]
-        raise PatternError(f"{text!r} is refused: the pattern uses {feature}, which a linear-time "
-                           f"engine cannot run ({hint})")
+        raise PatternError(
+            f"{text!r} is refused: the pattern uses {feature}, which a linear-time engine cannot run ({hint})"
+        )
     try:
         return Pattern(text, re2.compile(_translate(text), _OPTIONS))
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if isinstance(exc.args[0], bytes) else str(exc)
-        raise PatternError(f"{text!r} is refused: RE2, the linear-time engine that runs flow "
-                           f"patterns, cannot run it: {reason}") from None
+        raise PatternError(
+            f"{text!r} is refused: RE2, the linear-time engine that runs flow patterns, cannot run it: {reason}"
+        ) from None
 
 
 def search(text: str, value: str) -> bool:
@@ -134,13 +137,13 @@ def _translate(text: str) -> str:
     while i < len(text):
         char = text[i]
         if char == "\\":
-            pair = text[i:i + 2]
+            pair = text[i : i + 2]
             out.append("\\z" if pair == "\\Z" and not in_class else pair)
             i += 2
             continue
         if char == "[" and not in_class:
-            start = i + 1 + (text[i + 1:i + 2] == "^")
-            start += text[start:start + 1] == "]"  # a ] first in a class is a literal
+            start = i + 1 + (text[i + 1 : i + 2] == "^")
+            start += text[start : start + 1] == "]"  # a ] first in a class is a literal
             out.append(text[i:start])
             i, in_class = start, True
             continue

@@ -77,16 +77,20 @@ class _BoundedLoader(yaml.SafeLoader):
     def _charge(self, values: int, event: yaml.Event, what: str) -> None:
         self.values += values
         if self.values > MAX_VALUES:
-            raise FlowError(f"{self._where(event.start_mark)}: the file expands to more than {MAX_VALUES:,} "
-                            f"YAML values ({what}); make the flow smaller or use fewer aliases")
+            raise FlowError(
+                f"{self._where(event.start_mark)}: the file expands to more than {MAX_VALUES:,} "
+                f"YAML values ({what}); make the flow smaller or use fewer aliases"
+            )
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             if event.anchor in self.anchors:  # an undefined one: PyYAML says so
                 if event.anchor not in self.extent:
-                    raise FlowError(f"{self._where(event.start_mark)}: alias *{event.anchor} is used inside "
-                                    f"the value &{event.anchor} names; a value cannot contain itself")
+                    raise FlowError(
+                        f"{self._where(event.start_mark)}: alias *{event.anchor} is used inside "
+                        f"the value &{event.anchor} names; a value cannot contain itself"
+                    )
                 values = self.extent[event.anchor]
                 self._charge(values, event, f"alias *{event.anchor} counts as {values:,}")
             return super().compose_node(parent, index)
@@ -111,8 +115,10 @@ def load_source(path: str | Path) -> Source:
             raw = fh.read(MAX_FILE_BYTES + 1)
             if len(raw) > MAX_FILE_BYTES:
                 size = os.fstat(fh.fileno()).st_size
-                raise FlowError(f"{path}:1:1: the file is {size:,} bytes; a flow file may be at most "
-                                f"{MAX_FILE_BYTES >> 20} MiB ({MAX_FILE_BYTES:,} bytes)")
+                raise FlowError(
+                    f"{path}:1:1: the file is {size:,} bytes; a flow file may be at most "
+                    f"{MAX_FILE_BYTES >> 20} MiB ({MAX_FILE_BYTES:,} bytes)"
+                )
         text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FlowError(f"{path}: cannot read: {exc}") from exc
@@ -123,8 +129,10 @@ def parse_source(text: str, path: str | Path = "<flow>") -> Source:
     """The file's data and positions; a :class:`FlowError` for invalid YAML or a broken limit."""
     path = Path(path)
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
-        raise FlowError(f"{path}:1:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB, "
-                        f"the most a flow file may be ({MAX_FILE_BYTES:,} bytes)")
+        raise FlowError(
+            f"{path}:1:1: the file is larger than {MAX_FILE_BYTES >> 20} MiB, "
+            f"the most a flow file may be ({MAX_FILE_BYTES:,} bytes)"
+        )
     loader = _BoundedLoader(text, path)
     try:
         node = loader.get_single_node()
@@ -147,8 +155,10 @@ def parse_source(text: str, path: str | Path = "<flow>") -> Source:
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, at: tuple, source: Source) -> Any:
     if len(at) >= MAX_DEPTH:  # deeper than written: an alias put deep content deeper still
-        raise FlowError(f"{path_where(source, node)}: YAML nesting deeper than {MAX_DEPTH} levels "
-                        f"(through aliases, at {'.'.join(map(str, at[:3]))}…)")
+        raise FlowError(
+            f"{path_where(source, node)}: YAML nesting deeper than {MAX_DEPTH} levels "
+            f"(through aliases, at {'.'.join(map(str, at[:3]))}…)"
+        )
     source.marks[at] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
@@ -159,8 +169,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, at: tuple, source: Source) 
             key = key_node.value
             if key in out:
                 first = source.where(at + (key,))
-                raise FlowError(f"{path_where(source, key_node)}: {key!r} is defined twice "
-                                f"(first at {first})")
+                raise FlowError(f"{path_where(source, key_node)}: {key!r} is defined twice (first at {first})")
             source.marks[at + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _build(loader, value_node, at + (key,), source)
             # a value's own position is where its key stands: errors point at the key

@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 #: where example steps are looked for, in this order (flows/examples/<kind>.yaml first)
 EXAMPLE_DIRS = ("flows", "tests/flows")
 #: hand-written pages whose "## `kind`" headings a kind's page links to
-SEE_ALSO = (("writing-flows.md", "Writing flows"), ("http.md", "HTTP in a flow"),
-            ("freeswitch.md", "FreeSWITCH notes"))
-GENERATED = ("<!-- generated from flowengine/flows/steps/{module}.py by "
-             "`python3 -m flowengine.flows.generate`: edit the kind, not this page -->\n")
+SEE_ALSO = (("writing-flows.md", "Writing flows"), ("http.md", "HTTP in a flow"), ("freeswitch.md", "FreeSWITCH notes"))
+GENERATED = (
+    "<!-- generated from flowengine/flows/steps/{module}.py by "
+    "`python3 -m flowengine.flows.generate`: edit the kind, not this page -->\n"
+)
 
 _NEEDS = {
     NeedKind.PROMPT: "each prompt file (`api file_exists`, under the call's `sound_prefix` and its rate folders)",
@@ -68,8 +69,15 @@ def _type(schema: dict) -> str:
     kinds = kinds if isinstance(kinds, list) else [kinds]
     words = []
     for kind in kinds:
-        word = {"string": "text", "number": "number", "integer": "integer", "boolean": "`true`/`false`",
-                "null": "empty", "object": "mapping", "array": "list"}.get(kind, kind)
+        word = {
+            "string": "text",
+            "number": "number",
+            "integer": "integer",
+            "boolean": "`true`/`false`",
+            "null": "empty",
+            "object": "mapping",
+            "array": "list",
+        }.get(kind, kind)
         if kind in ("integer", "number") and "minimum" in schema and "maximum" in schema:
             word += f" {schema['minimum']}–{schema['maximum']}"
         if kind == "array" and "items" in schema:
@@ -100,14 +108,17 @@ def _value(kind: StepKind) -> str:
     short = [s for s in forms if "properties" not in s]
     out = []
     if short:
-        out.append(f"`{kind.name}:` takes {' or '.join(_type(s) for s in short)}"
-                   + (" or the mapping below." if mapping else ".") + "\n")
+        out.append(
+            f"`{kind.name}:` takes {' or '.join(_type(s) for s in short)}"
+            + (" or the mapping below." if mapping else ".")
+            + "\n"
+        )
         if schema.get("description"):
             out.append(f"\n{schema['description']}\n")
     if mapping:
         out.append("\n" + _properties(mapping[0]))
     items = schema.get("items")
-    if isinstance(items, dict) and "properties" in items:   # a list of mappings (when's branches)
+    if isinstance(items, dict) and "properties" in items:  # a list of mappings (when's branches)
         out.append("\nEach item:\n\n" + _properties(items))
     if kind.also:
         out.append("\nAlso written as " + ", ".join(f"`{k}:`" for k in kind.also) + ".\n")
@@ -129,7 +140,7 @@ def _examples(root: Path) -> dict[str, tuple[Flow, Step]]:
                 continue
             try:
                 flow, errors, _ = check(load_source(path))
-            except FlowError:     # a file a test means to be refused
+            except FlowError:  # a file a test means to be refused
                 continue
             for step in flow.steps.values() if flow is not None and not errors else ():
                 current = found.get(step.kind)
@@ -148,7 +159,7 @@ def _step_text(flow: Flow, step: Step) -> str:
         if not text.strip() or len(text) - len(text.lstrip()) < col:
             break
         taken.append(text)
-    return "\n".join(t[col - 1:] for t in taken) + "\n"
+    return "\n".join(t[col - 1 :] for t in taken) + "\n"
 
 
 def _sections(root: Path, name: str) -> list[str]:
@@ -158,8 +169,7 @@ def _sections(root: Path, name: str) -> list[str]:
         path = root / "docs" / page
         if not path.exists():
             continue
-        for heading in re.findall(r"^#{2,4} (.*`" + re.escape(name) + r"`.*)$",
-                                  path.read_text(encoding="utf-8"), re.M):
+        for heading in re.findall(r"^#{2,4} (.*`" + re.escape(name) + r"`.*)$", path.read_text(encoding="utf-8"), re.M):
             links.append(f"- [{title}: {heading}](../{page}#{_slug(heading.replace('`', ''))})\n")
     return links
 
@@ -173,22 +183,30 @@ def _sentence(text: str) -> str:
 
 
 def kind_page(kind: StepKind, root: Path, example: tuple[Flow, Step] | None) -> str:
-    out = [f"# `{kind.name}`\n\n", GENERATED.format(module=MODULES[kind.name]), "\n",
-           f"{_sentence(kind.does)}\n\n",
-           f"**Written:** {kind.written}\n\n",
-           f"## Outcomes\n\n{kind.outcomes_doc}\n"]
+    out = [
+        f"# `{kind.name}`\n\n",
+        GENERATED.format(module=MODULES[kind.name]),
+        "\n",
+        f"{_sentence(kind.does)}\n\n",
+        f"**Written:** {kind.written}\n\n",
+        f"## Outcomes\n\n{kind.outcomes_doc}\n",
+    ]
     if kind.ends_flow:
         out.append("\nNothing follows it: `next` and `on:` are errors here.\n")
     elif kind.outcomes and kind.outcomes != ("done",):
-        out.append("\nThe names `on:` takes: " + ", ".join(f"`{o}`" for o in kind.outcomes)
-                   + "; without `on:` for an outcome, `next`.\n")
+        out.append(
+            "\nThe names `on:` takes: "
+            + ", ".join(f"`{o}`" for o in kind.outcomes)
+            + "; without `on:` for an outcome, `next`.\n"
+        )
     flow, step = example if example else (None, None)
     out.append("\n## Sets\n\n")
     if callable(kind.sets):
         names = kind.variables(step) if step else ()
         shown = ", ".join(f"`${{{n}}}`" for n in names)
-        out.append("Depends on how the step is written" + (f"; the example below sets {shown}" if shown else "")
-                   + ".\n")
+        out.append(
+            "Depends on how the step is written" + (f"; the example below sets {shown}" if shown else "") + ".\n"
+        )
     elif kind.sets:
         out.append("Later steps may read " + ", ".join(f"`${{{n}}}`" for n in kind.sets) + ".\n")
     else:
@@ -215,12 +233,23 @@ def kind_page(kind: StepKind, root: Path, example: tuple[Flow, Step] | None) -> 
 
 
 #: the keys of every step, which the base schema leaves undescribed
-STEP_KEYS = {"description": "A note for people; the engine ignores it.",
-             "next": "Where the call goes after the step when `on:` names no step for its outcome.",
-             "on": "Outcome → step: where each outcome goes."}
+STEP_KEYS = {
+    "description": "A note for people; the engine ignores it.",
+    "next": "Where the call goes after the step when `on:` names no step for its outcome.",
+    "on": "Outcome → step: where each outcome goes.",
+}
 #: the shared value types the kinds' schemas refer to, in this order
-VALUE_TYPES = ("target", "scalar", "duration", "prompt", "numbers", "outcomes", "bridge_target", "caller_id",
-               "condition")
+VALUE_TYPES = (
+    "target",
+    "scalar",
+    "duration",
+    "prompt",
+    "numbers",
+    "outcomes",
+    "bridge_target",
+    "caller_id",
+    "condition",
+)
 
 
 def _value_type(name: str, schema: dict) -> str:
@@ -235,16 +264,22 @@ def _value_type(name: str, schema: dict) -> str:
 def index_page(base: dict) -> str:
     rows = [f"| [`{k.name}`]({k.name}.md) | {k.written} | {k.does} | {k.outcomes_doc} |\n" for k in KINDS.values()]
     step = base["$defs"]["step"]["properties"]
-    common = "".join(f"| `{key}` | {_cell(_type(sub))} | {STEP_KEYS.get(key, sub.get('description', ''))} |\n"
-                     for key, sub in step.items())
+    common = "".join(
+        f"| `{key}` | {_cell(_type(sub))} | {STEP_KEYS.get(key, sub.get('description', ''))} |\n"
+        for key, sub in step.items()
+    )
     types = "".join(_value_type(name, base["$defs"][name]) for name in VALUE_TYPES)
-    return ("# Step kinds\n\n" + GENERATED.format(module="*") + "\n"
-            "A step is a mapping under `steps:` with exactly one of the keys below; the rest of the "
-            "step says where the call goes next. Each kind has a page of its own.\n\n"
-            "| kind | step | what it does | outcomes (for `on:`) |\n|---|---|---|---|\n" + "".join(rows)
-            + "\n## Keys every step may have\n\n| key | value | meaning |\n|---|---|---|\n" + common
-            + "\nAn outcome that `on:` does not name goes to `next`; with neither, the call ends "
-            "(`--check` warns).\n\n## Value types\n" + types)
+    return (
+        "# Step kinds\n\n" + GENERATED.format(module="*") + "\n"
+        "A step is a mapping under `steps:` with exactly one of the keys below; the rest of the "
+        "step says where the call goes next. Each kind has a page of its own.\n\n"
+        "| kind | step | what it does | outcomes (for `on:`) |\n|---|---|---|---|\n"
+        + "".join(rows)
+        + "\n## Keys every step may have\n\n| key | value | meaning |\n|---|---|---|\n"
+        + common
+        + "\nAn outcome that `on:` does not name goes to `next`; with neither, the call ends "
+        "(`--check` warns).\n\n## Value types\n" + types
+    )
 
 
 def pages(root: Path = ROOT) -> dict[str, str]:

@@ -32,8 +32,10 @@ from ..quoting.variables import variable_check
 from .conditions import as_text
 
 # a ${name} as the engine looks it up (templates._TEMPLATE's grammar) and an API call
-_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?"
-                       r"|\[([^{}$\]]{0,32})\])?\}")
+_TEMPLATE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?"
+    r"|\[([^{}$\]]{0,32})\])?\}"
+)
 _API = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*[ (]")
 #: ``${…}`` looked at in one value, at most (a flow file is at most 1 MiB anyway)
 MAX_REFERENCES = 1000
@@ -75,7 +77,7 @@ def references(text: str) -> list[Reference]:
         elif not _API.match(text, at):
             end = text.find("}", at)
             end = len(text) if end < 0 else end + 1
-            found.append(Reference(at, end, text[at:min(end, at + 40)], False))
+            found.append(Reference(at, end, text[at : min(end, at + 40)], False))
         at = text.find("${", at + 2)
     return found
 
@@ -87,6 +89,7 @@ def call_data(text: str, judgement: Judgement) -> list[Reference]:
 
 def _kind(spec: dict) -> str | None:
     from .steps import KEYS
+
     kinds = {KEYS[key] for key in spec if key in KEYS}
     return kinds.pop() if len(kinds) == 1 else None
 
@@ -94,6 +97,7 @@ def _kind(spec: dict) -> str | None:
 def _judge(flow: dict) -> Judgement:
     from .model import Step
     from .steps import KINDS
+
     top = flow.get("vars") or {}
     why: dict[str, str] = {}
     for name in flow.get("params") or {}:
@@ -106,17 +110,15 @@ def _judge(flow: dict) -> Judgement:
         if kind is None:
             continue
         step = Step(step_name, kind, spec)
-        assigned = KINDS[kind].assigns(step)     # flow variables, as the author wrote them
+        assigned = KINDS[kind].assigns(step)  # flow variables, as the author wrote them
         for name, value in assigned.items():
             if "${" in as_text(value):
-                why.setdefault(name, f"step '{step_name}' sets it from ${{…}}, which a failover restores "
-                                     "as call data")
+                why.setdefault(name, f"step '{step_name}' sets it from ${{…}}, which a failover restores as call data")
             else:
                 from_steps.add(name)
-        on_channel = dict.fromkeys(KINDS[kind].channel_sets(step))   # channel variables, in order
+        on_channel = dict.fromkeys(KINDS[kind].channel_sets(step))  # channel variables, in order
         for name in on_channel:
-            why.setdefault(name, f"step '{step_name}' sets it on the channel, which reports it back "
-                                 "as the channel's")
+            why.setdefault(name, f"step '{step_name}' sets it on the channel, which reports it back as the channel's")
         for name in KINDS[kind].variables(step):
             if name not in assigned and name not in on_channel:
                 why.setdefault(name, f"step '{step_name}' ({kind}) gives it what the call or FreeSWITCH answered")
@@ -139,8 +141,9 @@ def _judge(flow: dict) -> Judgement:
         if name not in literal:
             continue
         literal.discard(name)
-        why[name] = (f"its value in vars: reads ${{{ref.name}}}" if ref.plain
-                     else f"its value in vars: reads {ref.name!r}")
+        why[name] = (
+            f"its value in vars: reads ${{{ref.name}}}" if ref.plain else f"its value in vars: reads {ref.name!r}"
+        )
         todo.extend((reader, Reference(0, 0, name, True)) for reader in readers.get(name, ()))
     return Judgement(frozenset(literal), why)
 
@@ -177,6 +180,6 @@ def variable_errors(spec: dict, flow: dict) -> list[tuple[tuple[str, str], str]]
             why = variable_check(str(name), bool(refs))
             if why is None:
                 continue
-            shown = ", ".join(dict.fromkeys(text[r.start:r.end] for r in refs[:3]))
+            shown = ", ".join(dict.fromkeys(text[r.start : r.end] for r in refs[:3]))
             found.append(((key, str(name)), f"{shown} can hold call data ({judgement.reason(refs[0].name)}): {why}"))
     return found

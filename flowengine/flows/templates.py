@@ -8,7 +8,7 @@ nothing is escaped here. The lookup rules: docs/freeswitch.md, "${name} in flow 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import UnsafeValue
 from ..quoting.expansion import author_expansions
@@ -16,7 +16,9 @@ from ..quoting.text import Span, Text, spans, untrusted_mask
 
 # ``${name}``, ``${name:offset}``, ``${name:offset:length}``, ``${name[index]}``: the numbers
 # as FreeSWITCH reads them with atoi, so junk (``:x``, ``::8``, ``:0:-1``) is a form too
-_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?|\[([^{}$\]]{0,32})\])?\}")
+_TEMPLATE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_.+~-]*)(?::([^{}$:]{0,32})(?::([^{}$:]{0,32}))?|\[([^{}$\]]{0,32})\])?\}"
+)
 # a variable FreeSWITCH may fill that the engine leaves to it: a plain name (SIP header
 # token characters included: mod_sofia keeps an X- header's name in sip_h_<name>)
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+~-]*")
@@ -51,7 +53,7 @@ def _part(value: str, match: re.Match) -> str:
     text = str(value)
     part = text[start:] if start >= 0 else (text[start:] if -start <= len(text) else text)
     if length is not None and 0 < atoi(length) < len(part):
-        part = part[:atoi(length)]
+        part = part[: atoi(length)]
     return part
 
 
@@ -62,7 +64,7 @@ def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
     if "${" not in text:
         plain = text if isinstance(text, Text) else Text(text, ())
         if "$" in plain and "{" in plain:
-            _refuse_left(plain, lookup)       # $\'{…}: a ${ once FreeSWITCH drops the \'
+            _refuse_left(plain, lookup)  # $\'{…}: a ${ once FreeSWITCH drops the \'
         return plain
     mask = untrusted_mask(text) if isinstance(text, Text) else None
     out: list[str] = []
@@ -81,8 +83,8 @@ def expand(text: object, lookup: Callable[[str], object | None]) -> Text:
         offset += len(piece)
 
     for match in _TEMPLATE.finditer(text):
-        if mask is not None and any(mask[match.start():match.end()]):
-            continue                      # a value from the call is never expanded again
+        if mask is not None and any(mask[match.start() : match.end()]):
+            continue  # a value from the call is never expanded again
         value = lookup(match.group(1))
         if value is None:
             continue
@@ -117,22 +119,23 @@ def _refuse_left(text: Text, lookup: Callable[[str], object | None]) -> None:
     for start, end in author_expansions(raw, mask):
         opening = raw.index("{", start)
         prefix = raw[start:opening]
-        inner = raw[opening + 1:end - 1] if raw[end - 1:end] == "}" else raw[opening + 1:end]
+        inner = raw[opening + 1 : end - 1] if raw[end - 1 : end] == "}" else raw[opening + 1 : end]
         head = re.split(r"[:\[]", inner, maxsplit=1)[0]
         call = re.match(r"[A-Za-z_][A-Za-z0-9_]*(?= |\()", inner)
         if call and prefix in ("$", "$$"):
-            continue                                  # ${api args}, ${api(args)}: the author's own call
+            continue  # ${api args}, ${api(args)}: the author's own call
         plain = prefix in ("$", "$$") and _PLAIN_NAME.fullmatch(head) is not None
         other_leg = plain and head.lower().startswith(_OTHER_LEG)
         filled = plain and lookup(head) is not None
         if plain and not other_leg and not filled and not any(c in inner for c in "$'\\"):
-            continue                                  # FreeSWITCH's to fill: the call has no value for it
-        shown = raw[start:min(end, start + 48)]
+            continue  # FreeSWITCH's to fill: the call has no value for it
+        shown = raw[start : min(end, start + 48)]
         if other_leg:
             why = "it names the other leg, which FreeSWITCH fills from that leg's caller ID and the engine cannot see"
         elif filled:
-            why = (f"the engine cannot read this form: write ${{{head}}}, ${{{head}:offset:length}} or "
-                   f"${{{head}[index]}}")
+            why = (
+                f"the engine cannot read this form: write ${{{head}}}, ${{{head}:offset:length}} or ${{{head}[index]}}"
+            )
         else:
             why = "FreeSWITCH would work out which variable it names, which may be one the call fills"
         raise UnsafeValue(f"{shown!r} is not sent: {why}")

@@ -24,10 +24,10 @@ from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar, zone
 from .model import Flow, Step, seconds
-from .routes import reachable, targets
-from .steps import KEYS, KINDS, Problems
 from .numbers import parse_numbers
+from .routes import reachable, targets
 from .source import Source
+from .steps import KEYS, KINDS, Problems
 from .variables import check_names
 
 #: shipped inside the package (schema/flow.schema.json, for editors, links to it)
@@ -68,8 +68,11 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
 
 def _schema_message_for(error: jsonschema.ValidationError, override: str | None) -> tuple[tuple, str]:
     path = tuple(error.absolute_path)
-    field = ".".join(str(p) for p in path[2:] if len(path) > 2) if path[:1] == ("steps",) else \
-        ".".join(str(p) for p in path)
+    field = (
+        ".".join(str(p) for p in path[2:] if len(path) > 2)
+        if path[:1] == ("steps",)
+        else ".".join(str(p) for p in path)
+    )
     message = override or error.message
     if override is None and error.validator == "additionalProperties":
         unexpected = re.findall(r"'([^']+)' (?:was|were) unexpected", message)
@@ -83,8 +86,11 @@ def _schema_message_for(error: jsonschema.ValidationError, override: str | None)
         if hints:
             message = "; ".join(hints)
             path = path + (keys[0],)
-    elif error.validator == "type" and _wants_text(error.validator_value) and \
-            isinstance(error.instance, (bool, int, float)):
+    elif (
+        error.validator == "type"
+        and _wants_text(error.validator_value)
+        and isinstance(error.instance, (bool, int, float))
+    ):
         kind = "true/false" if isinstance(error.instance, bool) else "a number"
         shown = str(error.instance).lower() if isinstance(error.instance, bool) else str(error.instance)
         message = f"{shown} is read as {kind}, but text is wanted here: quote it (\"{shown}\")"
@@ -146,14 +152,14 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
         if key in data and data[key] not in data["steps"]:
             err((key,), f"{key} is {data[key]!r}, which is not a step")
 
-    calendars: dict[str, Calendar | None] = {}   # None: broken, and said so once
+    calendars: dict[str, Calendar | None] = {}  # None: broken, and said so once
     default_zone = data.get("timezone")
     if default_zone is not None:
         try:
             zone(default_zone)
         except ValueError as exc:
             err(("timezone",), str(exc))
-            default_zone = "UTC"      # reported: the conditions below are not blamed for it too
+            default_zone = "UTC"  # reported: the conditions below are not blamed for it too
     for cname, cspec in (data.get("calendars") or {}).items():
         try:
             calendars[cname] = Calendar.parse(cspec, default_zone)
@@ -174,12 +180,22 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
     check_names(data, steps, warn)
     if errors:
         return None, errors, warnings
-    flow = Flow(name=data["name"], source=source, start=data["start"], steps=steps,
-                numbers=list(data.get("numbers", [])), default=bool(data.get("default", False)),
-                on_error=data.get("on_error"), max_transitions=int(data.get("max_transitions", 500)),
-                vars=dict(data.get("vars", {})), params=dict(data.get("params", {})), calendars=calendars,
-                timezone=data.get("timezone"), tts=dict(data.get("tts") or {}),
-                languages=dict(data.get("languages") or {}))
+    flow = Flow(
+        name=data["name"],
+        source=source,
+        start=data["start"],
+        steps=steps,
+        numbers=list(data.get("numbers", [])),
+        default=bool(data.get("default", False)),
+        on_error=data.get("on_error"),
+        max_transitions=int(data.get("max_transitions", 500)),
+        vars=dict(data.get("vars", {})),
+        params=dict(data.get("params", {})),
+        calendars=calendars,
+        timezone=data.get("timezone"),
+        tts=dict(data.get("tts") or {}),
+        languages=dict(data.get("languages") or {}),
+    )
     return flow, errors, warnings
 
 
@@ -189,12 +205,17 @@ def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, e
     spec = step.spec
     for path, target in targets(step):
         if target not in all_steps:
-            shown = ".".join(f'"{p}"' if isinstance(p, str) and p not in ("on", "next", "menu", "choices", "when",
-                                                                           "goto", "else", "exceeded") else str(p)
-                             for p in path)
+            shown = ".".join(
+                f'"{p}"'
+                if isinstance(p, str) and p not in ("on", "next", "menu", "choices", "when", "goto", "else", "exceeded")
+                else str(p)
+                for p in path
+            )
             hint = difflib.get_close_matches(target, list(all_steps), n=1)
-            err(at + path, f"{shown} goes to {target!r}, which is not a step"
-                + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            err(
+                at + path,
+                f"{shown} goes to {target!r}, which is not a step" + (f" (did you mean '{hint[0]}'?)" if hint else ""),
+            )
     kind = KINDS[step.kind]
     if kind.ends_flow and (step.next or step.on):
         err(at + (("next",) if step.next else ("on",)), f"a {step.kind} step ends the flow: next/on are never taken")
@@ -221,8 +242,11 @@ def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | Non
     for key in ("open", "closed"):
         if key in cond and cond[key] not in calendars:
             close = difflib.get_close_matches(str(cond[key]), list(calendars), n=1)
-            err(at + (key,), f"calendar {cond[key]!r} is not defined in calendars:"
-                + (f" (did you mean {close[0]!r}?)" if close else ""))
+            err(
+                at + (key,),
+                f"calendar {cond[key]!r} is not defined in calendars:"
+                + (f" (did you mean {close[0]!r}?)" if close else ""),
+            )
     if "time" in cond:
         _check_time(cond, at, timezone, err)
     elif "timezone" in cond:
@@ -291,7 +315,7 @@ def _durations(spec: dict) -> list[tuple[tuple, object]]:
     for key, value in spec.items():
         if key in step:
             _walk(value, step[key], (key,), schema["$defs"], found)
-    return list({path: (path, value) for path, value in found}.values())   # once each, in order
+    return list({path: (path, value) for path, value in found}.values())  # once each, in order
 
 
 def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> None:
@@ -300,7 +324,7 @@ def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> No
         found.append((path, value))
         return
     if ref.startswith("#/$defs/"):
-        node = defs[ref[len("#/$defs/"):]]
+        node = defs[ref[len("#/$defs/") :]]
     for option in node.get("oneOf", []) + node.get("anyOf", []):
         _walk(value, option, path, defs, found)
     if isinstance(value, dict):
@@ -322,23 +346,25 @@ def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
         kind = KINDS[step.kind]
         if kind.ends_flow or step.next:
             continue
-        missing = kind.unhandled(step) if kind.unhandled is not None else \
-            [o for o in kind.outcomes if o not in step.on]
+        missing = kind.unhandled(step) if kind.unhandled is not None else [o for o in kind.outcomes if o not in step.on]
         if missing:
             warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
     # a cycle of steps that never wait on the caller spins until the transition budget
     instant = {n for n, s in steps.items() if KINDS[s.kind].instant}
-    edges = {n: [t for path, t in targets(steps[n])
-                 if t in instant and not _bounded(steps[n], path)] for n in instant}
+    edges = {n: [t for path, t in targets(steps[n]) if t in instant and not _bounded(steps[n], path)] for n in instant}
     state: dict[str, int] = {}
 
     def visit(node: str, trail: list[str]) -> None:
         state[node] = 1
         for nxt in edges[node]:
             if state.get(nxt) == 1:
-                loop = trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt]
-                err(("steps", nxt), "loops without waiting for the caller: " + " -> ".join(loop)
-                    + " (add max: to a goto, or a step that plays or listens)")
+                loop = trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt]
+                err(
+                    ("steps", nxt),
+                    "loops without waiting for the caller: "
+                    + " -> ".join(loop)
+                    + " (add max: to a goto, or a step that plays or listens)",
+                )
             elif state.get(nxt) is None:
                 visit(nxt, trail + [nxt])
         state[node] = 2

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .model import Step
 from .steps import KINDS
@@ -123,9 +123,12 @@ def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str],
                 name = match.group(1)
                 low = name.lower()
                 if low.startswith(("aleg_", "bleg_")):
-                    warn(at, f"${{{name}}} is the other leg's, which FreeSWITCH would fill from that leg and the "
-                             "engine cannot see: a step with it is refused at run time (copy what you need into a "
-                             "variable of this call, e.g. with the bridge's results)")
+                    warn(
+                        at,
+                        f"${{{name}}} is the other leg's, which FreeSWITCH would fill from that leg and the "
+                        "engine cannot see: a step with it is refused at run time (copy what you need into a "
+                        "variable of this call, e.g. with the bridge's results)",
+                    )
                     continue
                 if low in lowered or low.startswith(prefixes) or low.startswith("env."):
                     continue
@@ -134,8 +137,11 @@ def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str],
                     continue
                 if name not in hints:
                     hints[name] = _hint(name, candidates, known)
-                warn(at, f"${{{name}}} is given by nothing: no flow variable, parameter, step result or "
-                         f"FreeSWITCH variable has that name, so it expands to nothing{hints[name]}; if the "
-                         "dialplan sets it, list it under channel_vars:")
+                warn(
+                    at,
+                    f"${{{name}}} is given by nothing: no flow variable, parameter, step result or "
+                    f"FreeSWITCH variable has that name, so it expands to nothing{hints[name]}; if the "
+                    "dialplan sets it, list it under channel_vars:",
+                )
     if warned > MAX_WARNINGS:
         warn((), f"{warned - MAX_WARNINGS} more ${{…}} nothing gives a value (not listed one by one)")

@@ -33,10 +33,15 @@ def explain(exc: yaml.MarkedYAMLError) -> str:
             hint = f"a ': ' inside a value of this {bracket}…{closing}: quote the value"
         else:
             hint = f"the {bracket} opened at {_at(opened)} is not closed with {closing}"
-    elif "<block end>" in problem or "expected <block end>" in problem or \
-            (problem.startswith("expected") and "block" in context):
-        hint = ("indentation: this line does not line up with the lines before it (the keys of one "
-                "mapping start in the same column, indented with spaces)")
+    elif (
+        "<block end>" in problem
+        or "expected <block end>" in problem
+        or (problem.startswith("expected") and "block" in context)
+    ):
+        hint = (
+            "indentation: this line does not line up with the lines before it (the keys of one "
+            "mapping start in the same column, indented with spaces)"
+        )
     elif "could not find expected ':'" in problem:
         hint = f"a line that is not 'key: value' (a missing ':', or a quote opened at {_at(opened)} not closed)"
     elif "end of stream" in problem and "quoted scalar" in context:

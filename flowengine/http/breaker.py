@@ -8,14 +8,14 @@ Why: docs/http.md, "The client".
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
 
 
 class Circuit(StrEnum):
-    CLOSED = "closed"        # requests go
-    OPEN = "open"            # failing fast until the cooldown is over
+    CLOSED = "closed"  # requests go
+    OPEN = "open"  # failing fast until the cooldown is over
     HALF_OPEN = "half_open"  # one trial request is in flight
 
 
@@ -36,15 +36,21 @@ class _Host:
     failures: int = 0
     state: Circuit = Circuit.CLOSED
     until: float = 0.0
-    trial: Admission | None = None   # the half-open trial in flight
+    trial: Admission | None = None  # the half-open trial in flight
 
 
 class Breaker:
-    def __init__(self, threshold: int = 5, cooldown: float = 30.0, *, max_hosts: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        threshold: int = 5,
+        cooldown: float = 30.0,
+        *,
+        max_hosts: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
-        self.max_hosts = max_hosts          # bounded: the hosts come from the flows, but still
+        self.max_hosts = max_hosts  # bounded: the hosts come from the flows, but still
         self.clock = clock
         self._hosts: dict[str, _Host] = {}
 
@@ -71,7 +77,7 @@ class Breaker:
         If it was the host's trial, the next request may be the trial (see the module)."""
         entry = self._hosts.get(host)
         if entry is not None and entry.state == Circuit.HALF_OPEN and entry.trial is admission:
-            entry.state = Circuit.OPEN     # the cooldown's end (until) is already past
+            entry.state = Circuit.OPEN  # the cooldown's end (until) is already past
             entry.trial = None
 
     def succeeded(self, host: str) -> None:

@@ -44,16 +44,17 @@ class RequestMetrics(Protocol):
 class HttpLimits:
     """What the client may hold at once."""
 
-    per_host: int = 50                    # requests in flight (and pooled connections) per host
-    total: int = 500                      # requests in flight in all
-    max_body: int = 1024 * 1024           # response body bytes
-    hosts: int = 100                      # pools kept (least recently used dropped)
+    per_host: int = 50  # requests in flight (and pooled connections) per host
+    total: int = 500  # requests in flight in all
+    max_body: int = 1024 * 1024  # response body bytes
+    hosts: int = 100  # pools kept (least recently used dropped)
 
 
 class _GeventConnection(HTTPConnection):
     def _new_conn(self):  # urllib3's own maps these errors; ours reports them as they are
-        sock = gevent.socket.create_connection((self._dns_host, self.port), self.timeout,
-                                               source_address=self.source_address)
+        sock = gevent.socket.create_connection(
+            (self._dns_host, self.port), self.timeout, source_address=self.source_address
+        )
         for option in self.socket_options or ():
             sock.setsockopt(*option)
         return sock
@@ -90,13 +91,19 @@ class HttpClient:
     """Performs :class:`HttpRequest`\\ s (:meth:`perform`, in the greenlet the driver
     spawned for it). ``metrics`` (the server's, a :class:`RequestMetrics`) counts them."""
 
-    def __init__(self, limits: HttpLimits = HttpLimits(), *, ca_file: str | None = None, breaker: Breaker | None = None,
-                 metrics: RequestMetrics | None = None) -> None:
+    def __init__(
+        self,
+        limits: HttpLimits = HttpLimits(),
+        *,
+        ca_file: str | None = None,
+        breaker: Breaker | None = None,
+        metrics: RequestMetrics | None = None,
+    ) -> None:
         self.limits = limits
         self.breaker = breaker or Breaker()
         self.metrics = metrics
         self._tls = tls_context(ca_file)
-        self._pools: OrderedDict[str, HTTPConnectionPool] = OrderedDict()   # by scheme://host:port, LRU
+        self._pools: OrderedDict[str, HTTPConnectionPool] = OrderedDict()  # by scheme://host:port, LRU
         self.in_flight = 0
         self._per_host: dict[str, int] = {}
 
@@ -112,22 +119,30 @@ class HttpClient:
         counted nor logged (the HTTP worker's server process does that, :func:`report`)."""
         started = time.monotonic()
         result = self._guarded(request, request.host, started)
-        return HttpResult(result.status, result.body, result.content_type, result.failure,
-                          request.masked(result.reason), time.monotonic() - started)
+        return HttpResult(
+            result.status,
+            result.body,
+            result.content_type,
+            result.failure,
+            request.masked(result.reason),
+            time.monotonic() - started,
+        )
 
     def _guarded(self, request: HttpRequest, host: str, started: float) -> HttpResult:
         if self.in_flight >= self.limits.total:
             return HttpResult.failed(HttpFailure.ERROR, f"{self.in_flight} requests in flight, the most allowed")
         if self._per_host.get(host, 0) >= self.limits.per_host:
-            return HttpResult.failed(HttpFailure.ERROR, f"{self.limits.per_host} requests in flight to {host}, "
-                                                        "the most allowed")
+            return HttpResult.failed(
+                HttpFailure.ERROR, f"{self.limits.per_host} requests in flight to {host}, the most allowed"
+            )
         admission = self.breaker.admit(host)
         if admission is None:
-            return HttpResult.failed(HttpFailure.ERROR, f"circuit open: {host} failed "
-                                                        f"{self.breaker.threshold} times in a row")
+            return HttpResult.failed(
+                HttpFailure.ERROR, f"circuit open: {host} failed {self.breaker.threshold} times in a row"
+            )
         self.in_flight += 1
         self._per_host[host] = self._per_host.get(host, 0) + 1
-        result: HttpResult | None = None   # stays None when the call drops the request (GreenletExit)
+        result: HttpResult | None = None  # stays None when the call drops the request (GreenletExit)
         try:
             with gevent.Timeout(request.timeout, False):
                 result = self._attempts(request, started)
@@ -141,7 +156,7 @@ class HttpClient:
                 self._per_host[host] = left
             else:
                 del self._per_host[host]
-            if result is None:              # dropped, not answered: says nothing of the host
+            if result is None:  # dropped, not answered: says nothing of the host
                 self.breaker.dropped(host, admission)
             elif result.failure is not None or (result.status or 0) >= 500:
                 self.breaker.failed(host)
@@ -156,7 +171,7 @@ class HttpClient:
             retry = result.failure == HttpFailure.ERROR or result.status in _RETRY_STATUSES
             if not retry or attempt == tries - 1 or result.reason.startswith("response over"):
                 return result
-            pause = 0.1 * 2 ** attempt
+            pause = 0.1 * 2**attempt
             if time.monotonic() - started + pause >= request.timeout:
                 return result
             gevent.sleep(pause)
@@ -167,9 +182,16 @@ class HttpClient:
         response = None
         try:
             pool, target = self._pool(request.url)
-            response = pool.urlopen(request.method, target, body=request.body, headers=dict(request.headers),
-                                    redirect=False, retries=False, preload_content=False,
-                                    timeout=Timeout(connect=left, read=left))
+            response = pool.urlopen(
+                request.method,
+                target,
+                body=request.body,
+                headers=dict(request.headers),
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                timeout=Timeout(connect=left, read=left),
+            )
             cap = self.limits.max_body
             length = response.headers.get("Content-Length")
             if length is not None and length.isdigit() and int(length) > cap:
@@ -218,8 +240,14 @@ class HttpClient:
         if where.auth:
             raise ValueError("a URL with user:password@ is not sent: give an Authorization header")
         if where.scheme == "https":
-            pool = _HTTPSPool(where.host, where.port or 443, maxsize=self.limits.per_host, block=False,
-                              retries=False, ssl_context=self._tls)
+            pool = _HTTPSPool(
+                where.host,
+                where.port or 443,
+                maxsize=self.limits.per_host,
+                block=False,
+                retries=False,
+                ssl_context=self._tls,
+            )
         else:
             pool = _Pool(where.host, where.port or 80, maxsize=self.limits.per_host, block=False, retries=False)
         self._pools[origin] = pool
@@ -246,10 +274,19 @@ def report(request: HttpRequest, call: str, result: HttpResult, metrics: Request
         return
     ms = result.seconds * 1000
     path = request.masked(shown_url(request.url)).split(host, 1)[-1] or "/"
-    log.info("http call=%s flow=%s step=%s method=%s host=%s path=%s status=%s ms=%d%s", call, request.flow,
-             request.step, request.method, host, path, result.summary, ms,
-             f" reason={result.reason!r}" if result.failure is not None else "",
-             extra={"call": call, "flow": request.flow, "step": request.step, "ms": round(ms, 1)})
+    log.info(
+        "http call=%s flow=%s step=%s method=%s host=%s path=%s status=%s ms=%d%s",
+        call,
+        request.flow,
+        request.step,
+        request.method,
+        host,
+        path,
+        result.summary,
+        ms,
+        f" reason={result.reason!r}" if result.failure is not None else "",
+        extra={"call": call, "flow": request.flow, "step": request.step, "ms": round(ms, 1)},
+    )
 
 
 def _outcome(result: HttpResult) -> str:

@@ -41,8 +41,16 @@ import time
 from enum import StrEnum
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from ..flows.steps.http_answer import (BODY_VARIABLE_BYTES, MAX_SAVED_BYTES, MAX_SAVES, MAX_VALUE, NAME, PATH,
-                                       ReadResult, SavingRequest)
+from ..flows.steps.http_answer import (
+    BODY_VARIABLE_BYTES,
+    MAX_SAVED_BYTES,
+    MAX_SAVES,
+    MAX_VALUE,
+    NAME,
+    PATH,
+    ReadResult,
+    SavingRequest,
+)
 
 PREFIX = struct.Struct("!II")
 #: the largest header: a URL, its headers and the reason (a response's Content-Type
@@ -80,7 +88,7 @@ _decoder = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _loads(data: bytes) -> object:
-    return _decoder.decode(data.decode("utf-8"))   # not UTF-8: a ValueError, so Malformed
+    return _decoder.decode(data.decode("utf-8"))  # not UTF-8: a ValueError, so Malformed
 
 
 class Malformed(ValueError):
@@ -101,11 +109,24 @@ def _frame(header: dict, body: bytes) -> bytes:
 
 def request_frame(ident: int, call: str, request: HttpRequest) -> bytes:
     """A request for the worker to perform (:class:`TooLarge` if its URL and headers are)."""
-    return _frame({"t": Kind.REQUEST, "id": ident, "call": call, "method": request.method, "url": request.url,
-                   "headers": request.headers, "timeout": request.timeout, "retries": request.retries,
-                   "secrets": request.secrets, "flow": request.flow, "step": request.step,
-                   "body": request.body is not None,
-                   "save": request.save if isinstance(request, SavingRequest) else ()}, request.body or b"")
+    return _frame(
+        {
+            "t": Kind.REQUEST,
+            "id": ident,
+            "call": call,
+            "method": request.method,
+            "url": request.url,
+            "headers": request.headers,
+            "timeout": request.timeout,
+            "retries": request.retries,
+            "secrets": request.secrets,
+            "flow": request.flow,
+            "step": request.step,
+            "body": request.body is not None,
+            "save": request.save if isinstance(request, SavingRequest) else (),
+        },
+        request.body or b"",
+    )
 
 
 def cancel_frame(ident: int) -> bytes:
@@ -133,11 +154,20 @@ def answer_frame(ident: int, result: HttpResult) -> bytes:
     as :func:`~.response.read_answer` made it (any other's body goes whole)."""
     values = [(name, text.encode()) for name, text in result.saved] if isinstance(result, ReadResult) else []
     unreadable = result.unreadable if isinstance(result, ReadResult) else ""
-    return _frame({"t": Kind.ANSWER, "id": ident, "status": result.status, "type": result.content_type,
-                   "failure": result.failure.value if result.failure is not None else None,
-                   "reason": result.reason, "seconds": result.seconds,
-                   "saved": [[name, len(value)] for name, value in values], "unreadable": unreadable},
-                  b"".join([result.body, *(value for _, value in values)]))
+    return _frame(
+        {
+            "t": Kind.ANSWER,
+            "id": ident,
+            "status": result.status,
+            "type": result.content_type,
+            "failure": result.failure.value if result.failure is not None else None,
+            "reason": result.reason,
+            "seconds": result.seconds,
+            "saved": [[name, len(value)] for name, value in values],
+            "unreadable": unreadable,
+        },
+        b"".join([result.body, *(value for _, value in values)]),
+    )
 
 
 class Reader:
@@ -152,8 +182,8 @@ class Reader:
     def __init__(self, max_body: int) -> None:
         self.max_body = max_body
         self.buffer = bytearray()
-        self.pos = 0                # where the next frame starts
-        self.skip = 0               # bytes of an oversized body still to throw away
+        self.pos = 0  # where the next frame starts
+        self.skip = 0  # bytes of an oversized body still to throw away
 
     def feed(self, data: bytes) -> None:
         """Take what the socket gave (the rest of an oversized body is thrown away)."""
@@ -193,7 +223,7 @@ class Reader:
             self.skip = body_length - min(held, body_length)
             self._consumed(min(len(buffer), end + body_length))
             return header, None, body_length
-        body = bytes(buffer[end:end + body_length])
+        body = bytes(buffer[end : end + body_length])
         self._consumed(end + body_length)
         return header, body, body_length
 
@@ -217,8 +247,12 @@ def _str(header: dict, key: str) -> str:
 
 def _number(header: dict, key: str) -> float:
     value = header.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 <= value <= MAX_SECONDS
+        or not math.isfinite(value)
+    ):
         raise Malformed(f"{key!r} is not a number of seconds")
     return float(value)
 
@@ -247,7 +281,7 @@ def answer(header: dict, body: bytes) -> HttpResult:
     unreadable = header.get("unreadable", "")
     if not isinstance(unreadable, str):
         raise Malformed("'unreadable' is not a string")
-    if failure is not None:     # no status: nothing was read, nothing is saved
+    if failure is not None:  # no status: nothing was read, nothing is saved
         return HttpResult(None, body, content_type, _FAILURES[failure], reason, seconds)
     return ReadResult(status, body, content_type, None, reason, seconds, saved, unreadable)
 
@@ -255,9 +289,19 @@ def answer(header: dict, body: bytes) -> HttpResult:
 def _saved(header: dict, body: bytes) -> tuple[bytes, tuple[tuple[str, str], ...]]:
     """An answer's body split: what ``${http_body}`` holds, and the saved values after it."""
     sizes = header.get("saved", [])
-    if not isinstance(sizes, list) or len(sizes) > MAX_SAVES or not all(
-            isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) and NAME.match(s[0])
-            and type(s[1]) is int and 0 <= s[1] <= MAX_VALUE * 4 for s in sizes):
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) > MAX_SAVES
+        or not all(
+            isinstance(s, list)
+            and len(s) == 2
+            and isinstance(s[0], str)
+            and NAME.match(s[0])
+            and type(s[1]) is int
+            and 0 <= s[1] <= MAX_VALUE * 4
+            for s in sizes
+        )
+    ):
         raise Malformed(f"'saved' is not at most {MAX_SAVES} [variable, bytes] pairs")
     start = len(body) - sum(size for _, size in sizes)
     if start < 0:
@@ -266,7 +310,7 @@ def _saved(header: dict, body: bytes) -> tuple[bytes, tuple[tuple[str, str], ...
     at = start
     for name, size in sizes:
         try:
-            text = body[at:at + size].decode("utf-8")
+            text = body[at : at + size].decode("utf-8")
         except UnicodeDecodeError:
             raise Malformed(f"the value saved as {name!r} is not UTF-8") from None
         if len(text) > MAX_VALUE:
@@ -281,7 +325,8 @@ def request(header: dict, body: bytes) -> tuple[str, HttpRequest]:
     headers = header.get("headers")
     secrets = header.get("secrets")
     if not isinstance(headers, list) or not all(
-            isinstance(h, list) and len(h) == 2 and all(isinstance(v, str) for v in h) for h in headers):
+        isinstance(h, list) and len(h) == 2 and all(isinstance(v, str) for v in h) for h in headers
+    ):
         raise Malformed("'headers' is not a list of name, value pairs")
     if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
         raise Malformed("'secrets' is not a list of strings")
@@ -289,26 +334,55 @@ def request(header: dict, body: bytes) -> tuple[str, HttpRequest]:
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
         raise Malformed("'retries' is not a small integer")
     save = header.get("save", [])
-    if not isinstance(save, list) or len(save) > MAX_SAVES or not all(
-            isinstance(s, list) and len(s) == 2 and all(isinstance(v, str) for v in s)
-            and NAME.match(s[0]) and PATH.match(s[1]) for s in save):
+    if (
+        not isinstance(save, list)
+        or len(save) > MAX_SAVES
+        or not all(
+            isinstance(s, list)
+            and len(s) == 2
+            and all(isinstance(v, str) for v in s)
+            and NAME.match(s[0])
+            and PATH.match(s[1])
+            for s in save
+        )
+    ):
         raise Malformed(f"'save' is not at most {MAX_SAVES} [variable, path] pairs")
-    fields = (_str(header, "method"), _str(header, "url"), tuple((k, v) for k, v in headers),
-              body if header.get("body") else None, _number(header, "timeout"), retries, None, tuple(secrets),
-              _str(header, "flow"), _str(header, "step"))
+    fields = (
+        _str(header, "method"),
+        _str(header, "url"),
+        tuple((k, v) for k, v in headers),
+        body if header.get("body") else None,
+        _number(header, "timeout"),
+        retries,
+        None,
+        tuple(secrets),
+        _str(header, "flow"),
+        _str(header, "step"),
+    )
     built = SavingRequest(*fields, tuple((n, p) for n, p in save)) if save else HttpRequest(*fields)
     return _str(header, "call"), built
 
 
 def per_frame_cost(rounds: int = 20000) -> dict[str, float]:
     """Microseconds to encode and to decode a typical request and answer frame."""
-    req = HttpRequest("GET", "http://127.0.0.1:8080/hook?call=6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f",
-                      (("X-Token", "abc"),), None, 5.0, 0, None, ("abc",), "bench_http", "hook")
+    req = HttpRequest(
+        "GET",
+        "http://127.0.0.1:8080/hook?call=6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f",
+        (("X-Token", "abc"),),
+        None,
+        5.0,
+        0,
+        None,
+        ("abc",),
+        "bench_http",
+        "hook",
+    )
     res = HttpResult(200, b'{"ok": true}', "application/json", None, "", 0.5012)
     out = {}
     for name, encode, decode in (
-            ("request", lambda: request_frame(7, "6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f", req), request),
-            ("answer", lambda: answer_frame(7, res), answer)):
+        ("request", lambda: request_frame(7, "6f1c0a4e-8d2b-4bb1-9f7e-3a1d2c4b5e6f", req), request),
+        ("answer", lambda: answer_frame(7, res), answer),
+    ):
         started = time.perf_counter()
         for _ in range(rounds):
             frame = encode()

@@ -7,7 +7,8 @@ the values saved, the body cut to what ``${http_body}`` holds) before the call h
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import gevent
 
@@ -59,4 +60,3 @@ class InProcessHttp:
 
     def close(self) -> None:
         self.client.close()
-

@@ -35,23 +35,36 @@ class Link:
     by the kernel waits here (:meth:`send`), written as the socket allows, never blocking
     the loop."""
 
-    __slots__ = ("loop", "proc", "sock", "frames", "pending", "out", "reader", "writer", "started", "eof", "paused",
-                 "watchdog", "pinged")
+    __slots__ = (
+        "loop",
+        "proc",
+        "sock",
+        "frames",
+        "pending",
+        "out",
+        "reader",
+        "writer",
+        "started",
+        "eof",
+        "paused",
+        "watchdog",
+        "pinged",
+    )
 
     def __init__(self, loop: Any, proc: subprocess.Popen, sock: socket.socket, max_answer: int) -> None:
         self.loop = loop
         self.proc = proc
         self.sock = sock
-        self.frames = frames.Reader(max_answer)   # an answer body past this fails its request
+        self.frames = frames.Reader(max_answer)  # an answer body past this fails its request
         self.pending: dict[int, RequestTicket] = {}
-        self.out = bytearray()          # written, not yet taken by the kernel
+        self.out = bytearray()  # written, not yet taken by the kernel
         self.reader: Any = None
         self.writer: Any = None
         self.started = time.monotonic()
-        self.eof = False                # the worker is gone; what it wrote is still handed out
-        self.paused = False             # the reader stopped: enough unread answers held
-        self.watchdog: Any = None       # the timer that pings it while it has work
-        self.pinged: float | None = None   # when the ping now unanswered went
+        self.eof = False  # the worker is gone; what it wrote is still handed out
+        self.paused = False  # the reader stopped: enough unread answers held
+        self.watchdog: Any = None  # the timer that pings it while it has work
+        self.pinged: float | None = None  # when the ping now unanswered went
 
     def send(self, frame: bytes) -> None:
         """Write ``frame`` after what is waiting (a gone worker: its EOF comes to the reader)."""
@@ -62,7 +75,7 @@ class Link:
             sent = self.sock.send(frame)
         except (BlockingIOError, InterruptedError):
             sent = 0
-        except OSError:        # the worker is gone: its EOF comes to the reader
+        except OSError:  # the worker is gone: its EOF comes to the reader
             return
         if sent < len(frame):
             self.out += frame[sent:]
@@ -94,6 +107,7 @@ def child_env() -> dict[str, str]:
     unless that is an installed package's site-packages (which the child finds anyway, and
     which must not go before the standard library)."""
     import site
+
     root = str(Path(__file__).resolve().parent.parent.parent)
     installed = set(site.getsitepackages()) | {site.getusersitepackages()}
     if root in installed:

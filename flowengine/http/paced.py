@@ -9,7 +9,8 @@ docs/architecture.md, "A call on the event loop".
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("flowengine.server")
 
@@ -29,8 +30,9 @@ class Paced:
 
     __slots__ = ("take", "per_iteration", "_timer", "_armed")
 
-    def __init__(self, loop: Any, take: Callable[[], Callable[[], None] | None],
-                 per_iteration: int = PER_ITERATION) -> None:
+    def __init__(
+        self, loop: Any, take: Callable[[], Callable[[], None] | None], per_iteration: int = PER_ITERATION
+    ) -> None:
         self.take = take
         self.per_iteration = per_iteration
         self._timer = loop.timer(0.0)
@@ -56,4 +58,4 @@ class Paced:
                 work()
             except Exception:  # one piece's bug must not stop the others
                 log.exception("internal error handing out an answer")
-        self.wake()        # maybe more: the next turn, after the loop has polled again
+        self.wake()  # maybe more: the next turn, after the loop has polled again

@@ -42,8 +42,9 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import gevent
 
@@ -74,7 +75,7 @@ _OVERHEAD = frames.PREFIX.size + frames.MAX_HEADER
 class WorkerMetrics(RequestMetrics, Protocol):
     """What counts the requests and the worker's restarts: the server's metrics, passed in."""
 
-    http_worker_restarts: Any      # a counter: ``inc()``
+    http_worker_restarts: Any  # a counter: ``inc()``
 
 
 class HttpWorker:
@@ -85,12 +86,21 @@ class HttpWorker:
     answer body taken (a worker's are at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY`),
     a larger one fails its request."""
 
-    def __init__(self, limits: HttpLimits = HttpLimits(), *, ca_file: str | None = None,
-                 metrics: WorkerMetrics | None = None,
-                 log_level: str = "info", log_format: str = "text", log_tag: str = "",
-                 per_iteration: int = PER_ITERATION, command: Callable[[int], list[str]] | None = None,
-                 ping_every: float = PING_EVERY, ping_timeout: float = PING_TIMEOUT,
-                 max_answer: int = frames.MAX_ANSWER_BODY) -> None:
+    def __init__(
+        self,
+        limits: HttpLimits = HttpLimits(),
+        *,
+        ca_file: str | None = None,
+        metrics: WorkerMetrics | None = None,
+        log_level: str = "info",
+        log_format: str = "text",
+        log_tag: str = "",
+        per_iteration: int = PER_ITERATION,
+        command: Callable[[int], list[str]] | None = None,
+        ping_every: float = PING_EVERY,
+        ping_timeout: float = PING_TIMEOUT,
+        max_answer: int = frames.MAX_ANSWER_BODY,
+    ) -> None:
         self.ping_every, self.ping_timeout = ping_every, ping_timeout
         self.max_answer = max_answer
         self.limits = limits
@@ -100,7 +110,7 @@ class HttpWorker:
         self.per_iteration = per_iteration
         self.command = command or self._command
         self.loop: Any = None
-        self._links: list[Link] = []   # the live one last; before it, stopped ones still draining
+        self._links: list[Link] = []  # the live one last; before it, stopped ones still draining
         self._live: Link | None = None
         self._ready: deque[tuple[RequestTicket, HttpResult]] = deque()
         self._paced: Paced | None = None
@@ -109,7 +119,7 @@ class HttpWorker:
         self._backoff = 0.0
         self._restart: Any = None
         self._closed = False
-        self._dormant = False           # not started yet: no flow has asked for a request
+        self._dormant = False  # not started yet: no flow has asked for a request
         self.restarts = 0
 
     @property
@@ -129,10 +139,25 @@ class HttpWorker:
 
     def _command(self, fd: int) -> list[str]:
         level, fmt, tag = self.log_options
-        argv = [sys.executable, "-m", "flowengine.http.worker", "--fd", str(fd),
-                "--max-requests", str(self.limits.total), "--max-per-host", str(self.limits.per_host),
-                "--max-body", str(self.limits.max_body), "--log-level", level, "--log-format", fmt,
-                "--log-tag", f"{tag}http "]
+        argv = [
+            sys.executable,
+            "-m",
+            "flowengine.http.worker",
+            "--fd",
+            str(fd),
+            "--max-requests",
+            str(self.limits.total),
+            "--max-per-host",
+            str(self.limits.per_host),
+            "--max-body",
+            str(self.limits.max_body),
+            "--log-level",
+            level,
+            "--log-format",
+            fmt,
+            "--log-tag",
+            f"{tag}http ",
+        ]
         return argv + (["--ca", self.ca_file] if self.ca_file else [])
 
     def _spawn(self) -> None:
@@ -144,8 +169,13 @@ class HttpWorker:
         env = child_env()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            proc = subprocess.Popen(self.command(theirs.fileno()), pass_fds=(theirs.fileno(),), close_fds=True,
-                                    stdin=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen(
+                self.command(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                close_fds=True,
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
         except OSError as exc:
             mine.close()
             log.error("cannot start the HTTP worker: %s", exc)
@@ -191,7 +221,7 @@ class HttpWorker:
         link.out = bytearray()
         code = link.proc.poll()
         if code is None:
-            link.proc.kill()    # closed its end or broke the format: it is no worker any more
+            link.proc.kill()  # closed its end or broke the format: it is no worker any more
         try:
             link.sock.close()
         except OSError:
@@ -205,9 +235,15 @@ class HttpWorker:
             self.metrics.http_worker_restarts.inc()
         lived = time.monotonic() - link.started
         self._backoff = 0.0 if lived >= _STABLE else min(_BACKOFF_MAX, max(_BACKOFF_MIN, self._backoff * 2))
-        log.error("the HTTP worker (pid %d) stopped (%s) after %.1f s; %d request(s) in flight end as errors; "
-                  "starting another %s", link.proc.pid, why if code is None else f"{why}, exit code {code}",
-                  lived, len(link.pending), "now" if not self._backoff else f"in {self._backoff:g} s")
+        log.error(
+            "the HTTP worker (pid %d) stopped (%s) after %.1f s; %d request(s) in flight end as errors; "
+            "starting another %s",
+            link.proc.pid,
+            why if code is None else f"{why}, exit code {code}",
+            lived,
+            len(link.pending),
+            "now" if not self._backoff else f"in {self._backoff:g} s",
+        )
         self._reap(link.proc)
         if self._backoff:
             self._later()
@@ -254,7 +290,7 @@ class HttpWorker:
         of the loop (a request that cannot go fails so, at once, on its own)."""
         self._ids += 1
         ticket = RequestTicket(self._ids, request, call, on_answer)
-        if self._dormant and not self._closed:   # the first request: the frame waits in the socket
+        if self._dormant and not self._closed:  # the first request: the frame waits in the socket
             self._dormant = False
             self._spawn()
         link = self._live
@@ -291,7 +327,7 @@ class HttpWorker:
             self._in_flight -= 1
             if not link.eof:
                 link.send(frames.cancel_frame(ticket.ident))
-        ticket.on_answer = _nothing   # the call is let go of at once
+        ticket.on_answer = _nothing  # the call is let go of at once
 
     # -- answers ---------------------------------------------------------------------------
     def _readable(self, link: Link) -> None:
@@ -331,9 +367,15 @@ class HttpWorker:
                     self._links.pop(0)
                     self._in_flight -= len(link.pending)
                     now = time.monotonic()
-                    self._ready.extend((ticket, HttpResult.failed(
-                        HttpFailure.ERROR, "the HTTP worker stopped during the request", now - ticket.submitted))
-                        for ticket in link.pending.values())
+                    self._ready.extend(
+                        (
+                            ticket,
+                            HttpResult.failed(
+                                HttpFailure.ERROR, "the HTTP worker stopped during the request", now - ticket.submitted
+                            ),
+                        )
+                        for ticket in link.pending.values()
+                    )
                     link.pending.clear()
                     continue
                 if link.paused:
@@ -343,8 +385,11 @@ class HttpWorker:
             header, body, length = frame
             try:
                 if header.get("t") == frames.Kind.READY:
-                    log.info("HTTP worker ready (pid %d, %.0f ms after it was started)", link.proc.pid,
-                             (time.monotonic() - link.started) * 1000)
+                    log.info(
+                        "HTTP worker ready (pid %d, %.0f ms after it was started)",
+                        link.proc.pid,
+                        (time.monotonic() - link.started) * 1000,
+                    )
                     continue
                 if header.get("t") == frames.Kind.PONG:
                     link.pinged = None
@@ -353,21 +398,22 @@ class HttpWorker:
                     raise frames.Malformed(f"a frame of kind {header.get('t')!r}")
                 ident = frames.ident(header)
                 if body is None:
-                    result = HttpResult.failed(HttpFailure.ERROR, f"an answer of {length} bytes, more than "
-                                               f"{self.max_answer}")
+                    result = HttpResult.failed(
+                        HttpFailure.ERROR, f"an answer of {length} bytes, more than {self.max_answer}"
+                    )
                 else:
                     result = frames.answer(header, body)
-            except frames.Malformed as exc:   # its request, still pending, fails with the others
+            except frames.Malformed as exc:  # its request, still pending, fails with the others
                 self._broken(link, str(exc))
                 continue
             ticket = link.pending.pop(ident, None)
             if ticket is None:
-                continue            # cancelled meanwhile
+                continue  # cancelled meanwhile
             self._in_flight -= 1
             return partial(self._deliver, ticket, result)
 
     def _broken(self, link: Link, why: str) -> None:
-        link.frames = frames.Reader(0)     # nothing more is read from it
+        link.frames = frames.Reader(0)  # nothing more is read from it
         self._stopped(link, f"it sent a malformed frame: {why}")
 
     def _deliver(self, ticket: RequestTicket, result: HttpResult) -> None:

@@ -91,7 +91,7 @@ class Worker:
             return
         if kind != frames.Kind.REQUEST:
             raise frames.Malformed(f"a frame of kind {kind!r}")
-        if body is None:   # the server never sends one this large
+        if body is None:  # the server never sends one this large
             raise frames.Malformed(f"a request body of {length} bytes")
         call, request = frames.request(header, body)
         self.running[ident] = gevent.spawn(self._perform, ident, call, request)
@@ -100,16 +100,24 @@ class Worker:
         try:
             result = read_answer(request, self.client.fetch(request))
         except Exception as exc:  # a bug in the client ends only this request, as an error
-            log.error("call %s: HTTP request failed: internal error %s: %s", call, type(exc).__name__,
-                      request.masked(str(exc))[:200])
+            log.error(
+                "call %s: HTTP request failed: internal error %s: %s",
+                call,
+                type(exc).__name__,
+                request.masked(str(exc))[:200],
+            )
             result = HttpResult.failed(HttpFailure.ERROR, f"internal error {type(exc).__name__}")
         if self.running.pop(ident, None) is None:
             return
         try:
             frame = frames.answer_frame(ident, result)
-        except frames.TooLarge as exc:   # this answer fails on its own; the link stays up
-            frame = frames.answer_frame(ident, HttpResult.failed(
-                HttpFailure.ERROR, f"the response's headers are too large to hand on ({exc})", result.seconds))
+        except frames.TooLarge as exc:  # this answer fails on its own; the link stays up
+            frame = frames.answer_frame(
+                ident,
+                HttpResult.failed(
+                    HttpFailure.ERROR, f"the response's headers are too large to hand on ({exc})", result.seconds
+                ),
+            )
         self._out.append(frame)
         self._wake.set()
 
@@ -125,8 +133,10 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m flowengine.http.worker",
-                                description="Performs a flowengine server's http steps (started by the server).")
+    p = argparse.ArgumentParser(
+        prog="python -m flowengine.http.worker",
+        description="Performs a flowengine server's http steps (started by the server).",
+    )
     p.add_argument("--fd", type=int, required=True, help="the socketpair end to the server")
     p.add_argument("--max-requests", type=int, default=HttpLimits.total)
     p.add_argument("--max-per-host", type=int, default=HttpLimits.per_host)
@@ -139,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     from ..logs import configure
+
     configure(args.log_level, args.log_format, args.log_tag)
     sock = gevent.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, fileno=args.fd)
-    client = HttpClient(HttpLimits(per_host=args.max_per_host, total=args.max_requests, max_body=args.max_body),
-                        ca_file=args.ca)
+    client = HttpClient(
+        HttpLimits(per_host=args.max_per_host, total=args.max_requests, max_body=args.max_body), ca_file=args.ca
+    )
     return Worker(sock, client).serve()
 
 

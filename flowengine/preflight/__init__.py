@@ -10,5 +10,15 @@ from .hosts import ENGINE_APPLICATIONS, HOSTS, HostReport, Hosts, PeerHosts, Unk
 from .needs import Located, set_needs
 from .plan import Plan, Problem
 
-__all__ = ["ENGINE_APPLICATIONS", "HOSTS", "HostReport", "Hosts", "Located", "PeerHosts", "Plan", "Problem",
-           "UnknownApplication", "set_needs"]
+__all__ = [
+    "ENGINE_APPLICATIONS",
+    "HOSTS",
+    "HostReport",
+    "Hosts",
+    "Located",
+    "PeerHosts",
+    "Plan",
+    "Problem",
+    "UnknownApplication",
+    "set_needs",
+]

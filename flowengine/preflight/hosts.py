@@ -38,8 +38,9 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import FlowengineError
 from ..esl import ApiResponse, Reply, Ticket, commands
@@ -66,10 +67,26 @@ MAX_REPORTS = 64
 #: host that runs any flow has: an answer without one of them is not believed. The
 #: applications of other modules a kind sends (conference, callcenter) are declared as its
 #: needs, and a host may well lack those.
-ENGINE_APPLICATIONS = frozenset({
-    "answer", "pre_answer", "playback", "play_and_get_digits", "speak", "say", "record",
-    "record_session", "stop_record_session", "sleep", "set", "export", "unset", "bridge",
-    "transfer", "hangup"})
+ENGINE_APPLICATIONS = frozenset(
+    {
+        "answer",
+        "pre_answer",
+        "playback",
+        "play_and_get_digits",
+        "speak",
+        "say",
+        "record",
+        "record_session",
+        "stop_record_session",
+        "sleep",
+        "set",
+        "export",
+        "unset",
+        "bridge",
+        "transfer",
+        "hangup",
+    }
+)
 
 _LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
 
@@ -91,25 +108,30 @@ class HostReport:
     """One host's check of one flow set: what it lacks, what could not be checked."""
 
     host: str
-    peer: str               # the address the host's calls came from
-    core: str               # not shown (``as_json``): knowing it is of use to no one else
+    peer: str  # the address the host's calls came from
+    core: str  # not shown (``as_json``): knowing it is of use to no one else
     digest: str
     sound_prefix: str | None
     problems: list[Problem]
-    skipped: int            # needs preflight cannot check (a path from the call, no sound_prefix)
-    unchecked: int          # needs past the cap, or never answered
+    skipped: int  # needs preflight cannot check (a path from the call, no sound_prefix)
+    unchecked: int  # needs past the cap, or never answered
     checked_at: float = field(default_factory=time.time)
 
     def as_json(self) -> dict:
-        return {"host": self.host, "peer": self.peer, "flow_set": self.digest,
-                "sound_prefix": self.sound_prefix, "checked_at": round(self.checked_at, 3),
-                "problems": [p.as_json() for p in self.problems], "skipped": self.skipped,
-                "unchecked": self.unchecked}
+        return {
+            "host": self.host,
+            "peer": self.peer,
+            "flow_set": self.digest,
+            "sound_prefix": self.sound_prefix,
+            "checked_at": round(self.checked_at, 3),
+            "problems": [p.as_json() for p in self.problems],
+            "skipped": self.skipped,
+            "unchecked": self.unchecked,
+        }
 
 
 class _Host:
-    __slots__ = ("peer", "core", "name", "digest", "plan", "merged", "inflight", "applications", "finished",
-                 "reported")
+    __slots__ = ("peer", "core", "name", "digest", "plan", "merged", "inflight", "applications", "finished", "reported")
 
     def __init__(self, peer: str, core: str, name: str) -> None:
         self.peer = peer
@@ -117,11 +139,11 @@ class _Host:
         self.name = name
         self.digest: str | None = None
         self.plan: Plan | None = None
-        self.merged: set[str] = set()          # which needs are in the plan: "*" (the set) or flow names
-        self.inflight: list[tuple[str, Ticket, Any, float]] = []   # (command, ticket, protocol, asked at)
+        self.merged: set[str] = set()  # which needs are in the plan: "*" (the set) or flow names
+        self.inflight: list[tuple[str, Ticket, Any, float]] = []  # (command, ticket, protocol, asked at)
         self.applications: frozenset[str] | None = None
         self.finished = False
-        self.reported: set[tuple] = set()      # problems already logged for this host
+        self.reported: set[tuple] = set()  # problems already logged for this host
 
 
 class _Peer:
@@ -140,15 +162,16 @@ class PeerHosts:
 
     __slots__ = ("hosts", "peer")
 
-    def __init__(self, hosts: "Hosts", peer: str) -> None:
+    def __init__(self, hosts: Hosts, peer: str) -> None:
         self.hosts = hosts
         self.peer = peer
 
     def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None) -> bytes:
         return self.hosts.begin(channel, flowset, flow, proto, now, peer=self.peer)
 
-    def more(self, core: str | None, proto: Any, now: float | None = None, *,
-             may_ask: bool = True) -> tuple[bytes, bool]:
+    def more(
+        self, core: str | None, proto: Any, now: float | None = None, *, may_ask: bool = True
+    ) -> tuple[bytes, bool]:
         return self.hosts.more(core, proto, now, may_ask=may_ask, peer=self.peer)
 
     def has(self, core: str | None, app: str) -> bool:
@@ -161,16 +184,22 @@ class Hosts:
     never asks and never refuses (a replay of what a host did); ``preflight=True`` checks
     every need of the flow set. ``max_hosts`` bounds the peers."""
 
-    def __init__(self, max_hosts: int = MAX_HOSTS, *, enabled: bool = True, preflight: bool = False,
-                 on_report: Callable[[HostReport], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_hosts: int = MAX_HOSTS,
+        *,
+        enabled: bool = True,
+        preflight: bool = False,
+        on_report: Callable[[HostReport], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_hosts = max_hosts
         self.enabled = enabled
         self.preflight = preflight
         self.on_report = on_report
         self.clock = clock
-        self._peers: OrderedDict[str, _Peer] = OrderedDict()       # least recently seen first
-        self._reports: dict[str, HostReport] = {}                   # by peer
+        self._peers: OrderedDict[str, _Peer] = OrderedDict()  # least recently seen first
+        self._reports: dict[str, HostReport] = {}  # by peer
         self._full_logged = float("-inf")
 
     def for_peer(self, peer: str) -> PeerHosts:
@@ -178,20 +207,21 @@ class Hosts:
         return PeerHosts(self, peer)
 
     # -- what a flow call does -------------------------------------------------------------
-    def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None, *,
-              peer: str = "-") -> bytes:
+    def begin(
+        self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None, *, peer: str = "-"
+    ) -> bytes:
         """A call from ``channel``'s host at ``peer`` was routed to ``flow``: the commands
         it should ask, to write after its first step (b"" when the host has nothing to be
         asked, or is not tracked)."""
         core = channel.get("Core-UUID") if self.enabled else None
         if core is None:
             return b""
-        now = self.clock() if now is None else now   # the driver's clock, for STALE_SECONDS
+        now = self.clock() if now is None else now  # the driver's clock, for STALE_SECONDS
         host = self._host(peer, core, channel, now)
         if host is None:
             return b""
         self._settle(host, now)
-        if host.plan is None or host.digest != flowset.digest:   # a new host, or a reload
+        if host.plan is None or host.digest != flowset.digest:  # a new host, or a reload
             host.digest = flowset.digest
             host.plan = Plan(sound_prefix=channel.get("variable_sound_prefix"))
             host.merged = set()
@@ -205,8 +235,9 @@ class Hosts:
                 host.finished = False
         return self._ask(host, proto, now)
 
-    def more(self, core: str | None, proto: Any, now: float | None = None, *,
-             may_ask: bool = True, peer: str = "-") -> tuple[bytes, bool]:
+    def more(
+        self, core: str | None, proto: Any, now: float | None = None, *, may_ask: bool = True, peer: str = "-"
+    ) -> tuple[bytes, bool]:
         """After a read of a call that asked: the next batch once this one is answered
         (only if ``may_ask``: the bytes must be written, in order, right after the call's
         own), and whether the call still has commands in flight."""
@@ -251,9 +282,13 @@ class Hosts:
             if len(self._peers) >= self.max_hosts and not self._free_a_place(now):
                 if now - self._full_logged >= 60.0:
                     self._full_logged = now
-                    log.warning("preflight: %d FreeSWITCH peers are known already, each seen within %g s; "
-                                "calls from %s are not checked (nor refused anything)",
-                                len(self._peers), IDLE_SECONDS, peer)
+                    log.warning(
+                        "preflight: %d FreeSWITCH peers are known already, each seen within %g s; "
+                        "calls from %s are not checked (nor refused anything)",
+                        len(self._peers),
+                        IDLE_SECONDS,
+                        peer,
+                    )
                 return None
             entry = self._peers[peer] = _Peer(now)
         self._peers.move_to_end(peer)
@@ -261,7 +296,7 @@ class Hosts:
         host = entry.cores.get(core)
         if host is None:
             host = entry.cores[core] = _Host(peer, core, host_name(channel, peer))
-            while len(entry.cores) > MAX_CORES_PER_PEER:   # the peer's own oldest, no one else's
+            while len(entry.cores) > MAX_CORES_PER_PEER:  # the peer's own oldest, no one else's
                 entry.cores.popitem(last=False)
         entry.cores.move_to_end(core)
         return host
@@ -276,7 +311,7 @@ class Hosts:
         return True
 
     def _ask(self, host: _Host, proto: Any, now: float) -> bytes:
-        if host.inflight or host.plan is None:     # one call asks for a host at a time
+        if host.inflight or host.plan is None:  # one call asks for a host at a time
             return b""
         queries = host.plan.take()
         if not queries:
@@ -300,8 +335,13 @@ class Hosts:
             query, ticket, proto, asked = entry
             if ticket.done:
                 result = ticket.result if ticket.error is None else None
-                body = result.body if isinstance(result, ApiResponse) else \
-                    result.text if isinstance(result, Reply) else None   # -ERR without `full`
+                body = (
+                    result.body
+                    if isinstance(result, ApiResponse)
+                    else result.text
+                    if isinstance(result, Reply)
+                    else None
+                )  # -ERR without `full`
                 if plan is not None:
                     plan.answered(query, body)
             elif proto.closed or proto.finished or (now is not None and now - asked > STALE_SECONDS):
@@ -327,18 +367,36 @@ class Hosts:
         if plan is None or not self.preflight:
             return
         problems = plan.problems()
-        report = HostReport(host.name, host.peer, host.core, host.digest or "", plan.sound_prefix, problems,
-                            len(plan.skipped), plan.over_cap + len(plan.unanswered()))
+        report = HostReport(
+            host.name,
+            host.peer,
+            host.core,
+            host.digest or "",
+            plan.sound_prefix,
+            problems,
+            len(plan.skipped),
+            plan.over_cap + len(plan.unanswered()),
+        )
         for problem in problems:
             key = (problem.where, problem.kind, problem.value)
             if key not in host.reported:
                 host.reported.add(key)
-                log.warning("preflight: %s", problem.line(host.name),   # the formatter escapes controls
-                            extra={"flow": problem.flow, "step": problem.step})
-        log.info("preflight of FreeSWITCH host %s at %s (Core-UUID %s): %d problem(s), %d need(s) not "
-                 "checkable, %d not checked", host.name, host.peer, host.core, len(problems), report.skipped,
-                 report.unchecked)
-        if host.peer in self._reports or len(self._reports) < MAX_REPORTS:   # no peer's replaces another's
+                log.warning(
+                    "preflight: %s",
+                    problem.line(host.name),  # the formatter escapes controls
+                    extra={"flow": problem.flow, "step": problem.step},
+                )
+        log.info(
+            "preflight of FreeSWITCH host %s at %s (Core-UUID %s): %d problem(s), %d need(s) not "
+            "checkable, %d not checked",
+            host.name,
+            host.peer,
+            host.core,
+            len(problems),
+            report.skipped,
+            report.unchecked,
+        )
+        if host.peer in self._reports or len(self._reports) < MAX_REPORTS:  # no peer's replaces another's
             self._reports[host.peer] = report
         if self.on_report is not None:
             self.on_report(report)

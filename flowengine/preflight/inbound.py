@@ -21,8 +21,7 @@ class InboundError(FlowengineError, OSError):
 class InboundClient:
     """One connection to FreeSWITCH's event socket, used from one thread, blocking."""
 
-    def __init__(self, host: str, port: int, password: str, *, timeout: float = 5.0,
-                 limits: Limits = Limits()) -> None:
+    def __init__(self, host: str, port: int, password: str, *, timeout: float = 5.0, limits: Limits = Limits()) -> None:
         if any(c in password for c in "\r\n"):
             raise InboundError("a password cannot hold a line break")
         self.address = (host, port)
@@ -34,7 +33,7 @@ class InboundClient:
         self.bytes_out = 0
         self.bytes_in = 0
 
-    def __enter__(self) -> "InboundClient":
+    def __enter__(self) -> InboundClient:
         self.connect()
         return self
 
@@ -49,16 +48,19 @@ class InboundClient:
             raise InboundError(f"cannot connect to FreeSWITCH at {where}: {exc}") from None
         greeting = self._next()
         if isinstance(greeting, RudeRejection):
-            raise InboundError(f"FreeSWITCH at {where} refused this address (apply-inbound-acl in "
-                               "event_socket.conf.xml)")
+            raise InboundError(
+                f"FreeSWITCH at {where} refused this address (apply-inbound-acl in event_socket.conf.xml)"
+            )
         if not isinstance(greeting, AuthRequest):
             raise InboundError(f"{where} did not greet as FreeSWITCH's event socket does (auth/request)")
         self._send(f"auth {self.password}\n\n".encode())
         answer = self._next()
         if not isinstance(answer, Reply) or not answer.ok:
             text = answer.text if isinstance(answer, Reply) else type(answer).__name__
-            raise InboundError(f"FreeSWITCH at {where} refused the password ({text.strip()}): "
-                               "give the event socket's password with --password (event_socket.conf.xml)")
+            raise InboundError(
+                f"FreeSWITCH at {where} refused the password ({text.strip()}): "
+                "give the event socket's password with --password (event_socket.conf.xml)"
+            )
 
     def ask(self, queries: list[str]) -> list[str | None]:
         """``api`` each query, all in one write (pipelined); their outputs in order."""
@@ -68,7 +70,7 @@ class InboundClient:
             message = self._next()
             if isinstance(message, ApiResponse):
                 answers.append(message.body)
-            elif isinstance(message, Reply):      # -ERR: a command it does not take
+            elif isinstance(message, Reply):  # -ERR: a command it does not take
                 answers.append(message.text)
         return answers
 
@@ -106,7 +108,7 @@ class InboundClient:
             self.sock.settimeout(left)  # type: ignore[union-attr]
             try:
                 data = self.sock.recv(65536)  # type: ignore[union-attr]
-            except socket.timeout:
+            except TimeoutError:
                 raise InboundError(f"no answer from FreeSWITCH within {self.timeout:g} s") from None
             except OSError as exc:
                 raise InboundError(f"reading from FreeSWITCH: {exc}") from None

@@ -19,7 +19,7 @@ class Located:
     """A need and where the flow asks for it: what a problem report names."""
 
     need: Need
-    where: str      # file:line:col of the value in the flow file
+    where: str  # file:line:col of the value in the flow file
     flow: str
     step: str
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
 
 from ..flows.steps import NeedKind
 from .needs import Located
@@ -64,7 +64,7 @@ MADE_AT_START = frozenset({"recordings_dir", "sounds_dir", "storage_dir", "temp_
 class Verdict(Enum):
     OK = "ok"
     MISSING = "missing"
-    UNKNOWN = "unknown"     # not answered (yet), or an answer that says neither
+    UNKNOWN = "unknown"  # not answered (yet), or an answer that says neither
 
 
 def in_step(step: str) -> str:
@@ -87,8 +87,14 @@ class Problem:
         return f"{self.where}: {in_step(self.step)}{self.message} (FreeSWITCH host {host})"
 
     def as_json(self) -> dict:
-        return {"kind": self.kind.value, "value": self.value, "where": self.where, "flow": self.flow,
-                "step": self.step, "message": self.message}
+        return {
+            "kind": self.kind.value,
+            "value": self.value,
+            "where": self.where,
+            "flow": self.flow,
+            "step": self.step,
+            "message": self.message,
+        }
 
 
 def plain_prefix(value: str | None) -> str | None:
@@ -123,8 +129,7 @@ def parse_interfaces(body: str, kind: str) -> frozenset[str]:
 def read_list(body: str | None, kind: str) -> frozenset[str] | None:
     """The names a list answer (of ``kind``: application, say, speech) holds, or None when
     it says nothing to go by: no answer, an error, or one past the caps (see the module)."""
-    if body is None or body.startswith("-ERR") or len(body) > MAX_LIST_ANSWER \
-            or body.count("\n") > MAX_LIST_LINES:
+    if body is None or body.startswith("-ERR") or len(body) > MAX_LIST_ANSWER or body.count("\n") > MAX_LIST_LINES:
         return None
     names = parse_show_application(body) if kind == "application" else parse_interfaces(body, kind)
     if len(names) > MAX_NAMES or any(len(name) > MAX_NAME_CHARS for name in names):
@@ -145,7 +150,7 @@ class _Check:
     """One need as asked: its queries (the first round, then any second) and its verdict."""
 
     located: Located
-    subject: str                  # what is looked for: a path, a name
+    subject: str  # what is looked for: a path, a name
     queries: tuple[str, ...]
     second: tuple[str, ...] = ()  # asked when the first round says missing (rate folders)
     folder_of: str | None = None  # a prompt checked by its author-written folder
@@ -160,20 +165,21 @@ class Plan:
     every command is answered; ``problems()`` then says what the host lacks, and
     ``skipped`` what could not be checked (and why)."""
 
-    def __init__(self, needs: Iterable[Located] = (), sound_prefix: str | None = None, *,
-                 max_queries: int = MAX_QUERIES) -> None:
+    def __init__(
+        self, needs: Iterable[Located] = (), sound_prefix: str | None = None, *, max_queries: int = MAX_QUERIES
+    ) -> None:
         self.sound_prefix = plain_prefix(sound_prefix)
         self.max_queries = max_queries
         self.checks: list[_Check] = []
         self.skipped: list[tuple[Located, str]] = []
-        self.over_cap = 0                       # needs not checked: past max_queries
-        self._queue: deque[str] = deque()       # to ask
-        self._asking: set[str] = set()          # asked, not answered
-        self._truths: dict[str, bool | None] = {}      # what each answer said (lists: None)
-        self._lists: dict[str, frozenset[str] | None] = {}    # the names of each list answer
-        self._second: dict[str, list[_Check]] = {}     # a prompt's first question -> its checks
+        self.over_cap = 0  # needs not checked: past max_queries
+        self._queue: deque[str] = deque()  # to ask
+        self._asking: set[str] = set()  # asked, not answered
+        self._truths: dict[str, bool | None] = {}  # what each answer said (lists: None)
+        self._lists: dict[str, frozenset[str] | None] = {}  # the names of each list answer
+        self._second: dict[str, list[_Check]] = {}  # a prompt's first question -> its checks
         self._tries: dict[str, int] = {}
-        self._known: set[str] = set()           # every command ever queued
+        self._known: set[str] = set()  # every command ever queued
         self.add(needs)
 
     # -- needs in -----------------------------------------------------------------------
@@ -196,7 +202,7 @@ class Plan:
         for query in queries:
             if query not in self._known:
                 self._known.add(query)
-                if query == SHOW_APPLICATION:   # first: it keeps a caller from being hung up
+                if query == SHOW_APPLICATION:  # first: it keeps a caller from being hung up
                     self._queue.appendleft(query)
                 else:
                     self._queue.append(query)
@@ -213,17 +219,21 @@ class Plan:
         need = located.need
         kind, value = need.kind, need.value
         skip = self.skipped.append
-        if kind is NeedKind.DIRECTORY and value.lstrip("$").startswith("{") and value.endswith("}") \
-                and value.lstrip("$")[1:-1] in MADE_AT_START:
-            return None          # FreeSWITCH made it when it started
+        if (
+            kind is NeedKind.DIRECTORY
+            and value.lstrip("$").startswith("{")
+            and value.endswith("}")
+            and value.lstrip("$")[1:-1] in MADE_AT_START
+        ):
+            return None  # FreeSWITCH made it when it started
         if kind in (NeedKind.PROMPT, NeedKind.DIRECTORY):
             if "://" in value or value.startswith(_NOT_A_FILE):
                 if kind is NeedKind.DIRECTORY:
                     skip((located, "not a folder path"))
-                return None      # a stream, say:, phrase: … is no file
+                return None  # a stream, say:, phrase: … is no file
             folder_of = None
-            if "${" in value:         # as far as the author wrote it: the folder before the variable
-                head = value[:value.index("${")]
+            if "${" in value:  # as far as the author wrote it: the folder before the variable
+                head = value[: value.index("${")]
                 cut = head.rfind("/")
                 if cut <= 0:
                     skip((located, "depends on the call (${…}) before any folder"))
@@ -251,8 +261,11 @@ class Plan:
                 skip((located, "not a module name (mod_…)"))
                 return None
             return _Check(located, value, (f"module_exists {value}",))
-        query = {NeedKind.APPLICATION: SHOW_APPLICATION, NeedKind.SAY_LANGUAGE: SHOW_SAY,
-                 NeedKind.TTS_ENGINE: SHOW_SPEECH}[kind]
+        query = {
+            NeedKind.APPLICATION: SHOW_APPLICATION,
+            NeedKind.SAY_LANGUAGE: SHOW_SAY,
+            NeedKind.TTS_ENGINE: SHOW_SPEECH,
+        }[kind]
         return _Check(located, value, (query,))
 
     # -- commands out, answers in ----------------------------------------------------------
@@ -284,9 +297,9 @@ class Plan:
                 self._queue.append(query)
                 return
         truth = None
-        if query in _LISTS:            # kept as the names it lists, not the 10 KB it is
+        if query in _LISTS:  # kept as the names it lists, not the 10 KB it is
             self._lists[query] = read_list(body, _LISTS[query])
-        else:                          # kept as what it says, not as it came
+        else:  # kept as what it says, not as it came
             truth = _truth(body)
         self._truths[query] = truth
         if truth is False:
@@ -315,7 +328,7 @@ class Plan:
             answers = [self._truths.get(q) for q in check.queries]
             if any(a is True for a in answers):
                 return Verdict.OK
-            if check.second:      # not found as written; its rate folders are still to be asked
+            if check.second:  # not found as written; its rate folders are still to be asked
                 return Verdict.UNKNOWN
             return Verdict.MISSING if all(a is False for a in answers) else Verdict.UNKNOWN
         if kind is NeedKind.APPLICATION:
@@ -347,26 +360,38 @@ class Plan:
         value = need.value
         kind = need.kind
         if kind is NeedKind.PROMPT and check.folder_of is not None:
-            text = (f"the folder {check.subject} of prompt {value!r} is not on the host (api file_exists): "
-                    "every prompt under it reports FILE NOT FOUND and the caller hears nothing")
+            text = (
+                f"the folder {check.subject} of prompt {value!r} is not on the host (api file_exists): "
+                "every prompt under it reports FILE NOT FOUND and the caller hears nothing"
+            )
         elif kind is NeedKind.PROMPT:
             rates = "/".join(map(str, RATES))
-            text = (f"prompt {value!r} is not on the host ({check.subject}, nor in its {rates} folders; "
-                    "api file_exists): playback reports FILE NOT FOUND and the caller hears nothing")
+            text = (
+                f"prompt {value!r} is not on the host ({check.subject}, nor in its {rates} folders; "
+                "api file_exists): playback reports FILE NOT FOUND and the caller hears nothing"
+            )
         elif kind is NeedKind.DIRECTORY:
-            text = (f"record folder {check.subject} does not exist on the host (api file_exists): FreeSWITCH "
-                    "hangs the caller up (DESTINATION_OUT_OF_ORDER) when the recording starts; create it")
+            text = (
+                f"record folder {check.subject} does not exist on the host (api file_exists): FreeSWITCH "
+                "hangs the caller up (DESTINATION_OUT_OF_ORDER) when the recording starts; create it"
+            )
         elif kind is NeedKind.APPLICATION:
-            text = (f"application {value!r} is not on the host (api show application): FreeSWITCH would hang "
-                    "the caller up (DESTINATION_OUT_OF_ORDER), so the engine does not send it and runs on_error")
+            text = (
+                f"application {value!r} is not on the host (api show application): FreeSWITCH would hang "
+                "the caller up (DESTINATION_OUT_OF_ORDER), so the engine does not send it and runs on_error"
+            )
         elif kind is NeedKind.MODULE:
             text = f"module {value} is not loaded on the host (api module_exists): load it (modules.conf.xml)"
         elif kind is NeedKind.SAY_LANGUAGE:
             names = ", ".join(sorted(self._listed(SHOW_SAY, "say") or ())) or "none"
-            text = (f"say language {value!r} has no say module on the host (api show say lists: {names}): "
-                    f"say completes and the caller hears nothing; load mod_say_{value}")
+            text = (
+                f"say language {value!r} has no say module on the host (api show say lists: {names}): "
+                f"say completes and the caller hears nothing; load mod_say_{value}"
+            )
         else:
             names = ", ".join(sorted(self._listed(SHOW_SPEECH, "speech") or ())) or "none"
-            text = (f"TTS engine {value!r} is not loaded on the host (speech interfaces: {names}): speak "
-                    "completes and the caller hears nothing")
+            text = (
+                f"TTS engine {value!r} is not loaded on the host (speech interfaces: {names}): speak "
+                "completes and the caller hears nothing"
+            )
         return Problem(kind, value, located.where, located.flow, located.step, text)

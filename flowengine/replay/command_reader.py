@@ -39,7 +39,7 @@ class Headers:
     __slots__ = ("_headers",)
 
     def __init__(self) -> None:
-        self._headers: list[list] = []          # [name, value, elements or None]
+        self._headers: list[list] = []  # [name, value, elements or None]
 
     def _find(self, name: str) -> list | None:
         lname = name.lower()
@@ -54,8 +54,8 @@ class Headers:
         """switch_event_add_header_string(event, BOTTOM or PUSH, name, value)."""
         index = None
         if "[" in name:
-            index = _atoi(name[name.index("[") + 1:])
-            name = name[:name.index("[")]
+            index = _atoi(name[name.index("[") + 1 :])
+            name = name[: name.index("[")]
         header = self._find(name) if index is not None or push else None
         if index is not None:
             fly = header is None
@@ -67,7 +67,7 @@ class Headers:
             if index < len(elements):
                 elements[index] = value
                 header[2] = elements
-                return                                # FreeSWITCH does not redraw the value here
+                return  # FreeSWITCH does not redraw the value here
             elements += [""] * (index - len(elements)) + [value]
             header[2] = elements
             self._redraw(header)
@@ -94,7 +94,7 @@ class Headers:
     def _add_array(self, name: str, value: str) -> None:
         if len(value) < 8:
             return
-        for part in value[len(ARRAY_PREFIX):].split(_ARRAY_SEP):
+        for part in value[len(ARRAY_PREFIX) :].split(_ARRAY_SEP):
             self.add(name, part, push=True)
 
     @staticmethod
@@ -159,12 +159,13 @@ class Command:
         if not arg and content_type is not None and content_type.encode().lower() == b"text/plain":
             return self.body.split(b"\0", 1)[0].decode("utf-8", "replace")
         return arg or ""
+
     def setvar(self) -> tuple[str, str, str | None] | None:
         """``api uuid_setvar``'s (uuid, name, value) as FreeSWITCH reads them (None: not
         one); the value None when there is none (the variable is unset)."""
         if not self.line.startswith("api uuid_setvar "):
             return None
-        words = api_words(self.line[len("api uuid_setvar "):], 3)
+        words = api_words(self.line[len("api uuid_setvar ") :], 3)
         if len(words) < 2:
             return None
         return words[0], words[1], words[2] if len(words) == 3 and words[2] else None
@@ -172,7 +173,7 @@ class Command:
     def describe(self) -> str:
         if self.word == "sendmsg" and self.header("call-command") == "execute":
             return f'{self.app} "{self.app_arg}"'
-        if self.word == "sendmsg" and self.header("call-command") == "hangup":   # as the app would read
+        if self.word == "sendmsg" and self.header("call-command") == "hangup":  # as the app would read
             return f'hangup "{self.header("hangup-cause") or "NORMAL_CLEARING"}"'
         return self.line
 
@@ -194,15 +195,14 @@ class CommandReader:
             found = _BLOCK_END.search(buf)
             if found is None:
                 break
-            block = bytes(buf[:found.end()])
+            block = bytes(buf[: found.end()])
             lines = _lines(block)
             first = lines[0].decode("utf-8", "replace")
             headers = []
             for line in lines[1:]:
                 name, sep, value = line.partition(b":")
                 if sep:
-                    headers.append((name.decode("utf-8", "replace"),
-                                    value.lstrip(b" ").decode("utf-8", "replace")))
+                    headers.append((name.decode("utf-8", "replace"), value.lstrip(b" ").decode("utf-8", "replace")))
             # each content-length reads its body there and then; the last one is kept
             lengths = [_atoi(v) for k, v in headers if k.lower() == "content-length"]
             need = sum(n for n in lengths if n > 0)
@@ -211,7 +211,7 @@ class CommandReader:
             at, body = len(block), b""
             for n in lengths:
                 if n > 0:
-                    body, at = bytes(buf[at:at + n]), at + n
+                    body, at = bytes(buf[at : at + n]), at + n
             del buf[:at]
             out.append(Command(first, headers, body))
         return out
@@ -228,7 +228,7 @@ def _lines(block: bytes) -> list[bytes]:
     cur: int | None = 0
     while cur is not None:
         nul = block.find(b"\0", cur)
-        text = block[cur:nul if nul >= 0 else len(block)]
+        text = block[cur : nul if nul >= 0 else len(block)]
         cut = text.find(b"\r")
         if cut < 0:
             cut = text.find(b"\n")
@@ -286,7 +286,7 @@ def _cleaned(word: str) -> str:
             out.append(_UNESCAPED.get(word[i + 1], word[i + 1]))
             end, i = len(out), i + 2
             continue
-        if c == "'" and (quoted or "'" in word[i + 1:]):
+        if c == "'" and (quoted or "'" in word[i + 1 :]):
             quoted = not quoted
             end = len(out)
         else:

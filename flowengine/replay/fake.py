@@ -52,8 +52,9 @@ class ReplayMismatch(FlowengineError):
     None past its end) and ``record`` its line in the transcript.
     """
 
-    def __init__(self, message: str, sent: Command | None = None, expected: Command | None = None,
-                 record: int | None = None) -> None:
+    def __init__(
+        self, message: str, sent: Command | None = None, expected: Command | None = None, record: int | None = None
+    ) -> None:
         super().__init__(message)
         self.sent = sent
         self.expected = expected
@@ -111,14 +112,13 @@ class ReplayFreeSwitch:
         for command in self._reader.feed(data):
             self.received.append(command)
             step = self._steps[self._next] if self._next < len(self._steps) else None
-            while not self.strict and step is not None and not _same(command, step.command) \
-                    and self._skippable(step):
+            while not self.strict and step is not None and not _same(command, step.command) and self._skippable(step):
                 self._next += 1  # the recorded app asked something this flow does not
                 step = self._steps[self._next] if self._next < len(self._steps) else None
             if step is not None and _same(command, step.command):
                 self._match(command, step)
                 self._next += 1
-                by_api = command.word == "api" and step.command.word == "sendmsg"   # a recorded set (_same)
+                by_api = command.word == "api" and step.command.word == "sendmsg"  # a recorded set (_same)
                 answers = _set_by_api(step) if by_api else step.answers
                 out.extend((gap, self._substitute(chunk)) for gap, chunk in answers)
                 continue
@@ -126,18 +126,26 @@ class ReplayFreeSwitch:
             # event there was: answered as FreeSWITCH does, even when strict
             # and so is what the engine asks the host before its calls need it
             # (flowengine.preflight): with what the recorded host answered (api_capabilities)
-            synthetic = (None if self.strict and command.word != "nixevent"
-                         and recorded_host_answer(command.line) is None else self._synthesize(command))
+            synthetic = (
+                None
+                if self.strict and command.word != "nixevent" and recorded_host_answer(command.line) is None
+                else self._synthesize(command)
+            )
             if synthetic is not None:
                 out.append((0.0, synthetic))
                 continue
             if step is None:
-                raise ReplayMismatch(f"the engine sent {command.describe()} after the recording's "
-                                     f"last command ({self.transcript.name})", command)
+                raise ReplayMismatch(
+                    f"the engine sent {command.describe()} after the recording's last command ({self.transcript.name})",
+                    command,
+                )
             raise ReplayMismatch(
                 f"the engine sent {command.describe()} but the recording's next command is "
                 f"{step.command.describe()} (record {step.record_no} of {self.transcript.name})",
-                command, step.command, step.record_no)
+                command,
+                step.command,
+                step.record_no,
+            )
         return out
 
     @property
@@ -179,25 +187,26 @@ class ReplayFreeSwitch:
             return api_response(answer)
         if command.word in CONTROL_REPLIES:
             return reply(CONTROL_REPLIES[command.word])
-        if command.setvar() is not None:   # a set the recording lacks, made by api: no event
+        if command.setvar() is not None:  # a set the recording lacks, made by api: no event
             return api_response("+OK\n")
         if command.word == "filter":
             parts = command.line.split(" ", 2)
-            return reply(f"+OK filter added. [{parts[1] if len(parts) > 1 else ''}]"
-                         f"[{parts[2] if len(parts) > 2 else ''}]")
+            return reply(
+                f"+OK filter added. [{parts[1] if len(parts) > 1 else ''}][{parts[2] if len(parts) > 2 else ''}]"
+            )
         if command.word == "sendmsg" and command.app in ("set", "export", "unset"):
             template = self._template()
             if template is None:
                 return None
             name, _, value = command.app_arg.partition("=")
             uuid = command.header("Event-UUID") or ""
-            base = [(k, v) for k, v in template.headers()
-                    if not k.startswith("Application") and k != f"variable_{name}"]
-            kept = stored(value)              # as switch_channel_set_variable stores it
+            base = [
+                (k, v) for k, v in template.headers() if not k.startswith("Application") and k != f"variable_{name}"
+            ]
+            kept = stored(value)  # as switch_channel_set_variable stores it
             if command.app != "unset" and kept is not None:
                 base.append((f"variable_{name}", kept))
-            app = [("Application", command.app), ("Application-Data", command.app_arg),
-                   ("Application-UUID", uuid)]
+            app = [("Application", command.app), ("Application-Data", command.app_arg), ("Application-UUID", uuid)]
             execute = [(k, "CHANNEL_EXECUTE" if k == "Event-Name" else v) for k, v in base] + app
             complete = base + app[:2] + [("Application-Response", "_none_"), app[2]]
             return reply("+OK") + plain_event(execute) + plain_event(complete)
@@ -207,8 +216,11 @@ class ReplayFreeSwitch:
         """A CHANNEL_EXECUTE_COMPLETE FreeSWITCH really sent in this session."""
         if self._complete is None:
             for message in Parser().feed(self.transcript.inbound()):
-                if isinstance(message, Event) and message.name == "CHANNEL_EXECUTE_COMPLETE" \
-                        and message.format == "plain":
+                if (
+                    isinstance(message, Event)
+                    and message.name == "CHANNEL_EXECUTE_COMPLETE"
+                    and message.format == "plain"
+                ):
                     self._complete = message
                     break
         return self._complete
@@ -217,8 +229,10 @@ class ReplayFreeSwitch:
         if not recorded or not ours or recorded == ours:
             return
         if len(recorded) != len(ours):
-            raise ReplayMismatch(f"cannot substitute {ours!r} for the recorded {recorded!r}: "
-                                 "lengths differ, and Content-Length would no longer hold")
+            raise ReplayMismatch(
+                f"cannot substitute {ours!r} for the recorded {recorded!r}: "
+                "lengths differ, and Content-Length would no longer hold"
+            )
         self._subs[recorded.encode()] = ours.encode()
 
     def _substitute(self, chunk: bytes) -> bytes:
@@ -244,8 +258,12 @@ def _same(sent: Command, want: Command) -> bool:
         name, _, value = want.app_arg.partition("=")
         return setvar[1] == name and (setvar[2] or "") == value
     if want.word == "sendmsg" and want.header("call-command") == "execute":
-        return (sent.word == "sendmsg" and sent.header("call-command") == "execute"
-                and sent.app == want.app and sent.app_arg == want.app_arg)
+        return (
+            sent.word == "sendmsg"
+            and sent.header("call-command") == "execute"
+            and sent.app == want.app
+            and sent.app_arg == want.app_arg
+        )
     return sent.line.strip().lower() == want.line.strip().lower()
 
 
@@ -255,7 +273,7 @@ def _set_by_api(step: _Step) -> list[tuple[float, bytes]]:
     CHANNEL_EXECUTE / CHANNEL_EXECUTE_COMPLETE (the api runs no application)."""
     key = (step.command.header("Event-UUID") or "").encode()
     out: list[tuple[float, bytes]] = [(0.0, api_response("+OK\n"))]
-    starts, at = {}, 0       # a frame may have been read in pieces: frame them all at once
+    starts, at = {}, 0  # a frame may have been read in pieces: frame them all at once
     for gap, chunk in step.answers:
         starts[at] = gap
         at += len(chunk)

@@ -7,7 +7,7 @@ concurrency model for it.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .fake import ReplayFreeSwitch
 
@@ -16,8 +16,14 @@ class _Cut(Exception):
     pass
 
 
-def play(sock, replay: ReplayFreeSwitch, *, pace: float = 0.0, cut_at: int | None = None,
-         sleep: Callable[[float], None] = time.sleep) -> int:
+def play(
+    sock,
+    replay: ReplayFreeSwitch,
+    *,
+    pace: float = 0.0,
+    cut_at: int | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Answer the engine on ``sock`` until it closes (or the recorded FreeSWITCH closed).
 
     ``pace`` scales the recorded gaps (0 = as fast as possible, 1 = real time).
@@ -32,7 +38,7 @@ def play(sock, replay: ReplayFreeSwitch, *, pace: float = 0.0, cut_at: int | Non
             if pace and gap:
                 sleep(gap * pace)
             if cut_at is not None and sent + len(chunk) >= cut_at:
-                sock.sendall(chunk[:cut_at - sent])
+                sock.sendall(chunk[: cut_at - sent])
                 sent = cut_at
                 raise _Cut
             sock.sendall(chunk)

@@ -27,7 +27,7 @@ class Transcript:
     records: list[Record] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Transcript":
+    def load(cls, path: str | Path) -> Transcript:
         path = Path(path)
         with path.open(encoding="utf-8") as fh:
             lines = [line for line in fh if line.strip()]
@@ -40,8 +40,7 @@ class Transcript:
             if rec.get("dir") not in ("in", "out") or "data" not in rec:
                 raise ValueError(f"{path}:{number}: a record needs dir in/out and data")
             records.append(Record(float(rec.get("t", 0.0)), rec["dir"], rec["data"].encode("utf-8")))
-        return cls(head.get("fixture", path.stem), head.get("description", ""),
-                   head.get("freeswitch", ""), records)
+        return cls(head.get("fixture", path.stem), head.get("description", ""), head.get("freeswitch", ""), records)
 
     def chunks(self, direction: str = "in") -> list[bytes]:
         return [r.data for r in self.records if r.dir == direction]

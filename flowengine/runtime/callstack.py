@@ -8,14 +8,15 @@ is the calling step's. The failover checkpoint writes and reads frames
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Generator
+from typing import Any
 
 from ..esl import Event
-from ..quoting.text import literal
 from ..flows.conditions import as_text
 from ..flows.effects import Effect, HttpResult
 from ..flows.model import Flow
+from ..quoting.text import literal
 
 StepGen = Generator[Effect, Event | HttpResult | None, Any]
 

@@ -36,14 +36,14 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from ..flows.conditions import as_text
+from ..flows.model import Flow, Step
+from ..flows.steps import KINDS
 from ..quoting.logfield import field
 from ..quoting.opaque import opaque, unopaque
 from ..quoting.text import literal
-from ..flows.conditions import as_text
 from .callstack import Frame, initial_vars
 from .interpreter import FlowRun
-from ..flows.model import Flow, Step
-from ..flows.steps import KINDS
 
 log = logging.getLogger("flowengine.flow")
 
@@ -72,11 +72,11 @@ class Refused(StrEnum):
     """Why a checkpoint was not resumed: the ``reason`` label of
     ``flowengine_resumptions_refused``."""
 
-    MALFORMED = "malformed"     # not a checkpoint this engine wrote (or too long)
-    VERSION = "version"         # written by an engine with another format
-    FLOW = "flow"               # its flow is not the one this call's number routes to here
-    STEP = "step"               # its step (or a called flow) is gone from the flow set: on_error
-    SIGNATURE = "signature"     # --failover-key is set and it is not signed with it for this call
+    MALFORMED = "malformed"  # not a checkpoint this engine wrote (or too long)
+    VERSION = "version"  # written by an engine with another format
+    FLOW = "flow"  # its flow is not the one this call's number routes to here
+    STEP = "step"  # its step (or a called flow) is gone from the flow set: on_error
+    SIGNATURE = "signature"  # --failover-key is set and it is not signed with it for this call
 
 
 class NotResumable(Exception):
@@ -92,14 +92,13 @@ def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | 
     frames = []
     for frame in run.frames:
         values = {name: _plain(value) for name, value in frame.vars.items() if not _default(frame.flow, name, value)}
-        counts = [[key[0], key[1], n] for key, n in frame.counts.items()
-                  if isinstance(key, tuple) and len(key) == 2]
+        counts = [[key[0], key[1], n] for key, n in frame.counts.items() if isinstance(key, tuple) and len(key) == 2]
         entry: list[Any] = [frame.flow.name, frame.step, values]
         if counts or frame.progress:
             entry += [counts, frame.progress] if frame.progress else [counts]
         frames.append(entry)
     state: dict[str, Any] = {"d": digest, "f": frames, "t": run.transitions}
-    if run.call_state.get("language") is not None:   # chosen by a language step, named in its frame's vars
+    if run.call_state.get("language") is not None:  # chosen by a language step, named in its frame's vars
         chosen = next((frame.vars["language"] for frame in reversed(run.frames) if "language" in frame.vars), None)
         if chosen is not None:
             state["l"] = str(chosen)
@@ -145,8 +144,10 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         raise NotResumable(Refused.MALFORMED, "no frames")
     root_name = _entry(frames[0])[0]
     if routed is None or routed.name != root_name:
-        raise NotResumable(Refused.FLOW, f"flow {root_name[:MAX_NAME]!r} is not the flow of this number here"
-                           f" ({routed.name if routed else 'none'})")
+        raise NotResumable(
+            Refused.FLOW,
+            f"flow {root_name[:MAX_NAME]!r} is not the flow of this number here ({routed.name if routed else 'none'})",
+        )
     run = FlowRun(routed, flows=flowset, **options)
     run.stack.frames = []
     for n, raw in enumerate(frames):
@@ -170,10 +171,10 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         frame = Frame(flow, initial_vars(flow, {}))
         frame.step = step
         constants = _constants(flow)
-        frame.vars.update({name: literal(value) if (name, value) in constants else value
-                           for name, value in values.items()})
-        frame.counts = {(edge_step, edge): count for edge_step, edge, count in counts
-                        if edge_step in flow.steps}
+        frame.vars.update(
+            {name: literal(value) if (name, value) in constants else value for name, value in values.items()}
+        )
+        frame.counts = {(edge_step, edge): count for edge_step, edge, count in counts if edge_step in flow.steps}
         frame.progress = progress
         run.frames.append(frame)
     transitions = state.get("t", 0)
@@ -199,8 +200,14 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
             raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
         run.completed = sent
     if digest != flowset.digest:
-        log.info("call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
-                 run.uuid, root_name, run.frames[-1].step, field(str(digest)[:16]), flowset.digest)
+        log.info(
+            "call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
+            run.uuid,
+            root_name,
+            run.frames[-1].step,
+            field(str(digest)[:16]),
+            flowset.digest,
+        )
     return run
 
 
@@ -231,8 +238,7 @@ def _entry(raw: Any) -> tuple[str, str, dict[str, Any], list[tuple[str, str, int
     if not _name(name) or not _name(step):
         raise NotResumable(Refused.MALFORMED, "a frame's flow or step is not a name")
     if not isinstance(values, dict) or len(values) > MAX_VARS:
-        raise NotResumable(Refused.MALFORMED, "a frame's variables are not an object of at most "
-                           f"{MAX_VARS}")
+        raise NotResumable(Refused.MALFORMED, f"a frame's variables are not an object of at most {MAX_VARS}")
     restored: dict[str, Any] = {}
     for key, value in values.items():
         if not _name(key) or not isinstance(value, (str, int, float, bool)) and value is not None:
@@ -243,12 +249,16 @@ def _entry(raw: Any) -> tuple[str, str, dict[str, Any], list[tuple[str, str, int
         raise NotResumable(Refused.MALFORMED, "counts are not a list")
     kept: list[tuple[str, str, int]] = []
     for count in counts:
-        if not (isinstance(count, list) and len(count) == 3 and _name(count[0]) and _name(count[1])
-                and _count(count[2])):
+        if not (
+            isinstance(count, list) and len(count) == 3 and _name(count[0]) and _name(count[1]) and _count(count[2])
+        ):
             raise NotResumable(Refused.MALFORMED, "a count is not [step, edge, n]")
         kept.append((count[0], count[1], count[2]))
-    if not isinstance(progress, dict) or len(progress) > MAX_PROGRESS \
-            or not all(_name(k) and _count(v) for k, v in progress.items()):
+    if (
+        not isinstance(progress, dict)
+        or len(progress) > MAX_PROGRESS
+        or not all(_name(k) and _count(v) for k, v in progress.items())
+    ):
         raise NotResumable(Refused.MALFORMED, "a step's progress is not a few counts")
     return name, step, restored, kept, dict(progress)
 

@@ -14,41 +14,51 @@ reads on the call is :mod:`.lookup`'s.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
-from .result import CallResult
 from ..errors import FlowError, UnsafeValue
-from ..quoting import app_arg
 from ..esl import Event
-from .callstack import CallStack, Frame
 from ..flows.effects import Effect, Execute, Exit, HoldPrompt, HttpRequest, HttpResult
-from .lookup import Names
 from ..flows.model import Flow, Step
-from .reentry import reenter
 from ..flows.routes import way_out
 from ..flows.steps import KINDS
+from ..quoting import app_arg
+from .callstack import CallStack, Frame
+from .lookup import Names
+from .reentry import reenter
+from .result import CallResult
 from .trace import OnAttempt, OnStep, Trace
 
 #: the cause given to FreeSWITCH when the flow fails and has no on_error step
 ERROR_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 
 
-
 def _utc_now() -> datetime:
     """The run's clock unless a test gives one (one function, not a closure per call)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
+
 
 class FlowRun(Names):
     """One call's run of a flow. Its frames (the flow, and each flow a step calls) are
     :attr:`stack`'s; what it records and reports as steps end, :attr:`trace`'s; what a
     ``${name}`` reads, :class:`~.lookup.Names`'."""
 
-    def __init__(self, flow: Flow, *, flows: Any = None, channel: Event | None = None, uuid: str | None = None,
-                 clock: Callable[[], datetime] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, trace: bool = True,
-                 on_step: OnStep | None = None, on_attempt: OnAttempt | None = None) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        flows: Any = None,
+        channel: Event | None = None,
+        uuid: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        trace: bool = True,
+        on_step: OnStep | None = None,
+        on_attempt: OnAttempt | None = None,
+    ) -> None:
         super().__init__(channel)
         self.flows = flows
         self.uuid = uuid or (channel.get("Unique-ID") if channel is not None else None) or "-"
@@ -60,14 +70,14 @@ class FlowRun(Names):
         # for flow tests and coverage (a live call, trace=False, keeps none): the trace's lists
         self.visited, self.outcomes, self.taken = self.trace.visited, self.trace.outcomes, self.trace.taken
         self.entered, self.executed, self.requests = self.trace.entered, self.trace.executed, self.trace.requests
-        self.call_state: dict[str, Any] = {}     # what the steps set up once per call
+        self.call_state: dict[str, Any] = {}  # what the steps set up once per call
         self.transitions = 0
         self.result: CallResult | None = None
         #: a restored run whose step's application ran to its end meanwhile (:mod:`.checkpoint`)
         self.completed: str | None = None
         self.cause: str | None = None
         self._ending = False
-        self.in_error = False    # the flow's on_error is running (a second failure ends the call)
+        self.in_error = False  # the flow's on_error is running (a second failure ends the call)
         self._limit = flow.max_transitions
 
     # -- what the driver calls --------------------------------------------------------
@@ -168,7 +178,7 @@ class FlowRun(Names):
         self.trace.step_entered(self.stack, name)
         kind = KINDS[step.kind]
         called = kind.calls(step)
-        if called is not None:   # the called flow runs in a frame of its own
+        if called is not None:  # the called flow runs in a frame of its own
             callee = self.flows[called.flow]
             self.stack.call(callee, {k: self.expand(v) for k, v in called.given.items()})
             self._enter(callee.start)
@@ -193,7 +203,7 @@ class FlowRun(Names):
                 nxt = self._after(frame, step, result)
             except Exception as exc:
                 return self._error(exc)
-            if not isinstance(nxt, str):   # the call ends (an Execute of hangup, or None)
+            if not isinstance(nxt, str):  # the call ends (an Execute of hangup, or None)
                 return nxt
 
     def _sent(self, frame: Frame, command: Effect) -> Effect | None:
@@ -201,7 +211,7 @@ class FlowRun(Names):
         try:
             command = _outgoing(command)
         except UnsafeValue as exc:
-            if isinstance(command, Execute):   # its own argument: the step failed
+            if isinstance(command, Execute):  # its own argument: the step failed
                 self.trace.step_failed(frame)
             return self._error(exc)
         self.trace.sent(command)
@@ -217,11 +227,11 @@ class FlowRun(Names):
             self.trace.step_ended(frame, "hangup")
             self._end(CallResult.HANGUP)
             return None
-        if kind.returns and not self.stack.called:   # a flow routed to directly has no caller:
-            self.trace.step_ended(frame, f"return:{result}", "return")   # it ends there
+        if kind.returns and not self.stack.called:  # a flow routed to directly has no caller:
+            self.trace.step_ended(frame, f"return:{result}", "return")  # it ends there
             self.trace.ran_out(frame, f"return:{result}")
             return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
-        if kind.returns:   # the called flow's outcome is its calling step's
+        if kind.returns:  # the called flow's outcome is its calling step's
             self.trace.step_ended(frame, f"return:{result}", "return")
             parent = self.stack.back()
             return self._after(parent, parent.flow.steps[parent.step], result)  # type: ignore[index]
@@ -236,8 +246,9 @@ class FlowRun(Names):
             return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
         self.transitions += 1
         if self.transitions > self._limit:
-            raise FlowError(f"more than {self.frames[0].flow.max_transitions} steps in one call: "
-                            f"a loop? (at step {target!r})")
+            raise FlowError(
+                f"more than {self.frames[0].flow.max_transitions} steps in one call: a loop? (at step {target!r})"
+            )
         self._enter(target)
         return "entered"
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..esl import Event
-from ..quoting.text import Text
 from ..flows.conditions import as_text
 from ..flows.templates import expand
 from ..flows.variables import WELL_KNOWN
-
+from ..quoting.text import Text
 
 #: how deep flow values may name other flow values before the rest is left as written
 _MAX_DEPTH = 8
@@ -34,7 +33,7 @@ class Names:
         #: command FreeSWITCH reports in no event (``api uuid_setvar``): name (lower case) ->
         #: value as set ("" = unset). Read before any event: those hold the old value.
         self.unreported: dict[str, str] | None = None
-        self._depth = 0                          # flow values expanding flow values
+        self._depth = 0  # flow values expanding flow values
 
     @property
     def vars(self) -> dict[str, Any]:
@@ -45,7 +44,7 @@ class Names:
         """An event of the call: what a name reads from now on."""
         self.last_event = event
         if event.channel_data:
-            self.unreported = None      # FreeSWITCH's own report of every variable again
+            self.unreported = None  # FreeSWITCH's own report of every variable again
             # the newest channel data replaces the connect-time copy: one per call,
             # not two (~4 KB each, 10,000 calls up)
             self.channel = event
@@ -73,7 +72,7 @@ class Names:
         unreported = self.unreported
         if unreported is not None:
             value = unreported.get(name.lower().removeprefix("variable_"))
-            if value is not None:   # set by the flow and not in any event yet: as it was set
+            if value is not None:  # set by the flow and not in any event yet: as it was set
                 return value or None
         header = WELL_KNOWN.get(name) or WELL_KNOWN.get(name.lower())
         if header is None and name.startswith("variable_"):  # as FreeSWITCH's events spell it

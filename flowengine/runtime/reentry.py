@@ -8,12 +8,13 @@ again: the completion the new connection's channel data holds answers that appli
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from ..esl import Event
-from .callstack import CallStack, StepGen
 from ..flows.effects import Execute
 from ..flows.steps import KINDS
+from .callstack import CallStack, StepGen
 from .trace import Trace
 
 

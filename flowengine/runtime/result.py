@@ -14,9 +14,9 @@ class CallResult(StrEnum):
     interpreter's :attr:`~flowengine.flows.FlowRun.result`, or what the driver decided
     when there was no run to ask."""
 
-    HANGUP = "hangup"       # the flow hung up
-    TRANSFER = "transfer"   # handed off
-    GONE = "gone"           # the caller hung up
-    ENDED = "ended"         # the flow ran out of steps
+    HANGUP = "hangup"  # the flow hung up
+    TRANSFER = "transfer"  # handed off
+    GONE = "gone"  # the caller hung up
+    ENDED = "ended"  # the flow ran out of steps
     ERROR = "error"
-    UNROUTED = "unrouted"   # no flow serves the number
+    UNROUTED = "unrouted"  # no flow serves the number

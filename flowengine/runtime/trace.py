@@ -10,12 +10,12 @@ and each failed try of a step that goes on (a menu's).
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import FlowError
+from ..flows.effects import Effect, Execute, HttpRequest
 from ..quoting.logfield import field as log_field
 from .callstack import CallStack, Frame
-from ..flows.effects import Effect, Execute, HttpRequest
 
 log = logging.getLogger("flowengine.flow")
 
@@ -38,18 +38,24 @@ _NOT_KEPT = _NotKept()
 class Trace:
     """A run's record (its lists) and its reports (the log, ``on_step``, ``on_attempt``)."""
 
-    def __init__(self, uuid: str, monotonic: Callable[[], float], keep: bool = True,
-                 on_step: OnStep | None = None, on_attempt: OnAttempt | None = None) -> None:
+    def __init__(
+        self,
+        uuid: str,
+        monotonic: Callable[[], float],
+        keep: bool = True,
+        on_step: OnStep | None = None,
+        on_attempt: OnAttempt | None = None,
+    ) -> None:
         self.uuid = uuid
         self.monotonic = monotonic
         self.on_step = on_step
         self.on_attempt = on_attempt
-        self.visited: list[str] = [] if keep else _NOT_KEPT       # "step" ("flow/step" in a called flow)
+        self.visited: list[str] = [] if keep else _NOT_KEPT  # "step" ("flow/step" in a called flow)
         self.outcomes: list[tuple[str, str]] = [] if keep else _NOT_KEPT
-        self.taken: list[tuple[str, str, str]] = [] if keep else _NOT_KEPT   # (flow, step, edge)
-        self.entered: list[tuple[str, str]] = [] if keep else _NOT_KEPT      # (flow, step)
+        self.taken: list[tuple[str, str, str]] = [] if keep else _NOT_KEPT  # (flow, step, edge)
+        self.entered: list[tuple[str, str]] = [] if keep else _NOT_KEPT  # (flow, step)
         self.executed: list[tuple[str, str | None]] = [] if keep else _NOT_KEPT
-        self.requests: list[str] = [] if keep else _NOT_KEPT   # "METHOD url", secrets masked
+        self.requests: list[str] = [] if keep else _NOT_KEPT  # "METHOD url", secrets masked
 
     def step_entered(self, stack: CallStack, name: str) -> None:
         self.visited.append(stack.shown(name))
@@ -68,10 +74,21 @@ class Trace:
         self.outcomes.append((frame.step or "-", outcome))
         if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
             # a sub-flow's return value may come from the call: one field in the text line
-            log.info("call=%s flow=%s step=%s outcome=%s ms=%d", self.uuid, frame.flow.name, frame.step,
-                     log_field(outcome),
-                     seconds * 1000, extra={"call": self.uuid, "flow": frame.flow.name, "step": frame.step,
-                                            "outcome": outcome, "ms": round(seconds * 1000, 1)})
+            log.info(
+                "call=%s flow=%s step=%s outcome=%s ms=%d",
+                self.uuid,
+                frame.flow.name,
+                frame.step,
+                log_field(outcome),
+                seconds * 1000,
+                extra={
+                    "call": self.uuid,
+                    "flow": frame.flow.name,
+                    "step": frame.step,
+                    "outcome": outcome,
+                    "ms": round(seconds * 1000, 1),
+                },
+            )
         if self.on_step is not None and frame.step is not None:
             step = frame.flow.steps[frame.step]
             self.on_step(frame.flow.name, step.name, step.kind, outcome if label is None else label, seconds)
@@ -88,15 +105,27 @@ class Trace:
         in one line, anything else with its traceback."""
         expected = isinstance(exc, (FlowError, ValueError))
         # the text, not the error: a kept log record must not hold the call's frames
-        log.error("call=%s flow=%s step=%s: %s: %s", self.uuid, frame.flow.name, frame.step,
-                  type(exc).__name__, str(exc), exc_info=not expected)
+        log.error(
+            "call=%s flow=%s step=%s: %s: %s",
+            self.uuid,
+            frame.flow.name,
+            frame.step,
+            type(exc).__name__,
+            str(exc),
+            exc_info=not expected,
+        )
         if expected:
             exc.__traceback__ = None
 
     def ran_out(self, frame: Frame, outcome: str) -> None:
         """The root flow has no step for ``outcome``: the call is hung up."""
-        log.info("call=%s flow=%s step=%s outcome=%s: no next step, hanging up",
-                 self.uuid, frame.flow.name, frame.step, outcome)
+        log.info(
+            "call=%s flow=%s step=%s outcome=%s: no next step, hanging up",
+            self.uuid,
+            frame.flow.name,
+            frame.step,
+            outcome,
+        )
 
     def attempt_failed(self, flow: str, step: str, failure: str) -> None:
         if self.on_attempt is not None:

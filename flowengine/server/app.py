@@ -22,14 +22,14 @@ import logging
 import os
 import socket
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import gevent
 from gevent import socket as gsocket
-from greenlet import greenlet
 from gevent.event import Event as Flag
 from gevent.pool import Pool
 from gevent.server import StreamServer
+from greenlet import greenlet
 
 from ..call import Timeouts
 from ..call.flow_call import FlowCall
@@ -45,8 +45,7 @@ from ..preflight.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
 from .evented import DEFAULT_BUDGET_BYTES, EventedCall
-from .guard import (LOOPBACK, Refusals, RestingAccept, Waiting, allowed, calls_per_peer, descriptor_limit,
-                    max_calls_for)
+from .guard import LOOPBACK, Refusals, RestingAccept, Waiting, allowed, calls_per_peer, descriptor_limit, max_calls_for
 
 log = logging.getLogger("flowengine.server")
 
@@ -54,6 +53,7 @@ log = logging.getLogger("flowengine.server")
 def uses_http(flowset: FlowSet) -> bool:
     """Whether any flow of ``flowset`` has an ``http`` step."""
     return any(KINDS[step.kind].makes_requests for flow in flowset.flows.values() for step in flow.steps.values())
+
 
 Handler = Callable[[OutboundSession], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,18 +102,32 @@ class CallServer:
     """Serves ``flows()`` (the flow set in force for a new call) or, for a program of
     its own, ``handler(session)`` in a greenlet per call."""
 
-    def __init__(self, listen: tuple[str, int], handler: Handler | None = None, *,
-                 flows: Callable[[], FlowSet] | None = None, allow: list[Network] | None = None,
-                 drain_seconds: float = 30.0, max_calls: int | None = None, limits: Limits = Limits(),
-                 timeouts: Timeouts = Timeouts(), event_format: str = "plain", recorder=None,
-                 metrics=None, reuse_port: bool = False, buffered_bytes: int = DEFAULT_BUDGET_BYTES,
-                 http=None, failover: bool = False, failover_key: bytes | None = None,
-                 max_calls_per_peer: int | None = None) -> None:
+    def __init__(
+        self,
+        listen: tuple[str, int],
+        handler: Handler | None = None,
+        *,
+        flows: Callable[[], FlowSet] | None = None,
+        allow: list[Network] | None = None,
+        drain_seconds: float = 30.0,
+        max_calls: int | None = None,
+        limits: Limits = Limits(),
+        timeouts: Timeouts = Timeouts(),
+        event_format: str = "plain",
+        recorder=None,
+        metrics=None,
+        reuse_port: bool = False,
+        buffered_bytes: int = DEFAULT_BUDGET_BYTES,
+        http=None,
+        failover: bool = False,
+        failover_key: bytes | None = None,
+        max_calls_per_peer: int | None = None,
+    ) -> None:
         if (handler is None) == (flows is None):
             raise TypeError("CallServer serves either flows= or a handler")
         self.handler = handler
         self.flows = flows
-        self.metrics = metrics    # a Metrics, or None
+        self.metrics = metrics  # a Metrics, or None
         # what all this server's calls together may hold of unparsed input (--max-buffered-bytes),
         # and an eighth more for the connections that have not answered connect, in a pool of
         # their own (BufferBudget.preconnect): however many, they can end no call
@@ -123,6 +137,7 @@ class CallServer:
         # in its HTTP worker process (flowengine.http.supervisor.HttpWorker, run.py's) or in process
         if http is None and flows is not None:
             from ..http import HttpClient
+
             http = HttpClient(metrics=metrics)
         self.http = performer(http)
         # None or []: the peers on this machine only (a --listen beyond loopback needs --allow)
@@ -131,31 +146,39 @@ class CallServer:
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
         self.failover_key = failover_key
         self.fd_limit = descriptor_limit()
-        if max_calls is None and self.fd_limit is not None:   # a transcript file per call too
+        if max_calls is None and self.fd_limit is not None:  # a transcript file per call too
             max_calls = max_calls_for(self.fd_limit, 2 if recorder is not None else 1)
         self.max_calls = max_calls
-        self.max_calls_per_peer = max_calls_per_peer if max_calls_per_peer is not None \
-            else calls_per_peer(max_calls, self.allow)
-        self._held: dict[str, int] = {}       # connections held (calls or not yet), by peer address
+        self.max_calls_per_peer = (
+            max_calls_per_peer if max_calls_per_peer is not None else calls_per_peer(max_calls, self.allow)
+        )
+        self._held: dict[str, int] = {}  # connections held (calls or not yet), by peer address
         self.limits = limits
         self.timeouts = timeouts
         self.event_format = event_format
         self.sessions: set[OutboundSession] = set()
         self.calls: set[EventedCall] = set()
         self.calls_total = 0
-        self.refused_peer = Refusals("not in --allow (without --allow only loopback peers may connect; "
-                                     "--allow CIDR names FreeSWITCH's addresses, --allow any takes every peer)",
-                                     counter=metrics.refused("calls", "not_allowed") if metrics is not None else None)
-        self.refused_full = Refusals(f"the server holds --max-calls {max_calls} calls already",
-                                     counter=metrics.refused("calls", "full") if metrics is not None else None)
+        self.refused_peer = Refusals(
+            "not in --allow (without --allow only loopback peers may connect; "
+            "--allow CIDR names FreeSWITCH's addresses, --allow any takes every peer)",
+            counter=metrics.refused("calls", "not_allowed") if metrics is not None else None,
+        )
+        self.refused_full = Refusals(
+            f"the server holds --max-calls {max_calls} calls already",
+            counter=metrics.refused("calls", "full") if metrics is not None else None,
+        )
         self.refused_peer_full = Refusals(
             f"its address holds --max-calls-per-peer {self.max_calls_per_peer} calls already (the others' places "
             "are kept for other addresses)",
-            counter=metrics.refused("calls", "peer_full") if metrics is not None else None)
-        self.idle_closed = Refusals("to make room for a new connection: it had not answered connect, the "
-                                    "server was full and its address held the most such connections",
-                                    counter=metrics.refused("calls", "idle") if metrics is not None else None,
-                                    verb="closed a connection from")
+            counter=metrics.refused("calls", "peer_full") if metrics is not None else None,
+        )
+        self.idle_closed = Refusals(
+            "to make room for a new connection: it had not answered connect, the "
+            "server was full and its address held the most such connections",
+            counter=metrics.refused("calls", "idle") if metrics is not None else None,
+            verb="closed a connection from",
+        )
         # flow calls that may not have answered `connect` yet, by peer (left as they are come across)
         self._pending: Waiting[EventedCall] = Waiting(lambda c: not c.closed and c.call.proto.channel is None)
         listener = _reuse_port_listener(listen) if reuse_port else listen
@@ -176,8 +199,13 @@ class CallServer:
             fds = len(os.listdir("/proc/self/fd"))
         except OSError:
             fds = -1
-        return {"calls_active": self._active(), "calls_total": self.calls_total, "greenlets": greenlets,
-                "fds": fds, "rss_kb": _rss_kb()}
+        return {
+            "calls_active": self._active(),
+            "calls_total": self.calls_total,
+            "greenlets": greenlets,
+            "fds": fds,
+            "rss_kb": _rss_kb(),
+        }
 
     @property
     def address(self) -> tuple[str, int]:
@@ -192,9 +220,13 @@ class CallServer:
         if isinstance(self.http, HttpWorker):  # after the listener, which it does not inherit
             self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
         if self.max_calls is not None and self.fd_limit is not None:
-            log.info("taking at most %d calls at once (--max-calls; the descriptor limit RLIMIT_NOFILE is %d), "
-                     "%d from one address (--max-calls-per-peer); more are refused at once", self.max_calls,
-                     self.fd_limit, self.max_calls_per_peer)
+            log.info(
+                "taking at most %d calls at once (--max-calls; the descriptor limit RLIMIT_NOFILE is %d), "
+                "%d from one address (--max-calls-per-peer); more are refused at once",
+                self.max_calls,
+                self.fd_limit,
+                self.max_calls_per_peer,
+            )
         log.info("listening on %s:%d", *self._server.address[:2])
 
     def serve_until_stopped(self) -> None:
@@ -211,7 +243,7 @@ class CallServer:
 
     def shutdown(self) -> None:
         self._server.close()
-        for evented in list(self._pending):   # no call yet: nothing to finish (a flood's, say)
+        for evented in list(self._pending):  # no call yet: nothing to finish (a flood's, say)
             if evented.call.proto.channel is None:
                 evented.close()
         log.info("stopped accepting; %d call(s) in progress, waiting up to %gs", self._active(), self.drain_seconds)
@@ -255,7 +287,7 @@ class CallServer:
             try:
                 self._handle_flow(sock, address)
             except BaseException:
-                self._let_go(address[0])   # never started: its place is free again
+                self._let_go(address[0])  # never started: its place is free again
                 raise
             return
         # the listener closes the socket it accepted once this returns: the greenlet gets its own
@@ -277,7 +309,7 @@ class CallServer:
             sock.close()
             self.refused_peer_full.refused(peer)
             return False
-        self._held[peer] = self._held.get(peer, 0) + 1    # given back by _let_go when it ends
+        self._held[peer] = self._held.get(peer, 0) + 1  # given back by _let_go when it ends
         try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -292,7 +324,7 @@ class CallServer:
         if idle is None:
             return False
         self.idle_closed.refused(idle.call.peer)
-        idle.close()                              # its on_close takes it out of calls
+        idle.close()  # its on_close takes it out of calls
         return True
 
     def _made_room_own(self, peer: str) -> bool:
@@ -319,15 +351,30 @@ class CallServer:
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         # what this connection claims about its host concerns its own peer address only
         hosts = HOSTS.for_peer(address[0])
-        call = FlowCall(self.flows, self.timeouts, limits=self.limits, hosts=hosts,  # type: ignore[arg-type]
-                        event_format=self.event_format, metrics=self.metrics, peer=address[0],
-                        failover=self.failover, failover_key=self.failover_key)
+        call = FlowCall(
+            self.flows,
+            self.timeouts,
+            limits=self.limits,
+            hosts=hosts,  # type: ignore[arg-type]
+            event_format=self.event_format,
+            metrics=self.metrics,
+            peer=address[0],
+            failover=self.failover,
+            failover_key=self.failover_key,
+        )
         if self.metrics is not None:
             self.metrics.calls_active.inc()
         recording = self.recorder.call() if self.recorder is not None else None
         try:
-            evented = EventedCall(self._server.loop, raw, call, recording=recording,
-                                  on_close=self._flow_call_closed, budget=self.budget, http=self.http)
+            evented = EventedCall(
+                self._server.loop,
+                raw,
+                call,
+                recording=recording,
+                on_close=self._flow_call_closed,
+                budget=self.budget,
+                http=self.http,
+            )
         except Exception:  # the accept loop runs this: it must go on for the next call
             log.exception("call from %s could not be started", address[0])
             raw.close()
@@ -354,9 +401,14 @@ class CallServer:
             log_idle_connection(call.peer)
 
     def _handle(self, sock, address) -> None:
-        session = OutboundSession(sock, limits=self.limits, timeouts=self.timeouts, event_format=self.event_format,
-                                  recording=self.recorder.call() if self.recorder is not None else None,
-                                  budget=self.budget)
+        session = OutboundSession(
+            sock,
+            limits=self.limits,
+            timeouts=self.timeouts,
+            event_format=self.event_format,
+            recording=self.recorder.call() if self.recorder is not None else None,
+            budget=self.budget,
+        )
         self.sessions.add(session)
         metrics = self.metrics
         if metrics is not None:
@@ -390,8 +442,9 @@ class CallServer:
                 metrics.calls_active.dec()
             if session.proto.heard:
                 self.calls_total += 1
-                log_call_end(session.uuid, session.channel, session.started_at, session.hangup_cause,
-                             session.gone, outcome)
+                log_call_end(
+                    session.uuid, session.channel, session.started_at, session.hangup_cause, session.gone, outcome
+                )
             else:
                 log_idle_connection(address[0])
 
@@ -402,8 +455,9 @@ def log_idle_connection(peer: str) -> None:
     log.debug("connection from %s closed before sending anything: not a call", peer)
 
 
-def log_call_end(uuid: str | None, channel, started_at: float, hangup_cause: str | None, gone: CallGone | None,
-                 outcome: str) -> None:
+def log_call_end(
+    uuid: str | None, channel, started_at: float, hangup_cause: str | None, gone: CallGone | None, outcome: str
+) -> None:
     """The call's one summary line: who called what, for how long, how it ended."""
     if not log.isEnabledFor(logging.INFO):
         return
@@ -411,15 +465,30 @@ def log_call_end(uuid: str | None, channel, started_at: float, hangup_cause: str
     caller, destination = get("Caller-Caller-ID-Number") or "-", get("Caller-Destination-Number") or "-"
     duration = time.monotonic() - started_at
     cause = hangup_cause or (gone.cause if gone else "-")
-    log.info("call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
-             uuid or "-", field(caller), field(destination), duration, cause, outcome,
-             extra={"call": uuid or "-", "caller": caller, "destination": destination,
-                    "duration": round(duration, 3), "cause": cause, "outcome": outcome})
+    log.info(
+        "call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
+        uuid or "-",
+        field(caller),
+        field(destination),
+        duration,
+        cause,
+        outcome,
+        extra={
+            "call": uuid or "-",
+            "caller": caller,
+            "destination": destination,
+            "duration": round(duration, 3),
+            "cause": cause,
+            "outcome": outcome,
+        },
+    )
 
 
 def install_signal_handlers(server: CallServer) -> None:
     import signal
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, server.stop)
-    gevent.signal_handler(signal.SIGUSR1, lambda: log.warning("status %s", " ".join(
-        f"{k}={v}" for k, v in server.status().items())))
+    gevent.signal_handler(
+        signal.SIGUSR1, lambda: log.warning("status %s", " ".join(f"{k}={v}" for k, v in server.status().items()))
+    )

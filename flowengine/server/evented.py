@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
@@ -54,6 +55,7 @@ def default_client() -> Any:
     global _DEFAULT_CLIENT
     if _DEFAULT_CLIENT is None:
         from ..http import HttpClient
+
         _DEFAULT_CLIENT = InProcessHttp(HttpClient())
     return _DEFAULT_CLIENT
 
@@ -63,12 +65,35 @@ class EventedCall:
     shared with the server's other calls (by default this module's ``SHARED_BUDGET``)."""
 
     # one per call, thousands at once
-    __slots__ = ("loop", "sock", "call", "recording", "on_close", "started_at", "backlog", "reader", "writer",
-                 "timer", "timer_at", "_named", "_closed", "http", "_request")
+    __slots__ = (
+        "loop",
+        "sock",
+        "call",
+        "recording",
+        "on_close",
+        "started_at",
+        "backlog",
+        "reader",
+        "writer",
+        "timer",
+        "timer_at",
+        "_named",
+        "_closed",
+        "http",
+        "_request",
+    )
 
-    def __init__(self, loop: Any, sock: socket.socket, call: FlowCall, *, recording: Any = None,
-                 on_close: Callable[["EventedCall"], None] | None = None,
-                 budget: BufferBudget | None = None, http: Any = None) -> None:
+    def __init__(
+        self,
+        loop: Any,
+        sock: socket.socket,
+        call: FlowCall,
+        *,
+        recording: Any = None,
+        on_close: Callable[[EventedCall], None] | None = None,
+        budget: BufferBudget | None = None,
+        http: Any = None,
+    ) -> None:
         sock.setblocking(False)
         # before the first byte is read, so nothing is charged yet
         call.proto.parser.budget = SHARED_BUDGET if budget is None else budget
@@ -76,10 +101,10 @@ class EventedCall:
         self.loop = loop
         self.sock = sock
         self.call = call
-        self.recording = recording      # a CallRecording, or None
+        self.recording = recording  # a CallRecording, or None
         self.on_close = on_close
         self.started_at = time.monotonic()
-        self.backlog = b""              # written by the call, not yet taken by the kernel
+        self.backlog = b""  # written by the call, not yet taken by the kernel
         self.writer: Any = None
         self.timer: Any = None
         self.timer_at = 0.0
@@ -202,7 +227,7 @@ class EventedCall:
             self._named = True
             self.recording.named(call.proto.uuid or "unknown", call.proto.channel)
         if self._request is not None and call.awaiting != self._request[0]:
-            self._drop_request()           # the call no longer waits for it (the caller left)
+            self._drop_request()  # the call no longer waits for it (the caller left)
         asked = call.take_request()
         if asked is not None and not call.closed:
             self._perform(*asked)

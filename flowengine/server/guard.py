@@ -24,7 +24,8 @@ import ipaddress
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Generic, Hashable, Iterable, TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger("flowengine.server")
 
@@ -82,6 +83,7 @@ def descriptor_limit() -> int | None:
     """The process's soft ``RLIMIT_NOFILE`` (None where there is none to read)."""
     try:
         import resource
+
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):
         return None
@@ -113,10 +115,10 @@ class Refusals:
     a flood of log lines."""
 
     def __init__(self, what: str, every: float = 1.0, counter: Any = None, verb: str = "refused") -> None:
-        self.what = what              # "not in --allow" …: the line's reason
-        self.verb = verb              # what was done: "refused", "cut" …
+        self.what = what  # "not in --allow" …: the line's reason
+        self.verb = verb  # what was done: "refused", "cut" …
         self.every = every
-        self.counter = counter        # a prometheus Counter (child), or None
+        self.counter = counter  # a prometheus Counter (child), or None
         self.total = 0
         self._quiet = 0
         self._last = float("-inf")
@@ -160,8 +162,14 @@ class RestingAccept:
         if now - self._exhausted_logged >= 1.0:
             self._exhausted_logged = now
             host, port = self.address[:2]  # type: ignore[attr-defined]
-            log.error("cannot accept on %s:%d: %s; resting %.2f s (raise the descriptor limit, "
-                      "LimitNOFILE=, or lower --max-calls)", host, port, exc.strerror, self._rest)
+            log.error(
+                "cannot accept on %s:%d: %s; resting %.2f s (raise the descriptor limit, "
+                "LimitNOFILE=, or lower --max-calls)",
+                host,
+                port,
+                exc.strerror,
+                self._rest,
+            )
         self.stop_accepting()  # type: ignore[attr-defined]
         if self._rest_timer is not None:
             self._rest_timer.stop()
@@ -192,7 +200,7 @@ class Waiting(Generic[T]):
         self.still = still
         self._by_peer: dict[str, OrderedDict[T, None]] = {}
         self._peer_of: dict[T, str] = {}
-        self._counts: dict[int, dict[str, None]] = {}    # how many a peer holds -> those peers
+        self._counts: dict[int, dict[str, None]] = {}  # how many a peer holds -> those peers
         self._most = 0
 
     def __len__(self) -> int:

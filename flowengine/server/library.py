@@ -15,15 +15,16 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import gevent
 from gevent import subprocess
 from gevent.event import AsyncResult
 
 import flowengine
-from ..errors import FlowError, FlowengineError
+
+from ..errors import FlowengineError, FlowError
 from ..flows import FlowProblems, load_flows
 from ..flows.flowset import FlowSet, pack, unpack
 
@@ -66,8 +67,13 @@ def load_elsewhere(directory: str | Path, timeout: float = LOAD_TIMEOUT) -> Flow
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     # its own session: a Ctrl-C meant for the server does not kill a load half-way;
     # stdin stays open while we wait, and its end tells the child the server is gone
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(directory)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     out = None
     try:
         with gevent.Timeout(timeout, False):
@@ -82,8 +88,11 @@ def load_elsewhere(directory: str | Path, timeout: float = LOAD_TIMEOUT) -> Flow
     if out is None:
         raise ReloadFailed(f"loading {directory} took longer than {timeout:g} s and was stopped")
     if proc.returncode != 0 or not out:
-        how = (f"was killed by signal {-proc.returncode} (out of memory?)" if proc.returncode < 0
-               else f"exited with {proc.returncode}")
+        how = (
+            f"was killed by signal {-proc.returncode} (out of memory?)"
+            if proc.returncode < 0
+            else f"exited with {proc.returncode}"
+        )
         raise ReloadFailed(f"the process loading {directory} {how}; its own errors, if any, are above")
     kind, value = pickle.loads(out)
     if kind == "problems":
@@ -115,6 +124,7 @@ def pauser(every: float) -> Callable[[], None]:
         if time.perf_counter() - last >= every:
             gevent.sleep(0.0005)  # a timer: the loop polls sockets and runs timers (sleep(0) does neither)
             last = time.perf_counter()
+
     return pause
 
 
@@ -153,9 +163,14 @@ def _exit_with_parent() -> None:
 class FlowLibrary:
     """The set in force (``current``), its ``version``, and how it is reloaded."""
 
-    def __init__(self, directory: str | Path, flows: FlowSet | None = None,
-                 on_reload: Callable[[bool], None] | None = None, seen: Snapshot | None = None,
-                 load: Callable[[Path], FlowSet] = load_elsewhere) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        flows: FlowSet | None = None,
+        on_reload: Callable[[bool], None] | None = None,
+        seen: Snapshot | None = None,
+        load: Callable[[Path], FlowSet] = load_elsewhere,
+    ) -> None:
         """``seen``: the snapshot taken before ``flows`` were loaded, so an edit made while
         they loaded still shows as a change. ``load``: how a reload loads the directory."""
         self.directory = Path(directory)
@@ -203,8 +218,13 @@ class FlowLibrary:
         except FlowError as exc:
             for problem in exc.problems:
                 log.error("reload refused: %s", problem)
-            log.error("reload refused: %d problem(s) in %s; still serving version %d (%d flow(s))",
-                      len(exc.problems), self.directory, self.version, len(self.current.flows))
+            log.error(
+                "reload refused: %d problem(s) in %s; still serving version %d (%d flow(s))",
+                len(exc.problems),
+                self.directory,
+                self.version,
+                len(self.current.flows),
+            )
             self._told(False)
             return False
         except ReloadFailed as exc:
@@ -212,16 +232,20 @@ class FlowLibrary:
             self._told(False)
             return False
         except Exception:  # an unreadable directory, say: the old set keeps serving
-            log.exception("reload refused: could not load %s; still serving version %d",
-                          self.directory, self.version)
+            log.exception("reload refused: could not load %s; still serving version %d", self.directory, self.version)
             self._told(False)
             return False
         for warning in flows.warnings:
             log.warning("%s", warning)
         self.current = flows
         self.version += 1
-        log.info("reloaded %s: version %d, %d flow(s), digest %s", self.directory, self.version,
-                 len(flows.flows), flows.digest)
+        log.info(
+            "reloaded %s: version %d, %d flow(s), digest %s",
+            self.directory,
+            self.version,
+            len(flows.flows),
+            flows.digest,
+        )
         self._told(True)
         return True
 
@@ -234,12 +258,14 @@ class FlowLibrary:
         Polling a flows directory (tens of files) costs a few stat calls a second and
         needs nothing from the platform; a burst of saves is taken in one reload.
         """
+
         def loop() -> None:
             while True:
                 gevent.sleep(interval)
                 if self.changed():
                     gevent.sleep(min(interval, 0.2))  # let an editor finish writing
                     self.reload()
+
         return gevent.spawn(loop)
 
     def _told(self, ok: bool) -> None:

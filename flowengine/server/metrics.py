@@ -26,18 +26,20 @@ import logging
 import platform
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gevent
 from gevent.pywsgi import WSGIHandler, WSGIServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 import flowengine
-from ..runtime.result import CallResult
+
 from ..flows.flowset import FlowSet
 from ..flows.model import Step
 from ..flows.routes import transitions
 from ..flows.steps import KINDS, NeedKind
+from ..runtime.result import CallResult
 from .guard import METRICS_CONNECTIONS, METRICS_PER_PEER, Refusals, RestingAccept, Waiting
 
 log = logging.getLogger("flowengine.metrics")
@@ -66,7 +68,8 @@ class Metrics:
     Label values are bounded by what the operator loaded, never by what a call sends:
     ``flow`` and ``step`` are names from the loaded flow files (``-`` for a call no flow
     serves); ``outcome`` is one of the flow's own names (an ``on:`` key, a menu choice,
-    a ``when`` branch ``when[0]`` / ``else``, a ``goto``'s ``goto`` / ``exceeded``) or a fixed word (the kind's outcomes, ``error``,
+    a ``when`` branch ``when[0]`` / ``else``, a ``goto``'s ``goto`` / ``exceeded``) or a fixed word
+    (the kind's outcomes, ``error``,
     ``gone``, ``return``, ``transferred``, ``hangup``, and ``other`` for what the flow does
     not name: a digit no ``on:`` key takes, an application's answer). So the series are
     at most the flows' steps times their outcomes, whatever callers do; a flow removed by
@@ -80,54 +83,101 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
         self.calls_active = Gauge("flowengine_calls_active", "Calls in progress", registry=registry)
-        self.calls = Counter("flowengine_calls", "Calls ended, by flow and how they ended",
-                             ["flow", "result"], registry=registry)
-        self.steps = Histogram("flowengine_step_duration_seconds", "Time spent in a step, by step type",
-                               ["step_type"], buckets=_STEP_BUCKETS, registry=registry)
-        self.outcomes = Counter("flowengine_step_outcomes", "Steps ended, by flow, step and outcome "
-                                "(labels from the loaded flows only)", ["flow", "step", "outcome"],
-                                registry=registry)
-        self.attempts = Counter("flowengine_menu_attempts", "Failed tries of a menu (no_input, invalid), "
-                                "each one, also those it retries", ["flow", "step", "result"], registry=registry)
-        self.protocol_errors = Counter("flowengine_esl_protocol_errors", "Calls ended by malformed Event "
-                                       "Socket input", registry=registry)
-        self.bridges = Counter("flowengine_bridge_outcomes", "Bridge steps, by outcome", ["outcome"],
-                               registry=registry)
-        self.http = Counter("flowengine_http_requests", "HTTP requests of http steps, by flow, step, host and "
-                            "outcome (2xx … 5xx, timeout, error)", ["flow", "step", "host", "outcome"],
-                            registry=registry)
-        self.http_seconds = Histogram("flowengine_http_request_duration_seconds", "HTTP requests of http steps, "
-                                      "whole request with retries", ["flow", "step", "host"],
-                                      buckets=_HTTP_BUCKETS, registry=registry)
-        self.http_worker_restarts = Counter("flowengine_http_worker_restarts", "Times the HTTP worker process "
-                                            "stopped (its requests in flight ended as errors) and another was "
-                                            "started", registry=registry)
-        self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"],
-                               registry=registry)
-        self.build = Gauge("flowengine_build_info", "Always 1: the flowengine version running",
-                           ["version", "python"], registry=registry)
-        self.flow_set = Gauge("flowengine_flow_set_info", "Always 1: the flow set in force (digest of its "
-                              "flows' content; the same on every host serving the same files)",
-                              ["digest"], registry=registry)
+        self.calls = Counter(
+            "flowengine_calls", "Calls ended, by flow and how they ended", ["flow", "result"], registry=registry
+        )
+        self.steps = Histogram(
+            "flowengine_step_duration_seconds",
+            "Time spent in a step, by step type",
+            ["step_type"],
+            buckets=_STEP_BUCKETS,
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "flowengine_step_outcomes",
+            "Steps ended, by flow, step and outcome (labels from the loaded flows only)",
+            ["flow", "step", "outcome"],
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "flowengine_menu_attempts",
+            "Failed tries of a menu (no_input, invalid), each one, also those it retries",
+            ["flow", "step", "result"],
+            registry=registry,
+        )
+        self.protocol_errors = Counter(
+            "flowengine_esl_protocol_errors", "Calls ended by malformed Event Socket input", registry=registry
+        )
+        self.bridges = Counter("flowengine_bridge_outcomes", "Bridge steps, by outcome", ["outcome"], registry=registry)
+        self.http = Counter(
+            "flowengine_http_requests",
+            "HTTP requests of http steps, by flow, step, host and outcome (2xx … 5xx, timeout, error)",
+            ["flow", "step", "host", "outcome"],
+            registry=registry,
+        )
+        self.http_seconds = Histogram(
+            "flowengine_http_request_duration_seconds",
+            "HTTP requests of http steps, whole request with retries",
+            ["flow", "step", "host"],
+            buckets=_HTTP_BUCKETS,
+            registry=registry,
+        )
+        self.http_worker_restarts = Counter(
+            "flowengine_http_worker_restarts",
+            "Times the HTTP worker process stopped (its requests in flight ended as errors) and another was started",
+            registry=registry,
+        )
+        self.reloads = Counter("flowengine_flow_reloads", "Flow reloads, by result", ["result"], registry=registry)
+        self.build = Gauge(
+            "flowengine_build_info",
+            "Always 1: the flowengine version running",
+            ["version", "python"],
+            registry=registry,
+        )
+        self.flow_set = Gauge(
+            "flowengine_flow_set_info",
+            "Always 1: the flow set in force (digest of its "
+            "flows' content; the same on every host serving the same files)",
+            ["digest"],
+            registry=registry,
+        )
         self.flow_count = Gauge("flowengine_flows", "Flows in the set in force", registry=registry)
-        self.preflight = Gauge("flowengine_preflight_problems", "What the flows need that a FreeSWITCH host "
-                               "lacks, by host, its address (peer) and kind, at its latest check (host - "
-                               "until one is checked)", ["host", "peer", "kind"], registry=registry)
-        self._preflight_hosts: dict[str, str] = {}   # peer -> the host name its series carry
-        self.connections_refused = Counter("flowengine_connections_refused", "Connections closed at once, by "
-                                           "port (calls, metrics) and reason (not_allowed: not in --allow; "
-                                           "full: at the port's cap; peer_full: at --max-calls-per-peer; idle: "
-                                           "made room for another; timeout: a request not read and answered in "
-                                           "time; malformed: not HTTP)", ["port", "reason"],
-                                           registry=registry)
+        self.preflight = Gauge(
+            "flowengine_preflight_problems",
+            "What the flows need that a FreeSWITCH host "
+            "lacks, by host, its address (peer) and kind, at its latest check (host - "
+            "until one is checked)",
+            ["host", "peer", "kind"],
+            registry=registry,
+        )
+        self._preflight_hosts: dict[str, str] = {}  # peer -> the host name its series carry
+        self.connections_refused = Counter(
+            "flowengine_connections_refused",
+            "Connections closed at once, by "
+            "port (calls, metrics) and reason (not_allowed: not in --allow; "
+            "full: at the port's cap; peer_full: at --max-calls-per-peer; idle: "
+            "made room for another; timeout: a request not read and answered in "
+            "time; malformed: not HTTP)",
+            ["port", "reason"],
+            registry=registry,
+        )
         for port, reasons in REFUSALS.items():
             for reason in reasons:
                 self.connections_refused.labels(port, reason)
-        self.resumed = Counter("flowengine_calls_resumed", "Calls taken over from another host at the step "
-                               "its failover checkpoint names", ["flow"], registry=registry)
-        self.resume_refused = Counter("flowengine_resumptions_refused", "Failover checkpoints not resumed, by "
-                                      "reason (malformed, version, flow, step, signature)", ["reason"], registry=registry)
+        self.resumed = Counter(
+            "flowengine_calls_resumed",
+            "Calls taken over from another host at the step its failover checkpoint names",
+            ["flow"],
+            registry=registry,
+        )
+        self.resume_refused = Counter(
+            "flowengine_resumptions_refused",
+            "Failover checkpoints not resumed, by reason (malformed, version, flow, step, signature)",
+            ["reason"],
+            registry=registry,
+        )
         from ..runtime.checkpoint import Refused
+
         for reason in Refused:
             self.resume_refused.labels(reason.value)
         for kind in NeedKind:
@@ -136,7 +186,7 @@ class Metrics:
         self.build.labels(flowengine.__version__, platform.python_version()).set(1)
         for result in ("ok", "failed"):
             self.reloads.labels(result)
-        for step_kind in KINDS.values():      # the kinds that dial out: their outcomes at 0
+        for step_kind in KINDS.values():  # the kinds that dial out: their outcomes at 0
             counted = step_kind.dial_outcome
             if counted is not None:
                 for outcome in step_kind.outcomes:
@@ -198,11 +248,11 @@ class Metrics:
         host, peer = report.host, report.peer
         if peer not in self._preflight_hosts and len(self._preflight_hosts) >= MAX_HOST_LABELS:
             host = peer = "other"
-        if not self._preflight_hosts:          # a real host now: the placeholder series go
+        if not self._preflight_hosts:  # a real host now: the placeholder series go
             for kind in NeedKind:
                 self.preflight.remove("-", "-", kind.value)
         before = self._preflight_hosts.get(peer)
-        if before is not None and before != host:   # the peer's host is named otherwise now
+        if before is not None and before != host:  # the peer's host is named otherwise now
             for kind in NeedKind:
                 self.preflight.remove(before, peer, kind.value)
         self._preflight_hosts[peer] = host
@@ -239,7 +289,7 @@ class _Handler(WSGIHandler):
     def handle(self) -> None:
         try:
             super().handle()
-        except OSError:   # the 400 for a request cut short went to a peer that is gone: nothing to say
+        except OSError:  # the 400 for a request cut short went to a peer that is gone: nothing to say
             pass
 
     def read_request(self, raw_requestline):  # type: ignore[no-untyped-def]
@@ -259,13 +309,13 @@ class _Handler(WSGIHandler):
             timer.close()
 
     def handle_error(self, t, v, tb) -> None:  # type: ignore[no-untyped-def]
-        if self.cut:          # an answer cut short by our own shutdown: no traceback for it
+        if self.cut:  # an answer cut short by our own shutdown: no traceback for it
             self.close_connection = True
             return
         super().handle_error(t, v, tb)
 
     def _handle_client_error(self, ex: BaseException):  # type: ignore[no-untyped-def]
-        if self.cut:          # what the read saw was our own shutdown
+        if self.cut:  # what the read saw was our own shutdown
             return None
         self.server.malformed.refused(self._peer())
         return ("400", _BAD)
@@ -312,22 +362,30 @@ class MetricsServer(RestingAccept, WSGIServer):
 
     def __init__(self, listen: tuple[str, int], app: Callable, metrics: Metrics | None = None) -> None:
         super().__init__(listen, app, log=None, error_log=log, spawn=self._capped)
-        self.open: dict[str, int] = {}     # connections held, by peer address
+        self.open: dict[str, int] = {}  # connections held, by peer address
         self._held: dict[Any, _Held] = {}  # by socket
         self._waiting: Waiting[_Held] = Waiting(lambda held: not held.requested and not held.released)
-        self.busy = Refusals(f"the metrics port holds {METRICS_CONNECTIONS} connections (or {METRICS_PER_PEER} "
-                             "from this address) already, each one answering a request (answered 429)",
-                             counter=metrics.refused("metrics", "full") if metrics is not None else None)
-        self.idle = Refusals("to make room for a new connection: it had not sent its request, the metrics port was "
-                             "full and its address held the most such connections",
-                             counter=metrics.refused("metrics", "idle") if metrics is not None else None,
-                             verb="closed a connection from")
-        self.timed_out = Refusals(f"its request on the metrics port was not read and answered within {REQUEST_SECONDS:g} s",
-                                  counter=metrics.refused("metrics", "timeout") if metrics is not None else None,
-                                  verb="cut")
-        self.malformed = Refusals("its request on the metrics port is not HTTP (answered 400)",
-                                  counter=metrics.refused("metrics", "malformed") if metrics is not None else None,
-                                  verb="answered 400 to")
+        self.busy = Refusals(
+            f"the metrics port holds {METRICS_CONNECTIONS} connections (or {METRICS_PER_PEER} "
+            "from this address) already, each one answering a request (answered 429)",
+            counter=metrics.refused("metrics", "full") if metrics is not None else None,
+        )
+        self.idle = Refusals(
+            "to make room for a new connection: it had not sent its request, the metrics port was "
+            "full and its address held the most such connections",
+            counter=metrics.refused("metrics", "idle") if metrics is not None else None,
+            verb="closed a connection from",
+        )
+        self.timed_out = Refusals(
+            f"its request on the metrics port was not read and answered within {REQUEST_SECONDS:g} s",
+            counter=metrics.refused("metrics", "timeout") if metrics is not None else None,
+            verb="cut",
+        )
+        self.malformed = Refusals(
+            "its request on the metrics port is not HTTP (answered 400)",
+            counter=metrics.refused("metrics", "malformed") if metrics is not None else None,
+            verb="answered 400 to",
+        )
 
     def _capped(self, run: Callable, handle: Callable, close: Callable, args: tuple) -> None:
         """The spawn of gevent's accept loop: a greenlet for a connection within the caps;
@@ -362,7 +420,7 @@ class MetricsServer(RestingAccept, WSGIServer):
         if idle is None:
             return False
         self.idle.refused(idle.peer)
-        self._released(idle)          # its place is the newcomer's now; its greenlet ends on the shutdown
+        self._released(idle)  # its place is the newcomer's now; its greenlet ends on the shutdown
         try:
             idle.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -389,11 +447,13 @@ class MetricsServer(RestingAccept, WSGIServer):
             self.open.pop(held.peer, None)
 
 
-def serve(metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool],
-          preflight: Callable[[], list] = lambda: []) -> MetricsServer:
+def serve(
+    metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool], preflight: Callable[[], list] = lambda: []
+) -> MetricsServer:
     """Start ``GET /metrics``, ``GET /healthz`` (200 while ``healthy()``, else 503) and
     ``GET /preflight``: each host's latest check as JSON (``preflight()`` gives the
     :class:`flowengine.preflight.HostReport` list). Every answer says ``Connection: close``."""
+
     def app(environ, start):
         def start_response(status: str, headers: list) -> Any:
             return start(status, headers + [("Connection", "close")])

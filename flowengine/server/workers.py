@@ -28,7 +28,7 @@ def worker_index() -> int | None:
 
 class Supervisor:
     def __init__(self, argv: list[str], count: int, *, max_backoff: float = 30.0) -> None:
-        self.argv = argv              # the worker's command line (this one, run again)
+        self.argv = argv  # the worker's command line (this one, run again)
         self.count = count
         self.max_backoff = max_backoff
         self.workers: dict[int, subprocess.Popen] = {}
@@ -42,8 +42,7 @@ class Supervisor:
         # its own session: a Ctrl-C at the terminal reaches the parent only, which passes it on once
         # SIGHUP ignored until the worker installs its reload handler: a reload passed on
         # while it is starting would otherwise kill it (the default action)
-        self.workers[index] = subprocess.Popen(self.argv, env=env, start_new_session=True,
-                                               preexec_fn=_ignore_sighup)
+        self.workers[index] = subprocess.Popen(self.argv, env=env, start_new_session=True, preexec_fn=_ignore_sighup)
         self.started_at[index] = time.monotonic()
         log.warning("worker %d started (pid %d)", index, self.workers[index].pid)
 
@@ -52,7 +51,7 @@ class Supervisor:
             signal.signal(signum, lambda signum, _frame: self._signals.append(signum))
         for index in range(self.count):
             self.spawn(index)
-        due: dict[int, float] = {}   # worker -> when to restart it
+        due: dict[int, float] = {}  # worker -> when to restart it
         while True:
             while self._signals:
                 self._forward(self._signals.pop(0))
@@ -66,8 +65,14 @@ class Supervisor:
                 # a worker that dies at once (bad port, say) is restarted ever more slowly
                 delay = 0.0 if lived > 10 else min(self.max_backoff, max(0.5, self.backoff.get(index, 0.25) * 2))
                 self.backoff[index] = delay
-                log.error("worker %d (pid %d) exited with %s after %.1f s; restarting in %.1f s",
-                          index, proc.pid, proc.returncode, lived, delay)
+                log.error(
+                    "worker %d (pid %d) exited with %s after %.1f s; restarting in %.1f s",
+                    index,
+                    proc.pid,
+                    proc.returncode,
+                    lived,
+                    delay,
+                )
                 due[index] = now + delay
             for index, when in list(due.items()):
                 if now >= when and not self.stopping:

@@ -38,8 +38,9 @@ class CallSession:
     def command(self, data: bytes, timeout: float | None = None):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
-                loops: int | None = None) -> Event:  # pragma: no cover - abstract
+    def execute(
+        self, app: str, arg: str | None = None, *, timeout: float | None = None, loops: int | None = None
+    ) -> Event:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event:

@@ -32,9 +32,17 @@ class OutboundSession(CallSession):
     """``budget``: a :class:`~flowengine.esl.BufferBudget` shared with other connections,
     which caps what they buffer between them (None: no shared cap)."""
 
-    def __init__(self, sock: socket.socket, *, limits: Limits = Limits(), timeouts: Timeouts = Timeouts(),
-                 event_format: str = "plain", linger: bool = True, recording=None,
-                 budget: BufferBudget | None = None) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        limits: Limits = Limits(),
+        timeouts: Timeouts = Timeouts(),
+        event_format: str = "plain",
+        linger: bool = True,
+        recording=None,
+        budget: BufferBudget | None = None,
+    ) -> None:
         self.sock = sock
         self.recording = recording  # a CallRecording, or None
         self.proto = OutboundProtocol(limits, budget=budget)
@@ -117,8 +125,9 @@ class OutboundSession(CallSession):
         ticket = self.proto.command(data)
         return self._run(data, ticket, timeout or self.timeouts.reply)
 
-    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
-                loops: int | None = None) -> Event:
+    def execute(
+        self, app: str, arg: str | None = None, *, timeout: float | None = None, loops: int | None = None
+    ) -> Event:
         """Run an application and return its CHANNEL_EXECUTE_COMPLETE (matched by Application-UUID)."""
         data, ticket = self.proto.execute(app, arg, loops=loops)
         if timeout is None:
@@ -148,7 +157,7 @@ class OutboundSession(CallSession):
             raise
         if refused is not None:
             raise refused
-        assert last is not None   # (None only with a refusal)
+        assert last is not None  # (None only with a refusal)
         return self._wait(last, timeout or self.timeouts.execute)
 
     def request_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
@@ -254,7 +263,7 @@ class OutboundSession(CallSession):
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(_RECV)
-        except socket.timeout:
+        except TimeoutError:
             return
         except OSError as exc:  # gevent fails a recv the shutdown of _evicted cancels
             if self._evicted_by is None:

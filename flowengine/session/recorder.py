@@ -9,13 +9,13 @@ may not write) is logged once per process, and that call goes on unrecorded.
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import time
-from datetime import datetime, timezone
-from uuid import uuid4
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+from uuid import uuid4
 
 log = logging.getLogger("flowengine.record")
 
@@ -31,7 +31,7 @@ class Recorder:
         self.directory = Path(directory)
         self.complained = False
 
-    def call(self) -> "CallRecording":
+    def call(self) -> CallRecording:
         return CallRecording(self)
 
     def failed(self, what: str, exc: Exception) -> None:
@@ -52,8 +52,11 @@ class CallRecording:
     def _record(self, direction: str, data: bytes) -> None:
         if self._dead:
             return
-        item = {"t": round(time.monotonic() - self.started, 6), "dir": direction,
-                "data": data.decode("utf-8", "surrogateescape")}
+        item = {
+            "t": round(time.monotonic() - self.started, 6),
+            "dir": direction,
+            "data": data.decode("utf-8", "surrogateescape"),
+        }
         if self._file is None:
             self._pending.append(item)
             return
@@ -69,7 +72,7 @@ class CallRecording:
         """The connect reply came: open the file and write what was held back."""
         if self._dead or self._file is not None:
             return
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
         # the peer names the channel: a Unique-ID that is not a UUID (`../x`, an absolute
         # path, a NUL) names no file; nor does one already written (a peer reusing a real
         # call's UUID must not truncate its transcript): the file gets a name of our own
@@ -86,10 +89,11 @@ class CallRecording:
             self._give_up("open", exc)
             return
         get = channel.get
-        header = {"fixture": uuid,
-                  "description": f"call {get('Caller-Caller-ID-Number') or '-'} -> "
-                                 f"{get('Caller-Destination-Number') or '-'}",
-                  "freeswitch": get("FreeSWITCH-Hostname") or ""}
+        header = {
+            "fixture": uuid,
+            "description": f"call {get('Caller-Caller-ID-Number') or '-'} -> {get('Caller-Destination-Number') or '-'}",
+            "freeswitch": get("FreeSWITCH-Hostname") or "",
+        }
         self._write(header)
         for item in self._pending:
             self._write(item)

@@ -6,16 +6,17 @@ of the case with its file:line:col, never a case that passes because it tests no
 from __future__ import annotations
 
 import difflib
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
-from ..runtime.result import CallResult
 from ..flows.model import seconds
 from ..flows.source import Source
+from ..runtime.result import CallResult
 from .host import HOST_KEYS
 
 ACTION_KEYS = {"press", "hangup", "at", "time"}
-LIST_KEYS = {"steps", "executed"}          # what includes: / never: hold
+LIST_KEYS = {"steps", "executed"}  # what includes: / never: hold
 RESULTS = tuple(result.value for result in CallResult)
 _DIGITS = frozenset("0123456789*#ABCD")
 
@@ -28,8 +29,18 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
     def refuse(path: tuple, message: str) -> None:
         raise source.error(at + path, f"case {name!r}: {message}")
 
-    shapes = {"call": dict, "expect": dict, "bridge": dict, "queue": dict, "missing": list, "host": dict,
-              "caller": list, "replay": str, "fail": dict, "http": dict}
+    shapes = {
+        "call": dict,
+        "expect": dict,
+        "bridge": dict,
+        "queue": dict,
+        "missing": list,
+        "host": dict,
+        "caller": list,
+        "replay": str,
+        "fail": dict,
+        "http": dict,
+    }
     for key, kind in shapes.items():
         if key in spec and not isinstance(spec[key], kind):
             refuse((key,), f"{key}: is {'a mapping' if kind is dict else 'a list' if kind is list else 'text'}")
@@ -41,8 +52,14 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
     variables = (spec.get("call") or {}).get("variables")
     if variables is not None and not isinstance(variables, dict):
         refuse(("call", "variables"), "variables: is a mapping of channel variable names to values")
-    for key, kind in (("steps", list), ("executed", list), ("outcomes", dict), ("vars", dict), ("channel", dict),
-                      ("requests", list)):
+    for key, kind in (
+        ("steps", list),
+        ("executed", list),
+        ("outcomes", dict),
+        ("vars", dict),
+        ("channel", dict),
+        ("requests", list),
+    ):
         if key in (spec.get("expect") or {}) and not isinstance(spec["expect"][key], kind):
             refuse(("expect", key), f"expect: {key}: is {'a list' if kind is list else 'a mapping'}")
 
@@ -52,8 +69,11 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
     for j, action in enumerate(actions):
         where = ("caller", j)
         if not isinstance(action, dict) or ("press" in action) == ("hangup" in action):
-            refuse(where, "each caller action is {press: \"1\"} or {hangup: true} (or a cause), "
-                          "optionally with at: STEP or time: DURATION")
+            refuse(
+                where,
+                "each caller action is {press: \"1\"} or {hangup: true} (or a cause), "
+                "optionally with at: STEP or time: DURATION",
+            )
         extra = sorted(set(action) - ACTION_KEYS)
         if extra:
             refuse(where + (extra[0],), f"unknown caller key {extra[0]!r} (known: {', '.join(sorted(ACTION_KEYS))})")
@@ -75,13 +95,19 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
     host = spec.get("host")
     if host is not None:
         if not isinstance(host, dict):
-            refuse(("host",), "host: is what the FreeSWITCH host lacks or has: "
-                              f"{{{', '.join(sorted(HOST_KEYS))}}}, each a list")
+            refuse(
+                ("host",),
+                f"host: is what the FreeSWITCH host lacks or has: {{{', '.join(sorted(HOST_KEYS))}}}, each a list",
+            )
         for key, value in host.items():
             if key not in HOST_KEYS:
                 close = difflib.get_close_matches(str(key), sorted(HOST_KEYS), n=1)
-                refuse(("host", key), f"unknown host key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                       + f"; known: {', '.join(sorted(HOST_KEYS))}")
+                refuse(
+                    ("host", key),
+                    f"unknown host key {key!r}"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + f"; known: {', '.join(sorted(HOST_KEYS))}",
+                )
             if not isinstance(value, list) or not all(isinstance(v, (str, int)) for v in value):
                 refuse(("host", key), f"host: {key}: is a list of names")
     fail = spec.get("fail")
@@ -91,18 +117,27 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
     result = expect.get("result")
     if result is not None and result not in RESULTS:
         close = difflib.get_close_matches(str(result), RESULTS, n=1)
-        refuse(("expect", "result"), f"result {result!r} is not how a call ends; results are "
-                                     f"{', '.join(RESULTS)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        refuse(
+            ("expect", "result"),
+            f"result {result!r} is not how a call ends; results are "
+            f"{', '.join(RESULTS)}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+        )
     for key in ("includes", "never"):
         value = expect.get(key)
         if value is None:
             continue
-        if not isinstance(value, dict) or set(value) - LIST_KEYS or \
-                not all(isinstance(v, list) for v in value.values()):
+        if (
+            not isinstance(value, dict)
+            or set(value) - LIST_KEYS
+            or not all(isinstance(v, list) for v in value.values())
+        ):
             refuse(("expect", key), f"{key}: is {{steps: [...], executed: [...]}}")
-    if "call" in spec and not spec.get("expect"):    # a replay expects the recorded commands
-        refuse((), "a case needs expect: (what must happen: steps, outcomes, result, …); one without "
-                   "would pass whatever the flow did")
+    if "call" in spec and not spec.get("expect"):  # a replay expects the recorded commands
+        refuse(
+            (),
+            "a case needs expect: (what must happen: steps, outcomes, result, …); one without "
+            "would pass whatever the flow did",
+        )
 
 
 def clock(text: Any) -> Callable[[], datetime] | None:
@@ -110,5 +145,5 @@ def clock(text: Any) -> Callable[[], datetime] | None:
         return None
     moment = datetime.fromisoformat(str(text))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return lambda: moment

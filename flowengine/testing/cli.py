@@ -6,18 +6,19 @@ import argparse
 import difflib
 import sys
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
+from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..commandline import program
 from ..errors import FlowError
-from ..flows.steps import APPLICATIONS
 from ..flows import FlowSet, load_flows
-from ..runtime import FlowRun
-from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
-from ..runtime.interpreter import Execute
 from ..flows.source import load_source
+from ..flows.steps import APPLICATIONS
+from ..runtime import FlowRun
+from ..runtime.interpreter import Execute
 from ..session import Timeouts
 from . import coverage
 from .case_spec import clock as _clock
@@ -30,8 +31,11 @@ from .scripted_http import problems as http_problems
 def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
     p = argparse.ArgumentParser(prog=program("test"), description="Run the flow test cases (*.test.yaml).")
     p.add_argument("paths", nargs="*", default=["flows"], help="test files or directories (default flows)")
-    p.add_argument("--coverage", action="store_true",
-                   help="also list every step and outcome no case reaches (and fail if there is one)")
+    p.add_argument(
+        "--coverage",
+        action="store_true",
+        help="also list every step and outcome no case reaches (and fail if there is one)",
+    )
     args = p.parse_args(argv)
     files = [f for path in args.paths for f in find_test_files(path)]
     if not files:
@@ -86,7 +90,7 @@ class TerminalCaller(ScriptedFreeSwitch):
         super().__init__(**kwargs)
         self.ask = ask
         self.say = say
-        self.note: str | None = None      # what the step says of this command ("attempt 2 of 3")
+        self.note: str | None = None  # what the step says of this command ("attempt 2 of 3")
 
     def choose(self, question: str, choices: tuple[str, ...], default: str) -> str:
         """One of ``choices``: a mistyped answer is asked again (``bussy`` is not ``answered``);
@@ -118,8 +122,13 @@ class TerminalCaller(ScriptedFreeSwitch):
         """From the ``--http`` file when it has an answer, else from the person."""
         if self.web.answers and self.web.matching(request) is not None:
             return self.web.answer(request)
-        reply = self.ask(f"{request.masked(request.method + ' ' + request.url)}: status and body "
-                         "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] ") or "200"
+        reply = (
+            self.ask(
+                f"{request.masked(request.method + ' ' + request.url)}: status and body "
+                "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] "
+            )
+            or "200"
+        )
         return 0.0, parse_answer(reply)
 
 
@@ -138,19 +147,31 @@ def parse_answer(reply: str) -> HttpResult:
 
 
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
-    p = argparse.ArgumentParser(prog=program("simulate"), description=(
-        "Call a flow from the terminal: each step is shown, digits are asked for when the flow "
-        "collects them (Enter = no input), and how each bridge target and recording went. Reads "
-        "answers from a pipe too."))
-    p.add_argument("flow", nargs="?", default="flows",
-                   help="a directory of flows, the number picks the flow as the server would (default flows); "
-                        "or one flow file, which takes the call whatever the number")
+    p = argparse.ArgumentParser(
+        prog=program("simulate"),
+        description=(
+            "Call a flow from the terminal: each step is shown, digits are asked for when the flow "
+            "collects them (Enter = no input), and how each bridge target and recording went. Reads "
+            "answers from a pipe too."
+        ),
+    )
+    p.add_argument(
+        "flow",
+        nargs="?",
+        default="flows",
+        help="a directory of flows, the number picks the flow as the server would (default flows); "
+        "or one flow file, which takes the call whatever the number",
+    )
     p.add_argument("--number", required=True, help="the dialled number")
     p.add_argument("--caller", default="5551234", help="the caller's number")
     p.add_argument("--caller-name", default="Caller")
     p.add_argument("--time", help="the moment of the call, ISO 8601, e.g. 2026-11-23T10:30:00+01:00 (default: now)")
-    p.add_argument("--http", metavar="FILE", help="answers to the flow's HTTP requests, as a case's http: "
-                   "(YAML: 'METHOD URL-pattern': {status, json, body, delay, timeout, error}); others are asked")
+    p.add_argument(
+        "--http",
+        metavar="FILE",
+        help="answers to the flow's HTTP requests, as a case's http: "
+        "(YAML: 'METHOD URL-pattern': {status, json, body, delay, timeout, error}); others are asked",
+    )
     args = p.parse_args(argv)
     try:
         clock = _clock(args.time)
@@ -168,8 +189,11 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     if path.is_dir():
         flow = routed
         if flow is None:
-            print(f"no flow in {directory} serves {args.number!r}: FreeSWITCH's caller would be hung up "
-                  f"with {UNROUTED_CAUSE}", file=out)
+            print(
+                f"no flow in {directory} serves {args.number!r}: FreeSWITCH's caller would be hung up "
+                f"with {UNROUTED_CAUSE}",
+                file=out,
+            )
             return 1
     else:
         flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
@@ -178,8 +202,7 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             return 1
         if routed is not flow:
             served = f"flow {routed.name} ({routed.path})" if routed is not None else "no flow"
-            print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked",
-                  file=out)
+            print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked", file=out)
     interactive = stdin.isatty()
 
     def ask(question: str) -> str | None:
@@ -203,8 +226,9 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         if found:
             print("\n".join(f"{args.http}: {problem}" for problem in found), file=out)
             return 1
-    peer = TerminalCaller(ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name,
-                          http=answers)
+    peer = TerminalCaller(
+        ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name, http=answers
+    )
     shown = 0
 
     def report(run: FlowRun) -> None:
@@ -222,8 +246,11 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         peer.note = command.note
         application = APPLICATIONS.get(command.app)
         what = application.hears if application is not None else None
-        detail = f"{what}: {command.arg}" if what and command.arg else command.app + (
-            f" {command.arg}" if command.arg else "")
+        detail = (
+            f"{what}: {command.arg}"
+            if what and command.arg
+            else command.app + (f" {command.arg}" if command.arg else "")
+        )
         print(f"[{run.visited[-1]}] {detail}" + (f" ({command.note})" if command.note else ""), file=out)
 
     print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)

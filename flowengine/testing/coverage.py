@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..flows import FlowSet
-from ..runtime import FlowRun
 from ..flows.model import Step
 from ..flows.routes import transitions
+from ..runtime import FlowRun
 
 
 def declared(step: Step) -> list[tuple[tuple, str]]:
@@ -30,6 +30,5 @@ def missing(flows: FlowSet, runs: Iterable[FlowRun]) -> list[str]:
             for path, edge in declared(step):
                 if (flow.name, step.name, edge) not in taken:
                     shown = {"next": "next", "else": "else"}.get(edge, f"outcome {edge!r}")
-                    report.append(f"{flow.source.where(step.at + path)}: step '{step.name}': {shown} "
-                                  "is never taken")
+                    report.append(f"{flow.source.where(step.at + path)}: step '{step.name}': {shown} is never taken")
     return report

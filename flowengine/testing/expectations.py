@@ -27,8 +27,9 @@ def check_expectations(expect: dict, run: FlowRun, hangup_cause: str | None = No
         last = dict(run.outcomes)
         for step, outcome in expect["outcomes"].items():
             if step not in last:
-                problems.append(f"outcomes: step {step!r} never ended (the call did not reach it), "
-                                f"expected {str(outcome)!r}")
+                problems.append(
+                    f"outcomes: step {step!r} never ended (the call did not reach it), expected {str(outcome)!r}"
+                )
             elif last[step] != str(outcome):
                 problems.append(f"outcomes: step {step!r} ended {last[step]!r}, expected {str(outcome)!r}")
     root_vars = run.frames[0].vars
@@ -58,13 +59,15 @@ def _same(want: str, got: str) -> bool:
 
 
 def _compare_lists(what: str, want: list[str], got: list[str]) -> list[str]:
-    if len(want) == len(got) and all(_same(w, g) for w, g in zip(want, got)):
+    if len(want) == len(got) and all(_same(w, g) for w, g in zip(want, got, strict=True)):
         return []
-    at = next((i for i, (a, b) in enumerate(zip(want, got)) if not _same(a, b)), min(len(want), len(got)))
+    at = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if not _same(a, b)), min(len(want), len(got)))
     w = want[at] if at < len(want) else "(nothing more)"
     g = got[at] if at < len(got) else "(nothing more)"
-    return [f"{what}: differ at #{at + 1}: expected {w!r}, got {g!r}\n"
-            f"  expected: {' -> '.join(want)}\n  got:      {' -> '.join(got)}"]
+    return [
+        f"{what}: differ at #{at + 1}: expected {w!r}, got {g!r}\n"
+        f"  expected: {' -> '.join(want)}\n  got:      {' -> '.join(got)}"
+    ]
 
 
 def _included(what: str, want: list[str], got: list[str]) -> list[str]:

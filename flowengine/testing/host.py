@@ -18,8 +18,14 @@ SOUND_PREFIX = "/usr/share/freeswitch/sounds/en/us/callie"
 _RATE_FOLDERS = {str(rate) for rate in RATES}
 
 #: what a case's ``host:`` may say
-HOST_KEYS = {"missing_files", "missing_directories", "modules_missing", "say_languages", "tts_engines",
-             "lacks_applications"}
+HOST_KEYS = {
+    "missing_files",
+    "missing_directories",
+    "modules_missing",
+    "say_languages",
+    "tts_engines",
+    "lacks_applications",
+}
 
 
 @dataclass
@@ -32,17 +38,19 @@ class Host:
     modules_missing: set[str] = field(default_factory=set)
     say_languages: set[str] = field(default_factory=lambda: set(parse_interfaces(RECORDED_SAY, "say")))
     tts_engines: set[str] = field(default_factory=lambda: set(parse_interfaces(RECORDED_INTERFACES, "speech")))
-    lacks: set[str] = field(default_factory=set)      # applications (show application)
+    lacks: set[str] = field(default_factory=set)  # applications (show application)
     sound_prefix: str = SOUND_PREFIX
-    used: set[tuple[str, str]] = field(default_factory=set)   # ("file" | "directory", entry) that failed a step
+    used: set[tuple[str, str]] = field(default_factory=set)  # ("file" | "directory", entry) that failed a step
 
     @classmethod
-    def from_case(cls, spec: dict | None, missing: list | None = None, lacks: tuple = ()) -> "Host":
+    def from_case(cls, spec: dict | None, missing: list | None = None, lacks: tuple = ()) -> Host:
         spec = spec or {}
-        host = cls(missing_files={str(p) for p in (spec.get("missing_files") or [])} | {str(p) for p in missing or []},
-                   missing_directories={str(d).rstrip("/") for d in spec.get("missing_directories") or []},
-                   modules_missing={str(m) for m in spec.get("modules_missing") or []},
-                   lacks={str(a) for a in spec.get("lacks_applications") or []} | set(lacks))
+        host = cls(
+            missing_files={str(p) for p in (spec.get("missing_files") or [])} | {str(p) for p in missing or []},
+            missing_directories={str(d).rstrip("/") for d in spec.get("missing_directories") or []},
+            modules_missing={str(m) for m in spec.get("modules_missing") or []},
+            lacks={str(a) for a in spec.get("lacks_applications") or []} | set(lacks),
+        )
         if "say_languages" in spec:
             host.say_languages = {str(x) for x in spec["say_languages"] or []}
         if "tts_engines" in spec:
@@ -58,7 +66,7 @@ class Host:
         case names (in any of its sample-rate folders), or one under a missing folder."""
         path = self.absolute(path)
         folder, name = posixpath.split(path)
-        if posixpath.basename(folder) in _RATE_FOLDERS:       # mod_sndfile's dir/8000/name
+        if posixpath.basename(folder) in _RATE_FOLDERS:  # mod_sndfile's dir/8000/name
             path = posixpath.join(posixpath.dirname(folder), name)
         for missing in self.missing_files:
             if self.absolute(missing) == path:

@@ -19,7 +19,6 @@ from ..call.lifecycle import setup
 from ..errors import CommandTimeout
 from ..esl import Event, OutboundProtocol, Ticket
 from ..session.base import CallSession
-
 from .scripted_http import UnscriptedRequest
 
 if TYPE_CHECKING:
@@ -69,8 +68,9 @@ class MemorySession(CallSession):
     def command(self, data: bytes, timeout: float | None = None):
         return self._send(data, self.proto.command(data))
 
-    def execute(self, app: str, arg: str | None = None, *, timeout: float | None = None,
-                loops: int | None = None) -> Event:
+    def execute(
+        self, app: str, arg: str | None = None, *, timeout: float | None = None, loops: int | None = None
+    ) -> Event:
         data, ticket = self.proto.execute(app, arg, loops=loops)
         return self._send(data, ticket)
 
@@ -82,7 +82,7 @@ class MemorySession(CallSession):
                 pass
 
 
-def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
+def converse(call: FlowCall, peer: Peer, now: float = 0.0) -> float:
     """Run a :class:`~flowengine.call.flow_call.FlowCall` against ``peer`` until it closes,
     the way the server's event loop does, with time that moves only when nothing else can:
     what the call writes goes to the peer, what the peer answers comes back (its recorded
@@ -98,15 +98,17 @@ def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
     the caller does while it waits (hang up)."""
     start = now
     out = call.start(now)
-    pending: tuple[float, int, object] | None = None   # (when, token, result)
+    pending: tuple[float, int, object] | None = None  # (when, token, result)
     while not call.closed:
         asked = call.take_request()
         if asked is not None:
             token, request = asked
             answer = getattr(peer, "answer_http", None)
             if answer is None:
-                raise UnscriptedRequest(f"step {request.step!r} sent {request.masked(request.method + ' ' + request.url)}"
-                                        " but nothing here answers HTTP requests")
+                raise UnscriptedRequest(
+                    f"step {request.step!r} sent {request.masked(request.method + ' ' + request.url)}"
+                    " but nothing here answers HTTP requests"
+                )
             delay, result = answer(request)
             pending = (now + delay, token, result)
             during = getattr(peer, "during_http", None)
@@ -130,8 +132,11 @@ def converse(call: "FlowCall", peer: Peer, now: float = 0.0) -> float:
             break
         if call.http_out is not None:  # a request came due with the last input: take it first
             continue
-        if pending is not None and call.awaiting == pending[1] and (
-                call.deadline is None or pending[0] <= call.deadline):
+        if (
+            pending is not None
+            and call.awaiting == pending[1]
+            and (call.deadline is None or pending[0] <= call.deadline)
+        ):
             now = max(now, pending[0])
             token, result, pending = pending[1], pending[2], None
             out = call.http_done(token, result, now)  # type: ignore[arg-type]

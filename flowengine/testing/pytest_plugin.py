@@ -70,8 +70,12 @@ _RUNS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser) -> None:
-    parser.addoption("--flow-coverage", action="store_true", default=False,
-                     help="list every flow step and outcome no *.test.yaml case reaches; fail if there is one")
+    parser.addoption(
+        "--flow-coverage",
+        action="store_true",
+        default=False,
+        help="list every flow step and outcome no *.test.yaml case reaches; fail if there is one",
+    )
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

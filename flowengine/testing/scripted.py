@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
-from ..replay.command_reader import Command, CommandReader, stored
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
+from ..replay.command_reader import Command, CommandReader, stored
 from .host import Host
 from .scripted_http import ScriptedHttp
 
 #: what the recorded dialplan ran: ``socket`` completes too once the call is over
 SOCKET_DATA = "127.0.0.1:9000 async full"
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
-
 
 
 class ChannelVariables(dict):
@@ -80,53 +79,73 @@ class Caller:
 
 def _seconds(value) -> float:
     from ..flows.model import seconds
+
     return seconds(value) or 0.0
 
 
 class ScriptedFreeSwitch:
-    def __init__(self, *, destination: str, caller: str = "5551234", caller_name: str = "Caller",
-                 variables: dict | None = None, actions: list[dict] | None = None,
-                 bridge: dict[str, str] | None = None, missing: list[str] | None = None,
-                 record_ms: int = 5000, uuid: str | None = None, prompt_seconds: float = 2.0,
-                 lacks: tuple[str, ...] = (), queues: dict[str, str] | None = None,
-                 fail_at: str | None = None, http: dict | None = None, host: Host | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        destination: str,
+        caller: str = "5551234",
+        caller_name: str = "Caller",
+        variables: dict | None = None,
+        actions: list[dict] | None = None,
+        bridge: dict[str, str] | None = None,
+        missing: list[str] | None = None,
+        record_ms: int = 5000,
+        uuid: str | None = None,
+        prompt_seconds: float = 2.0,
+        lacks: tuple[str, ...] = (),
+        queues: dict[str, str] | None = None,
+        fail_at: str | None = None,
+        http: dict | None = None,
+        host: Host | None = None,
+    ) -> None:
         self.uuid = uuid or str(uuidlib.uuid4())
-        self.web = ScriptedHttp(http)      # the HTTP servers the flow's http steps reach
-        self.http_due_in: float | None = None   # while a request is in flight: when it answers
-        self._held: tuple[str, str, str] | None = None   # a prompt that plays until uuid_break
-        self.host = host if host is not None else Host()   # what it has; missing/lacks add to it
+        self.web = ScriptedHttp(http)  # the HTTP servers the flow's http steps reach
+        self.http_due_in: float | None = None  # while a request is in flight: when it answers
+        self._held: tuple[str, str, str] | None = None  # a prompt that plays until uuid_break
+        self.host = host if host is not None else Host()  # what it has; missing/lacks add to it
         self.host.missing_files |= set(missing or [])
         self.host.lacks |= set(lacks)
-        self.lacks = self.host.lacks       # applications this host does not have (show application)
+        self.lacks = self.host.lacks  # applications this host does not have (show application)
         self.caller = Caller(deque(actions or []))
         self.bridge = bridge or {}
-        self.queues = queues or {}         # callcenter queue -> how it ends (answered by default)
+        self.queues = queues or {}  # callcenter queue -> how it ends (answered by default)
         self.missing = self.host.missing_files
-        self.fail_at = fail_at             # the step whose first command FreeSWITCH refuses
-        self.dialled: set[str] = set()     # bridge targets the flow rang
-        self.played: set[str] = set()      # prompts the flow asked for
-        self.queued: set[str] = set()      # callcenter queues the flow entered
+        self.fail_at = fail_at  # the step whose first command FreeSWITCH refuses
+        self.dialled: set[str] = set()  # bridge targets the flow rang
+        self.played: set[str] = set()  # prompts the flow asked for
+        self.queued: set[str] = set()  # callcenter queues the flow entered
         # directories this host lacks: record hangs the caller up, record_session records
         # nothing (record_missing_directory, record_session_whole_call)
-        self.recordings: dict[str, float] = {}   # record_session path -> when it started
-        self.unrecorded: set[str] = set()         # record_session paths that wrote nothing
+        self.recordings: dict[str, float] = {}  # record_session path -> when it started
+        self.unrecorded: set[str] = set()  # record_session paths that wrote nothing
         self.record_ms = record_ms
         self.prompt_seconds = prompt_seconds
-        self.now = 0.0                     # simulated seconds since the call came in
-        self.visited: set[str] = set()     # steps the flow has entered (told before each command)
+        self.now = 0.0  # simulated seconds since the call came in
+        self.visited: set[str] = set()  # steps the flow has entered (told before each command)
         self.vars = ChannelVariables({str(k): str(v) for k, v in (variables or {}).items()})
-        self.heard: list[str] = []         # what the caller heard, for the simulator
+        self.heard: list[str] = []  # what the caller heard, for the simulator
         self.linger = False
-        self.nixed: set[str] = set()       # event types turned off with nixevent
+        self.nixed: set[str] = set()  # event types turned off with nixevent
         self.gone = False
         self._reader = CommandReader()
-        swap = {_TEMPLATE["uuid"]: self.uuid, _TEMPLATE["caller"]: caller,
-                _TEMPLATE["caller_name"]: caller_name, _TEMPLATE["destination"]: destination}
-        self._channel = [(k, swap.get(v, v).replace(f"/{_TEMPLATE['destination']}-", f"/{destination}-"))
-                         for k, v in _TEMPLATE["headers"]
-                         if not k.startswith("variable_") or k[9:] not in self.vars]
+        swap = {
+            _TEMPLATE["uuid"]: self.uuid,
+            _TEMPLATE["caller"]: caller,
+            _TEMPLATE["caller_name"]: caller_name,
+            _TEMPLATE["destination"]: destination,
+        }
+        self._channel = [
+            (k, swap.get(v, v).replace(f"/{_TEMPLATE['destination']}-", f"/{destination}-"))
+            for k, v in _TEMPLATE["headers"]
+            if not k.startswith("variable_") or k[9:] not in self.vars
+        ]
         self._sequence = 5000
-        self._socket_key = str(uuidlib.uuid4())   # the dialplan's socket application, running us
+        self._socket_key = str(uuidlib.uuid4())  # the dialplan's socket application, running us
 
     # -- the wire -----------------------------------------------------------------------
     def receive(self, data: bytes) -> list[tuple[float, bytes]]:
@@ -136,7 +155,7 @@ class ScriptedFreeSwitch:
         application runs on the session's thread and its events come later
         (mod_event_socket.c; api_capabilities: ~1 ms for an api, ~20 ms for answer)."""
         out: list[tuple[float, bytes]] = []
-        pending: list[bytes] = []       # the events of this write's applications, still to come
+        pending: list[bytes] = []  # the events of this write's applications, still to come
         commands = self._reader.feed(data)
         asks = any(command.word == "api" for command in commands)
         for command in commands:
@@ -178,19 +197,21 @@ class ScriptedFreeSwitch:
             return self._break(command.line.split(" ", 2)[2])
         if word == "api":
             answer = self.host.api(command.line)
-            return api_response(answer if answer is not None else
-                                f"-ERR {command.line[4:].split(' ', 1)[0]} Command not found!\n")
+            return api_response(
+                answer if answer is not None else f"-ERR {command.line[4:].split(' ', 1)[0]} Command not found!\n"
+            )
         if word == "getvar":
             value = self.vars.get(command.line.split(" ", 1)[-1])
             return reply(value if value else "-ERR command not found")
         if word == "sendmsg" and command.header("call-command") == "hangup":
             return reply("+OK") + self.hang_up(command.header("hangup-cause") or "NORMAL_CLEARING")
         if word == "sendmsg" and self.fail_at is not None and self.fail_at in self.visited:
-            self.fail_at = None   # once: what the flow does next (on_error) runs as usual
-            return reply("-ERR memory error")   # the one refusal of an async sendmsg (mod_event_socket.c)
+            self.fail_at = None  # once: what the flow does next (on_error) runs as usual
+            return reply("-ERR memory error")  # the one refusal of an async sendmsg (mod_event_socket.c)
         if word == "sendmsg" and command.header("call-command") == "execute":
-            return reply("+OK") + self._execute(command.app or "", command.app_arg,
-                                                command.header("Event-UUID") or str(uuidlib.uuid4()))
+            return reply("+OK") + self._execute(
+                command.app or "", command.app_arg, command.header("Event-UUID") or str(uuidlib.uuid4())
+            )
         return reply("-ERR command not found")
 
     # -- HTTP, and what the caller hears meanwhile ------------------------------------------
@@ -215,7 +236,7 @@ class ScriptedFreeSwitch:
         uuid, name, value = args
         if uuid != self.uuid:
             return api_response("-ERR No such channel!\n")
-        self.vars[name] = value or ""       # stored as FreeSWITCH stores it; empty unsets
+        self.vars[name] = value or ""  # stored as FreeSWITCH stores it; empty unsets
         return api_response("+OK\n")
 
     def reconnect(self) -> None:
@@ -234,18 +255,27 @@ class ScriptedFreeSwitch:
         if uuid != self.uuid:
             return api_response("-ERR No such channel!\n")
         held, self._held = self._held, None
-        self.http_due_in = None            # the answer it waited for is in
+        self.http_due_in = None  # the answer it waited for is in
         out = api_response("+OK\n")
         if held is not None:
             app, arg, key = held
-            out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", app), ("Application-Data", arg),
-                              ("Application-Response", "FILE PLAYED"), ("Application-UUID", key))
+            out += self.event(
+                "CHANNEL_EXECUTE_COMPLETE",
+                ("Application", app),
+                ("Application-Data", arg),
+                ("Application-Response", "FILE PLAYED"),
+                ("Application-UUID", key),
+            )
         return out
 
     def _connect_reply(self) -> bytes:
         pairs = [("Event-Name", "CHANNEL_DATA")] + self._headers()[1:]
-        pairs += [("Content-Type", "command/reply"), ("Reply-Text", "+OK\n"), ("Socket-Mode", "async"),
-                  ("Control", "full")]
+        pairs += [
+            ("Content-Type", "command/reply"),
+            ("Reply-Text", "+OK\n"),
+            ("Socket-Mode", "async"),
+            ("Control", "full"),
+        ]
         return ("".join(f"{k}: {encode_value(v)}\n" for k, v in pairs) + "\n").encode()
 
     # -- events ---------------------------------------------------------------------------
@@ -265,12 +295,12 @@ class ScriptedFreeSwitch:
         pairs = self._headers(name)  # fired (and numbered) even when this socket has nixed it
         return b"" if name in self.nixed else plain_event(pairs + list(extra))
 
-    def events(self, app: str, arg: str, key: str, response: str = "_none_",
-                    between: bytes = b"") -> bytes:
+    def events(self, app: str, arg: str, key: str, response: str = "_none_", between: bytes = b"") -> bytes:
         application = [("Application", app), ("Application-Data", arg), ("Application-UUID", key)]
         execute = self.event("CHANNEL_EXECUTE", *application)
-        complete = self.event("CHANNEL_EXECUTE_COMPLETE", *application[:2],
-                               ("Application-Response", response), application[2])
+        complete = self.event(
+            "CHANNEL_EXECUTE_COMPLETE", *application[:2], ("Application-Response", response), application[2]
+        )
         return execute + between + complete
 
     def dtmf(self, digit: str) -> bytes:
@@ -279,8 +309,9 @@ class ScriptedFreeSwitch:
             return b""
         return plain_event(head + [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "APP")])
 
-    def hang_up(self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_", *,
-                by_caller: bool = False) -> bytes:
+    def hang_up(
+        self, cause: str, app: tuple[str, str, str] | None = None, response: str = "_none_", *, by_caller: bool = False
+    ) -> bytes:
         """CHANNEL_HANGUP, then (lingering) the app's completion, the ``socket`` application's
         own, HANGUP_COMPLETE. The linger notice comes right after CHANNEL_HANGUP when the caller
         hung up (caller_hangup_during_playback, _pagd, queue_caller_hangs_up), last when
@@ -295,12 +326,21 @@ class ScriptedFreeSwitch:
             out += disconnect_notice(self.uuid, linger=True)
         if app is not None:
             name, arg, key = app
-            out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", name), ("Application-Data", arg),
-                               ("Application-Response", response), ("Application-UUID", key))
+            out += self.event(
+                "CHANNEL_EXECUTE_COMPLETE",
+                ("Application", name),
+                ("Application-Data", arg),
+                ("Application-Response", response),
+                ("Application-UUID", key),
+            )
         out += self.event("CHANNEL_UNPARK")
-        out += self.event("CHANNEL_EXECUTE_COMPLETE", ("Application", "socket"),
-                          ("Application-Data", SOCKET_DATA), ("Application-Response", "_none_"),
-                          ("Application-UUID", self._socket_key))
+        out += self.event(
+            "CHANNEL_EXECUTE_COMPLETE",
+            ("Application", "socket"),
+            ("Application-Data", SOCKET_DATA),
+            ("Application-Response", "_none_"),
+            ("Application-UUID", self._socket_key),
+        )
         self.vars["hangup_cause"] = cause
         out += self.event("CHANNEL_STATE") + self.event("CHANNEL_STATE") + self.event("CHANNEL_HANGUP_COMPLETE")
         return out if by_caller else out + disconnect_notice(self.uuid, linger=True)
@@ -339,17 +379,19 @@ class ScriptedFreeSwitch:
             self.caller.actions.popleft()
             cause = due["hangup"] if isinstance(due["hangup"], str) else "NORMAL_CLEARING"
             response = "PLAYBACK ERROR" if app == "playback" else "_none_"
-            execute = self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
-                                  ("Application-UUID", key))
+            execute = self.event(
+                "CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg), ("Application-UUID", key)
+            )
             return execute + self.hang_up(cause, (app, arg, key), response, by_caller=True)
         if app == "playback" and self.http_due_in is not None and self._duration(app, arg) > self.http_due_in:
             # a hold prompt the answer will cut short: it plays until uuid_break
             self.heard.append(arg)
             self._held = (app, arg, key)
             self.caller.until = self.now + self.http_due_in
-            return self.event("CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg),
-                              ("Application-UUID", key))
-        if app in self.host.lacks:   # "Invalid Application": no EXECUTE, no completion (any_application)
+            return self.event(
+                "CHANNEL_EXECUTE", ("Application", app), ("Application-Data", arg), ("Application-UUID", key)
+            )
+        if app in self.host.lacks:  # "Invalid Application": no EXECUTE, no completion (any_application)
             return self.hang_up("DESTINATION_OUT_OF_ORDER")
         return self.play(app, arg, key)
 
@@ -381,4 +423,3 @@ class ScriptedFreeSwitch:
         if application is None or application.answer is None:
             return self.events(app, arg, key)
         return application.answer(self, arg, key)
-

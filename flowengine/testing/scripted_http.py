@@ -48,7 +48,7 @@ def problems(answers: object) -> list[str]:
 class ScriptedHttp:
     def __init__(self, answers: dict | None = None) -> None:
         self.answers = dict(answers or {})
-        self.asked: list[str] = []       # "METHOD url" of every request, as matched
+        self.asked: list[str] = []  # "METHOD url" of every request, as matched
 
     def matching(self, request: HttpRequest) -> dict | None:
         shown = request.masked(request.url)
@@ -64,8 +64,9 @@ class ScriptedHttp:
         answer = self.matching(request)
         if answer is None:
             known = ", ".join(map(repr, self.answers)) or "none"
-            raise UnscriptedRequest(f"step {request.step!r} sent {shown}, which no http: answer of the case "
-                                    f"matches (given: {known})")
+            raise UnscriptedRequest(
+                f"step {request.step!r} sent {shown}, which no http: answer of the case matches (given: {known})"
+            )
         return result(answer, request)
 
 
@@ -73,8 +74,9 @@ def result(answer: dict, request: HttpRequest) -> tuple[float, HttpResult]:
     """(delay, what the client would have given) for one scripted answer."""
     delay = seconds(answer.get("delay"), 0.0) or 0.0
     if answer.get("timeout") or delay >= request.timeout:
-        return request.timeout, HttpResult.failed(HttpFailure.TIMEOUT, f"no complete response within "
-                                                                       f"{request.timeout:g} s", request.timeout)
+        return request.timeout, HttpResult.failed(
+            HttpFailure.TIMEOUT, f"no complete response within {request.timeout:g} s", request.timeout
+        )
     if answer.get("error"):
         reason = answer["error"] if isinstance(answer["error"], str) else "connection refused"
         return delay, HttpResult.failed(HttpFailure.ERROR, reason, delay)
@@ -82,5 +84,4 @@ def result(answer: dict, request: HttpRequest) -> tuple[float, HttpResult]:
         body, kind = json.dumps(answer["json"]).encode(), "application/json"
     else:
         body, kind = str(answer.get("body", "")).encode(), "text/plain; charset=utf-8"
-    return delay, HttpResult(int(answer.get("status", 200)), body, str(answer.get("content_type", kind)),
-                             seconds=delay)
+    return delay, HttpResult(int(answer.get("status", 200)), body, str(answer.get("content_type", kind)), seconds=delay)

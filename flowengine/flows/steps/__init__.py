@@ -34,5 +34,16 @@ KEYS: dict[str, str] = {key: kind.name for kind in KINDS.values() for key in kin
 #: every FreeSWITCH application a kind declares -> how the scripted FreeSWITCH plays it
 APPLICATIONS: dict[str, Application] = {app: a for kind in KINDS.values() for app, a in kind.applications.items()}
 
-__all__ = ["APPLICATIONS", "KEYS", "KINDS", "MODULES", "Application", "CalledFlow", "Need", "NeedKind", "Problems",
-           "StepKind", "Transition"]
+__all__ = [
+    "APPLICATIONS",
+    "KEYS",
+    "KINDS",
+    "MODULES",
+    "Application",
+    "CalledFlow",
+    "Need",
+    "NeedKind",
+    "Problems",
+    "StepKind",
+    "Transition",
+]

@@ -11,12 +11,18 @@ def run(flow_run, step):
     return "done"
 
 
-
 def scripted(fs, arg: str, key: str) -> bytes:
     """CHANNEL_ANSWER between the application's events, as recorded."""
     return fs.events("answer", arg, key, between=fs.event("CHANNEL_ANSWER"))
 
 
-KIND = StepKind("answer", {"type": ["object", "null"], "maxProperties": 0}, run, order=10,
-                written="`answer: {}`", does="answer the call", outcomes=("done",),
-                applications={"answer": Application(scripted)})
+KIND = StepKind(
+    "answer",
+    {"type": ["object", "null"], "maxProperties": 0},
+    run,
+    order=10,
+    written="`answer: {}`",
+    does="answer the call",
+    outcomes=("done",),
+    applications={"answer": Application(scripted)},
+)

@@ -12,13 +12,17 @@ from __future__ import annotations
 import re
 
 from ...quoting import join, literal, target, variable_value, whole
-from ..model import seconds
 from ..effects import Execute
+from ..model import seconds
 from .common import ensure_var
 from .kind import Application, StepKind
 
-SCHEMA = {"oneOf": [{"$ref": "#/$defs/bridge_target"},
-                    {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/bridge_target"}}]}
+SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/$defs/bridge_target"},
+        {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/bridge_target"}},
+    ]
+}
 
 _NO_ANSWER = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT")
 
@@ -78,13 +82,14 @@ def run(flow_run, step):
     return "failed"
 
 
-
 #: a bridge step's outcomes; the ones a test case (``bridge:``) or ``run.py simulate`` gives a target
 OUTCOMES = ("answered", "busy", "no_answer", "failed")
 #: bridge outcome words of a test case -> (originate_disposition, DIALSTATUS)
 BRIDGE_RESULTS = {
-    "answered": ("SUCCESS", "SUCCESS"), "busy": ("USER_BUSY", "BUSY"),
-    "no_answer": ("NO_ANSWER", "NOANSWER"), "failed": ("NO_ROUTE_DESTINATION", "NO_ROUTE_DESTINATION"),
+    "answered": ("SUCCESS", "SUCCESS"),
+    "busy": ("USER_BUSY", "BUSY"),
+    "no_answer": ("NO_ANSWER", "NOANSWER"),
+    "failed": ("NO_ROUTE_DESTINATION", "NO_ROUTE_DESTINATION"),
 }
 _SPARED = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL")  # not hung up without continue_on_fail
 _DIAL_PREFIX = re.compile(r"^(\{[^}]*\}|\[[^\]]*\]|<[^>]*>)+")
@@ -108,8 +113,9 @@ def scripted(fs, arg: str, key: str) -> bytes:
         between = fs.event("CHANNEL_BRIDGE") + fs.event("CHANNEL_UNBRIDGE")
         return fs.events("bridge", arg, key, between=between)
     if fs.vars.get("continue_on_fail") != "true" and disposition not in _SPARED:
-        execute = fs.event("CHANNEL_EXECUTE", ("Application", "bridge"), ("Application-Data", arg),
-                           ("Application-UUID", key))
+        execute = fs.event(
+            "CHANNEL_EXECUTE", ("Application", "bridge"), ("Application-Data", arg), ("Application-UUID", key)
+        )
         return execute + fs.hang_up(disposition, ("bridge", arg, key))
     return fs.events("bridge", arg, key)
 
@@ -132,15 +138,22 @@ def counted(outcome: str) -> str:
     return "hangup" if outcome == "gone" else outcome
 
 
-KIND = StepKind("bridge", SCHEMA, run, order=60, outcomes=OUTCOMES, dial_outcome=counted,
-                # the bridge runs on under FreeSWITCH when the host goes, and leaves its result
-                # in channel variables: a checkpoint says so (:mod:`flowengine.runtime.checkpoint`)
-                completes_alone="bridge",
-                step_keys={"timeout": {"$ref": "#/$defs/duration"}, "caller_id": {"$ref": "#/$defs/caller_id"}},
-                written="`bridge: target` or `[targets]`, with `timeout`, `caller_id: {number, name}`; a target "
-                        "may be `{to, timeout, caller_id}` of its own",
-                does="ring in order; the caller always comes back to the flow",
-                outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
-                             "`${bridge_disposition}`, `${bridge_hangup_cause}`",
-                applications={"bridge": Application(scripted, hears="ringing", asks=ask)},
-                sets=("bridge_disposition", "bridge_hangup_cause", "originate_disposition", "DIALSTATUS"))
+KIND = StepKind(
+    "bridge",
+    SCHEMA,
+    run,
+    order=60,
+    outcomes=OUTCOMES,
+    dial_outcome=counted,
+    # the bridge runs on under FreeSWITCH when the host goes, and leaves its result
+    # in channel variables: a checkpoint says so (:mod:`flowengine.runtime.checkpoint`)
+    completes_alone="bridge",
+    step_keys={"timeout": {"$ref": "#/$defs/duration"}, "caller_id": {"$ref": "#/$defs/caller_id"}},
+    written="`bridge: target` or `[targets]`, with `timeout`, `caller_id: {number, name}`; a target "
+    "may be `{to, timeout, caller_id}` of its own",
+    does="ring in order; the caller always comes back to the flow",
+    outcomes_doc="`answered` (after the call), `busy`, `no_answer`, `failed`; details in "
+    "`${bridge_disposition}`, `${bridge_hangup_cause}`",
+    applications={"bridge": Application(scripted, hears="ringing", asks=ask)},
+    sets=("bridge_disposition", "bridge_hangup_cause", "originate_disposition", "DIALSTATUS"),
+)

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from .kind import CalledFlow, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["flow"], "properties": {
-    "flow": {"type": "string"}, "with": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["flow"],
+    "properties": {
+        "flow": {"type": "string"},
+        "with": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"}},
+    },
+}
 
 
 def called(step) -> CalledFlow:
@@ -18,7 +25,15 @@ def called(step) -> CalledFlow:
     return CalledFlow(spec["flow"], spec.get("with", {}), ("call", "flow"), ("call", "with"))
 
 
-KIND = StepKind("call", SCHEMA, None, order=150, instant=True, accepts=lambda key: True, calls_flow=called,
-                written="`call: {flow: name, with: {param: value}}`",
-                does="run another flow (its `params:` are checked)",
-                outcomes_doc="what it `return:`s (`done` if it just ends)")
+KIND = StepKind(
+    "call",
+    SCHEMA,
+    None,
+    order=150,
+    instant=True,
+    accepts=lambda key: True,
+    calls_flow=called,
+    written="`call: {flow: name, with: {param: value}}`",
+    does="run another flow (its `params:` are checked)",
+    outcomes_doc="what it `return:`s (`done` if it just ends)",
+)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .. import patterns
 from ...quoting import join, literal, path
+from .. import patterns
 from ..effects import Execute
 from ..model import is_pattern, seconds
 from .kind import Need, NeedKind, Transition
@@ -33,7 +33,7 @@ def ensure_var(run, name: str, value: str):
     (``set`` expands twice: the argument's encoding, :mod:`flowengine.quoting`, knows)."""
     text = run.expand(value) if "${" in value else literal(value)
     if name in PATH_VARIABLES:
-        path(text, name)      # prompts are read from under it: the call names folders, never climbs
+        path(text, name)  # prompts are read from under it: the call names folders, never climbs
     known = run.call_state.setdefault("channel_vars", {})
     if known.get(name) != text:
         yield Execute("set", join([literal(f"{name}="), text]), wait=False, variable=(name, text))

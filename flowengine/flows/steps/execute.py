@@ -39,12 +39,21 @@ from ..templates import expand
 from .common import matching_key
 from .kind import Need, NeedKind, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["app"], "properties": {
-    "app": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$", "description": "The application's name."},
-    "arg": {"$ref": "#/$defs/scalar", "description": "Its argument; ${name} as everywhere."},
-    "result": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-               "description": "Take the outcome from this channel variable instead of Application-Response."},
-    "wait": {"type": "boolean", "description": "Wait for the completion (default true)."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["app"],
+    "properties": {
+        "app": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]*$", "description": "The application's name."},
+        "arg": {"$ref": "#/$defs/scalar", "description": "Its argument; ${name} as everywhere."},
+        "result": {
+            "type": "string",
+            "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+            "description": "Take the outcome from this channel variable instead of Application-Response.",
+        },
+        "wait": {"type": "boolean", "description": "Wait for the completion (default true)."},
+    },
+}
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.+~-]*")
 _APPLICATIONS = Path(__file__).resolve().parents[1] / "data" / "freeswitch_applications.txt"
@@ -81,6 +90,7 @@ def _argument(flow_run, app: str, value) -> str:
         if found is not None and not is_trusted(found):
             from_call.append(name)
         return found
+
     return argument(app, expand(value, lookup), from_call)
 
 
@@ -94,7 +104,7 @@ def _check_call_data(spec: dict, problems) -> None:
     if not found:
         return
     first = found[0]
-    shown = ", ".join(dict.fromkeys(arg[r.start:r.end] for r in found[:3]))
+    shown = ", ".join(dict.fromkeys(arg[r.start : r.end] for r in found[:3]))
     if not first.plain and first.name in judgement.literal:
         why = "a slice or an element of a value is marked as the call's"
     elif not first.plain and not _NAME.fullmatch(first.name):
@@ -102,21 +112,30 @@ def _check_call_data(spec: dict, problems) -> None:
     else:
         why = judgement.reason(first.name)
     if app not in ALLOWED:
-        problems.error(("execute", "arg"), f"{app} takes no call data, and {shown} can hold it ({why}): every call "
-                       f"would be refused here. Only {allowed_names()} take call data, each encoded for how it "
-                       "reads its argument; use a step made for the purpose, or a flow variable set to the "
-                       "flow's own text")
+        problems.error(
+            ("execute", "arg"),
+            f"{app} takes no call data, and {shown} can hold it ({why}): every call "
+            f"would be refused here. Only {allowed_names()} take call data, each encoded for how it "
+            "reads its argument; use a step made for the purpose, or a flow variable set to the "
+            "flow's own text",
+        )
     elif app == "log" and not log_level_first(arg, [(r.start, r.end, r.name) for r in found]):
-        problems.error(("execute", "arg"), f"{shown} can hold call data ({why}) and would stand where log reads "
-                       "its level (the word before the first space): write the level first, e.g. "
-                       "\"INFO ${caller_id_name} called\"")
+        problems.error(
+            ("execute", "arg"),
+            f"{shown} can hold call data ({why}) and would stand where log reads "
+            "its level (the word before the first space): write the level first, e.g. "
+            "\"INFO ${caller_id_name} called\"",
+        )
 
 
 def check(step, problems) -> None:
     spec = step.spec["execute"]
     if spec["app"] not in standard_applications():
-        problems.warning(("execute", "app"), f"{spec['app']!r} is not an application of a standard FreeSWITCH "
-                         "1.10 build: a host without it hangs the caller up (DESTINATION_OUT_OF_ORDER)")
+        problems.warning(
+            ("execute", "app"),
+            f"{spec['app']!r} is not an application of a standard FreeSWITCH "
+            "1.10 build: a host without it hangs the caller up (DESTINATION_OUT_OF_ORDER)",
+        )
     if not spec.get("wait", True) and step.on:
         problems.error(("on",), "wait: false has no completion to take an outcome from: use next")
     for key in step.on:
@@ -130,10 +149,24 @@ def needs(step):
     return [Need(NeedKind.APPLICATION, step.spec["execute"]["app"], ("execute", "app"))]
 
 
-KIND = StepKind("execute", SCHEMA, run, order=170, outcomes=("done",), accepts=lambda key: True, check=check, needs=needs,
-                written="`execute: {app, arg, result, wait}`",
-                does="any FreeSWITCH application; `${execute_result}` holds what it answered",
-                outcomes_doc="its `Application-Response` (or `result:` variable), exact or `/pattern/`; `done`",
-                sets=lambda step: ("execute_result",) + ((step.spec["execute"]["result"],)
-                                                         if isinstance(step.spec["execute"], dict)
-                                                         and "result" in step.spec["execute"] else ()))
+KIND = StepKind(
+    "execute",
+    SCHEMA,
+    run,
+    order=170,
+    outcomes=("done",),
+    accepts=lambda key: True,
+    check=check,
+    needs=needs,
+    written="`execute: {app, arg, result, wait}`",
+    does="any FreeSWITCH application; `${execute_result}` holds what it answered",
+    outcomes_doc="its `Application-Response` (or `result:` variable), exact or `/pattern/`; `done`",
+    sets=lambda step: (
+        ("execute_result",)
+        + (
+            (step.spec["execute"]["result"],)
+            if isinstance(step.spec["execute"], dict) and "result" in step.spec["execute"]
+            else ()
+        )
+    ),
+)

@@ -20,13 +20,28 @@ def transitions(step):
     return out
 
 
-KIND = StepKind("goto", {"$ref": "#/$defs/target"}, run, order=100, outcomes=("exceeded",), instant=True,
-                step_keys={"max": {"type": "integer", "minimum": 1, "maximum": 10000,
-                                   "description": "Times this goto may be taken in one call (at most 10000); "
-                                                  "then exceeded."},
-                           "exceeded": {"$ref": "#/$defs/target"}},
-                written="`goto: step` with `max: N`, `exceeded: step`", does="a bounded loop",
-                outcomes_doc="`exceeded`", transitions=transitions,
-                unhandled=lambda step: ["exceeded"] if "max" in step.spec and "exceeded" not in step.spec
-                and "exceeded" not in step.on else [],
-                bounded=lambda step, path: path == ("goto",) and "max" in step.spec)
+KIND = StepKind(
+    "goto",
+    {"$ref": "#/$defs/target"},
+    run,
+    order=100,
+    outcomes=("exceeded",),
+    instant=True,
+    step_keys={
+        "max": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000,
+            "description": "Times this goto may be taken in one call (at most 10000); then exceeded.",
+        },
+        "exceeded": {"$ref": "#/$defs/target"},
+    },
+    written="`goto: step` with `max: N`, `exceeded: step`",
+    does="a bounded loop",
+    outcomes_doc="`exceeded`",
+    transitions=transitions,
+    unhandled=lambda step: (
+        ["exceeded"] if "max" in step.spec and "exceeded" not in step.spec and "exceeded" not in step.on else []
+    ),
+    bounded=lambda step, path: path == ("goto",) and "max" in step.spec,
+)

@@ -14,9 +14,9 @@ from ...quoting import literal
 from ..effects import Execute
 from .kind import Application, StepKind
 
-
 #: switch_channel.c CAUSE_CHART, FreeSWITCH 1.10
-CAUSES = frozenset("""
+CAUSES = frozenset(
+    """
 NONE UNALLOCATED_NUMBER NO_ROUTE_TRANSIT_NET NO_ROUTE_DESTINATION CHANNEL_UNACCEPTABLE
 CALL_AWARDED_DELIVERED NORMAL_CLEARING USER_BUSY NO_USER_RESPONSE NO_ANSWER SUBSCRIBER_ABSENT
 CALL_REJECTED NUMBER_CHANGED REDIRECTION_TO_NEW_DESTINATION EXCHANGE_ROUTING_ERROR
@@ -30,15 +30,19 @@ MESSAGE_TYPE_NONEXIST WRONG_MESSAGE IE_NONEXIST INVALID_IE_CONTENTS WRONG_CALL_S
 RECOVERY_ON_TIMER_EXPIRE MANDATORY_IE_LENGTH_ERROR PROTOCOL_ERROR INTERWORKING SUCCESS
 ORIGINATOR_CANCEL CRASH SYSTEM_SHUTDOWN LOSE_RACE MANAGER_REQUEST BLIND_TRANSFER ATTENDED_TRANSFER
 ALLOTTED_TIMEOUT USER_CHALLENGE MEDIA_TIMEOUT PICKED_OFF USER_NOT_REGISTERED PROGRESS_TIMEOUT
-""".split())
+""".split()
+)
 
 
 def check(step, problems) -> None:
     cause = step.spec.get("hangup")
     if cause and cause not in CAUSES:
         hint = difflib.get_close_matches(cause, sorted(CAUSES), n=1)
-        problems.error(("hangup",), f"{cause!r} is not a FreeSWITCH hangup cause (FreeSWITCH would hang up with NORMAL_CLEARING instead)"
-                       + (f"; did you mean '{hint[0]}'?" if hint else ""))
+        problems.error(
+            ("hangup",),
+            f"{cause!r} is not a FreeSWITCH hangup cause (FreeSWITCH would hang up with NORMAL_CLEARING instead)"
+            + (f"; did you mean '{hint[0]}'?" if hint else ""),
+        )
 
 
 def run(flow_run, step):
@@ -46,15 +50,24 @@ def run(flow_run, step):
     return "hangup"
 
 
-
 def scripted(fs, arg: str, key: str) -> bytes:
     """CHANNEL_HANGUP comes before the completion of ``hangup`` (answer_playback_hangup)."""
-    execute = fs.event("CHANNEL_EXECUTE", ("Application", "hangup"), ("Application-Data", arg),
-                       ("Application-UUID", key))
+    execute = fs.event(
+        "CHANNEL_EXECUTE", ("Application", "hangup"), ("Application-Data", arg), ("Application-UUID", key)
+    )
     return execute + fs.hang_up(arg or "NORMAL_CLEARING", ("hangup", arg, key))
 
 
-KIND = StepKind("hangup", {"type": ["string", "null"], "pattern": "^[A-Z_]+$"}, run, order=70,
-                written="`hangup: CAUSE`", does="hang up", outcomes_doc="—", ends_flow=True, check=check,
-                ends_call=True,
-                applications={"hangup": Application(scripted, hears="hang up")})
+KIND = StepKind(
+    "hangup",
+    {"type": ["string", "null"], "pattern": "^[A-Z_]+$"},
+    run,
+    order=70,
+    written="`hangup: CAUSE`",
+    does="hang up",
+    outcomes_doc="—",
+    ends_flow=True,
+    check=check,
+    ends_call=True,
+    applications={"hangup": Application(scripted, hears="hang up")},
+)

@@ -32,14 +32,15 @@ import re
 from urllib.parse import urlencode
 
 from ...errors import FlowError, UnsafeValue
-from .http_answer import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
 from ...quoting import data, literal
 from ...quoting.text import untrusted_mask
-from ...quoting.url import SCHEMES, authority_end, header_value, url as encoded_url
+from ...quoting.url import SCHEMES, authority_end, header_value
+from ...quoting.url import url as encoded_url
 from ..effects import HoldPrompt, HttpRequest, HttpResult
 from ..model import is_pattern, seconds
 from ..templates import expand
 from .common import matching_key, prompt_arg
+from .http_answer import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
 from .kind import StepKind
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -52,29 +53,58 @@ _STATUS = re.compile(r"^[1-5][0-9][0-9]$")
 #: the one Content-Type a ``body:`` with call data may have
 PLAIN = "text/plain"
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
-    "method": {"enum": list(METHODS), "description": "GET (default), POST, PUT, PATCH or DELETE."},
-    "url": {"type": "string", "minLength": 1, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
-            "description": "http(s)://host/path?query; ${name} only in the path and the query."},
-    "headers": {"type": "object", "maxProperties": 50, "additionalProperties": {"$ref": "#/$defs/scalar"},
-                "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$"},
-                "description": "Request headers; ${env.NAME} for secrets."},
-    "json": {"description": "A JSON body; ${name} in its string values."},
-    "form": {"type": "object", "additionalProperties": {"$ref": "#/$defs/scalar"},
-             "description": "A form body (application/x-www-form-urlencoded)."},
-    "body": {"type": "string", "description": "A text body (text/plain unless a Content-Type header says)."},
-    "timeout": {"$ref": "#/$defs/duration", "description": "The whole request, retries included "
-                                                           "(default 5s, at most 30s)."},
-    "retries": {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES,
-                "description": "Retries of GET, PUT and DELETE on a failed connection or a 502/503/504."},
-    "save": {"type": "object", "maxProperties": MAX_SAVES,
-             "propertyNames": {"pattern": NAME.pattern},
-             "additionalProperties": {"type": "string", "pattern": PATH.pattern},
-             "description": "Flow variable -> path in the JSON response (customer.tier, items.0.id)."},
-    "while_waiting": {"type": "object", "additionalProperties": False, "required": ["after", "play"],
-                      "properties": {"after": {"$ref": "#/$defs/duration"},
-                                     "play": {"type": "string", "minLength": 1}},
-                      "description": "Play this once the request has taken `after`; stopped when it answers."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "method": {"enum": list(METHODS), "description": "GET (default), POST, PUT, PATCH or DELETE."},
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+            "description": "http(s)://host/path?query; ${name} only in the path and the query.",
+        },
+        "headers": {
+            "type": "object",
+            "maxProperties": 50,
+            "additionalProperties": {"$ref": "#/$defs/scalar"},
+            "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$"},
+            "description": "Request headers; ${env.NAME} for secrets.",
+        },
+        "json": {"description": "A JSON body; ${name} in its string values."},
+        "form": {
+            "type": "object",
+            "additionalProperties": {"$ref": "#/$defs/scalar"},
+            "description": "A form body (application/x-www-form-urlencoded).",
+        },
+        "body": {"type": "string", "description": "A text body (text/plain unless a Content-Type header says)."},
+        "timeout": {
+            "$ref": "#/$defs/duration",
+            "description": "The whole request, retries included (default 5s, at most 30s).",
+        },
+        "retries": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_RETRIES,
+            "description": "Retries of GET, PUT and DELETE on a failed connection or a 502/503/504.",
+        },
+        "save": {
+            "type": "object",
+            "maxProperties": MAX_SAVES,
+            "propertyNames": {"pattern": NAME.pattern},
+            "additionalProperties": {"type": "string", "pattern": PATH.pattern},
+            "description": "Flow variable -> path in the JSON response (customer.tier, items.0.id).",
+        },
+        "while_waiting": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["after", "play"],
+            "properties": {"after": {"$ref": "#/$defs/duration"}, "play": {"type": "string", "minLength": 1}},
+            "description": "Play this once the request has taken `after`; stopped when it answers.",
+        },
+    },
+}
 
 
 def _env_lookup(flow_run, secrets: list[str]):
@@ -84,8 +114,9 @@ def _env_lookup(flow_run, secrets: list[str]):
             if value is None:
                 raise FlowError(f"the environment variable {name[4:]} is not set on this server")
             secrets.append(value)
-            return literal(value)   # the operator's, trusted; masked wherever it could show
+            return literal(value)  # the operator's, trusted; masked wherever it could show
         return flow_run.lookup(name)
+
     return lookup
 
 
@@ -114,9 +145,11 @@ def _text_body(text: str, headers) -> bytes:
     if kind not in (None, PLAIN):
         source = next((m for m in untrusted_mask(text) if m is not None), None)
         if source is not None:
-            raise UnsafeValue(f"body: the value of {source} in a body of type {kind} is not encoded and could add to "
-                              "its structure; use json: or form:, which encode call data (body: takes it only "
-                              "as text/plain)")
+            raise UnsafeValue(
+                f"body: the value of {source} in a body of type {kind} is not encoded and could add to "
+                "its structure; use json: or form:, which encode call data (body: takes it only "
+                "as text/plain)"
+            )
     return str(text).encode()
 
 
@@ -149,10 +182,19 @@ def _request(flow_run, step, secrets: list[str]) -> HttpRequest:
     hold = None
     if "while_waiting" in spec:
         hold = HoldPrompt(seconds(spec["while_waiting"]["after"]), prompt_arg(flow_run, spec["while_waiting"]["play"]))
-    return SavingRequest(spec.get("method", "GET"), encoded_url(fill(spec["url"])), tuple(headers), body,
-                         min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT), MAX_TIMEOUT),
-                         int(spec.get("retries", 0)), hold, tuple(dict.fromkeys(secrets)), flow_run.flow.name,
-                         step.name, tuple((str(k), str(v)) for k, v in (spec.get("save") or {}).items()))
+    return SavingRequest(
+        spec.get("method", "GET"),
+        encoded_url(fill(spec["url"])),
+        tuple(headers),
+        body,
+        min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT), MAX_TIMEOUT),
+        int(spec.get("retries", 0)),
+        hold,
+        tuple(dict.fromkeys(secrets)),
+        flow_run.flow.name,
+        step.name,
+        tuple((str(k), str(v)) for k, v in (spec.get("save") or {}).items()),
+    )
 
 
 def run(flow_run, step):
@@ -199,16 +241,22 @@ def check(step, problems) -> None:
     spec = step.spec["http"]
     url = spec["url"]
     end = authority_end(url)
-    authority = url[url.find("://") + 3:end]
+    authority = url[url.find("://") + 3 : end]
     if url.split("://", 1)[0].lower() not in SCHEMES or not authority or "${" in authority.replace("${env.", ""):
-        problems.error(("http", "url"), "the URL's scheme and host must be written out (http:// or https://, "
-                       "a host, ${env.NAME} at most): call data may fill only the path and the query")
+        problems.error(
+            ("http", "url"),
+            "the URL's scheme and host must be written out (http:// or https://, "
+            "a host, ${env.NAME} at most): call data may fill only the path and the query",
+        )
     if sum(k in spec for k in ("json", "form", "body")) > 1:
         problems.error(("http",), "give one body: json, form or body")
     kind = _given_type((spec.get("headers") or {}).items())
     if "${" in str(spec.get("body", "")).replace("${env.", "") and kind not in (None, PLAIN):
-        problems.warning(("http", "body"), f"a ${{…}} in body: under Content-Type {kind}: call data there is "
-                         "refused when the call runs (it could add fields); use json: or form:, which encode it")
+        problems.warning(
+            ("http", "body"),
+            f"a ${{…}} in body: under Content-Type {kind}: call data there is "
+            "refused when the call runs (it could add fields); use json: or form:, which encode it",
+        )
     if any(k in spec for k in ("json", "form", "body")) and spec.get("method", "GET") == "GET":
         problems.warning(("http", "method"), "a GET with a body: many servers ignore it (use POST)")
     if "timeout" in spec:
@@ -218,21 +266,24 @@ def check(step, problems) -> None:
             elif seconds(spec["timeout"]) == 0:
                 problems.error(("http", "timeout"), "a timeout of 0 never lets a request answer")
         except ValueError:
-            pass   # the duration's own check reports it
+            pass  # the duration's own check reports it
     if "while_waiting" in spec:
         try:
             after = seconds(spec["while_waiting"]["after"]) or 0.0
             if after >= min(seconds(spec.get("timeout"), DEFAULT_TIMEOUT) or 0.0, MAX_TIMEOUT):
-                problems.warning(("http", "while_waiting", "after"), "not shorter than the timeout: the prompt "
-                                 "never plays")
+                problems.warning(
+                    ("http", "while_waiting", "after"), "not shorter than the timeout: the prompt never plays"
+                )
         except ValueError:
             pass
     if spec.get("retries") and spec.get("method", "GET") in ("POST", "PATCH"):
         problems.warning(("http", "retries"), f"{spec['method']} is never retried (it is not idempotent)")
     for name in sorted(set(_ENV.findall(json.dumps(spec)))):
         if name not in os.environ:
-            problems.warning(("http",), f"${{env.{name}}} is not set in this environment: the step fails "
-                             "(on_error) where it is not set either")
+            problems.warning(
+                ("http",),
+                f"${{env.{name}}} is not set in this environment: the step fails (on_error) where it is not set either",
+            )
     for key in step.on:
         if is_pattern(key):
             problems.pattern(key[1:-1], ("on", key))
@@ -242,11 +293,18 @@ def _accepts(key: str) -> bool:
     return bool(_STATUS.match(key)) or is_pattern(key)
 
 
-KIND = StepKind("http", SCHEMA, run, order=175, outcomes=OUTCOMES, accepts=_accepts,
-                check=check, makes_requests=True,
-                sets=lambda step: ("http_status", "http_body", "http_error") + tuple(step.spec["http"].get("save") or ()),
-                written="`http: {method, url, headers, json, form, body, timeout, retries, save, while_waiting}`",
-                does="an HTTP request; `${http_status}`, `${http_body}`, `${http_error}`; `save:` JSON values "
-                     "into flow variables",
-                outcomes_doc="an exact status (`\"404\"`) or `/pattern/`, else `ok` (2xx), `failed` (any other "
-                             "status); `timeout`, `error`")
+KIND = StepKind(
+    "http",
+    SCHEMA,
+    run,
+    order=175,
+    outcomes=OUTCOMES,
+    accepts=_accepts,
+    check=check,
+    makes_requests=True,
+    sets=lambda step: ("http_status", "http_body", "http_error") + tuple(step.spec["http"].get("save") or ()),
+    written="`http: {method, url, headers, json, form, body, timeout, retries, save, while_waiting}`",
+    does="an HTTP request; `${http_status}`, `${http_body}`, `${http_error}`; `save:` JSON values into flow variables",
+    outcomes_doc="an exact status (`\"404\"`) or `/pattern/`, else `ok` (2xx), `failed` (any other "
+    "status); `timeout`, `error`",
+)

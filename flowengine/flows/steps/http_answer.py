@@ -23,8 +23,8 @@ import re
 import sys
 from dataclasses import dataclass
 
-from ..effects import HttpRequest, HttpResult
 from ...quoting import data
+from ..effects import HttpRequest, HttpResult
 
 #: ``customer.tier``, ``items.0.name``: keys and list indexes, nothing else
 PATH = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -44,7 +44,7 @@ class Unreadable(ValueError):
     """The response is not JSON, or a ``save`` path is not in it as a single value."""
 
 
-@dataclass(frozen=True, repr=False)   # repr: HttpRequest's, which shows no secret
+@dataclass(frozen=True, repr=False)  # repr: HttpRequest's, which shows no secret
 class SavingRequest(HttpRequest):
     """An ``http`` step's request with what the step saves of a 2xx JSON answer:
     ``(variable, path)`` pairs, read by whatever performs it (:func:`read_answer`)."""
@@ -106,18 +106,18 @@ def values(body: bytes, save: tuple[tuple[str, str], ...] | dict[str, str]) -> t
         # the interpreter's recursion limit (about a thousand levels, reached in
         # microseconds even for a 1 MiB [[[…]]]). That is the bound: nothing here recurses
         # over the document afterwards (read() walks one path; saved values are scalars).
-        raise Unreadable("the response is nested too deeply to read (arrays or objects about "
-                         f"{sys.getrecursionlimit()} levels deep)") from None
+        raise Unreadable(
+            f"the response is nested too deeply to read (arrays or objects about {sys.getrecursionlimit()} levels deep)"
+        ) from None
     out = []
     for name, path in pairs:
         value = read(document, path)
         if isinstance(value, (dict, list)):
-            raise Unreadable(f"{path!r} is an {'object' if isinstance(value, dict) else 'array'}, "
-                             "not a single value")
+            raise Unreadable(f"{path!r} is an {'object' if isinstance(value, dict) else 'array'}, not a single value")
         text = "" if value is None else "true" if value is True else "false" if value is False else str(value)
         if len(text) > MAX_VALUE:
             raise Unreadable(f"{path!r} is {len(text)} characters, more than {MAX_VALUE}")
-        out.append((name, _SURROGATE.sub("\ufffd", text)))   # as events are read (esl/event.py)
+        out.append((name, _SURROGATE.sub("\ufffd", text)))  # as events are read (esl/event.py)
     return tuple(out)
 
 
@@ -140,8 +140,16 @@ def read_answer(request: HttpRequest, result: HttpResult) -> HttpResult:
             found = values(result.body, save)
         except Unreadable as exc:
             unreadable = str(exc)
-    return ReadResult(result.status, kept_body(result.body, result.content_type), result.content_type, None,
-                      result.reason, result.seconds, found, unreadable)
+    return ReadResult(
+        result.status,
+        kept_body(result.body, result.content_type),
+        result.content_type,
+        None,
+        result.reason,
+        result.seconds,
+        found,
+        unreadable,
+    )
 
 
 #: a lone surrogate (JSON may spell one as ``\ud800``): kept, it would make every command

@@ -9,9 +9,10 @@ in one place (docs/writing-flows.md, "Adding a step kind").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..model import Step
@@ -21,22 +22,29 @@ if TYPE_CHECKING:
 class Transition:
     """One way out of a step: where it is written, where it goes, and its names."""
 
-    path: tuple           # in the step: ("next",), ("on", "busy"), ("menu", "choices", "1") …
+    path: tuple  # in the step: ("next",), ("on", "busy"), ("menu", "choices", "1") …
     target: str
-    edge: str             # what a run records taking ("next", the outcome, "when[0]", "else" …)
-    label: str            # what the graph writes on the arrow
+    edge: str  # what a run records taking ("next", the outcome, "when[0]", "else" …)
+    label: str  # what the graph writes on the arrow
 
 
 class Problems:
     """Where a kind's own check reports: ``error``/``warning`` with a path inside the step."""
 
-    def __init__(self, step: "Step", err: Callable[[tuple, str], None], warn: Callable[[tuple, str], None],
-                 calendars: dict, flow: dict | None = None, timezone: str | None = None) -> None:
+    def __init__(
+        self,
+        step: Step,
+        err: Callable[[tuple, str], None],
+        warn: Callable[[tuple, str], None],
+        calendars: dict,
+        flow: dict | None = None,
+        timezone: str | None = None,
+    ) -> None:
         self.step = step
         self.calendars = calendars
-        self.flow = flow or {}    # the flow file's top level (tts:, languages: …), as written
+        self.flow = flow or {}  # the flow file's top level (tts:, languages: …), as written
         self.timezone = timezone  # the flow's default for calendars and time: conditions
-        self.report, self._warn = err, warn   # report: a path from the file's top
+        self.report, self._warn = err, warn  # report: a path from the file's top
 
     def error(self, path: tuple, message: str) -> None:
         self.report(self.step.at + path, message)
@@ -47,13 +55,14 @@ class Problems:
     def pattern(self, text: str, path: tuple) -> None:
         """A flow regular expression: one RE2 can run (:mod:`flowengine.flows.patterns`)."""
         from .. import patterns
+
         try:
             patterns.compile(text)
         except patterns.PatternError as exc:
             self.error(path, str(exc))
 
 
-def _none(step: "Step") -> list:
+def _none(step: Step) -> list:
     return []
 
 
@@ -61,12 +70,12 @@ class NeedKind(Enum):
     """What a host must have for a step to do what the flow says (the ``kind`` label of
     ``flowengine_preflight_problems``)."""
 
-    PROMPT = "prompt"               # a sound file: api file_exists (and its rate folders)
-    DIRECTORY = "directory"         # a folder recorded into: api file_exists
-    APPLICATION = "application"     # api show application
-    MODULE = "module"               # api module_exists mod_x
-    SAY_LANGUAGE = "say_language"   # api show say
-    TTS_ENGINE = "tts_engine"       # api show interfaces (its speech rows)
+    PROMPT = "prompt"  # a sound file: api file_exists (and its rate folders)
+    DIRECTORY = "directory"  # a folder recorded into: api file_exists
+    APPLICATION = "application"  # api show application
+    MODULE = "module"  # api module_exists mod_x
+    SAY_LANGUAGE = "say_language"  # api show say
+    TTS_ENGINE = "tts_engine"  # api show interfaces (its speech rows)
 
 
 @dataclass(frozen=True)
@@ -107,11 +116,11 @@ class CalledFlow:
 
     flow: str
     given: dict
-    at: tuple            # the flow's name in the step: ("call", "flow")
-    given_at: tuple      # the values, each under its name: ("call", "with")
+    at: tuple  # the flow's name in the step: ("call", "flow")
+    given_at: tuple  # the values, each under its name: ("call", "with")
 
 
-def _no_values(step: "Step") -> dict:
+def _no_values(step: Step) -> dict:
     return {}
 
 
@@ -129,42 +138,42 @@ class StepKind:
     started for such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
 
     name: str
-    schema: dict                                  # the value under ``name``
+    schema: dict  # the value under ``name``
     run: Callable[..., Any] | None
-    written: str                                  # docs: how it is written
-    does: str                                     # docs: what it does
-    outcomes: tuple[str, ...] = ()                # the fixed ones, for ``on:``
-    outcomes_doc: str = "— (`next`)"              # docs: the outcomes column
-    order: int = 100                              # its place in the schema and the docs
-    also: tuple[str, ...] = ()                    # other keys that make a step of this kind
+    written: str  # docs: how it is written
+    does: str  # docs: what it does
+    outcomes: tuple[str, ...] = ()  # the fixed ones, for ``on:``
+    outcomes_doc: str = "— (`next`)"  # docs: the outcomes column
+    order: int = 100  # its place in the schema and the docs
+    also: tuple[str, ...] = ()  # other keys that make a step of this kind
     step_keys: dict = field(default_factory=dict)  # step-level keys it adds (bridge: timeout)
-    ends_flow: bool = False                       # nothing follows it (next/on are errors)
-    instant: bool = False                         # takes no call time: a cycle of these spins
-    transitions: Callable[["Step"], list[Transition]] = _none   # beyond next and on
+    ends_flow: bool = False  # nothing follows it (next/on are errors)
+    instant: bool = False  # takes no call time: a cycle of these spins
+    transitions: Callable[[Step], list[Transition]] = _none  # beyond next and on
     accepts: Callable[[str], bool] | None = None  # on: keys beyond ``outcomes`` (digits, patterns)
-    unhandled: Callable[["Step"], list[str]] | None = None      # outcomes that would end the call
-    bounded: Callable[["Step", tuple], bool] | None = None      # a transition with a max:
-    check: Callable[["Step", Problems], None] | None = None
+    unhandled: Callable[[Step], list[str]] | None = None  # outcomes that would end the call
+    bounded: Callable[[Step, tuple], bool] | None = None  # a transition with a max:
+    check: Callable[[Step, Problems], None] | None = None
     applications: dict[str, Application] = field(default_factory=dict)  # by FreeSWITCH name
-    sets: tuple[str, ...] | Callable[["Step"], Iterable[str]] = ()   # the ${names} it gives later steps
-    needs: Callable[["Step"], Iterable[Need]] = _none   # what the host must have (see the module doc)
+    sets: tuple[str, ...] | Callable[[Step], Iterable[str]] = ()  # the ${names} it gives later steps
+    needs: Callable[[Step], Iterable[Need]] = _none  # what the host must have (see the module doc)
     # -- what the run, checkpoints, taint and metrics ask of a kind (so none names one) --
-    ends_call: bool = False                       # it hangs the call up: its end is the call's result "hangup"
-    returns: bool = False                         # it ends a called flow: its outcome is the calling step's
-    calls_flow: Callable[["Step"], CalledFlow] | None = None    # it runs another flow (a frame of its own)
-    makes_requests: bool = False                  # it sends HTTP requests: a server of its flows needs the worker
-    completes_alone: str | None = None            # its application, which runs to its end when the host goes
-    assigns: Callable[["Step"], dict] = _no_values               # flow variables -> values as written (vars:)
-    channel_sets: Callable[["Step"], Iterable[str]] = _none     # channel variables it sets (set:, export:)
-    attempt_failures: tuple[str, ...] = ()        # how one try can fail and the step go on (a menu's)
-    dial_outcome: Callable[[str], str] | None = None   # it dials out: its outcome as the bridge counter has it
+    ends_call: bool = False  # it hangs the call up: its end is the call's result "hangup"
+    returns: bool = False  # it ends a called flow: its outcome is the calling step's
+    calls_flow: Callable[[Step], CalledFlow] | None = None  # it runs another flow (a frame of its own)
+    makes_requests: bool = False  # it sends HTTP requests: a server of its flows needs the worker
+    completes_alone: str | None = None  # its application, which runs to its end when the host goes
+    assigns: Callable[[Step], dict] = _no_values  # flow variables -> values as written (vars:)
+    channel_sets: Callable[[Step], Iterable[str]] = _none  # channel variables it sets (set:, export:)
+    attempt_failures: tuple[str, ...] = ()  # how one try can fail and the step go on (a menu's)
+    dial_outcome: Callable[[str], str] | None = None  # it dials out: its outcome as the bridge counter has it
 
-    def variables(self, step: "Step") -> tuple[str, ...]:
+    def variables(self, step: Step) -> tuple[str, ...]:
         """The flow or channel variables a step of this kind sets, for ``--check``'s
         unknown-``${name}`` warning."""
         return tuple(self.sets(step)) if callable(self.sets) else self.sets
 
-    def calls(self, step: "Step") -> CalledFlow | None:
+    def calls(self, step: Step) -> CalledFlow | None:
         """The flow ``step`` runs, if its kind runs one (:attr:`calls_flow`)."""
         return self.calls_flow(step) if self.calls_flow is not None else None
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 from .common import ensure_var
 from .kind import StepKind
 
-SCHEMA = {"type": "string", "pattern": r"^([A-Za-z_-]+|\$\{[A-Za-z_][A-Za-z0-9_.-]*\})$",
-          "description": "One of the flow's languages: (en, es …), or a ${variable} holding one."}
+SCHEMA = {
+    "type": "string",
+    "pattern": r"^([A-Za-z_-]+|\$\{[A-Za-z_][A-Za-z0-9_.-]*\})$",
+    "description": "One of the flow's languages: (en, es …), or a ${variable} holding one.",
+}
 
 
 def run(flow_run, step):
@@ -38,7 +41,16 @@ def check(step, problems) -> None:
         problems.warning(("on", "unknown"), f"{value!r} is one of the flow's languages: 'unknown' is never taken")
 
 
-KIND = StepKind("language", SCHEMA, run, order=85, outcomes=("set", "unknown"), check=check, instant=True,
-                written='`language: es` or `"${lang}"`; flow-level `languages: {es: {sound_prefix, say, tts}}`',
-                does="the call's language: prompts (`sound_prefix`), `say` and `speak` follow it; `${language}`",
-                outcomes_doc="`set`, `unknown` (not one of `languages:`)", sets=("language",))
+KIND = StepKind(
+    "language",
+    SCHEMA,
+    run,
+    order=85,
+    outcomes=("set", "unknown"),
+    check=check,
+    instant=True,
+    written='`language: es` or `"${lang}"`; flow-level `languages: {es: {sound_prefix, say, tts}}`',
+    does="the call's language: prompts (`sound_prefix`), `say` and `speak` follow it; `${language}`",
+    outcomes_doc="`set`, `unknown` (not one of `languages:`)",
+    sets=("language",),
+)

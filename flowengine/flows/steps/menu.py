@@ -14,19 +14,38 @@ from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, p
 from .kind import StepKind
 
 SCHEMA = {
-    "type": "object", "additionalProperties": False, "required": ["prompt", "choices"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt", "choices"],
     "properties": {
-        "prompt": {"$ref": "#/$defs/prompt"}, "reprompt": {"$ref": "#/$defs/prompt"},
-        "invalid": {"$ref": "#/$defs/prompt"}, "no_input": {"$ref": "#/$defs/prompt"},
-        "attempts": {"type": "integer", "minimum": 1, "maximum": 20,
-                     "description": "Attempts before exhausted (default 3; at most 20)."},
-        "count": {"type": "array", "items": {"enum": ["invalid", "no_input"]}, "uniqueItems": True,
-                  "description": "Which failures use up an attempt (default both)."},
-        "timeout": {"$ref": "#/$defs/duration"}, "digit_timeout": {"$ref": "#/$defs/duration"},
-        "max_digits": {"type": "integer", "minimum": 1, "maximum": 32,
-                       "description": "Most digits of one choice (default: the longest choice; at most 32)."},
+        "prompt": {"$ref": "#/$defs/prompt"},
+        "reprompt": {"$ref": "#/$defs/prompt"},
+        "invalid": {"$ref": "#/$defs/prompt"},
+        "no_input": {"$ref": "#/$defs/prompt"},
+        "attempts": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+            "description": "Attempts before exhausted (default 3; at most 20).",
+        },
+        "count": {
+            "type": "array",
+            "items": {"enum": ["invalid", "no_input"]},
+            "uniqueItems": True,
+            "description": "Which failures use up an attempt (default both).",
+        },
+        "timeout": {"$ref": "#/$defs/duration"},
+        "digit_timeout": {"$ref": "#/$defs/duration"},
+        "max_digits": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 32,
+            "description": "Most digits of one choice (default: the longest choice; at most 32).",
+        },
         "terminators": {"type": "string", "pattern": "^[0-9*#]*$"},
-        "choices": {"$ref": "#/$defs/outcomes"}}}
+        "choices": {"$ref": "#/$defs/outcomes"},
+    },
+}
 
 
 def run(flow_run, step):
@@ -48,11 +67,20 @@ def run(flow_run, step):
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
-        parts = [lit(1), lit(max_digits), lit(1), timeout, lit(spec.get("terminators", "#")),
-                 prompt_arg(flow_run, notice + prompts(prompt)), lit(QUIET), lit("menu_digits"), lit(".*"),
-                 digit_timeout]
+        parts = [
+            lit(1),
+            lit(max_digits),
+            lit(1),
+            timeout,
+            lit(spec.get("terminators", "#")),
+            prompt_arg(flow_run, notice + prompts(prompt)),
+            lit(QUIET),
+            lit("menu_digits"),
+            lit(".*"),
+            digit_timeout,
+        ]
         arg = words(parts, "menu")
-        del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+        del parts  # a waiting call keeps its step's frame: only the argument, not its parts
         done = yield Execute("play_and_get_digits", arg, note=f"attempt {used + 1} of {attempts}")
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
@@ -83,8 +111,10 @@ def _choose(choices: dict, digits: str) -> str | None:
 
 
 def transitions(step):
-    return [to(target, ("menu", "choices", key), key, f"press {key}")
-            for key, target in step.spec["menu"]["choices"].items()]
+    return [
+        to(target, ("menu", "choices", key), key, f"press {key}")
+        for key, target in step.spec["menu"]["choices"].items()
+    ]
 
 
 def check(step, problems) -> None:
@@ -104,22 +134,37 @@ def check(step, problems) -> None:
             if longer is not None:
                 # FreeSWITCH reads on until max_digits or the digit timeout: every caller who
                 # means key waits out the timeout first (play_and_get_digits)
-                problems.warning(at, f"choice {key!r} is the start of {longer!r}: a caller pressing {key} "
-                                 "waits for the digit timeout before it is taken")
+                problems.warning(
+                    at,
+                    f"choice {key!r} is the start of {longer!r}: a caller pressing {key} "
+                    "waits for the digit timeout before it is taken",
+                )
 
 
 def needs(step):
     spec = step.spec["menu"]
-    return [need for key in ("prompt", "reprompt", "invalid", "no_input")
-            for need in prompt_needs(spec.get(key), ("menu", key))]
+    return [
+        need
+        for key in ("prompt", "reprompt", "invalid", "no_input")
+        for need in prompt_needs(spec.get(key), ("menu", key))
+    ]
 
 
-KIND = StepKind("menu", SCHEMA, run, order=50, outcomes=("exhausted", "no_input", "invalid"),
-                written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
-                        "max_digits, choices}`",
-                does="one try per attempt, counted by the engine (`count:` says which failures use one up); "
-                     "a failure's prompt opens the next attempt's",
-                outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
-                transitions=transitions, check=check, needs=needs,
-                unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on], sets=("digits",),
-                attempt_failures=("no_input", "invalid"))
+KIND = StepKind(
+    "menu",
+    SCHEMA,
+    run,
+    order=50,
+    outcomes=("exhausted", "no_input", "invalid"),
+    written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
+    "max_digits, choices}`",
+    does="one try per attempt, counted by the engine (`count:` says which failures use one up); "
+    "a failure's prompt opens the next attempt's",
+    outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",
+    transitions=transitions,
+    check=check,
+    needs=needs,
+    unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on],
+    sets=("digits",),
+    attempt_failures=("no_input", "invalid"),
+)

@@ -7,36 +7,59 @@ whatever the call supplies (:func:`flowengine.quoting.words`).
 
 from __future__ import annotations
 
-from .. import patterns
 from ...quoting import words
+from .. import patterns
 from ..effects import Execute
 from ..model import is_pattern, seconds
 from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits
 from .kind import Application, StepKind
 
 SCHEMA = {
-    "type": "object", "additionalProperties": False, "required": ["prompt"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["prompt"],
     "properties": {
-        "prompt": {"$ref": "#/$defs/prompt"}, "invalid": {"type": "string"},
+        "prompt": {"$ref": "#/$defs/prompt"},
+        "invalid": {"type": "string"},
         "min": {"type": "integer", "minimum": 0, "maximum": 128, "description": "Fewest digits (default 1)."},
-        "max": {"type": "integer", "minimum": 1, "maximum": 128, "description": "Most digits (default 1; at most 128)."},
-        "tries": {"type": "integer", "minimum": 1, "maximum": 20,
-                  "description": "Tries, each with the prompt (default 3; at most 20)."},
-        "timeout": {"$ref": "#/$defs/duration"}, "digit_timeout": {"$ref": "#/$defs/duration"},
+        "max": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 128,
+            "description": "Most digits (default 1; at most 128).",
+        },
+        "tries": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+            "description": "Tries, each with the prompt (default 3; at most 20).",
+        },
+        "timeout": {"$ref": "#/$defs/duration"},
+        "digit_timeout": {"$ref": "#/$defs/duration"},
         "terminators": {"type": "string", "pattern": "^[0-9*#]*$"},
         "variable": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-        "regexp": {"type": "string", "pattern": "^\\S+$"}}}
+        "regexp": {"type": "string", "pattern": "^\\S+$"},
+    },
+}
 
 
 def run(flow_run, step):
     spec = step.spec["play_and_get_digits"]
     var = spec.get("variable", "digits")
-    parts = [lit(spec.get("min", 1)), lit(spec.get("max", 1)), lit(spec.get("tries", 3)), ms(spec.get("timeout"), 5),
-             lit(spec.get("terminators", "#")), prompt_arg(flow_run, spec["prompt"]),
-             prompt_arg(flow_run, spec["invalid"]) if "invalid" in spec else lit(QUIET), lit(var),
-             lit(spec.get("regexp", ".*")), ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5))]
+    parts = [
+        lit(spec.get("min", 1)),
+        lit(spec.get("max", 1)),
+        lit(spec.get("tries", 3)),
+        ms(spec.get("timeout"), 5),
+        lit(spec.get("terminators", "#")),
+        prompt_arg(flow_run, spec["prompt"]),
+        prompt_arg(flow_run, spec["invalid"]) if "invalid" in spec else lit(QUIET),
+        lit(var),
+        lit(spec.get("regexp", ".*")),
+        ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5)),
+    ]
     arg = words(parts, "play_and_get_digits")
-    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    del parts  # a waiting call keeps its step's frame: only the argument, not its parts
     done = yield Execute("play_and_get_digits", arg)
     digits, status = read_digits(done, var)
     if status != "ok":
@@ -55,7 +78,6 @@ def check(step, problems) -> None:
     for key in step.on:
         if is_pattern(key):
             problems.pattern(key[1:-1], ("on", key))
-
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -124,13 +146,26 @@ def needs(step):
     return [need for key in ("prompt", "invalid") for need in prompt_needs(spec.get(key), ("play_and_get_digits", key))]
 
 
-KIND = StepKind("play_and_get_digits", SCHEMA, run, order=40, outcomes=("digits", "timeout", "invalid"),
-                written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
-                        "terminators, variable, regexp}`",
-                does="FreeSWITCH's own, every parameter",
-                outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
-                accepts=keys_or_pattern, check=check, needs=needs,
-                applications={"play_and_get_digits": Application(
-                    scripted, seconds_of, "caller hears, then is asked for digits", asks=ask)},
-                sets=lambda step: ("digits", "read_result", step.spec["play_and_get_digits"].get("variable", "digits"),
-                                   step.spec["play_and_get_digits"].get("variable", "digits") + "_invalid"))
+KIND = StepKind(
+    "play_and_get_digits",
+    SCHEMA,
+    run,
+    order=40,
+    outcomes=("digits", "timeout", "invalid"),
+    written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
+    "terminators, variable, regexp}`",
+    does="FreeSWITCH's own, every parameter",
+    outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
+    accepts=keys_or_pattern,
+    check=check,
+    needs=needs,
+    applications={
+        "play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits", asks=ask)
+    },
+    sets=lambda step: (
+        "digits",
+        "read_result",
+        step.spec["play_and_get_digits"].get("variable", "digits"),
+        step.spec["play_and_get_digits"].get("variable", "digits") + "_invalid",
+    ),
+)

@@ -15,10 +15,20 @@ from ..effects import Execute
 from .common import ensure_var, prompt_needs, prompt_path, prompts
 from .kind import Application, StepKind
 
-SCHEMA = {"oneOf": [{"$ref": "#/$defs/prompt"},
-                    {"type": "object", "additionalProperties": False, "required": ["files"],
-                     "properties": {"files": {"$ref": "#/$defs/prompt"},
-                                    "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"}}}]}
+SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/$defs/prompt"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["files"],
+            "properties": {
+                "files": {"$ref": "#/$defs/prompt"},
+                "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"},
+            },
+        },
+    ]
+}
 
 
 def run(flow_run, step):
@@ -35,7 +45,6 @@ def run(flow_run, step):
             flow_run.vars["digits"] = digit
             return digit
     return "played"
-
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -80,9 +89,17 @@ def needs(step):
     return prompt_needs(spec, ("playback",))
 
 
-KIND = StepKind("playback", SCHEMA, run, order=30, outcomes=("played", "not_found"),
-                written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
-                does="play; a terminator digit stops it", outcomes_doc="`played`, `not_found`, the digit pressed",
-                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
-                applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")},
-                sets=("digits", "playback_terminator_used"), needs=needs)
+KIND = StepKind(
+    "playback",
+    SCHEMA,
+    run,
+    order=30,
+    outcomes=("played", "not_found"),
+    written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
+    does="play; a terminator digit stops it",
+    outcomes_doc="`played`, `not_found`, the digit pressed",
+    accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
+    applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")},
+    sets=("digits", "playback_terminator_used"),
+    needs=needs,
+)

@@ -11,6 +11,12 @@ def run(flow_run, step):
     return "done"
 
 
-KIND = StepKind("pre_answer", {"type": ["object", "null"], "maxProperties": 0}, run, order=20,
-                written="`pre_answer: {}`", does="early media: the caller hears prompts before an answer",
-                outcomes=("done",))
+KIND = StepKind(
+    "pre_answer",
+    {"type": ["object", "null"], "maxProperties": 0},
+    run,
+    order=20,
+    written="`pre_answer: {}`",
+    does="early media: the caller hears prompts before an answer",
+    outcomes=("done",),
+)

@@ -12,13 +12,29 @@ from ..effects import Execute
 from .common import ensure_var, prompt_path
 from .kind import Application, Need, NeedKind, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
-    "name": {"type": "string", "minLength": 1, "maxLength": 255,
-             "description": "The queue as callcenter.conf.xml names it (support@default)."},
-    "exit_keys": {"type": "string", "pattern": "^[0-9*#]{1,12}$",
-                  "description": "Keys that take the caller out of the queue (outcome exit_key)."},
-    "music": {"type": "string", "minLength": 1,
-              "description": "What the caller hears while waiting, instead of the queue's moh-sound."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "description": "The queue as callcenter.conf.xml names it (support@default).",
+        },
+        "exit_keys": {
+            "type": "string",
+            "pattern": "^[0-9*#]{1,12}$",
+            "description": "Keys that take the caller out of the queue (outcome exit_key).",
+        },
+        "music": {
+            "type": "string",
+            "minLength": 1,
+            "description": "What the caller hears while waiting, instead of the queue's moh-sound.",
+        },
+    },
+}
 
 #: cc_cancel_reason -> outcome (mod_callcenter.c MEMBER_CANCEL_REASON_CHART)
 CANCELLED = {"TIMEOUT": "timeout", "NO_AGENT_TIMEOUT": "no_agent", "EXIT_WITH_KEY": "exit_key"}
@@ -28,7 +44,7 @@ def run(flow_run, step):
     spec = step.spec["queue"]
     if "exit_keys" in spec:
         yield from ensure_var(flow_run, "cc_exit_keys", spec["exit_keys"])
-    if "music" in spec:   # a file may take call data as a name: kept marked, unlike ensure_var's
+    if "music" in spec:  # a file may take call data as a name: kept marked, unlike ensure_var's
         music = prompt_path(flow_run, spec["music"])
         known = flow_run.call_state.setdefault("channel_vars", {})
         if known.get("cc_moh_override") != str(music):
@@ -59,10 +75,9 @@ def scripted(fs, arg: str, key: str) -> bytes:
     by default), with the variables FreeSWITCH sets (queue_timeout, queue_no_agent,
     queue_exit_key); a key in ``cc_exit_keys`` pressed while waiting leaves it."""
     outcome = fs.queue_outcome(arg)
-    if outcome == "failed":   # a queue the host lacks: "Queue %s not found", nothing set
+    if outcome == "failed":  # a queue the host lacks: "Queue %s not found", nothing set
         return fs.events("callcenter", arg, key)
-    fs.vars.update(cc_side="member", cc_member_uuid=fs.uuid, cc_queue=arg,
-                   cc_queue_joined_epoch=str(int(fs.now)))
+    fs.vars.update(cc_side="member", cc_member_uuid=fs.uuid, cc_queue=arg, cc_queue_joined_epoch=str(int(fs.now)))
     between = b""
     due = fs.caller.due(fs.visited)
     keys = fs.vars.get("cc_exit_keys", "")
@@ -96,13 +111,17 @@ def ask(terminal, arg: str) -> None:
     terminal.queues[arg] = answer
 
 
-KIND = StepKind("queue", SCHEMA, run, order=65,
-                needs=lambda step: [Need(NeedKind.APPLICATION, "callcenter", ("queue",))],  # mod_callcenter
-                outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
-                written='`queue: {name: support@default, exit_keys: "0", music}`',
-                does="wait in a mod_callcenter queue for an agent",
-                outcomes_doc="`answered` (an agent took it; `${queue_agent}`), `timeout`, `no_agent`, "
-                             "`exit_key` (`${queue_exit_key}`), `failed`",
-                applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue",
-                                                        asks=ask)},
-                sets=("queue_agent", "queue_exit_key", "digits"))
+KIND = StepKind(
+    "queue",
+    SCHEMA,
+    run,
+    order=65,
+    needs=lambda step: [Need(NeedKind.APPLICATION, "callcenter", ("queue",))],  # mod_callcenter
+    outcomes=("answered", "timeout", "no_agent", "exit_key", "failed"),
+    written='`queue: {name: support@default, exit_keys: "0", music}`',
+    does="wait in a mod_callcenter queue for an agent",
+    outcomes_doc="`answered` (an agent took it; `${queue_agent}`), `timeout`, `no_agent`, "
+    "`exit_key` (`${queue_exit_key}`), `failed`",
+    applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue", asks=ask)},
+    sets=("queue_agent", "queue_exit_key", "digits"),
+)

@@ -18,14 +18,28 @@ from ..model import seconds
 from .common import prompt_path
 from .kind import Application, Need, NeedKind, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["file"], "properties": {
-    "file": {"type": "string", "minLength": 1},
-    "max_seconds": {"$ref": "#/$defs/duration",
-                    "description": "Longest recording: 90, \"2m\" (default 120 s, at most 4 hours)."},
-    "silence_threshold": {"type": "integer", "minimum": 0, "maximum": 32767,
-                          "description": "Average sample level below which audio is silence (default 200; 0-32767)."},
-    "silence_seconds": {"$ref": "#/$defs/duration",
-                        "description": "Silence that ends the recording: 3, \"5s\" (default 3 s, at most 4 hours)."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "minLength": 1},
+        "max_seconds": {
+            "$ref": "#/$defs/duration",
+            "description": "Longest recording: 90, \"2m\" (default 120 s, at most 4 hours).",
+        },
+        "silence_threshold": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 32767,
+            "description": "Average sample level below which audio is silence (default 200; 0-32767).",
+        },
+        "silence_seconds": {
+            "$ref": "#/$defs/duration",
+            "description": "Silence that ends the recording: 3, \"5s\" (default 3 s, at most 4 hours).",
+        },
+    },
+}
 
 #: what FreeSWITCH's record takes: whole seconds (mod_dptools.c, record_function: atoi)
 _LONGEST = 4 * 3600
@@ -43,7 +57,7 @@ def check(step, problems) -> None:
             try:
                 value = seconds(spec[key])
             except ValueError:
-                continue                     # the duration check says what is wrong
+                continue  # the duration check says what is wrong
             if value > _LONGEST:
                 problems.error(("record", key), f"record.{key}: {spec[key]!r} is longer than 4 hours")
 
@@ -51,17 +65,19 @@ def check(step, problems) -> None:
 def run(flow_run, step):
     spec = step.spec["record"]
     file = prompt_path(flow_run, spec["file"])
-    parts = [file, literal(str(_whole_seconds(spec.get("max_seconds"), 120))),
-             literal(str(spec.get("silence_threshold", 200))),
-             literal(str(_whole_seconds(spec.get("silence_seconds"), 3)))]
+    parts = [
+        file,
+        literal(str(_whole_seconds(spec.get("max_seconds"), 120))),
+        literal(str(spec.get("silence_threshold", 200))),
+        literal(str(_whole_seconds(spec.get("silence_seconds"), 3))),
+    ]
     arg = words(parts, "record")
-    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    del parts  # a waiting call keeps its step's frame: only the argument, not its parts
     done = yield Execute("record", arg)
     ms = done.variable("record_ms") or "0"
     flow_run.vars["recording_file"] = file
     flow_run.vars["recording_ms"] = ms
     return "recorded" if ms.isascii() and ms.isdigit() and int(ms) > 0 else "empty"
-
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -70,8 +86,9 @@ def scripted(fs, arg: str, key: str) -> bytes:
     CHANNEL_EXECUTE, then CHANNEL_HANGUP with DESTINATION_OUT_OF_ORDER before the record's
     completion)."""
     if fs.host.directory_missing(posixpath.dirname(arg.split(" ", 1)[0]) or "."):
-        execute = fs.event("CHANNEL_EXECUTE", ("Application", "record"), ("Application-Data", arg),
-                           ("Application-UUID", key))
+        execute = fs.event(
+            "CHANNEL_EXECUTE", ("Application", "record"), ("Application-Data", arg), ("Application-UUID", key)
+        )
         return execute + fs.hang_up("DESTINATION_OUT_OF_ORDER", ("record", arg, key))
     fs.vars["record_ms"] = str(fs.record_ms)
     fs.vars["record_seconds"] = str(fs.record_ms // 1000)
@@ -97,9 +114,17 @@ def needs(step):
     return [Need(NeedKind.DIRECTORY, posixpath.dirname(str(step.spec["record"]["file"])) or ".", ("record", "file"))]
 
 
-KIND = StepKind("record", SCHEMA, run, order=130, outcomes=("recorded", "empty"), check=check,
-                written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
-                does="record; sets `${recording_file}`, `${recording_ms}`", outcomes_doc="`recorded`, `empty`",
-                applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to",
-                                                   asks=ask)},
-                sets=("recording_file", "recording_ms", "record_ms", "record_seconds"), needs=needs)
+KIND = StepKind(
+    "record",
+    SCHEMA,
+    run,
+    order=130,
+    outcomes=("recorded", "empty"),
+    check=check,
+    written="`record: {file, max_seconds, silence_threshold, silence_seconds}`",
+    does="record; sets `${recording_file}`, `${recording_ms}`",
+    outcomes_doc="`recorded`, `empty`",
+    applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to", asks=ask)},
+    sets=("recording_file", "recording_ms", "record_ms", "record_seconds"),
+    needs=needs,
+)

@@ -35,12 +35,25 @@ from ..effects import Execute
 from .common import prompt_path
 from .kind import Application, Need, NeedKind, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
-    "file": {"type": "string", "minLength": 1,
-             "description": "Where FreeSWITCH writes it, e.g. \"${recordings_dir}/${uuid}.wav\"; the directory must exist."},
-    "stop": {"type": "boolean", "description": "Stop the recording this call started (default false: start one)."},
-    "max_seconds": {"type": "integer", "minimum": 1, "maximum": 14400,
-                    "description": "Stop by itself after this many seconds (at most 4 hours: 14400)."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "file": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Where FreeSWITCH writes it, e.g. \"${recordings_dir}/${uuid}.wav\"; "
+            "the directory must exist.",
+        },
+        "stop": {"type": "boolean", "description": "Stop the recording this call started (default false: start one)."},
+        "max_seconds": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 14400,
+            "description": "Stop by itself after this many seconds (at most 4 hours: 14400).",
+        },
+    },
+}
 
 
 def _file(flow_run, value) -> str:
@@ -81,14 +94,16 @@ def _recording(flow_run) -> str | None:
         try:
             again = _file(flow_run, spec["file"])
         except (UnsafeValue, FlowError):
-            continue      # that step would refuse it now: it is not the one
+            continue  # that step would refuse it now: it is not the one
         if str(again) == stored:
             return again
     try:
         return _checked(stored)
     except UnsafeValue as exc:
-        raise UnsafeValue(f"record_call stop: the recording restored from the failover checkpoint is no file "
-                          f"this flow's record_call steps make now, and as call data it is refused ({exc})") from None
+        raise UnsafeValue(
+            f"record_call stop: the recording restored from the failover checkpoint is no file "
+            f"this flow's record_call steps make now, and as call data it is refused ({exc})"
+        ) from None
 
 
 def run(flow_run, step):
@@ -132,8 +147,7 @@ def _stopped(fs, arg: str, key: str) -> bytes:
     started = fs.recordings.pop(arg, None)
     if started is not None:
         ms = int((fs.now - started) * 1000)
-        fs.vars.update(record_ms=str(ms), record_seconds=str(ms // 1000),
-                       record_completion_cause="success-maxtime")
+        fs.vars.update(record_ms=str(ms), record_seconds=str(ms // 1000), record_completion_cause="success-maxtime")
     return fs.events("stop_record_session", arg, key)
 
 
@@ -146,11 +160,21 @@ def needs(step):
     return [Need(NeedKind.DIRECTORY, posixpath.dirname(str(spec["file"])) or ".", ("record_call", "file"))]
 
 
-KIND = StepKind("record_call", SCHEMA, run, order=135, outcomes=("recording", "stopped"), check=check, needs=needs,
-                written="`record_call: {file, max_seconds}`; `record_call: {stop: true}`",
-                does="record the whole call in the background; `${call_recording}` is the file, "
-                     "`${call_recording_ms}` its length once stopped",
-                outcomes_doc="`recording`, `stopped`",
-                applications={"record_session": Application(_started, hears="recording the call to"),
-                              "stop_record_session": Application(_stopped, hears="recording stopped")},
-                sets=("call_recording", "call_recording_ms"))
+KIND = StepKind(
+    "record_call",
+    SCHEMA,
+    run,
+    order=135,
+    outcomes=("recording", "stopped"),
+    check=check,
+    needs=needs,
+    written="`record_call: {file, max_seconds}`; `record_call: {stop: true}`",
+    does="record the whole call in the background; `${call_recording}` is the file, "
+    "`${call_recording_ms}` its length once stopped",
+    outcomes_doc="`recording`, `stopped`",
+    applications={
+        "record_session": Application(_started, hears="recording the call to"),
+        "stop_record_session": Application(_stopped, hears="recording stopped"),
+    },
+    sets=("call_recording", "call_recording_ms"),
+)

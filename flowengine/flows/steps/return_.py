@@ -10,6 +10,14 @@ def run(flow_run, step):
     yield
 
 
-KIND = StepKind("return", {"type": "string", "minLength": 1, "description": "End a called flow with this outcome."},
-                run, order=160, ends_flow=True, returns=True, outcomes_doc="—",
-                written="`return: outcome`", does="end a called flow with this outcome")
+KIND = StepKind(
+    "return",
+    {"type": "string", "minLength": 1, "description": "End a called flow with this outcome."},
+    run,
+    order=160,
+    ends_flow=True,
+    returns=True,
+    outcomes_doc="—",
+    written="`return: outcome`",
+    does="end a called flow with this outcome",
+)

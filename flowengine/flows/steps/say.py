@@ -13,29 +13,39 @@ from ..effects import Execute
 from .common import call_language
 from .kind import Application, Need, NeedKind, StepKind
 
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["text"], "properties": {
-    "text": {"type": ["string", "number"]},
-    "type": {"type": "string", "pattern": "^[a-z_]+$",
-             "description": "number, items, currency, current_date, telephone_number, name_spelled …"},
-    "method": {"enum": ["pronounced", "iterated", "counted"]},
-    "gender": {"enum": ["masculine", "feminine", "neuter"]},
-    "language": {"type": "string", "pattern": "^([A-Za-z_:-]+|\\S*\\$\\{[A-Za-z_][A-Za-z0-9_.-]*\\}\\S*)$",
-                 "description": "mod_say's language (en, es, de, …) or a ${variable} holding one."}}}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {
+        "text": {"type": ["string", "number"]},
+        "type": {
+            "type": "string",
+            "pattern": "^[a-z_]+$",
+            "description": "number, items, currency, current_date, telephone_number, name_spelled …",
+        },
+        "method": {"enum": ["pronounced", "iterated", "counted"]},
+        "gender": {"enum": ["masculine", "feminine", "neuter"]},
+        "language": {
+            "type": "string",
+            "pattern": "^([A-Za-z_:-]+|\\S*\\$\\{[A-Za-z_][A-Za-z0-9_.-]*\\}\\S*)$",
+            "description": "mod_say's language (en, es, de, …) or a ${variable} holding one.",
+        },
+    },
+}
 
 
 def run(flow_run, step):
     spec = step.spec["say"]
     language = spec.get("language") or (call_language(flow_run) or {}).get("say") or "en"
-    parts = [flow_run.expand(language), literal(spec.get("type", "number")),
-             literal(spec.get("method", "pronounced"))]
+    parts = [flow_run.expand(language), literal(spec.get("type", "number")), literal(spec.get("method", "pronounced"))]
     if "gender" in spec:
         parts.append(literal(spec["gender"]))
     parts.append(flow_run.expand(spec["text"]))
     arg = words(parts, "say")
-    del parts   # a waiting call keeps its step's frame: only the argument, not its parts
+    del parts  # a waiting call keeps its step's frame: only the argument, not its parts
     yield Execute("say", arg)
     return "done"
-
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -57,6 +67,14 @@ def needs(step):
     return [Need(NeedKind.SAY_LANGUAGE, language.split(":", 1)[0], ("say", "language"))]
 
 
-KIND = StepKind("say", SCHEMA, run, order=120, outcomes=("done",),
-                written="`say: {text, type, method, gender, language}`", does="mod_say", needs=needs,
-                applications={"say": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears (say)")})
+KIND = StepKind(
+    "say",
+    SCHEMA,
+    run,
+    order=120,
+    outcomes=("done",),
+    written="`say: {text, type, method, gender, language}`",
+    does="mod_say",
+    needs=needs,
+    applications={"say": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears (say)")},
+)

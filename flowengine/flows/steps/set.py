@@ -30,7 +30,6 @@ def run(flow_run, step):
     return "done"
 
 
-
 def scripted(fs, arg: str, key: str, app: str = "set") -> bytes:
     """The variable is set (an empty value unsets it, as base_set does)."""
     name, _, value = arg.partition("=")
@@ -48,12 +47,23 @@ def check(step, problems) -> None:
         problems.error(path, message)
 
 
-KIND = StepKind("set", _VALUES, run, order=80, also=("export", "vars"), outcomes=("done",), instant=True, check=check,
-                step_keys={"export": _VALUES, "vars": _VALUES},
-                written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
-                does="channel variables (FreeSWITCH `set` / `export`); flow variables",
-                applications={app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
-                              for app in ("set", "export", "unset")},
-                sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key) or {}],
-                assigns=lambda step: step.spec.get("vars") or {},
-                channel_sets=lambda step: [name for key in ("set", "export") for name in step.spec.get(key) or {}])
+KIND = StepKind(
+    "set",
+    _VALUES,
+    run,
+    order=80,
+    also=("export", "vars"),
+    outcomes=("done",),
+    instant=True,
+    check=check,
+    step_keys={"export": _VALUES, "vars": _VALUES},
+    written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
+    does="channel variables (FreeSWITCH `set` / `export`); flow variables",
+    applications={
+        app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
+        for app in ("set", "export", "unset")
+    },
+    sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key) or {}],
+    assigns=lambda step: step.spec.get("vars") or {},
+    channel_sets=lambda step: [name for key in ("set", "export") for name in step.spec.get(key) or {}],
+)

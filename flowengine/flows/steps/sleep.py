@@ -15,9 +15,13 @@ def run(flow_run, step):
     return "done"
 
 
-
-
-
-KIND = StepKind("sleep", {"$ref": "#/$defs/duration"}, run, order=110, outcomes=("done",),
-                written="`sleep: 2s`", does="pause",
-                applications={"sleep": Application(seconds=lambda fs, words: int(words[0]) / 1000)})
+KIND = StepKind(
+    "sleep",
+    {"$ref": "#/$defs/duration"},
+    run,
+    order=110,
+    outcomes=("done",),
+    written="`sleep: 2s`",
+    does="pause",
+    applications={"sleep": Application(seconds=lambda fs, words: int(words[0]) / 1000)},
+)

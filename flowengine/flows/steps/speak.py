@@ -17,14 +17,23 @@ from .kind import Application, Need, NeedKind, StepKind
 from .playback import stoppable
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
-SCHEMA = {"oneOf": [
-    {"type": "string", "minLength": 1},
-    {"type": "object", "additionalProperties": False, "required": ["text"],
-     "dependentRequired": {"engine": ["voice"], "voice": ["engine"]},
-     "properties": {"text": {"type": "string", "minLength": 1},
-                    "engine": dict(_NAME, description="The speech engine (flite, …); with voice."),
-                    "voice": dict(_NAME, description="The engine's voice (flite: kal, slt, rms, awb); with engine."),
-                    "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"}}}]}
+SCHEMA = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["text"],
+            "dependentRequired": {"engine": ["voice"], "voice": ["engine"]},
+            "properties": {
+                "text": {"type": "string", "minLength": 1},
+                "engine": dict(_NAME, description="The speech engine (flite, …); with voice."),
+                "voice": dict(_NAME, description="The engine's voice (flite: kal, slt, rms, awb); with engine."),
+                "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"},
+            },
+        },
+    ]
+}
 
 
 def engine_voice(flow_run, spec: dict) -> tuple[str | None, str | None]:
@@ -52,11 +61,17 @@ def run(flow_run, step):
 def check(step, problems) -> None:
     spec = step.spec["speak"]
     spec = spec if isinstance(spec, dict) else {"text": spec}
-    has_voice = bool(spec.get("engine") or problems.flow.get("tts")
-                     or any((lang or {}).get("tts") for lang in (problems.flow.get("languages") or {}).values()))
+    has_voice = bool(
+        spec.get("engine")
+        or problems.flow.get("tts")
+        or any((lang or {}).get("tts") for lang in (problems.flow.get("languages") or {}).values())
+    )
     if not has_voice and "|" in str(spec["text"]):
-        problems.error(("speak",), "the text holds '|', which FreeSWITCH reads as voice|text when no engine and "
-                       "voice are given: give them here or in the flow's tts:")
+        problems.error(
+            ("speak",),
+            "the text holds '|', which FreeSWITCH reads as voice|text when no engine and "
+            "voice are given: give them here or in the flow's tts:",
+        )
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -76,12 +91,18 @@ def needs(step):
     return []
 
 
-KIND = StepKind("speak", SCHEMA, run, order=35, outcomes=("spoken",), check=check, needs=needs,
-                written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`; flow-level '
-                        "`tts: {engine, voice}`",
-                does="text to speech (mod_flite or another engine); a terminator digit stops it",
-                outcomes_doc="`spoken`, the digit pressed",
-                accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
-                applications={"speak": Application(scripted, lambda fs, words: fs.prompt_seconds,
-                                                    "caller hears (speech)")},
-                sets=("digits", "playback_terminator_used"))
+KIND = StepKind(
+    "speak",
+    SCHEMA,
+    run,
+    order=35,
+    outcomes=("spoken",),
+    check=check,
+    needs=needs,
+    written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`; flow-level `tts: {engine, voice}`',
+    does="text to speech (mod_flite or another engine); a terminator digit stops it",
+    outcomes_doc="`spoken`, the digit pressed",
+    accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
+    applications={"speak": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears (speech)")},
+    sets=("digits", "playback_terminator_used"),
+)

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 
-from ..effects import Goto
 from ..conditions import holds
+from ..effects import Goto
 from .common import to
 from .kind import StepKind
 
-SCHEMA = {"type": "array", "minItems": 1, "items": {
-    "type": "object", "additionalProperties": False, "required": ["if", "goto"],
-    "properties": {"if": {"$ref": "#/$defs/condition"}, "goto": {"$ref": "#/$defs/target"},
-                   "max": {"type": "integer", "minimum": 1, "maximum": 10000,
-                           "description": "Times this branch may be taken in one call (at most 10000); then exceeded."},
-                   "exceeded": {"$ref": "#/$defs/target"}}}}
+SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["if", "goto"],
+        "properties": {
+            "if": {"$ref": "#/$defs/condition"},
+            "goto": {"$ref": "#/$defs/target"},
+            "max": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 10000,
+                "description": "Times this branch may be taken in one call (at most 10000); then exceeded.",
+            },
+            "exceeded": {"$ref": "#/$defs/target"},
+        },
+    },
+}
 
 
 def limited(flow_run, step, edge: str, target: str, limit: int | None, exceeded: str | None):
@@ -27,8 +41,13 @@ def limited(flow_run, step, edge: str, target: str, limit: int | None, exceeded:
 def run(flow_run, step):
     spec = step.spec
     for i, branch in enumerate(spec["when"]):
-        if holds(branch["if"], lookup=flow_run.lookup, calendars=flow_run.flow.calendars, now=flow_run.now,
-                 timezone=flow_run.flow.timezone):
+        if holds(
+            branch["if"],
+            lookup=flow_run.lookup,
+            calendars=flow_run.flow.calendars,
+            now=flow_run.now,
+            timezone=flow_run.flow.timezone,
+        ):
             return limited(flow_run, step, f"when[{i}]", branch["goto"], branch.get("max"), branch.get("exceeded"))
     if "else" in spec:
         return Goto(spec["else"], "else")
@@ -40,8 +59,9 @@ def _condition(condition, index: int) -> str:
     """``open: office`` for ``{open: office}``; long conditions are cut, the file has them."""
     if not isinstance(condition, dict):
         return f"when[{index}]"
-    text = ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-                     for k, v in condition.items())
+    text = ", ".join(
+        f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}" for k, v in condition.items()
+    )
     return text if len(text) <= 40 else text[:39] + "…"
 
 
@@ -66,15 +86,25 @@ def unhandled(step):
 
 def check(step, problems) -> None:
     from ..validate import check_condition
+
     for i, branch in enumerate(step.spec["when"]):
         check_condition(branch["if"], ("when", i, "if"), problems)
 
 
-KIND = StepKind("when", SCHEMA, run, order=90, instant=True, step_keys={"else": {"$ref": "#/$defs/target"}},
-                written="`when: [{if: condition, goto: step, max, exceeded}]`, `else: step`",
-                does="conditions on `var` (`equals`, `in`, `matches`, `empty`), `caller`, `destination`, `digits` "
-                     "(numbers, ranges, /patterns/), `open` / `closed` calendars, inline `time: \"Mon-Fri "
-                     "08:00-18:00\"` with `timezone`; `all`, `any`, `not`",
-                outcomes_doc="—", transitions=transitions, unhandled=unhandled, check=check,
-                bounded=lambda step, path: len(path) == 3 and path[2] == "goto"
-                and "max" in step.spec["when"][path[1]])
+KIND = StepKind(
+    "when",
+    SCHEMA,
+    run,
+    order=90,
+    instant=True,
+    step_keys={"else": {"$ref": "#/$defs/target"}},
+    written="`when: [{if: condition, goto: step, max, exceeded}]`, `else: step`",
+    does="conditions on `var` (`equals`, `in`, `matches`, `empty`), `caller`, `destination`, `digits` "
+    "(numbers, ranges, /patterns/), `open` / `closed` calendars, inline `time: \"Mon-Fri "
+    "08:00-18:00\"` with `timezone`; `all`, `any`, `not`",
+    outcomes_doc="—",
+    transitions=transitions,
+    unhandled=unhandled,
+    check=check,
+    bounded=lambda step, path: len(path) == 3 and path[2] == "goto" and "max" in step.spec["when"][path[1]],
+)
