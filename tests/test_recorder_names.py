@@ -36,3 +36,29 @@ def test_a_real_unique_id_names_its_file_and_a_second_one_never_truncates_it(tmp
     written = first.read_text()
     second = _record(tmp_path, REAL)     # a peer reusing a real call's UUID
     assert second != first and first.read_text() == written and second.name.startswith(REAL)
+
+
+class _FullDisk:
+    """A file whose second write fails as a full disk does."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        if self.writes == 2:
+            raise OSError(28, "No space left on device")
+        return len(text)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_write_that_fails_while_records_wait_never_reaches_the_call(tmp_path, monkeypatch):
+    recording = Recorder(tmp_path).call()
+    for _ in range(3):                 # held back until the channel is named
+        recording.inbound(b"Content-Type: command/reply\n\n")
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: _FullDisk())
+    recording.named(REAL, CHANNEL)     # the header, then the second write fails
+    recording.inbound(b"more\n\n")     # and the call goes on, unrecorded
+    assert recording.owner.complained

@@ -55,7 +55,8 @@ def collect(
         data = direct(command) if direct is not None and not batch and command.variable is not None else None
         if data is not None:  # no event will say so: the run reads it as set until one does
             sent.append((command, data))
-            run.set_unreported(*command.variable)  # type: ignore[misc]
+            assert command.variable is not None  # direct is asked only for a set
+            run.set_unreported(*command.variable)
         else:
             batch.append(command)
             if command.wait:
@@ -90,8 +91,9 @@ def write(
     for command in batch:
         try:
             if not hosts.has(core, command.app):
+                assert proto.channel is not None  # a routed call's: connect brought its channel
                 raise UnknownApplication(
-                    f"FreeSWITCH host {proto.channel.get('FreeSWITCH-Hostname')} "  # type: ignore[union-attr]
+                    f"FreeSWITCH host {proto.channel.get('FreeSWITCH-Hostname')} "
                     f"(Core-UUID {core}) has no application {command.app!r} "
                     "(api show application): not sent, it would hang the caller up"
                 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..errors import CallGone, FlowengineError, ProtocolError
+from ..errors import CallGone, ProtocolError
 from ..esl import Limits, OutboundProtocol, commands
 from ..esl.protocol import LOST
 from ..runtime.result import CallResult
@@ -67,7 +67,7 @@ class CallConnection:
         self.hung_up = False  # the flow's own hangup has run
         self.outcome = "ok"  # for the call's summary line: "ok" or what went wrong
         #                                     ("lost: …", "ProtocolError: …", "internal error")
-        self.error: FlowengineError | None = None
+        self.error: Exception | None = None
         self._wait = CallWait()
 
     # -- what the driver calls ------------------------------------------------------------
@@ -254,7 +254,7 @@ class CallConnection:
         """An error that ends the call (not the caller hanging up): logged once, kept."""
         if self.error is not None:
             return
-        self.error = kept(error)  # type: ignore[assignment]  # for the summary, not re-raised
+        self.error = kept(error)  # for the summary, not re-raised
         uuid = self.proto.uuid or "-"
         if isinstance(error, ProtocolError):
             self.outcome = f"ProtocolError: {error}"

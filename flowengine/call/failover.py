@@ -119,8 +119,8 @@ def start_run(
         on_attempt=metrics.attempt if metrics is not None else None,
     )
     saved = channel.variable(checkpoint.VARIABLE) if checkpoints is not None else None
-    if saved:
-        run, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)  # type: ignore[union-attr]
+    if saved and checkpoints is not None:
+        run, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)
         if run is not None:
             return run, command
     run = FlowRun(flow, flows=flowset, **options)

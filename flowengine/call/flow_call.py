@@ -63,7 +63,7 @@ class FlowCall(CallConnection):
         metrics: Any = None,
         peer: str = "-",
         run_options: dict[str, Any] | None = None,
-        before: Callable[[FlowRun, Execute], None] | None = None,
+        before: Callable[[FlowRun, Execute | HttpRequest], None] | None = None,
         hosts: HostView | None = None,
         failover: bool = False,
         failover_key: bytes | None = None,
@@ -115,7 +115,8 @@ class FlowCall(CallConnection):
             return b""
         hold = http.answered(result)
         if hold is None:
-            return self._send(self.run.resume(result), now)  # type: ignore[union-attr]
+            assert self.run is not None  # a request in flight is the run's
+            return self._send(self.run.resume(result), now)
         data = commands.api(f"uuid_break {self.proto.uuid}")  # the answer waits for the prompt to stop
         self._wait.then = ANSWER
         self._wait.on([self.proto.command(data), hold], now, self.timeouts.reply, self.timeouts.reply)
@@ -153,7 +154,8 @@ class FlowCall(CallConnection):
         http.dropped()  # the caller hung up during the request: the call ends now, the answer is dropped
         gone = self.proto.gone
         if not isinstance(self.error, ProtocolError):
-            self.run.caller_gone(gone.cause if gone is not None else "connection closed")  # type: ignore[union-attr]
+            assert self.run is not None  # a request in flight is the run's
+            self.run.caller_gone(gone.cause if gone is not None else "connection closed")
         return self._flow_over(now)
 
     def _expired(self, now: float) -> bytes:
@@ -169,7 +171,8 @@ class FlowCall(CallConnection):
 
     def _routed(self, now: float) -> bytes:
         channel, uuid, metrics = self.proto.channel, self.proto.uuid, self.metrics
-        number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")  # type: ignore[union-attr]
+        assert channel is not None  # routed only once connect brought the channel's data
+        number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
         flowset = self.flows()
         flow = flowset.route(number)
         if flow is None:
@@ -182,24 +185,25 @@ class FlowCall(CallConnection):
         self.flow_name = flow.name
         self.run, command = start_run(channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints)
         self._move(ROUTED)
-        core = channel.get("Core-UUID")  # type: ignore[union-attr]
+        core = channel.get("Core-UUID")
         self.core = sys.intern(core) if core else core  # one string for every call of a host
         first = self._send(command, now)
         if self.proto.control != "full" or self.phase is not FLOW:  # api needs `socket … full`
             return first
         # after the first step in the same write, so it leaves as soon as it would without
         # them, and never waited for: their answers come while that step runs
-        asked = self.hosts.begin(channel, flowset, flow, self.proto, now)  # type: ignore[arg-type]
+        asked = self.hosts.begin(channel, flowset, flow, self.proto, now)
         self._asking = bool(asked)
         return first + asked
 
     def _send(self, command: Effect | None, now: float) -> bytes:
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run, wait = self.run, self._wait
+        assert run is not None  # sent only once the call is routed
         batch, wait.then, request, direct = collect(
             run,
             command,
-            self.before,  # type: ignore[arg-type]
+            self.before,
             partial(set_by_api, self.proto),
         )
         if request is not None:
@@ -214,7 +218,7 @@ class FlowCall(CallConnection):
             self.proto,
             run,
             batch,
-            direct,  # type: ignore[arg-type]
+            direct,
             self.hosts,
             self.core,
             self.timeouts,
@@ -231,38 +235,43 @@ class FlowCall(CallConnection):
     def _ask(self, now: float) -> bytes:
         """Hand the run's request to the driver and wait for it (and start no prompt yet)."""
         self._wait.then = RESUME
-        self._wait.until(self._http.ask(now))  # type: ignore[union-attr]
+        assert self._http is not None  # _send queued the request on it
+        self._wait.until(self._http.ask(now))
         return b""
 
     def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
         run, then = self.run, self._wait.then
+        assert run is not None  # a step is the run's
         if error is None and self._wait.last_app == "hangup":  # FreeSWITCH ran the flow's own hangup
             self.hung_up = True
         if isinstance(error, CallGone):
             if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
-                run.caller_gone(error.cause)  # type: ignore[union-attr]
+                run.caller_gone(error.cause)
             return self._flow_over(now)
         if then is HTTP:
             if error is None:
                 return self._ask(now)
-            self._http.queued = None  # type: ignore[union-attr]  # the set-up before it failed: it never goes
-            return self._send(run.failed(error), now)  # type: ignore[union-attr]
+            assert self._http is not None  # HTTP follows only a write before a queued request
+            self._http.queued = None  # the set-up before it failed: it never goes
+            return self._send(run.failed(error), now)
         if then is ANSWER:  # the hold prompt has stopped: the step reads the answer
             self._wait.then = RESUME
             if error is not None:
                 log.info("call=%s flow=%s hold prompt: %s", self.proto.uuid, self.flow_name, error)
-            return self._send(run.resume(self._http.take_answer()), now)  # type: ignore[union-attr]
+            assert self._http is not None  # ANSWER follows only an answer that waited for its hold prompt
+            return self._send(run.resume(self._http.take_answer()), now)
         if then is not RESUME:
             return self._flow_over(now)
         if error is not None:
-            return self._send(run.failed(error), now)  # type: ignore[union-attr]
-        return self._send(run.resume(result), now)  # type: ignore[union-attr]
+            return self._send(run.failed(error), now)
+        return self._send(run.resume(result), now)
 
     def _checkpoint(self, last: Execute) -> bytes:
         """The failover checkpoint's line for a write ending in ``last`` (b"": none)."""
         if self._checkpoints is None:
             return b""
-        return self._checkpoints.command(self.proto, self.run, self.flow_name, last)  # type: ignore[arg-type]
+        assert self.run is not None  # a write of the run's, or its exit
+        return self._checkpoints.command(self.proto, self.run, self.flow_name, last)
 
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:

@@ -82,7 +82,8 @@ class PendingRequest:
         write (b"": nothing yet) and the next deadline; None: the request has timed out."""
         if self.hold_at is not None and now >= self.hold_at:
             self.hold_at = None
-            play = self.asked.hold.play  # type: ignore[union-attr]
+            assert self.asked is not None and self.asked.hold is not None  # hold_at is set only for these
+            play = self.asked.hold.play
             data, self.hold = proto.execute("playback", play)
             if before is not None:
                 before(run, Execute("playback", play))

@@ -1,20 +1,11 @@
 """Builders for every command an outbound socket may send; each returns the wire bytes.
 
-The one rule that makes them safe: a value never changes the shape of the command, nor
-what FreeSWITCH reads from it. mod_event_socket.c (read_packet) ends a header line at CR or
-LF and a command at an empty line, and stores every header through
-``switch_event_add_header_string`` (src/switch_event.c), where a value that starts
-``ARRAY::`` becomes an array (``switch_event_base_add_header``, ``switch_event_add_array``):
-with one element the prefix is dropped, with more the value is split at ``|:``
-(array_in_header). So CR, LF and NUL are refused (:class:`UnsafeValue`) wherever they would
-be read as structure, and so is a header value starting ``ARRAY::`` and a header name with
-``[`` (an indexed header), before any byte exists.
-
-An application argument, the one value that carries text from the call, never goes in a
-header: it is always a counted ``text/plain`` body, which switch_ivr_parse_event takes as
-the argument when ``execute-app-arg`` is absent and which nothing parses (argument_in_body:
-``ARRAY::`` and line breaks arrive as written). Caller ID names, DTMF digits and template
-output all pass through here.
+A value never changes the shape of a command nor what FreeSWITCH reads from it: CR, LF and
+NUL are refused (:class:`UnsafeValue`) wherever they would be read as structure, and so are a
+header value starting ``ARRAY::`` and an indexed header name, before any byte exists; an
+application argument always travels as a counted body. The rules, with FreeSWITCH's source
+(read_packet, switch_event_add_header_string): docs/freeswitch.md, "How FreeSWITCH reads a
+command".
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """One Event type for FreeSWITCH's three event formats and for the connect reply.
 
-A plain event carries ~130 url-encoded headers and the engine reads about three of them,
-so plain events are not split up front: a header is found by a byte search in the raw
-block and decoded on its own. JSON and XML have no cheap partial read and are decoded
-whole on first access. In every format a value comes back as the text FreeSWITCH meant
-(url-decoded, XML-unescaped), and array values keep FreeSWITCH's ``ARRAY::a|:b`` form so
-that the same flow reads the same value whatever format the socket was set to.
-
-Url-decoding undoes only what switch_url_encode does (:mod:`.urlcode`): a ``%41`` or ``%2C``
-in a caller name is the text the caller sent, never an ``A`` or a comma.
-
-The headers the engine reads from every event it gets (the event's name, the call's
-UUID, our own Application-UUID and Job-UUID …) hold a UUID or a name in what FreeSWITCH
-writes, so they are read only up to :data:`MAX_SHORT_VALUE` bytes: a longer one is a
-:class:`ProtocolError` that ends the call, before a byte of it is decoded. Without that
-bound a 16 MiB ``Event-Name`` was decoded for every event that came.
+A plain event is not split up front: a header is found by a byte search and decoded on its
+own; JSON and XML are decoded whole on first access. A value comes back as the text
+FreeSWITCH meant (url-decoded only as :mod:`.urlcode` says, arrays in the ``ARRAY::a|:b``
+form), and the headers read from every event only up to :data:`MAX_SHORT_VALUE` bytes. Why:
+docs/freeswitch.md, "Reading events"; the bound: docs/security.md, "Nothing a peer or a flow
+sends can stall or exhaust the server".
 """
 
 from __future__ import annotations
@@ -85,7 +76,7 @@ class Event:
         self._cache: dict[str, str | None] | None = None
         self._whole: bool | None = None  # channel_data, once asked
         if pairs is not None:
-            self._build_index()
+            self._build_index(pairs)
 
     # -- construction -------------------------------------------------------------
     @classmethod
@@ -102,10 +93,13 @@ class Event:
 
     # -- reading ------------------------------------------------------------------
     def get(self, name: str, default: str | None = None) -> str | None:
-        if self.format != "plain" or self._index is not None:
-            if self._index is None:
+        index = self._index
+        if self.format != "plain" or index is not None:
+            if index is None:
                 self._parse()
-            value = self._index.get(name)  # type: ignore[union-attr]
+                index = self._index
+                assert index is not None  # _parse builds it or raises
+            value = index.get(name)
             if value is not None and len(value) > MAX_SHORT_VALUE and name in SHORT_HEADERS:
                 raise _too_long(name, len(value))
             return default if value is None else value
@@ -154,9 +148,12 @@ class Event:
 
     def headers(self) -> list[tuple[str, str]]:
         """Every header in order, decoded (repeats included)."""
-        if self._pairs is None:
+        pairs = self._pairs
+        if pairs is None:
             self._parse()
-        return list(self._pairs)  # type: ignore[arg-type]
+            pairs = self._pairs
+            assert pairs is not None  # _parse sets it or raises
+        return list(pairs)
 
     def __iter__(self) -> Iterator[str]:
         return (k for k, _ in self.headers())
@@ -244,7 +241,9 @@ class Event:
             if self._hend < 0:
                 self._hend = _header_end(self._raw)
             return self._raw.find(b"\nvariable_", 0, self._hend) >= 0
-        return any(k.startswith("variable_") for k in self._index)  # type: ignore[union-attr]
+        index = self._index
+        assert index is not None  # the get() above decoded a JSON or XML event whole
+        return any(k.startswith("variable_") for k in index)
 
     def variable(self, name: str, default: str | None = None) -> str | None:
         """Channel variable ``name`` as carried by this event (``variable_<name>``)."""
@@ -265,7 +264,7 @@ class Event:
             return NotImplemented
         return self.headers() == other.headers() and self.body == other.body
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # typeshed has no "unhashable" for object.__hash__
 
     # -- decoding -----------------------------------------------------------------
     def _find_plain(self, name: str) -> str | None:
@@ -306,9 +305,9 @@ class Event:
             end -= 1
         return start, end
 
-    def _build_index(self) -> None:
+    def _build_index(self, pairs: list[tuple[str, str]]) -> None:
         index: dict[str, str] = {}
-        for k, v in self._pairs:  # type: ignore[union-attr]
+        for k, v in pairs:
             index.setdefault(k, v)
         self._index = index
 
@@ -326,7 +325,9 @@ class Event:
             raise
         except (ValueError, expat.ExpatError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise ProtocolError(f"undecodable {self.format} event: {shown(str(exc), 200)}") from None
-        self._build_index()
+        pairs = self._pairs
+        assert pairs is not None  # each _parse_* sets it or raises
+        self._build_index(pairs)
 
     def _parse_plain(self) -> None:
         raw = self._raw
@@ -336,7 +337,7 @@ class Event:
         text = raw[:hend].decode("utf-8", "replace")
         if "\r" in text:
             text = text.replace("\r\n", "\n").removesuffix("\r")
-        pairs = []
+        pairs: list[tuple[str, str]] = []
         append = pairs.append
         for line in text.split("\n"):
             name, sep, value = line.partition(": ")

@@ -117,7 +117,7 @@ class RawMessage:
     body: bytes
 
     @property
-    def content_type(self) -> str | None:  # type: ignore[override]
+    def content_type(self) -> str | None:
         return header(self.headers, "Content-Type")
 
 

@@ -269,6 +269,7 @@ class Parser:
 
     def _scan(self, block: bytes) -> tuple:
         """(headers or None, block, content type, body length) of one header block."""
+        ctype: str | None
         # FreeSWITCH frames every event as exactly these two lines: read them directly.
         if block.startswith(b"Content-Length: "):
             nl = block.find(b"\n")
@@ -292,8 +293,13 @@ class Parser:
         # The connect reply is a whole serialized event (~110 headers): keep it lazy.
         if block.startswith(b"Event-Name:") or b"\nEvent-Name:" in block:
             channel = Event.from_plain(block)
-            length = channel.get("Content-Length")
-            return (None, channel, channel.get("Content-Type"), 0 if length is None else self._content_length(length))
+            declared = channel.get("Content-Length")
+            return (
+                None,
+                channel,
+                channel.get("Content-Type"),
+                0 if declared is None else self._content_length(declared),
+            )
         headers: Headers = []
         ctype = None
         length = 0
@@ -332,14 +338,14 @@ def _build(headers: Headers | None, block, ctype: str | None, body: bytes) -> Me
     if ctype == "text/event-xml":
         return Event.from_xml(body)
     if isinstance(block, Event):  # the connect reply: its headers are the channel data
-        text = block.get("Reply-Text", "")
+        text = block.get("Reply-Text") or ""
         if ctype == "command/reply":
             return Reply(text, [("Content-Type", ctype), ("Reply-Text", text)], block)
         headers = block.headers()
     elif headers is None:
         headers = [("Content-Length", str(len(body))), ("Content-Type", ctype or "")]
     if ctype == "command/reply":
-        return Reply(header(headers, "Reply-Text", ""), headers)
+        return Reply(header(headers, "Reply-Text") or "", headers)
     if ctype == "api/response":
         return ApiResponse(body.decode("utf-8", "replace"), headers)
     if ctype == "text/disconnect-notice":

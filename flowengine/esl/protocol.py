@@ -185,10 +185,13 @@ class OutboundProtocol:
         self._replies.append(ticket)
 
     def _forget(self, ticket: Ticket) -> None:
+        key = ticket.key
+        if key is None:
+            return  # a plain command: in neither table
         if ticket.kind == "execute":
-            self._executes.pop(ticket.key, None)  # type: ignore[arg-type]
+            self._executes.pop(key, None)
         elif ticket.kind == "job":
-            self._jobs.pop(ticket.key, None)  # type: ignore[arg-type]
+            self._jobs.pop(key, None)
 
     @staticmethod
     def _finish(ticket: Ticket, result: object = None, error: Exception | None = None) -> None:
@@ -242,22 +245,21 @@ class OutboundProtocol:
         if ticket.done:
             return  # abandoned, or already failed by the hangup
         if isinstance(reply, Reply) and reply.channel is not None and self.channel is None:
-            self._on_channel(reply)
-        failed = isinstance(reply, Reply) and reply.refused
+            self._on_channel(reply.channel)
         if ticket.kind == "reply":
             self._finish(ticket, reply)
-        elif failed:
-            self._finish(ticket, error=CommandFailed(ticket.command, reply.text))  # type: ignore[union-attr]
+        elif isinstance(reply, Reply) and reply.refused:
+            self._finish(ticket, error=CommandFailed(ticket.command, reply.text))
             self._forget(ticket)
 
-    def _on_channel(self, reply: Reply) -> None:
-        channel = reply.channel
-        channel.check_short()  # type: ignore[union-attr]  # kept for the call's life: no later read may fail
+    def _on_channel(self, channel: Event) -> None:
+        """The connect reply's channel data: the call this connection now serves."""
+        channel.check_short()  # kept for the call's life: no later read may fail
         self.channel = channel
         self.parser.lift_hold()  # a call now: events of up to max_body_bytes may come
-        self.uuid = channel.get("Unique-ID") or channel.get("Channel-Unique-ID")  # type: ignore[union-attr]
-        self.socket_mode = channel.get("Socket-Mode")  # type: ignore[union-attr]
-        self.control = channel.get("Control")  # type: ignore[union-attr]
+        self.uuid = channel.get("Unique-ID") or channel.get("Channel-Unique-ID")
+        self.socket_mode = channel.get("Socket-Mode")
+        self.control = channel.get("Control")
 
     def _on_event(self, event: Event) -> None:
         if self.on_event is not None:

@@ -1,28 +1,9 @@
 """FreeSWITCH's url-encoding of event header values, and the one decoding that inverts it.
 
-FreeSWITCH writes every header value of a plain event (and of the connect reply, and the
-header text of an XML event) through ``switch_url_encode`` (src/switch_utils.c,
-``switch_url_encode_opt`` with ``double_encode`` false; switch_event.c,
-``switch_event_serialize``). It encodes a byte as ``%XX`` (uppercase hex) only when it is
-a control byte, a byte from 0x7F up, or one of ``SWITCH_URL_UNSAFE`` (src/include/switch_utils.h:
-``\\r \\n space # % & + : ; < = > ? @ [ \\ ] ^ ` { | } "``), and it copies a ``%`` that is
-already followed by two uppercase hex digits as it is. So a caller name that *holds* ``%41``
-arrives as ``%41``, and a letter ``A`` never arrives as ``%41`` (caller_name_percent: the name
-``%41RRAY::x%2Cy`` arrives as ``%41RRAY%3A%3Ax%2Cy``).
-
-A general url-decoder (``urllib.parse.unquote``) would read that name as ``ARRAY::x,y``:
-text the caller wrote as inert, turned into FreeSWITCH syntax by us. :func:`decode`
-decodes only what the encoder can have produced:
-
-- ``%XX`` whose byte the encoder encodes becomes that byte; any other ``%XX`` (``%41``,
-  ``%2C``, lowercase ``%3a``) is the text it is;
-- ``%25`` followed by two uppercase hex digits is the text ``%25``: the encoder copies a
-  ``%`` followed by two hex digits, so it never writes ``%25`` for one.
-
-That makes ``encode(decode(w)) == w`` for everything FreeSWITCH writes. One ambiguity is
-left, and no decoder can remove it: a value holding the text ``%3A`` arrives as ``%3A``, as
-a colon does, and is read as the colon. Every place a value from the call lands is encoded
-by :mod:`flowengine.quoting` for either reading.
+:func:`decode` decodes only what ``switch_url_encode`` can have produced, so a ``%41`` or
+``%2C`` in a caller name stays the text the caller sent, and ``encode(decode(w)) == w`` for
+everything FreeSWITCH writes. The rules, with FreeSWITCH's source (switch_utils.c,
+switch_event_serialize), and the one ambiguity left: docs/freeswitch.md, "Url-encoded values".
 """
 
 from __future__ import annotations

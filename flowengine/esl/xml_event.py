@@ -70,9 +70,9 @@ class _XmlEvent:
                 self.headers, self.in_headers = [], True
             elif tag == "body" and self.body is None:
                 self.body = self.text = []
-        elif depth == 3 and self.in_headers:
+        elif depth == 3 and self.in_headers and self.headers is not None:  # in_headers is set with headers
             self.text = []
-            self.headers.append((tag, self.text))  # type: ignore[union-attr]
+            self.headers.append((tag, self.text))
 
     def end(self, tag: str) -> None:
         if self.depth == 2:

@@ -74,7 +74,7 @@ class Calendar:
                 "the flow for all its calendars and time: conditions)"
             )
         tz = zone(name)
-        hours = None
+        hours: dict[int, list[tuple[time, time | None]]] | None = None
         if spec.get("hours") is not None:
             hours = {d: [] for d in range(7)}
             for days, spans in spec["hours"].items():

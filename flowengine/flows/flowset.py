@@ -15,7 +15,7 @@ import hashlib
 import json
 import pickle
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,7 +239,7 @@ def _route(flowset: FlowSet) -> list[str]:
     return errors
 
 
-def _check_calls(flowset: FlowSet, broken: set[str] = frozenset(), elsewhere: tuple[str, ...] = ()) -> list[str]:
+def _check_calls(flowset: FlowSet, broken: Set[str] = frozenset(), elsewhere: tuple[str, ...] = ()) -> list[str]:
     """Each call's flow and parameters; ``broken`` flows were already reported, and
     ``elsewhere`` names flows not loaded here, for the hint."""
     errors = []

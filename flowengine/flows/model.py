@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from ..errors import FlowengineError
 from .source import Source
@@ -24,6 +24,10 @@ class BadDuration(FlowengineError, ValueError):
     """A duration is not written as one, or is not from 0 to :data:`MAX_DURATION`."""
 
 
+@overload
+def seconds(value: Any, default: float) -> float: ...
+@overload
+def seconds(value: Any, default: None = None) -> float | None: ...
 def seconds(value: Any, default: float | None = None) -> float | None:
     """``5`` / ``"5s"`` / ``"500ms"`` / ``"2m"`` as seconds, from 0 to :data:`MAX_DURATION`.
 
@@ -46,6 +50,15 @@ def seconds(value: Any, default: float | None = None) -> float | None:
         amount = float(match.group(1)) * _UNIT[match.group(2)]
     if not 0 <= amount <= MAX_DURATION:  # false for NaN too
         raise BadDuration(f"{shown} is not a duration from 0 to 24h ({MAX_DURATION:g} seconds)")
+    return amount
+
+
+def duration(value: Any) -> float:
+    """:func:`seconds` of a duration the flow must give: the schema refuses a missing or
+    null one, so a None here is a flow that skipped the check."""
+    amount = seconds(value)
+    if amount is None:
+        raise BadDuration("a duration is missing (write 5, \"5s\", \"500ms\", \"2m\" or \"1h\")")
     return amount
 
 

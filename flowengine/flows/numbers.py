@@ -45,7 +45,8 @@ class NumberPattern:
             return number == self.low
         if self.kind == "range":
             return len(number) == len(self.low) and number.isdigit() and self.low <= number <= self.high
-        return self.regex.search(number)  # type: ignore[union-attr]
+        assert self.regex is not None  # parse gives every "regex" pattern its compiled regex
+        return self.regex.search(number)
 
     def overlaps(self, other: NumberPattern) -> bool:
         """Whether both could claim one number (exact for exact/range; sampled for regexes)."""

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from re import _parser  # the standard library's own parser: flow patterns are written in its syntax
+from typing import TYPE_CHECKING, cast
 
 import re2
 
 from ..errors import FlowengineError
+
+if TYPE_CHECKING:  # the stubs describe re._parser under its older public name
+    import sre_parse as _parser
+else:  # the standard library's own parser: flow patterns are written in its syntax
+    from re import _parser
 
 #: characters of one pattern; longer ones are refused when the flow is checked
 MAX_PATTERN = 1000
@@ -117,8 +122,10 @@ def _backtracking(tree: _parser.SubPattern) -> list[tuple[str, str]]:
 
     def walk(node: object) -> None:
         if isinstance(node, _parser.SubPattern):
-            for op, av in node:
-                key = (str(op), av[0]) if str(op) in ("ASSERT", "ASSERT_NOT") else str(op)
+            for op, av in node.data:
+                # an assertion's argument is (direction, pattern): 1 ahead, -1 behind (re._parser._parse)
+                lookaround = str(op) in ("ASSERT", "ASSERT_NOT")
+                key = (str(op), cast("tuple[int, object]", av)[0]) if lookaround else str(op)
                 if key in _NEEDS_BACKTRACKING:
                     found.append(_NEEDS_BACKTRACKING[key])
                 walk(av)

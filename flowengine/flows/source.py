@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -48,6 +48,16 @@ MAX_VALUES = 100_000
 MAX_DEPTH = 64
 
 
+class _Position(Protocol):
+    """A YAML mark: PyYAML's and libyaml's both carry a 0-based line and column."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's safe loader, its composer and scanner counting as they go.
 
@@ -64,7 +74,10 @@ class _BoundedLoader(yaml.SafeLoader):
         self.depth = 0
         self.extent: dict[str, int] = {}  # anchor -> values under it, itself included
 
-    def _where(self, mark: yaml.Mark) -> str:
+    def _where(self, mark: _Position | None) -> str:
+        """``file:line:col`` of ``mark`` (PyYAML's parser gives every event one; else the file's start)."""
+        if mark is None:
+            return f"{self.flow_path}:1:1"
         return f"{self.flow_path}:{mark.line + 1}:{mark.column + 1}"
 
     def fetch_flow_collection_start(self, token_class: type) -> None:
@@ -82,7 +95,7 @@ class _BoundedLoader(yaml.SafeLoader):
                 f"YAML values ({what}); make the flow smaller or use fewer aliases"
             )
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             if event.anchor in self.anchors:  # an undefined one: PyYAML says so

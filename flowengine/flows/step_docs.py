@@ -65,8 +65,8 @@ def _type(schema: dict) -> str:
         return ", ".join(f"`{json.dumps(v)}`" if not isinstance(v, str) else f"`{v}`" for v in schema["enum"])
     if "oneOf" in schema:
         return " or ".join(_type(s) for s in schema["oneOf"])
-    kinds = schema.get("type", "any")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
+    written = schema.get("type", "any")
+    kinds: list[str] = written if isinstance(written, list) else [written]
     words = []
     for kind in kinds:
         word = {
@@ -142,7 +142,9 @@ def _examples(root: Path) -> dict[str, tuple[Flow, Step]]:
                 flow, errors, _ = check(load_source(path))
             except FlowError:  # a file a test means to be refused
                 continue
-            for step in flow.steps.values() if flow is not None and not errors else ():
+            if flow is None or errors:
+                continue
+            for step in flow.steps.values():
                 current = found.get(step.kind)
                 if current is None or (flow.path.stem == step.kind != current[0].path.stem):
                     found[step.kind] = (flow, step)
@@ -223,7 +225,7 @@ def kind_page(kind: StepKind, root: Path, example: tuple[Flow, Step] | None) -> 
     else:
         out.append("Nothing: it needs no file, module or application the host could lack.\n")
     out.append("\n## Value\n\n" + _value(kind).lstrip("\n"))
-    if example:
+    if flow is not None and step is not None:
         where = flow.path.relative_to(root).as_posix()
         out.append(f"\n## Example\n\nStep `{step.name}` of `{where}`:\n\n```yaml\n{_step_text(flow, step)}```\n")
     links = _sections(root, kind.name)

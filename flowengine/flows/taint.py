@@ -1,25 +1,9 @@
 """Which ``${name}`` in a flow can hold call data: what ``--check`` judges before a step
 hands a value to an application that takes none (:mod:`flowengine.quoting.applications`).
 
-On a call every value carries where it came from (:mod:`flowengine.quoting.text`); a check
-has only the file, so it asks which names can hold anything but the author's own text.
 A name is the flow's literal text only when everything that gives it a value gives it the
-author's text:
-
-- the top-level ``vars:`` (kept as written and expanded when read, :mod:`.lookup`), each
-  ``${…}`` in the value naming such a variable plainly, or running an API the author wrote;
-- a ``vars:`` of a step whose value holds no ``${…}`` at all: a value expanded from other
-  names is restored after a failover as call data (:mod:`.checkpoint`, ``_constants``
-  takes back only values with no ``${…}``), so it is not counted as the author's;
-
-and no step kind's result (:attr:`~flowengine.flows.steps.kind.StepKind.sets`: digits, an
-HTTP ``save:``, ``execute_result`` …), no ``set:``/``export:`` (a channel variable, which
-FreeSWITCH reports back as the channel's), no ``params:`` (a calling flow's values) and no
-``channel_vars:`` gives it one. Everything else is call data: the caller profile, channel
-variables, names nothing gives. A name is matched exactly, as a flow variable shadows the
-channel's only when spelled the same (``${Who}`` reads the channel); a ``${name:0:3}`` or
-``${name[0]}`` of a literal is a slice, which the engine marks as the call's too
-(:mod:`.templates`). When unsure, it is call data.
+author's text; everything else, and anything unsure, is call data. The rules, and why:
+docs/security.md, "Which names --check counts as the author's".
 """
 
 from __future__ import annotations

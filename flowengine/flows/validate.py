@@ -14,8 +14,10 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -58,7 +60,8 @@ def _context(path: tuple) -> str:
 
 
 def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
-    described = error.schema.get("description") if error.validator == "oneOf" else None
+    schema = error.schema if isinstance(error.schema, Mapping) else {}  # a `false` subschema is a bool
+    described = schema.get("description") if error.validator == "oneOf" else None
     if described and error.context:  # a value of several accepted forms: say which forms
         return _schema_message_for(error, f"{error.instance!r} does not fit: {described}")
     if error.context:
@@ -78,7 +81,7 @@ def _schema_message_for(error: jsonschema.ValidationError, override: str | None)
         unexpected = re.findall(r"'([^']+)' (?:was|were) unexpected", message)
         names = re.findall(r"'([^']+)'", message.split("(")[-1]) if not unexpected else []
         keys = [k for k in (unexpected or names)]
-        allowed = list(error.schema.get("properties", {}))
+        allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
         hints = []
         for key in keys:
             close = difflib.get_close_matches(key, allowed, n=1)
@@ -309,7 +312,7 @@ def _non_finite(node: object, at: tuple) -> list[tuple[tuple, float]]:
 def _durations(spec: dict) -> list[tuple[tuple, object]]:
     """(path in the step, value) of every duration a step holds: each place its value
     meets ``$defs/duration`` in the schema, so a kind's new duration needs no code here."""
-    schema = validator().schema
+    schema = cast("Mapping[str, Any]", validator().schema)  # flow.schema.json is an object
     step = schema["$defs"]["step"]["properties"]
     found: list[tuple[tuple, object]] = []
     for key, value in spec.items():

@@ -20,6 +20,7 @@ import gevent.socket
 import gevent.ssl
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Timeout
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import LocationValueError
 from urllib3.util import parse_url
 
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult, shown_url
@@ -239,9 +240,12 @@ class HttpClient:
         where = parse_url(origin)
         if where.auth:
             raise ValueError("a URL with user:password@ is not sent: give an Authorization header")
+        host = where.host
+        if not host:  # "http://", "http:///a": refused as the pool itself would refuse it
+            raise LocationValueError("No host specified.")
         if where.scheme == "https":
             pool = _HTTPSPool(
-                where.host,
+                host,
                 where.port or 443,
                 maxsize=self.limits.per_host,
                 block=False,
@@ -249,7 +253,7 @@ class HttpClient:
                 ssl_context=self._tls,
             )
         else:
-            pool = _Pool(where.host, where.port or 80, maxsize=self.limits.per_host, block=False, retries=False)
+            pool = _Pool(host, where.port or 80, maxsize=self.limits.per_host, block=False, retries=False)
         self._pools[origin] = pool
         if len(self._pools) > self.limits.hosts:
             self._pools.popitem(last=False)[1].close()
@@ -299,7 +303,7 @@ def _outcome(result: HttpResult) -> str:
 def _reason(exc: BaseException) -> str:
     """A failure in a few words, for the log (urllib3 wraps the cause in its own errors)."""
     cause = exc
-    while cause.__cause__ is not None or (cause.__context__ is not None and not str(cause)):
-        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    while (inner := cause.__cause__) is not None or ((inner := cause.__context__) is not None and not str(cause)):
+        cause = inner
     text = str(cause) or type(cause).__name__
     return f"{type(cause).__name__}: {text}"[:200]

@@ -1,35 +1,10 @@
 """The frames between a server process and its HTTP worker (:mod:`.worker`), no I/O.
 
-One frame: ``!II`` (the header's length, the body's length), a JSON header of plain
-types, then the body as raw bytes. JSON for the header because decoding it can only give
-plain values (never pickle; :mod:`marshal` is documented as unsafe against malformed
-data); the body goes raw so a response of up to a MiB is neither escaped nor copied into
-a string. A small frame costs a few microseconds to encode or decode (``bench/http_wait.py``
-measures it: :func:`per_frame_cost`).
-
-Frames, by the header's ``t``:
-
-- ``req`` (server → worker): ``id``, the call's uuid, and the :class:`HttpRequest` fields
-  the worker needs (the secrets too: the worker masks its reason with them; neither side
-  logs them), with ``save``: the ``[variable, path]`` pairs the step saves of a 2xx JSON
-  answer (:class:`~.response.SavingRequest`); the body is the request's body.
-- ``cancel`` (server → worker): ``id``; the call no longer waits (its caller hung up):
-  the worker drops the request, which frees its place under the caps.
-- ``ans`` (worker → server): ``id`` and the :class:`HttpResult` fields, read by the worker
-  (:func:`~.response.read_answer`): the body is what ``${http_body}`` holds of the
-  response (its first 16 KiB, text only), followed by the saved values as UTF-8; ``saved``
-  is ``[variable, bytes]`` per value, in that order, and ``unreadable`` why they could not
-  be read. The JSON of a response never crosses: the call loop parses none.
-- ``ready`` (worker → server, first): the worker has loaded and reads requests (those
-  written before it was ready wait in the socket).
-- ``ping`` (server → worker) / ``pong`` (worker → server): the worker's loop still turns;
-  one that stops answering (stopped, spinning, deadlocked) is killed and replaced.
-
-Bounds: a header is at most :data:`MAX_HEADER` bytes (one that would be larger is not
-built: :class:`TooLarge`, the one request it is for fails); a body at most what the reader
-allows (:data:`MAX_ANSWER_BODY`, for answers); at most :data:`~.response.MAX_SAVES` saved
-values of at most :data:`~.response.MAX_VALUE` characters each, strings only; numbers
-are finite. What breaks the format is :class:`Malformed`.
+One frame: ``!II`` (the header's length, the body's length), a JSON header of plain types
+(``t``: ``req``, ``cancel``, ``ans``, ``ready``, ``ping``, ``pong``), then the body as raw
+bytes. Every part is bounded (:data:`MAX_HEADER`, :data:`MAX_ANSWER_BODY`, the saved values):
+a frame too large to build is :class:`TooLarge`, one that breaks the format
+:class:`Malformed`. Each frame, and why this format: docs/http.md, "The frames".
 """
 
 from __future__ import annotations
@@ -391,7 +366,8 @@ def per_frame_cost(rounds: int = 20000) -> dict[str, float]:
         started = time.perf_counter()
         for _ in range(rounds):
             reader.feed(frame)
-            header, body, _ = reader.next()  # type: ignore[misc]
-            decode(header, body)
+            got = reader.next()
+            assert got is not None and got[1] is not None  # one whole frame, under max_body
+            decode(got[0], got[1])
         out[f"decode {name}"] = (time.perf_counter() - started) / rounds * 1e6
     return out

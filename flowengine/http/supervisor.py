@@ -1,37 +1,12 @@
 """The ``http`` steps of a server process, performed by its HTTP worker process.
 
-A request costs ~0.4–0.6 ms of Python in urllib3 and http.client (connection, request
-line, status line, headers, body), and the answers of calls that asked together come back
-together: performed on the call loop, a wave of a few hundred answers held every other
-call's step for tens to hundreds of milliseconds (bench/RESULTS.md, "Calls waiting on a
-webhook"). So each server process starts one child, ``python -m flowengine.http.worker``
-(:mod:`flowengine.http.worker`), which owns the :class:`~flowengine.http.HttpClient` (its
-pools, caps, breaker, TLS, size cap) and its own gevent loop; the call loop only writes
-a request frame and reads an answer frame (:mod:`flowengine.http.frames`, a few µs each)
-over a socketpair, with raw loop watchers (no greenlet), and hands the answers to their
-calls a few per turn of the loop (:mod:`.paced`).
-
-- Read there: the worker parses a JSON answer and sends only the values the step saves
-  and what ``${http_body}`` holds of the body (:func:`flowengine.flows.steps.http_answer.read_answer`),
-  so an answer here is at most :data:`~flowengine.http.frames.MAX_ANSWER_BODY` bytes
-  whatever the response cap, and a 1 MiB webhook answer costs the call loop no parse.
-- Counted and logged here: each answer's one log line and metrics are recorded in this
-  process (:func:`flowengine.http.client.report`), so ``/metrics`` is where it was.
-- The worker dying: every request in flight to it ends at once as ``error`` ("the HTTP
-  worker stopped"); answers it had already written are still handed out. It is started
-  again at once if it had run for 10 s, else after a backoff (0.25 s doubling to 5 s);
-  meanwhile a request fails at once as ``error``. No call waits on a dead worker.
-- A caller who hangs up during a request: the call drops it and a ``cancel`` frame tells
-  the worker, which drops it too (its place under the per-host and total caps is free
-  at once, as with the in-process client); an answer that crossed the cancel is ignored.
-- The worker holds nothing of the server's but its socket end (``close_fds``, only that
-  end passed), ignores the signals a service manager sends the whole group, and exits at
-  EOF: when the server closes its end at shutdown, or dies.
-
-:class:`~.inprocess.InProcessHttp` is the same interface (:class:`~.inprocess.Performer`) over
-an in-process client (a greenlet per request), for a server built without a worker (tests,
-embedding); the process and its socket are :class:`~.link.Link`'s. The server passes in what
-it counts with (``metrics``); nothing here imports the server.
+Each server process starts one child, ``python -m flowengine.http.worker``; the call loop
+only writes request frames and reads answer frames over a socketpair, with raw loop watchers
+(no greenlet), and hands the answers to their calls a few per turn (:mod:`.paced`). A dead
+worker is restarted, a hung-up caller's request cancelled. :class:`~.inprocess.InProcessHttp`
+is the same interface over an in-process client; the server passes in its ``metrics``, and
+nothing here imports the server. Why, and what happens when the worker dies: docs/http.md,
+"The engine: the HTTP worker".
 """
 
 from __future__ import annotations
@@ -249,7 +224,12 @@ class HttpWorker:
             self._later()
         else:
             self._spawn()
-        self._paced.wake()  # type: ignore[union-attr]
+        self._wake()
+
+    def _wake(self) -> None:
+        """Have :class:`Paced` hand out what is ready, in a later turn of the loop."""
+        assert self._paced is not None, "HttpWorker.start() makes it"  # every caller runs after start()
+        self._paced.wake()
 
     def _later(self) -> None:
         if self._restart is None and not self._closed:
@@ -311,12 +291,13 @@ class HttpWorker:
                 failure = f"the request's URL and headers are too large ({exc})"
         if failure is not None:
             self._ready.append((ticket, HttpResult.failed(HttpFailure.ERROR, failure)))
-            self._paced.wake()  # type: ignore[union-attr]
+            self._wake()
             return ticket
+        assert link is not None  # no link is a failure above
         ticket.link = link
         link.pending[ticket.ident] = ticket
         self._in_flight += 1
-        link.send(frame)  # type: ignore[arg-type]
+        link.send(frame)
         return ticket
 
     def cancel(self, ticket: RequestTicket) -> None:
@@ -345,7 +326,7 @@ class HttpWorker:
         if link.frames.held > 2 * (self.max_answer + _OVERHEAD):  # read on once these are handed out
             link.paused = True
             link.reader.stop()
-        self._paced.wake()  # type: ignore[union-attr]
+        self._wake()
 
     def _take(self) -> Callable[[], None] | None:
         """The next answer to hand out (for :class:`Paced`): failures first, then the
@@ -406,11 +387,11 @@ class HttpWorker:
             except frames.Malformed as exc:  # its request, still pending, fails with the others
                 self._broken(link, str(exc))
                 continue
-            ticket = link.pending.pop(ident, None)
-            if ticket is None:
+            answered = link.pending.pop(ident, None)
+            if answered is None:
                 continue  # cancelled meanwhile
             self._in_flight -= 1
-            return partial(self._deliver, ticket, result)
+            return partial(self._deliver, answered, result)
 
     def _broken(self, link: Link, why: str) -> None:
         link.frames = frames.Reader(0)  # nothing more is read from it

@@ -1,21 +1,11 @@
 """The HTTP worker: the process next to each server process that performs its ``http`` steps.
 
-``python -m flowengine.http.worker --fd N …`` is started by the server
-(:mod:`flowengine.http.supervisor`) with one end of a socketpair as descriptor ``N`` and
-nothing else of the server's (no listening socket). It reads request frames
-(:mod:`.frames`), performs each in a greenlet of its own with the :class:`~.client.HttpClient`
-(its pools, caps, breaker, TLS and size cap are this process's), and writes an answer frame
-for each. It reads each answer as the step needs it
-(:func:`~flowengine.flows.steps.http_answer.read_answer`): the values the step saves out of
-its JSON, and what ``${http_body}`` holds of the body, which is all that crosses to the
-server; parsing a large JSON answer costs this process's loop, not the calls'. A ``cancel``
-frame drops a request (its caller hung up): the greenlet is killed, which frees its place
-under the caps and tells the breaker nothing of the host. The server counts and logs each
-request from its answer; this process logs only its own failures.
-
-It ignores SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a service manager's stop goes to the
-whole process group, and the server is still draining its calls then): it exits when the
-server closes its end (EOF), which is also how a worker whose server was killed goes.
+``python -m flowengine.http.worker --fd N …`` is started by :mod:`flowengine.http.supervisor`
+with one end of a socketpair as descriptor ``N``. It reads request frames (:mod:`.frames`),
+performs each in a greenlet with its own :class:`~.client.HttpClient`, reads each answer as
+the step needs it (:func:`~flowengine.flows.steps.http_answer.read_answer`) and writes an
+answer frame; it ignores the group's signals and exits at EOF. Why, and how it is isolated:
+docs/http.md, "The engine: the HTTP worker".
 """
 
 from __future__ import annotations

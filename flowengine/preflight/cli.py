@@ -69,9 +69,10 @@ def preflight_command(argv: list[str]) -> int:
     if args.sound_prefix is not None and plan.sound_prefix is None:
         print(f"error: --sound-prefix {args.sound_prefix!r} is not a plain absolute path", file=sys.stderr)
         return 2
-    host = f"{args.freeswitch[0]}:{args.freeswitch[1]}"
+    fs_host, fs_port = args.freeswitch
+    host = f"{fs_host}:{fs_port}"
     try:
-        with InboundClient(*args.freeswitch, args.password, timeout=args.timeout) as client:
+        with InboundClient(fs_host, fs_port, args.password, timeout=args.timeout) as client:
             while not plan.done:
                 queries = plan.take(BATCH)
                 for query, body in zip(queries, client.ask(queries), strict=True):

@@ -1,35 +1,11 @@
 """What each FreeSWITCH host has, learned from the host itself over the calls' own sockets.
 
-FreeSWITCH reports much of what a host lacks as silence or a hung-up caller (an
-application it does not have: switch_core_session.c "Invalid Application",
-DESTINATION_OUT_OF_ORDER, any_application; a record folder: record_missing_directory; a
-say language: language_missing). So the first call from each host (told apart by
-``Core-UUID``, new at every FreeSWITCH start), and the first after a reload, asks the host
-what the flows need (:mod:`.plan`), over that call's own socket (``socket … full``): the
-commands go out in the same write as the call's first step, after it, so that step is not
-held back, and nobody waits for their answers; the next batch goes out with a later write
-of the same call once these are answered. A call that ends first leaves what it did not
-get to the next call from the host.
-
-Two uses, one mechanism. With ``preflight`` (the server) every need of the flow set is
-checked and each problem reported once per host (a log line naming the flow's
-file:line:col and the host, :attr:`Hosts.on_report` for the metric, :meth:`Hosts.reports`
-for ``/preflight``). Without it only the applications a call's flow runs through
-``execute`` are asked (``show application``). Either way, once a host's applications are
-known a command naming one it lacks is refused before it is sent (:meth:`Hosts.has`), and
-the step takes the flow's ``on_error``; until the answer is in, nothing is refused.
-
-What a connection says of its host is believed for that connection's peer only. Anyone
-allowed to connect can send any ``Core-UUID`` and answer ``show application`` as it likes,
-so a host is the pair (peer address, Core-UUID): a connection from one address cannot
-change what is known of a host at another (:meth:`Hosts.for_peer` gives a call its
-peer's view). The table is bounded without letting one peer push another out: each peer
-keeps its :data:`MAX_CORES_PER_PEER` latest Core-UUIDs (a FreeSWITCH restart makes a new
-one), and a new peer takes the place of the least recently seen one only when that one
-has been silent :data:`IDLE_SECONDS`; else it is not tracked (its calls are neither
-asked about nor refused anything). And no answer ever forbids the applications the
-engine itself runs (:data:`ENGINE_APPLICATIONS`, each one of mod_dptools): a host without
-them could not run any flow, so such an answer is wrong, not news.
+The first call from each host (a peer address and its ``Core-UUID``), and the first after a
+reload, asks what the flows need (:mod:`.plan`) in its own writes, nobody waiting for the
+answers; problems are reported once per host, and a command naming an application the host
+lacks is refused before it is sent (:meth:`Hosts.has`). What is asked and why:
+docs/freeswitch.md, "Preflight: asking the host", and docs/operations.md, "Preflight"; what a
+peer's answers may change: docs/security.md, "Who may connect, and what a peer can change".
 """
 
 from __future__ import annotations
@@ -271,8 +247,10 @@ class Hosts:
 
     # -- the rest ------------------------------------------------------------------------------
     def _find(self, peer: str, core: str | None) -> _Host | None:
-        entry = self._peers.get(peer) if core is not None else None
-        return entry.cores.get(core) if entry is not None else None  # type: ignore[arg-type]
+        if core is None:
+            return None
+        entry = self._peers.get(peer)
+        return entry.cores.get(core) if entry is not None else None
 
     def _host(self, peer: str, core: str, channel: Any, now: float) -> _Host | None:
         """The host (peer, core), made if new; None when the table has no room for a new

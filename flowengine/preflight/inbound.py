@@ -86,14 +86,18 @@ class InboundClient:
 
     # -- the socket ------------------------------------------------------------------------
     def _send(self, data: bytes) -> None:
+        sock = self.sock
+        assert sock is not None, "InboundClient.connect() first"
         try:
-            self.sock.sendall(data)  # type: ignore[union-attr]
+            sock.sendall(data)
         except OSError as exc:
             raise InboundError(f"FreeSWITCH closed the connection: {exc}") from None
         self.bytes_out += len(data)
 
     def _next(self):
         """The next frame (events and log lines skipped), within the timeout."""
+        sock = self.sock
+        assert sock is not None, "InboundClient.connect() first"
         deadline = time.monotonic() + self.timeout
         while True:
             while self._messages:
@@ -105,9 +109,9 @@ class InboundClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise InboundError(f"no answer from FreeSWITCH within {self.timeout:g} s")
-            self.sock.settimeout(left)  # type: ignore[union-attr]
+            sock.settimeout(left)
             try:
-                data = self.sock.recv(65536)  # type: ignore[union-attr]
+                data = sock.recv(65536)
             except TimeoutError:
                 raise InboundError(f"no answer from FreeSWITCH within {self.timeout:g} s") from None
             except OSError as exc:

@@ -1,16 +1,11 @@
 """The preflight planner, without I/O: needs in, ``api`` commands out, answers in, problems out.
 
-Commands are deduplicated, handed out :data:`BATCH` at a time and at most
-:data:`MAX_QUERIES` per check; what each need is asked with and how FreeSWITCH looks for a
-relative prompt: docs/freeswitch.md, "Preflight: asking the host".
-
-An answer comes from whoever is allowed to connect, and a plan lives as long as its host
-is remembered, so only what an answer settles is kept: a verdict per ``file_exists`` /
-``module_exists`` (an answer over :data:`MAX_TRUTH_ANSWER` bytes settles nothing), and per
-list the names it holds, within :data:`MAX_LIST_ANSWER` bytes, :data:`MAX_LIST_LINES`
-lines and :data:`MAX_NAMES` names of at most :data:`MAX_NAME_CHARS` characters. A list
-past any of these is not believed at all: its needs count as not checkable, never as a
-problem, and nothing is refused for it (a cut list would make what it left out missing).
+Commands are deduplicated, handed out :data:`BATCH` at a time and at most :data:`MAX_QUERIES`
+per check; only what an answer settles is kept, within bounds (:data:`MAX_LIST_ANSWER` …), and
+a list past them counts as not checkable, never as a problem. What each need is asked with and
+how FreeSWITCH looks for a relative prompt: docs/freeswitch.md, "Preflight: asking the host";
+why answers are bounded: docs/security.md, "Nothing a peer or a flow sends can stall or exhaust
+the server".
 """
 
 from __future__ import annotations
@@ -271,7 +266,7 @@ class Plan:
     # -- commands out, answers in ----------------------------------------------------------
     def take(self, limit: int = BATCH) -> list[str]:
         """The next commands to ask (at most ``limit``), now counted as asked."""
-        out = []
+        out: list[str] = []
         while self._queue and len(out) < limit:
             query = self._queue.popleft()
             self._asking.add(query)

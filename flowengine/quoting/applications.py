@@ -1,48 +1,10 @@
 """Which applications an ``execute`` step may hand call data to, and how it is made inert.
 
-An application reads its argument its own way, and most ways give call data a meaning the
-author never wrote: ``limit_execute`` and ``bind_digit_action`` run an application named in
-it (``system`` among them), ``bridge`` and ``sched_transfer`` dial what it names, a ``,``
-adds a leg. So the rule is an allowlist: call data — any value the caller, the channel, an
-HTTP response or a restored checkpoint gave (:mod:`.text`: anything but the author's text)
-— may reach only the argument of an application listed here, encoded for how that
-application parses it; every other application takes the author's text alone, and a value
-from the call there is :class:`~flowengine.errors.UnsafeValue` before a byte is written.
-The dedicated steps (playback, bridge, transfer, speak …) are the way to give the call's
-values to anything else.
-
-How each listed application reads its argument (FreeSWITCH 1.10, after the core's own
-expansion, which :func:`.expansion.app_arg` encodes for every application):
-
-- ``log`` (mod_dptools.c, ``log_function``): when the argument holds a space, the text
-  before the first one is the level (``switch_log_str2level``; an unknown one is DEBUG) and
-  the rest the message, written with ``"%s\\n"``; without a space it is all the message.
-  Call data may only be message: the author's text must reach up to and include the first
-  space (``log INFO …``), or the call would choose the level. A control character from the
-  call (a line end would forge a log line of its own) is written as a space.
-- ``playback`` (``playback_function``) cuts the argument at ``@@`` (what follows is the
-  sample to start at) and hands the rest to ``switch_ivr_play_file``
-  (src/switch_ivr_play_say.c), which reads ``phrase:`` and ``say:`` prefixes, a module
-  before ``://`` (``switch_core_file_open``: ``shout://host/…``, ``file_string://a!b``,
-  ``tone_stream://``), ``{name=value}`` file parameters, and a path relative to
-  ``sound_prefix`` unless it starts with ``/``; ``endless_playback``
-  (``endless_playback_function``) hands it on without the ``@@`` cut. Call data may be file
-  names in a plain path: :func:`.paths.path` (no ``..``, no leading ``/``, file name
-  characters only), no ``@`` from the call, and no ``:``, ``{``, ``[`` or ``@@`` in the
-  argument at all when the call supplies part of it — a module, a prefix, file parameters
-  or a sample offset with call data in them go by the ``playback`` step.
-- ``send_dtmf`` (``send_dtmf_function`` → ``switch_core_session_send_dtmf_string``,
-  src/switch_core_io.c): a string over 99 characters is dropped whole; the rest is split on
-  ``+`` (``switch_separate_string``), each part ``digits[@ms]``, every character that is not
-  a DTMF digit skipped. Call data may only be digits ``0-9 * # A-D`` (so never a ``+``, an
-  ``@`` or a quote: it fills the digits, or the duration, where the author put it), and the
-  whole at most 99 characters.
-- ``sleep`` (``sleep_function``): ``atoi`` of the argument, in milliseconds, as an
-  unsigned 32-bit number. Call data may only be digits, in an argument that is a number of
-  at most 24 hours (a minus sign or a huge number would sleep for weeks).
-
-An application not listed takes no call data; the list is kept small on purpose: each entry
-is a parser read from FreeSWITCH's source, and the encoder that makes call data inert there.
+An allowlist: call data may reach only the argument of ``log``, ``playback``,
+``endless_playback``, ``send_dtmf`` and ``sleep``, each encoded for how that application
+parses it; every other application takes the author's text alone, and call data there is
+:class:`~flowengine.errors.UnsafeValue` before a byte is written. How each reads its argument,
+with FreeSWITCH's source: docs/freeswitch.md, "execute".
 """
 
 from __future__ import annotations

@@ -1,24 +1,10 @@
 """Dial strings (``bridge``): call data fills a number, never the string's structure.
 
-FreeSWITCH's originate (src/switch_ivr_originate.c, ``switch_ivr_enterprise_originate``
-and ``switch_ivr_originate``) splits a dial string on ``:_:`` (enterprise groups, rung at
-once), then ``|`` (tried in turn), then ``,`` (rung at the same time); a leading ``{…}``
-sets variables on every leg, ``<…>`` on an enterprise group, ``[…]`` on one leg
-(``switch_event_create_brackets``: ``name=value`` pairs split on ``,``). So one ``,`` in a
-caller-supplied number rings a target the flow never named (toll fraud), and a bracket
-sets channel variables on the new leg (``{absolute_codec_string=…}``).
-
-A target's call data may therefore hold only what a number or SIP user part needs
-(:data:`TARGET_CHARS`), anything else is refused; a variable's value inside a block is
-cosmetic (a caller ID name), so the characters that would end the block or the pair are
-replaced by a space instead, and the call goes on.
-
-Each ``name=value`` of a block is stored as a channel variable on the new leg, through
-switch_event_add_header_string (switch_event_create_brackets, then
-switch_channel_set_variable): a value starting ``ARRAY::`` would be an array there, its
-prefix dropped (:mod:`.stored`). The call can never spell one: a ``:`` from the call is
-a space in a value, and so is every ``|`` (so the call adds no ``|:`` element to an
-``ARRAY::`` the author writes).
+A target's call data may hold only what a number or SIP user part needs
+(:data:`TARGET_CHARS`), anything else is refused; in a ``{…}`` / ``[…]`` variable's value the
+characters that would end the block or the pair, a ``:`` and a ``|``, are spaces. The rules,
+with FreeSWITCH's source (switch_ivr_originate.c, switch_event_create_brackets):
+docs/freeswitch.md, "Dial strings".
 """
 
 from __future__ import annotations
@@ -103,14 +89,16 @@ def variable_value(value: str) -> Text:
     stripped = cleaned.strip()
     lead = len(cleaned) - len(cleaned.lstrip())
     mask = mask[lead : lead + len(stripped)]
-    found, i = [], 0
+    found: list[Span] = []
+    i = 0
     while i < len(mask):
-        if mask[i] is None:
+        source = mask[i]
+        if source is None:
             i += 1
             continue
         j = i
-        while j < len(mask) and mask[j] == mask[i]:
+        while j < len(mask) and mask[j] == source:
             j += 1
-        found.append(Span(i, j, mask[i]))  # type: ignore[arg-type]
+        found.append(Span(i, j, source))
         i = j
     return Text(stripped, found)

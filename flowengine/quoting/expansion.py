@@ -1,46 +1,10 @@
 """Application arguments: call data can never start a FreeSWITCH expansion.
 
-FreeSWITCH expands every application argument before the application sees it
-(``switch_core_session_exec`` → ``switch_channel_expand_variables``), and ``set`` /
-``export`` expand the value once more (mod_dptools.c, ``base_set``). The expander
-(``switch_channel_expand_variables_check`` in src/switch_channel.c; the same walk as
-``switch_event_expand_headers_check`` in src/switch_event.c) reads, left to right:
-
-- ``\\$`` as a literal ``$`` (and ``\\$$`` as one ``$``), ``\\'`` as nothing, ``\\\\`` as ``\\``;
-  every other backslash stays. It runs only when the text holds ``${`` / ``$${`` or an
-  escape (``switch_string_var_check_const``, ``switch_string_has_escaped_data``).
-- ``$$X`` as ``$X``; ``${name}`` / ``$${name}`` as a channel / global variable, the name
-  ending at the ``}`` that balances the first ``{``; ``${name args}`` or ``${name(args)}``
-  **runs the API** ``name`` (``switch_api_execute``) unless ``api-expansion`` is off.
-
-So the rules for a value from the call, judged on the whole argument (never one value
-alone, see :mod:`.text`):
-
-1. A ``$`` next to ``{``, ``$``, ``\\`` or ``'`` where either side came from the call gets a
-   space in between; so does a ``{`` from the call after ``'``, ``\\`` or ``}``, and a
-   ``'`` after ``\\`` where either came from the call. No ``${`` can then form at any pass:
-   each pass only drops ``\\'`` and halves backslashes, and a space stays a space.
-2. A backslash from the call is doubled once per expansion pass, so it arrives as written
-   (doubling also makes FreeSWITCH run the expander, which is what undoes it).
-3. Call data inside an expansion the author wrote (``${expr(${caller_id_number}+1)}``)
-   would be an argument to an API: refused (:class:`~flowengine.errors.UnsafeValue`).
-4. An argument that starts ``%[`` or ``%X[`` sets scoped variables for the application
-   (``switch_core_session_exec``, src/switch_core_session.c): refused when the call
-   supplied any character of that start.
-5. A control character from the call is a space (:func:`.text.without_controls`).
-6. The argument of an application that stores it in a variable (``set``, ``export`` …) has
-   the author's name and a value that reads back as written (:mod:`.stored`: FreeSWITCH
-   turns a stored ``ARRAY::…`` into an array), and takes no call data where FreeSWITCH later
-   runs the variable (:mod:`.variables`).
-7. The argument of ``transfer`` names the dialplan that reads its extension: with the
-   ``inline`` one, the extension is a list of applications (:mod:`.transfer`).
-
-Every argument travels as the body of its sendmsg (:func:`flowengine.esl.commands.execute`),
-which FreeSWITCH takes as it is: never as the ``execute-app-arg`` header, which would make a
-leading ``ARRAY::`` an array and drop it, so that what the call wrote after it would start
-the argument. The start of an argument is therefore its first character once the author's
-text FreeSWITCH may remove is gone — a ``${…}`` (which may expand to nothing) and ``\\'``
-(which the expander drops), wherever they stand in it (:func:`.scan.view`) — and nothing else.
+FreeSWITCH expands every application argument (``switch_channel_expand_variables``), and
+``set`` / ``export`` expand it once more. Judged on the whole argument (:mod:`.text`), a ``$``
+from the call is spaced apart from what would make an expansion, its backslashes are doubled
+once per pass, and what cannot be made safe is refused. The rules, with FreeSWITCH's source:
+docs/freeswitch.md, "Application arguments: expansion" and "Where an argument starts".
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
 """File paths: the call may supply names inside the author's folders, nothing else.
 
-A path from the call is a file name, not a way around the author's folder: no ``..``
-segment, no leading ``/`` (once the author's text FreeSWITCH may remove before it is gone:
-an unset ``${…}``, ``\\'``, :func:`.scan.view`), and only the characters file names need —
-no ``!``, which ``file_string://`` reads as a separator, no ``:``/``{``, which select a file
-format or its parameters in ``switch_ivr_play_file`` (src/switch_ivr_play_say.c), and no
-``@``: mod_dptools.c ``playback_function`` cuts its argument at the first ``@`` followed by
-``@`` and reads the rest with ``atoi`` as the sample to start at, so ``vm@@480000`` in a
-caller's name would drop the author's suffix (``.wav``) and skip into the file. A name the
-call gives a recording never needs one either.
+No ``..`` segment, no leading ``/`` (at the start :func:`.scan.view` sees), and only the
+characters file names need (no ``!``, ``:``, ``{`` or ``@``). Why each, with FreeSWITCH's
+source (switch_ivr_play_file, playback_function): docs/freeswitch.md, "Words and paths".
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """Where FreeSWITCH's expander finds the author's ``${…}``, and where an argument starts:
 what every encoder must know.
 
-An argument's start decides how several parsers read it (``%[`` scoped variables,
-``^^`` a delimiter, ``{`` speech parameters, ``ARRAY::`` a stored array, ``-`` an option,
-``/`` an absolute path), and the author's text before it may be gone by then: a ``${…}``
-may expand to nothing, the expander drops ``\\'``, ``switch_separate_string`` drops quotes
-from a word. So ``\\'${caller_id_name}`` and ``%${unset}${caller_id_name}`` are started by
-the call. The start checks therefore look at :func:`view`, the text with all of that taken
-out wherever it stands, never at the raw first character. The expander
-(src/switch_channel.c, ``switch_channel_expand_variables_check``) delimits a ``${…}`` from
-the ``$`` to the ``}`` that balances the first ``{``.
+The start checks look at :func:`view`: the text with what FreeSWITCH may remove before a
+parser reads it (a ``${…}`` that expands to nothing, ``\\'``, a word's quotes) taken out
+wherever it stands, never the raw first character. Why, with FreeSWITCH's source
+(switch_channel_expand_variables_check): docs/freeswitch.md, "Where an argument starts".
 """
 
 from __future__ import annotations

@@ -1,34 +1,10 @@
 """The argument of ``speak``: the author's engine and voice, the text from anywhere.
 
-mod_dptools.c ``speak_function`` splits its argument with
-``switch_separate_string(mydata, '|', argv, 3)``: one part is the text (engine and voice
-from the channel's ``tts_engine`` / ``tts_voice``), two are ``voice|text``, three
-``engine|voice|text``; the last slot takes the rest of the string, and the text is taken
-from the unsplit argument at that slot's offset ("unstripped text"). So:
-
-- with an engine and a voice the argument is ``engine|voice|text`` and the text may hold
-  anything, ``|`` included: it is the rest;
-- with neither, the text is the whole argument and a ``|`` in it would make what stands
-  before it the voice (and a second one the engine), and a leading ``^^X`` would make
-  ``X`` the delimiter (switch_utils.c, switch_separate_string). A ``|`` from the call is
-  then spoken as a pause (a space) instead; the author's own ``|`` or ``^^`` there, and one
-  the call put at the start, is refused.
-
-The text itself may open with TTS parameters: switch_core_speech.c,
-switch_core_speech_feed_tts, skips leading blanks and reads ``{name=value,…}`` there as
-parameters for the engine (mod_tts_commandline takes ``voice`` from them, mod_unimrcp
-makes them MRCP headers). A ``{`` the call puts first — after blanks, and after the
-author's text the expander may remove (a ``${…}`` that expands to nothing, ``\\'``) — is
-spoken as a parenthesis instead.
-
-The argument travels as it is (:func:`flowengine.esl.commands.execute` sends it as the
-sendmsg body), so its start is its first character: an ``ARRAY::`` the call puts there is
-spoken, never dropped to make what follows the start (as the ``execute-app-arg`` header
-would: ``ARRAY::%;[tts_engine=…]{voice=…}Hello`` chose the engine and the voice there).
-Control characters from the call are spaces, and count as blanks before a ``{``, as a
-``|`` from the call spoken as a space does.
-
-Call data can therefore never choose the engine, the voice or their parameters.
+With an engine and a voice the argument is ``engine|voice|text`` and the text is the rest;
+without, a ``|`` from the call is spoken as a pause and a leading ``^^`` is refused; a ``{``
+the call puts first (TTS parameters) is spoken as a parenthesis. Call data can therefore never
+choose the engine, the voice or their parameters. The rules, with FreeSWITCH's source
+(speak_function, switch_core_speech_feed_tts): docs/freeswitch.md, "speak".
 """
 
 from __future__ import annotations

@@ -1,37 +1,11 @@
 """A value stored in a channel variable: it reads back as written, call data included.
 
-However a variable is set — the ``set`` application (mod_dptools.c, ``base_set``),
-``export``, ``api uuid_setvar`` (mod_commands.c), a dial string's ``{name=value}``
-(switch_event_create_brackets) — FreeSWITCH stores it with ``switch_channel_set_variable``,
-which goes through ``switch_event_add_header_string`` (src/switch_channel.c →
-src/switch_event.c, ``switch_event_base_add_header``). There a value that starts
-``ARRAY::`` is not a value but an array (``switch_event_add_array``): under 8 characters it
-stores nothing, else it is split at every ``|:``, and with one element the prefix is
-dropped. Checked on FreeSWITCH 1.10.12: ``ARRAY::hello`` set by a body ``set``, by a header
-``set`` and by ``uuid_setvar`` was stored as ``hello`` (argument_in_body). Nothing escapes
-it: the test is ``strncmp`` on the value as stored, after the set application's expansion.
-
-So, for the value the call helped to write (:func:`stored_value`):
-
-1. a control character from the call is a space (:func:`.text.without_controls`);
-2. where the value starts — its first character once the author's text the expander may
-   remove is gone: a ``${…}`` that expands to nothing and ``\\'``, wherever they stand in it
-   (:func:`.scan.view`: ``ARR${unset}AY::`` and ``\\'ARRAY::`` are ``ARRAY::``) — an
-   ``ARRAY::`` the call helped to spell (up to an author's ``${…}``, whose value may complete
-   it) has its last character from the call written as a space: ``ARRAY::hello`` is stored
-   as ``ARRAY: hello``;
-3. where the author starts the value with ``ARRAY::`` (an array the author means) or with a
-   ``${…}`` (whose value may start so), each ``|:`` the call helped to write has the call's
-   characters of it written as spaces, so the call adds no element.
-
-Replaced, not refused, as the call's control characters are: the value is the caller's
-(a caller ID name, a webhook's answer), and refusing it would end the call.
-
-For the applications that store their argument (:data:`SETS_VARIABLE`) the variable's name
-— up to the ``=`` (``base_set`` takes a ``,`` when there is no ``=``) — must be the author's:
-a name from the call could set any variable (``api_hangup_hook`` runs an API at hangup). And
-the value of a variable FreeSWITCH later runs, routes by or plays from follows
-:mod:`.variables` (no call data in ``api_hangup_hook``; a path in ``sound_prefix``).
+However it was set, FreeSWITCH stores a value starting ``ARRAY::`` as an array. So in what the
+call helped to write (:func:`stored_value`) a control character is a space, and an ``ARRAY::``
+at the start or a ``|:`` the call helped to spell is broken with a space: replaced, not
+refused. An application that stores its argument (:data:`SETS_VARIABLE`) takes the variable's
+name from the author only. The rules, with FreeSWITCH's source: docs/freeswitch.md, "Values
+stored in a channel variable".
 """
 
 from __future__ import annotations

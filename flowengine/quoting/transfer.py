@@ -1,29 +1,10 @@
 """The argument of ``transfer``: which dialplan reads the extension decides what the call
 may put in it.
 
-mod_dptools.c ``transfer_function`` splits its (expanded) argument with
-``switch_separate_string(data, ' ', argv, 4)`` (src/switch_utils.c: quotes toggle, a
-backslash escapes, ``^^X`` makes ``X`` the delimiter, and ``cleanup_separated_string`` then
-drops the quotes of each word), reads ``-bleg`` / ``-both`` (strcasecmp) in ``argv[0]`` as an
-option that shifts the rest, and hands ``extension [dialplan [context]]`` to
-``switch_ivr_session_transfer`` (src/switch_ivr.c). Routing
-(src/switch_core_state_machine.c, ``switch_core_standard_on_routing``) splits the dialplan
-word on ``,`` into dialplans tried in turn, each ``name[:arg]``. The ``inline`` one
-(mod_dptools.c, ``inline_dialplan_hunt``) reads its arg, else the extension, as a list of
-applications: split on ``,`` (``m:X:`` first makes ``X`` the separator; ``^^X`` too), each
-``app[:data]`` — so a ``,`` and a ``:`` from the call would add applications of its choosing
-(``bridge:sofia/gateway/…``).
-
-So, judged on the words as FreeSWITCH reads them (the author's quotes and ``\\'`` gone):
-
-- the first word may not start with ``-`` when the call supplied any of it (an option);
-- a dialplan word holding call data may hold only name characters from it (letters, digits,
-  ``_ . -``: one dialplan, no ``,`` list and no ``:`` argument) — and since it may then be
-  ``inline``, the extension takes no call data;
-- with ``inline`` (any case) among the dialplans, or an author's ``${…}`` there (its value is
-  unknown), the extension takes no call data at all: it is applications and their data.
-
-A blank, quote or backslash from the call is refused anywhere: it would move the words.
+The first word takes no option from the call, a dialplan word only name characters, and the
+extension no call data at all when the ``inline`` dialplan (a list of applications) may read
+it; a blank, quote or backslash from the call is refused anywhere. The rules, with
+FreeSWITCH's source (transfer_function, inline_dialplan_hunt): docs/freeswitch.md, "transfer".
 """
 
 from __future__ import annotations

@@ -1,39 +1,11 @@
 """Channel variables FreeSWITCH later runs or reads as a path: what their value may take
 from the call.
 
-Setting a variable stores text; some names make FreeSWITCH act on that text later, long
-after the step that set it, whoever set it (the ``set`` / ``export`` / ``push`` /
-``unshift`` applications, ``api uuid_setvar``):
-
-- it **runs** it as an API (``cmd arg``) or an application (``app arg`` / ``app:arg``):
-  ``api_hangup_hook`` and ``api_reporting_hook`` (src/switch_core_state_machine.c,
-  ``api_hook``, which also expands the argument again), every variable whose name starts
-  ``api_on_`` or ``execute_on_`` (src/switch_channel.c, ``switch_channel_api_on`` /
-  ``switch_channel_execute_on``: a case-insensitive prefix match over all the channel's
-  variables, arrays element by element — ``execute_on_answer_2`` runs too),
-  ``api_after_bridge`` / ``api_before_bridge``, ``exec_after_bridge_app`` /
-  ``exec_after_bridge_arg``, ``bridge_pre_execute_*`` (src/switch_ivr_bridge.c),
-  ``record_post_process_exec_app`` (a prefix too, switch_channel_execute_on) / ``_api``
-  (src/switch_ivr_async.c, record_callback),
-  ``group_confirm_file`` with ``group_confirm_key=exec`` (src/switch_ivr_originate.c), and
-  ``session_in_hangup_hook``, which hands the hook the session;
-- it **routes** by it: ``transfer_after_bridge`` / ``transfer_after_early_bridge`` and
-  ``transfer_on_fail`` (an extension, dialplan and context: src/switch_ivr_bridge.c,
-  src/switch_channel.c ``switch_channel_handle_cause``), ``force_transfer_dialplan`` /
-  ``force_transfer_context`` (src/switch_ivr.c, ``switch_ivr_session_transfer``: every later
-  transfer goes there — the ``inline`` dialplan runs the extension as applications).
-
-The names are in src/include/switch_types.h (``SWITCH_*_VARIABLE``). A value the call helped
-to write is refused for any of them: no encoding makes call data safe inside a command line
-FreeSWITCH splits and runs. The name is compared as FreeSWITCH does (case-insensitively),
-after ``export``'s ``nolocal:`` / ``_nolocal_`` prefix (switch_channel.c,
-``switch_channel_export_variable_var_check``), which sets it on the other leg only.
-
-Variables FreeSWITCH reads as a **path**: ``sound_prefix`` is put before every relative file
-it plays (src/switch_ivr_play_say.c ``switch_ivr_play_file``, src/switch_ivr_async.c
-``switch_ivr_displace_session``), and ``hold_music``, ``temp_hold_music``, ``ringback`` and
-``transfer_ringback`` are played (switch_ivr_originate.c, switch_ivr_bridge.c): call data in
-them follows the rules of a path (:func:`.paths.path`: a name inside the author's folder).
+A variable FreeSWITCH later runs or routes by (``api_hangup_hook``, ``execute_on_*``,
+``transfer_on_fail`` …) takes no call data, its name compared as FreeSWITCH compares it; one
+it plays from (``sound_prefix``, ``hold_music`` …) takes call data as a path
+(:func:`.paths.path`). The names, with FreeSWITCH's source: docs/freeswitch.md, "Variables
+FreeSWITCH runs, routes by or plays".
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Space-separated arguments: call data fills one word, never more.
 
-Most mod_dptools applications split their argument with ``switch_separate_string(data,
-' ', …)`` (src/switch_utils.c, ``separate_string_blank_delim`` and
-``cleanup_separated_string``): a space ends a word (runs of spaces count as one, so an
-empty word vanishes and shifts the rest), ``'`` toggles quoting, ``\\`` escapes the next
-character, and an argument starting ``^^X`` makes ``X`` the delimiter. The last slot takes
-the rest of the string. So a space, quote or backslash from the call would move every
-later argument (``play_and_get_digits``' regexp, ``record``'s limits); those are refused,
-and so is a control character, which the argument's encoding would otherwise write as a
-space (:func:`.text.without_controls`). File paths: :mod:`.paths`.
+A space, quote or backslash from the call would move every later argument, and a control
+character would be written as a space (:func:`.text.without_controls`): those are refused.
+Why, with FreeSWITCH's source (switch_separate_string): docs/freeswitch.md, "Words and
+paths". File paths: :mod:`.paths`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """FreeSWITCH's side of the framing: how mod_event_socket reads the commands we send.
 
-A model of its ``read_packet`` (src/mod/event_handlers/mod_event_socket/mod_event_socket.c):
-CR and LF before a command are skipped; the command ends at the second LF with nothing but
-CRs since the first; the first line is the command. Each later line runs to the first CR
-after it or, with none left in the block, to the first LF (so a line ending in LF followed
-later by one ending in CRLF is merged with it), splits at its first ``:`` with leading
-spaces dropped from the value; a line without ``:`` is dropped; each ``content-length``
-(any case) is read with ``atoi`` and announces a body of that many bytes, kept as a C
-string (it ends at a NUL). Every header is stored as switch_event_add_header_string stores
-it (:class:`Headers`): an empty value stores nothing and removes the name, one starting
-``ARRAY::`` becomes an array. The replay and scripted FreeSWITCH read the engine with it,
-and the tests use it to check that no value ever adds a line FreeSWITCH would see.
+A model of its ``read_packet`` (src/mod/event_handlers/mod_event_socket/mod_event_socket.c),
+every header stored as switch_event_add_header_string stores it (:class:`Headers`). The replay
+and scripted FreeSWITCH read the engine with it, and the tests use it to check that no value
+ever adds a line FreeSWITCH would see. The rules it follows: docs/freeswitch.md, "How
+FreeSWITCH reads a command".
 """
 
 from __future__ import annotations
@@ -59,7 +53,7 @@ class Headers:
         header = self._find(name) if index is not None or push else None
         if index is not None:
             fly = header is None
-            if fly:
+            if header is None:
                 header = [name, None, None]
             if not 0 <= index <= _MAX_INDEX:
                 return

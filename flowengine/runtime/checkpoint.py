@@ -1,30 +1,12 @@
 """The failover checkpoint: where a call is in its flow, kept on the channel itself.
 
-With failover on, the engine keeps one channel variable, :data:`VARIABLE`, saying where
-the call is: the flow and each called flow's frame (step, the flow variables that differ
-from the flow's own values, ``when … max`` counts, what the running step has used up of
-its tries: a menu's attempts), the call's language, the flow set's digest. When the host
-running the call dies, FreeSWITCH's ``socket`` application returns, the dialplan's next
-``socket`` connects to another host, and the channel data of that connect carries the
-variable: :func:`restore` gives the run that re-enters the step (a prompt plays again, a
-menu goes on with its next attempt).
-
-What the variable holds, version 1: ``1.`` then compact JSON as base64url
-(:mod:`flowengine.quoting.opaque`: no character FreeSWITCH could read as syntax, whatever
-the call put in the flow's variables), then with ``--failover-key`` ``.`` and its
-:func:`signature`. At most :data:`MAX_CHARS` characters: a call whose
-state does not fit is not resumable (logged once per call, the variable cleared).
-
-What comes back is call data: anyone who can set a channel variable can write one. So
-:func:`restore` parses it with bounds, takes only flows and steps of the loaded flow set
-(the root flow must be the one the call's number routes to), and every value it restores
-is a plain ``str``, which the encoders treat as call data: a forged checkpoint cannot make
-the engine send anything a call of that flow could not have made it send. That holds for
-the state beside the frames too: the recording's file (``r``) is checked as a file name
-from the call when ``record_call: {stop: true}`` sends it
-(:mod:`flowengine.flows.steps.record_call`), and what a log line quotes of a checkpoint
-(a step name that is not there, the flow set's digest) is one field whatever it holds
-(:func:`flowengine.quoting.logfield.field`).
+With failover on, the engine keeps one channel variable, :data:`VARIABLE`: ``1.`` then compact
+JSON as base64url (:mod:`flowengine.quoting.opaque`), signed with ``--failover-key``
+(:func:`signature`), at most :data:`MAX_CHARS` characters. When the host dies, the next host's
+``connect`` carries it and :func:`restore` gives the run that re-enters the step. What comes
+back is call data: read with bounds, and every value it restores a plain ``str``. What it holds
+and why: docs/operations.md, "Failover: a call survives its host"; docs/freeswitch.md, "Values
+the engine keeps on the channel".
 """
 
 from __future__ import annotations
@@ -159,7 +141,8 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
             raise NotResumable(Refused.STEP, f"called flow {name!r} is not loaded")
         if n > 0:
             parent = run.frames[-1]
-            caller = parent.flow.steps[parent.step]  # type: ignore[index]
+            assert parent.step is not None  # set below for every frame
+            caller = parent.flow.steps[parent.step]
             called = KINDS[caller.kind].calls(caller)
             if called is None or called.flow != name:
                 raise NotResumable(Refused.STEP, f"step {parent.flow.name}/{parent.step} does not call {name!r}")
@@ -196,7 +179,8 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
     sent = state.get("s")
     top = run.frames[-1]
     if sent is not None:
-        if _completes(top.flow.steps[top.step]) != sent:  # type: ignore[index]
+        assert top.step is not None  # set for every frame above
+        if _completes(top.flow.steps[top.step]) != sent:
             raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
         run.completed = sent
     if digest != flowset.digest:

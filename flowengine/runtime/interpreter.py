@@ -3,12 +3,9 @@
 Given the flow and the result of the last command, it says which command comes next:
 :meth:`FlowRun.start`, then :meth:`FlowRun.resume` with each CHANNEL_EXECUTE_COMPLETE,
 until it returns None. The gevent session, the replay tests and the simulator all drive
-it the same way, so what a test sees is what a call does.
-
-Each step kind is a generator (see :mod:`flowengine.flows.steps`) that yields
-:class:`Execute` commands, receives their completion events, and returns an outcome; the
-flow's ``on`` / ``next`` / choices turn the outcome into the next step. What a ``${name}``
-reads on the call is :mod:`.lookup`'s.
+it the same way, so what a test sees is what a call does. Each step kind is a generator
+(:mod:`flowengine.flows.steps`) that yields :class:`Execute` commands; what a ``${name}``
+reads on the call is :mod:`.lookup`'s. More: docs/architecture.md, "A call without I/O".
 """
 
 from __future__ import annotations
@@ -183,13 +180,15 @@ class FlowRun(Names):
             self.stack.call(callee, {k: self.expand(v) for k, v in called.given.items()})
             self._enter(callee.start)
             return
-        frame.gen = kind.run(self, step)  # type: ignore[misc]
+        assert kind.run is not None  # only a kind that calls a flow has no run of its own
+        frame.gen = kind.run(self, step)
 
     def _advance(self, value: Event | HttpResult | None) -> Effect | None:
         while True:
             frame = self.stack.top
+            assert frame.gen is not None  # the top frame's step was entered (_enter, reenter)
             try:
-                command = frame.gen.send(value)  # type: ignore[union-attr]
+                command = frame.gen.send(value)
             except StopIteration as stop:
                 result = stop.value
             except Exception as exc:
@@ -198,7 +197,8 @@ class FlowRun(Names):
             else:
                 return self._sent(frame, command)
             value = None
-            step = frame.flow.steps[frame.step]  # type: ignore[index]
+            assert frame.step is not None  # the step whose gen just ended
+            step = frame.flow.steps[frame.step]
             try:
                 nxt = self._after(frame, step, result)
             except Exception as exc:
@@ -234,14 +234,16 @@ class FlowRun(Names):
         if kind.returns:  # the called flow's outcome is its calling step's
             self.trace.step_ended(frame, f"return:{result}", "return")
             parent = self.stack.back()
-            return self._after(parent, parent.flow.steps[parent.step], result)  # type: ignore[index]
+            assert parent.step is not None  # the calling step
+            return self._after(parent, parent.flow.steps[parent.step], result)
         outcome, target, edge, label = way_out(step, result)
         self.trace.step_ended(frame, outcome, label)
         self.taken.append((frame.flow.name, step.name, edge))
         if target is None:
             if self.stack.called:  # a called flow ran out of steps: it returns "done"
                 parent = self.stack.back()
-                return self._after(parent, parent.flow.steps[parent.step], "done")  # type: ignore[index]
+                assert parent.step is not None  # the calling step
+                return self._after(parent, parent.flow.steps[parent.step], "done")
             self.trace.ran_out(frame, outcome)
             return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
         self.transitions += 1

@@ -30,10 +30,13 @@ def reenter(run: Restored, completed: tuple[str, Event] | None = None) -> None:
     """The restored top frame's step starts again; ``completed``: (application, event)
     when that application already ran to its end."""
     frame = run.stack.top
-    step = frame.flow.steps[frame.step]  # type: ignore[index]
+    assert frame.step is not None  # a restored frame is at its checkpointed step
+    step = frame.flow.steps[frame.step]
     frame.entered = run.monotonic()
     run.trace.step_entered(run.stack, step.name)
-    frame.gen = KINDS[step.kind].run(run, step)  # type: ignore[misc]
+    kind = KINDS[step.kind]
+    assert kind.run is not None  # the top frame's step is no call step (checkpoint.restore checks it)
+    frame.gen = kind.run(run, step)
     if completed is not None:
         frame.gen = _completed(frame.gen, *completed)
 

@@ -1,17 +1,11 @@
 """The TCP server FreeSWITCH's ``socket`` application connects to.
 
 Flow calls run on the event loop without a greenlet each (:mod:`.evented`); a custom
-``handler`` gets a greenlet and a blocking :class:`OutboundSession`. A call's failure,
-whatever it is, ends that call only. Peers outside ``allow`` (loopback only unless
-told otherwise) are closed before a byte is read, since anyone who reaches the port could
-otherwise pose as FreeSWITCH. Past ``max_calls`` (derived from the descriptor limit unless
-given) a connection is closed at once, unless one that has not answered ``connect`` gives
-up its place: the oldest of the address that holds the most of them (:class:`.guard.Waiting`),
-so idle connections keep out neither calls nor other peers; and past ``max_calls_per_peer``
-from its address (:func:`.guard.calls_per_peer` unless given), so that one address cannot
-hold every place, calls that answered included. On shutdown the server stops
-accepting, drops the connections that are no call yet, lets calls finish for a while,
-then hangs up the rest.
+``handler`` gets a greenlet and a blocking :class:`OutboundSession`. A call's failure ends that
+call only. Who may connect and how many at once (``allow``, ``max_calls``,
+``max_calls_per_peer``) is :mod:`.guard`'s; on shutdown the server stops accepting, lets calls
+finish for a while, then hangs up the rest. Why: docs/security.md, "Who may connect, and what
+a peer can change"; docs/operations.md, "Signals".
 """
 
 from __future__ import annotations
@@ -351,11 +345,12 @@ class CallServer:
         raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
         # what this connection claims about its host concerns its own peer address only
         hosts = HOSTS.for_peer(address[0])
+        assert self.flows is not None  # _accept hands a socket here only when serving flows
         call = FlowCall(
             self.flows,
             self.timeouts,
             limits=self.limits,
-            hosts=hosts,  # type: ignore[arg-type]
+            hosts=hosts,
             event_format=self.event_format,
             metrics=self.metrics,
             peer=address[0],
@@ -401,6 +396,7 @@ class CallServer:
             log_idle_connection(call.peer)
 
     def _handle(self, sock, address) -> None:
+        assert self.handler is not None  # _accept spawns this only when serving a handler
         session = OutboundSession(
             sock,
             limits=self.limits,

@@ -1,22 +1,12 @@
 """A flow call on the event loop: the socket's readiness and one timer drive a FlowCall.
 
-No greenlet per call: the loop calls back when the socket is readable (or writable again
-after a partial write) and when the call's current wait runs out, and each callback hands
-what happened to the call's :class:`~flowengine.call.flow_call.FlowCall` and writes what it
-answers. That saves a greenlet switch per event and ~10 KB per call (a greenlet's stack,
-its frames, gevent's socket object), which is what lets one core hold thousands of calls
-with a short wait for each. Callbacks run in the hub, so nothing here may block: the
-socket is non-blocking and a write the kernel cannot take at once waits in ``backlog``.
-
-What the calls have read but not yet parsed is capped in total by one
-:class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``, 64 MiB, unless the server passes
-its own): each connection may hold a 16 MiB body (FreeSWITCH's own cap) on its own, but
-forty peers doing so at once would hold 600 MB. A read that would pass the budget ends
-the calls that hold the most, as a protocol error naming the limit; the others go on. A
-call ended for another's read is failed inside that read and closed in a callback of
-the loop right after (its peer may never send again). Before the ``connect`` reply a
-connection may hold far less (``Limits.max_preconnect_bytes``), and charges the budget's
-pool for such connections (``BufferBudget.preconnect``), so that it can end no call.
+No greenlet per call: the loop calls back when the socket is readable (or writable again) and
+when the call's wait runs out, and each callback hands what happened to the call's
+:class:`~flowengine.call.flow_call.FlowCall` and writes what it answers; nothing here may block
+(a write the kernel cannot take at once waits in ``backlog``). What the calls have read but not
+parsed is capped by one :class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``). Why:
+docs/architecture.md, "A call on the event loop"; the budget: docs/security.md, "Nothing a peer
+or a flow sends can stall or exhaust the server".
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """Who may connect, and how many at once: what the server's ports refuse, and why.
 
-Whoever reaches the Event Socket port can pose as FreeSWITCH (outbound Event Socket has
-no password: mod_event_socket.c, the ``socket`` application, just connects), and whoever
-reaches the metrics port can hold its connections open. So, as Redis's protected mode
-does, a server told to listen beyond loopback without ``--allow`` takes connections from
-loopback only until told whom to trust (``--allow CIDR``, or ``--allow any``); and every
-port has a cap on the connections it holds, the Event Socket one derived from the
-process's descriptor limit (``RLIMIT_NOFILE``): a connection past a cap is accepted and
-closed at once, so the kernel's queue never fills with calls that would only hear
-silence, and FreeSWITCH's ``socket`` fails at once and its dialplan goes on (to the next
-host, if it lists one). On a full Event Socket port a connection that has not answered
-``connect`` may give its place to the new one (:class:`Waiting`), so idle connections keep
-no calls out; and one address may hold only so many of its places
-(:func:`calls_per_peer`), so that one allowed peer cannot take every one. An
-``accept()`` that fails for want of descriptors rests the listener a moment
-(:class:`RestingAccept`). Refusals are counted and logged at most once a second.
+Loopback only until told whom to trust (``--allow``); a cap on the connections of every port,
+the Event Socket one from the descriptor limit, past which a connection is accepted and closed
+at once; an idle connection gives way to a new one (:class:`Waiting`); one address holds only
+so many places (:func:`calls_per_peer`); a failing ``accept()`` rests the listener
+(:class:`RestingAccept`). The rules and why: docs/security.md, "Who may connect, and what a
+peer can change".
 """
 
 from __future__ import annotations
@@ -25,7 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 log = logging.getLogger("flowengine.server")
 
@@ -146,9 +137,17 @@ class RestingAccept:
     _rest = _REST_SECONDS
     _exhausted_logged = float("-inf")
 
-    def do_read(self):  # type: ignore[no-untyped-def]
+    # what the gevent server this is mixed into has (annotations only: no attribute here)
+    address: Any
+    loop: Any
+    started: bool
+    closed: bool
+    stop_accepting: Callable[[], None]
+    start_accepting: Callable[[], None]
+
+    def do_read(self) -> Any:
         try:
-            result = super().do_read()  # type: ignore[misc]
+            result = cast(Any, super()).do_read()  # the gevent server's, after this in the MRO
         except OSError as exc:
             if exc.errno not in _EXHAUSTED:
                 raise
@@ -161,7 +160,7 @@ class RestingAccept:
         now = time.monotonic()
         if now - self._exhausted_logged >= 1.0:
             self._exhausted_logged = now
-            host, port = self.address[:2]  # type: ignore[attr-defined]
+            host, port = self.address[:2]
             log.error(
                 "cannot accept on %s:%d: %s; resting %.2f s (raise the descriptor limit, "
                 "LimitNOFILE=, or lower --max-calls)",
@@ -170,17 +169,17 @@ class RestingAccept:
                 exc.strerror,
                 self._rest,
             )
-        self.stop_accepting()  # type: ignore[attr-defined]
+        self.stop_accepting()
         if self._rest_timer is not None:
             self._rest_timer.stop()
-        self._rest_timer = self.loop.timer(self._rest)  # type: ignore[attr-defined]
+        self._rest_timer = self.loop.timer(self._rest)
         self._rest_timer.start(self._wake)
         self._rest = min(_REST_MOST, self._rest * 2)
 
     def _wake(self) -> None:
         self._rest_timer = None
-        if self.started and not self.closed:  # type: ignore[attr-defined]
-            self.start_accepting()  # type: ignore[attr-defined]
+        if self.started and not self.closed:
+            self.start_accepting()
 
 
 class Waiting(Generic[T]):

@@ -132,6 +132,7 @@ def load_for_parent(directory: str) -> None:
     """The child's program: load and check, write ``(kind, value)`` pickled to stdout, exit."""
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     _background()
+    result: tuple[str, object]  # ("ok", packed flows), ("problems", list), ("failed", message)
     try:
         result = ("ok", pack(load_flows(directory)))
     except FlowError as exc:

@@ -1,22 +1,11 @@
 """Prometheus metrics and the health check, served on their own port by gevent's WSGI server.
 
-One registry per server (not the library's global one), so a test or a second server in
-the same process counts on its own. Served in the server's own hub: no thread, and the
-health check answers only while the gevent loop that accepts calls is running.
-
-gevent's WSGI server waits for a request as long as its client likes and takes every
-connection offered; twenty thousand idle ``GET /metrics HTTP/1.1`` lines held every
-descriptor of the process and calls were no longer accepted. So here a request must be
-whole and its answer written within :data:`REQUEST_SECONDS` (else the connection is shut),
-each connection serves one request (``Connection: close``: a keep-alive connection asking
-``HEAD /healthz`` every 2 s held its place for good), and the port holds at most
-:data:`~.guard.METRICS_CONNECTIONS` connections, :data:`~.guard.METRICS_PER_PEER` from one
-address. When full, a new connection takes the place of one that has not sent its request
-yet (:class:`~.guard.Waiting`: the oldest of the address holding the most such; of its own
-address, once that has waited :data:`IDLE_SECONDS`), so idle connections from a few
-addresses keep no health check out. Only when none can give way is it answered
-``429 Too Many Requests`` and closed at once, in the accept loop, without a greenlet: a
-status no health check mistakes for the 503 of a server that is not accepting calls.
+One registry per server (not the library's global one), so a test or a second server in the
+same process counts on its own. Served in the server's own hub: no thread, and the health
+check answers only while the gevent loop that accepts calls is running. Each connection serves
+one request within :data:`REQUEST_SECONDS`, the port holds at most
+:data:`~.guard.METRICS_CONNECTIONS`, and a full port answers ``429``. Why: docs/security.md,
+"Who may connect, and what a peer can change"; docs/operations.md, "Metrics, health, logs".
 """
 
 from __future__ import annotations
@@ -27,6 +16,7 @@ import platform
 import socket
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 import gevent
@@ -292,14 +282,14 @@ class _Handler(WSGIHandler):
         except OSError:  # the 400 for a request cut short went to a peer that is gone: nothing to say
             pass
 
-    def read_request(self, raw_requestline):  # type: ignore[no-untyped-def]
+    def read_request(self, raw_requestline: str) -> Any:
         """A whole request is in: one per connection, and no longer one that may give way."""
         result = super().read_request(raw_requestline)
         self.close_connection = True
         self.server.requested(self.socket)
         return result
 
-    def handle_one_request(self):  # type: ignore[no-untyped-def]
+    def handle_one_request(self) -> Any:
         timer = self.server.loop.timer(REQUEST_SECONDS)
         timer.start(self._too_slow)
         try:
@@ -308,13 +298,13 @@ class _Handler(WSGIHandler):
             timer.stop()
             timer.close()
 
-    def handle_error(self, t, v, tb) -> None:  # type: ignore[no-untyped-def]
+    def handle_error(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
         if self.cut:  # an answer cut short by our own shutdown: no traceback for it
             self.close_connection = True
             return
         super().handle_error(t, v, tb)
 
-    def _handle_client_error(self, ex: BaseException):  # type: ignore[no-untyped-def]
+    def _handle_client_error(self, ex: BaseException) -> tuple[str, bytes] | None:
         if self.cut:  # what the read saw was our own shutdown
             return None
         self.server.malformed.refused(self._peer())

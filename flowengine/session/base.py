@@ -43,13 +43,14 @@ class CallSession:
     ) -> Event:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event:
-        """Run applications in order; the last one's completion. The earlier ones must be
-        instant (``set``). This one waits for each in turn; a live session pipelines."""
+    def execute_many(self, batch: list[tuple[str, str | None]], *, timeout: float | None = None) -> Event | None:
+        """Run applications in order; the last one's completion (None: ``batch`` is empty).
+        The earlier ones must be instant (``set``). This one waits for each in turn; a live
+        session pipelines."""
         done = None
         for app, arg in batch:
             done = self.execute(app, arg, timeout=timeout)
-        return done  # type: ignore[return-value]
+        return done
 
     def checked(self, data: bytes, timeout: float | None = None):
         """Like :meth:`command`, raising :class:`CommandFailed` on ``-ERR``."""

@@ -100,8 +100,10 @@ class CallRecording:
         self._pending = []
 
     def _write(self, item: dict) -> None:
+        if self._file is None:  # given up (a write failed): the call goes on unrecorded
+            return
         try:
-            self._file.write(json.dumps(item) + "\n")  # type: ignore[union-attr]
+            self._file.write(json.dumps(item) + "\n")
         except (OSError, ValueError) as exc:
             self._give_up("write", exc)
 

@@ -145,7 +145,9 @@ def _steps_of(flows: FlowSet) -> list[str]:
 def _unknown_steps(case: Case, flows: FlowSet) -> list[str]:
     spec = case.spec
     names = set(_steps_of(flows))
-    wanted = [(("caller", j, "at"), a["at"]) for j, a in enumerate(spec.get("caller") or []) if "at" in a]
+    wanted: list[tuple[tuple[str | int, ...], Any]] = [
+        (("caller", j, "at"), a["at"]) for j, a in enumerate(spec.get("caller") or []) if "at" in a
+    ]
     if spec.get("fail"):
         wanted.append((("fail", "at"), spec["fail"]["at"]))
     problems = []
@@ -261,8 +263,8 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
             if exc.expected is not None
             else "the log has no more commands"
         )
-        sent = exc.sent.describe() if exc.sent is not None else "?"
-        result.problems.append(f"step {step!r} sent {sent} but {expected}" if step else str(exc))
+        what = exc.sent.describe() if exc.sent is not None else "?"
+        result.problems.append(f"step {step!r} sent {what} but {expected}" if step else str(exc))
         return result
     run = flow_call.run
     if flow_call.error is not None:  # the call itself failed: no answer to connect, bytes that are not ESL

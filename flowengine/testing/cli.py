@@ -42,7 +42,7 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
         print(f"no *.test.yaml under {', '.join(args.paths)}", file=out)
         return 1
     passed = failed = 0
-    flowsets: dict[Path, object] = {}
+    flowsets: dict[Path, FlowSet] = {}
     runs: dict[Path, list[FlowRun]] = {}
     for path in files:
         try:
@@ -55,7 +55,7 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
             failed += 1
             continue
         for case in test.cases:
-            result = run_case(case, flowsets[key])  # type: ignore[arg-type]
+            result = run_case(case, flowsets[key])
             if result.run is not None:
                 runs.setdefault(key, []).append(result.run)
             if result.passed:
@@ -69,7 +69,7 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
     gaps: list[str] = []
     if args.coverage:
         for key, flows in flowsets.items():
-            gaps += coverage.missing(flows, runs.get(key, []))  # type: ignore[arg-type]
+            gaps += coverage.missing(flows, runs.get(key, []))
         if gaps:
             print(f"coverage: {len(gaps)} step(s) or outcome(s) no case reaches:", file=out)
             print("\n".join("  " + g for g in gaps), file=out)

@@ -23,6 +23,7 @@ from .scripted_http import UnscriptedRequest
 
 if TYPE_CHECKING:
     from ..call.flow_call import FlowCall
+    from ..flows.effects import HttpResult
 
 log = logging.getLogger("flowengine.session")
 
@@ -56,14 +57,16 @@ class MemorySession(CallSession):
             raise ticket.error
         return ticket.result
 
-    def start(self) -> Event:
+    def start(self) -> Event | None:
+        """connect and set the call up as a live session does; the connect reply's channel
+        data (None: it carried none)."""
         data, ticket = self.proto.connect()
         self._send(data, ticket)
         plan = setup(self.event_format, self.linger, self.proto.control)
         plan.warn(log, self.uuid)
         for data in plan.awaited:  # one at a time: a peer answers each write in full
             self.checked(data)
-        return self.proto.channel  # type: ignore[return-value]
+        return self.proto.channel
 
     def command(self, data: bytes, timeout: float | None = None):
         return self._send(data, self.proto.command(data))
@@ -98,7 +101,7 @@ def converse(call: FlowCall, peer: Peer, now: float = 0.0) -> float:
     the caller does while it waits (hang up)."""
     start = now
     out = call.start(now)
-    pending: tuple[float, int, object] | None = None  # (when, token, result)
+    pending: tuple[float, int, HttpResult] | None = None  # (when, token, result)
     while not call.closed:
         asked = call.take_request()
         if asked is not None:
@@ -139,7 +142,7 @@ def converse(call: FlowCall, peer: Peer, now: float = 0.0) -> float:
         ):
             now = max(now, pending[0])
             token, result, pending = pending[1], pending[2], None
-            out = call.http_done(token, result, now)  # type: ignore[arg-type]
+            out = call.http_done(token, result, now)
         elif getattr(peer, "exhausted", False) and getattr(peer, "peer_closes", False) and not call.proto.closed:
             out = call.receive(b"", now)
         elif call.deadline is not None:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from ..errors import FlowError
 from ..flows import FlowSet, load_flows
 from . import coverage
 from .cases import Case, CaseResult, load_test_file, run_case
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
 
 _FLOWS = pytest.StashKey[dict]()
 
@@ -35,7 +40,10 @@ class FlowTestFile(pytest.File):
         for case in test.cases:
             yield FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key], key=key)
 
-    def repr_failure(self, excinfo):
+    # pytest's Collector.repr_failure takes no ``style`` either: it narrows Node's the same way
+    def repr_failure(  # type: ignore[override]
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, FlowError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
@@ -55,7 +63,9 @@ class FlowCase(pytest.Item):
         if not result.passed:
             raise FlowCaseFailed(result)
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, FlowCaseFailed):
             problems = "\n".join("  " + p.replace("\n", "\n  ") for p in excinfo.value.result.problems)
             return f"{self.case.where}: case {self.case.name!r} failed:\n{problems}"

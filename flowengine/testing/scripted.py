@@ -12,8 +12,10 @@ import json
 import posixpath
 import uuid as uuidlib
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
 from ..flows.steps import APPLICATIONS
@@ -22,12 +24,15 @@ from ..replay.command_reader import Command, CommandReader, stored
 from .host import Host
 from .scripted_http import ScriptedHttp
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsKeysAndGetItem
+
 #: what the recorded dialplan ran: ``socket`` completes too once the call is over
 SOCKET_DATA = "127.0.0.1:9000 async full"
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
 
 
-class ChannelVariables(dict):
+class ChannelVariables(dict[str, str]):
     """The channel's variables, each stored as FreeSWITCH stores one: through
     switch_event_add_header_string (src/switch_channel.c, switch_channel_set_variable; the
     set application, uuid_setvar and a dial string's ``{name=value}`` all end there), so
@@ -45,11 +50,11 @@ class ChannelVariables(dict):
         else:
             super().__setitem__(name, kept)
 
-    def update(self, values=(), **more) -> None:  # type: ignore[override]
+    def update(self, values: SupportsKeysAndGetItem[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:
         for name, value in dict(values, **more).items():
             self[name] = value
 
-    def setdefault(self, name: str, value: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, name: str, value: str = "") -> str:
         if name not in self:
             self[name] = value
         return self.get(name, "")

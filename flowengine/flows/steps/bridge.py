@@ -13,7 +13,7 @@ import re
 
 from ...quoting import join, literal, target, variable_value, whole
 from ..effects import Execute
-from ..model import seconds
+from ..model import duration
 from .common import ensure_var
 from .kind import Application, StepKind
 
@@ -28,7 +28,7 @@ _NO_ANSWER = ("NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TI
 
 
 def _caller_id(flow_run, caller_id: dict) -> list[str]:
-    pairs = []
+    pairs: list[str] = []
     for key, var in (("number", "origination_caller_id_number"), ("name", "origination_caller_id_name")):
         if key in caller_id:
             pairs.append(join([literal(var + "="), variable_value(flow_run.expand(caller_id[key]))]))
@@ -38,7 +38,7 @@ def _caller_id(flow_run, caller_id: dict) -> list[str]:
 def _block(open_: str, pairs: list[str], close: str) -> list[str]:
     if not pairs:
         return []
-    out = [literal(open_)]
+    out: list[str] = [literal(open_)]
     for n, pair in enumerate(pairs):
         out += [literal(","), pair] if n else [pair]
     return out + [literal(close)]
@@ -55,7 +55,7 @@ def dial_string(flow_run, spec: dict) -> str:
         pairs = _caller_id(flow_run, leg.get("caller_id") or {})
         timeout = leg.get("timeout", spec.get("timeout"))
         if timeout is not None:
-            pairs.insert(0, literal(f"leg_timeout={int(seconds(timeout))}"))
+            pairs.insert(0, literal(f"leg_timeout={int(duration(timeout))}"))
         if n:
             parts.append(literal("|"))
         parts += _block("[", pairs, "]")

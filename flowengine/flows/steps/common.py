@@ -50,7 +50,7 @@ def prompt_arg(run, value) -> str:
     files = [prompt_path(run, f) for f in prompts(value)]
     if len(files) == 1:
         return files[0]
-    parts = [literal("file_string://")]
+    parts: list[str] = [literal("file_string://")]
     for n, file in enumerate(files):
         parts += [literal("!"), file] if n else [file]
     return join(parts)

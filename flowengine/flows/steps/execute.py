@@ -1,27 +1,11 @@
 """execute: any FreeSWITCH application, for what no dedicated step covers.
 
 ``execute: {app: valet_park, arg: "lot1 auto in 100 199"}``; the outcome is the application's
-``Application-Response`` (or, with ``result: name``, that channel variable of the
-completion), matched against the ``on:`` keys exactly or as ``/patterns/``; ``done`` when
-none matches. ``wait: false`` sends it with the next command without waiting for its
-completion (for applications that complete at once: ``sched_hangup``, ``set_audio_level``).
-
-Call data reaches an application only when the engine knows how that application reads
-its argument: :data:`flowengine.quoting.applications.ALLOWED` (``log``, ``playback``,
-``endless_playback``, ``send_dtmf``, ``sleep``), each encoded for its own parsing. Any
-other application takes the author's text alone — ``limit_execute`` and
-``bind_digit_action`` run what their argument names, ``bridge`` and ``sched_transfer``
-dial it — so a value from the call there is refused before a byte is written
-(UnsafeValue: the step takes ``on_error``), an empty one too (it still moves the words
-after it), and ``--check`` reports it as an error wherever the argument names a
-``${…}`` that can hold call data: anything but a flow variable only ever set to the
-flow's own text (:mod:`flowengine.flows.taint`). The argument is then encoded for
-FreeSWITCH's expansion like every other (:func:`flowengine.quoting.app_arg`).
-
-FreeSWITCH hangs the caller up when it lacks the application (any_application:
-DESTINATION_OUT_OF_ORDER, no completion), so ``--check`` warns on a name outside
-FreeSWITCH 1.10's standard set (``data/freeswitch_applications.txt``, from ``show
-application`` and the modules' source).
+``Application-Response`` (or a ``result:`` variable of the completion), matched against ``on:``;
+``done`` when none matches. Call data reaches only the applications of
+:data:`flowengine.quoting.applications.ALLOWED`: anywhere else it is refused, and ``--check``
+reports it (:mod:`flowengine.flows.taint`). The step: docs/writing-flows.md, "execute"; the
+rules, with FreeSWITCH's source: docs/freeswitch.md, "execute".
 """
 
 from __future__ import annotations

@@ -2,26 +2,10 @@
 
 The step yields an :class:`~flowengine.flows.effects.HttpRequest`; the driver performs it
 (the server: :mod:`flowengine.http.client`; flow tests: the case's ``http:`` answers) and
-resumes the step with the result. Outcomes, in this order: an ``on:`` key that is the exact
-status (``"404"``) or a ``/pattern/`` over it (``"/^5/"``), the first that matches; else
-``ok`` for any 2xx and ``failed`` for any other status; ``timeout`` when the whole request
-(retries included) took longer than ``timeout``; ``error`` when there is no status to read
-(refused, DNS, TLS, a response over the size cap, too many requests in flight, the host's
-circuit open) or ``save`` cannot read a 2xx response (not JSON, a path not in it).
-
-``${http_status}``, ``${http_body}`` (a text response's first 16 KiB) and ``${http_error}``
-are set after every request; ``save: {var: a.b.0.c}`` puts values of a 2xx JSON response in
-flow variables. What a response holds is the call's data (:mod:`flowengine.flows.steps.http_answer`).
-The request names what it saves (:class:`~flowengine.flows.steps.http_answer.SavingRequest`), so the
-server reads the JSON where it performs the request, in its HTTP worker, and the call has
-only the values (:class:`~flowengine.flows.steps.http_answer.ReadResult`).
-
-Where call data may go: the URL's path and query, percent-encoded (:mod:`flowengine.quoting.url`:
-the host is the author's); header values without line breaks; ``json`` string values and
-``form`` values, each encoded by its format; ``body`` text only as plain text (see
-:func:`_text_body`). ``${env.NAME}`` reads the
-server's environment, only in this step: its value is never logged, shown or put in an
-error message (:meth:`HttpRequest.masked`), and ``--check`` warns when it is not set.
+resumes the step with the result. What a response holds is the call's data
+(:mod:`flowengine.flows.steps.http_answer`); call data goes only where
+:mod:`flowengine.quoting.url` and :func:`_text_body` let it. Outcomes, variables, ``save:`` and
+``${env.NAME}``: docs/http.md; the URL's rules: docs/security.md, "An HTTP step's URL".
 """
 
 from __future__ import annotations
@@ -37,7 +21,7 @@ from ...quoting.text import untrusted_mask
 from ...quoting.url import SCHEMES, authority_end, header_value
 from ...quoting.url import url as encoded_url
 from ..effects import HoldPrompt, HttpRequest, HttpResult
-from ..model import is_pattern, seconds
+from ..model import duration, is_pattern, seconds
 from ..templates import expand
 from .common import matching_key, prompt_arg
 from .http_answer import MAX_SAVES, NAME, PATH, ReadResult, SavingRequest, Unreadable, body_text, saved
@@ -181,7 +165,7 @@ def _request(flow_run, step, secrets: list[str]) -> HttpRequest:
         headers.append(("Content-Type", content_type))
     hold = None
     if "while_waiting" in spec:
-        hold = HoldPrompt(seconds(spec["while_waiting"]["after"]), prompt_arg(flow_run, spec["while_waiting"]["play"]))
+        hold = HoldPrompt(duration(spec["while_waiting"]["after"]), prompt_arg(flow_run, spec["while_waiting"]["play"]))
     return SavingRequest(
         spec.get("method", "GET"),
         encoded_url(fill(spec["url"])),

@@ -1,19 +1,12 @@
 """What an HTTP response gives a flow, without I/O: ``save:`` paths read from its JSON, and
 the status and body variables.
 
-Read where the request was performed, not on the call loop: the ``http`` step asks with a
-:class:`SavingRequest` (its ``save:`` pairs), and what performs it (the server's HTTP
-worker process, :mod:`.worker`, or a server's in-process client) hands back
-:func:`read_answer`'s :class:`ReadResult`: the values saved, each a string of at most
-:data:`MAX_VALUE` characters, and what ``${http_body}`` holds of the body. Parsing a JSON
-body costs ~50 ms a MiB (a webhook's ``[[],[],…]``); on the loop that held every other
-call's events as long. A driver that hands back the whole body (the flow tests, the
-simulator) has it read by the step itself (:func:`saved`).
-
-Every value read from a response is the call's data, like a caller ID name: the step
-stores it as :func:`flowengine.quoting.data` (marked whole, named after the step), so
-wherever a later step puts it, :mod:`flowengine.quoting` encodes it for that place or
-refuses it, and a ``${…}`` inside it is never expanded.
+Read where the request was performed, not on the call loop: the server's HTTP worker (or
+in-process client) answers a :class:`SavingRequest` with :func:`read_answer`'s
+:class:`ReadResult`; a driver that hands back the whole body (the flow tests, the simulator)
+has it read by the step itself (:func:`saved`). Every value read is call data, stored as
+:func:`flowengine.quoting.data` named after the step. Why: docs/http.md, "The engine: the HTTP
+worker"; docs/security.md, "Nothing a peer or a flow sends can stall or exhaust the server".
 """
 
 from __future__ import annotations

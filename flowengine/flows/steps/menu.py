@@ -84,6 +84,7 @@ def run(flow_run, step):
         done = yield Execute("play_and_get_digits", arg, note=f"attempt {used + 1} of {attempts}")
         digits, status = read_digits(done, "menu_digits")
         if status == "ok":
+            assert digits is not None  # read_digits says "ok" only with the digits
             choice = _choose(choices, digits)
             if choice is not None:
                 flow_run.vars["digits"] = digits

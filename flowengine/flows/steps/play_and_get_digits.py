@@ -64,6 +64,7 @@ def run(flow_run, step):
     digits, status = read_digits(done, var)
     if status != "ok":
         return status
+    assert digits is not None  # read_digits says "ok" only with the digits
     flow_run.vars["digits"] = digits
     flow_run.vars[var] = digits
     return matching_key(step.on, digits) or "digits"

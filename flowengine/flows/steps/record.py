@@ -14,7 +14,7 @@ import posixpath
 
 from ...quoting import literal, words
 from ..effects import Execute
-from ..model import seconds
+from ..model import duration, seconds
 from .common import prompt_path
 from .kind import Application, Need, NeedKind, StepKind
 
@@ -55,7 +55,7 @@ def check(step, problems) -> None:
     for key in ("max_seconds", "silence_seconds"):
         if key in spec:
             try:
-                value = seconds(spec[key])
+                value = duration(spec[key])
             except ValueError:
                 continue  # the duration check says what is wrong
             if value > _LONGEST:

@@ -1,27 +1,12 @@
 """record_call: record the whole call in the background (``record_session`` /
 ``stop_record_session``).
 
-``record_call: {file}`` starts it and the flow goes on at once (record_session completes
-as soon as the recording runs: record_session_whole_call); the path, as sent, is in
-``${call_recording}``. ``record_call: {stop: true}`` stops it (the file this call started
-unless ``file`` names another); FreeSWITCH then reports ``record_ms``, kept in
-``${call_recording_ms}``.
-
-FreeSWITCH says nothing when it cannot record: into a directory that does not exist
-record_session completes ``_none_`` like one that records, the call goes on and nothing is
-written (record_session_whole_call, its second half). The directory must exist on the
-FreeSWITCH host; ``${recordings_dir}`` (made by switch_core_init, src/switch_core.c,
-``switch_dir_make_recursive(SWITCH_GLOBAL_dirs.recordings_dir …)`` and set as a global
-variable there) always does. The path may hold call data only as file names
-(:func:`flowengine.quoting.path`).
-
-With failover, the file a recording was started with rides in the checkpoint and comes
-back on the next host as a plain ``str``: call data, since anyone who can set a channel
-variable can write one (:mod:`flowengine.runtime.checkpoint`). ``stop: true`` puts it
-through the same rules as a file from the call (:func:`_checked`), so a forged ``all``
-cannot stop the recordings the dialplan started, and an absolute path or a ``${…}`` is
-refused. A restored file that this flow's own ``record_call`` steps make now is theirs
-again, with their author's marks (:func:`_recording`): the path as the flow wrote it.
+``record_call: {file}`` starts it and the flow goes on at once; ``record_call: {stop: true}``
+stops it (the file this call started unless ``file`` names another). The path takes call data
+only as file names (:func:`flowengine.quoting.path`); a file restored from a failover
+checkpoint is call data (:func:`_checked`) unless this flow's own steps make it
+(:func:`_recording`). What FreeSWITCH reports, with its source: docs/freeswitch.md, "record and
+record_call"; the checkpoint: docs/operations.md, "Failover: a call survives its host".
 """
 
 from __future__ import annotations

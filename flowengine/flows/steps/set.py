@@ -9,6 +9,8 @@ same value (:mod:`flowengine.quoting.api`, :func:`flowengine.call.batching.colle
 
 from __future__ import annotations
 
+from functools import partial
+
 from ...quoting import join, literal, stored_value
 from .. import taint
 from ..effects import Execute
@@ -59,10 +61,7 @@ KIND = StepKind(
     step_keys={"export": _VALUES, "vars": _VALUES},
     written="`set: {var: value}`, `export: {…}`, `vars: {…}`",
     does="channel variables (FreeSWITCH `set` / `export`); flow variables",
-    applications={
-        app: Application(lambda fs, arg, key, app=app: scripted(fs, arg, key, app))
-        for app in ("set", "export", "unset")
-    },
+    applications={app: Application(partial(scripted, app=app)) for app in ("set", "export", "unset")},
     sets=lambda step: [name for key in ("set", "export", "vars") for name in step.spec.get(key) or {}],
     assigns=lambda step: step.spec.get("vars") or {},
     channel_sets=lambda step: [name for key in ("set", "export") for name in step.spec.get(key) or {}],

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ...quoting import literal
 from ..effects import Execute
-from ..model import seconds
+from ..model import duration
 from .kind import Application, StepKind
 
 
 def run(flow_run, step):
     value = step.spec["sleep"]
-    ms = int(seconds(str(flow_run.expand(value)) if isinstance(value, str) else value) * 1000)
+    ms = int(duration(str(flow_run.expand(value)) if isinstance(value, str) else value) * 1000)
     yield Execute("sleep", literal(str(ms)))
     return "done"
 
