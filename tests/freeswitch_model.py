@@ -23,9 +23,10 @@ ask: did any expansion, API call, dial target or argument boundary involve the c
 - :func:`playback_file`: playback_function's ``@@`` sample offset.
 - :func:`transfer_application`, :func:`dialplans`, :func:`inline_applications`,
   :func:`routed_applications`: transfer_function, switch_core_standard_on_routing and
-  inline_dialplan_hunt (mod_dptools.c).
-- :func:`variable_use`, :func:`hook_command`: the channel variables FreeSWITCH runs or
-  routes by (switch_types.h; switch_channel.c api_on / execute_on, api_hook …).
+  inline_dialplan_hunt (mod_dptools.c); :func:`session_transfer`: the dialplan and context
+  switch_ivr_session_transfer (src/switch_ivr.c) picks, ``force_transfer_*`` included.
+- :func:`variable_use`, :func:`hook_command`, :func:`plays`: the channel variables FreeSWITCH
+  runs, routes by or plays (switch_types.h; switch_channel.c api_on / execute_on, api_hook …).
 """
 
 from __future__ import annotations
@@ -289,14 +290,18 @@ def _block(cs: Chars, opening: str, closing: str) -> tuple[list[tuple[str, Chars
                 break
         i += 1
     body, rest = cs[1:i], cs[i + 1:]
+    delim = ","
+    if len(body) > 2 and body[0][0] == "^" and body[1][0] == "^":     # ^^X: X separates the pairs
+        delim, body = body[2][0], body[3:]
     pairs = []
-    for part in _split_char(body, ",", 10 ** 6):
-        text = text_of(part)
-        if "=" in text:
-            k = text.index("=")
-            pairs.append((text[:k], part[k + 1:]))
-        elif text:
-            pairs.append((text, []))
+    for part in _split_char(body, delim, 1024):
+        # each pair is one switch_separate_string word (cleaned up: quotes gone), then split
+        # once at its first '=' outside quotes (switch_separate_string(…, '=', …, 2))
+        halves = _split_char(_cleanup(part), "=", 2)
+        if len(halves) == 2:
+            pairs.append((text_of(_cleanup(halves[0])), _cleanup(halves[1])))
+        elif text_of(part).strip():
+            pairs.append((text_of(part), []))     # not set by FreeSWITCH; kept so a test sees it
     return pairs, rest
 
 
@@ -676,11 +681,29 @@ def inline_applications(target: Chars) -> list[tuple[Chars, Chars | None]]:
     return apps
 
 
-def routed_applications(transfer: Transfer) -> list[tuple[Chars, Chars | None]] | None:
+def session_transfer(transfer: Transfer, variables: Callable[[str], str | None] = lambda name: None,
+                     profile_dialplan: str = "XML", profile_context: str = "default") -> tuple[Chars, Chars]:
+    """(dialplan, context) switch_ivr_session_transfer (src/switch_ivr.c, 1.10) routes to: an
+    empty dialplan (none, or empty once cleaned up) is the channel's ``force_transfer_dialplan``
+    if set, else the caller profile's (``inline`` there counts as none), else XML; an empty
+    context is ``force_transfer_context``, else the profile's, else ``default``."""
+    dialplan = transfer.dialplan or []
+    if not text_of(dialplan) and variables("force_transfer_dialplan"):
+        dialplan = chars(variables("force_transfer_dialplan") or "", "fs")
+    if not text_of(dialplan) and profile_dialplan.lower() != "inline":
+        dialplan = chars(profile_dialplan, "fs")
+    context = transfer.context or []
+    if not text_of(context) and variables("force_transfer_context"):
+        context = chars(variables("force_transfer_context") or "", "fs")
+    return dialplan or chars("XML", "fs"), context or chars(profile_context or "default", "fs")
+
+
+def routed_applications(transfer: Transfer, variables: Callable[[str], str | None] = lambda name: None,
+                        profile_dialplan: str = "XML") -> list[tuple[Chars, Chars | None]] | None:
     """What a transfer runs when one of its dialplans is ``inline`` (the inline dialplan's
     arg, else the extension, as applications); None when no dialplan is ``inline``. The
-    dialplan is the transfer's, else XML (switch_ivr_session_transfer)."""
-    for name, arg in dialplans(transfer.dialplan or chars("XML", "fs")):
+    dialplan is the one :func:`session_transfer` picks with the channel's ``variables``."""
+    for name, arg in dialplans(session_transfer(transfer, variables, profile_dialplan)[0]):
         if text_of(name).strip().lower() == "inline":
             return inline_applications(arg if arg else transfer.extension)
     return None
@@ -704,14 +727,33 @@ APP_PREFIXES = ("execute_on_", "record_post_process_exec_app")
 #: ext:dialplan:context), switch_channel_handle_cause (transfer_on_fail), switch_ivr.c
 #: switch_ivr_session_transfer (force_transfer_dialplan / force_transfer_context)
 ROUTE_VARIABLES = ("transfer_after_bridge", "transfer_after_early_bridge", "transfer_on_fail",
-                   "force_transfer_dialplan", "force_transfer_context")
+                   "force_transfer_dialplan", "force_transfer_context",
+                   # switch_ivr_bridge.c: becomes the other leg's transfer_after_bridge
+                   "hold_hangup_xfer_exten",
+                   # mod_fifo.c fifo_function and mod_dptools.c audio_bridge_function (campon):
+                   # switch_ivr_session_transfer(exten, dialplan, context)
+                   "fifo_orbit_exten", "fifo_orbit_dialplan", "fifo_orbit_context",
+                   "campon_fallback_exten", "campon_fallback_dialplan", "campon_fallback_context",
+                   # sofia.c: a 3xx is followed by a transfer to this dialplan and context
+                   "sip_redirect_dialplan", "sip_redirect_context",
+                   # mod_sofia: the proxy (sofia_glue_do_invite) and the address the INVITE goes to
+                   "sip_route_uri", "sip_network_destination")
+#: variables naming other variables FreeSWITCH copies to the new leg (switch_ivr_originate.c)
+COPY_VARIABLES = ("export_vars", "bridge_export_vars")
+#: variables FreeSWITCH plays as files or puts before a file name: switch_ivr_play_file
+#: (sound_prefix), switch_ivr_originate.c / switch_ivr_bridge.c (hold music, ringback),
+#: mod_dptools.c campon, mod_conference conference_file_play, mod_fifo.c (chime list split
+#: at ',', announcements)
+PATH_VARIABLES = ("sound_prefix", "hold_music", "temp_hold_music", "ringback", "transfer_ringback",
+                  "campon_hold_music", "conference_enter_sound", "conference_exit_sound", "fifo_chime_list",
+                  "fifo_orbit_announce", "fifo_outbound_announce")
 #: whether the api_hangup_hook gets the session (switch_core_session_hangup_state)
 HOOK_FLAGS = ("session_in_hangup_hook",)
 
 
 def variable_use(name: str) -> str | None:
     """What FreeSWITCH does with the value of channel variable ``name`` (matched without
-    case, as switch_event_get_header and strncasecmp do): "api", "app", "route", "flag";
+    case, as switch_event_get_header and strncasecmp do): "api", "app", "route", "copy", "flag";
     None when it only stores it."""
     key = name.lower()
     if key in API_VARIABLES or key.startswith(API_PREFIXES):
@@ -720,9 +762,16 @@ def variable_use(name: str) -> str | None:
         return "app"
     if key in ROUTE_VARIABLES:
         return "route"
+    if key in COPY_VARIABLES:
+        return "copy"
     if key in HOOK_FLAGS:
         return "flag"
     return None
+
+
+def plays(name: str) -> bool:
+    """Whether FreeSWITCH reads the value of ``name`` as a file (or the folder of files) it plays."""
+    return name.lower() in PATH_VARIABLES
 
 
 def hook_command(name: str, value: str) -> tuple[str, str | None]:

@@ -271,6 +271,31 @@ def test_the_short_headers_are_refused_past_their_limit_in_every_format_and_read
     assert at_limit.name == "A" * MAX_SHORT_VALUE and repr(long_name) == "<Event (too long) plain>"
 
 
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(st.tuples(st.sampled_from(["Event-Name", "Unique-ID", "Core-UUID", "Application-UUID",
+                                                 "Job-UUID", "Channel-Unique-ID", "variable_x", "Unique-IDx"]),
+                                st.sampled_from([": ", ":", ":  "]),
+                                st.sampled_from([0, 1, 255, 256, 257, 258, 300]),   # MAX_SHORT_VALUE = 256
+                                st.sampled_from(["a", "%20"])), max_size=6),
+       crlf=st.booleans(), tail=st.sampled_from(["", "\n", "\n\nUnique-ID: " + "x" * 300]))
+def test_a_kept_events_short_headers_are_checked_as_reading_each_would(lines, crlf, tail):
+    """check_short's one search over a plain event fails it exactly when reading one of
+    SHORT_HEADERS would: at the limit and past it, on the first line or another, a value
+    after its header's first, with CRLF, and a long line past the header block."""
+    from flowengine.esl.event import SHORT_HEADERS, Event
+    nl = "\r\n" if crlf else "\n"
+    raw = (nl.join(name + sep + (unit * size)[:size] for name, sep, size, unit in lines) + tail).encode()
+
+    def outcome(check) -> str:
+        try:
+            check(Event.from_plain(raw))
+        except ProtocolError as exc:
+            return str(exc)
+        return "ok"
+
+    assert outcome(Event.check_short) == outcome(lambda e: [e.get(n) for n in SHORT_HEADERS])
+
+
 # -- url-decoding: the same reading, with no step per escape ----------------------------------
 
 @settings(max_examples=500, deadline=None)

@@ -173,5 +173,6 @@ def test_simulate_routes_the_number_over_a_directory_and_refuses_a_bad_time():
                                                             "(e.g. 2026-11-23T10:30:00+01:00)")
     assert proc.stderr == ""
     proc = run_py("simulate", "flows/main.yaml", "--number", "2004", "--time", "2026-11-23T10:30:00+01:00",
-                  stdin="1\n")
+                  stdin="1\nanswered\n")
+    assert proc.returncode == 0, proc.stdout
     assert "note: on the server '2004' goes to flow example_decide" in proc.stdout

@@ -59,7 +59,7 @@ def _call(text: str) -> bool:
 # -- F1: a variable FreeSWITCH runs takes no call data, however it is set -------------------------
 def _model_names() -> list[str]:
     """Every variable the model says FreeSWITCH runs or routes by, and forms of the prefixes."""
-    names = list(fs.API_VARIABLES + fs.APP_VARIABLES + fs.ROUTE_VARIABLES + fs.HOOK_FLAGS)
+    names = list(fs.API_VARIABLES + fs.APP_VARIABLES + fs.ROUTE_VARIABLES + fs.COPY_VARIABLES + fs.HOOK_FLAGS)
     names += [p + "answer" for p in fs.API_PREFIXES + fs.APP_PREFIXES]
     names += [p.upper() + "Hangup_2" for p in fs.API_PREFIXES + fs.APP_PREFIXES]
     return names
@@ -89,7 +89,8 @@ NAMES = st.one_of(st.sampled_from(_model_names()),
 
 
 @SETTINGS
-@given(NAMES, st.sampled_from(["", "nolocal:", "_nolocal_", "NoLocal:"]), HOSTILE,
+@given(NAMES, st.sampled_from(["", "nolocal:", "_nolocal_", "NoLocal:", "nolocal:nolocal:", "_nolocal_NoLocal:"]),
+       HOSTILE,
        st.sampled_from(["${v}", "system notify ${v}", "playback:ivr/${v}.wav", "${v} XML default"]))
 def test_call_data_reaches_no_variable_freeswitch_runs(name, prefix, value, template):
     # the model says which variables FreeSWITCH runs or routes by (export's nolocal: prefix

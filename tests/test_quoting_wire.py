@@ -92,9 +92,11 @@ def matches(got: str, intended: str, may_blank=lambda c: c in CONTROL) -> bool:
 
 def refusable_word(name: str) -> bool:
     """What quoting/words.py refuses in one argument word: a blank, a quote, a backslash or a
-    control character, a leading '-' or '^^', a '$' next to what would expand, '%…[' first."""
+    control character, a leading '-' or '^^', a '$' next to what would expand, a '{' after a
+    '}' (expansion.breaks_needed), '%…[' first."""
     return (not name or any(c.isspace() or c in "'\\\"" or c in CONTROL for c in name)
-            or name.startswith(("-", "^^")) or "$" in name or (name.startswith("%") and "[" in name[1:3]))
+            or name.startswith(("-", "^^")) or "$" in name or "}{" in name
+            or (name.startswith("%") and "[" in name[1:3]))
 
 
 # -- the engine reads a header value as FreeSWITCH wrote it -----------------------------------

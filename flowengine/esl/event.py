@@ -48,6 +48,11 @@ SHORT_HEADERS = frozenset(
 )
 #: a UUID is 36 bytes, the longest event or cause name under 40, a host name at most 255
 MAX_SHORT_VALUE = 256
+#: a line holding one of SHORT_HEADERS with more than MAX_SHORT_VALUE bytes after its colon
+#: (a superset of the values too long: an optional space and CR are counted too)
+_LONG_SHORT = re.compile(
+    b"\\n(?:%s):[^\\n]{%d}" % (b"|".join(re.escape(n.encode()) for n in sorted(SHORT_HEADERS)), MAX_SHORT_VALUE + 1)
+)
 _KEYS: dict[str, bytes] = {}  # header name -> b"\nName:", the byte pattern looked for
 _ARRAY_SEP = "|:"
 
@@ -188,7 +193,18 @@ class Event:
 
     def check_short(self) -> None:
         """Read every one of :data:`SHORT_HEADERS` it has: a :class:`ProtocolError` if
-        one is too long. For an event the engine keeps, so that no later read fails."""
+        one is too long. For an event the engine keeps, so that no later read fails.
+
+        A plain event is first searched once for a line that starts with one of them and
+        holds more than :data:`MAX_SHORT_VALUE` bytes after the colon (any value too long
+        is on such a line); without one, none is too long and none is read here. That is
+        one pass in C over the bytes, where reading each name is a search of its own (of
+        the whole header block for each name the event lacks) and a decoding."""
+        if self.format == "plain" and self._index is None:
+            raw = self._raw
+            first = raw.find(b"\n")
+            if 0 <= first <= MAX_SHORT_VALUE and _LONG_SHORT.search(raw) is None:
+                return
         for name in SHORT_HEADERS:
             self.get(name)
 

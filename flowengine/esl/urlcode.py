@@ -9,6 +9,7 @@ switch_event_serialize), and the one ambiguity left: docs/freeswitch.md, "Url-en
 from __future__ import annotations
 
 import binascii
+import re
 
 #: SWITCH_URL_UNSAFE (src/include/switch_utils.h)
 URL_UNSAFE = frozenset(b"\r\n #%&+:;<=>?@[\\]^`{|}\"")
@@ -18,18 +19,21 @@ ENCODED = frozenset(b for b in range(256) if b < 0x20 or b >= 0x7F or b in URL_U
 _HEX = frozenset(b"0123456789ABCDEF")
 
 
+#: a byte switch_url_encode writes as %XX, a ``%`` only when two uppercase hex digits do not follow
+_TO_ENCODE = re.compile(
+    b"[%s]|%%(?![0-9A-F]{2})" % b"".join(re.escape(bytes((b,))) for b in sorted(ENCODED) if b != 0x25)
+)
+_ESCAPED = {bytes((b,)): b"%%%02X" % b for b in ENCODED}
+
+
 def encode(value: str) -> str:
-    """``value`` as switch_url_encode writes it (UTF-8, each encoded byte as ``%XX``)."""
+    """``value`` as switch_url_encode writes it (UTF-8, each encoded byte as ``%XX``).
+
+    One regex pass in C, a Python step only per byte encoded: the scripted FreeSWITCH
+    encodes every header of every event it sends, and a step per byte made it the larger
+    part of an in-memory call's CPU."""
     data = value.encode("utf-8", "surrogatepass")
-    out = bytearray()
-    n = len(data)
-    for i, b in enumerate(data):
-        kept = b == 0x25 and i + 2 < n and data[i + 1] in _HEX and data[i + 2] in _HEX
-        if b in ENCODED and not kept:
-            out += b"%%%02X" % b
-        else:
-            out.append(b)
-    return out.decode("ascii", "surrogateescape")
+    return _TO_ENCODE.sub(lambda m: _ESCAPED[m.group()], data).decode("ascii", "surrogateescape")
 
 
 # -- decoding in bulk --------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -49,6 +50,119 @@ def _spans(text: str) -> list[tuple[time, time | None]]:
     return spans
 
 
+def _week(hours: Mapping[str, str]) -> dict[int, list[tuple[time, time | None]]]:
+    """Weekday (0 = Monday) -> spans; a day no key names is closed, and a later key that
+    names a day again replaces what an earlier one said of it (``mon-fri``, then ``fri``)."""
+    week: dict[int, list[tuple[time, time | None]]] = {d: [] for d in range(7)}
+    for days, spans in hours.items():
+        for d in _day_range(days):
+            week[d] = _spans(spans)
+    return week
+
+
+def inline_hours(text: str) -> dict[str, str]:
+    """``"Mon-Fri 08:00-18:00; Sat 09:00-12:00"`` as a calendar's ``hours:``."""
+    hours: dict[str, str] = {}
+    for group in text.split(";"):
+        days, _, spans = group.strip().partition(" ")
+        if not spans:
+            raise ValueError(f"{group.strip()!r} is not 'DAYS HH:MM-HH:MM'")
+        hours[days] = spans
+    return hours
+
+
+def _overnight(start: time, end: time | None) -> bool:
+    """A span that ends at or before it starts: :meth:`Calendar.is_open` reads it as open
+    from its start until its end on the next day."""
+    return end is not None and end <= start
+
+
+def _clock(at: time | None) -> str:
+    return "24:00" if at is None else at.strftime("%H:%M")
+
+
+def _same_day(week: dict[int, list[tuple[time, time | None]]]) -> dict[int, list[tuple[time, time | None]]]:
+    """The same opening hours with no span past midnight: each overnight span split into
+    its evening (to 24:00) and the next day's morning (from 00:00)."""
+    out: dict[int, list[tuple[time, time | None]]] = {d: [] for d in range(7)}
+    for d, spans in week.items():
+        for start, end in spans:
+            if _overnight(start, end):
+                out[d].append((start, None))
+                if end != time(0):
+                    out[(d + 1) % 7].append((time(0), end))
+            else:
+                out[d].append((start, end))
+    for d, spans in out.items():
+        merged: list[tuple[time, time | None]] = []
+        for start, end in sorted(spans, key=lambda span: (span[0], span[1] or time.max)):
+            last = merged[-1] if merged else None
+            if last is not None and (last[1] is None or start <= last[1]):  # overlaps or touches
+                merged[-1] = (last[0], None if last[1] is None or end is None else max(last[1], end))
+            else:
+                merged.append((start, end))
+        out[d] = merged
+    return out
+
+
+def _written(week: dict[int, list[tuple[time, time | None]]], inline: bool) -> str:
+    """Hours as a flow writes them, runs of days with the same spans as one day range:
+    ``{mon: "19:00-24:00", tue-fri: "00:00-09:00, 19:00-24:00"}``, or inline
+    ``Mon 19:00-24:00; Tue-Fri 00:00-09:00, 19:00-24:00``."""
+    groups: list[tuple[int, int, str]] = []
+    for d in range(7):
+        spans = ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in week[d])
+        if groups and groups[-1][2] == spans and groups[-1][1] == d - 1:
+            groups[-1] = (groups[-1][0], d, spans)
+        else:
+            groups.append((d, d, spans))
+    parts = []
+    for first, last, spans in groups:
+        if not spans:
+            continue  # a day no key names is closed
+        days = DAYS[first] if first == last else f"{DAYS[first]}-{DAYS[last]}"
+        parts.append(f"{days.title()} {spans}" if inline else f'{days}: "{spans}"')
+    return "; ".join(parts) if inline else "{" + ", ".join(parts) + "}"
+
+
+def past_midnight(hours: Mapping[str, str], inline: bool = False) -> list[tuple[str, str]]:
+    """(day key, warning) for each span of ``hours`` (a calendar's ``hours:``, or an
+    inline ``time:``'s groups when ``inline``) that ends at or before it starts.
+
+    ``mon-fri: "19:00-09:00"`` is open overnight, from 19:00 until 09:00 the next day, and
+    closed at 10:30: right for a night line, a mistake for an office open 09:00 to 19:00.
+    The warning says both ways to write it so it reads as meant, the overnight one day by
+    day with no span past midnight (the same hours: :func:`_same_day`). ``hours`` must
+    already parse (:meth:`Calendar.parse`)."""
+    week = _week(hours)
+    found = []
+    for days, text in hours.items():
+        for part in text.split(","):
+            spans = _spans(part)  # one span, or none: "closed"
+            if not spans:
+                continue
+            start, end = spans[0]
+            if end is None or end == time(0) or not _overnight(start, end):  # "-00:00": until midnight
+                continue
+            span, opens, closes = part.strip(), _clock(start), _clock(end)
+            if end < start:
+                read = f"open from {opens} until {closes} the next day, not from {closes} to {opens}"
+                other = f"For {closes} to {opens} write '{closes}-{opens}'"
+            else:
+                read = f"open 24 hours, from {opens} until {closes} the next day"
+                other = "For all day write '00:00-24:00'"
+            rewrite = _written(_same_day(week), inline)
+            shown = f'time: "{rewrite}"' if inline else f"hours: {rewrite}"
+            found.append(
+                (
+                    days,
+                    f"{days}: '{span}' spans midnight: it is {read}. {other}; to keep these hours, write "
+                    f"them day by day, none past midnight: {shown}",
+                )
+            )
+    return found
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
@@ -74,12 +188,7 @@ class Calendar:
                 "the flow for all its calendars and time: conditions)"
             )
         tz = zone(name)
-        hours: dict[int, list[tuple[time, time | None]]] | None = None
-        if spec.get("hours") is not None:
-            hours = {d: [] for d in range(7)}
-            for days, spans in spec["hours"].items():
-                for d in _day_range(days):
-                    hours[d] = _spans(spans)
+        hours = _week(spec["hours"]) if spec.get("hours") is not None else None
         closed = []
         for item in spec.get("closed", []):
             first, _, last = str(item).partition("..")
@@ -93,13 +202,7 @@ class Calendar:
     @classmethod
     def inline(cls, text: str, timezone: str | None) -> Calendar:
         """``"Mon-Fri 08:00-18:00; Sat 09:00-12:00"``."""
-        hours: dict[str, str] = {}
-        for group in text.split(";"):
-            days, _, spans = group.strip().partition(" ")
-            if not spans:
-                raise ValueError(f"{group.strip()!r} is not 'DAYS HH:MM-HH:MM'")
-            hours[days] = spans
-        return cls.parse({"hours": hours}, timezone)
+        return cls.parse({"hours": inline_hours(text)}, timezone)
 
     def is_open(self, now: datetime) -> bool:
         local = now.astimezone(self.timezone)

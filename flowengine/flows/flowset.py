@@ -1,8 +1,13 @@
 """All the flows of a directory, loaded all-or-nothing, and the routing of numbers to them.
 
 Routing order: an exact number, then a range, then a pattern; two flows that could claim
-one number are a load error naming both files. ``*.test.yaml`` files are flow tests, not
-flows.
+one number are a load error naming both files.
+
+Which files are flows (:data:`RULE`): a ``*.yaml``/``*.yml`` file under the directory whose
+top level has ``steps:``. ``*.test.yaml`` files are flow tests and are not read; a YAML file
+whose top level has none of ``name:``, ``start:``, ``steps:`` (a test's HTTP answers,
+notes) is not a flow and is left alone. Anything else (``name:`` without ``steps:``, a
+list) is an error that says this rule, so a half-written flow is never skipped unseen.
 
 A set can be :func:`pack`-ed into bytes by the process that loaded it and :func:`unpack`-ed
 by another, one flow at a time, so the receiver can do other work in between.
@@ -22,15 +27,47 @@ from pathlib import Path
 from ..errors import FlowError
 from .model import Flow
 from .numbers import NumberPattern
-from .source import load_source
+from .source import Source, load_source
 from .steps import KINDS
 from .validate import FlowProblems, check
+
+#: which files of a flow directory are flows, as an error says it
+RULE = (
+    "a flow file is a .yaml/.yml file whose top level has steps: (with name: and start:); "
+    "a YAML file with none of name:, start:, steps: at its top level is not a flow and is not "
+    "loaded (a test's HTTP answers, notes), nor is a *.test.yaml file (flow tests)"
+)
+#: the top-level keys that make a file look like a flow
+FLOW_KEYS = ("name", "start", "steps")
+
+
+def is_flow(source: Source) -> bool | None:
+    """True: a flow. False: another file, left alone. None: neither, an error (:data:`RULE`)."""
+    data = source.data
+    if isinstance(data, dict) and "steps" in data:
+        return True
+    if isinstance(data, dict) and not any(key in data for key in FLOW_KEYS):
+        return False
+    return None
+
+
+def not_a_flow(source: Source) -> str:
+    """The error for a file that is neither a flow nor another file: what it has, and the rule."""
+    data = source.data
+    if isinstance(data, dict):
+        has = [key for key in FLOW_KEYS if key in data]
+        what = f"has {', '.join(f'{key}:' for key in has)} but no steps:" if has else "has no steps:"
+        at = (has[0],) if has else ()
+    else:
+        what, at = f"is {'a list' if isinstance(data, list) else 'a single value'}, not a mapping", ()
+    return f"{source.where(at)}: not a flow: this file {what}; {RULE}"
 
 
 @dataclass
 class FlowSet:
     flows: dict[str, Flow] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # YAML files that are not flows (RULE), left alone
     default: Flow | None = None
     digest: str = ""  # what the flows say, hashed: the same files give the same digest anywhere
     _exact: dict[str, Flow] = field(default_factory=dict)
@@ -94,6 +131,8 @@ def unpack(data: bytes, pause: Callable[[], None] = lambda: None) -> FlowSet:
 
 
 def flow_files(directory: str | Path) -> list[Path]:
+    """The files under ``directory`` that may be flows: ``*.yaml``/``*.yml`` but flow tests
+    (:func:`is_flow` says which of them are)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FlowError(f"{directory}: not a directory of flows")
@@ -115,6 +154,15 @@ def load_flows(directory: str | Path) -> FlowSet:
         except FlowError as exc:
             errors.append(str(exc))
             continue
+        kind = is_flow(source)
+        if kind is False:
+            flowset.skipped.append(path)
+            continue
+        if kind is None:
+            errors.append(not_a_flow(source))
+            if isinstance(source.data, dict) and isinstance(source.data.get("name"), str):
+                broken.add(source.data["name"])  # said: a call of it is not "does not exist" too
+            continue
         flow, errs, warns = check(source)
         errors += errs
         flowset.warnings += warns
@@ -132,7 +180,7 @@ def load_flows(directory: str | Path) -> FlowSet:
     errors += _route(flowset)
     errors += _check_calls(flowset, broken)
     if errors:
-        raise FlowProblems(errors)
+        raise FlowProblems(errors, flowset.warnings)
     flowset.digest = digest(flowset)
     return flowset
 
@@ -150,6 +198,8 @@ def load_file(path: str | Path, directory: str | Path | None = None) -> FlowSet:
         first = load_source(path)
     except FlowError as exc:
         raise FlowProblems([str(exc)]) from None
+    if not is_flow(first):  # named on purpose: whatever else it is, it is said
+        raise FlowProblems([not_a_flow(first)])
     others: dict[str, Path] | None = None
     todo = [first]
     while todo:
@@ -178,7 +228,7 @@ def load_file(path: str | Path, directory: str | Path | None = None) -> FlowSet:
     errors += _route(flowset)
     errors += _check_calls(flowset, broken, tuple(others or ()))
     if errors:
-        raise FlowProblems(errors)
+        raise FlowProblems(errors, flowset.warnings)
     return flowset
 
 
@@ -189,10 +239,11 @@ def _names(directory: Path, skip: Path) -> dict[str, Path]:
         if other.resolve() == skip.resolve():
             continue
         try:
-            data = load_source(other).data
+            source = load_source(other)
         except FlowError:
             continue  # not this check's business unless it is called
-        if isinstance(data, dict) and isinstance(data.get("name"), str):
+        data = source.data
+        if is_flow(source) and isinstance(data.get("name"), str):
             found.setdefault(data["name"], other)
     return found
 

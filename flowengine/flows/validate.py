@@ -24,7 +24,7 @@ from jsonschema.exceptions import best_match
 
 from ..errors import FlowError
 from . import patterns
-from .calendar import Calendar, zone
+from .calendar import Calendar, inline_hours, past_midnight, zone
 from .model import Flow, Step, seconds
 from .numbers import parse_numbers
 from .routes import reachable, targets
@@ -37,11 +37,13 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
 
 
 class FlowProblems(FlowError):
-    """A flow (or a set of flows) has errors; ``problems`` lists every one."""
+    """A flow (or a set of flows) has errors; ``problems`` lists every one, and ``warnings``
+    what the same check found that does not refuse a flow, so one run shows both."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], warnings: list[str] | None = None) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.warnings = list(warnings or [])
 
 
 @lru_cache(maxsize=1)
@@ -169,6 +171,9 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
         except ValueError as exc:
             calendars[cname] = None
             err(("calendars", cname), str(exc))
+            continue
+        for days, message in past_midnight(cspec.get("hours") or {}):
+            warn(("calendars", cname, "hours", days), message)
 
     for pattern in data.get("numbers", []):
         try:
@@ -180,7 +185,10 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
         _check_step(step, data, calendars, default_zone, err, warn)
 
     _check_graph(data, steps, err, warn)
-    check_names(data, steps, warn)
+    conditions = [
+        (("steps", name) + path, cond) for name, step in steps.items() for path, cond in _places(step.spec, CONDITION)
+    ]
+    check_names(data, steps, warn, conditions)
     if errors:
         return None, errors, warnings
     flow = Flow(
@@ -231,17 +239,56 @@ def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, e
         kind.check(step, Problems(step, err, warn, calendars, data, timezone))
     for path, value in _durations(spec):
         try:
-            seconds(value)
+            amount = seconds(value)
         except ValueError as exc:
             err(at + path, f"{_field(at + path)}{exc}")
+            continue
+        if amount is not None and amount > BARE_SECONDS and _bare(value) and not str(path[-1]).endswith("_seconds"):
+            warn(at + path, f"{_field(at + path)}{_units(value, amount)}")
+
+
+#: the largest bare number (no unit) a duration takes without a warning: ten minutes. No
+#: wait on a caller (a prompt, a digit, a ring, a sleep) is that long in practice, while
+#: FreeSWITCH's own arguments give such times in milliseconds (mod_dptools.c,
+#: play_and_get_digits: ``... 5000 ...``), so a bare number above it is most likely
+#: milliseconds copied from a dialplan: ``timeout: 5000`` is 83 minutes. A key whose name
+#: gives the unit (``max_seconds``) is not warned about, nor a value with its unit (``"5000s"``).
+BARE_SECONDS = 600.0
+_BARE = re.compile(r"\s*\d+(\.\d+)?\s*")
+
+
+def _bare(value: object) -> bool:
+    """A duration written without a unit: ``5000``, ``"5000"``."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or (isinstance(value, str) and _BARE.fullmatch(value) is not None)
+
+
+def _units(value: object, amount: float) -> str:
+    """What a bare number over :data:`BARE_SECONDS` is, and how to write each meaning."""
+    text = str(value).strip()
+    longer = f"{amount / 3600:.1f} hours" if amount >= 7200 else f"{amount / 60:.0f} minutes"
+    meant = f"{amount / 1000:g}"
+    return (
+        f"{text} is {text} seconds ({longer}): a number without a unit counts seconds. For {meant} "
+        f'seconds write "{meant}s" (or "{text}ms"); if {text} seconds is meant, write "{text}s" to say so'
+    )
 
 
 def check_condition(cond: dict, path: tuple, problems: Problems) -> None:
     """A ``when`` condition's own checks, for the step kinds that hold conditions."""
-    _check_condition(cond, problems.step.at + path, problems.calendars, problems.timezone, problems.report)
+    inside = len(problems.step.at)
+    _check_condition(
+        cond,
+        problems.step.at + path,
+        problems.calendars,
+        problems.timezone,
+        problems.report,
+        lambda at, message: problems.warning(at[inside:], message),
+    )
 
 
-def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | None, err) -> None:
+def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | None, err, warn) -> None:
     for key in ("open", "closed"):
         if key in cond and cond[key] not in calendars:
             close = difflib.get_close_matches(str(cond[key]), list(calendars), n=1)
@@ -251,7 +298,7 @@ def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | Non
                 + (f" (did you mean {close[0]!r}?)" if close else ""),
             )
     if "time" in cond:
-        _check_time(cond, at, timezone, err)
+        _check_time(cond, at, timezone, err, warn)
     elif "timezone" in cond:
         err(at + ("timezone",), "timezone goes with time:")
     for key in ("caller", "destination", "digits"):
@@ -266,12 +313,12 @@ def _check_condition(cond: dict, at: tuple, calendars: dict, timezone: str | Non
         err(at, "equals / in / matches / empty test a variable: add var:")
     for key in ("all", "any"):
         for i, sub in enumerate(cond.get(key, [])):
-            _check_condition(sub, at + (key, i), calendars, timezone, err)
+            _check_condition(sub, at + (key, i), calendars, timezone, err, warn)
     if "not" in cond:
-        _check_condition(cond["not"], at + ("not",), calendars, timezone, err)
+        _check_condition(cond["not"], at + ("not",), calendars, timezone, err, warn)
 
 
-def _check_time(cond: dict, at: tuple, timezone: str | None, err) -> None:
+def _check_time(cond: dict, at: tuple, timezone: str | None, err, warn) -> None:
     """An inline ``time:``; a bad timezone is said once, at the timezone."""
     if "timezone" in cond:
         try:
@@ -283,6 +330,9 @@ def _check_time(cond: dict, at: tuple, timezone: str | None, err) -> None:
         Calendar.inline(cond["time"], cond.get("timezone") or timezone)
     except ValueError as exc:
         err(at + ("time",), str(exc))
+        return
+    for _, message in past_midnight(inline_hours(cond["time"]), inline=True):
+        warn(at + ("time",), message)
 
 
 def _regex(text: str, at: tuple, err) -> None:
@@ -309,35 +359,45 @@ def _non_finite(node: object, at: tuple) -> list[tuple[tuple, float]]:
     return []
 
 
+DURATION = "#/$defs/duration"
+CONDITION = "#/$defs/condition"
+
+
 def _durations(spec: dict) -> list[tuple[tuple, object]]:
-    """(path in the step, value) of every duration a step holds: each place its value
-    meets ``$defs/duration`` in the schema, so a kind's new duration needs no code here."""
+    """(path in the step, value) of every duration a step holds."""
+    return _places(spec, DURATION)
+
+
+def _places(spec: dict, ref: str) -> list[tuple[tuple, Any]]:
+    """(path in the step, value) of every place a step's value meets ``ref`` in the schema
+    (a duration, a condition; not what is nested in a match): a kind's new one needs no
+    code here."""
     schema = cast("Mapping[str, Any]", validator().schema)  # flow.schema.json is an object
     step = schema["$defs"]["step"]["properties"]
     found: list[tuple[tuple, object]] = []
     for key, value in spec.items():
         if key in step:
-            _walk(value, step[key], (key,), schema["$defs"], found)
+            _walk(value, step[key], (key,), schema["$defs"], found, ref)
     return list({path: (path, value) for path, value in found}.values())  # once each, in order
 
 
-def _walk(value: object, node: dict, path: tuple, defs: dict, found: list) -> None:
+def _walk(value: object, node: dict, path: tuple, defs: dict, found: list, wanted: str) -> None:
     ref = node.get("$ref", "")
-    if ref == "#/$defs/duration":
+    if ref == wanted:
         found.append((path, value))
         return
     if ref.startswith("#/$defs/"):
         node = defs[ref[len("#/$defs/") :]]
     for option in node.get("oneOf", []) + node.get("anyOf", []):
-        _walk(value, option, path, defs, found)
+        _walk(value, option, path, defs, found, wanted)
     if isinstance(value, dict):
         properties = node.get("properties", {})
         for key, item in value.items():
             if key in properties:
-                _walk(item, properties[key], path + (key,), defs, found)
+                _walk(item, properties[key], path + (key,), defs, found, wanted)
     elif isinstance(value, list) and isinstance(node.get("items"), dict):
         for i, item in enumerate(value):
-            _walk(item, node["items"], path + (i,), defs, found)
+            _walk(item, node["items"], path + (i,), defs, found, wanted)
 
 
 def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:

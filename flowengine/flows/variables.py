@@ -1,4 +1,5 @@
-"""Which ``${name}`` in a flow nothing gives a value: ``--check`` warns with the likely name.
+"""Which name a flow reads that nothing gives a value (a ``${name}``, a condition's ``var:``):
+``--check`` warns with the likely name.
 
 Known are the flow's names (``vars:``, ``params:``, what its steps set), the dialplan's
 (``channel_vars:``) and FreeSWITCH's (``data/channel_variables.txt``), in any case; an
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,56 +93,116 @@ def flow_names(data: dict, steps: dict[str, Step]) -> set[str]:
 MAX_CANDIDATES = 200
 
 
-def _hint(name: str, candidates: list[str], known: frozenset[str]) -> str:
-    """`` (did you mean ${x}?)`` or nothing; bounded work: a name of at most MAX_HINTED
+def _hint(name: str, candidates: list[str], known: frozenset[str]) -> str | None:
+    """The likely name meant, or None; bounded work: a name of at most MAX_HINTED
     characters against at most MAX_CANDIDATES names of about its length."""
     if len(name) > MAX_HINTED:
-        return ""
+        return None
     for pool, wanted in ((candidates, name), (sorted(known), name.lower())):
         near = [c for c in pool if abs(len(c) - len(wanted)) <= 2][:MAX_CANDIDATES]
         close = difflib.get_close_matches(wanted, near, n=1)
         if close:
-            return f" (did you mean ${{{close[0]}}}?)"
-    return ""
+            return close[0]
+    return None
 
 
-def check_names(data: dict, steps: dict[str, Step], warn: Callable[[tuple, str], None]) -> None:
-    """Warn once per place about each ``${name}`` nothing gives a value."""
+def condition_reads(cond: object, at: tuple) -> Iterator[tuple[tuple, str]]:
+    """(path, name) of each name a condition reads, as :func:`flowengine.flows.conditions.holds`
+    does: ``var:`` names one, ``digits:`` reads ``${digits}`` (``caller:`` and ``destination:``
+    read caller profile fields every call has), through ``all``, ``any`` and ``not``."""
+    if not isinstance(cond, dict):
+        return
+    if isinstance(cond.get("var"), str):
+        yield at + ("var",), cond["var"]
+    if "digits" in cond:
+        yield at + ("digits",), "digits"
+    for key in ("all", "any"):
+        subs = cond.get(key)
+        for i, sub in enumerate(subs if isinstance(subs, list) else []):
+            yield from condition_reads(sub, at + (key, i))
+    if "not" in cond:
+        yield from condition_reads(cond["not"], at + ("not",))
+
+
+def _other_leg(shown: str, effect: str) -> str:
+    return (
+        f"{shown} is the other leg's, which FreeSWITCH would fill from that leg and the engine cannot "
+        f"see: {effect} (copy what you need into a variable of this call, e.g. with the bridge's results)"
+    )
+
+
+def check_names(
+    data: dict,
+    steps: dict[str, Step],
+    warn: Callable[[tuple, str], None],
+    conditions: Iterable[tuple[tuple, dict]] = (),
+) -> None:
+    """Warn once per place about each name nothing gives a value: each ``${name}`` of a
+    value, and each name a condition reads (``conditions``: (path, condition) of every
+    condition in the flow, e.g. a ``when`` branch's ``if:``)."""
     own = flow_names(data, steps)
     known, prefixes = freeswitch_names()
     lowered = {name.lower() for name in own} | known
     candidates = sorted(own | set(data.get("vars") or {}))
     seen = warned = 0
-    hints: dict[str, str] = {}
-    roots = [(("vars",), data.get("vars") or {}), (("steps",), data.get("steps") or {})]
-    for root, node in roots:
-        for at, text in _strings(node, root):
-            for match in _NAME.finditer(text):
-                seen += 1
-                if seen > MAX_NAMES:
-                    break
-                name = match.group(1)
-                low = name.lower()
-                if low.startswith(("aleg_", "bleg_")):
-                    warn(
-                        at,
-                        f"${{{name}}} is the other leg's, which FreeSWITCH would fill from that leg and the "
-                        "engine cannot see: a step with it is refused at run time (copy what you need into a "
-                        "variable of this call, e.g. with the bridge's results)",
-                    )
-                    continue
-                if low in lowered or low.startswith(prefixes) or low.startswith("env."):
-                    continue
-                warned += 1
-                if warned > MAX_WARNINGS:
-                    continue
-                if name not in hints:
-                    hints[name] = _hint(name, candidates, known)
-                warn(
-                    at,
-                    f"${{{name}}} is given by nothing: no flow variable, parameter, step result or "
-                    f"FreeSWITCH variable has that name, so it expands to nothing{hints[name]}; if the "
-                    "dialplan sets it, list it under channel_vars:",
-                )
+    hints: dict[str, str | None] = {}
+
+    def unknown(name: str) -> bool:
+        low = name.lower()
+        return not (low in lowered or low.startswith(prefixes) or low.startswith("env."))
+
+    def hint(name: str, template: bool) -> str:
+        if name not in hints:
+            hints[name] = _hint(name, candidates, known)
+        close = hints[name]
+        if close is None:
+            return ""
+        return f" (did you mean ${{{close}}}?)" if template else f" (did you mean {close}?)"
+
+    def reads() -> Iterator[tuple[tuple, str, bool]]:
+        """(path, name, whether it is a ``${name}``) of every place a name is read."""
+        roots = [(("vars",), data.get("vars") or {}), (("steps",), data.get("steps") or {})]
+        for root, node in roots:
+            for at, text in _strings(node, root):
+                for match in _NAME.finditer(text):
+                    yield at, match.group(1), True
+        for at, cond in conditions:
+            for path, name in condition_reads(cond, at):
+                yield path, name, False
+
+    for at, name, template in reads():
+        seen += 1
+        if seen > MAX_NAMES:
+            break
+        if template:
+            shown = f"${{{name}}}"
+        elif at[-1] == "var":
+            shown = f"var: {name}"
+        else:  # a test that reads a name of its own: digits: reads ${digits}
+            shown = f"{at[-1]}: tests ${{{name}}}, which"
+        if not template and "${" in name:
+            bare = name.strip().removeprefix("${").removesuffix("}")
+            warn(
+                at,
+                f"var: takes a name, not a ${{…}}: write var: {bare} (as written, the test looks for "
+                f"a variable named {name!r}, which no call has)",
+            )
+            continue
+        if name.lower().startswith(("aleg_", "bleg_")):
+            effect = "a step with it is refused at run time" if template else "the test never sees its value"
+            warn(at, _other_leg(shown, effect))
+            continue
+        if not unknown(name):
+            continue
+        warned += 1
+        if warned > MAX_WARNINGS:
+            continue
+        effect = "so it expands to nothing" if template else "so the test never sees a value"
+        warn(
+            at,
+            f"{shown} is given by nothing: no flow variable, parameter, step result or "
+            f"FreeSWITCH variable has that name, {effect}{hint(name, template)}; if the "
+            "dialplan sets it, list it under channel_vars:",
+        )
     if warned > MAX_WARNINGS:
         warn((), f"{warned - MAX_WARNINGS} more ${{…}} nothing gives a value (not listed one by one)")

@@ -1,6 +1,7 @@
 """Every value that reaches FreeSWITCH is encoded here, for the exact place it lands.
 
-One encoder per place (:func:`app_arg`, :func:`target`, :func:`variable_value`,
+One encoder per place (:func:`app_arg`, :func:`target` (its blocks' variables:
+:func:`variable_problems`, :mod:`.blocks`), :func:`variable_value`,
 :func:`word`, :func:`path`, :func:`name`, :func:`speak_arg`, :func:`stored_value` (a
 channel variable's value, :mod:`.variables` for those FreeSWITCH runs), :func:`url.url`,
 :func:`api.setvar_args`); a control character from the call is a space wherever it may
@@ -9,7 +10,7 @@ stand (:func:`without_controls`); values carry which characters came from the ca
 :class:`~flowengine.errors.UnsafeValue` before a byte is written (docs/security.md).
 """
 
-from .dialstring import target, variable_value, whole
+from .dialstring import target, variable_problems, variable_value, whole
 from .expansion import app_arg, passes_for
 from .paths import path
 from .speech import speak_arg
@@ -30,6 +31,7 @@ __all__ = [
     "speak_arg",
     "stored_value",
     "target",
+    "variable_problems",
     "variable_value",
     "whole",
     "without_controls",

@@ -2,7 +2,9 @@
 
 A target's call data may hold only what a number or SIP user part needs
 (:data:`TARGET_CHARS`), anything else is refused; in a ``{…}`` / ``[…]`` variable's value the
-characters that would end the block or the pair, a ``:`` and a ``|``, are spaces. The rules,
+characters that would end the block or the pair, a ``:`` and a ``|``, are spaces; and a
+variable the author's blocks set takes call data only where :mod:`.variables` allows it
+(:mod:`.blocks`: none where FreeSWITCH runs or routes by it, a path where it plays it). The rules,
 with FreeSWITCH's source (switch_ivr_originate.c, switch_event_create_brackets):
 docs/freeswitch.md, "Dial strings".
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 import re
 
 from ..errors import UnsafeValue
+from .blocks import checked_blocks, variable_problems
 from .text import Span, Text, untrusted_mask
+
+__all__ = ["TARGET_CHARS", "target", "variable_problems", "variable_value", "whole"]
 
 #: what call data may contain inside a dial target: digits, letters, + * # . _ -
 TARGET_CHARS = re.compile(r"[A-Za-z0-9+*#._-]*")
@@ -45,8 +50,12 @@ _CALL_UNSAFE = frozenset("=:")
 
 
 def target(value: str, what: str = "bridge target") -> str:
-    """One leg's endpoint (``user/${caller_id_number}``); refuses call data that is not
-    a plain number or user name."""
+    """One leg's endpoint (``user/${caller_id_number}``), with any blocks the author wrote
+    before it; refuses call data that is not a plain number or user name, and call data in a
+    block's variable where FreeSWITCH runs, routes by or plays it
+    (:func:`.blocks.checked_blocks`: switch_event_create_brackets makes each ``name=value``
+    a channel variable of the new leg, and switch_channel_api_on / switch_channel_execute_on
+    run the ``api_on_*`` / ``execute_on_*`` ones when it answers)."""
     text = str(value)
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
@@ -56,12 +65,14 @@ def target(value: str, what: str = "bridge target") -> str:
                 f"{what}: the value of {mask[i]} contains {c!r}, which {meaning} "
                 f"in a FreeSWITCH dial string: {text[:60]!r}"
             )
-    return value
+    return checked_blocks(value, what)
 
 
 def whole(value: str) -> str:
     """The assembled dial string: refuses a ``:_:`` the call helped to write (the author's
-    ``:`` next to a call's ``_``)."""
+    ``:`` next to a call's ``_``), and call data in the variables of its blocks as
+    :func:`target` does — judged again on the whole, since a block one target opens may run
+    into the next (switch_find_end_paren looks for its end across the legs)."""
     text = str(value)
     mask = untrusted_mask(value)
     at = text.find(":_:")
@@ -72,7 +83,7 @@ def whole(value: str) -> str:
                 f"':_:', which FreeSWITCH reads as another group of targets: {text[:60]!r}"
             )
         at = text.find(":_:", at + 1)
-    return value
+    return checked_blocks(value, "bridge")
 
 
 def variable_value(value: str) -> Text:

@@ -39,7 +39,7 @@ def app_arg(value: str, app: str = "", what: str = "application argument") -> st
     if app in SETS_VARIABLE:
         value = variable_arg(value, app, what)
     elif app == "transfer":
-        transfer_arg(value, what)
+        value = transfer_arg(value, what)
     text = str(value)
     if "$" not in text and "\\" not in text and not text.startswith("%"):
         return text  # nothing FreeSWITCH could expand or unescape

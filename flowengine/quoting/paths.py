@@ -11,7 +11,7 @@ import re
 
 from ..errors import UnsafeValue
 from .scan import view
-from .text import untrusted_mask
+from .text import is_trusted, untrusted_mask
 
 #: what call data may hold in a path
 PATH_CHARS = re.compile(r"[A-Za-z0-9_.+=/-]")
@@ -19,6 +19,8 @@ PATH_CHARS = re.compile(r"[A-Za-z0-9_.+=/-]")
 
 def path(value: str, what: str) -> str:
     """A file path: the call may supply names inside the author's folders, nothing else."""
+    if is_trusted(value):  # the author's alone: every check below is about the call's characters
+        return value
     text = str(value)
     mask = untrusted_mask(value)
     for i, c in enumerate(text):

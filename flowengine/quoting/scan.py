@@ -81,6 +81,9 @@ def removable(text: str, mask: list[str | None], *, quotes: bool = False) -> set
 
 def view(text: str, mask: list[str | None], *, quotes: bool = False) -> View:
     """``text`` as a parser at its start may see it (:func:`removable` taken out)."""
+    if "$" not in text and "\\" not in text and not (quotes and "'" in text):
+        # nothing removable: no ${…}, no backslash (so no escaped quote), no quote that goes
+        return View(str(text), list(range(len(text))), frozenset())
     gone = removable(text, mask, quotes=quotes)
     opened = {start for start, _ in author_expansions(text, mask)}
     chars: list[str] = []

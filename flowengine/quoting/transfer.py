@@ -3,7 +3,9 @@ may put in it.
 
 The first word takes no option from the call, a dialplan word only name characters, and the
 extension no call data at all when the ``inline`` dialplan (a list of applications) may read
-it; a blank, quote or backslash from the call is refused anywhere. The rules, with
+it — which it may also when no dialplan is named (``force_transfer_dialplan``), so an
+extension holding call data gets the dialplan word ``XML``; a blank, quote or backslash from
+the call is refused anywhere. The rules, with
 FreeSWITCH's source (transfer_function, inline_dialplan_hunt): docs/freeswitch.md, "transfer".
 """
 
@@ -13,7 +15,7 @@ import re
 
 from ..errors import UnsafeValue
 from .scan import author_expansions
-from .text import untrusted_mask
+from .text import join, literal, untrusted_mask
 
 #: what call data may be in a dialplan word: one dialplan's name
 DIALPLAN_CHARS = re.compile(r"[A-Za-z0-9_.-]")
@@ -71,6 +73,12 @@ def _cleanup(word: Chars) -> Chars:
 def words_of(text: str, mask: list[str | None], count: int = 4) -> list[Chars]:
     """The words ``switch_separate_string(arg, ' ', argv, count)`` makes of the argument once
     the core has expanded it, each cleaned up, every character with its source."""
+    return _separate(text, mask, count)[0]
+
+
+def _separate(text: str, mask: list[str | None], count: int) -> tuple[list[Chars], str]:
+    """:func:`words_of`, and the delimiter FreeSWITCH splits at (a blank, or the ``X`` of a
+    leading ``^^X``)."""
     cs = _expanded(text, mask)
     delim, blank = " ", True
     if len(cs) > 3 and cs[0][0] == "^" and cs[1][0] == "^":
@@ -99,7 +107,7 @@ def words_of(text: str, mask: list[str | None], count: int = 4) -> list[Chars]:
         i += 1
     if word:
         found.append(word)
-    return [_cleanup(w) for w in found]
+    return [_cleanup(w) for w in found], delim
 
 
 def _source(word: Chars) -> str | None:
@@ -108,7 +116,9 @@ def _source(word: Chars) -> str | None:
 
 def transfer_arg(value: str, what: str = "transfer") -> str:
     """``value`` (the whole ``transfer`` argument, before its encoding) when the call's part
-    of it stays where the module says; else :class:`~flowengine.errors.UnsafeValue`."""
+    of it stays where the module says, with the dialplan word ``XML`` added after an extension
+    that holds call data when the author wrote none (:func:`_named_dialplan`); else
+    :class:`~flowengine.errors.UnsafeValue`."""
     text = str(value)
     mask = untrusted_mask(value)
     if not any(mask):
@@ -119,7 +129,7 @@ def transfer_arg(value: str, what: str = "transfer") -> str:
                 f"{what}: the value of {mask[i]} contains {c!r}, which would split or quote "
                 f"transfer's words: {text[:60]!r}"
             )
-    argv = words_of(text, mask)
+    argv, delim = _separate(text, mask, 4)
     if not argv:
         return value
     first = argv[0]
@@ -130,9 +140,12 @@ def transfer_arg(value: str, what: str = "transfer") -> str:
         )
     if "".join(c for c, _ in first).lower() in ("-bleg", "-both"):
         argv = argv[1:]
-    if len(argv) < 2:
+    if not argv:
         return value
-    extension, dialplan = argv[0], argv[1]
+    who = _source(argv[0])
+    if len(argv) < 2:
+        return _named_dialplan(value, delim, what) if who else value
+    dialplan = argv[1]
     for c, m in dialplan:
         if m is not None and not DIALPLAN_CHARS.fullmatch(c):
             raise UnsafeValue(
@@ -149,9 +162,11 @@ def transfer_arg(value: str, what: str = "transfer") -> str:
         if _source(dialplan)
         else "holds a ${…} FreeSWITCH fills"
         if OPAQUE in names
+        else "is empty as FreeSWITCH reads it (its quotes dropped), so the channel's "
+        "force_transfer_dialplan chooses the dialplan"
+        if not names.strip()
         else None
     )
-    who = _source(extension)
     if why and who:
         raise UnsafeValue(
             f"{what}: the dialplan word {why}, which may read the extension as applications "
@@ -159,3 +174,28 @@ def transfer_arg(value: str, what: str = "transfer") -> str:
             f"extension: transfer to an XML extension and read the value there: {text[:60]!r}"
         )
     return value
+
+
+def _named_dialplan(value: str, delim: str, what: str) -> str:
+    """``value`` (a transfer to an extension holding call data, no dialplan word) with the
+    dialplan word ``XML`` added.
+
+    Without a dialplan word switch_ivr_session_transfer (src/switch_ivr.c, 1.10) takes the
+    channel's ``force_transfer_dialplan`` — which the dialplan that ran before the socket
+    may have set, unseen by the engine, to ``inline`` (the extension then runs as
+    applications) — else the caller profile's dialplan (``inline`` there counts as none),
+    else XML. A named dialplan is used as it is, so ``XML`` keeps the call out of the inline
+    dialplan; the context stays unnamed, so it is the one the channel would use anyway
+    (``force_transfer_context``, else the caller profile's, else ``default``). XML is what
+    an unnamed dialplan is on a standard host; an author who wants another names it."""
+    added = join([value, literal(delim + "XML")])
+    argv = words_of(str(added), untrusted_mask(added))
+    if argv and "".join(c for c, _ in argv[0]).lower() in ("-bleg", "-both"):
+        argv = argv[1:]
+    if len(argv) != 2 or "".join(c for c, _ in argv[1]) != "XML" or any(m for _, m in argv[1]):
+        raise UnsafeValue(
+            f"{what}: the extension holds call data and no dialplan is named, and the dialplan "
+            f"word XML cannot be added to {str(value)[:60]!r} as one word: name the dialplan "
+            "(FreeSWITCH would otherwise use the channel's force_transfer_dialplan, which may be inline)"
+        )
+    return added

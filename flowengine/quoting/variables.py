@@ -36,33 +36,78 @@ ROUTE_NAMES = frozenset(
         "transfer_on_fail",
         "force_transfer_dialplan",
         "force_transfer_context",
+        # switch_ivr_bridge.c audio_bridge_thread: copied into the other leg's transfer_after_bridge
+        "hold_hangup_xfer_exten",
+        # mod_fifo.c fifo_function: switch_ivr_session_transfer(orbit_exten, orbit_dialplan, orbit_context)
+        "fifo_orbit_exten",
+        "fifo_orbit_dialplan",
+        "fifo_orbit_context",
+        # mod_dptools.c audio_bridge_function (campon): switch_ivr_session_transfer(fallback …)
+        "campon_fallback_exten",
+        "campon_fallback_dialplan",
+        "campon_fallback_context",
+        # mod_sofia: the proxy the INVITE goes through (sofia_glue.c sofia_glue_do_invite), and
+        # the address it is sent to
+        "sip_route_uri",
+        "sip_network_destination",
+        # sofia.c: a 3xx the leg answers is followed by switch_ivr_session_transfer(contact
+        # user, sip_redirect_dialplan, sip_redirect_context)
+        "sip_redirect_dialplan",
+        "sip_redirect_context",
     }
 )
+#: names whose value lists other variables FreeSWITCH copies to the new leg
+#: (switch_ivr_originate.c / switch_core_session.c: export_vars, bridge_export_vars)
+COPY_NAMES = frozenset({"export_vars", "bridge_export_vars"})
 #: name prefixes FreeSWITCH matches every variable against (lower case)
 RUN_PREFIXES = ("api_on_", "execute_on_", "bridge_pre_execute_", "record_post_process_exec_app")
-#: variables FreeSWITCH reads as a folder or a file to play
-PATH_NAMES = frozenset({"sound_prefix", "hold_music", "temp_hold_music", "ringback", "transfer_ringback"})
+#: variables FreeSWITCH reads as a folder or a file to play (fifo_chime_list: files split at
+#: ',', mod_fifo.c fifo_function; conference_*_sound: mod_conference conference_file_play)
+PATH_NAMES = frozenset(
+    {
+        "sound_prefix",
+        "hold_music",
+        "temp_hold_music",
+        "ringback",
+        "transfer_ringback",
+        "campon_hold_music",
+        "conference_enter_sound",
+        "conference_exit_sound",
+        "fifo_chime_list",
+        "fifo_orbit_announce",
+        "fifo_outbound_announce",
+    }
+)
 _EXPORT_PREFIXES = ("nolocal:", "_nolocal_")
 
 
 def effective_name(name: str) -> str:
     """The variable FreeSWITCH sets for ``name``: lower case, without ``export``'s
-    ``nolocal:`` / ``_nolocal_`` prefix."""
+    ``nolocal:`` / ``_nolocal_`` prefixes, however many (each hop may strip one:
+    switch_channel.c switch_channel_export_variable_var_check strips it when exporting,
+    switch_ivr_originate.c strips it again when copying ``export_vars`` to the new leg)."""
     lowered = str(name).strip().lower()
-    for prefix in _EXPORT_PREFIXES:
-        if lowered.startswith(prefix):
-            return lowered[len(prefix) :]
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _EXPORT_PREFIXES:
+            if lowered.startswith(prefix):
+                lowered = lowered[len(prefix) :].strip()
+                stripped = True
     return lowered
 
 
 def runs(name: str) -> str | None:
     """What FreeSWITCH does with the value of ``name``: ``"runs"`` (an API or an
-    application), ``"routes"`` (a dialplan or an extension), ``"path"``; None: it is data."""
+    application), ``"routes"`` (a dialplan, an extension, a context or where SIP sends the
+    call), ``"copies"`` (names of variables copied to the new leg), ``"path"``; None: it is data."""
     key = effective_name(name)
     if key in RUN_NAMES or key.startswith(RUN_PREFIXES):
         return "runs"
     if key in ROUTE_NAMES:
         return "routes"
+    if key in COPY_NAMES:
+        return "copies"
     if key in PATH_NAMES:
         return "path"
     return None
@@ -84,7 +129,14 @@ def variable_check(name: str, value_has_call_data: bool) -> str | None:
     if what == "routes":
         return (
             f"FreeSWITCH routes the call by the value of {name} (a dialplan, extension or context; the "
-            "inline dialplan runs the extension as applications): set it to the flow's own text"
+            "inline dialplan runs the extension as applications; SIP sends the call to the host it "
+            "names): set it to the flow's own text"
+        )
+    if what == "copies":
+        return (
+            f"FreeSWITCH copies the variables the value of {name} names to the new leg "
+            "(switch_ivr_originate.c, export_vars): the call would choose which of this channel's "
+            "variables the other leg gets, hooks included; set it to the flow's own text"
         )
     return None
 

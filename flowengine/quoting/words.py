@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from ..errors import UnsafeValue
 from .expansion import breaks_needed
 from .scan import call_in_start, view
-from .text import CONTROL, join, literal, untrusted_mask
+from .text import CONTROL, is_trusted, join, literal, untrusted_mask
 
 _WORD_UNSAFE = frozenset(" \t'\\\"")
 
@@ -24,6 +24,8 @@ def word(value: str, what: str) -> str:
     text = str(value)
     if not text:
         raise UnsafeValue(f"{what} is empty: FreeSWITCH would shift every later argument")
+    if is_trusted(value):  # the author's alone: every check below is about the call's characters
+        return value
     mask = untrusted_mask(value)
     for i, c in enumerate(text):
         if mask[i] is not None and (c in _WORD_UNSAFE or c.isspace() or CONTROL.match(c)):
@@ -69,6 +71,8 @@ def words(parts: Iterable[str], what: str, *, no_flag: bool = False) -> str:
                     f"starts with '-', which {what} reads as an option: {str(part)[:60]!r}"
                 )
     joined = join(out)
+    if is_trusted(joined):  # no call data: no character of the call's to be a delimiter
+        return joined
     mask = untrusted_mask(joined)
     seen = view(str(joined), mask)
     if seen.text.startswith("^^") and len(seen.text) > 3:

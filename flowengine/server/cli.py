@@ -16,7 +16,7 @@ import gevent
 from ..commandline import commands_help, parse_listen, program
 from ..errors import FlowError
 from ..esl import Limits
-from ..flows import load_flows
+from ..flows import FlowProblems, load_flows
 from ..flows.flowset import load_file
 from ..http import HttpLimits
 from ..http.supervisor import HttpWorker
@@ -271,16 +271,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_flows(target: str, directory: str | None = None) -> int:
+    """``--check``: every error, then every warning, in one run (as a compiler says them),
+    and a count; 1 when there are errors. The YAML files that are not flows are named on
+    stdout, so a file left alone is not mistaken for one checked."""
     try:
         flows = load_file(target, directory) if Path(target).is_file() else load_flows(target)
     except FlowError as exc:
-        for problem in exc.problems:
+        warnings = exc.warnings if isinstance(exc, FlowProblems) else []
+        for problem in exc.problems + warnings:
             print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} error(s)", file=sys.stderr)
+        counted = f", {len(warnings)} warning(s)" if warnings else ""
+        print(f"{len(exc.problems)} error(s){counted}", file=sys.stderr)
         return 1
     for warning in flows.warnings:
         print(warning, file=sys.stderr)
     print(f"{len(flows.flows)} flow(s) ok" + (f", {len(flows.warnings)} warning(s)" if flows.warnings else ""))
+    for path in flows.skipped:
+        print(f"{path}: not a flow (no steps: at its top level), not loaded")
     return 0
 
 

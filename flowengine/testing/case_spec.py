@@ -86,12 +86,14 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
                 seconds(action["time"])
             except ValueError as exc:
                 refuse(where + ("time",), f"time: {exc}")
-    moment = (spec.get("call") or {}).get("time")
-    if moment is not None:
+    for path in (("call", "time"), ("time",)):  # a scripted call's moment, a replayed one's
+        moment = (spec.get("call") or {}).get("time") if path[0] == "call" else spec.get("time")
+        if moment is None:
+            continue
         try:
             clock(moment)
         except ValueError:
-            refuse(("call", "time"), f"time {moment!r} is not an ISO 8601 moment (e.g. \"2026-11-23T10:30:00+01:00\")")
+            refuse(path, f"time {moment!r} is not an ISO 8601 moment (e.g. \"2026-11-23T10:30:00+01:00\")")
     host = spec.get("host")
     if host is not None:
         if not isinstance(host, dict):
@@ -126,12 +128,19 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
         value = expect.get(key)
         if value is None:
             continue
-        if (
-            not isinstance(value, dict)
-            or set(value) - LIST_KEYS
-            or not all(isinstance(v, list) for v in value.values())
-        ):
+        if not isinstance(value, dict):
             refuse(("expect", key), f"{key}: is {{steps: [...], executed: [...]}}")
+        for what, items in value.items():
+            if what not in LIST_KEYS:
+                close = difflib.get_close_matches(str(what), sorted(LIST_KEYS), n=1)
+                refuse(
+                    ("expect", key, what),
+                    f"expect: {key}: unknown key {what!r}"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + f"; known: {', '.join(sorted(LIST_KEYS))}",
+                )
+            if not isinstance(items, list):
+                refuse(("expect", key, what), f"expect: {key}: {what}: is a list")
     if "call" in spec and not spec.get("expect"):  # a replay expects the recorded commands
         refuse(
             (),

@@ -8,6 +8,7 @@ directory, or ``flows:``. The format: docs/testing-flows.md.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from ..runtime import FlowRun
 from ..runtime.interpreter import Execute
 from .case_spec import check_case, clock
+from .case_steps import unknown_steps
 from .expectations import check_expectations
 from .host import Host
 from .memory import converse
@@ -46,6 +48,7 @@ CASE_KEYS = {
     "prompt_seconds",
     "fail",
     "http",
+    "time",
     "expect",
 }
 CALL_KEYS = {"destination", "caller", "caller_name", "variables", "time"}
@@ -86,79 +89,85 @@ class CaseResult:
         return not self.problems
 
 
+class BrokenCases(FlowError):
+    """Cases of one test file that say something wrong: every one of them, each with its
+    ``file:line:col`` (``problems``), so a file with three is fixed in one go. ``test`` holds
+    the file's other cases, which can still run; ``broken`` is (index, name, problem) each."""
+
+    def __init__(self, broken: list[tuple[int, str, str]], test: TestFile) -> None:
+        super().__init__("\n".join(problem for _, _, problem in broken))
+        self.problems = [problem for _, _, problem in broken]
+        self.broken = broken
+        self.test = test
+
+
 def load_test_file(path: str | Path) -> TestFile:
+    """The file's cases, each checked (:func:`.case_spec.check_case`); a case that says
+    something wrong raises :class:`BrokenCases` once all are read."""
     source = load_source(path)
     data = source.data
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list) or not data["cases"]:
         raise source.error((), "a flow test file needs `cases:`, a list of test cases")
     flows_dir = source.path.parent / str(data.get("flows", "."))
     cases = []
+    broken: list[tuple[int, str, str]] = []
     for i, spec in enumerate(data["cases"]):
-        at = ("cases", i)
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise source.error(at, "each case needs a `name:`")
-        unknown = sorted(set(spec) - CASE_KEYS)
-        if unknown:
-            raise source.error(
-                at + (unknown[0],),
-                f"case {spec['name']!r}: unknown key {unknown[0]!r} (known: {', '.join(sorted(CASE_KEYS))})",
-            )
-        if ("replay" in spec) == ("call" in spec):
-            raise source.error(
-                at, f"case {spec['name']!r}: give either `call:` (a scripted caller) or `replay:` (a recorded session)"
-            )
-        check_case(source, at, spec)
-        for key, allowed in (("call", CALL_KEYS), ("expect", EXPECT_KEYS)):
-            extra = sorted(set(spec.get(key) or {}) - allowed)
-            if extra:
-                raise source.error(
-                    at + (key, extra[0]),
-                    f"case {spec['name']!r}: unknown {key} key {extra[0]!r} (known: {', '.join(sorted(allowed))})",
-                )
-        for outcome in (spec.get("bridge") or {}).values():
-            if outcome not in BRIDGE_RESULTS:
-                raise source.error(
-                    at + ("bridge",),
-                    f"case {spec['name']!r}: bridge outcomes are {', '.join(BRIDGE_RESULTS)}, not {outcome!r}",
-                )
-        for outcome in (spec.get("queue") or {}).values():
-            if outcome not in QUEUE_RESULTS:
-                raise source.error(
-                    at + ("queue",),
-                    f"case {spec['name']!r}: queue outcomes are {', '.join(QUEUE_RESULTS)}, not {outcome!r}",
-                )
-        for problem in http_problems(spec["http"]) if "http" in spec else ():
-            raise source.error(at + ("http",), f"case {spec['name']!r}: {problem}")
+        try:
+            _check(source, ("cases", i), spec)
+        except FlowError as exc:
+            name = spec.get("name") if isinstance(spec, dict) else None
+            broken.append((i, name if isinstance(name, str) else f"cases[{i}]", str(exc)))
+            continue
         cases.append(Case(spec["name"], spec, source, i))
-    return TestFile(source.path, flows_dir, cases)
+    test = TestFile(source.path, flows_dir, cases)
+    if broken:
+        raise BrokenCases(broken, test)
+    return test
 
 
-def _steps_of(flows: FlowSet) -> list[str]:
-    """Every name ``at:`` may give: a step of a flow, or ``flow/step`` inside a called one."""
-    names: list[str] = []
-    for flow in flows.flows.values():
-        names += list(flow.steps)
-        names += [f"{flow.name}/{step}" for step in flow.steps]
-    return names
+def _unknown(source: Source, at: tuple, name: str, what: str, given: dict, allowed: set[str]) -> None:
+    """A key no case knows, with the one likely meant: ``neverr`` is not a test of nothing."""
+    extra = sorted(str(key) for key in set(given) - allowed)
+    if extra:
+        close = difflib.get_close_matches(extra[0], sorted(allowed), n=1)
+        raise source.error(
+            at + (extra[0],),
+            f"case {name!r}: unknown {what}key {extra[0]!r}"
+            + (f" (did you mean {close[0]!r}?)" if close else "")
+            + f"; known: {', '.join(sorted(allowed))}",
+        )
 
 
-def _unknown_steps(case: Case, flows: FlowSet) -> list[str]:
-    spec = case.spec
-    names = set(_steps_of(flows))
-    wanted: list[tuple[tuple[str | int, ...], Any]] = [
-        (("caller", j, "at"), a["at"]) for j, a in enumerate(spec.get("caller") or []) if "at" in a
-    ]
-    if spec.get("fail"):
-        wanted.append((("fail", "at"), spec["fail"]["at"]))
-    problems = []
-    for path, step in wanted:
-        if str(step) not in names:
-            close = difflib.get_close_matches(str(step), sorted(names), n=1)
-            problems.append(
-                f"{case.source.where(('cases', case.index) + path)}: at: {step!r} is not a step of "
-                "these flows" + (f" (did you mean {close[0]!r}?)" if close else "")
+def _check(source: Source, at: tuple, spec: Any) -> None:
+    """One case of the file, as written: its keys, its shapes, its words."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise source.error(at, "each case needs a `name:`")
+    name = spec["name"]
+    _unknown(source, at, name, "", spec, CASE_KEYS)
+    if ("replay" in spec) == ("call" in spec):
+        raise source.error(
+            at, f"case {name!r}: give either `call:` (a scripted caller) or `replay:` (a recorded session)"
+        )
+    if "time" in spec and "call" in spec:
+        raise source.error(
+            at + ("time",),
+            f"case {name!r}: time: is the moment of a replayed call; a scripted call gives it as call: time:",
+        )
+    check_case(source, at, spec)
+    for key, allowed in (("call", CALL_KEYS), ("expect", EXPECT_KEYS)):
+        _unknown(source, at + (key,), name, f"{key} ", spec.get(key) or {}, allowed)
+    for outcome in (spec.get("bridge") or {}).values():
+        if outcome not in BRIDGE_RESULTS:
+            raise source.error(
+                at + ("bridge",), f"case {name!r}: bridge outcomes are {', '.join(BRIDGE_RESULTS)}, not {outcome!r}"
             )
-    return problems
+    for outcome in (spec.get("queue") or {}).values():
+        if outcome not in QUEUE_RESULTS:
+            raise source.error(
+                at + ("queue",), f"case {name!r}: queue outcomes are {', '.join(QUEUE_RESULTS)}, not {outcome!r}"
+            )
+    for problem in http_problems(spec["http"]) if "http" in spec else ():
+        raise source.error(at + ("http",), f"case {name!r}: {problem}")
 
 
 def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
@@ -215,10 +224,8 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     result = CaseResult(case)
     spec = case.spec
     call = spec.get("call") or {}
-    result.problems += _unknown_steps(case, flows)
-    if result.problems:
-        return result
     linger, fmt = True, "plain"
+    transcript: Transcript | None = None
     if "replay" in spec:
         transcript = Transcript.load(case.base / spec["replay"])
         peer: Any = ReplayFreeSwitch(transcript, strict=bool(spec.get("strict", False)))
@@ -247,15 +254,15 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
         if isinstance(peer, ScriptedFreeSwitch):
             peer.visited.update(run.visited)
 
-    clock = _CaseClock(call.get("time"))
+    clock = _CaseClock(call.get("time") if "call" in spec else spec.get("time"))
     options: dict[str, Any] = {"clock": clock}
     flow_call = FlowCall(lambda: flows, Timeouts(), event_format=fmt, linger=linger, run_options=options, before=before)
     clock.call = flow_call
+    stopped: str | None = None
     try:
         converse(flow_call, peer)
     except UnscriptedRequest as exc:
-        result.problems.append(str(exc))
-        return result
+        stopped = str(exc)
     except ReplayMismatch as exc:
         step = flow_call.run.step if flow_call.run is not None else None
         expected = (
@@ -264,9 +271,16 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
             else "the log has no more commands"
         )
         what = exc.sent.describe() if exc.sent is not None else "?"
-        result.problems.append(f"step {step!r} sent {what} but {expected}" if step else str(exc))
-        return result
+        stopped = f"step {step!r} sent {what} but {expected}" if step else str(exc)
     run = flow_call.run
+    # a step the case names that the call's flow lacks: whatever else went wrong follows from it
+    root = run.frames[0].flow if run is not None else None
+    result.problems += unknown_steps(spec, lambda path: case.source.where(("cases", case.index) + path), flows, root)
+    if result.problems:
+        return result
+    if stopped is not None:  # a call that went elsewhere than recorded may have read today's date
+        result.problems += _untimed(case, clock, transcript) + [stopped]
+        return result
     if flow_call.error is not None:  # the call itself failed: no answer to connect, bytes that are not ESL
         result.problems.append(f"{type(flow_call.error).__name__}: {flow_call.error}")
         return result
@@ -279,13 +293,31 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     result.problems += check_expectations(spec.get("expect") or {}, run, flow_call.proto.hangup_cause)
     if isinstance(peer, ScriptedFreeSwitch):
         result.problems += _unused(case, peer)
-    if clock.read_at is not None and "time" not in call:
-        result.problems.append(
-            f"{case.source.where(('cases', case.index, 'call'))}: step {clock.read_at!r} looks "
-            "at the time, but the case gives no call: time: — its result would depend on "
-            "when the test runs (give e.g. time: \"2026-11-23T10:30:00+01:00\")"
-        )
+    result.problems += _untimed(case, clock, transcript)
     return result
+
+
+def _untimed(case: Case, clock: _CaseClock, transcript: Transcript | None) -> list[str]:
+    """A step read the clock and the case gave no time: its result would be today's."""
+    if clock.read_at is None or clock.fixed is not None:
+        return []
+    key, example = ("time:", _recorded_moment(transcript)) if transcript is not None else ("call: time:", None)
+    return [
+        f"{case.source.where(('cases', case.index, 'call'))}: step {clock.read_at!r} looks "
+        f"at the time, but the case gives no {key} — its result would depend on "
+        f"when the test runs (give e.g. time: \"{example or '2026-11-23T10:30:00+01:00'}\""
+        + (", when the call was recorded)" if example else ")")
+    ]
+
+
+def _recorded_moment(transcript: Transcript) -> str | None:
+    """When a recorded call came in: its connect reply's Event-Date-Timestamp (microseconds
+    since the epoch, mod_event_socket.c's channel data), as an ISO 8601 moment."""
+    first = next(iter(transcript.chunks("in")), b"")
+    found = re.search(rb"^Event-Date-Timestamp: (\d{1,20})$", first[:65536], re.MULTILINE)
+    if found is None:
+        return None
+    return datetime.fromtimestamp(int(found.group(1)) // 1_000_000, UTC).isoformat()
 
 
 class _CaseClock:
@@ -321,6 +353,7 @@ def run_test_file(path: Path, cache: dict[Path, FlowSet] | None = None) -> list[
 
 
 __all__ = [
+    "BrokenCases",
     "Case",
     "CaseResult",
     "FlowError",

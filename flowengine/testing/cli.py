@@ -12,7 +12,7 @@ from typing import TextIO
 
 from ..call.flow_call import UNROUTED_CAUSE, FlowCall
 from ..commandline import program
-from ..errors import FlowError
+from ..errors import FlowengineError, FlowError
 from ..flows import FlowSet, load_flows
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
 from ..flows.source import load_source
@@ -22,7 +22,7 @@ from ..runtime.interpreter import Execute
 from ..session import Timeouts
 from . import coverage
 from .case_spec import clock as _clock
-from .cases import find_test_files, load_test_file, run_case
+from .cases import BrokenCases, find_test_files, load_test_file, run_case
 from .memory import converse
 from .scripted import ScriptedFreeSwitch
 from .scripted_http import problems as http_problems
@@ -46,7 +46,12 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
     runs: dict[Path, list[FlowRun]] = {}
     for path in files:
         try:
-            test = load_test_file(path)
+            try:
+                test = load_test_file(path)
+            except BrokenCases as exc:  # every broken case is a failure; the file's others still run
+                print("\n".join(f"ERROR {p}" for p in exc.problems), file=out)
+                failed += len(exc.problems)
+                test = exc.test
             key = test.flows_dir.resolve()
             if key not in flowsets:
                 flowsets[key] = load_flows(test.flows_dir)
@@ -81,30 +86,72 @@ def test_command(argv: list[str], out: TextIO = sys.stdout) -> int:
 
 #: a mistyped answer is asked again this many times at most (a pipe of nonsense ends)
 _MAX_ASKS = 5
+#: the longest answer line read: a question's answer is a few words
+_MAX_LINE = 4096
+#: the keys a caller can press: the DTMF keypad, as a case's ``press:`` takes them
+_DTMF = frozenset("0123456789*#ABCD")
+
+
+class SimulationStopped(FlowengineError):
+    """The simulated call cannot go on as the person means it: the answers ended (a pipe ran
+    out, Ctrl-D) or none of several was an answer. Taking a default instead would send the
+    call down a branch nobody chose, and the simulator would still exit 0."""
 
 
 class TerminalCaller(ScriptedFreeSwitch):
-    """The scripted FreeSWITCH, with a person (or a pipe) as the caller."""
+    """The scripted FreeSWITCH, with a person (or a pipe) as the caller.
 
-    def __init__(self, ask: Callable[[str], str | None], say: Callable[[str], None], **kwargs) -> None:
+    ``read(question)`` is the person's line, None when the input has ended."""
+
+    def __init__(self, read: Callable[[str], str | None], say: Callable[[str], None], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.ask = ask
+        self.read = read
         self.say = say
         self.note: str | None = None  # what the step says of this command ("attempt 2 of 3")
 
+    def ask(self, question: str) -> str | None:
+        """The person's answer; None: no input (Enter). The end of the input stops the call
+        (:class:`SimulationStopped`): a question nobody answered takes no default."""
+        line = self.read(question)
+        if line is None:
+            raise SimulationStopped(f"the input ended at the question {question.strip()!r}")
+        return line.strip() or None
+
+    def ask_until(self, question: str, wrong: Callable[[str], str | None]) -> str | None:
+        """An answer ``wrong`` has nothing against (it says what is wrong, else None); a wrong
+        one is asked again, :data:`_MAX_ASKS` times at most. None: no input (Enter)."""
+        for _ in range(_MAX_ASKS):
+            answer = self.ask(question)
+            if answer is None:
+                return None
+            why = wrong(answer)
+            if why is None:
+                return answer
+            self.say(why)
+        raise SimulationStopped(f"no answer in {_MAX_ASKS} tries to the question {question.strip()!r}")
+
     def choose(self, question: str, choices: tuple[str, ...], default: str) -> str:
         """One of ``choices``: a mistyped answer is asked again (``bussy`` is not ``answered``);
-        no answer (Enter, the end of a pipe) is the default."""
-        for _ in range(_MAX_ASKS):
-            answer = self.ask(f"{question} {', '.join(choices)}? [{default}] ")
-            if answer is None:
-                return default
+        no answer (Enter) is the default."""
+
+        def wrong(answer: str) -> str | None:
             if answer in choices:
-                return answer
+                return None
             close = difflib.get_close_matches(answer, choices, n=1)
-            self.say(f"{answer!r} is not one of them" + (f" (did you mean {close[0]}?)" if close else ""))
-        self.say(f"no answer in {_MAX_ASKS} tries: {default}")
-        return default
+            return f"{answer!r} is not one of them" + (f" (did you mean {close[0]}?)" if close else "")
+
+        return self.ask_until(f"{question} {', '.join(choices)}? [{default}] ", wrong) or default
+
+    def digits(self, question: str) -> str | None:
+        """Keys the caller presses (0-9, *, #, A-D); None: no input (Enter). Anything else
+        (``hello``) is asked again: no caller can press it."""
+
+        def wrong(answer: str) -> str | None:
+            if set(answer) <= _DTMF:
+                return None
+            return f"{answer!r} is not keys a caller can press (0-9, *, #, A-D)"
+
+        return self.ask_until(question, wrong)
 
     def play(self, app: str, arg: str, key: str) -> bytes:
         """What the application's kind asks the person first (:attr:`~flowengine.flows.steps.Application.asks`:
@@ -122,25 +169,30 @@ class TerminalCaller(ScriptedFreeSwitch):
         """From the ``--http`` file when it has an answer, else from the person."""
         if self.web.answers and self.web.matching(request) is not None:
             return self.web.answer(request)
-        reply = (
-            self.ask(
-                f"{request.masked(request.method + ' ' + request.url)}: status and body "
-                "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] "
-            )
-            or "200"
+        question = (
+            f"{request.masked(request.method + ' ' + request.url)}: status and body "
+            "(200 {\"tier\": \"vip\"}), timeout, or error REASON? [200] "
         )
-        return 0.0, parse_answer(reply)
+
+        def wrong(reply: str) -> str | None:
+            if parse_answer(reply) is not None:
+                return None
+            return f"{reply[:40]!r} is not an answer: a status (200 …), timeout or error REASON"
+
+        result = parse_answer(self.ask_until(question, wrong) or "200")
+        assert result is not None  # wrong() lets only answers through
+        return 0.0, result
 
 
-def parse_answer(reply: str) -> HttpResult:
-    """What the person at the terminal said the server answered."""
+def parse_answer(reply: str) -> HttpResult | None:
+    """What the person at the terminal said the server answered; None: that is no answer."""
     word, _, rest = reply.strip().partition(" ")
     if word == "timeout":
         return HttpResult.failed(HttpFailure.TIMEOUT, "timeout (simulated)")
     if word == "error":
         return HttpResult.failed(HttpFailure.ERROR, rest or "error (simulated)")
     if not (word.isdigit() and len(word) == 3):
-        return HttpResult.failed(HttpFailure.ERROR, f"not an answer: {reply[:40]!r}")
+        return None
     body = rest.strip()
     kind = "application/json" if body[:1] in ("{", "[") else "text/plain"
     return HttpResult(int(word), body.encode(), kind)
@@ -205,12 +257,16 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked", file=out)
     interactive = stdin.isatty()
 
-    def ask(question: str) -> str | None:
+    def read(question: str) -> str | None:
         print("  ? " + question, end="" if interactive else "\n", file=out, flush=True)
-        line = stdin.readline()
+        line = stdin.readline(_MAX_LINE)
+        if not line:  # the input ended: no answer, not an empty one
+            if interactive:
+                print(file=out)
+            return None
         if not interactive:
             print(f"    {line.strip() or '(nothing)'}", file=out)
-        return line.strip() or None
+        return line
 
     def say(message: str) -> None:
         print("  ! " + message, file=out)
@@ -227,7 +283,7 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             print("\n".join(f"{args.http}: {problem}" for problem in found), file=out)
             return 1
     peer = TerminalCaller(
-        ask, say, destination=args.number, caller=args.caller, caller_name=args.caller_name, http=answers
+        read, say, destination=args.number, caller=args.caller, caller_name=args.caller_name, http=answers
     )
     shown = 0
 
@@ -256,7 +312,18 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
     chosen = FlowSet(flows=flows.flows, default=flow)  # this flow whatever the number; the others by name
     call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": clock}, before=before)
-    converse(call, peer)
+    try:
+        converse(call, peer)
+    except SimulationStopped as exc:
+        if call.run is not None:
+            report(call.run)
+        where = f" at step {call.run.visited[-1]!r}" if call.run is not None and call.run.visited else ""
+        print(
+            f"stopped{where}: {exc}; the call did not end. Answer every question "
+            "(an empty line is no input, or the question's [default])",
+            file=out,
+        )
+        return 1
     run = call.run
     if run is None:
         print(f"end: the call failed before the flow began ({call.outcome})", file=out)

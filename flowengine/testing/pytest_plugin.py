@@ -10,7 +10,7 @@ import pytest
 from ..errors import FlowError
 from ..flows import FlowSet, load_flows
 from . import coverage
-from .cases import Case, CaseResult, load_test_file, run_case
+from .cases import BrokenCases, Case, CaseResult, load_test_file, run_case
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle
@@ -32,13 +32,22 @@ class FlowCaseFailed(Exception):
 
 class FlowTestFile(pytest.File):
     def collect(self):
-        test = load_test_file(self.path)
+        broken: list[tuple[int, str, str]] = []
+        try:
+            test = load_test_file(self.path)
+        except BrokenCases as exc:  # each broken case fails on its own; the others run
+            test, broken = exc.test, exc.broken
         cache = self.config.stash.setdefault(_FLOWS, {})
         key = test.flows_dir.resolve()
         if key not in cache:
             cache[key] = load_flows(test.flows_dir)
-        for case in test.cases:
-            yield FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key], key=key)
+        items: list[tuple[int, pytest.Item]] = [
+            (case.index, FlowCase.from_parent(self, name=case.name, case=case, flows=cache[key], key=key))
+            for case in test.cases
+        ]
+        items += [(index, BrokenCase.from_parent(self, name=name, problem=problem)) for index, name, problem in broken]
+        for _, item in sorted(items, key=lambda pair: pair[0]):
+            yield item
 
     # pytest's Collector.repr_failure takes no ``style`` either: it narrows Node's the same way
     def repr_failure(  # type: ignore[override]
@@ -74,6 +83,27 @@ class FlowCase(pytest.Item):
     def reportinfo(self):
         line = self.case.source.marks.get(("cases", self.case.index), (1, 1))[0]
         return self.path, line - 1, f"flow case: {self.case.name}"
+
+
+class BrokenCase(pytest.Item):
+    """A case its file cannot run as written: it fails with what is wrong, at its ``file:line:col``."""
+
+    def __init__(self, *, problem: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def runtest(self) -> None:
+        raise FlowError(self.problem)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, FlowError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, None, f"flow case: {self.name}"
 
 
 _RUNS = pytest.StashKey[list]()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 
-from ...quoting import join, literal, target, variable_value, whole
+from ...quoting import Text, join, literal, target, variable_problems, variable_value, whole
+from ...quoting.text import Span
+from .. import taint
 from ..effects import Execute
 from ..model import duration
 from .common import ensure_var
@@ -138,11 +140,30 @@ def counted(outcome: str) -> str:
     return "hangup" if outcome == "gone" else outcome
 
 
+def check(step, problems) -> None:
+    """A variable the author's ``{…}``/``[…]``/``<…>`` blocks set that FreeSWITCH runs or
+    routes by (``api_on_answer``, ``execute_on_*``, …), with a value from the call: the
+    call would refuse it every time (:func:`flowengine.quoting.variable_problems`)."""
+    judgement = taint.judge(problems.flow)
+    spec = step.spec["bridge"]
+    legs = spec if isinstance(spec, list) else [spec]
+    for n, leg in enumerate(legs):
+        to = leg if isinstance(leg, str) else leg.get("to")
+        if not isinstance(to, str):
+            continue
+        refs = taint.call_data(to, judgement)
+        marked = Text(to, [Span(r.start, r.end, to[r.start : r.end]) for r in refs])
+        for name, why in variable_problems(marked):
+            path = ("bridge", n) if isinstance(spec, list) else ("bridge",)
+            problems.error(path, f"{name}: {why}")
+
+
 KIND = StepKind(
     "bridge",
     SCHEMA,
     run,
     order=60,
+    check=check,
     outcomes=OUTCOMES,
     dial_outcome=counted,
     # the bridge runs on under FreeSWITCH when the host goes, and leaves its result

@@ -100,7 +100,9 @@ class Application:
     arg)`` what the simulator asks that person before it plays (how a bridge target answers,
     how long the caller speaks): it sets the scripted FreeSWITCH's answer from the reply.
     ``terminal`` is :class:`flowengine.testing.cli.TerminalCaller`: a scripted FreeSWITCH
-    with ``ask(question)``, ``choose(question, choices, default)``, ``say(message)`` and
+    with ``ask(question)`` (None: Enter; the end of the input stops the simulation),
+    ``ask_until(question, wrong)``, ``digits(question)``, ``choose(question, choices, default)``,
+    ``say(message)`` and
     ``note`` (what the step says of this command, "attempt 2 of 3")."""
 
     answer: Callable[[Any, str, str], bytes] | None = None

@@ -79,6 +79,30 @@ def check(step, problems) -> None:
     for key in step.on:
         if is_pattern(key):
             problems.pattern(key[1:-1], ("on", key))
+        elif key not in KIND.outcomes and keys_or_pattern(key):
+            never = _never_read(key, pagd)
+            if never:
+                problems.warning(("on", key), f"{key!r} can never be the digits read: {never}")
+
+
+def _never_read(key: str, pagd: dict) -> str | None:
+    """Why FreeSWITCH can never answer exactly ``key`` (mod_dptools.c, play_and_get_digits:
+    it reads min to max digits, cut at a terminator, that match the regexp), else None.
+    ``max`` is 1 when not given, as :func:`run` sends it."""
+    low, high = pagd.get("min", 1), pagd.get("max", 1)
+    cut = next((c for c in key if c in pagd.get("terminators", "#")), None)
+    if cut is not None:
+        return f"{cut!r} is a terminator: it ends the input and is not one of the digits"
+    if not low <= len(key) <= high:
+        wanted = f"exactly {low}" if low == high else f"{low} to {high}"
+        default = "" if "max" in pagd else " (max is 1 when not given)"
+        return f"it is {len(key)} digit(s), and min/max take {wanted}{default}"
+    regexp = pagd.get("regexp")
+    try:
+        refused = regexp is not None and not patterns.search(regexp, key)
+    except patterns.PatternError:
+        refused = False  # said as an error of its own
+    return f"regexp {regexp!r} refuses it (the outcome is invalid)" if refused else None
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
@@ -134,12 +158,26 @@ def seconds_of(fs, words: list[str]) -> float:
 
 
 def ask(terminal, arg: str) -> None:
-    """``run.py simulate``: the digits of each try (none: the try waits out its timeout)."""
-    tries = max(int(arg.split(" ")[2]), 0)
+    """``run.py simulate``: the digits of each try (none: the try waits out its timeout),
+    until a try is valid, read as :func:`scripted` reads it: FreeSWITCH asks no more once
+    the digits before a terminator fit min, max and the regexp (switch_ivr_play_say.c,
+    switch_play_and_get_digits returns at the first match), so neither does the simulator."""
+    words = arg.split(" ")
+    lo, hi, tries = int(words[0]), int(words[1]), max(int(words[2]), 0)
+    terminators = words[4] if len(words) > 4 else "#"
+    regexp = words[8] if len(words) > 8 else None
     for i in range(tries):
         which = terminal.note if terminal.note and tries == 1 else f"try {i + 1} of {tries}"
-        answer = terminal.ask(f"digits ({which}; Enter = no input): ")
-        terminal.caller.actions.append({"press": answer} if answer else {"silence": True})
+        pressed = terminal.digits(f"digits ({which}; Enter = no input): ")
+        terminal.caller.actions.append({"press": pressed} if pressed else {"silence": True})
+        if pressed is None:
+            continue
+        digits = next((pressed[:n] for n, d in enumerate(pressed) if d in terminators), pressed)
+        if lo <= len(digits) <= hi and (not regexp or patterns.search(regexp, digits)):
+            return
+        if i + 1 < tries:
+            rule = f"{lo} to {hi} digits" + (f" matching {regexp}" if regexp not in (None, ".*") else "")
+            terminal.say(f"{digits!r} is not a valid entry ({rule}): the caller tries again")
 
 
 def needs(step):

@@ -111,6 +111,14 @@ def ask(terminal, arg: str) -> None:
     terminal.queues[arg] = answer
 
 
+def unhandled(step) -> list[str]:
+    """The outcomes a queue step leaves to end the call: ``exit_key`` only when the step
+    sets ``exit_keys`` (without ``cc_exit_keys`` mod_callcenter reads no key as leaving the
+    queue: mod_callcenter.c, cc_exit_keys)."""
+    keys = "exit_keys" in step.spec["queue"]
+    return [o for o in KIND.outcomes if o not in step.on and (o != "exit_key" or keys)]
+
+
 KIND = StepKind(
     "queue",
     SCHEMA,
@@ -124,4 +132,5 @@ KIND = StepKind(
     "`exit_key` (`${queue_exit_key}`), `failed`",
     applications={"callcenter": Application(scripted, lambda fs, words: 30.0, "waiting in queue", asks=ask)},
     sets=("queue_agent", "queue_exit_key", "digits"),
+    unhandled=unhandled,
 )

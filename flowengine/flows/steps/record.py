@@ -97,15 +97,14 @@ def scripted(fs, arg: str, key: str) -> bytes:
 
 def ask(terminal, arg: str) -> None:
     """``run.py simulate``: how long the caller speaks (up to 4 hours)."""
-    while True:
-        answer = terminal.ask("record: seconds the caller speaks (0 = says nothing) [5] ")
-        if answer is None:
-            terminal.record_ms = 5000
-            return
-        if answer.isdigit() and int(answer) <= 14400:
-            terminal.record_ms = int(answer) * 1000
-            return
-        terminal.say(f"{answer!r} is not a number of seconds from 0 to 14400")
+
+    def wrong(answer: str) -> str | None:
+        if answer.isascii() and answer.isdigit() and len(answer) <= 5 and int(answer) <= 14400:
+            return None
+        return f"{answer!r} is not a number of seconds from 0 to 14400"
+
+    answer = terminal.ask_until("record: seconds the caller speaks (0 = says nothing) [5] ", wrong)
+    terminal.record_ms = int(answer) * 1000 if answer is not None else 5000
 
 
 def needs(step):
