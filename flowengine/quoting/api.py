@@ -17,6 +17,8 @@ from .variables import checked_value
 
 #: names uuid_setvar takes as one word and the set application would read the same
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: a channel's uuid as uuid_setvar's first word: no space, nothing to unquote
+_UUID = re.compile(r"[0-9A-Za-z-]{1,64}")
 #: what the set application's expansion would change (switch_utils.h: switch_string_var_check_const,
 #: switch_string_has_escaped_data)
 _VAR_CHECK = re.compile(r"\$\\*\{|\\[\\nst']")
@@ -34,7 +36,7 @@ def setvar_args(uuid: str, name: str, value: str, *, limit: int = MAX_VALUE) -> 
     variable's value leaving the author's folder (:mod:`.variables`). ``limit``: the longest
     value (a set's longer ones go by the application, in a counted body; the engine's own
     failover checkpoint has none)."""
-    if not _NAME.match(name) or not re.fullmatch(r"[0-9A-Za-z-]{1,64}", uuid or ""):
+    if not _NAME.match(name) or not _UUID.fullmatch(uuid or ""):
         return None
     checked_value(name, value, f"uuid_setvar {name}")  # the same rules as the set application's
     text = str(stored_value(value))

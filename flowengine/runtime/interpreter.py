@@ -298,7 +298,15 @@ def _encoded(command: Execute) -> Execute:
     arg = app_arg(command.arg, command.app, f"{command.app} argument")
     if arg is command.arg:
         return command
-    return replace(command, arg=arg)
+    # every field by name, not dataclasses.replace: this runs for each application sent
+    return Execute(
+        app=command.app,
+        arg=arg,
+        timeout=command.timeout,
+        wait=command.wait,
+        note=command.note,
+        variable=command.variable,
+    )
 
 
 def _encoded_request(request: HttpRequest) -> HttpRequest:

@@ -56,13 +56,18 @@ class Trace:
         self.entered: list[tuple[str, str]] = [] if keep else _NOT_KEPT  # (flow, step)
         self.executed: list[tuple[str, str | None]] = [] if keep else _NOT_KEPT
         self.requests: list[str] = [] if keep else _NOT_KEPT  # "METHOD url", secrets masked
+        self.keep = keep
 
     def step_entered(self, stack: CallStack, name: str) -> None:
+        if not self.keep:  # nothing to build: a live call keeps no trace
+            return
         self.visited.append(stack.shown(name))
         self.entered.append((stack.top.flow.name, name))
 
     def sent(self, command: Effect) -> None:
         """A command went out (a request with its secrets masked)."""
+        if not self.keep:
+            return
         if isinstance(command, Execute):
             self.executed.append((command.app, command.arg))
         elif isinstance(command, HttpRequest):
@@ -71,7 +76,8 @@ class Trace:
     def step_ended(self, frame: Frame, outcome: str, label: str | None = None) -> None:
         """``label``: the outcome as metrics count it, when ``outcome`` may hold call data."""
         seconds = self.monotonic() - frame.entered
-        self.outcomes.append((frame.step or "-", outcome))
+        if self.keep:
+            self.outcomes.append((frame.step or "-", outcome))
         if log.isEnabledFor(logging.INFO):  # the fields for JSON logs cost a dict per step
             # a sub-flow's return value may come from the call: one field in the text line
             log.info(

@@ -11,6 +11,7 @@ peer can change".
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import logging
 import time
@@ -42,11 +43,16 @@ METRICS_PER_PEER = 8
 _EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 #: how long a listener rests after such an error (doubled each time, up to the most)
 _REST_SECONDS, _REST_MOST = 0.05, 1.0
+#: peer address strings whose parsed form is kept (least recently seen dropped first)
+_PEERS_CACHED = 256
 
 
+@functools.lru_cache(maxsize=_PEERS_CACHED)
 def peer_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The peer's address as an allow list compares it: an IPv4-mapped IPv6 address
-    (``::ffff:10.0.0.5``, what a dual-stack listener reports) as its IPv4 one."""
+    (``::ffff:10.0.0.5``, what a dual-stack listener reports) as its IPv4 one. Kept for
+    the last :data:`_PEERS_CACHED` peers: parsing costs more than the rest of a connection's
+    check, and the same few FreeSWITCH hosts connect again and again."""
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
