@@ -13,6 +13,7 @@ import pytest
 from flowengine.flows.graph import edges, to_dot, to_mermaid
 from flowengine.flows.routes import reachable, targets
 from flowengine.flows.source import load_source
+from flowengine.flows.steps import KINDS
 from flowengine.flows.validate import check
 
 from .flowkit import flow_from
@@ -38,8 +39,9 @@ def test_dot_and_mermaid_hold_every_step_and_transition(path):
     dot, mermaid = to_dot(flow), to_mermaid(flow)
     for name, step in flow.steps.items():
         node = "s_" + re.sub(r"\W", "_", name)
-        assert re.search(rf"^  {node} \[label=\"{re.escape(name)}\\n\({step.kind}\)\"", dot, re.M)
-        assert re.search(rf'^  {node}(\["|\(\["){re.escape(name)} \({step.kind}\)', mermaid, re.M)
+        written = next(key for key in KINDS[step.kind].keys if key in step.spec)   # vars:, not set
+        assert re.search(rf"^  {node} \[label=\"{re.escape(name)}\\n\({written}\)\"", dot, re.M)
+        assert re.search(rf'^  {node}(\["|\(\["){re.escape(name)} \({written}\)', mermaid, re.M)
     for edge in edges(flow):
         a, b = ("s_" + re.sub(r"\W", "_", n) for n in (edge.source, edge.target))
         assert f'{a} -> {b} [label={quoted(edge.label)}]' in dot
@@ -106,3 +108,24 @@ def test_the_command_line_reference_documents_every_server_option():
         for option in action.option_strings:
             if option.startswith("--") and option != "--help":
                 assert f"`{option}" in reference, f"{option} is missing from docs/command-line.md"
+
+
+def test_a_folder_is_refused_with_the_file_to_give_instead():
+    done = run_graph(str(ROOT / "flows"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "is a folder: graph draws one flow, give its file" in done.stderr
+    assert "flows/" in done.stderr and ".yaml" in done.stderr and "Errno" not in done.stderr
+
+
+def test_a_step_is_labelled_by_the_key_it_is_written_with():
+    flow = flow_from("""
+name: v
+start: remember
+steps:
+  remember: {vars: {tries: "0"}, next: store}
+  store: {set: {lang: en}, next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+""")
+    dot, mermaid = to_dot(flow), to_mermaid(flow)
+    assert "remember\\n(vars)" in dot and "store\\n(set)" in dot
+    assert "remember (vars)" in mermaid and "store (set)" in mermaid

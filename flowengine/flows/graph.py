@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import FlowError
-from .model import Flow
+from .model import Flow, Step
 from .routes import reachable, transitions
 from .steps import KINDS
 
@@ -22,6 +22,11 @@ class Edge:
     source: str
     target: str
     label: str
+
+
+def _written(step: Step) -> str:
+    """The key the step is written with: a ``vars:`` step reads ``vars``, not its kind ``set``."""
+    return next((key for key in KINDS[step.kind].keys if key in step.spec), step.kind)
 
 
 def edges(flow: Flow) -> list[Edge]:
@@ -48,7 +53,7 @@ def to_dot(flow: Flow) -> str:
         f"  __start -> {_id(flow.start)};",
     ]
     for step in flow.steps.values():
-        attrs = [f"label={_quoted(step.name)[:-1]}\\n({step.kind})\""]
+        attrs = [f"label={_quoted(step.name)[:-1]}\\n({_written(step)})\""]
         if KINDS[step.kind].ends_flow:
             attrs.append("peripheries=2")
         if step.name not in live:
@@ -70,7 +75,7 @@ def to_mermaid(flow: Flow) -> str:
     live = reachable(flow.steps, flow.start, flow.on_error)
     lines = ["flowchart TD", f"  __start(( )) --> {_id(flow.start)}"]
     for step in flow.steps.values():
-        text = _mermaid_text(f"{step.name} ({step.kind})")
+        text = _mermaid_text(f"{step.name} ({_written(step)})")
         shape = f'(["{text}"])' if KINDS[step.kind].ends_flow else f'["{text}"]'
         lines.append(f"  {_id(step.name)}{shape}")
     for edge in edges(flow):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..commandline import program
 from ..errors import FlowError
@@ -24,6 +25,11 @@ def graph_command(argv: list[str]) -> int:
     p.add_argument("--format", choices=sorted(FORMATS), default="dot", help="output format (default dot)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     args = p.parse_args(argv)
+    if Path(args.flow).is_dir():  # one picture is one flow: name its file
+        files = sorted(f.name for f in Path(args.flow).glob("*.yaml") if not f.name.endswith(".test.yaml"))
+        hint = f" (e.g. {Path(args.flow) / files[0]})" if files else ""
+        print(f"error: {args.flow} is a folder: graph draws one flow, give its file{hint}", file=sys.stderr)
+        return 2
     try:
         flow, errors, _warnings = check(load_source(args.flow))
         if flow is None or errors:
