@@ -19,7 +19,7 @@ from flowengine.call.flow_call import FlowCall
 from flowengine.flows import load_flows
 from flowengine.http import HttpClient, HttpLimits, frames
 from flowengine.server.evented import EventedCall
-from flowengine.http.supervisor import HttpWorker
+from flowengine.http.supervisor import HttpSupervisor
 from flowengine.session import Timeouts
 from flowengine.testing.scripted import ScriptedFreeSwitch
 
@@ -109,7 +109,7 @@ def web():
 
 @pytest.fixture
 def worker():
-    performer = HttpWorker(HttpLimits())
+    performer = HttpSupervisor(HttpLimits())
     performer.start(gevent.get_hub().loop)
     yield performer
     performer.close()

@@ -13,7 +13,7 @@ import pytest
 from flowengine.flows.effects import HttpFailure, HttpRequest, HttpResult
 from flowengine.http import HttpLimits, frames
 from flowengine.flows.steps.http_answer import MAX_SAVES, MAX_VALUE, ReadResult, SavingRequest
-from flowengine.http.supervisor import HttpWorker
+from flowengine.http.supervisor import HttpSupervisor
 
 
 def test_a_request_and_an_answer_go_through_their_frames_whole():
@@ -139,7 +139,7 @@ while data := sock.recv(65536):
 
 
 def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_another_is_started():
-    worker = HttpWorker(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker = HttpSupervisor(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
     worker.start(gevent.get_hub().loop)
     results: dict[str, HttpResult] = {}
 
@@ -193,7 +193,7 @@ def test_a_worker_that_breaks_the_format_is_stopped_its_requests_fail_and_anothe
 def test_a_flood_of_answers_is_read_on_after_a_pause_and_none_is_lost():
     """Far more answers than the reader holds unread (twice a whole frame): it stops reading
     from the worker, hands out what it holds, reads on; every call gets its own answer."""
-    worker = HttpWorker(HttpLimits(total=20000), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], max_answer=10)
+    worker = HttpSupervisor(HttpLimits(total=20000), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], max_answer=10)
     worker.start(gevent.get_hub().loop)
     got: list[int] = []
     paused: list[bool] = []
@@ -218,7 +218,7 @@ def test_a_worker_not_needed_at_start_is_started_by_the_first_request():
     """A worker not needed at start (the flows make no request) is started by the first
     request, whose frame waits in the socket meanwhile: what a reload that adds an http
     step relies on."""
-    worker = HttpWorker(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
+    worker = HttpSupervisor(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)])
     worker.start(gevent.get_hub().loop, needed=False)
     results: list[HttpResult] = []
     try:
@@ -245,13 +245,13 @@ def test_seconds_that_are_no_finite_number_are_refused():
             frames.answer(*reader.next()[:2])
 
 
-def fake_worker(**options) -> HttpWorker:
-    worker = HttpWorker(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], **options)
+def fake_worker(**options) -> HttpSupervisor:
+    worker = HttpSupervisor(HttpLimits(max_body=100), command=lambda fd: [sys.executable, "-c", FAKE, str(fd)], **options)
     worker.start(gevent.get_hub().loop)
     return worker
 
 
-def answers_to(worker: HttpWorker, *requests: HttpRequest, timeout: float = 10) -> list[HttpResult]:
+def answers_to(worker: HttpSupervisor, *requests: HttpRequest, timeout: float = 10) -> list[HttpResult]:
     results: list[HttpResult] = []
     for request in requests:
         worker.submit(request, "call", results.append)
@@ -313,7 +313,7 @@ def test_a_response_with_a_huge_content_type_is_handed_on_and_the_worker_stays()
 
     http = ThreadingHTTPServer(("127.0.0.1", 0), Huge)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    worker = HttpWorker(HttpLimits())
+    worker = HttpSupervisor(HttpLimits())
     worker.start(gevent.get_hub().loop)
     try:
         url = f"http://127.0.0.1:{http.server_address[1]}/"

@@ -1,6 +1,6 @@
 """An ``http`` step's request performed in the server's own process, a greenlet each: for a
 server built without its HTTP worker (tests, embedding). The same interface as
-:class:`~.supervisor.HttpWorker` (:class:`Performer`), and the same answers: each read
+:class:`~.supervisor.HttpSupervisor` (:class:`Performer`), and the same answers: each read
 in its greenlet as the worker reads it (:func:`~flowengine.flows.steps.http_answer.read_answer`:
 the values saved, the body cut to what ``${http_body}`` holds) before the call has it."""
 

@@ -16,7 +16,7 @@ from .inprocess import Answer
 
 
 class RequestTicket:
-    """A request handed to the worker; :meth:`~.supervisor.HttpWorker.cancel` drops it."""
+    """A request handed to the worker; :meth:`~.supervisor.HttpSupervisor.cancel` drops it."""
 
     __slots__ = ("ident", "request", "call", "on_answer", "link", "cancelled", "submitted")
 

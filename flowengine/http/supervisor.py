@@ -53,7 +53,7 @@ class WorkerMetrics(RequestMetrics, Protocol):
     http_worker_restarts: Any  # a counter: ``inc()``
 
 
-class HttpWorker:
+class HttpSupervisor:
     """The server's HTTP client, over a worker process: :meth:`start` on the server's
     loop, :meth:`submit` a call's request (its answer comes to ``on_answer`` in a later
     turn of the loop), :meth:`cancel` it, :meth:`close` at shutdown. ``command(fd)`` gives
@@ -228,7 +228,7 @@ class HttpWorker:
 
     def _wake(self) -> None:
         """Have :class:`Paced` hand out what is ready, in a later turn of the loop."""
-        assert self._paced is not None, "HttpWorker.start() makes it"  # every caller runs after start()
+        assert self._paced is not None, "HttpSupervisor.start() makes it"  # every caller runs after start()
         self._paced.wake()
 
     def _later(self) -> None:

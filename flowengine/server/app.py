@@ -34,7 +34,7 @@ from ..esl.protocol import LOST
 from ..flows.flowset import FlowSet
 from ..flows.steps import KINDS
 from ..http.inprocess import performer
-from ..http.supervisor import HttpWorker
+from ..http.supervisor import HttpSupervisor
 from ..preflight.hosts import HOSTS
 from ..quoting.logfield import field
 from ..session import OutboundSession
@@ -128,7 +128,7 @@ class CallServer:
         self.budget = server_budget(buffered_bytes, limits.max_preconnect_bytes or 0)
         self.recorder = recorder  # a Recorder, or None
         # what the flows' http steps are performed with: one pool set and breaker per server,
-        # in its HTTP worker process (flowengine.http.supervisor.HttpWorker, run.py's) or in process
+        # in its HTTP worker process (flowengine.http.supervisor.HttpSupervisor, run.py's) or in process
         if http is None and flows is not None:
             from ..http import HttpClient
 
@@ -211,7 +211,7 @@ class CallServer:
 
     def start(self) -> None:
         self._server.start()
-        if isinstance(self.http, HttpWorker):  # after the listener, which it does not inherit
+        if isinstance(self.http, HttpSupervisor):  # after the listener, which it does not inherit
             self.http.start(self._server.loop, needed=self.flows is not None and uses_http(self.flows()))
         if self.max_calls is not None and self.fd_limit is not None:
             log.info(

@@ -19,7 +19,7 @@ from ..esl import Limits
 from ..flows import FlowProblems, load_flows
 from ..flows.flowset import load_file
 from ..http import HttpLimits
-from ..http.supervisor import HttpWorker
+from ..http.supervisor import HttpSupervisor
 from ..logs import configure as configure_logs
 from ..preflight.hosts import HOSTS
 from ..session import Timeouts
@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         failover=args.failover,
         failover_key=key,
         max_calls_per_peer=args.max_calls_per_peer,
-        http=HttpWorker(
+        http=HttpSupervisor(
             HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
             ca_file=args.http_ca,
             metrics=metrics,

@@ -100,7 +100,7 @@ class EventedCall:
         self.timer_at = 0.0
         self._named = recording is None
         self._closed = False
-        # a Performer (flowengine.http.inprocess: an HttpWorker or InProcessHttp) or a bare HttpClient;
+        # a Performer (flowengine.http.inprocess: an HttpSupervisor or InProcessHttp) or a bare HttpClient;
         # made at the first request if None
         self.http = http
         self._request: tuple[int, Any] | None = None  # (token, what http.cancel takes) of the request in flight
