@@ -276,3 +276,14 @@ steps:
     assert "b.yaml:5:" in str(caught.value) and "api_on_answer" in str(caught.value)
     (tmp_path / "b.yaml").write_text(text.replace("${caller_id_number}", "all"))
     load_file(tmp_path / "b.yaml")
+
+
+@pytest.mark.parametrize("author", [" XML sales", " inline", ""])
+def test_a_transfer_whose_call_data_starts_with_a_delimiter_change_is_refused(author):
+    """`^^:` from the call would make `:` transfer's word delimiter (switch_separate_string):
+    the author's dialplan and context would become part of the extension."""
+    from flowengine.quoting.text import data, join, literal
+
+    with pytest.raises(UnsafeValue, match=r"\^\^"):
+        app_arg(join([data("^^:1234"), literal(author)]), "transfer")
+    assert app_arg(join([data("1234"), literal(" XML sales")]), "transfer") == "1234 XML sales"

@@ -535,7 +535,8 @@ def test_one_address_holding_calls_that_never_end_leaves_places_to_the_others():
 
 @pytest.fixture
 def metrics_port():
-    from flowengine.server.metrics import Metrics, serve
+    from flowengine.server.metrics import Metrics
+    from flowengine.server.metrics_http import serve
     web = serve(Metrics(), ("127.0.0.1", 0), lambda: True)
     yield web
     web.close()
@@ -596,8 +597,8 @@ def test_a_connection_the_metrics_port_cannot_take_is_answered_429_not_the_503_o
                                                                                            monkeypatch):
     """Eight fresh connections from one address (none old enough to give way): its ninth is
     answered 429 with Retry-After, which a probe must not read as unhealthy."""
-    from flowengine.server import metrics
-    monkeypatch.setattr(metrics, "IDLE_SECONDS", 60.0, raising=False)
+    from flowengine.server import metrics_http
+    monkeypatch.setattr(metrics_http, "IDLE_SECONDS", 60.0)
     held = [_connect_to(metrics_port, "127.0.0.20") for _ in range(8)]
     try:
         _wait_held(metrics_port, 8)
@@ -611,8 +612,8 @@ def test_a_connection_the_metrics_port_cannot_take_is_answered_429_not_the_503_o
 
 
 def test_a_connection_that_sends_no_request_is_cut_when_its_time_is_up(metrics_port, monkeypatch):
-    from flowengine.server import metrics
-    monkeypatch.setattr(metrics, "REQUEST_SECONDS", 0.3)
+    from flowengine.server import metrics_http
+    monkeypatch.setattr(metrics_http, "REQUEST_SECONDS", 0.3)
     sock = _connect_to(metrics_port, "127.0.0.20")
     started = time.monotonic()
     assert _until_closed(sock) == b"" and time.monotonic() - started < 4

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UnsafeValue
-from .scan import author_expansions
+from .scan import author_expansions, call_in_start, view
 from .text import join, literal, untrusted_mask
 
 #: what call data may be in a dialplan word: one dialplan's name
@@ -129,6 +129,12 @@ def transfer_arg(value: str, what: str = "transfer") -> str:
                 f"{what}: the value of {mask[i]} contains {c!r}, which would split or quote "
                 f"transfer's words: {text[:60]!r}"
             )
+    seen = view(text, mask)  # switch_separate_string reads a leading ^^X as its delimiter
+    who = call_in_start(seen, mask, 3) if seen.text.startswith("^^") else None
+    if who is not None:
+        raise UnsafeValue(
+            f"{what}: the value of {who} starts with '^^', which changes transfer's word delimiter: {text[:60]!r}"
+        )
     argv, delim = _separate(text, mask, 4)
     if not argv:
         return value

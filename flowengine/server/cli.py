@@ -29,7 +29,7 @@ from .evented import DEFAULT_BUDGET_BYTES
 from .guard import ANY, LOOPBACK, descriptor_limit, is_loopback, max_calls_for
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .metrics import Metrics
-from .metrics import serve as serve_metrics
+from .metrics_http import serve as serve_metrics
 from .workers import Supervisor, worker_command, worker_index
 
 #: said at start with --failover and no --failover-key
