@@ -203,18 +203,40 @@ class MetricsServer(RestingAccept, WSGIServer):
             self.open.pop(held.peer, None)
 
 
+#: a page of its own on the metrics port: called with the WSGI environ and ``start_response``
+#: for every path under its prefix (``/flows`` serves ``/flows`` and ``/flows/…``), any method;
+#: it returns the body
+Route = Callable[[dict, Callable[[str, list], Any]], list[bytes]]
+
+
+def _route_for(routes: dict[str, Route], path: str) -> Route | None:
+    for prefix, route in routes.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return route
+    return None
+
+
 def serve(
-    metrics: Metrics, listen: tuple[str, int], healthy: Callable[[], bool], preflight: Callable[[], list] = lambda: []
+    metrics: Metrics,
+    listen: tuple[str, int],
+    healthy: Callable[[], bool],
+    preflight: Callable[[], list] = lambda: [],
+    routes: dict[str, Route] | None = None,
 ) -> MetricsServer:
     """Start ``GET /metrics``, ``GET /healthz`` (200 while ``healthy()``, else 503) and
     ``GET /preflight``: each host's latest check as JSON (``preflight()`` gives the
-    :class:`flowengine.preflight.HostReport` list). Every answer says ``Connection: close``."""
+    :class:`flowengine.preflight.HostReport` list); ``routes`` adds pages by path prefix
+    (:data:`Route`). Every answer says ``Connection: close``."""
+    pages = dict(routes or {})
 
     def app(environ, start):
         def start_response(status: str, headers: list) -> Any:
             return start(status, headers + [("Connection", "close")])
 
         path = environ.get("PATH_INFO", "/")
+        route = _route_for(pages, path)
+        if route is not None:
+            return route(environ, start_response)
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Content-Type", "text/plain")])
             return [b"GET only\n"]
