@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -97,8 +98,36 @@ class Flow:
     calendars: dict[str, Any] = field(default_factory=dict)  # name -> Calendar
     timezone: str | None = None  # of inline time: conditions that give none (--check requires one)
     tts: dict[str, str] = field(default_factory=dict)  # speak's engine and voice unless a step gives them
-    languages: dict[str, dict] = field(default_factory=dict)  # what a language step may choose
+    languages: dict[str, dict] = field(default_factory=dict)  # a language step chooses one; the first: default
 
     @property
     def path(self):
         return self.source.path
+
+
+def _mapping(value: Any) -> dict:
+    return dict(value or {})
+
+
+#: the flow file's own keys a :class:`Flow` keeps as written (each a field of the same
+#: name), and how its value is read; ``name``, ``start``, ``steps`` and ``calendars`` are
+#: built by the checks. A new key: its schema in ``data/flow_base.schema.json``, its field
+#: on :class:`Flow`, a line here, and its meaning's checks in :mod:`.validate`.
+TOP_LEVEL: dict[str, Callable[[Any], Any]] = {
+    "numbers": list,
+    "default": bool,
+    "on_error": lambda value: value,
+    "max_transitions": int,
+    "vars": _mapping,
+    "params": _mapping,
+    "timezone": lambda value: value,
+    "tts": _mapping,
+    "languages": _mapping,
+}
+
+
+def flow_of(data: dict, source: Source, steps: dict[str, Step], calendars: dict) -> Flow:
+    """The :class:`Flow` of a flow file that passed every check; a key it leaves out takes
+    the field's default."""
+    given = {key: read(data[key]) for key, read in TOP_LEVEL.items() if data.get(key) is not None}
+    return Flow(name=data["name"], source=source, start=data["start"], steps=steps, calendars=calendars, **given)

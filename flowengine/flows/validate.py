@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any, cast
 
 import jsonschema
-from jsonschema.exceptions import best_match
 
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar, inline_hours, past_midnight, zone
-from .model import Flow, Step, seconds
+from .model import Flow, Step, flow_of, seconds
 from .numbers import parse_numbers
 from .routes import reachable, targets
+from .schema_messages import context, schema_message
 from .source import Source
 from .steps import KEYS, KINDS, Problems
 from .variables import check_names
@@ -53,64 +53,6 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _context(path: tuple) -> str:
-    if len(path) >= 2 and path[0] == "steps":
-        return f"step '{path[1]}': "
-    if path and path[0] == "calendars" and len(path) >= 2:
-        return f"calendar '{path[1]}': "
-    return ""
-
-
-def _schema_message(error: jsonschema.ValidationError) -> tuple[tuple, str]:
-    schema = error.schema if isinstance(error.schema, Mapping) else {}  # a `false` subschema is a bool
-    described = schema.get("description") if error.validator == "oneOf" else None
-    if described and error.context:  # a value of several accepted forms: say which forms
-        return _schema_message_for(error, f"{error.instance!r} does not fit: {described}")
-    if error.context:
-        error = best_match(error.context)
-    return _schema_message_for(error, None)
-
-
-def _schema_message_for(error: jsonschema.ValidationError, override: str | None) -> tuple[tuple, str]:
-    path = tuple(error.absolute_path)
-    field = (
-        ".".join(str(p) for p in path[2:] if len(path) > 2)
-        if path[:1] == ("steps",)
-        else ".".join(str(p) for p in path)
-    )
-    message = override or error.message
-    if override is None and error.validator == "additionalProperties":
-        unexpected = re.findall(r"'([^']+)' (?:was|were) unexpected", message)
-        names = re.findall(r"'([^']+)'", message.split("(")[-1]) if not unexpected else []
-        keys = [k for k in (unexpected or names)]
-        allowed = list(error.schema.get("properties", {})) if isinstance(error.schema, Mapping) else []
-        hints = []
-        for key in keys:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hints.append(f"'{key}' is not a known key" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        if hints:
-            message = "; ".join(hints)
-            path = path + (keys[0],)
-    elif (
-        error.validator == "type"
-        and _wants_text(error.validator_value)
-        and isinstance(error.instance, (bool, int, float))
-    ):
-        kind = "true/false" if isinstance(error.instance, bool) else "a number"
-        shown = str(error.instance).lower() if isinstance(error.instance, bool) else str(error.instance)
-        message = f"{shown} is read as {kind}, but text is wanted here: quote it (\"{shown}\")"
-    elif error.validator == "pattern" and path and path[-1] in ("next", "else", "goto", "start"):
-        message = f"{error.instance!r} is not a valid step name (letters, digits, _ . -)"
-    if error.validator == "additionalProperties":
-        field = ""  # the message names the key
-    prefix = f"{field}: " if field else ""
-    return path, prefix + message
-
-
-def _wants_text(types: object) -> bool:
-    return types == "string" or (isinstance(types, list) and types == ["string"])
-
-
 def check(source: Source) -> tuple[Flow | None, list[str], list[str]]:
     """(flow or None, errors, warnings) for one file."""
     errors: list[str] = []
@@ -118,8 +60,8 @@ def check(source: Source) -> tuple[Flow | None, list[str], list[str]]:
     if not isinstance(data, dict):
         return None, [f"{source.where()}: a flow file must be a mapping (name:, start:, steps:)"], []
     for error in sorted(validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        path, message = _schema_message(error)
-        errors.append(f"{source.where(path)}: {_context(path)}{message}")
+        path, message = schema_message(error)
+        errors.append(f"{source.where(path)}: {context(path)}{message}")
     if errors:
         return None, errors, []
     return _meaning(source, data)
@@ -130,10 +72,10 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
     warnings: list[str] = []
 
     def err(path: tuple, message: str) -> None:
-        errors.append(f"{source.where(path)}: {_context(path)}{message}")
+        errors.append(f"{source.where(path)}: {context(path)}{message}")
 
     def warn(path: tuple, message: str) -> None:
-        warnings.append(f"{source.where(path)}: warning: {_context(path)}{message}")
+        warnings.append(f"{source.where(path)}: warning: {context(path)}{message}")
 
     durations = {("steps", name) + path for name, spec in data["steps"].items() for path, _ in _durations(spec)}
     for path, value in _non_finite(data, ()):
@@ -153,6 +95,26 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             continue
         steps[name] = Step(name, kinds[0], spec, spec.get("next"), dict(spec.get("on", {})))
 
+    calendars, default_zone = _check_own_keys(data, err, warn)
+
+    for step in steps.values():
+        _check_step(step, data, calendars, default_zone, err, warn)
+
+    _check_graph(data, steps, err, warn)
+    conditions = [
+        (("steps", name) + path, cond) for name, step in steps.items() for path, cond in _places(step.spec, CONDITION)
+    ]
+    check_names(data, steps, warn, conditions)
+    if errors:
+        return None, errors, warnings
+    flow = flow_of(data, source, steps, calendars)
+    return flow, errors, warnings
+
+
+def _check_own_keys(data: dict, err, warn) -> tuple[dict, str | None]:
+    """The flow's own keys' meaning (their form is the schema's; a new key's checks go
+    here, its field in :data:`.model.TOP_LEVEL`): (calendars by name, None for a broken
+    one; the timezone conditions without one take)."""
     for key in ("start", "on_error"):
         if key in data and data[key] not in data["steps"]:
             err((key,), f"{key} is {data[key]!r}, which is not a step")
@@ -180,34 +142,7 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             parse_numbers(pattern)
         except ValueError as exc:
             err(("numbers",), str(exc))
-
-    for step in steps.values():
-        _check_step(step, data, calendars, default_zone, err, warn)
-
-    _check_graph(data, steps, err, warn)
-    conditions = [
-        (("steps", name) + path, cond) for name, step in steps.items() for path, cond in _places(step.spec, CONDITION)
-    ]
-    check_names(data, steps, warn, conditions)
-    if errors:
-        return None, errors, warnings
-    flow = Flow(
-        name=data["name"],
-        source=source,
-        start=data["start"],
-        steps=steps,
-        numbers=list(data.get("numbers", [])),
-        default=bool(data.get("default", False)),
-        on_error=data.get("on_error"),
-        max_transitions=int(data.get("max_transitions", 500)),
-        vars=dict(data.get("vars", {})),
-        params=dict(data.get("params", {})),
-        calendars=calendars,
-        timezone=data.get("timezone"),
-        tts=dict(data.get("tts") or {}),
-        languages=dict(data.get("languages") or {}),
-    )
-    return flow, errors, warnings
+    return calendars, default_zone
 
 
 def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, err, warn) -> None:

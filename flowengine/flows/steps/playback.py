@@ -4,13 +4,15 @@ Outcomes are read from what FreeSWITCH reports (answer_playback_hangup,
 playback_missing_file, dtmf_stops_playback): Application-Response is ``FILE PLAYED`` or
 ``FILE NOT FOUND``, and a stop digit shows in ``variable_playback_terminator_used``. A
 relative path resolves under the channel's ``sound_prefix``; one naming a folder the host
-lacks makes every relative prompt ``FILE NOT FOUND`` (language_missing).
+lacks makes every relative prompt ``FILE NOT FOUND`` (language_missing). Where a file's
+name differs per language, ``files`` takes one per language (:mod:`flowengine.flows.texts`).
 """
 
 from __future__ import annotations
 
 import re
 
+from .. import texts
 from ..effects import Execute
 from .common import ensure_var, prompt_needs, prompt_path, prompts
 from .kind import Application, StepKind
@@ -23,7 +25,13 @@ SCHEMA = {
             "additionalProperties": False,
             "required": ["files"],
             "properties": {
-                "files": {"$ref": "#/$defs/prompt"},
+                "files": {
+                    "description": "A sound file or a list, or one of those per language ({en: …, es: …}).",
+                    "oneOf": [
+                        {"$ref": "#/$defs/prompt"},
+                        texts.schema({"$ref": "#/$defs/prompt"}, "The prompts in each of the flow's languages."),
+                    ],
+                },
                 "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"},
             },
         },
@@ -33,7 +41,7 @@ SCHEMA = {
 
 def run(flow_run, step):
     spec = step.spec["playback"]
-    files = prompts(spec["files"] if isinstance(spec, dict) else spec)
+    files = prompts(texts.for_call(flow_run, spec["files"]) if isinstance(spec, dict) else spec)
     if isinstance(spec, dict) and "terminators" in spec:
         yield from ensure_var(flow_run, "playback_terminators", spec["terminators"])
     for name in files:
@@ -82,11 +90,22 @@ def stoppable(fs, app: str, arg: str, key: str, response: str) -> bytes:
     return fs.events(app, arg, key, response)
 
 
-def needs(step):
+def check(step, problems) -> None:
     spec = step.spec["playback"]
     if isinstance(spec, dict):
-        return prompt_needs(spec.get("files"), ("playback", "files"))
-    return prompt_needs(spec, ("playback",))
+        texts.check(spec["files"], ("playback", "files"), problems, what="prompt")
+
+
+def needs(step):
+    """Each prompt; one per language is at ``("playback", "files", language, …)``."""
+    spec = step.spec["playback"]
+    if not isinstance(spec, dict):
+        return prompt_needs(spec, ("playback",))
+    files = spec.get("files")
+    if isinstance(files, dict):
+        at = ("playback", "files")
+        return [need for language, value in files.items() for need in prompt_needs(value, at + (language,))]
+    return prompt_needs(files, ("playback", "files"))
 
 
 KIND = StepKind(
@@ -95,11 +114,12 @@ KIND = StepKind(
     run,
     order=30,
     outcomes=("played", "not_found"),
-    written='`playback: file`, `[files]` or `{files, terminators: "#"}`',
+    written='`playback: file`, `[files]` or `{files, terminators: "#"}`; `files: {en: …, es: …}` per language',
     does="play; a terminator digit stops it",
     outcomes_doc="`played`, `not_found`, the digit pressed",
     accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
     applications={"playback": Application(scripted, lambda fs, words: fs.prompt_seconds, "caller hears")},
     sets=("digits", "playback_terminator_used"),
     needs=needs,
+    check=check,
 )

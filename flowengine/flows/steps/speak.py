@@ -11,12 +11,14 @@ import re
 
 from ...quoting import speak_arg
 from ...quoting.speech import NAME_PATTERN
+from .. import texts
 from ..effects import Execute
 from .common import call_language, ensure_var
 from .kind import Application, Need, NeedKind, StepKind
 from .playback import stoppable
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN}
+_TEXT = {"type": "string", "minLength": 1}
 SCHEMA = {
     "oneOf": [
         {"type": "string", "minLength": 1},
@@ -26,7 +28,10 @@ SCHEMA = {
             "required": ["text"],
             "dependentRequired": {"engine": ["voice"], "voice": ["engine"]},
             "properties": {
-                "text": {"type": "string", "minLength": 1},
+                "text": {
+                    "description": 'What is said: text, or one per language ({en: "Welcome", es: "Bienvenido"}).',
+                    "oneOf": [_TEXT, texts.schema(_TEXT, "The text in each of the flow's languages.")],
+                },
                 "engine": dict(_NAME, description="The speech engine (flite, …); with voice."),
                 "voice": dict(_NAME, description="The engine's voice (flite: kal, slt, rms, awb); with engine."),
                 "terminators": {"type": "string", "pattern": "^([0-9*#]+|any|none)$"},
@@ -50,7 +55,8 @@ def run(flow_run, step):
     if "terminators" in spec:
         yield from ensure_var(flow_run, "playback_terminators", spec["terminators"])
     engine, voice = engine_voice(flow_run, spec)
-    done = yield Execute("speak", speak_arg(flow_run.expand(spec["text"]), engine, voice))
+    text = texts.for_call(flow_run, spec["text"])
+    done = yield Execute("speak", speak_arg(flow_run.expand(text), engine, voice))
     digit = done.variable("playback_terminator_used")
     if digit:
         flow_run.vars["digits"] = digit
@@ -66,7 +72,9 @@ def check(step, problems) -> None:
         or problems.flow.get("tts")
         or any((lang or {}).get("tts") for lang in (problems.flow.get("languages") or {}).values())
     )
-    if not has_voice and "|" in str(spec["text"]):
+    texts.check(spec["text"], ("speak", "text"), problems)
+    said = spec["text"].values() if isinstance(spec["text"], dict) else [spec["text"]]
+    if not has_voice and any("|" in str(text) for text in said):
         problems.error(
             ("speak",),
             "the text holds '|', which FreeSWITCH reads as voice|text when no engine and "
@@ -99,7 +107,8 @@ KIND = StepKind(
     outcomes=("spoken",),
     check=check,
     needs=needs,
-    written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`; flow-level `tts: {engine, voice}`',
+    written='`speak: "text ${var}"` or `{text, engine, voice, terminators}`, `text: {en: …, es: …}` per language; '
+    "flow-level `tts: {engine, voice}`",
     does="text to speech (mod_flite or another engine); a terminator digit stops it",
     outcomes_doc="`spoken`, the digit pressed",
     accepts=lambda key: re.fullmatch(r"[0-9*#]", key) is not None,
