@@ -268,7 +268,7 @@ def test_what_preflight_costs_the_first_call():
     cost = measure(rounds=5)
     on, off = cost[True], cost[False]
     assert (off["questions"], off["written"], off["read"]) == (0, 0, 0)
-    assert on["questions"] == 28 and on["writes"] == 2 and on["written"] > 0 and on["read"] > 0
+    assert on["questions"] == 30 and on["writes"] == 2 and on["written"] > 0 and on["read"] > 0
     assert on["result"] == off["result"] == "hangup"        # the call itself goes the same way
     assert on["ms"] < 50                                      # planning once per host and flow set
 
@@ -398,7 +398,7 @@ def test_the_command_exits_0_on_a_host_that_has_everything(inbound):
     proc = preflight("--freeswitch", f"127.0.0.1:{fs.port}", "--flows", str(ROOT / "flows"),
                      "--sound-prefix", PREFIX)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"preflight of 127\.0\.0\.1:\d+: 0 problem\(s\) in 44 need\(s\) checked", proc.stdout)
+    assert re.search(r"preflight of 127\.0\.0\.1:\d+: 0 problem\(s\) in 46 need\(s\) checked", proc.stdout)
     assert fs.writes[0] == 16 and "show say" in fs.asked        # pipelined, 16 to a write
 
 
@@ -494,3 +494,95 @@ cases:
         "53: host: missing_files: ivr/never.wav is never used: no step of the call plays or records it",
         "12: host: missing_directories: /var/spool/clinc is never used: no step of the call plays or "
         "records under it"]
+
+
+# -- a call's language moves its prompts: each is looked for under every prefix it can have -----
+MARIA = "/usr/share/freeswitch/sounds/es/mx/maria"
+BILINGUAL = f"""\
+name: pharmacy
+numbers: ["4000"]
+languages:
+  en: {{sound_prefix: {PREFIX}, say: en}}
+  es: {{sound_prefix: {MARIA}, say: es}}
+start: choose
+steps:
+  choose:
+    menu:
+      prompt: ivr/ivr-english_press_1_espanol_2.wav
+      choices: {{"1": english, "2": spanish}}
+    on: {{exhausted: english}}
+  english: {{language: en, next: welcome}}
+  spanish: {{language: es, next: welcome}}
+  welcome: {{playback: ivr/ivr-welcome.wav, next: closing}}
+  closing: {{playback: {{files: {{en: pharmacy/closing.wav, es: farmacia/cierre.wav}}}}, next: refill}}
+  refill: {{call: {{flow: refill}}, next: bye}}
+  bye: {{hangup: NORMAL_CLEARING}}
+"""
+REFILL = """\
+name: refill
+start: ask
+steps:
+  ask: {playback: refill/number.wav, next: done}
+  done: {return: ok}
+"""
+
+
+def test_a_prompt_is_looked_for_under_each_language_a_call_can_have_there(tmp_path, inbound):
+    """The Spanish caller heard silence: ivr-welcome.wav was checked under the channel's
+    prefix only. Now under each language's too (and in a flow the bilingual one calls),
+    and the finding names the language; a prompt written for one language is looked for
+    under that language's prefix only."""
+    (tmp_path / "pharmacy.yaml").write_text(BILINGUAL)
+    (tmp_path / "refill.yaml").write_text(REFILL)
+    flows = load_flows(tmp_path)
+    plan = Plan(set_needs(flows), PREFIX)
+    asked = []
+    while not plan.done:
+        for query in plan.take():
+            asked.append(query)
+            plan.answered(query, "true")
+    for prefix in (PREFIX, MARIA):
+        for prompt in ("ivr/ivr-welcome.wav", "refill/number.wav"):
+            assert f"file_exists {prefix}/{prompt}" in asked
+    assert f"file_exists {MARIA}/farmacia/cierre.wav" in asked
+    assert f"file_exists {PREFIX}/farmacia/cierre.wav" not in asked       # only a Spanish call plays it
+    assert f"file_exists {MARIA}/pharmacy/closing.wav" in asked           # the default's: any call may
+    fs = inbound(host=Host(say_languages={"en", "es"},
+                           missing_files={f"{MARIA}/ivr/ivr-welcome.wav", f"{MARIA}/refill/number.wav"}))
+    proc = preflight("--freeswitch", f"127.0.0.1:{fs.port}", "--flows", str(tmp_path), "--sound-prefix", PREFIX,
+                     "--json")
+    assert proc.returncode == 1, proc.stderr
+    found = [(p["where"].replace(f"{tmp_path}/", ""), p["value"], p["language"])
+             for p in json.loads(proc.stdout)["problems"]]
+    assert found == [("pharmacy.yaml:15:13", "ivr/ivr-welcome.wav", "es"),
+                     ("refill.yaml:4:9", "refill/number.wav", "es")]
+    text = preflight("--freeswitch", f"127.0.0.1:{fs.port}", "--flows", str(tmp_path), "--sound-prefix", PREFIX)
+    assert (f"pharmacy.yaml:15:13: step 'welcome': prompt 'ivr/ivr-welcome.wav' is not on the host for language "
+            f"'es' ({MARIA}/ivr/ivr-welcome.wav, nor in its 8000/16000/32000/48000 folders; api file_exists): "
+            "playback reports FILE NOT FOUND and a caller in language 'es' hears nothing") in text.stdout
+
+
+def test_without_the_channels_prefix_the_languages_prefixes_are_still_checked(tmp_path):
+    (tmp_path / "pharmacy.yaml").write_text(BILINGUAL)
+    (tmp_path / "refill.yaml").write_text(REFILL)
+    plan = Plan(set_needs(load_flows(tmp_path)), None)
+    asked = plan.take(256)
+    assert f"file_exists {MARIA}/ivr/ivr-welcome.wav" in asked and f"file_exists {PREFIX}/ivr/ivr-welcome.wav" in asked
+    assert not [why for _, why in plan.skipped if why.startswith("a relative path")]
+
+
+def test_a_say_module_is_needed_only_by_a_call_that_says_something(tmp_path):
+    """``say language 'es' has no say module`` was given for a flow without a say step."""
+    def say_needs(*files: tuple[str, str]) -> list[tuple[str, str]]:
+        for path in tmp_path.glob("*.yaml"):
+            path.unlink()
+        for name, text in files:
+            (tmp_path / name).write_text(text)
+        return sorted((n.flow, n.need.value) for n in set_needs(load_flows(tmp_path))
+                      if n.need.kind is NeedKind.SAY_LANGUAGE)
+
+    assert say_needs(("pharmacy.yaml", BILINGUAL), ("refill.yaml", REFILL)) == []
+    saying = REFILL.replace("refill/number.wav, next: done}", "refill/number.wav, next: count}\n"
+                            "  count: {say: {text: 3, type: number}, next: done}")
+    assert say_needs(("pharmacy.yaml", BILINGUAL), ("refill.yaml", saying)) == [
+        ("pharmacy", "en"), ("pharmacy", "es"), ("refill", "en")]     # the called flow says: the caller's languages

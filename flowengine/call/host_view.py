@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..esl import Event, OutboundProtocol
+from ..esl import Event, OutboundProtocol, Ticket
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
 
 
 class HostView(Protocol):
     """The hosts as one call sees them."""
+
+    def first(
+        self, channel: Event, flowset: FlowSet, flow: Flow, proto: OutboundProtocol, now: float | None = None
+    ) -> tuple[bytes, Ticket | None]:
+        """The call was routed to ``flow`` and has sent nothing yet: what to ask before its
+        first command, and the answer to wait for before it (None: go at once); the call
+        is routed again once that answer is in."""
+        ...
 
     def begin(
         self, channel: Event, flowset: FlowSet, flow: Flow, proto: OutboundProtocol, now: float | None = None

@@ -37,8 +37,9 @@ def preflight_command(argv: list[str]) -> int:
         prog=program("preflight"),
         description=(
             "Check the flows against a running FreeSWITCH over its event socket: every prompt file "
-            "(relative ones under --sound-prefix), record folder, application (execute), say language "
-            "and TTS engine they need. Exit 1 when the host lacks one, 2 when the check cannot run."
+            "(relative ones under --sound-prefix and each language's), record folder, application "
+            "(execute), say language and TTS engine they need. Exit 1 when the host lacks one, 2 when "
+            "the check cannot run."
         ),
     )
     p.add_argument(
@@ -55,7 +56,8 @@ def preflight_command(argv: list[str]) -> int:
         metavar="PATH",
         default=None,
         help="where relative prompts are (the calls' sound_prefix, e.g. "
-        "/usr/share/freeswitch/sounds/en/us/callie); without it they are not checked",
+        "/usr/share/freeswitch/sounds/en/us/callie); they are also checked under the sound_prefix of "
+        "each language a flow declares; without it, only under those",
     )
     p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait for each answer")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

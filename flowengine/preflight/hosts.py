@@ -3,9 +3,13 @@
 The first call from each host (a peer address and its ``Core-UUID``), and the first after a
 reload, asks what the flows need (:mod:`.plan`) in its own writes, nobody waiting for the
 answers; problems are reported once per host, and a command naming an application the host
-lacks is refused before it is sent (:meth:`Hosts.has`). What is asked and why:
-docs/freeswitch.md, "Preflight: asking the host", and docs/operations.md, "Preflight"; what a
-peer's answers may change: docs/security.md, "Who may connect, and what a peer can change".
+lacks is refused before it is sent (:meth:`Hosts.has`). Only a call whose flow may run an
+application outside FreeSWITCH's standard set, to a host whose list is not yet known, waits
+for that list before its first command (:meth:`Hosts.first`): one round trip, which keeps
+FreeSWITCH from hanging the caller up on an application it lacks (any_application).
+What is asked and why: docs/freeswitch.md, "Preflight: asking the host", and
+docs/operations.md, "Preflight"; what a peer's answers may change: docs/security.md, "Who may
+connect, and what a peer can change".
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from ..errors import FlowengineError
 from ..esl import ApiResponse, Reply, Ticket, commands
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
+from ..flows.steps.execute import standard_applications
 from .needs import application_needs, set_needs
-from .plan import Plan, Problem
+from .plan import SHOW_APPLICATION, Plan, Problem, read_list
 
 log = logging.getLogger("flowengine.preflight")
 
@@ -37,6 +42,9 @@ IDLE_SECONDS = 3600.0
 STALE_SECONDS = 60.0
 #: host reports ``/preflight`` keeps, one per peer (the first peers checked keep theirs)
 MAX_REPORTS = 64
+#: calls of one host waiting for its application list at once (:meth:`Hosts.first`); more
+#: go at once, as every call did before the list was waited for
+MAX_FIRST_ASKS = 64
 
 #: The applications the step kinds send themselves (``Execute`` in flows/steps/*.py and
 #: the interpreter's hangup), all of mod_dptools (mod_dptools.c, SWITCH_ADD_APP), which a
@@ -107,7 +115,21 @@ class HostReport:
 
 
 class _Host:
-    __slots__ = ("peer", "core", "name", "digest", "plan", "merged", "inflight", "applications", "finished", "reported")
+    __slots__ = (
+        "peer",
+        "core",
+        "name",
+        "digest",
+        "plan",
+        "merged",
+        "inflight",
+        "applications",
+        "finished",
+        "reported",
+        "first_asks",
+        "listed",
+        "fresh",
+    )
 
     def __init__(self, peer: str, core: str, name: str) -> None:
         self.peer = peer
@@ -120,6 +142,35 @@ class _Host:
         self.applications: frozenset[str] | None = None
         self.finished = False
         self.reported: set[tuple] = set()  # problems already logged for this host
+        self.first_asks: list[tuple[Any, Ticket]] = []  # (protocol, ticket): calls waiting for the list
+        self.listed = False  # a list answer came to a call's own question (believed or not)
+        self.fresh: tuple[frozenset[str] | None] | None = None  # that answer, for the next plan
+
+    def take_first_answers(self, proto: Any) -> bool:
+        """The answers to the calls' own ``show application`` that are in; whether ``proto``'s
+        call asked one (it asks once)."""
+        asked, keep = False, []
+        for entry in self.first_asks:
+            other, ticket = entry
+            if other is proto:
+                asked = True
+            if ticket.done:
+                if ticket.error is None:  # whatever it said, no call waits for it again
+                    result = ticket.result
+                    names = read_list(result.body, "application") if isinstance(result, ApiResponse) else None
+                    self.listed = True
+                    if names is not None:
+                        self.applications = names
+                    if self.plan is not None:
+                        self.plan.know_applications(names)
+                    else:
+                        self.fresh = (names,)
+            elif other is not proto and not other.closed and not other.finished:
+                keep.append(entry)
+            elif not ticket.done:
+                other.abandon(ticket)
+        self.first_asks = keep
+        return asked
 
 
 class _Peer:
@@ -144,6 +195,11 @@ class PeerHosts:
 
     def begin(self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None) -> bytes:
         return self.hosts.begin(channel, flowset, flow, proto, now, peer=self.peer)
+
+    def first(
+        self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None
+    ) -> tuple[bytes, Ticket | None]:
+        return self.hosts.first(channel, flowset, flow, proto, now, peer=self.peer)
 
     def more(
         self, core: str | None, proto: Any, now: float | None = None, *, may_ask: bool = True
@@ -183,6 +239,47 @@ class Hosts:
         return PeerHosts(self, peer)
 
     # -- what a flow call does -------------------------------------------------------------
+    def first(
+        self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None, *, peer: str = "-"
+    ) -> tuple[bytes, Ticket | None]:
+        """Before a call routed to ``flow`` sends its first command: when the flow (or one
+        it calls) may execute an application outside FreeSWITCH's standard set
+        (flows/data/freeswitch_applications.txt) and nothing says yet whether this host has
+        it, ``api show application`` to write now and the ticket of its answer, which the
+        call waits for before its first command (b"", None: go at once). FreeSWITCH hangs
+        the caller up on an application it lacks (switch_core_session.c,
+        switch_core_session_execute_application_get_flags: "Invalid Application",
+        DESTINATION_OUT_OF_ORDER; any_application), and the questions
+        :meth:`begin` asks go out only after that command. A call asks once: routed again
+        after the answer, it goes at once whatever the answer said."""
+        core = channel.get("Core-UUID")
+        if not self.enabled or core is None or proto.control != "full" or not self._unusual(flow, flowset):
+            return b"", None
+        now = self.clock() if now is None else now
+        known = self._find(peer, core)
+        if known is not None:
+            self._settle(known, now)
+            if known.take_first_answers(proto) or known.applications is not None or known.listed:
+                return b"", None
+        host = known or self._host(peer, core, channel, now)
+        if host is None or len(host.first_asks) >= MAX_FIRST_ASKS:
+            return b"", None
+        data = commands.api(SHOW_APPLICATION)
+        ticket = proto.command(data)
+        host.first_asks.append((proto, ticket))
+        return data, ticket
+
+    @staticmethod
+    def _unusual(flow: Flow, flowset: FlowSet) -> bool:
+        """Whether a call of ``flow`` may execute an application outside FreeSWITCH's
+        standard set (and the engine's own); worked out once per flow."""
+        found = flow.__dict__.get("_unusual_applications")
+        if found is None:
+            usual = standard_applications() | ENGINE_APPLICATIONS
+            found = any(n.need.value not in usual for n in application_needs(flow, flowset))
+            flow.__dict__["_unusual_applications"] = found
+        return found
+
     def begin(
         self, channel: Any, flowset: FlowSet, flow: Flow, proto: Any, now: float | None = None, *, peer: str = "-"
     ) -> bytes:
@@ -202,6 +299,9 @@ class Hosts:
             host.plan = Plan(sound_prefix=channel.get("variable_sound_prefix"))
             host.merged = set()
             host.finished = False
+        if host.fresh is not None:  # the list a call asked for itself: not asked again
+            host.plan.know_applications(host.fresh[0])
+            host.fresh = None
         key = "*" if self.preflight else flow.name
         if key not in host.merged:
             host.merged.add(key)
@@ -306,6 +406,8 @@ class Hosts:
     def _settle(self, host: _Host, now: float | None) -> None:
         """Take the answers that are in (and give up on those that cannot come; ``now``
         is the driver's clock, the one the commands were asked by, None: not known)."""
+        if host.first_asks:
+            host.take_first_answers(None)
         if not host.inflight:
             return
         plan, keep = host.plan, []
@@ -356,7 +458,7 @@ class Hosts:
             plan.over_cap + len(plan.unanswered()),
         )
         for problem in problems:
-            key = (problem.where, problem.kind, problem.value)
+            key = (problem.where, problem.kind, problem.value, problem.language)
             if key not in host.reported:
                 host.reported.add(key)
                 log.warning(

@@ -77,6 +77,7 @@ class Problem:
     flow: str
     step: str
     message: str
+    language: str | None = None  # the language whose sound_prefix a path was looked for under
 
     def line(self, host: str) -> str:
         return f"{self.where}: {in_step(self.step)}{self.message} (FreeSWITCH host {host})"
@@ -88,6 +89,7 @@ class Problem:
             "where": self.where,
             "flow": self.flow,
             "step": self.step,
+            "language": self.language,
             "message": self.message,
         }
 
@@ -149,6 +151,7 @@ class _Check:
     queries: tuple[str, ...]
     second: tuple[str, ...] = ()  # asked when the first round says missing (rate folders)
     folder_of: str | None = None  # a prompt checked by its author-written folder
+    language: str | None = None  # checked under this language's sound_prefix (None: the channel's)
     verdict: Verdict = Verdict.UNKNOWN
 
 
@@ -181,17 +184,23 @@ class Plan:
     def add(self, needs: Iterable[Located]) -> None:
         """More needs (a flow not seen before); their commands join the queue, deduplicated."""
         for located in needs:
-            check = self._check(located)
-            if check is None:
-                continue
-            fresh = [q for q in check.queries if q not in self._known]
-            if len(self._known) + len(fresh) > self.max_queries:
-                self.over_cap += 1
-                continue
-            self.checks.append(check)
-            if check.second:
-                self._second.setdefault(check.queries[0], []).append(check)
-            self._queue_all(fresh)
+            for check in self._checks(located):
+                fresh = [q for q in check.queries if q not in self._known]
+                if len(self._known) + len(fresh) > self.max_queries:
+                    self.over_cap += 1
+                    continue
+                self.checks.append(check)
+                if check.second:
+                    self._second.setdefault(check.queries[0], []).append(check)
+                self._queue_all(fresh)
+
+    def know_applications(self, names: frozenset[str] | None) -> None:
+        """The host's ``show application`` as a call asked it before this plan did (None:
+        an answer that says nothing to go by): taken as this plan's own, never asked again."""
+        if SHOW_APPLICATION not in self._known:
+            self._known.add(SHOW_APPLICATION)
+            self._lists[SHOW_APPLICATION] = names
+            self._truths[SHOW_APPLICATION] = None
 
     def _queue_all(self, queries: Iterable[str]) -> None:
         for query in queries:
@@ -202,15 +211,42 @@ class Plan:
                 else:
                     self._queue.append(query)
 
-    def _resolve(self, value: str) -> str | None:
-        """A path as FreeSWITCH opens it: absolute as written, relative under sound_prefix."""
+    @staticmethod
+    def _resolve(value: str, prefix: str | None) -> str | None:
+        """A path as FreeSWITCH opens it: absolute as written, relative under ``prefix``."""
         if value.startswith("/"):
             return value
-        if self.sound_prefix is None:
+        if prefix is None:
             return None
-        return f"{self.sound_prefix}/{value}" if value not in ("", ".") else self.sound_prefix
+        return f"{prefix}/{value}" if value not in ("", ".") else prefix
 
-    def _check(self, located: Located) -> _Check | None:
+    def _checks(self, located: Located) -> list[_Check]:
+        """The checks of one need: a relative prompt or folder once under each sound_prefix
+        the call may have there (the channel's, its flows' languages': :mod:`.needs`), each
+        path once; anything else once."""
+        need = located.need
+        if need.kind not in (NeedKind.PROMPT, NeedKind.DIRECTORY) or need.value.startswith("/"):
+            check = self._check(located)
+            return [check] if check is not None else []
+        prefixes: list[tuple[str | None, str | None]] = [(None, self.sound_prefix)] if located.channel else []
+        for language, prefix in located.languages:
+            plain = plain_prefix(prefix)
+            if plain is None:
+                self.skipped.append((located, f"language {language!r}: its sound_prefix is not a plain absolute path"))
+            else:
+                prefixes.append((language, plain))
+        if len(prefixes) > 1 and prefixes[0] == (None, None):
+            prefixes.pop(0)  # no channel prefix to check under, but the languages' are
+        checks: list[_Check] = []
+        skipped = len(self.skipped)
+        for under, path in prefixes:
+            check = self._check(located, path, under)
+            if check is not None and all(c.subject != check.subject for c in checks):
+                checks.append(check)
+        self.skipped[skipped:] = dict.fromkeys(self.skipped[skipped:])  # a reason once, not once per prefix
+        return checks
+
+    def _check(self, located: Located, prefix: str | None = None, language: str | None = None) -> _Check | None:
         need = located.need
         kind, value = need.kind, need.value
         skip = self.skipped.append
@@ -236,7 +272,7 @@ class Plan:
                 if kind is NeedKind.PROMPT:
                     folder_of = value
                 value = head[:cut]
-            path = self._resolve(value)
+            path = self._resolve(value, prefix)
             if path is None:
                 skip((located, "a relative path and no sound_prefix to put it under"))
                 return None
@@ -247,7 +283,7 @@ class Plan:
             if kind is NeedKind.PROMPT and folder_of is None and "/" in path.strip("/"):
                 folder, name = path.rsplit("/", 1)
                 second = tuple(f"file_exists {folder}/{rate}/{name}" for rate in RATES)
-            return _Check(located, path, (f"file_exists {path}",), second, folder_of)
+            return _Check(located, path, (f"file_exists {path}",), second, folder_of, language)
         if "${" in value:
             skip((located, "depends on the call (${…})"))
             return None
@@ -354,21 +390,24 @@ class Plan:
         need = located.need
         value = need.value
         kind = need.kind
+        # a path looked for under a language's sound_prefix: which callers it fails
+        caller = "the caller" if check.language is None else f"a caller in language {check.language!r}"
+        for_language = "" if check.language is None else f" for language {check.language!r}"
         if kind is NeedKind.PROMPT and check.folder_of is not None:
             text = (
-                f"the folder {check.subject} of prompt {value!r} is not on the host (api file_exists): "
-                "every prompt under it reports FILE NOT FOUND and the caller hears nothing"
+                f"the folder {check.subject} of prompt {value!r} is not on the host{for_language} (api "
+                f"file_exists): every prompt under it reports FILE NOT FOUND and {caller} hears nothing"
             )
         elif kind is NeedKind.PROMPT:
             rates = "/".join(map(str, RATES))
             text = (
-                f"prompt {value!r} is not on the host ({check.subject}, nor in its {rates} folders; "
-                "api file_exists): playback reports FILE NOT FOUND and the caller hears nothing"
+                f"prompt {value!r} is not on the host{for_language} ({check.subject}, nor in its {rates} "
+                f"folders; api file_exists): playback reports FILE NOT FOUND and {caller} hears nothing"
             )
         elif kind is NeedKind.DIRECTORY:
             text = (
-                f"record folder {check.subject} does not exist on the host (api file_exists): FreeSWITCH "
-                "hangs the caller up (DESTINATION_OUT_OF_ORDER) when the recording starts; create it"
+                f"record folder {check.subject} does not exist on the host{for_language} (api file_exists): "
+                f"FreeSWITCH hangs {caller} up (DESTINATION_OUT_OF_ORDER) when the recording starts; create it"
             )
         elif kind is NeedKind.APPLICATION:
             text = (
@@ -389,4 +428,4 @@ class Plan:
                 f"TTS engine {value!r} is not loaded on the host (speech interfaces: {names}): speak "
                 "completes and the caller hears nothing"
             )
-        return Problem(kind, value, located.where, located.flow, located.step, text)
+        return Problem(kind, value, located.where, located.flow, located.step, text, check.language)
