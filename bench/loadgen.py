@@ -10,10 +10,15 @@ completion is handed to the kernel to the moment the server's next command arriv
 process gets round to reading: with a thousand calls on one event loop, the generator's
 own queue adds a millisecond or more at p99, and that is not the server's latency. Both
 are kept (``turnaround`` and ``turnaround_read``), so the difference stays visible.
+
+Run alone, it places calls to a running engine and prints what it measured:
+``python3 bench/loadgen.py 3000 --server 127.0.0.1:9000 --calls 1000 --concurrency 50``
+(``--help``); the other bench scripts import it and start their own servers.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
 import socket
@@ -33,12 +38,16 @@ from flowengine.replay.command_reader import Command, CommandReader  # noqa: E40
 from flowengine.testing.scripted import ScriptedFreeSwitch  # noqa: E402
 
 PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+#: the number the calls dial unless told another
+DEFAULT_NUMBER = "1000"
 
 
-def _answers(nixed: frozenset[str] = frozenset(), uuid: str | None = None) -> tuple[bytes, dict[str, bytes], str]:
+def _answers(nixed: frozenset[str] = frozenset(), uuid: str | None = None,
+             number: str = DEFAULT_NUMBER) -> tuple[bytes, dict[str, bytes], str]:
     """(connect reply, app -> answer with PLACEHOLDER as Event-UUID, the template call UUID),
-    without the event types in ``nixed`` (as FreeSWITCH leaves out what a socket nixevent-ed)."""
-    fs = ScriptedFreeSwitch(destination="1000", actions=[{"press": "1"}], uuid=uuid or str(uuidlib.uuid4()))
+    for a call to ``number``, without the event types in ``nixed`` (as FreeSWITCH leaves out
+    what a socket nixevent-ed)."""
+    fs = ScriptedFreeSwitch(destination=number, actions=[{"press": "1"}], uuid=uuid or str(uuidlib.uuid4()))
     fs.linger = True
     fs.nixed = set(nixed)
     connect = fs._connect_reply()
@@ -53,15 +62,24 @@ def _answers(nixed: frozenset[str] = frozenset(), uuid: str | None = None) -> tu
 
 
 CONNECT, ANSWERS, CALL_UUID = _answers()
-_NIXED_ANSWERS: dict[frozenset[str], dict[str, bytes]] = {frozenset(): ANSWERS}
+_BUILT: dict[tuple[frozenset[str], str], tuple[bytes, dict[str, bytes]]] = {
+    (frozenset(), DEFAULT_NUMBER): (CONNECT, ANSWERS)
+}
 
 
-def answers_without(nixed: frozenset[str]) -> dict[str, bytes]:
-    """The answers for a call whose server turned ``nixed`` off (built once per set)."""
-    found = _NIXED_ANSWERS.get(nixed)
+def answers_for(number: str, nixed: frozenset[str] = frozenset()) -> tuple[bytes, dict[str, bytes]]:
+    """(connect reply, answers) for a call to ``number`` whose server turned ``nixed`` off
+    (built once per number and set)."""
+    found = _BUILT.get((nixed, number))
     if found is None:
-        found = _NIXED_ANSWERS[nixed] = _answers(nixed, CALL_UUID)[1]
+        connect, answers, _ = _answers(nixed, CALL_UUID, number)
+        found = _BUILT[(nixed, number)] = (connect, answers)
     return found
+
+
+def answers_without(nixed: frozenset[str], number: str = DEFAULT_NUMBER) -> dict[str, bytes]:
+    """The answers for a call whose server turned ``nixed`` off (built once per set)."""
+    return answers_for(number, nixed)[1]
 
 
 @dataclass
@@ -73,6 +91,7 @@ class Stats:
     turnaround: list[float] = field(default_factory=list)       # to the kernel's receive stamp
     turnaround_read: list[float] = field(default_factory=list)  # to when this process read it
     apps: list[str] = field(default_factory=list)   # the first call's applications, to compare servers
+    causes: dict[str, int] = field(default_factory=dict)  # how the engine hung the calls up: count each
 
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python does not name it
@@ -84,7 +103,7 @@ class Link:
     drops the receive timestamp, so this reads with ``recvmsg``. Writes go straight out,
     the rest when the socket drains."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, call: "Call") -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket, call: Call) -> None:
         self.loop, self.sock, self.call = loop, sock, call
         self.fd = sock.fileno()
         self._out = bytearray()
@@ -170,7 +189,7 @@ class Link:
 
 class Call:
     def __init__(self, stats: Stats, done: asyncio.Future, record_apps: bool, hold: asyncio.Event | None,
-                 pace: float | None = None) -> None:
+                 pace: float | None = None, number: str = DEFAULT_NUMBER) -> None:
         self.stats = stats
         self.done = done
         self.reader = CommandReader()
@@ -180,7 +199,8 @@ class Call:
         self.hold = hold           # park the call in play_and_get_digits until set
         self.pace = pace           # seconds an application takes (about): None = no time at all
         self.transport = None
-        self.answers = ANSWERS     # narrowed if the server nixes event types
+        self.number = number       # the dialled number: the flow the engine runs
+        self.connect_reply, self.answers = answers_for(number)  # answers narrowed if the server nixes types
         self.nixed: frozenset[str] = frozenset()
 
     def connection_made(self, transport) -> None:
@@ -201,13 +221,15 @@ class Call:
     def _answer(self, command: Command) -> None:
         word = command.word
         if word == "connect":
-            self._write(CONNECT)
+            self._write(self.connect_reply)
         elif word == "sendmsg":
             app, arg = command.app or "", command.app_arg
             if command.header("call-command") == "hangup":   # FreeSWITCH's hangup command: as the app
                 app, arg = "hangup", command.header("hangup-cause") or "NORMAL_CLEARING"
             if self.record_apps:
                 self.stats.apps.append(f"{app} {arg}".strip())
+            if app == "hangup":
+                self.stats.causes[arg] = self.stats.causes.get(arg, 0) + 1
             key = (command.header("Event-UUID") or PLACEHOLDER).encode()
             answers = self.answers
             answer = answers.get(app, answers["set"]).replace(PLACEHOLDER.encode(), key)
@@ -223,7 +245,7 @@ class Call:
             self._write(answer)
         elif word == "nixevent":     # each one turns more types off
             self.nixed |= frozenset(command.line.split()[1:])
-            self.answers = answers_without(self.nixed)
+            self.answers = answers_without(self.nixed, self.number)
             self._write(reply(CONTROL_REPLIES[word]))
         elif command.setvar() is not None:   # a set by api: the same variable, no application
             _, name, value = command.setvar()
@@ -252,40 +274,41 @@ class Call:
             self.done.set_result(None)
 
 
-async def connect(port: int, call: Call) -> Link:
+async def connect(port: int, call: Call, host: str = "127.0.0.1") -> Link:
     loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_connect(sock, (host, port))
     except BaseException:
         sock.close()
         raise
     return Link(loop, sock, call)
 
 
-async def _place(port: int, stats: Stats, timeout: float, make_call) -> None:
+async def _place(port: int, stats: Stats, timeout: float, make_call, host: str = "127.0.0.1") -> None:
     """One call from connect to close; counted completed or failed."""
     loop = asyncio.get_running_loop()
     done = loop.create_future()
     link = None
     try:
-        link = await connect(port, make_call(done))
+        link = await connect(port, make_call(done), host)
         await asyncio.wait_for(done, timeout)
         stats.completed += 1
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         stats.failed += 1
         if link is not None:
             link.close()
 
 
-async def run_calls(port: int, total: int, concurrency: int, stats: Stats, timeout: float = 30.0) -> float:
-    """Place ``total`` calls, ``concurrency`` at a time; returns the wall time."""
+async def run_calls(port: int, total: int, concurrency: int, stats: Stats, timeout: float = 30.0, *,
+                    number: str = DEFAULT_NUMBER, host: str = "127.0.0.1") -> float:
+    """Place ``total`` calls to ``number``, ``concurrency`` at a time; returns the wall time."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
         async with gate:
-            await _place(port, stats, timeout, lambda done: Call(stats, done, i == 0, None))
+            await _place(port, stats, timeout, lambda done: Call(stats, done, i == 0, None, number=number), host)
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(total)))
@@ -324,3 +347,69 @@ async def run_paced(port: int, concurrency: int, duration: float, pace: float, s
     start = time.perf_counter()
     await asyncio.gather(*(lane(i) for i in range(concurrency)))
     return time.perf_counter() - start
+
+
+def _server(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"--server wants HOST:PORT (the engine's --listen), not {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _count(low: int, high: int):
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"a whole number from {low} to {high}, not {text!r}")
+        return int(text)
+    return parse
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 if ordered else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``bench/loadgen.py NUMBER``: calls to a running engine, and what they measured."""
+    p = argparse.ArgumentParser(
+        prog="bench/loadgen.py",
+        description="Load on a running engine: plays FreeSWITCH's side of many calls to NUMBER over TCP "
+        "(events shaped like the recordings; each digit collection gets 1, each bridge is answered) and "
+        "prints how many ended, calls/s, step turnaround and how the engine hung the calls up. The "
+        "engine's flows make their real HTTP requests.",
+        epilog="exit status: 0 every call ended with a hangup by the engine; 1 some did not (failed, "
+        "timed out) or no flow served NUMBER; 2 a wrong option",
+    )
+    p.add_argument("number", help="the number the calls dial (a flow on the engine must serve it)")
+    p.add_argument("--server", type=_server, default=("127.0.0.1", 9000), metavar="HOST:PORT",
+                   help="the engine's --listen address (default 127.0.0.1:9000)")
+    p.add_argument("--calls", type=_count(1, 10_000_000), default=100, metavar="N",
+                   help="calls in all (default 100)")
+    p.add_argument("--concurrency", type=_count(1, 100_000), default=10, metavar="N",
+                   help="calls up at once (default 10)")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                   help="seconds one call may take before it counts as failed (default 30)")
+    args = p.parse_args(argv)
+    if not 0 < args.timeout <= 3600:
+        p.error(f"--timeout is seconds from 0 to 3600, not {args.timeout:g}")
+    host, port = args.server
+    stats = Stats()
+    wall = asyncio.run(run_calls(port, args.calls, args.concurrency, stats, args.timeout,
+                                 number=args.number, host=host))
+    hung_up = sum(stats.causes.values())
+    print(f"{args.calls} calls to {args.number} at {host}:{port}, {args.concurrency} at a time: "
+          f"{stats.completed} ended, {stats.failed} failed, in {wall:.2f} s ({stats.completed / wall:.0f} calls/s)")
+    print(f"step turnaround: p50 {_percentile(stats.turnaround, 0.5):.2f} ms, "
+          f"p99 {_percentile(stats.turnaround, 0.99):.2f} ms ({len(stats.turnaround)} steps)")
+    print("hung up by the engine: " + (", ".join(f"{cause} {n}" for cause, n in sorted(stats.causes.items()))
+                                       or "none"))
+    if stats.apps:
+        print("the first call ran: " + "; ".join(stats.apps))
+    if stats.causes.get("UNALLOCATED_NUMBER") and not stats.apps[1:]:
+        print(f"no flow on the engine serves {args.number}: it hung the calls up with UNALLOCATED_NUMBER")
+        return 1
+    return 0 if stats.failed == 0 and hung_up == args.calls else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,8 +1,8 @@
 """What every command shares: the command table, the program's name, address parsing.
 
 The lowest layer of the commands: ``cli`` (which runs them) and each command's own module
-(``server.cli``, ``preflight.cli``, ``testing.cli``, ``flows.graph_cli``) import it, so no
-command module imports another.
+(``server.cli``, ``preflight.cli``, ``testing.cli``, ``testing.call_cli``,
+``flows.graph_cli``) import it, so no command module imports another.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ COMMANDS: dict[str, Command] = {
     "preflight": Command(
         "flowengine.preflight.cli:preflight_command",
         "check the flows against a running FreeSWITCH (prompts, applications, say, TTS)",
+    ),
+    "call": Command(
+        "flowengine.testing.call_cli:call_command",
+        "a test call against a running engine, FreeSWITCH played over its socket",
     ),
 }
 

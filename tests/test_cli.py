@@ -21,7 +21,7 @@ def test_help_lists_every_command_with_what_it_does():
     proc = run("run.py", "--help")
     assert proc.returncode == 0
     commands = proc.stdout.split("commands (", 1)[1]
-    for name in ("test", "simulate", "graph", "preflight"):
+    for name in ("test", "simulate", "graph", "preflight", "call"):
         assert f"  {name} " in commands and COMMANDS[name].summary in commands, name
     assert "--listen HOST:PORT" in proc.stdout                  # the server's options are still there
 
@@ -32,6 +32,7 @@ def test_each_entry_point_names_itself_in_usage():
     assert run("-m", "flowengine", "test", "--help").stdout.startswith("usage: python -m flowengine test ")
     assert run("-m", "flowengine", "graph", "--help").stdout.startswith("usage: python -m flowengine graph ")
     assert run("run.py", "simulate", "--help").stdout.startswith("usage: run.py simulate ")
+    assert run("-m", "flowengine", "call", "--help").stdout.startswith("usage: python -m flowengine call ")
 
 
 def test_an_unknown_command_suggests_the_nearest_and_exits_2():
@@ -41,8 +42,10 @@ def test_an_unknown_command_suggests_the_nearest_and_exits_2():
     proc = run("-m", "flowengine", "grpah")
     assert proc.returncode == 2 and "did you mean 'graph'?" in proc.stderr
     assert proc.stderr.startswith("python -m flowengine: unknown command")
+    proc = run("run.py", "cal", "3000")
+    assert proc.returncode == 2 and "did you mean 'call'?" in proc.stderr
     proc = run("run.py", "serve")                                # nothing near: the list
-    assert proc.returncode == 2 and "commands: test, simulate, graph, preflight" in proc.stderr
+    assert proc.returncode == 2 and "commands: test, simulate, graph, preflight, call" in proc.stderr
 
 
 def test_server_options_still_go_to_the_server():

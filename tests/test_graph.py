@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +131,44 @@ steps:
     dot, mermaid = to_dot(flow), to_mermaid(flow)
     assert "remember\\n(vars)" in dot and "store\\n(set)" in dot
     assert "remember (vars)" in mermaid and "store (set)" in mermaid
+
+
+def run_graph_with_path(path: str, *args: str) -> subprocess.CompletedProcess:
+    """run.py graph with PATH set to ``path``: which programs (dot) it can find."""
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), "graph", *args], capture_output=True,
+                          timeout=60, env={**os.environ, "PATH": path})
+
+
+@pytest.mark.parametrize("how", [["--format", "png"], ["-o", "OUT.png"], ["-o", "OUT.PNG", "--format", "png"]])
+def test_png_without_graphviz_says_what_to_install_and_writes_nothing(tmp_path, how):
+    out = tmp_path / "OUT.png"
+    args = [str(out) if a.upper() == "OUT.PNG" else a for a in how]
+    done = run_graph_with_path(str(tmp_path), str(ROOT / "flows" / "main.yaml"), *args)   # no dot on this PATH
+    assert done.returncode == 2 and done.stdout == b""
+    error = done.stderr.decode()
+    assert error.startswith("error: png needs Graphviz's `dot` program, which is not installed")
+    assert "apt-get install graphviz" in error and "Traceback" not in error
+    assert not out.exists()
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (apt-get install graphviz)")
+def test_png_with_graphviz_is_a_picture_of_the_flow(tmp_path):
+    out = tmp_path / "main.png"
+    done = run_graph(str(ROOT / "flows" / "main.yaml"), "-o", str(out))   # the format from the name
+    assert done.returncode == 0, done.stderr
+    picture = out.read_bytes()
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", picture[16:24])   # IHDR: a picture of many steps, not a dot
+    assert width > 200 and height > 400
+    piped = run_graph_with_path(os.environ["PATH"], str(ROOT / "flows" / "main.yaml"), "--format", "png")
+    assert piped.returncode == 0 and piped.stdout == picture   # the same bytes, binary on standard output
+
+
+def test_the_output_file_name_picks_the_format_unless_format_is_given(tmp_path):
+    flow = str(ROOT / "flows" / "main.yaml")
+    assert run_graph(flow, "-o", str(tmp_path / "m.mmd")).returncode == 0
+    assert (tmp_path / "m.mmd").read_text().startswith("flowchart TD\n")
+    assert run_graph(flow, "-o", str(tmp_path / "m.gv")).returncode == 0
+    assert (tmp_path / "m.gv").read_text().startswith('digraph "main" {')
+    assert run_graph(flow, "-o", str(tmp_path / "m.txt"), "--format", "mermaid").returncode == 0
+    assert (tmp_path / "m.txt").read_text().startswith("flowchart TD\n")

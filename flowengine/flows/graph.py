@@ -1,7 +1,8 @@
 """A flow as a graph: steps as nodes, outcomes as labelled edges, unreachable steps marked.
 
-Text formats (Graphviz dot, Mermaid) come from the flow alone; svg needs Graphviz's
-``dot`` program.
+Text formats (Graphviz dot, Mermaid) come from the flow alone; svg and png are drawn by
+Graphviz's ``dot`` program from the dot text (no package the engine depends on draws
+pictures), and without it they are refused with what to install.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import FlowError
@@ -87,17 +89,42 @@ def to_mermaid(flow: Flow) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_svg(flow: Flow) -> str:
+#: how long Graphviz may take to lay a flow out
+DOT_SECONDS = 60
+
+
+def _drawn(flow: Flow, kind: str) -> bytes:
+    """The flow drawn by Graphviz's ``dot`` as ``kind`` (svg, png)."""
     dot = shutil.which("dot")
     if dot is None:
         raise FlowError(
-            "svg needs Graphviz's `dot` program, which is not installed "
-            "(Debian: apt-get install graphviz); --format dot or mermaid work without it"
+            f"{kind} needs Graphviz's `dot` program, which is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz; Fedora: dnf install graphviz; macOS: brew install "
+            "graphviz); --format dot or mermaid work without it"
         )
-    done = subprocess.run([dot, "-Tsvg"], input=to_dot(flow), capture_output=True, text=True, timeout=60)
-    if done.returncode != 0:
-        raise FlowError(f"dot failed: {done.stderr.strip()}")
+    try:
+        done = subprocess.run([dot, f"-T{kind}"], input=to_dot(flow).encode(), capture_output=True, timeout=DOT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise FlowError(f"dot drew nothing in {DOT_SECONDS} s") from None
+    if done.returncode != 0 or not done.stdout:
+        raise FlowError(f"dot failed: {done.stderr.decode('utf-8', 'replace').strip()[:2000]}")
     return done.stdout
 
 
-FORMATS = {"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}
+def to_svg(flow: Flow) -> str:
+    return _drawn(flow, "svg").decode("utf-8")
+
+
+def to_png(flow: Flow) -> bytes:
+    return _drawn(flow, "png")
+
+
+FORMATS: dict[str, Callable[[Flow], str | bytes]] = {
+    "dot": to_dot,
+    "mermaid": to_mermaid,
+    "svg": to_svg,
+    "png": to_png,
+}
+
+#: the format an output file's name asks for, when ``--format`` is not given
+SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".svg": "svg", ".png": "png"}

@@ -30,7 +30,7 @@ from .case_steps import unknown_steps
 from .expectations import check_expectations
 from .host import Host
 from .memory import converse
-from .scripted import BRIDGE_RESULTS, ScriptedFreeSwitch
+from .scripted import BRIDGE_RESULTS, ImpossibleOutcome, ScriptedFreeSwitch
 from .scripted_http import ScriptedHttp, UnscriptedRequest
 from .scripted_http import problems as http_problems
 
@@ -263,6 +263,11 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
         converse(flow_call, peer)
     except UnscriptedRequest as exc:
         stopped = str(exc)
+    except ImpossibleOutcome as exc:  # the case is wrong, whatever the flow did
+        step = flow_call.run.step if flow_call.run is not None else None
+        where = case.source.where(("cases", case.index) + exc.at)
+        result.problems.append(f"{where}: {exc}" + (f" (at step {step!r})" if step else ""))
+        return result
     except ReplayMismatch as exc:
         step = flow_call.run.step if flow_call.run is not None else None
         expected = (

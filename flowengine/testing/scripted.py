@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import FlowengineError
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
@@ -30,6 +31,16 @@ if TYPE_CHECKING:
 #: what the recorded dialplan ran: ``socket`` completes too once the call is over
 SOCKET_DATA = "127.0.0.1:9000 async full"
 _TEMPLATE = json.loads((Path(__file__).parent / "data" / "channel.json").read_text(encoding="utf-8"))
+
+
+class ImpossibleOutcome(FlowengineError):
+    """An outcome the case scripted that FreeSWITCH cannot give where the call asks for it
+    (a queue left with a key while no key leaves it). ``at`` is where in the case it is
+    written (``("queue", NAME)``), for the case's ``file:line:col``."""
+
+    def __init__(self, at: tuple, message: str) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 class ChannelVariables(dict[str, str]):
@@ -412,9 +423,22 @@ class ScriptedFreeSwitch:
         return self.bridge.get(target, "answered")
 
     def queue_outcome(self, queue: str) -> str:
-        """How a callcenter queue ends (the case's ``queue:``, else answered), noting it was entered."""
+        """How a callcenter queue ends (the case's ``queue:``, else answered), noting it was entered.
+        ``exit_key`` needs exit keys on the channel: mod_callcenter takes a key as leaving the
+        queue only when it is in ``cc_exit_keys`` (mod_callcenter.c, cc_exit_keys; the recording
+        queue_exit_key sets it before ``callcenter``), so without them it is refused
+        (:class:`ImpossibleOutcome`) rather than played as a wait no caller could leave."""
         self.queued.add(queue)
-        return self.queues.get(queue, "answered")
+        outcome = self.queues.get(queue, "answered")
+        if outcome == "exit_key" and not self.vars.get("cc_exit_keys"):
+            raise ImpossibleOutcome(
+                ("queue", queue),
+                f"queue: {queue}: exit_key cannot happen: the call waits in it with no exit keys (the queue "
+                "step gives no exit_keys:, the channel has no cc_exit_keys), and mod_callcenter then takes "
+                "no key as leaving the queue; give the step exit_keys: (e.g. \"0\") or script answered, "
+                "timeout, no_agent or failed",
+            )
+        return outcome
 
     def prompt_missing(self, path: str) -> bool:
         """Whether FreeSWITCH would not find this prompt (the case's ``missing:``, or
