@@ -15,6 +15,7 @@ from ..esl import OutboundProtocol, commands
 from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
+from ..flows.steps import KINDS, attempts
 from ..quoting.api import setvar_args
 from ..runtime import checkpoint
 from ..runtime.interpreter import FlowRun
@@ -53,8 +54,10 @@ class Checkpointer:
                 return None, None
             log.warning("call=%s flow=%s: checkpoint not resumed (%s): the flow's on_error", uuid, flow.name, exc)
             run = FlowRun(flow, flows=flowset, **options)
+            run.call_state[attempts.KEY] = attempts.Attempts()
             return run, run.fail_saved(FlowError(f"the checkpointed step cannot be resumed ({exc.detail})"))
         self.resumed = True
+        run.call_state.setdefault(attempts.KEY, attempts.Attempts())  # (a checkpoint before any)
         frame = run.frames[-1]
         log.info(
             "call=%s flow=%s step=%s: resumed from its checkpoint%s%s",
@@ -62,7 +65,7 @@ class Checkpointer:
             flow.name,
             frame.step if len(run.frames) == 1 else f"{frame.flow.name}/{frame.step}",
             f" ({frame.progress})" if frame.progress else "",
-            f", after its {run.completed} (the outcome read from the channel)" if run.completed else "",
+            f", after its {run.completed} (its result read from the channel)" if run.completed else "",
         )
         if metrics is not None:
             metrics.resumed.labels(flow.name).inc()
@@ -89,15 +92,38 @@ class Checkpointer:
                     checkpoint.MAX_CHARS,
                 )
                 value = ""  # cleared, and said once
+        data = _cleared(proto, run, last)
         if value == self.held or (value is None and self.held in (None, "")):
-            return b""
+            return data
         args = setvar_args(proto.uuid, checkpoint.VARIABLE, value or "", limit=checkpoint.MAX_CHARS)
         if args is None:  # an opaque base64url value of at most MAX_CHARS always has its line
-            return b""
+            return data
         self.held = value
-        data = commands.api(f"uuid_setvar {args}")
-        proto.command(data)
-        return data
+        line = commands.api(f"uuid_setvar {args}")
+        proto.command(line)
+        return data + line
+
+
+def _cleared(proto: OutboundProtocol, run: FlowRun, last: Execute) -> bytes:
+    """``api uuid_setvar <uuid> <name>`` (unset) of each variable the running step's
+    application leaves its result in under FreeSWITCH's own name (``record_ms``:
+    :attr:`~flowengine.flows.steps.StepKind.result_cleared`), ahead of that application in
+    its write: after it the channel holds that application's result or none, never an
+    earlier one's, which the next host would take for it (:func:`checkpoint.restore`)."""
+    frame = run.frames[-1]
+    if frame.step is None or run.ending:
+        return b""
+    kind = KINDS[frame.flow.steps[frame.step].kind]
+    if not kind.result_cleared or last.app != kind.completes_alone:
+        return b""
+    data = b""
+    for name in kind.result_cleared:
+        args = setvar_args(proto.uuid or "", name, "")
+        if args is not None:
+            line = commands.api(f"uuid_setvar {args}")
+            proto.command(line)
+            data += line
+    return data
 
 
 def start_run(
@@ -124,4 +150,6 @@ def start_run(
         if run is not None:
             return run, command
     run = FlowRun(flow, flows=flowset, **options)
+    if checkpoints is not None:  # each digit collection writes a variable of its own
+        run.call_state[attempts.KEY] = attempts.Attempts()
     return run, run.start()

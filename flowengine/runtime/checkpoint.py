@@ -21,6 +21,7 @@ from typing import Any
 from ..flows.conditions import as_text
 from ..flows.model import Flow, Step
 from ..flows.steps import KINDS
+from ..flows.steps import attempts as attempts_
 from ..quoting.logfield import field
 from ..quoting.opaque import opaque, unopaque
 from ..quoting.text import literal
@@ -48,6 +49,12 @@ MAX_PROGRESS = 4
 MAX_PROGRESS_VALUE = 1000
 
 _PREFIX = f"{VERSION}."
+#: the key of the application the running step had sent, when its result is always on the
+#: channel at the next connect (a bridge's outcome); and when it is there only if the
+#: application got one (a digit collection's, a recording's: StepKind.result_held). A key
+#: of its own for the second, so that an engine of the version before it, which knew only
+#: the first, runs such a step again (as it did) rather than refuse the checkpoint
+_SENT, _SENT_IF_HELD = "s", "w"
 
 
 class Refused(StrEnum):
@@ -90,9 +97,12 @@ def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | 
         state["r"] = str(run.call_state["call_recording"])
     if run.in_error:
         state["e"] = 1
+    attempts = run.call_state.get(attempts_.KEY)
+    if attempts is not None and attempts.count:
+        state["a"] = [attempts.nonce, attempts.count]
     top = run.frames[-1]
     if sending is not None and top.step is not None and _completes(top.flow.steps[top.step]) == sending:
-        state["s"] = sending
+        state[_SENT if KINDS[top.flow.steps[top.step].kind].result_held is None else _SENT_IF_HELD] = sending
     text = _PREFIX + opaque(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode())
     if key is not None:
         text += "." + signature(key, run.uuid, text)
@@ -176,13 +186,20 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         run.call_state["call_recording"] = recording
     if state.get("e") == 1:
         run.in_error = True
-    sent = state.get("s")
+    attempts = _attempts(state.get("a"))
+    if attempts is not None:
+        run.call_state[attempts_.KEY] = attempts
+    sent = state.get(_SENT, state.get(_SENT_IF_HELD))
     top = run.frames[-1]
     if sent is not None:
         assert top.step is not None  # set for every frame above
-        if _completes(top.flow.steps[top.step]) != sent:
+        running = top.flow.steps[top.step]
+        if _completes(running) != sent:
             raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
-        run.completed = sent
+        if _held(running, options.get("channel"), attempts):
+            run.completed = sent
+            if attempts is not None:
+                attempts.again = True  # the step's next attempt is this one, answered by the channel
     if digest != flowset.digest:
         log.info(
             "call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
@@ -271,10 +288,38 @@ def _constants(flow: Flow) -> set[tuple[str, str]]:
 def _completes(step: Step) -> str | None:
     """The application of ``step`` that, once sent, runs to its end under FreeSWITCH when
     the host goes (the park loop returns only after it: mod_event_socket.c socket_function)
-    and leaves its result in channel variables (:attr:`~.steps.StepKind.completes_alone`,
-    a bridge): a checkpoint written with it says so, and the next host reads the outcome
-    from the channel data rather than run it again (a bridged call is not dialled twice)."""
+    and leaves its result in channel variables (:attr:`~.steps.StepKind.completes_alone`:
+    a bridge, a digit collection, a recording): a checkpoint written with it says so, and
+    the next host reads the result from the channel data when it is there (:func:`_held`)
+    rather than run it again (a bridged call is not dialled twice, a caller not asked again)."""
     return KINDS[step.kind].completes_alone
+
+
+def _held(step: Step, channel: Any, attempts: attempts_.Attempts | None) -> bool:
+    """Does the channel hold the result of the application the checkpoint says ``step``
+    sent? A bridge's always (:attr:`~.steps.StepKind.result_held` None); a digit
+    collection's when its attempt's own variable is set; a recording's when ``record_ms``
+    is. Otherwise the step runs again."""
+    held = KINDS[step.kind].result_held
+    if held is None:
+        return True
+    return held(channel, attempts.variable() if attempts is not None else None)
+
+
+def _attempts(raw: Any) -> attempts_.Attempts | None:
+    """The call's attempt counter: [nonce, count], each checked (a result variable's name
+    is made of them, never read from the checkpoint)."""
+    if raw is None:
+        return None
+    if not (
+        isinstance(raw, list)
+        and len(raw) == 2
+        and isinstance(raw[0], str)
+        and attempts_.NONCE.fullmatch(raw[0])
+        and _count(raw[1])
+    ):
+        raise NotResumable(Refused.MALFORMED, "the attempt counter is not [nonce, count]")
+    return attempts_.Attempts(raw[0], raw[1])
 
 
 def _default(flow: Flow, name: str, value: Any) -> bool:

@@ -2,8 +2,10 @@
 
 The step starts again, with what its frame's ``progress`` says it has used up (a menu goes
 on with its next attempt). When its application ran to its end under FreeSWITCH after the
-last host went (a bridge: :attr:`~.steps.StepKind.completes_alone`), the step is not run
-again: the completion the new connection's channel data holds answers that application.
+last host went and left its result on the channel (:attr:`~.steps.StepKind.completes_alone`:
+a bridge always; a digit collection or a recording when the channel shows this attempt's
+result, :attr:`~.steps.StepKind.result_held`, as :func:`.checkpoint.restore` decides), that
+application is not sent again: the new connection's channel data answers it.
 """
 
 from __future__ import annotations

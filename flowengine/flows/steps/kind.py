@@ -134,10 +134,11 @@ class StepKind:
 
     Whatever the rest of the engine asks of one kind is declared here, so no module outside
     this package names a kind (tests/test_registry_closed.py): the run reads ``ends_call``,
-    ``returns`` and ``calls_flow``; the failover checkpoint ``completes_alone`` and
-    ``assigns``; ``--check``'s taint ``assigns``, ``channel_sets`` and ``sets``; the flow
-    set and preflight ``calls_flow``; the server ``makes_requests`` (an HTTP worker is
-    started for such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
+    ``returns`` and ``calls_flow``; the failover checkpoint ``completes_alone``,
+    ``result_held``, ``result_cleared`` and ``assigns`` (its docs table ``after_crash``);
+    ``--check``'s taint ``assigns``, ``channel_sets`` and ``sets``; the flow set and
+    preflight ``calls_flow``; the server ``makes_requests`` (an HTTP worker is started for
+    such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
 
     name: str
     schema: dict  # the value under ``name``
@@ -165,6 +166,15 @@ class StepKind:
     calls_flow: Callable[[Step], CalledFlow] | None = None  # it runs another flow (a frame of its own)
     makes_requests: bool = False  # it sends HTTP requests: a server of its flows needs the worker
     completes_alone: str | None = None  # its application, which runs to its end when the host goes
+    # -- what a failover checkpoint recovers of it (docs/operations.md, "What a crash keeps") --
+    #: does the next host's channel data hold the result of the attempt its last host sent?
+    #: ``(channel, name)``, ``name`` the attempt's own result variable (:mod:`.attempts`);
+    #: None: always (a bridge's outcome); a False answer runs the step again
+    result_held: Callable[[Any, str | None], bool] | None = None
+    #: channel variables its application sets under names of FreeSWITCH's own: unset ahead of
+    #: each run (with the checkpoint), so that they hold this run's result and no earlier one's
+    result_cleared: tuple[str, ...] = ()
+    after_crash: str = ""  # docs: what its host's death keeps and loses of it (else derived)
     assigns: Callable[[Step], dict] = _no_values  # flow variables -> values as written (vars:)
     channel_sets: Callable[[Step], Iterable[str]] = _none  # channel variables it sets (set:, export:)
     attempt_failures: tuple[str, ...] = ()  # how one try can fail and the step go on (a menu's)

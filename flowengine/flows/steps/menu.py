@@ -10,6 +10,7 @@ from __future__ import annotations
 from ...quoting import words
 from ..effects import Execute
 from ..model import is_pattern
+from .attempts import digits_held, result_variable
 from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, prompts, read_digits, to
 from .kind import StepKind
 
@@ -67,6 +68,7 @@ def run(flow_run, step):
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
+        sent = result_variable(flow_run, "menu_digits")  # with failover, this attempt's own
         parts = [
             lit(1),
             lit(max_digits),
@@ -75,14 +77,14 @@ def run(flow_run, step):
             lit(spec.get("terminators", "#")),
             prompt_arg(flow_run, notice + prompts(prompt)),
             lit(QUIET),
-            lit("menu_digits"),
+            lit(sent),
             lit(".*"),
             digit_timeout,
         ]
         arg = words(parts, "menu")
         del parts  # a waiting call keeps its step's frame: only the argument, not its parts
         done = yield Execute("play_and_get_digits", arg, note=f"attempt {used + 1} of {attempts}")
-        digits, status = read_digits(done, "menu_digits")
+        digits, status = read_digits(done, sent)
         if status == "ok":
             assert digits is not None  # read_digits says "ok" only with the digits
             choice = _choose(choices, digits)
@@ -167,5 +169,10 @@ KIND = StepKind(
     needs=needs,
     unhandled=lambda step: [o for o in ("exhausted",) if o not in step.on],
     sets=("digits",),
+    completes_alone="play_and_get_digits",
+    result_held=digits_held,
+    after_crash="**kept** when the caller pressed keys: the next host takes the attempt's "
+    "digits from its own channel variable (a choice goes on to its step, a wrong key counts as "
+    "the failed attempt it was); an attempt in which nothing was pressed is asked again",
     attempt_failures=("no_input", "invalid"),
 )

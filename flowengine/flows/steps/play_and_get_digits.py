@@ -11,6 +11,7 @@ from ...quoting import words
 from .. import patterns
 from ..effects import Execute
 from ..model import is_pattern, seconds
+from .attempts import digits_held, result_variable
 from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits
 from .kind import Application, StepKind
 
@@ -46,6 +47,7 @@ SCHEMA = {
 def run(flow_run, step):
     spec = step.spec["play_and_get_digits"]
     var = spec.get("variable", "digits")
+    sent = result_variable(flow_run, var)  # with failover, this attempt's own (:mod:`.attempts`)
     parts = [
         lit(spec.get("min", 1)),
         lit(spec.get("max", 1)),
@@ -54,20 +56,34 @@ def run(flow_run, step):
         lit(spec.get("terminators", "#")),
         prompt_arg(flow_run, spec["prompt"]),
         prompt_arg(flow_run, spec["invalid"]) if "invalid" in spec else lit(QUIET),
-        lit(var),
+        lit(sent),
         lit(spec.get("regexp", ".*")),
         ms(spec.get("digit_timeout"), seconds(spec.get("timeout"), 5)),
     ]
     arg = words(parts, "play_and_get_digits")
     del parts  # a waiting call keeps its step's frame: only the argument, not its parts
     done = yield Execute("play_and_get_digits", arg)
-    digits, status = read_digits(done, var)
+    digits, status = read_digits(done, sent)
+    if sent != var:  # ${<var>_invalid} as FreeSWITCH would have left it
+        _as_authored(flow_run, done, sent, var)
     if status != "ok":
         return status
     assert digits is not None  # read_digits says "ok" only with the digits
     flow_run.vars["digits"] = digits
     flow_run.vars[var] = digits
     return matching_key(step.on, digits) or "digits"
+
+
+def _as_authored(flow_run, done, sent: str, var: str) -> None:
+    """``${<var>_invalid}`` with failover, where the attempt wrote into a variable of its own
+    (:mod:`.attempts`): the flow's variable, as FreeSWITCH would have left the author's
+    name (cleared as play_and_get_digits starts, set to what the regexp refused). ``${<var>}``
+    is the flow's already, set as the digits are read."""
+    invalid = done.variable(sent + "_invalid")
+    if invalid:
+        flow_run.vars[var + "_invalid"] = invalid
+    else:
+        flow_run.vars.pop(var + "_invalid", None)
 
 
 def check(step, problems) -> None:
@@ -201,6 +217,11 @@ KIND = StepKind(
     applications={
         "play_and_get_digits": Application(scripted, seconds_of, "caller hears, then is asked for digits", asks=ask)
     },
+    completes_alone="play_and_get_digits",
+    result_held=digits_held,
+    after_crash="**kept** when the caller pressed keys: the next host takes the digits (or the "
+    "invalid entry) from the attempt's own channel variable and goes on without asking again; "
+    "an attempt in which nothing was pressed is asked again",
     sets=lambda step: (
         "digits",
         "read_result",

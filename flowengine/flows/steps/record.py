@@ -113,6 +113,14 @@ def needs(step):
     return [Need(NeedKind.DIRECTORY, posixpath.dirname(str(step.spec["record"]["file"])) or ".", ("record", "file"))]
 
 
+def recorded(channel, name: str | None) -> bool:
+    """Did the recording the checkpoint names run to its end? ``record_ms`` is set as a
+    recording ends (switch_ivr_play_say.c, switch_ivr_record_file) and never cleared by
+    FreeSWITCH: with failover the engine unsets it ahead of each recording
+    (``result_cleared``), so the next host's channel data holds it only after this one."""
+    return channel is not None and channel.variable("record_ms") is not None
+
+
 KIND = StepKind(
     "record",
     SCHEMA,
@@ -126,4 +134,10 @@ KIND = StepKind(
     applications={"record": Application(scripted, lambda fs, words: fs.record_ms / 1000, "recording to", asks=ask)},
     sets=("recording_file", "recording_ms", "record_ms", "record_seconds"),
     needs=needs,
+    completes_alone="record",
+    result_held=recorded,
+    result_cleared=("record_ms",),
+    after_crash="**kept**: the recording goes on to its end (its silence or `max_seconds`) and "
+    "the next host takes its length from `record_ms` (unset ahead of each recording, so it is "
+    "this one's) and goes on with `recorded` or `empty`, not recording again",
 )
