@@ -10,27 +10,27 @@ FreeSWITCH from hanging the caller up on an application it lacks (any_applicatio
 What is asked and why: docs/freeswitch.md, "Preflight: asking the host", and
 docs/operations.md, "Preflight"; what a peer's answers may change: docs/security.md, "Who may
 connect, and what a peer can change".
+
+Here the calls' entry points and the limits; the parts are the hosts table
+(:mod:`.host_table`), the commands in flight (:mod:`.inflight`), the first call's wait
+(:mod:`.first_call`) and the reports (:mod:`.report`).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FlowengineError
-from ..esl import ApiResponse, Reply, Ticket, commands
+from ..esl import Ticket
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
 from ..flows.steps.execute import standard_applications
+from .host_table import Host, HostTable
 from .needs import application_needs, set_needs
-from .plan import SHOW_APPLICATION, Plan, Problem, read_list
-
-log = logging.getLogger("flowengine.preflight")
+from .plan import Plan
+from .report import HostReport, Reports
 
 #: peers (addresses) whose hosts are remembered at once
 MAX_HOSTS = 1024
@@ -38,13 +38,6 @@ MAX_HOSTS = 1024
 MAX_CORES_PER_PEER = 4
 #: a peer unseen this long may give its place to a new peer when the table is full
 IDLE_SECONDS = 3600.0
-#: a command asked this long ago and still unanswered is taken as lost (asked again)
-STALE_SECONDS = 60.0
-#: host reports ``/preflight`` keeps, one per peer (the first peers checked keep theirs)
-MAX_REPORTS = 64
-#: calls of one host waiting for its application list at once (:meth:`Hosts.first`); more
-#: go at once, as every call did before the list was waited for
-MAX_FIRST_ASKS = 64
 
 #: The applications the step kinds send themselves (``Execute`` in flows/steps/*.py and
 #: the interpreter's hangup), all of mod_dptools (mod_dptools.c, SWITCH_ADD_APP), which a
@@ -72,115 +65,9 @@ ENGINE_APPLICATIONS = frozenset(
     }
 )
 
-_LABEL = re.compile(r"[^A-Za-z0-9_.:-]")
-
 
 class UnknownApplication(FlowengineError, ValueError):
     """The FreeSWITCH host that runs this call has no such application."""
-
-
-def host_name(channel: Any, peer: str = "-") -> str:
-    """How a host is named in logs, the metric and ``/preflight``: its FreeSWITCH-Hostname
-    (else its peer address; never its Core-UUID), only ``A-Za-z0-9_.:-``, at most 64
-    characters."""
-    name = channel.get("FreeSWITCH-Hostname") or peer or "-"
-    return _LABEL.sub("_", str(name))[:64] or "-"
-
-
-@dataclass
-class HostReport:
-    """One host's check of one flow set: what it lacks, what could not be checked."""
-
-    host: str
-    peer: str  # the address the host's calls came from
-    core: str  # not shown (``as_json``): knowing it is of use to no one else
-    digest: str
-    sound_prefix: str | None
-    problems: list[Problem]
-    skipped: int  # needs preflight cannot check (a path from the call, no sound_prefix)
-    unchecked: int  # needs past the cap, or never answered
-    checked_at: float = field(default_factory=time.time)
-
-    def as_json(self) -> dict:
-        return {
-            "host": self.host,
-            "peer": self.peer,
-            "flow_set": self.digest,
-            "sound_prefix": self.sound_prefix,
-            "checked_at": round(self.checked_at, 3),
-            "problems": [p.as_json() for p in self.problems],
-            "skipped": self.skipped,
-            "unchecked": self.unchecked,
-        }
-
-
-class _Host:
-    __slots__ = (
-        "peer",
-        "core",
-        "name",
-        "digest",
-        "plan",
-        "merged",
-        "inflight",
-        "applications",
-        "finished",
-        "reported",
-        "first_asks",
-        "listed",
-        "fresh",
-    )
-
-    def __init__(self, peer: str, core: str, name: str) -> None:
-        self.peer = peer
-        self.core = core
-        self.name = name
-        self.digest: str | None = None
-        self.plan: Plan | None = None
-        self.merged: set[str] = set()  # which needs are in the plan: "*" (the set) or flow names
-        self.inflight: list[tuple[str, Ticket, Any, float]] = []  # (command, ticket, protocol, asked at)
-        self.applications: frozenset[str] | None = None
-        self.finished = False
-        self.reported: set[tuple] = set()  # problems already logged for this host
-        self.first_asks: list[tuple[Any, Ticket]] = []  # (protocol, ticket): calls waiting for the list
-        self.listed = False  # a list answer came to a call's own question (believed or not)
-        self.fresh: tuple[frozenset[str] | None] | None = None  # that answer, for the next plan
-
-    def take_first_answers(self, proto: Any) -> bool:
-        """The answers to the calls' own ``show application`` that are in; whether ``proto``'s
-        call asked one (it asks once)."""
-        asked, keep = False, []
-        for entry in self.first_asks:
-            other, ticket = entry
-            if other is proto:
-                asked = True
-            if ticket.done:
-                if ticket.error is None:  # whatever it said, no call waits for it again
-                    result = ticket.result
-                    names = read_list(result.body, "application") if isinstance(result, ApiResponse) else None
-                    self.listed = True
-                    if names is not None:
-                        self.applications = names
-                    if self.plan is not None:
-                        self.plan.know_applications(names)
-                    else:
-                        self.fresh = (names,)
-            elif other is not proto and not other.closed and not other.finished:
-                keep.append(entry)
-            elif not ticket.done:
-                other.abandon(ticket)
-        self.first_asks = keep
-        return asked
-
-
-class _Peer:
-    """One peer address: its hosts by Core-UUID (the latest last) and when it last called."""
-
-    __slots__ = ("cores", "seen")
-
-    def __init__(self, now: float) -> None:
-        self.cores: OrderedDict[str, _Host] = OrderedDict()
-        self.seen = now
 
 
 class PeerHosts:
@@ -225,14 +112,22 @@ class Hosts:
         on_report: Callable[[HostReport], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.max_hosts = max_hosts
         self.enabled = enabled
         self.preflight = preflight
         self.on_report = on_report
         self.clock = clock
-        self._peers: OrderedDict[str, _Peer] = OrderedDict()  # least recently seen first
-        self._reports: dict[str, HostReport] = {}  # by peer
-        self._full_logged = float("-inf")
+        self._reports = Reports()
+        self._table = HostTable(
+            max_hosts, max_cores=MAX_CORES_PER_PEER, idle_seconds=IDLE_SECONDS, forget=self._reports.forget
+        )
+
+    @property
+    def max_hosts(self) -> int:
+        return self._table.max_hosts
+
+    @max_hosts.setter
+    def max_hosts(self, value: int) -> None:
+        self._table.max_hosts = value
 
     def for_peer(self, peer: str) -> PeerHosts:
         """The view a connection from ``peer`` (its address) gets."""
@@ -256,18 +151,15 @@ class Hosts:
         if not self.enabled or core is None or proto.control != "full" or not self._unusual(flow, flowset):
             return b"", None
         now = self.clock() if now is None else now
-        known = self._find(peer, core)
+        known = self._table.find(peer, core)
         if known is not None:
             self._settle(known, now)
-            if known.take_first_answers(proto) or known.applications is not None or known.listed:
+            if known.take_first_answers(proto) or known.applications is not None or known.first.listed:
                 return b"", None
-        host = known or self._host(peer, core, channel, now)
-        if host is None or len(host.first_asks) >= MAX_FIRST_ASKS:
+        host = known or self._table.host(peer, core, channel, now)
+        if host is None or host.first.full:
             return b"", None
-        data = commands.api(SHOW_APPLICATION)
-        ticket = proto.command(data)
-        host.first_asks.append((proto, ticket))
-        return data, ticket
+        return host.first.ask(proto)
 
     @staticmethod
     def _unusual(flow: Flow, flowset: FlowSet) -> bool:
@@ -289,8 +181,8 @@ class Hosts:
         core = channel.get("Core-UUID") if self.enabled else None
         if core is None:
             return b""
-        now = self.clock() if now is None else now  # the driver's clock, for STALE_SECONDS
-        host = self._host(peer, core, channel, now)
+        now = self.clock() if now is None else now  # the driver's clock, for inflight.STALE_SECONDS
+        host = self._table.host(peer, core, channel, now)
         if host is None:
             return b""
         self._settle(host, now)
@@ -299,9 +191,9 @@ class Hosts:
             host.plan = Plan(sound_prefix=channel.get("variable_sound_prefix"))
             host.merged = set()
             host.finished = False
-        if host.fresh is not None:  # the list a call asked for itself: not asked again
-            host.plan.know_applications(host.fresh[0])
-            host.fresh = None
+        if host.first.fresh is not None:  # the list a call asked for itself: not asked again
+            host.plan.know_applications(host.first.fresh[0])
+            host.first.fresh = None
         key = "*" if self.preflight else flow.name
         if key not in host.merged:
             host.merged.add(key)
@@ -317,8 +209,8 @@ class Hosts:
         """After a read of a call that asked: the next batch once this one is answered
         (only if ``may_ask``: the bytes must be written, in order, right after the call's
         own), and whether the call still has commands in flight."""
-        host = self._find(peer, core)
-        if host is None or not host.inflight or host.inflight[0][2] is not proto:
+        host = self._table.find(peer, core)
+        if host is None or not host.inflight.carried_by(proto):
             return b"", False
         now = self.clock() if now is None else now
         self._settle(host, now)
@@ -334,7 +226,7 @@ class Hosts:
         :data:`ENGINE_APPLICATIONS`)."""
         if core is None or not self.enabled or app in ENGINE_APPLICATIONS:
             return True
-        host = self._find(peer, core)
+        host = self._table.find(peer, core)
         if host is None:
             return True
         if host.inflight:
@@ -342,53 +234,11 @@ class Hosts:
         return host.applications is None or app in host.applications
 
     def reports(self) -> list[HostReport]:
-        """The latest report of each peer's host checked (at most :data:`MAX_REPORTS`)."""
-        return list(self._reports.values())
+        """The latest report of each peer's host checked (at most :data:`.report.MAX_REPORTS`)."""
+        return self._reports.latest()
 
     # -- the rest ------------------------------------------------------------------------------
-    def _find(self, peer: str, core: str | None) -> _Host | None:
-        if core is None:
-            return None
-        entry = self._peers.get(peer)
-        return entry.cores.get(core) if entry is not None else None
-
-    def _host(self, peer: str, core: str, channel: Any, now: float) -> _Host | None:
-        """The host (peer, core), made if new; None when the table has no room for a new
-        peer (every place held by a peer seen within :data:`IDLE_SECONDS`)."""
-        entry = self._peers.get(peer)
-        if entry is None:
-            if len(self._peers) >= self.max_hosts and not self._free_a_place(now):
-                if now - self._full_logged >= 60.0:
-                    self._full_logged = now
-                    log.warning(
-                        "preflight: %d FreeSWITCH peers are known already, each seen within %g s; "
-                        "calls from %s are not checked (nor refused anything)",
-                        len(self._peers),
-                        IDLE_SECONDS,
-                        peer,
-                    )
-                return None
-            entry = self._peers[peer] = _Peer(now)
-        self._peers.move_to_end(peer)
-        entry.seen = now
-        host = entry.cores.get(core)
-        if host is None:
-            host = entry.cores[core] = _Host(peer, core, host_name(channel, peer))
-            while len(entry.cores) > MAX_CORES_PER_PEER:  # the peer's own oldest, no one else's
-                entry.cores.popitem(last=False)
-        entry.cores.move_to_end(core)
-        return host
-
-    def _free_a_place(self, now: float) -> bool:
-        """Forget the least recently seen peer if it has been silent long enough."""
-        address, oldest = next(iter(self._peers.items()))
-        if now - oldest.seen < IDLE_SECONDS:
-            return False
-        del self._peers[address]
-        self._reports.pop(address, None)
-        return True
-
-    def _ask(self, host: _Host, proto: Any, now: float) -> bytes:
+    def _ask(self, host: Host, proto: Any, now: float) -> bytes:
         if host.inflight or host.plan is None:  # one call asks for a host at a time
             return b""
         queries = host.plan.take()
@@ -396,90 +246,21 @@ class Hosts:
             if host.plan.done and not host.finished:
                 self._finish(host)
             return b""
-        out = []
-        for query in queries:
-            data = commands.api(query)
-            host.inflight.append((query, proto.command(data), proto, now))
-            out.append(data)
-        return b"".join(out)
+        return host.inflight.ask(queries, proto, now)
 
-    def _settle(self, host: _Host, now: float | None) -> None:
+    def _settle(self, host: Host, now: float | None) -> None:
         """Take the answers that are in (and give up on those that cannot come; ``now``
         is the driver's clock, the one the commands were asked by, None: not known)."""
-        if host.first_asks:
-            host.take_first_answers(None)
-        if not host.inflight:
-            return
-        plan, keep = host.plan, []
-        for entry in host.inflight:
-            query, ticket, proto, asked = entry
-            if ticket.done:
-                result = ticket.result if ticket.error is None else None
-                body = (
-                    result.body
-                    if isinstance(result, ApiResponse)
-                    else result.text
-                    if isinstance(result, Reply)
-                    else None
-                )  # -ERR without `full`
-                if plan is not None:
-                    plan.answered(query, body)
-            elif proto.closed or proto.finished or (now is not None and now - asked > STALE_SECONDS):
-                if not ticket.done:
-                    proto.abandon(ticket)
-                if plan is not None:
-                    plan.answered(query, None)
-            else:
-                keep.append(entry)
-        host.inflight = keep
-        if plan is None:
-            return
-        apps = plan.applications()
-        if apps is not None:
-            host.applications = apps
-        if not keep and plan.done and not host.finished:
+        if host.settle(now):
             self._finish(host)
 
-    def _finish(self, host: _Host) -> None:
+    def _finish(self, host: Host) -> None:
         """The check is complete: report it, each problem logged once for this host."""
         host.finished = True
-        plan = host.plan
-        if plan is None or not self.preflight:
-            return
-        problems = plan.problems()
-        report = HostReport(
-            host.name,
-            host.peer,
-            host.core,
-            host.digest or "",
-            plan.sound_prefix,
-            problems,
-            len(plan.skipped),
-            plan.over_cap + len(plan.unanswered()),
-        )
-        for problem in problems:
-            key = (problem.where, problem.kind, problem.value, problem.language)
-            if key not in host.reported:
-                host.reported.add(key)
-                log.warning(
-                    "preflight: %s",
-                    problem.line(host.name),  # the formatter escapes controls
-                    extra={"flow": problem.flow, "step": problem.step},
-                )
-        log.info(
-            "preflight of FreeSWITCH host %s at %s (Core-UUID %s): %d problem(s), %d need(s) not "
-            "checkable, %d not checked",
-            host.name,
-            host.peer,
-            host.core,
-            len(problems),
-            report.skipped,
-            report.unchecked,
-        )
-        if host.peer in self._reports or len(self._reports) < MAX_REPORTS:  # no peer's replaces another's
-            self._reports[host.peer] = report
-        if self.on_report is not None:
-            self.on_report(report)
+        if host.plan is not None and self.preflight:
+            report = self._reports.finish(host, host.plan)
+            if self.on_report is not None:
+                self.on_report(report)
 
 
 #: the server's hosts, shared by every call of the process (full preflight)
