@@ -268,7 +268,7 @@ def test_what_preflight_costs_the_first_call():
     cost = measure(rounds=5)
     on, off = cost[True], cost[False]
     assert (off["questions"], off["written"], off["read"]) == (0, 0, 0)
-    assert on["questions"] == 30 and on["writes"] == 2 and on["written"] > 0 and on["read"] > 0
+    assert on["questions"] == 36 and on["writes"] == 3 and on["written"] > 0 and on["read"] > 0
     assert on["result"] == off["result"] == "hangup"        # the call itself goes the same way
     assert on["ms"] < 50                                      # planning once per host and flow set
 
@@ -398,7 +398,7 @@ def test_the_command_exits_0_on_a_host_that_has_everything(inbound):
     proc = preflight("--freeswitch", f"127.0.0.1:{fs.port}", "--flows", str(ROOT / "flows"),
                      "--sound-prefix", PREFIX)
     assert proc.returncode == 0, proc.stderr
-    assert re.search(r"preflight of 127\.0\.0\.1:\d+: 0 problem\(s\) in 46 need\(s\) checked", proc.stdout)
+    assert re.search(r"preflight of 127\.0\.0\.1:\d+: 0 problem\(s\) in 52 need\(s\) checked", proc.stdout)
     assert fs.writes[0] == 16 and "show say" in fs.asked        # pipelined, 16 to a write
 
 

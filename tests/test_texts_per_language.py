@@ -19,6 +19,7 @@ from flowengine.flows.source import parse_source
 from flowengine.flows.validate import check
 
 from .flowkit import complete, flow_from, play
+from .flowkit import pagd as pagd_answer
 from .test_quoting_flows import channel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,3 +287,206 @@ def test_texts_written_straight_under_speak_name_every_key_that_is_not_speaks():
     text = (TEXTS % ("x", "a.wav")).replace("    speak:\n      text: x\n", '    speak: {en: "Hi", es: "Hola"}\n')
     _, errors, _ = check(parse_source(text, "flows/x.yaml"))
     assert errors == ["flows/x.yaml:6:13: step 'a': 'en' is not a known key; 'es' is not a known key"]
+
+
+# -- prompts per language: menu and play_and_get_digits -------------------------------------------
+
+CLINIC = """\
+name: clinic
+numbers: ["3100"]
+languages:
+  en: {sound_prefix: /sounds/en}
+  es: {sound_prefix: /sounds/es}
+start: pick
+steps:
+  pick:
+    menu: {prompt: pick.wav, choices: {"1": english, "2": spanish}}
+    on: {exhausted: main}
+  english: {language: en, next: main}
+  spanish: {language: es, next: main}
+  main:
+    menu:
+      prompt: {en: main.wav, es: principal.wav}
+      reprompt: {en: again.wav, es: otra_vez.wav}
+      invalid: {en: sorry.wav, es: lo_siento.wav}
+      no_input: {en: hello.wav, es: hola.wav}
+      choices: {"1": account}
+    on: {exhausted: bye}
+  account:
+    play_and_get_digits:
+      prompt: {en: [enter.wav, account.wav], es: cuenta.wav}
+      invalid: {en: wrong.wav, es: error.wav}
+      min: 4
+      max: 4
+      tries: 1
+      regexp: "^1"
+    next: bye
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def pagd_cmd(
+    file: str, invalid: str = "silence_stream://250", head: str = "1 1 1 5000 #", tail: str = "menu_digits .* 3000"
+) -> str:
+    return f"play_and_get_digits {head} {file} {invalid} {tail}"
+
+
+PICK = pagd_cmd("pick.wav")
+ACCOUNT = "4 4 1 5000 #"
+CLINIC_CASES = f"""\
+cases:
+  - name: an English call hears the English menu prompts, its notice and reprompt
+    call: {{destination: "3100"}}
+    caller: [{{press: "1", at: pick}}]
+    expect:
+      outcomes: {{main: exhausted}}
+      executed: ['{PICK}', set sound_prefix=/sounds/en, '{pagd_cmd("main.wav")}',
+                 '{pagd_cmd("file_string://hello.wav!again.wav")}', '{pagd_cmd("file_string://hello.wav!again.wav")}',
+                 hangup NORMAL_CLEARING]
+  - name: a Spanish call hears the Spanish menu prompts and digit collection
+    call: {{destination: "3100"}}
+    caller: [{{press: "2", at: pick}}, {{press: "7", at: main}}, {{press: "1"}}, {{press: "1234#", at: account}}]
+    expect:
+      outcomes: {{main: "1", account: digits}}
+      executed: ['{PICK}', set sound_prefix=/sounds/es, '{pagd_cmd("principal.wav")}',
+                 '{pagd_cmd("file_string://lo_siento.wav!otra_vez.wav")}',
+                 '{pagd_cmd("cuenta.wav", "error.wav", ACCOUNT, "digits ^1 5000")}', hangup NORMAL_CLEARING]
+  - name: a call with no language hears the default's (English) prompts
+    call: {{destination: "3100"}}
+    caller: [{{press: "1", at: main}}, {{press: "1234#", at: account}}]
+    expect:
+      includes:
+        executed: ['{pagd_cmd("main.wav")}',
+                   '{pagd_cmd("file_string://enter.wav!account.wav", "wrong.wav", ACCOUNT, "digits ^1 5000")}']
+"""
+
+
+def test_an_english_and_a_spanish_call_hear_their_menu_and_digit_prompts(tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    (tmp_path / "clinic.test.yaml").write_text(CLINIC_CASES)
+    proc = run_py("test", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "3 passed, 0 failed"
+
+
+def test_a_case_expecting_the_other_languages_menu_prompt_fails(tmp_path):
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    (tmp_path / "clinic.test.yaml").write_text(CLINIC_CASES.replace("lo_siento.wav!otra_vez", "sorry.wav!again"))
+    proc = run_py("test", str(tmp_path))
+    assert proc.returncode == 1
+    assert "FAIL" in proc.stdout and "lo_siento.wav!otra_vez.wav" in proc.stdout
+
+
+def test_a_menu_resumed_from_a_checkpoint_plays_the_calls_languages_notice_and_reprompt(tmp_path):
+    """Failover: the next host starts the menu's next attempt in the language the call chose."""
+    from flowengine.runtime import FlowRun, checkpoint
+
+    (tmp_path / "clinic.yaml").write_text(CLINIC)
+    flows = load_flows(tmp_path)
+    run = FlowRun(flows.flows["clinic"], flows=flows)
+    command = run.start()
+    pressed = {"pick.wav": "2", "principal.wav": "7"}  # Spanish, then a wrong key in the main menu
+    while "otra_vez" not in str(command.arg):
+        key = next((k for f, k in pressed.items() if f in str(command.arg)), None)
+        command = run.resume(pagd_answer("menu_digits", key) if key else None)
+    text = checkpoint.capture(run, flows.digest, command.app)
+    resumed = checkpoint.restore(text, flows, flows.flows["clinic"]).start_saved()
+    assert f"{resumed.app} {resumed.arg}" == pagd_cmd("file_string://lo_siento.wav!otra_vez.wav")
+
+
+def test_each_languages_prompts_are_needs_under_its_language():
+    """Preflight reads a per-language prompt's language from its need's path: the Spanish
+    file is looked for under the Spanish sound_prefix alone, the default's under every one."""
+    from flowengine.preflight.needs import flow_needs
+
+    flow = flow_from(CLINIC)
+    prompts = [n for n in flow_needs(flow) if n.step != "-"]  # not the languages' own folders
+    found = {(n.step, n.need.value): (n.need.path, n.languages, n.channel) for n in prompts}
+    both = (("en", "/sounds/en"), ("es", "/sounds/es"))
+    assert found["main", "principal.wav"] == (("menu", "prompt", "es"), (("es", "/sounds/es"),), False)
+    assert found["main", "otra_vez.wav"] == (("menu", "reprompt", "es"), (("es", "/sounds/es"),), False)
+    assert found["main", "hello.wav"] == (("menu", "no_input", "en"), both, True)
+    assert found["account", "account.wav"] == (("play_and_get_digits", "prompt", "en", 1), both, True)
+    assert found["account", "error.wav"] == (("play_and_get_digits", "invalid", "es"), (("es", "/sounds/es"),), False)
+    assert len(prompts) == len(found) == 1 + 8 + 5  # pick, main's four per language, account's
+
+
+PROMPTS = """\
+name: x
+languages: {en: {}, es: {}, fr: {}}
+start: a
+steps:
+  a:
+    menu:
+      prompt: %s
+      invalid: %s
+      choices: {"1": b}
+    on: {exhausted: c}
+  b:
+    play_and_get_digits: {prompt: %s, invalid: %s}
+    next: c
+  c: {hangup: NORMAL_CLEARING}
+"""
+
+
+def prompt_problems(menu: str, invalid: str = "i.wav", pagd: str = "p.wav", pagd_invalid: str = "i.wav"):
+    _, errors, warnings = check(parse_source(PROMPTS % (menu, invalid, pagd, pagd_invalid), "flows/x.yaml"))
+    return errors, warnings
+
+
+def test_check_reports_a_language_a_menu_prompt_lacks_and_one_it_does_not_have():
+    errors, warnings = prompt_problems(
+        "{en: a.wav, es: b.wav}", pagd="{en: a.wav, es: b.wav, fr: c.wav}", pagd_invalid="{en: i.wav, fr: j.wav}"
+    )
+    assert errors == []
+    assert warnings == [
+        "flows/x.yaml:7:7: warning: step 'a': has no prompt in 'fr': a call in 'fr' hears the 'en' one "
+        "(the flow's default language)",
+        "flows/x.yaml:12:70: warning: step 'b': has no prompt in 'es': a call in 'es' hears the 'en' one "
+        "(the flow's default language)",
+    ]
+    errors, _ = prompt_problems("{en: a.wav, es: b.wav, fr: c.wav}", invalid="{es: x.wav, fr: y.wav, it: z.wav}")
+    assert errors == [
+        "flows/x.yaml:8:39: step 'a': 'it' is not one of the flow's languages: en, es, fr",
+        "flows/x.yaml:8:7: step 'a': has no prompt in 'en', the flow's default language (the first of "
+        "languages:), which a call that chose no language, or one this prompt lacks, hears",
+    ]
+
+
+def test_run_py_check_names_the_language_a_menu_prompt_lacks(tmp_path):
+    (tmp_path / "x.yaml").write_text(PROMPTS % ("{en: a.wav, fr: c.wav}", "i.wav", "p.wav", "i.wav"))
+    proc = run_py("--check", str(tmp_path / "x.yaml"))
+    assert f"{tmp_path / 'x.yaml'}:7:7: warning: step 'a': has no prompt in 'es'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("menu", "pagd_invalid", "message"),
+    [
+        (
+            "{en: [], es: b.wav, fr: c.wav}",
+            "i.wav",
+            "flows/x.yaml:7:16: step 'a': menu.prompt.en: [] does not fit: A sound file, or a list played in order.",
+        ),
+        (
+            "{}",
+            "i.wav",
+            "flows/x.yaml:7:7: step 'a': menu.prompt: {} does not fit: What the first attempt plays: a sound file "
+            "or a list, or one per language.",
+        ),
+        (
+            "{en: a.wav, 'e s': b.wav}",
+            "i.wav",
+            "flows/x.yaml:7:7: step 'a': menu.prompt: {'en': 'a.wav', 'e s': 'b.wav'} does not fit: What the "
+            "first attempt plays: a sound file or a list, or one per language.",
+        ),
+        (
+            "a.wav",
+            "{en: 5}",
+            "flows/x.yaml:12:52: step 'b': play_and_get_digits.invalid.en: 5 is read as a number, but text is "
+            'wanted here: quote it ("5")',
+        ),
+    ],
+)
+def test_a_malformed_prompt_per_language_is_a_schema_error_at_its_place(menu, pagd_invalid, message):
+    errors, _ = prompt_problems(menu, pagd_invalid=pagd_invalid)
+    assert errors == [message]

@@ -16,6 +16,7 @@ import unicodedata
 from pathlib import Path
 
 from ..errors import FlowError
+from . import texts
 from .model import Flow, Step
 from .schema import BASE
 from .source import load_source
@@ -83,12 +84,18 @@ def _type(schema: dict) -> str:
         if kind == "array" and "items" in schema:
             word += " of " + _type(schema["items"])
         if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-            word += " of name → " + _type(schema["additionalProperties"])
+            keys = "language" if _per_language(schema) else "name"
+            word += f" of {keys} → " + _type(schema["additionalProperties"])
         words.append(word)
     text = " or ".join(words)
     if "pattern" in schema:
         text += f" matching `{schema['pattern']}`"
     return text
+
+
+def _per_language(schema: dict) -> bool:
+    """A mapping keyed by the flow's languages (:func:`flowengine.flows.texts.schema`)."""
+    return schema.get("propertyNames") == {"pattern": texts.LANGUAGE_NAME}
 
 
 def _properties(schema: dict) -> str:

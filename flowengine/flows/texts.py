@@ -1,7 +1,8 @@
 """Texts per language: a value written once for each of the flow's languages, chosen by the call's.
 
-``speak: {text: {en: "Welcome", es: "Bienvenido"}}`` and ``playback: {files: {en: …, es: …}}``
-take a mapping from the flow's ``languages:`` to what a caller in that language hears. The
+``speak: {text: {en: "Welcome", es: "Bienvenido"}}``, ``playback: {files: {en: …, es: …}}``
+and the prompts of ``menu`` and ``play_and_get_digits`` (``prompt: {en: …, es: …}``) take a
+mapping from the flow's ``languages:`` to what a caller in that language hears. The
 call's language is the one its last ``language`` step chose (in this flow or in a flow that
 called it). A call that has none, or whose language the value lacks, gets the flow's default
 language: the first one its ``languages:`` lists. ``--check`` refuses a mapping that lacks

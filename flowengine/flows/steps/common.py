@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...quoting import join, literal, path
-from .. import patterns
+from .. import patterns, texts
 from ..effects import Execute
 from ..model import is_pattern, seconds
 from .kind import Need, NeedKind, Transition
@@ -20,6 +20,23 @@ def call_language(run) -> dict | None:
 
 def prompts(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+def call_prompts(run, value) -> list[str]:
+    """The files of a prompt field for this call: one per language is the call's language's
+    (else the flow's default language's, :func:`flowengine.flows.texts.for_call`)."""
+    return prompts(texts.for_call(run, value))
+
+
+def prompt_schema(description: str) -> dict:
+    """A prompt field that may also be written once per language (``{en: …, es: …}``)."""
+    return {
+        "description": description,
+        "oneOf": [
+            {"$ref": "#/$defs/prompt"},
+            texts.schema({"$ref": "#/$defs/prompt"}, "The prompt in each of the flow's languages."),
+        ],
+    }
 
 
 #: channel variables that are folders: what the call puts in them follows the rules of paths
@@ -46,8 +63,9 @@ def prompt_path(run, value) -> str:
 
 
 def prompt_arg(run, value) -> str:
-    """One file, or several as ``file_string://a!b`` (one argument word)."""
-    files = [prompt_path(run, f) for f in prompts(value)]
+    """One file, or several as ``file_string://a!b`` (one argument word); of a prompt written
+    per language, the call's language's files."""
+    files = [prompt_path(run, f) for f in call_prompts(run, value)]
     if len(files) == 1:
         return files[0]
     parts: list[str] = [literal("file_string://")]
@@ -56,8 +74,12 @@ def prompt_arg(run, value) -> str:
     return join(parts)
 
 
-def prompt_needs(value, path: tuple) -> list[Need]:
-    """The prompts of a flow value (one file or a list), each at its own path."""
+def prompt_needs(value, path: tuple, per_language: bool = True) -> list[Need]:
+    """The prompts of a flow value (one file or a list), each at its own path; of one per
+    language, each language's under its key (``path + (language, …)``), which is where
+    preflight reads the language whose ``sound_prefix`` it resolves under."""
+    if isinstance(value, dict) and per_language:
+        return [need for language, files in value.items() for need in prompt_needs(files, path + (language,), False)]
     if isinstance(value, str):
         return [Need(NeedKind.PROMPT, value, path)]
     if isinstance(value, list):

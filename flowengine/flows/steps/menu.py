@@ -8,10 +8,23 @@ mod_file_string.c): docs/freeswitch.md, "playback and menu".
 from __future__ import annotations
 
 from ...quoting import words
+from .. import texts
 from ..effects import Execute
 from ..model import is_pattern
 from .attempts import digits_held, result_variable
-from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, prompts, read_digits, to
+from .common import (
+    QUIET,
+    call_prompts,
+    keys_or_pattern,
+    lit,
+    matching_key,
+    ms,
+    prompt_arg,
+    prompt_needs,
+    prompt_schema,
+    read_digits,
+    to,
+)
 from .kind import StepKind
 
 SCHEMA = {
@@ -19,10 +32,10 @@ SCHEMA = {
     "additionalProperties": False,
     "required": ["prompt", "choices"],
     "properties": {
-        "prompt": {"$ref": "#/$defs/prompt"},
-        "reprompt": {"$ref": "#/$defs/prompt"},
-        "invalid": {"$ref": "#/$defs/prompt"},
-        "no_input": {"$ref": "#/$defs/prompt"},
+        "prompt": prompt_schema("What the first attempt plays: a sound file or a list, or one per language."),
+        "reprompt": prompt_schema("Played instead of prompt from the second try on (one per language, too)."),
+        "invalid": prompt_schema("Played after a wrong key, before the next attempt (one per language, too)."),
+        "no_input": prompt_schema("Played after an attempt without a key, before the next (one per language, too)."),
         "attempts": {
             "type": "integer",
             "minimum": 1,
@@ -64,7 +77,7 @@ def run(flow_run, step):
     tries = min(progress.get("tries", 0), attempts * 3 - 1)
     # what the last failed attempt says, heard first (a checkpoint keeps which: 1 invalid, 2 no_input)
     said = _NOTICES[progress.get("notice", 0)] if progress.get("notice", 0) in (1, 2) else None
-    notice: list = prompts(spec[said]) if said in spec else []
+    notice: list = call_prompts(flow_run, spec[said]) if said in spec else []
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
@@ -75,7 +88,7 @@ def run(flow_run, step):
             lit(1),
             timeout,
             lit(spec.get("terminators", "#")),
-            prompt_arg(flow_run, notice + prompts(prompt)),
+            prompt_arg(flow_run, notice + call_prompts(flow_run, prompt)),
             lit(QUIET),
             lit(sent),
             lit(".*"),
@@ -102,7 +115,7 @@ def run(flow_run, step):
             return "exhausted"
         progress["used"], progress["tries"] = used, tries
         progress["notice"] = _NOTICES.index(failure)
-        notice = prompts(spec[failure]) if failure in spec else []
+        notice = call_prompts(flow_run, spec[failure]) if failure in spec else []
 
 
 _NOTICES = (None, "invalid", "no_input")
@@ -120,8 +133,14 @@ def transitions(step):
     ]
 
 
+#: the menu's prompt fields, each a prompt or one per language
+PROMPTS = ("prompt", "reprompt", "invalid", "no_input")
+
+
 def check(step, problems) -> None:
     spec = step.spec["menu"]
+    for key in PROMPTS:
+        texts.check(spec.get(key), ("menu", key), problems, what="prompt")
     limit = spec.get("max_digits")
     exact = [k for k in spec["choices"] if not is_pattern(k)]
     for key in spec["choices"]:
@@ -146,11 +165,7 @@ def check(step, problems) -> None:
 
 def needs(step):
     spec = step.spec["menu"]
-    return [
-        need
-        for key in ("prompt", "reprompt", "invalid", "no_input")
-        for need in prompt_needs(spec.get(key), ("menu", key))
-    ]
+    return [need for key in PROMPTS for need in prompt_needs(spec.get(key), ("menu", key))]
 
 
 KIND = StepKind(
@@ -160,7 +175,7 @@ KIND = StepKind(
     order=50,
     outcomes=("exhausted", "no_input", "invalid"),
     written="`menu: {prompt, reprompt, invalid, no_input, attempts, count, timeout, digit_timeout, "
-    "max_digits, choices}`",
+    "max_digits, choices}`; each prompt also `{en: …, es: …}` per language",
     does="one try per attempt, counted by the engine (`count:` says which failures use one up); "
     "a failure's prompt opens the next attempt's",
     outcomes_doc="a choice's step, `exhausted`, and `no_input` / `invalid` when the flow handles them itself",

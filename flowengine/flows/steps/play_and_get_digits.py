@@ -8,20 +8,24 @@ whatever the call supplies (:func:`flowengine.quoting.words`).
 from __future__ import annotations
 
 from ...quoting import words
-from .. import patterns
+from .. import patterns, texts
 from ..effects import Execute
 from ..model import is_pattern, seconds
 from .attempts import digits_held, result_variable
-from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, read_digits
+from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, prompt_schema, read_digits
 from .kind import Application, StepKind
 
+_FILE = {"type": "string"}
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["prompt"],
     "properties": {
-        "prompt": {"$ref": "#/$defs/prompt"},
-        "invalid": {"type": "string"},
+        "prompt": prompt_schema("What each try plays: a sound file or a list, or one per language."),
+        "invalid": {
+            "description": "Played after a try that fails: a sound file, or one per language.",
+            "oneOf": [_FILE, texts.schema(_FILE, "The file in each of the flow's languages.")],
+        },
         "min": {"type": "integer", "minimum": 0, "maximum": 128, "description": "Fewest digits (default 1)."},
         "max": {
             "type": "integer",
@@ -86,8 +90,14 @@ def _as_authored(flow_run, done, sent: str, var: str) -> None:
         flow_run.vars.pop(var + "_invalid", None)
 
 
+#: its prompt fields, each written once or once per language
+PROMPTS = ("prompt", "invalid")
+
+
 def check(step, problems) -> None:
     pagd = step.spec["play_and_get_digits"]
+    for key in PROMPTS:
+        texts.check(pagd.get(key), ("play_and_get_digits", key), problems, what="prompt")
     if pagd.get("min", 1) > pagd.get("max", 128):
         problems.error(("play_and_get_digits", "min"), "min is larger than max")
     if "regexp" in pagd:
@@ -198,7 +208,7 @@ def ask(terminal, arg: str) -> None:
 
 def needs(step):
     spec = step.spec["play_and_get_digits"]
-    return [need for key in ("prompt", "invalid") for need in prompt_needs(spec.get(key), ("play_and_get_digits", key))]
+    return [need for key in PROMPTS for need in prompt_needs(spec.get(key), ("play_and_get_digits", key))]
 
 
 KIND = StepKind(
@@ -208,7 +218,7 @@ KIND = StepKind(
     order=40,
     outcomes=("digits", "timeout", "invalid"),
     written="`play_and_get_digits: {prompt, invalid, min, max, tries, timeout, digit_timeout, "
-    "terminators, variable, regexp}`",
+    "terminators, variable, regexp}`; prompt and invalid also `{en: …, es: …}` per language",
     does="FreeSWITCH's own, every parameter",
     outcomes_doc='exact digits (`"3"`), `/pattern/`, `timeout`, `invalid`, `digits` (none matched)',
     accepts=keys_or_pattern,
