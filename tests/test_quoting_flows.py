@@ -241,7 +241,7 @@ steps:
 
 
 def test_a_caller_number_is_one_field_of_the_call_end_line(caplog):
-    from flowengine.server.app import log_call_end
+    from flowengine.server.call_log import log_call_end
     with caplog.at_level(logging.INFO, "flowengine"):
         log_call_end("u-1", channel(b"1001%20outcome%3Dok%20cause%3DNORMAL_CLEARING"), 0.0, "USER_BUSY", None, "error")
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("call end"))

@@ -16,10 +16,10 @@ from typing import Any
 
 from ..errors import CallGone, ProtocolError
 from ..esl import Limits, OutboundProtocol, commands
-from ..esl.protocol import LOST
 from ..runtime.result import CallResult
 from .command_forms import sendmsg
 from .lifecycle import Timeouts, kept, must_hang_up, setup
+from .outcome import ended_on, lost
 from .phases import Cue, Phase, move
 from .waiting import CallWait
 
@@ -176,14 +176,8 @@ class CallConnection:
         """The current wait is over: move to the next phase; the bytes it writes."""
         phase = self.phase
         out = b""
-        if (
-            isinstance(error, CallGone)
-            and error.cause == LOST
-            and phase in (CONNECT, SETUP, FLOW)
-            and self.outcome == "ok"
-            and self.proto.heard
-        ):
-            self.outcome = f"lost: {error.detail}"  # the socket ended with no hangup: not a call that ended well
+        if error is not None and phase in (CONNECT, SETUP, FLOW):
+            self.outcome = lost(self.outcome, error, self.proto.heard)
         if phase is FLOW:
             out = self._step_done(result, error, now)
         elif phase is CONNECT:
@@ -255,12 +249,4 @@ class CallConnection:
         if self.error is not None:
             return
         self.error = kept(error)  # for the summary, not re-raised
-        uuid = self.proto.uuid or "-"
-        if isinstance(error, ProtocolError):
-            self.outcome = f"ProtocolError: {error}"
-            server_log.warning("call %s from %s ended on malformed input: %s", uuid, self.peer, error)
-            if self.metrics is not None:
-                self.metrics.protocol_errors.inc()
-        else:
-            self.outcome = f"{type(error).__name__}: {error}"
-            server_log.warning("call %s from %s ended on error: %s", uuid, self.peer, self.outcome)
+        self.outcome = ended_on(error, self.proto.uuid or "-", self.peer, self.metrics)

@@ -1,4 +1,4 @@
-"""One HTTP worker process and the server's end of its socket (:mod:`.supervisor` runs them),
+"""One HTTP worker process and the server's end of its socket (:mod:`.processes` runs them),
 and the :class:`RequestTicket` of each request written to it."""
 
 from __future__ import annotations

@@ -20,11 +20,10 @@ from ..errors import FlowError, UnsafeValue
 from ..esl import Event
 from ..flows.effects import Effect, Execute, Exit, HoldPrompt, HttpRequest, HttpResult
 from ..flows.model import Flow, Step
-from ..flows.routes import way_out
-from ..flows.steps import KINDS
 from ..quoting import app_arg
 from .callstack import CallStack, Frame
 from .lookup import Names
+from .moves import after_step, enter, step_gone
 from .reentry import reenter
 from .result import CallResult
 from .trace import OnAttempt, OnStep, Trace
@@ -62,7 +61,7 @@ class FlowRun(Names):
         self.clock = clock or _utc_now
         self.monotonic = monotonic
         self.stack = CallStack(flow)
-        # the log and metrics as each step ends (the label never call data: see _after and caller_gone)
+        # the log and metrics as each step ends (the label never call data: see .moves)
         self.trace = Trace(self.uuid, monotonic, trace, on_step, on_attempt)
         # for flow tests and coverage (a live call, trace=False, keeps none): the trace's lists
         self.visited, self.outcomes, self.taken = self.trace.visited, self.trace.outcomes, self.trace.taken
@@ -80,7 +79,7 @@ class FlowRun(Names):
     # -- what the driver calls --------------------------------------------------------
     def start(self) -> Effect | None:
         try:
-            self._enter(self.frames[0].flow.start)
+            enter(self, self.frames[0].flow.start)
         except Exception as exc:
             return self._error(exc)
         return self._advance(None)
@@ -111,12 +110,7 @@ class FlowRun(Names):
         self.cause = cause
         frame = self.stack.top
         if not self._ending and frame.step is not None:
-            if KINDS[frame.flow.steps[frame.step].kind].ends_call:  # our own hangup step
-                self.trace.step_ended(frame, "hangup")
-                self.result = CallResult.HANGUP
-            else:
-                self.trace.step_ended(frame, f"hangup:{cause}", "gone")
-                self.result = CallResult.GONE
+            self.result = step_gone(self.trace, frame, cause)
         self._ending = True
         self.stack.close()
 
@@ -169,24 +163,10 @@ class FlowRun(Names):
         self.trace.attempt_failed(self.stack.top.flow.name, step.name, failure)
 
     # -- the machine ---------------------------------------------------------------------
-    def _enter(self, name: str) -> None:
-        frame = self.stack.enter(name, self.monotonic())
-        step = frame.flow.steps[name]
-        self.trace.step_entered(self.stack, name)
-        kind = KINDS[step.kind]
-        called = kind.calls(step)
-        if called is not None:  # the called flow runs in a frame of its own
-            callee = self.flows[called.flow]
-            self.stack.call(callee, {k: self.expand(v) for k, v in called.given.items()})
-            self._enter(callee.start)
-            return
-        assert kind.run is not None  # only a kind that calls a flow has no run of its own
-        frame.gen = kind.run(self, step)
-
     def _advance(self, value: Event | HttpResult | None) -> Effect | None:
         while True:
             frame = self.stack.top
-            assert frame.gen is not None  # the top frame's step was entered (_enter, reenter)
+            assert frame.gen is not None  # the top frame's step was entered (moves.enter, reenter)
             try:
                 command = frame.gen.send(value)
             except StopIteration as stop:
@@ -221,37 +201,20 @@ class FlowRun(Names):
         return command
 
     def _after(self, frame: Frame, step: Step, result: Any) -> Execute | str | None:
-        """Log the finished step and enter the next; an Execute when the call must end."""
-        kind = KINDS[step.kind]
-        if kind.ends_call:
-            self.trace.step_ended(frame, "hangup")
+        """Trace the finished step and enter the next (:mod:`.moves`); an Execute when
+        the call must end."""
+        target = after_step(self.stack, self.trace, frame, step, result)
+        if target is CallResult.HANGUP:  # the step hung up
             self._end(CallResult.HANGUP)
             return None
-        if kind.returns and not self.stack.called:  # a flow routed to directly has no caller:
-            self.trace.step_ended(frame, f"return:{result}", "return")  # it ends there
-            self.trace.ran_out(frame, f"return:{result}")
-            return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
-        if kind.returns:  # the called flow's outcome is its calling step's
-            self.trace.step_ended(frame, f"return:{result}", "return")
-            parent = self.stack.back()
-            assert parent.step is not None  # the calling step
-            return self._after(parent, parent.flow.steps[parent.step], result)
-        outcome, target, edge, label = way_out(step, result)
-        self.trace.step_ended(frame, outcome, label)
-        self.taken.append((frame.flow.name, step.name, edge))
-        if target is None:
-            if self.stack.called:  # a called flow ran out of steps: it returns "done"
-                parent = self.stack.back()
-                assert parent.step is not None  # the calling step
-                return self._after(parent, parent.flow.steps[parent.step], "done")
-            self.trace.ran_out(frame, outcome)
+        if isinstance(target, CallResult):  # the flow ran out of steps
             return self._hangup("NORMAL_CLEARING", CallResult.ENDED)
         self.transitions += 1
         if self.transitions > self._limit:
             raise FlowError(
                 f"more than {self.frames[0].flow.max_transitions} steps in one call: a loop? (at step {target!r})"
             )
-        self._enter(target)
+        enter(self, target)
         return "entered"
 
     def _end(self, result: CallResult) -> None:
@@ -273,7 +236,7 @@ class FlowRun(Names):
             self._limit = self.transitions + root.flow.max_transitions  # a fresh budget for it
             self.stack.unwind()
             try:
-                self._enter(root.flow.on_error)
+                enter(self, root.flow.on_error)
             except Exception:
                 return self._hangup(ERROR_CAUSE, CallResult.ERROR)
             return self._advance(None)

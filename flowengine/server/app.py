@@ -1,11 +1,11 @@
-"""The TCP server FreeSWITCH's ``socket`` application connects to.
+"""The TCP server FreeSWITCH's ``socket`` application connects to: its listener, start and shutdown.
 
-Flow calls run on the event loop without a greenlet each (:mod:`.evented`); a custom
-``handler`` gets a greenlet and a blocking :class:`OutboundSession`. A call's failure ends that
-call only. Who may connect and how many at once (``allow``, ``max_calls``,
-``max_calls_per_peer``) is :mod:`.guard`'s; on shutdown the server stops accepting, lets calls
-finish for a while, then hangs up the rest. Why: docs/security.md, "Who may connect, and what
-a peer can change"; docs/operations.md, "Signals".
+Flow calls run on the event loop without a greenlet each (:mod:`.flow_calls`, :mod:`.evented`);
+a custom ``handler`` gets a greenlet and a blocking :class:`OutboundSession` (:mod:`.handler_calls`).
+A call's failure ends that call only. Who may connect and how many at once (``allow``,
+``max_calls``, ``max_calls_per_peer``) is :mod:`.admission`'s; on shutdown the server stops
+accepting, lets calls finish for a while, then hangs up the rest. Why: docs/security.md, "Who
+may connect, and what a peer can change"; docs/operations.md, "Signals".
 """
 
 from __future__ import annotations
@@ -21,25 +21,21 @@ from collections.abc import Callable, Iterable
 import gevent
 from gevent import socket as gsocket
 from gevent.event import Event as Flag
-from gevent.pool import Pool
 from gevent.server import StreamServer
 from greenlet import greenlet
 
 from ..call import Timeouts
-from ..call.flow_call import FlowCall
-from ..errors import CallGone, FlowengineError, ProtocolError
 from ..esl import Limits
 from ..esl.budget import server_budget
-from ..esl.protocol import LOST
 from ..flows.flowset import FlowSet
 from ..flows.steps import KINDS
 from ..http.inprocess import performer
 from ..http.supervisor import HttpSupervisor
-from ..preflight.hosts import HOSTS
-from ..quoting.logfield import field
-from ..session import OutboundSession
-from .evented import DEFAULT_BUDGET_BYTES, EventedCall
-from .guard import LOOPBACK, Refusals, RestingAccept, Waiting, allowed, calls_per_peer, descriptor_limit, max_calls_for
+from .admission import Admission
+from .evented import DEFAULT_BUDGET_BYTES
+from .flow_calls import FlowCalls
+from .guard import LOOPBACK, RestingAccept, descriptor_limit, max_calls_for
+from .handler_calls import Handler, HandlerCalls
 
 log = logging.getLogger("flowengine.server")
 
@@ -49,7 +45,6 @@ def uses_http(flowset: FlowSet) -> bool:
     return any(KINDS[step.kind].makes_requests for flow in flowset.flows.values() for step in flow.steps.values())
 
 
-Handler = Callable[[OutboundSession], None]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -135,7 +130,7 @@ class CallServer:
             http = HttpClient(metrics=metrics)
         self.http = performer(http)
         # None or []: the peers on this machine only (a --listen beyond loopback needs --allow)
-        self.allow = list(allow) if allow else list(LOOPBACK)
+        self.allow = allow = list(allow) if allow else list(LOOPBACK)
         self.drain_seconds = drain_seconds
         self.failover = failover  # checkpoints on the channel; shutdown hands calls over
         self.failover_key = failover_key
@@ -143,48 +138,48 @@ class CallServer:
         if max_calls is None and self.fd_limit is not None:  # a transcript file per call too
             max_calls = max_calls_for(self.fd_limit, 2 if recorder is not None else 1)
         self.max_calls = max_calls
-        self.max_calls_per_peer = (
-            max_calls_per_peer if max_calls_per_peer is not None else calls_per_peer(max_calls, self.allow)
-        )
-        self._held: dict[str, int] = {}  # connections held (calls or not yet), by peer address
+        self.admission = Admission(allow, max_calls, max_calls_per_peer, grace=PENDING_GRACE, metrics=metrics)
+        self.max_calls_per_peer = self.admission.max_calls_per_peer
+        admission = self.admission  # what it refused, for the tests and the status
+        self.refused_peer, self.refused_full = admission.refused_peer, admission.refused_full
+        self.refused_peer_full, self.idle_closed = admission.refused_peer_full, admission.idle_closed
         self.limits = limits
         self.timeouts = timeouts
         self.event_format = event_format
-        self.sessions: set[OutboundSession] = set()
-        self.calls: set[EventedCall] = set()
+        self.handlers = HandlerCalls(
+            handler,
+            self._ended,
+            limits=limits,
+            timeouts=timeouts,
+            event_format=event_format,
+            recorder=recorder,
+            metrics=metrics,
+        )
+        self.sessions = self.handlers.sessions
+        self.flow_calls = FlowCalls(
+            flows,
+            self.admission,
+            self._ended,
+            limits=limits,
+            timeouts=timeouts,
+            event_format=event_format,
+            recorder=recorder,
+            metrics=metrics,
+            http=self.http,
+            failover=failover,
+            failover_key=failover_key,
+        )
+        self.calls = self.flow_calls.calls
         self.calls_total = 0
-        self.refused_peer = Refusals(
-            "not in --allow (without --allow only loopback peers may connect; "
-            "--allow CIDR names FreeSWITCH's addresses, --allow any takes every peer)",
-            counter=metrics.refused("calls", "not_allowed") if metrics is not None else None,
-        )
-        self.refused_full = Refusals(
-            f"the server holds --max-calls {max_calls} calls already",
-            counter=metrics.refused("calls", "full") if metrics is not None else None,
-        )
-        self.refused_peer_full = Refusals(
-            f"its address holds --max-calls-per-peer {self.max_calls_per_peer} calls already (the others' places "
-            "are kept for other addresses)",
-            counter=metrics.refused("calls", "peer_full") if metrics is not None else None,
-        )
-        self.idle_closed = Refusals(
-            "to make room for a new connection: it had not answered connect, the "
-            "server was full and its address held the most such connections",
-            counter=metrics.refused("calls", "idle") if metrics is not None else None,
-            verb="closed a connection from",
-        )
-        # flow calls that may not have answered `connect` yet, by peer (left as they are come across)
-        self._pending: Waiting[EventedCall] = Waiting(lambda c: not c.closed and c.call.proto.channel is None)
         listener = _reuse_port_listener(listen) if reuse_port else listen
         # in the hub: a flow call only registers its socket with the loop, no greenlet is
         # spawned; a refused connection is closed there and then
-        self._pool = Pool()
         self._server = _Listener(listener, self._accept, spawn=None)
         self._stopping = Flag()
         self._force = Flag()
 
     def _active(self) -> int:
-        return len(self._pool) + len(self.calls)
+        return len(self.handlers.pool) + len(self.calls)
 
     def status(self) -> dict[str, int]:
         """What a leak would show (kill -USR1 logs it): calls, greenlets, open descriptors, RSS."""
@@ -237,7 +232,7 @@ class CallServer:
 
     def shutdown(self) -> None:
         self._server.close()
-        for evented in list(self._pending):  # no call yet: nothing to finish (a flood's, say)
+        for evented in list(self.admission.pending):  # no call yet: nothing to finish (a flood's, say)
             if evented.call.proto.channel is None:
                 evented.close()
         log.info("stopped accepting; %d call(s) in progress, waiting up to %gs", self._active(), self.drain_seconds)
@@ -252,16 +247,14 @@ class CallServer:
             log.info("handed %d call(s) over to the next host, their checkpoints in place", handed)
         if self._active():
             log.warning("hanging up %d call(s) still in progress", self._active())
-            for session in list(self.sessions):
-                if session.channel is not None:
-                    session.request_hangup("SYSTEM_SHUTDOWN")
+            self.handlers.hang_up("SYSTEM_SHUTDOWN")
             for call in list(self.calls):
                 call.request_hangup("SYSTEM_SHUTDOWN")
             deadline = time.monotonic() + self.timeouts.drain + 1
-            self._pool.join(timeout=self.timeouts.drain + 1)
+            self.handlers.pool.join(timeout=self.timeouts.drain + 1)
             while self.calls and time.monotonic() < deadline:
                 gevent.sleep(0.05)
-            self._pool.kill(timeout=1)
+            self.handlers.pool.kill(timeout=1)
             for call in list(self.calls):  # FreeSWITCH never reported them gone: let go
                 call.close()
         if self.http is not None:
@@ -269,215 +262,30 @@ class CallServer:
         log.info("stopped after %d call(s)", self.calls_total)
 
     # -- one call -----------------------------------------------------------------------
-    def _allowed(self, host: str) -> bool:
-        return allowed(host, self.allow)
-
     def _accept(self, sock, address) -> None:
         """In the hub, for every connection: refused, or handed to the loop (a flow call)
         or to a greenlet (a handler's session)."""
-        if not self._admitted(sock, address):
+        if not self.admission.admit(sock, address[0], self._active()):
             return
         if self.flows is not None:
             try:
-                self._handle_flow(sock, address)
+                self.flow_calls.start(self._server.loop, sock, address, self.budget)
             except BaseException:
-                self._let_go(address[0])  # never started: its place is free again
+                self.admission.let_go(address[0])  # never started: its place is free again
                 raise
             return
         # the listener closes the socket it accepted once this returns: the greenlet gets its own
         conn = gsocket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        self._pool.spawn(self._handle, conn, address)
+        self.handlers.spawn(conn, address, self.budget)
 
-    def _admitted(self, sock, address) -> bool:
-        if not self._allowed(address[0]):
-            sock.close()
-            self.refused_peer.refused(address[0])
-            return False
-        peer = address[0]
-        if self.max_calls is not None and self._active() >= self.max_calls and not self._made_room(peer):
-            sock.close()
-            self.refused_full.refused(peer)
-            return False
-        cap = self.max_calls_per_peer
-        if cap is not None and self._held.get(peer, 0) >= cap and not self._made_room_own(peer):
-            sock.close()
-            self.refused_peer_full.refused(peer)
-            return False
-        self._held[peer] = self._held.get(peer, 0) + 1  # given back by _let_go when it ends
-        try:  # each command is one small write awaited by FreeSWITCH: never hold it back (Nagle)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        return True
-
-    def _made_room(self, peer: str) -> bool:
-        """The server is full: close a connection that has not answered ``connect`` to
-        make room for one from ``peer``, if there is one to close (:class:`.guard.Waiting`)."""
-        now = time.monotonic()
-        idle = self._pending.make_room(peer, lambda c: now - c.started_at >= PENDING_GRACE)
-        if idle is None:
-            return False
-        self.idle_closed.refused(idle.call.peer)
-        idle.close()  # its on_close takes it out of calls
-        return True
-
-    def _made_room_own(self, peer: str) -> bool:
-        """``peer`` holds all the places it may: its own oldest connection that has not
-        answered ``connect`` for :data:`PENDING_GRACE` gives way, if it has one."""
-        now = time.monotonic()
-        idle = self._pending.take_own(peer, lambda c: now - c.started_at >= PENDING_GRACE)
-        if idle is None:
-            return False
-        self.idle_closed.refused(idle.call.peer)
-        idle.close()
-        return True
-
-    def _let_go(self, peer: str) -> None:
-        """A connection admitted from ``peer`` has ended: its place is free."""
-        left = self._held.get(peer, 1) - 1
-        if left > 0:
-            self._held[peer] = left
-        else:
-            self._held.pop(peer, None)
-
-    def _handle_flow(self, sock, address) -> None:
-        """In the hub: hand the socket to the loop; the call runs from its callbacks."""
-        raw = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-        # what this connection claims about its host concerns its own peer address only
-        hosts = HOSTS.for_peer(address[0])
-        assert self.flows is not None  # _accept hands a socket here only when serving flows
-        call = FlowCall(
-            self.flows,
-            self.timeouts,
-            limits=self.limits,
-            hosts=hosts,
-            event_format=self.event_format,
-            metrics=self.metrics,
-            peer=address[0],
-            failover=self.failover,
-            failover_key=self.failover_key,
-        )
-        if self.metrics is not None:
-            self.metrics.calls_active.inc()
-        recording = self.recorder.call() if self.recorder is not None else None
-        try:
-            evented = EventedCall(
-                self._server.loop,
-                raw,
-                call,
-                recording=recording,
-                on_close=self._flow_call_closed,
-                budget=self.budget,
-                http=self.http,
-            )
-        except Exception:  # the accept loop runs this: it must go on for the next call
-            log.exception("call from %s could not be started", address[0])
-            raw.close()
-            self._let_go(address[0])
-            if self.metrics is not None:
-                self.metrics.calls_active.dec()
-            return
-        if not evented.closed:
-            self.calls.add(evented)
-            self._pending.add(address[0], evented)
-
-    def _flow_call_closed(self, evented: EventedCall) -> None:
-        self.calls.discard(evented)
-        self._pending.discard(evented)
-        self._let_go(evented.call.peer)
+    def _ended(self, peer: str, heard: bool) -> None:
+        """A call (or a connection that sent nothing) from ``peer`` has ended: its place
+        is free; a call is counted."""
+        self.admission.let_go(peer)
         if self.metrics is not None:
             self.metrics.calls_active.dec()
-        call = evented.call
-        proto = call.proto
-        if proto.heard:
+        if heard:
             self.calls_total += 1
-            log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
-        else:
-            log_idle_connection(call.peer)
-
-    def _handle(self, sock, address) -> None:
-        assert self.handler is not None  # _accept spawns this only when serving a handler
-        session = OutboundSession(
-            sock,
-            limits=self.limits,
-            timeouts=self.timeouts,
-            event_format=self.event_format,
-            recording=self.recorder.call() if self.recorder is not None else None,
-            budget=self.budget,
-        )
-        self.sessions.add(session)
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.calls_active.inc()
-        outcome = "ok"
-        try:
-            session.start()
-            self.handler(session)
-        except CallGone as gone:
-            if gone.cause == LOST and session.proto.heard:  # the socket ended, no hangup came
-                outcome = f"lost: {gone.detail}"
-        except ProtocolError as exc:
-            outcome = f"ProtocolError: {exc}"
-            log.warning("call %s from %s ended on malformed input: %s", session.uuid or "-", address[0], exc)
-            if metrics is not None:
-                metrics.protocol_errors.inc()
-        except FlowengineError as exc:
-            outcome = f"{type(exc).__name__}: {exc}"
-            log.warning("call %s from %s ended on error: %s", session.uuid or "-", address[0], outcome)
-        except Exception as exc:  # one call's bug must not take down the others
-            outcome = f"internal error {type(exc).__name__}"
-            log.exception("call %s from %s: internal error", session.uuid or "-", address[0])
-        finally:
-            try:
-                session.finish()
-            except Exception:
-                session.close()
-            self.sessions.discard(session)
-            self._let_go(address[0])
-            if metrics is not None:
-                metrics.calls_active.dec()
-            if session.proto.heard:
-                self.calls_total += 1
-                log_call_end(
-                    session.uuid, session.channel, session.started_at, session.hangup_cause, session.gone, outcome
-                )
-            else:
-                log_idle_connection(address[0])
-
-
-def log_idle_connection(peer: str) -> None:
-    """A peer that connected and closed without a byte (a TCP health check, a port scan)
-    made no call: no call line, not counted, and only at debug level."""
-    log.debug("connection from %s closed before sending anything: not a call", peer)
-
-
-def log_call_end(
-    uuid: str | None, channel, started_at: float, hangup_cause: str | None, gone: CallGone | None, outcome: str
-) -> None:
-    """The call's one summary line: who called what, for how long, how it ended."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    get = channel.get if channel is not None else (lambda name: None)
-    caller, destination = get("Caller-Caller-ID-Number") or "-", get("Caller-Destination-Number") or "-"
-    duration = time.monotonic() - started_at
-    cause = hangup_cause or (gone.cause if gone else "-")
-    log.info(
-        "call end uuid=%s caller=%s destination=%s duration=%.2fs cause=%s outcome=%s",
-        uuid or "-",
-        field(caller),
-        field(destination),
-        duration,
-        cause,
-        outcome,
-        extra={
-            "call": uuid or "-",
-            "caller": caller,
-            "destination": destination,
-            "duration": round(duration, 3),
-            "cause": cause,
-            "outcome": outcome,
-        },
-    )
 
 
 def install_signal_handlers(server: CallServer) -> None:

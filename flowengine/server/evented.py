@@ -3,8 +3,9 @@
 No greenlet per call: the loop calls back when the socket is readable (or writable again) and
 when the call's wait runs out, and each callback hands what happened to the call's
 :class:`~flowengine.call.flow_call.FlowCall` and writes what it answers; nothing here may block
-(a write the kernel cannot take at once waits in ``backlog``). What the calls have read but not
-parsed is capped by one :class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``). Why:
+(a write the kernel cannot take at once waits: :mod:`.socket_writer`). Its one timer is
+:mod:`.call_timer`'s, its HTTP request in flight :mod:`.call_http`'s. What the calls have read but not parsed is
+capped by one :class:`~flowengine.esl.BufferBudget` (``SHARED_BUDGET``). Why:
 docs/architecture.md, "A call on the event loop"; the budget: docs/security.md, "Nothing a peer
 or a flow sends can stall or exhaust the server".
 """
@@ -22,7 +23,9 @@ from ..call.flow_call import FlowCall
 from ..esl import BufferBudget
 from ..esl.budget import server_budget
 from ..flows.effects import HttpResult
-from ..http.inprocess import InProcessHttp, performer
+from .call_http import CallRequest
+from .call_timer import CallTimer
+from .socket_writer import SocketWriter
 
 log = logging.getLogger("flowengine.server")
 
@@ -37,19 +40,6 @@ DEFAULT_BUDGET_BYTES = 64 * 1024 * 1024
 SHARED_BUDGET = server_budget(DEFAULT_BUDGET_BYTES)
 
 
-_DEFAULT_CLIENT: Any = None
-
-
-def default_client() -> Any:
-    """The process's HTTP client, for calls whose server gave none: in process."""
-    global _DEFAULT_CLIENT
-    if _DEFAULT_CLIENT is None:
-        from ..http import HttpClient
-
-        _DEFAULT_CLIENT = InProcessHttp(HttpClient())
-    return _DEFAULT_CLIENT
-
-
 class EventedCall:
     """One call's socket on the loop. What its parser buffers counts against ``budget``,
     shared with the server's other calls (by default this module's ``SHARED_BUDGET``)."""
@@ -62,15 +52,12 @@ class EventedCall:
         "recording",
         "on_close",
         "started_at",
-        "backlog",
+        "out",
         "reader",
-        "writer",
         "timer",
-        "timer_at",
         "_named",
         "_closed",
         "http",
-        "_request",
     )
 
     def __init__(
@@ -94,16 +81,11 @@ class EventedCall:
         self.recording = recording  # a CallRecording, or None
         self.on_close = on_close
         self.started_at = time.monotonic()
-        self.backlog = b""  # written by the call, not yet taken by the kernel
-        self.writer: Any = None
-        self.timer: Any = None
-        self.timer_at = 0.0
+        self.out = SocketWriter(loop, sock)  # what the call writes
+        self.timer = CallTimer(loop)
         self._named = recording is None
         self._closed = False
-        # a Performer (flowengine.http.inprocess: an HttpSupervisor or InProcessHttp) or a bare HttpClient;
-        # made at the first request if None
-        self.http = http
-        self._request: tuple[int, Any] | None = None  # (token, what http.cancel takes) of the request in flight
+        self.http = CallRequest(http)  # the request in flight, and what performs it
         self.reader = loop.io(sock.fileno(), 1)
         self.reader.start(self._readable)
         self._apply(call.start, None)
@@ -131,11 +113,12 @@ class EventedCall:
         if self._closed:
             return
         self._closed = True
-        self._drop_request()
-        for watcher in (self.reader, self.writer, self.timer):
-            if watcher is not None:
-                watcher.stop()
-        self.reader = self.writer = self.timer = None  # stopped, they hold no callback
+        self.http.drop()
+        self.timer.stop()
+        self.out.stop()
+        if self.reader is not None:
+            self.reader.stop()
+            self.reader = None  # stopped, it holds no callback
         parser = self.call.proto.parser
         parser.on_evicted = None  # it refers to this object: no cycle outlives the call
         parser.release()  # what it still buffers goes back to the budget
@@ -172,27 +155,18 @@ class EventedCall:
             self._apply(self.call.receive, _WAKE)  # the parser raises its error: the call ends on it
 
     def _writable(self) -> None:
-        try:
-            sent = self.sock.send(self.backlog)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self.backlog = b""
-            self._apply(self.call.lost, f"write failed: {exc}")
-            return
-        self.backlog = self.backlog[sent:]
-        if not self.backlog and self.writer is not None:
-            self.writer.stop()
-            self.writer = None
+        failure = self.out.flush()
+        if failure is not None:
+            self._apply(self.call.lost, failure)
 
     def _expired(self) -> None:
-        self.timer = None
+        self.timer.fired()
         deadline = self.call.deadline
         if deadline is None or self._closed:
             return
         now = time.monotonic()
         if now < deadline:  # armed for an earlier wait (or the loop's clock ran ahead): again
-            self._arm(deadline)
+            self.timer.arm(deadline, self._expired)
             return
         self._apply(self.call.expire, None, now)
 
@@ -216,37 +190,29 @@ class EventedCall:
         if not self._named and call.proto.channel is not None:  # the connect reply came
             self._named = True
             self.recording.named(call.proto.uuid or "unknown", call.proto.channel)
-        if self._request is not None and call.awaiting != self._request[0]:
-            self._drop_request()  # the call no longer waits for it (the caller left)
+        if self.http.stale(call.awaiting):
+            self.http.drop()  # the call no longer waits for it (the caller left)
         asked = call.take_request()
         if asked is not None and not call.closed:
-            self._perform(*asked)
+            token, request = asked
+            self.http.perform(token, request, call.proto.uuid or "-", partial(self._answered, token))
         if call.closed:
             self.close()
         elif call.deadline is not None:
-            self._arm(call.deadline)
+            self.timer.arm(call.deadline, self._expired)
 
     # -- an HTTP request in flight ------------------------------------------------------
-    def _perform(self, token: int, request: Any) -> None:
-        http = self.http
-        if http is None:
-            http = self.http = default_client()
-        else:  # a bare HttpClient (flowengine.http) performs in greenlets
-            http = self.http = performer(http)
-        self._request = (token, http.submit(request, self.call.proto.uuid or "-", partial(self._answered, token)))
+    @property
+    def _request(self) -> tuple[int, Any] | None:
+        """The request in flight: (token, what the performer's cancel takes)."""
+        return self.http.current
 
     def _answered(self, token: int, result: HttpResult) -> None:
         """The answer (from the HTTP worker's answers, handed out a few per turn of the
         loop; or the request's greenlet): to the call."""
-        if self._request is not None and self._request[0] == token:
-            self._request = None
+        self.http.answered(token)
         if not self._closed:
             self._apply(partial(self.call.http_done, token, result), None)
-
-    def _drop_request(self) -> None:
-        request, self._request = self._request, None
-        if request is not None:
-            self.http.cancel(request[1])
 
     def _write(self, data: bytes) -> str | None:
         """Write without blocking; what the kernel cannot take now waits for writability."""
@@ -254,29 +220,14 @@ class EventedCall:
             return None
         if self.recording is not None:
             self.recording.outbound(data)
-        if self.backlog:
-            self.backlog += data
-            return None
-        try:
-            sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError as exc:
-            return f"write failed: {exc}"
-        if sent < len(data):
-            self.backlog = data[sent:]
-            self.writer = self.loop.io(self.sock.fileno(), 2)
-            self.writer.start(self._writable)
-        return None
+        return self.out.write(data, self._writable)
 
-    def _arm(self, deadline: float) -> None:
-        """One timer per call. A later deadline leaves it be (it fires, sees the wait is
-        not over, and re-arms), so most waits cost no timer work at all."""
-        timer = self.timer
-        if timer is not None:
-            if self.timer_at <= deadline:
-                return
-            timer.stop()
-        self.timer_at = deadline
-        self.timer = timer = self.loop.timer(max(0.0, deadline - time.monotonic()))
-        timer.start(self._expired)
+    @property
+    def backlog(self) -> bytes:
+        """Written by the call, not yet taken by the kernel."""
+        return self.out.backlog
+
+    @property
+    def writer(self) -> Any:
+        """The watcher waiting for the socket to take :attr:`backlog`, if any."""
+        return self.out.watcher
