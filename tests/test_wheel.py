@@ -28,7 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: data files the package reads at run time (next to the module that reads them)
-DATA_FILES = ["flowengine/flows/flow.schema.json", "flowengine/testing/data/channel.json"]
+DATA_FILES = ["flowengine/flows/flow.schema.json", "flowengine/testing/data/channel.json",
+              "flowengine/server/flow_map_static/flow_map.js", "flowengine/server/flow_map_static/dagre.min.js"]
 
 #: not part of the source a wheel is built from
 _NOT_SOURCE = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",

@@ -25,7 +25,7 @@ from .callstack import CallStack, Frame
 from .lookup import Names
 from .moves import after_step, enter, step_gone
 from .reentry import reenter
-from .result import CallResult
+from .result import CallResult, StepEnd
 from .trace import OnAttempt, OnStep, Trace
 
 #: the cause given to FreeSWITCH when the flow fails and has no on_error step
@@ -197,7 +197,7 @@ class FlowRun(Names):
         self.trace.sent(command)
         if isinstance(command, Exit):
             self._end(CallResult.TRANSFER)
-            self.trace.step_ended(frame, "transferred", "transferred")
+            self.trace.step_ended(frame, StepEnd.TRANSFERRED, StepEnd.TRANSFERRED)
         return command
 
     def _after(self, frame: Frame, step: Step, result: Any) -> Execute | str | None:

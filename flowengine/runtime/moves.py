@@ -17,7 +17,7 @@ from ..flows.model import Flow, Step
 from ..flows.routes import way_out
 from ..flows.steps import KINDS
 from .callstack import CallStack, Frame
-from .result import CallResult
+from .result import CallResult, StepEnd
 from .trace import Trace
 
 
@@ -58,10 +58,10 @@ def after_step(stack: CallStack, trace: Trace, frame: Frame, step: Step, result:
     while True:
         kind = KINDS[step.kind]
         if kind.ends_call:
-            trace.step_ended(frame, "hangup")
+            trace.step_ended(frame, StepEnd.HANGUP)
             return CallResult.HANGUP
         if kind.returns:
-            trace.step_ended(frame, f"return:{result}", "return")
+            trace.step_ended(frame, f"return:{result}", StepEnd.RETURN)
             if not stack.called:  # a flow routed to directly has no caller: it ends there
                 trace.ran_out(frame, f"return:{result}")
                 return CallResult.ENDED
@@ -86,7 +86,7 @@ def step_gone(trace: Trace, frame: Frame, cause: str) -> CallResult:
     run's result (the flow's own hangup step counts as the flow hanging up)."""
     assert frame.step is not None  # a step was running
     if KINDS[frame.flow.steps[frame.step].kind].ends_call:  # our own hangup step
-        trace.step_ended(frame, "hangup")
+        trace.step_ended(frame, StepEnd.HANGUP)
         return CallResult.HANGUP
-    trace.step_ended(frame, f"hangup:{cause}", "gone")
+    trace.step_ended(frame, f"hangup:{cause}", StepEnd.GONE)
     return CallResult.GONE

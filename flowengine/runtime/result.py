@@ -20,3 +20,14 @@ class CallResult(StrEnum):
     ENDED = "ended"  # the flow ran out of steps
     ERROR = "error"
     UNROUTED = "unrouted"  # no flow serves the number
+
+
+class StepEnd(StrEnum):
+    """How a step's end is counted (``outcome`` label of ``flowengine_step_outcomes``) when it
+    is not one of the step's own outcomes: what the flow map shows as a way out of the step."""
+
+    HANGUP = "hangup"  # the flow's hangup step hung up
+    RETURN = "return"  # a called flow returned from this step
+    TRANSFERRED = "transferred"  # handed off (transfer, exit)
+    GONE = "gone"  # the caller hung up while the step ran
+    ERROR = "error"  # the step failed

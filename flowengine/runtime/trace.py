@@ -16,6 +16,7 @@ from ..errors import FlowError
 from ..flows.effects import Effect, Execute, HttpRequest
 from ..quoting.logfield import field as log_field
 from .callstack import CallStack, Frame
+from .result import StepEnd
 
 log = logging.getLogger("flowengine.flow")
 
@@ -104,7 +105,7 @@ class Trace:
         ``error`` (the error's own line says why)."""
         if self.on_step is not None and frame.step is not None:
             step = frame.flow.steps[frame.step]
-            self.on_step(frame.flow.name, step.name, step.kind, "error", self.monotonic() - frame.entered)
+            self.on_step(frame.flow.name, step.name, step.kind, StepEnd.ERROR, self.monotonic() - frame.entered)
 
     def error(self, frame: Frame, exc: BaseException) -> None:
         """The run failed there: the flow's or the call's data (a FlowError, a ValueError)

@@ -23,6 +23,7 @@ from ..preflight.hosts import HOSTS
 from ..session import Timeouts
 from ..session.recorder import Recorder
 from .app import CallServer, install_signal_handlers
+from .flow_map import flow_map_routes
 from .guard import descriptor_limit, max_calls_for
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
 from .metrics import Metrics
@@ -182,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if metrics is not None:
             host, port = args.metrics
-            web = serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports)
+            pages = flow_map_routes(
+                library, metrics, HOSTS.reports, server, worker=index, workers=args.workers, base=(host, port)
+            )
+            web = serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports, routes=pages)
         server.serve_until_stopped()
     except OSError as exc:
         log.error("cannot listen: %s", exc)

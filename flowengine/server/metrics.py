@@ -19,6 +19,7 @@ from ..flows.model import Step
 from ..flows.routes import transitions
 from ..flows.steps import KINDS, NeedKind
 from ..runtime.result import CallResult
+from .flow_map_counts import Tally
 
 log = logging.getLogger("flowengine.metrics")
 
@@ -54,6 +55,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        self.tally = Tally()  # the same counts again, with their last minutes (the flow map's)
         self.calls_active = Gauge("flowengine_calls_active", "Calls in progress", registry=registry)
         self.calls = Counter(
             "flowengine_calls", "Calls ended, by flow and how they ended", ["flow", "result"], registry=registry
@@ -176,27 +178,32 @@ class Metrics:
         self.flow_set.labels(flows.digest).set(1)
         self.flow_count.set(len(flows.flows))
         results = [r for r in CallResult if r is not CallResult.UNROUTED]
+        ways: dict[tuple[str, str], tuple] = {}
         for flow in flows.flows.values():
             for result in results:
                 self.calls.labels(flow.name, result)
             self.resumed.labels(flow.name)
             for step in flow.steps.values():
+                ways[(flow.name, step.name)] = (step.kind, tuple((t.edge, t.target) for t in transitions(step)))
                 self.steps.labels(step.kind)
                 for outcome in named_outcomes(step):
                     self.outcomes.labels(flow.name, step.name, outcome)
                 for failure in KINDS[step.kind].attempt_failures:
                     self.attempts.labels(flow.name, step.name, failure)
             pause()
+        self.tally.loaded(ways)
 
     def step(self, flow: str, step: str, kind: str, outcome: str, seconds: float) -> None:
         self.steps.labels(kind).observe(seconds)
         self.outcomes.labels(flow, step, outcome).inc()
+        self.tally.step_ended(flow, step, outcome)
         counted = KINDS[kind].dial_outcome if kind in KINDS else None
         if counted is not None:
             self.bridges.labels(counted(outcome)).inc()
 
     def attempt(self, flow: str, step: str, failure: str) -> None:
         self.attempts.labels(flow, step, failure).inc()
+        self.tally.attempt(flow, step, failure)
 
     def http_request(self, flow: str, step: str, host: str, outcome: str, seconds: float) -> None:
         self.http.labels(flow, step, host, outcome).inc()
@@ -204,6 +211,7 @@ class Metrics:
 
     def call_ended(self, flow: str, result: str) -> None:
         self.calls.labels(flow, result).inc()
+        self.tally.call_ended(flow, str(result))
 
     def reload(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "failed").inc()

@@ -1,4 +1,5 @@
-"""The metrics port: Prometheus metrics, the health check and ``/preflight``, served by
+"""The metrics port: Prometheus metrics, the health check, ``/preflight`` and the pages of
+``routes`` (the flow map, :mod:`.flow_map`), served by
 gevent's WSGI server in the server's own hub (no thread: the health check answers only while
 the loop that accepts calls runs). Each connection serves one request within
 :data:`REQUEST_SECONDS`, the port holds at most :data:`~.guard.METRICS_CONNECTIONS`,
