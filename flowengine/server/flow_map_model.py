@@ -27,7 +27,7 @@ from .flow_map_counts import Key
 
 #: the fixed words a step's end is counted under (:class:`.metrics.Metrics`) that end the
 #: step's part of the call, and how the map names them; ``bad`` ones stand out
-FIXED_EXITS = {
+FIXED_EXITS: dict[str, tuple[str, bool]] = {
     StepEnd.GONE: ("hung up", True),
     StepEnd.ERROR: ("error", True),
     StepEnd.HANGUP: ("hangs up", False),
