@@ -121,6 +121,68 @@ def test_the_digits_of_a_dying_hosts_play_and_get_digits_are_its_variables_on_th
     assert menus(after) == [] and played(after) == [heard]
 
 
+@pytest.mark.parametrize("now", [
+    {"min: 4, max: 4": "min: 6, max: 6"},       # a longer PIN: 1234 is too short
+    {"min: 4, max: 4": "min: 2, max: 3"},       # a shorter one: 1234 is too long
+    {'regexp: "^1"': 'regexp: "^9"'},           # another range of accounts
+])
+def test_recovered_digits_are_checked_against_the_step_as_a_reload_left_it(server, tmp_path, now):
+    """The dying host's play_and_get_digits read 1234 under its rules (min 4, max 4,
+    ^1); the next host was reloaded with other rules for the step: the recovered digits
+    are a wrong entry there (``invalid``), as FreeSWITCH would have made them under the
+    rules that host sends, never ``${account}``."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    (old / "account.yaml").write_text(DIGITS)
+    text = DIGITS
+    for before, after in now.items():
+        text = text.replace(before, after)
+    (new / "account.yaml").write_text(text)
+    first = server("--flows", str(old), "--failover")
+    second = server("--flows", str(new), "--failover")
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 1), actions=[{"press": "1234"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    _, after = call.result()
+    assert result_variables(after) == []                 # not asked again: the entry was made
+    assert played(after) == ["bad-1234.wav"]             # ${account_invalid}, as a refused entry
+
+
+MENU = """\
+name: menu
+numbers: ["4000"]
+start: hello
+steps:
+  hello: {answer: {}, next: pick}
+  pick:
+    menu: {prompt: pick.wav, invalid: wrong.wav, max_digits: %d, choices: {"/^[0-9]+$/": chosen}}
+    on: {exhausted: bye}
+  chosen: {playback: "chosen-${digits}.wav", next: bye}
+  bye: {hangup: NORMAL_CLEARING}
+"""
+
+
+def test_a_recovered_menu_key_the_reloaded_menu_would_not_read_is_a_wrong_key(server, tmp_path):
+    """The dying host's menu read 1234 (max_digits 4); the next host's menu reads at most
+    2 digits: the recovered attempt is a failed one (invalid), and the next is asked."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    new.mkdir()
+    (old / "menu.yaml").write_text(MENU % 4)
+    (new / "menu.yaml").write_text(MENU % 2)
+    first = server("--flows", str(old), "--failover")
+    second = server("--flows", str(new), "--failover")
+    call = Dialplan([first.port, second.port], hold=("play_and_get_digits", 1),
+                    actions=[{"press": "1234"}, {"press": "12"}])
+    assert call.held.wait(10)
+    first.proc.send_signal(signal.SIGKILL)
+    before, after = call.result()
+    assert menus(after) == ["file_string://wrong.wav!pick.wav"]   # the wrong key's notice, then again
+    assert result_variables(after)[0] != result_variables(before)[0]
+    assert played(after) == ["chosen-12.wav"]
+
+
 RECORD = """\
 name: message
 numbers: ["4000"]

@@ -490,3 +490,70 @@ def test_run_py_check_names_the_language_a_menu_prompt_lacks(tmp_path):
 def test_a_malformed_prompt_per_language_is_a_schema_error_at_its_place(menu, pagd_invalid, message):
     errors, _ = prompt_problems(menu, pagd_invalid=pagd_invalid)
     assert errors == [message]
+
+
+# -- a '|' in a text: --check as the calls hear it ------------------------------------------------------
+
+VOICED = """\
+name: v
+languages:
+  en: {%s}
+  es: {%s}
+%s
+start: %s
+steps:
+  to_en: {language: en, next: s}
+  to_es: {language: es, next: s}
+  s: {speak: {text: %s}, next: e}
+  e: {hangup: NORMAL_CLEARING}
+"""
+TTS = "tts: {engine: flite, voice: slt}"
+SPOKEN = ['"a | b"', '{en: "a | b", es: c}', '{en: a, es: "b | c"}', '{en: "a | b"}', '{en: a}']
+
+
+@pytest.mark.parametrize("said", SPOKEN)
+@pytest.mark.parametrize("en, es, flow_tts", [(e, s, f) for e in ("", TTS) for s in ("", TTS) for f in ("", TTS)])
+def test_check_refuses_a_bar_exactly_when_a_call_would_refuse_it(said, en, es, flow_tts):
+    """Every call the flow can make (in en, in es, with no language chosen) speaks its
+    language's text (else the default's) with its language's voice (else the flow's):
+    --check errs about the '|' if and only if one of them would be refused at run time."""
+    _, errors, _ = check(parse_source(VOICED % (en, es, flow_tts, "s", said), "flows/v.yaml"))
+    bars = [e for e in errors if "holds '|'" in e]
+    refused = []
+    for start in ("to_en", "to_es", "s"):
+        # the same '|' where --check cannot see it (a flow value): what a call does with it
+        hidden = VOICED % (en, es, flow_tts + '\nvars: {bar: "|"}', start, said.replace("|", "${bar}"))
+        run = play(flow_from(hidden), lambda c: complete(c.app, c.arg))
+        refused.append(not any(app == "speak" for app, _ in run.executed))
+    assert bool(bars) == any(refused), (refused, errors)
+    assert len(bars) <= 1  # one error per text, naming every call that would refuse it
+
+
+def test_a_language_chosen_in_a_returned_called_flow_survives_a_failover(tmp_path):
+    """The call's language is the call's own state, not a frame's: chosen in a called flow
+    that has returned, it is still in the checkpoint, and the next host speaks that
+    language's text in its voice."""
+    from flowengine.runtime import checkpoint
+    from flowengine.runtime.interpreter import FlowRun
+
+    languages = "languages:\n  es: {tts: {engine: flite, voice: kal}}\n  en: {tts: {engine: flite, voice: slt}}\n"
+    (tmp_path / "main.yaml").write_text(
+        'name: main\nnumbers: ["100"]\n' + languages + "start: pick\nsteps:\n"
+        "  pick: {call: {flow: chooser}, next: wait}\n  wait: {playback: wait.wav, next: greet}\n"
+        '  greet: {speak: {text: {es: "Hola", en: "Hello"}}, next: bye}\n  bye: {hangup: NORMAL_CLEARING}\n'
+    )
+    (tmp_path / "chooser.yaml").write_text(
+        "name: chooser\n" + languages + "start: l\nsteps:\n  l: {language: en, next: r}\n  r: {return: done}\n"
+    )
+    flows = load_flows(str(tmp_path))
+    run = FlowRun(flows.flows["main"], flows=flows, channel=channel())
+    command = run.start()
+    while command.app != "playback":  # back in main, the chooser's frame gone
+        command = run.resume(complete(command.app, str(command.arg)))
+    assert len(run.frames) == 1
+    saved = checkpoint.capture(run, flows.digest, "playback")
+    resumed = checkpoint.restore(saved, flows, flows.flows["main"], channel=channel())
+    command = resumed.start_saved(None)
+    while command.app != "speak":
+        command = resumed.resume(complete(command.app, str(command.arg)))
+    assert str(command.arg) == "flite|slt|Hello"

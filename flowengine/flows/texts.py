@@ -3,19 +3,22 @@
 ``speak: {text: {en: "Welcome", es: "Bienvenido"}}``, ``playback: {files: {en: …, es: …}}``
 and the prompts of ``menu`` and ``play_and_get_digits`` (``prompt: {en: …, es: …}``) take a
 mapping from the flow's ``languages:`` to what a caller in that language hears. The
-call's language is the one its last ``language`` step chose (in this flow or in a flow that
-called it). A call that has none, or whose language the value lacks, gets the flow's default
-language: the first one its ``languages:`` lists. ``--check`` refuses a mapping that lacks
-the default language or names a language the flow does not declare, and warns about each
-declared language it lacks (its callers would hear the default's). A text in a mapping is
-the author's text like any other: its ``${…}`` are expanded, and encoded where they land,
-as a plain text's are.
+call's language is the one its last ``language`` step chose (in this flow, in a flow that
+called it or in one it called), kept in the call's own state (:func:`chosen`), where the
+voice, ``say`` and a failover checkpoint read it too; never the ``${language}`` variable,
+which any ``vars:`` step may set. A call that has none, or whose language the value lacks,
+gets the flow's default language: the first one its ``languages:`` lists. ``--check``
+refuses a mapping that lacks the default language or names a language the flow does not
+declare, and warns about each declared language it lacks (its callers would hear the
+default's). A text in a mapping is the author's text like any other: its ``${…}`` are
+expanded, and encoded where they land, as a plain text's are.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 #: a language's name, as ``languages:`` spells its keys (flow_base.schema.json)
@@ -41,19 +44,34 @@ def default_language(languages: Mapping[str, Any]) -> str | None:
     return next(iter(languages), None)
 
 
-def call_language_name(run) -> str | None:
-    """The name of the language the call's ``language`` step chose, else None.
+#: the run's ``call_state`` key of the call's language (:class:`Chosen`)
+KEY = "language"
 
-    The step keeps the chosen language's definition (``call_state["language"]``), which may
-    be a calling flow's: its name is the key that definition has in a flow of the call."""
-    chosen = run.call_state.get("language")
-    if chosen is None:
-        return None
-    for frame in reversed(run.frames):
-        for name, spec in frame.flow.languages.items():
-            if spec is chosen:
-                return name
-    return None
+
+@dataclass(frozen=True)
+class Chosen:
+    """The call's language: its ``name`` (which text per language the call hears, what a
+    checkpoint keeps) and its definition in the flow whose ``language`` step chose it
+    (``sound_prefix``, ``say``, ``tts``), which stays the call's after that flow returns."""
+
+    name: str
+    spec: Mapping[str, Any] = field(default_factory=dict)
+
+
+def choose(run, name: str, spec: Mapping[str, Any]) -> None:
+    """The call's language is now ``name``, as ``spec`` defines it."""
+    run.call_state[KEY] = Chosen(str(name), spec)
+
+
+def chosen(run) -> Chosen | None:
+    """The language the call's last ``language`` step chose, else None."""
+    return run.call_state.get(KEY)
+
+
+def call_language_name(run) -> str | None:
+    """The name of the language the call's ``language`` step chose, else None."""
+    language = chosen(run)
+    return language.name if language is not None else None
 
 
 def for_call(run, value: Any) -> Any:

@@ -18,6 +18,7 @@ import logging
 from enum import StrEnum
 from typing import Any
 
+from ..flows import texts
 from ..flows.conditions import as_text
 from ..flows.model import Flow, Step
 from ..flows.steps import KINDS
@@ -87,10 +88,9 @@ def capture(run: FlowRun, digest: str, sending: str | None = None, key: bytes | 
             entry += [counts, frame.progress] if frame.progress else [counts]
         frames.append(entry)
     state: dict[str, Any] = {"d": digest, "f": frames, "t": run.transitions}
-    if run.call_state.get("language") is not None:  # chosen by a language step, named in its frame's vars
-        chosen = next((frame.vars["language"] for frame in reversed(run.frames) if "language" in frame.vars), None)
-        if chosen is not None:
-            state["l"] = str(chosen)
+    language = texts.chosen(run)  # the call's own, as its language step chose it (not ${language})
+    if language is not None:
+        state["l"] = language.name
     if run.call_state.get("queued"):
         state["q"] = 1
     if run.call_state.get("call_recording") is not None:
@@ -173,11 +173,8 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
     transitions = state.get("t", 0)
     run.transitions = min(transitions, routed.max_transitions) if _count(transitions) else 0
     language = state.get("l")
-    if isinstance(language, str):
-        for frame in reversed(run.frames):
-            if language in frame.flow.languages:
-                run.call_state["language"] = frame.flow.languages[language]
-                break
+    if isinstance(language, str) and _name(language):
+        _choose_language(run, language)
     if state.get("q") == 1:
         run.call_state["queued"] = True
     recording = state.get("r")
@@ -198,8 +195,10 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
             raise NotResumable(Refused.MALFORMED, f"step {top.step} runs no {str(sent)[:MAX_NAME]!r}")
         if _held(running, options.get("channel"), attempts):
             run.completed = sent
-            if attempts is not None:
-                attempts.again = True  # the step's next attempt is this one, answered by the channel
+            if attempts is not None and KINDS[running.kind].attempt_variable:
+                # the step's next attempt is this one, answered by the channel (no other
+                # kind takes an attempt: the next digit collection's is a new one)
+                attempts.again = True
     if digest != flowset.digest:
         log.info(
             "call=%s flow=%s step=%s: checkpoint of flow set %s resumed on %s (the step still exists)",
@@ -285,6 +284,15 @@ def _constants(flow: Flow) -> set[tuple[str, str]]:
     return pairs
 
 
+def _choose_language(run: FlowRun, name: str) -> None:
+    """The call's language again, by the name the checkpoint keeps (``l``: the same key
+    and value whichever version wrote it). Its definition is the innermost open flow's that
+    declares it (the flow whose step chose it may have returned); a name no open flow
+    declares stays the call's (which texts it hears), with none (each flow's own ``tts:``)."""
+    spec = next((frame.flow.languages[name] for frame in reversed(run.frames) if name in frame.flow.languages), {})
+    texts.choose(run, name, spec)
+
+
 def _completes(step: Step) -> str | None:
     """The application of ``step`` that, once sent, runs to its end under FreeSWITCH when
     the host goes (the park loop returns only after it: mod_event_socket.c socket_function)
@@ -300,10 +308,11 @@ def _held(step: Step, channel: Any, attempts: attempts_.Attempts | None) -> bool
     sent? A bridge's always (:attr:`~.steps.StepKind.result_held` None); a digit
     collection's when its attempt's own variable is set; a recording's when ``record_ms``
     is. Otherwise the step runs again."""
-    held = KINDS[step.kind].result_held
-    if held is None:
+    kind = KINDS[step.kind]
+    if kind.result_held is None:
         return True
-    return held(channel, attempts.variable() if attempts is not None else None)
+    own = attempts.variable() if attempts is not None and kind.attempt_variable else None
+    return kind.result_held(channel, own)
 
 
 def _attempts(raw: Any) -> attempts_.Attempts | None:

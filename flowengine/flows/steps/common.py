@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from ...quoting import join, literal, path
 from .. import patterns, texts
 from ..effects import Execute
@@ -12,10 +15,11 @@ from .kind import Need, NeedKind, Transition
 QUIET = "silence_stream://250"
 
 
-def call_language(run) -> dict | None:
+def call_language(run) -> Mapping[str, Any] | None:
     """The call's language as the flow's ``languages:`` defines it (its ``sound_prefix``,
     ``say`` and ``tts``), once a ``language`` step chose one; else None."""
-    return run.call_state.get("language")
+    language = texts.chosen(run)
+    return language.spec if language is not None else None
 
 
 def prompts(value) -> list[str]:

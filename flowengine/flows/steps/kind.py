@@ -135,10 +135,10 @@ class StepKind:
     Whatever the rest of the engine asks of one kind is declared here, so no module outside
     this package names a kind (tests/test_registry_closed.py): the run reads ``ends_call``,
     ``returns`` and ``calls_flow``; the failover checkpoint ``completes_alone``,
-    ``result_held``, ``result_cleared`` and ``assigns`` (its docs table ``after_crash``);
-    ``--check``'s taint ``assigns``, ``channel_sets`` and ``sets``; the flow set and
-    preflight ``calls_flow``; the server ``makes_requests`` (an HTTP worker is started for
-    such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
+    ``result_held``, ``attempt_variable``, ``result_cleared`` and ``assigns`` (its docs
+    table ``after_crash``); ``--check``'s taint ``assigns``, ``channel_sets`` and ``sets``;
+    the flow set and preflight ``calls_flow``; the server ``makes_requests`` (an HTTP worker
+    is started for such flows); the metrics ``attempt_failures`` and ``dial_outcome``."""
 
     name: str
     schema: dict  # the value under ``name``
@@ -168,9 +168,15 @@ class StepKind:
     completes_alone: str | None = None  # its application, which runs to its end when the host goes
     # -- what a failover checkpoint recovers of it (docs/operations.md, "What a crash keeps") --
     #: does the next host's channel data hold the result of the attempt its last host sent?
-    #: ``(channel, name)``, ``name`` the attempt's own result variable (:mod:`.attempts`);
-    #: None: always (a bridge's outcome); a False answer runs the step again
+    #: ``(channel, name)``, ``name`` the attempt's own result variable (:mod:`.attempts`) of
+    #: a kind that takes one (``attempt_variable``), else None. The field None: always held
+    #: (a bridge's outcome); a False answer runs the step again
     result_held: Callable[[Any, str | None], bool] | None = None
+    #: its application writes its result into the attempt's own variable (:mod:`.attempts`:
+    #: it calls ``result_variable``): only then is a result read from the channel the
+    #: attempt counter's current one, which the step's next attempt takes rather than count
+    #: a new one (a bridge's or a recording's result is read under FreeSWITCH's own names)
+    attempt_variable: bool = False
     #: channel variables its application sets under names of FreeSWITCH's own: unset ahead of
     #: each run (with the checkpoint), so that they hold this run's result and no earlier one's
     result_cleared: tuple[str, ...] = ()

@@ -1,12 +1,15 @@
 """language: choose the call's language among the flow's ``languages:``.
 
-It sets FreeSWITCH's ``sound_prefix`` and the language ``say`` and ``speak`` use, for the
-rest of the call; a value that is not one of the flow's languages is ``unknown``. How
-FreeSWITCH treats a language it lacks: docs/freeswitch.md, "language".
+It sets FreeSWITCH's ``sound_prefix``, the language ``say`` and ``speak`` use and which
+text per language the call hears, for the rest of the call: the call's own state
+(:func:`flowengine.flows.texts.choose`), which a failover checkpoint keeps. A value that is
+not one of the flow's languages is ``unknown``. How FreeSWITCH treats a language it lacks:
+docs/freeswitch.md, "language".
 """
 
 from __future__ import annotations
 
+from .. import texts
 from .common import ensure_var
 from .kind import StepKind
 
@@ -25,8 +28,8 @@ def run(flow_run, step):
         return "unknown"
     if spec.get("sound_prefix"):
         yield from ensure_var(flow_run, "sound_prefix", spec["sound_prefix"])
-    flow_run.call_state["language"] = spec
-    flow_run.vars["language"] = wanted
+    texts.choose(flow_run, wanted, spec)  # the call's own: texts, voice, say, checkpoints
+    flow_run.vars["language"] = wanted  # ${language}, for the flow to read (not the call's)
     return "set"
 
 

@@ -11,7 +11,7 @@ from ...quoting import words
 from .. import texts
 from ..effects import Execute
 from ..model import is_pattern
-from .attempts import digits_held, result_variable
+from .attempts import digits_held, fits, result_variable
 from .common import (
     QUIET,
     call_prompts,
@@ -81,7 +81,8 @@ def run(flow_run, step):
     while True:
         tries += 1
         prompt = spec["prompt"] if tries == 1 else spec.get("reprompt", spec["prompt"])
-        sent = result_variable(flow_run, "menu_digits")  # with failover, this attempt's own
+        attempt = result_variable(flow_run, "menu_digits")  # with failover, this attempt's own
+        sent = attempt.variable
         parts = [
             lit(1),
             lit(max_digits),
@@ -100,7 +101,10 @@ def run(flow_run, step):
         digits, status = read_digits(done, sent)
         if status == "ok":
             assert digits is not None  # read_digits says "ok" only with the digits
-            choice = _choose(choices, digits)
+            # a recovered attempt's digits were read by a dead host under its flow set: the
+            # menu as it is now (max_digits, choices) decides, as for a key pressed here
+            fit = not attempt.recovered or fits(digits, 1, max_digits)
+            choice = _choose(choices, digits) if fit else None
             if choice is not None:
                 flow_run.vars["digits"] = digits
                 return choice
@@ -186,8 +190,10 @@ KIND = StepKind(
     sets=("digits",),
     completes_alone="play_and_get_digits",
     result_held=digits_held,
+    attempt_variable=True,
     after_crash="**kept** when the caller pressed keys: the next host takes the attempt's "
     "digits from its own channel variable (a choice goes on to its step, a wrong key counts as "
-    "the failed attempt it was); an attempt in which nothing was pressed is asked again",
+    "the failed attempt it was, and so do digits the menu as it is now refuses: more than its "
+    "`max_digits`, or no choice after a reload); an attempt in which nothing was pressed is asked again",
     attempt_failures=("no_input", "invalid"),
 )

@@ -11,7 +11,7 @@ from ...quoting import words
 from .. import patterns, texts
 from ..effects import Execute
 from ..model import is_pattern, seconds
-from .attempts import digits_held, result_variable
+from .attempts import digits_held, fits, result_variable
 from .common import QUIET, keys_or_pattern, lit, matching_key, ms, prompt_arg, prompt_needs, prompt_schema, read_digits
 from .kind import Application, StepKind
 
@@ -51,7 +51,8 @@ SCHEMA = {
 def run(flow_run, step):
     spec = step.spec["play_and_get_digits"]
     var = spec.get("variable", "digits")
-    sent = result_variable(flow_run, var)  # with failover, this attempt's own (:mod:`.attempts`)
+    attempt = result_variable(flow_run, var)  # with failover, this attempt's own (:mod:`.attempts`)
+    sent = attempt.variable
     parts = [
         lit(spec.get("min", 1)),
         lit(spec.get("max", 1)),
@@ -70,6 +71,10 @@ def run(flow_run, step):
     digits, status = read_digits(done, sent)
     if sent != var:  # ${<var>_invalid} as FreeSWITCH would have left it
         _as_authored(flow_run, done, sent, var)
+    if status == "ok" and attempt.recovered and not _fits(digits, spec):
+        # read by a dead host under its flow set: refused by the step as it is now
+        flow_run.vars[var + "_invalid"] = digits
+        return "invalid"
     if status != "ok":
         return status
     assert digits is not None  # read_digits says "ok" only with the digits
@@ -88,6 +93,12 @@ def _as_authored(flow_run, done, sent: str, var: str) -> None:
         flow_run.vars[var + "_invalid"] = invalid
     else:
         flow_run.vars.pop(var + "_invalid", None)
+
+
+def _fits(digits: str | None, spec: dict) -> bool:
+    """Recovered digits against min, max and regexp as the step has them now (a reload
+    may have changed them since the dead host sent its application)."""
+    return digits is not None and fits(digits, spec.get("min", 1), spec.get("max", 1), spec.get("regexp"))
 
 
 #: its prompt fields, each written once or once per language
@@ -229,9 +240,11 @@ KIND = StepKind(
     },
     completes_alone="play_and_get_digits",
     result_held=digits_held,
+    attempt_variable=True,
     after_crash="**kept** when the caller pressed keys: the next host takes the digits (or the "
-    "invalid entry) from the attempt's own channel variable and goes on without asking again; "
-    "an attempt in which nothing was pressed is asked again",
+    "invalid entry) from the attempt's own channel variable and goes on without asking again, "
+    "digits that do not fit the step's `min`, `max` and `regexp` as they are now (after a "
+    "reload) being `invalid`; an attempt in which nothing was pressed is asked again",
     sets=lambda step: (
         "digits",
         "read_result",

@@ -67,19 +67,46 @@ def run(flow_run, step):
 def check(step, problems) -> None:
     spec = step.spec["speak"]
     spec = spec if isinstance(spec, dict) else {"text": spec}
-    has_voice = bool(
-        spec.get("engine")
-        or problems.flow.get("tts")
-        or any((lang or {}).get("tts") for lang in (problems.flow.get("languages") or {}).values())
-    )
     texts.check(spec["text"], ("speak", "text"), problems)
-    said = spec["text"].values() if isinstance(spec["text"], dict) else [spec["text"]]
-    if not has_voice and any("|" in str(text) for text in said):
+    if spec.get("engine"):
+        return  # every call speaks with the step's voice: a '|' is the text's
+    flow = problems.flow
+    languages = flow.get("languages") if isinstance(flow.get("languages"), dict) else {}
+    unvoiced: dict[tuple, list[str]] = {}
+    for language, path, text in _spoken(spec["text"], languages):
+        if "|" in str(text) and not _voiced(language, flow, languages):
+            who = f"a call in {language!r}" if language is not None else "a call that chose no language"
+            unvoiced.setdefault(path, []).append(who)
+    for path, whom in unvoiced.items():
         problems.error(
-            ("speak",),
-            "the text holds '|', which FreeSWITCH reads as voice|text when no engine and "
-            "voice are given: give them here or in the flow's tts:",
+            path,
+            "the text holds '|', which FreeSWITCH reads as voice|text when no engine and voice are "
+            f"given, as for {' and '.join(whom)}: give them here, in the flow's tts: or in the language's",
         )
+
+
+def _spoken(text, languages: dict):
+    """(call language, path, text) for each text a call may hear: one per language is heard
+    in that language; the flow's default language's (or a text written once) also by a call
+    in a language the value lacks and by a call that chose none (None)."""
+    default = texts.default_language(languages)
+    if not isinstance(text, dict):
+        for language in [None, *languages]:
+            yield language, ("speak", "text"), text
+        return
+    for language, said in text.items():
+        yield language, ("speak", "text", language), said
+        if language == default:
+            for other in [None, *(name for name in languages if name not in text)]:
+                yield other, ("speak", "text", language), said
+
+
+def _voiced(language: str | None, flow: dict, languages: dict) -> bool:
+    """Does a call in ``language`` (None: none chosen) speak with an engine and voice? Its
+    language's ``tts:``, else the flow's (:func:`engine_voice`, as the run picks them)."""
+    own = (languages.get(language) or {}) if language is not None else {}
+    tts = (own.get("tts") if isinstance(own, dict) else None) or flow.get("tts") or {}
+    return isinstance(tts, dict) and bool(tts.get("engine") and tts.get("voice"))
 
 
 def scripted(fs, arg: str, key: str) -> bytes:
