@@ -10,7 +10,8 @@ Layers, lowest first (what each may use is everything below it):
 3. ``runtime`` (a call's run of a flow: the interpreter, checkpoints), ``http`` (the ``http``
    step's client and worker) and ``preflight`` (what a host has).
 4. ``call``: one call's phases, driving a run over a protocol.
-5. ``session`` and ``replay``: greenlet sessions and recorded calls.
+5. ``session`` and ``replay``: greenlet sessions and recorded calls; ``originate``: calls
+   started from flowengine (over inbound Event Socket).
 6. ``server`` and ``testing``: what serves calls, and flow tests.
 7. ``cli`` and ``__main__``: the commands.
 
@@ -26,7 +27,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "flowengine"
 
 LAYERS = {"errors": 0, "commandline": 0, "logs": 0, "esl": 1, "quoting": 1, "flows": 2, "runtime": 3, "http": 3, "preflight": 3, "call": 4,
-          "session": 5, "replay": 5, "server": 6, "testing": 6, "cli": 7, "__main__": 7, "__init__": 0}
+          "session": 5, "replay": 5, "originate": 5, "server": 6, "testing": 6, "cli": 7, "__main__": 7, "__init__": 0}
 
 
 def _module(path: Path) -> str:

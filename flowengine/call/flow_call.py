@@ -30,6 +30,7 @@ from .failover import Checkpointer, start_run
 from .host_view import HostView
 from .http_wait import PendingRequest
 from .lifecycle import Timeouts
+from .originated import flow_of, given, result_line, start_originated, ticket_for
 from .phases import Cue, Then
 
 log = logging.getLogger("flowengine.flow")
@@ -47,10 +48,23 @@ class FlowCall(CallConnection):
     to the end, whatever a reload does). ``run_options`` go to :class:`FlowRun` (a
     test's clock, tracing); ``before`` sees each command as it is about to be sent.
     ``failover``: keep a checkpoint on the channel at each step, and resume one the
-    channel brings (needs ``socket … full``), signed with ``failover_key``."""
+    channel brings (needs ``socket … full``), signed with ``failover_key``.
+    ``originate_key``: honour the token of a call originated for a flow, signed with it
+    (:mod:`.originated`; without it every call routes by its number)."""
 
     # one per call, thousands at once (and CallConnection's)
-    __slots__ = ("flows", "run_options", "before", "hosts", "run", "core", "_asking", "_http", "_checkpoints")
+    __slots__ = (
+        "flows",
+        "run_options",
+        "before",
+        "hosts",
+        "run",
+        "core",
+        "_asking",
+        "_http",
+        "_checkpoints",
+        "_origin",
+    )
 
     def __init__(
         self,
@@ -67,6 +81,7 @@ class FlowCall(CallConnection):
         hosts: HostView | None = None,
         failover: bool = False,
         failover_key: bytes | None = None,
+        originate_key: bytes | None = None,
     ) -> None:
         super().__init__(timeouts, limits, event_format, linger, metrics, peer)
         self.flows = flows
@@ -78,6 +93,10 @@ class FlowCall(CallConnection):
         self._asking = False  # this call carries questions to its host (preflight)
         self._http: PendingRequest | None = None  # from the call's first HTTP request on
         self._checkpoints = Checkpointer(failover_key) if failover else None
+        # until routed, the originate key (None: no token is honoured); then, for a call routed
+        # by its token, whether its result is on the channel yet (False / True); else None.
+        # One slot: thousands of calls at once
+        self._origin: bytes | bool | None = originate_key
 
     # -- what the driver calls ------------------------------------------------------------
     @property
@@ -174,7 +193,10 @@ class FlowCall(CallConnection):
         assert channel is not None  # routed only once connect brought the channel's data
         number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
         flowset = self.flows()
-        flow = flowset.route(number)
+        key = self._origin if isinstance(self._origin, bytes) else None
+        ticket = ticket_for(channel, uuid, key)
+        self._origin = False if ticket is not None else None
+        flow = flow_of(ticket, flowset, uuid) if ticket is not None else flowset.route(number)
         if flow is None:
             log.warning(
                 "call=%s flow=- destination %s: no flow serves it, hanging up with %s", uuid, number, UNROUTED_CAUSE
@@ -183,7 +205,13 @@ class FlowCall(CallConnection):
                 metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
         self.flow_name = flow.name
-        self.run, command = start_run(channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints)
+        if ticket is not None:
+            values = given(flow, ticket, uuid)
+            self.run, command = start_originated(
+                channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints, values
+            )
+        else:
+            self.run, command = start_run(channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints)
         self._move(ROUTED)
         core = channel.get("Core-UUID")
         self.core = sys.intern(core) if core else core  # one string for every call of a host
@@ -213,7 +241,8 @@ class FlowCall(CallConnection):
         if not batch and not direct:
             return self._ask(now) if request is not None else self._flow_over(now)
         # first on the wire: its reply comes first
-        head = self._checkpoint(batch[-1] if batch else direct[-1][0])
+        last = batch[-1] if batch else direct[-1][0]
+        head = self._told(last) + self._checkpoint(last)
         data, tickets, last_app, span, refused = write(
             self.proto,
             run,
@@ -273,14 +302,27 @@ class FlowCall(CallConnection):
         assert self.run is not None  # a write of the run's, or its exit
         return self._checkpoints.command(self.proto, self.run, self.flow_name, last)
 
+    def _told(self, last: Execute | None = None) -> bytes:
+        """An originated call's result on its channel, with the write that ends its run
+        (the flow's own hangup going out as ``last``, or the run over): b"" when not
+        originated, not ending yet, or already written."""
+        run = self.run
+        if self._origin is not False or run is None or self.proto.gone is not None:
+            return b""
+        if not run.ending and (last is None or last.app != "hangup"):
+            return b""
+        self._origin = True
+        return result_line(self.proto, run)
+
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:
             self.metrics.call_ended(self.flow_name, self.run.result or CallResult.ERROR)
+        told = self._told()  # an originated call's result, ahead of what ends the call
         if self._wait.then is EXIT and self.proto.gone is None:
             self.released = True
             self._move(EXITED)
             cleared = self._checkpoint(Execute("exit"))
             data = commands.exit()
             self._wait.on([self.proto.command(data)], now, self.timeouts.reply, self.timeouts.reply)
-            return cleared + data
-        return self._finish(now)
+            return told + cleared + data
+        return told + self._finish(now)
