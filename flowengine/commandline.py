@@ -22,7 +22,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "test": Command("flowengine.testing.cli:test_command", "run the flow tests (*.test.yaml), --coverage"),
     "simulate": Command("flowengine.testing.cli:simulate_command", "call a flow from the terminal"),
-    "graph": Command("flowengine.flows.graph_cli:graph_command", "draw a flow (dot, mermaid, svg)"),
+    "graph": Command("flowengine.flows.graph_cli:graph_command", "draw a flow (dot, mermaid, svg, png)"),
     "preflight": Command(
         "flowengine.preflight.cli:preflight_command",
         "check the flows against a running FreeSWITCH (prompts, applications, say, TTS)",
@@ -30,6 +30,10 @@ COMMANDS: dict[str, Command] = {
     "call": Command(
         "flowengine.testing.call_cli:call_command",
         "a test call against a running engine, FreeSWITCH played over its socket",
+    ),
+    "originate": Command(
+        "flowengine.originate.cli:originate_command",
+        "start a call into a flow: FreeSWITCH dials, the engine runs the flow",
     ),
 }
 

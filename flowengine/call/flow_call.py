@@ -195,7 +195,6 @@ class FlowCall(CallConnection):
         flowset = self.flows()
         key = self._origin if isinstance(self._origin, bytes) else None
         ticket = ticket_for(channel, uuid, key)
-        self._origin = False if ticket is not None else None
         flow = flow_of(ticket, flowset, uuid) if ticket is not None else flowset.route(number)
         if flow is None:
             log.warning(
@@ -204,6 +203,11 @@ class FlowCall(CallConnection):
             if metrics is not None:
                 metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
+        asked, listed = self.hosts.first(channel, flowset, flow, self.proto, now)
+        if listed is not None:  # an application the host may lack: its list first, then routed again
+            self._wait.on([listed], now, self.timeouts.reply, self.timeouts.reply)
+            return asked
+        self._origin = False if ticket is not None else None
         self.flow_name = flow.name
         if ticket is not None:
             values = given(flow, ticket, uuid)

@@ -110,6 +110,7 @@ class CallServer:
         http=None,
         failover: bool = False,
         failover_key: bytes | None = None,
+        originate_key: bytes | None = None,
         max_calls_per_peer: int | None = None,
     ) -> None:
         if (handler is None) == (flows is None):
@@ -168,6 +169,7 @@ class CallServer:
             http=self.http,
             failover=failover,
             failover_key=failover_key,
+            originate_key=originate_key,
         )
         self.calls = self.flow_calls.calls
         self.calls_total = 0

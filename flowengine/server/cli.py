@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gevent
 
@@ -19,10 +20,13 @@ from ..flows.flowset import load_file
 from ..http import HttpLimits
 from ..http.supervisor import HttpSupervisor
 from ..logs import configure as configure_logs
+from ..originate.cli import read_key
+from ..originate.dialer import Pacing
 from ..preflight.hosts import HOSTS
 from ..session import Timeouts
 from ..session.recorder import Recorder
 from .app import CallServer, install_signal_handlers
+from .calls_api import calls_routes
 from .flow_map import flow_map_routes
 from .guard import descriptor_limit, max_calls_for
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
@@ -132,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     elif args.failover and index is None:
         log.warning("%s", UNSIGNED_FAILOVER)
+    try:
+        originate_key, calls_api = originate_setup(args, index)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     if args.workers > 1 and index is None:
         if args.listen[1] == 0:
             log.error("--workers needs a fixed --listen port")
@@ -160,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         buffered_bytes=args.max_buffered_bytes,
         failover=args.failover,
         failover_key=key,
+        originate_key=originate_key,
         max_calls_per_peer=args.max_calls_per_peer,
         http=HttpSupervisor(
             HttpLimits(per_host=args.http_max_per_host, total=args.http_max_requests),
@@ -186,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             pages = flow_map_routes(
                 library, metrics, HOSTS.reports, server, worker=index, workers=args.workers, base=(host, port)
             )
+            if calls_api is not None:
+                try:
+                    pages.update(calls_api(library, metrics))
+                except ValueError as exc:
+                    log.error("%s", exc)
+                    return 2
             web = serve_metrics(metrics, (host, port + (index or 0)), server.healthy, HOSTS.reports, routes=pages)
         server.serve_until_stopped()
     except OSError as exc:
@@ -195,6 +211,54 @@ def main(argv: list[str] | None = None) -> int:
         if web is not None:  # after the drain, during which /healthz says 503
             web.close()
     return 0
+
+
+def originate_setup(args: Any, index: int | None) -> tuple[bytes | None, Callable[..., dict] | None]:
+    """``--originate-key`` read, and what serves ``/calls`` (None: not asked for, or a worker
+    other than the first: with ``--workers`` only worker 0's metrics port takes calls, so
+    pacing counts every queued call once). ValueError: an operator's message."""
+    key = read_key(args.originate_key, "--originate-key") if args.originate_key else None
+    if not args.calls_api_token:
+        return key, None
+    missing = [
+        option
+        for option, value in (
+            ("--metrics", args.metrics),
+            ("--originate-key", key),
+            ("--originate-allow", args.originate_allow),
+            ("--originate-freeswitch", args.originate_freeswitch),
+            ("--originate-engine", args.originate_engine),
+        )
+        if not value
+    ]
+    if missing:
+        raise ValueError(f"--calls-api-token needs {', '.join(missing)} (docs/originate.md)")
+    if index not in (None, 0):
+        return key, None
+    pacing = Pacing(
+        rate=args.originate_rate,
+        at_once=args.originate_at_once,
+        flow_rate=args.originate_flow_rate,
+        flow_at_once=args.originate_flow_at_once,
+        retries=args.originate_retries,
+        retry_delay=args.originate_retry_delay,
+    )
+    assert key is not None
+
+    def routes(library: FlowLibrary, metrics: Metrics | None) -> dict:
+        return calls_routes(
+            args.calls_api_token,
+            tuple(args.originate_allow),
+            args.originate_freeswitch,
+            args.originate_password,
+            args.originate_engine,
+            key,
+            pacing,
+            flows=lambda: library.current,
+            metrics=metrics,
+        )
+
+    return key, routes
 
 
 def _reported(metrics: Metrics, library: FlowLibrary) -> Callable[[bool], None]:

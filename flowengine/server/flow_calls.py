@@ -43,6 +43,7 @@ class FlowCalls:
         http: Any = None,
         failover: bool = False,
         failover_key: bytes | None = None,
+        originate_key: bytes | None = None,
     ) -> None:
         self.flows = flows
         self.admission = admission
@@ -55,6 +56,7 @@ class FlowCalls:
         self.http = http
         self.failover = failover
         self.failover_key = failover_key
+        self.originate_key = originate_key
         self.calls: set[EventedCall] = set()
 
     def start(self, loop: Any, sock: Any, address: tuple, budget: Any) -> None:
@@ -73,6 +75,7 @@ class FlowCalls:
             peer=address[0],
             failover=self.failover,
             failover_key=self.failover_key,
+            originate_key=self.originate_key,
         )
         if self.metrics is not None:
             self.metrics.calls_active.inc()

@@ -251,4 +251,72 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="N server processes sharing the port (SO_REUSEPORT), supervised and restarted when one dies (default 1)",
     )
+    _originate_options(p.add_argument_group("calls started from flowengine (docs/originate.md)"))
     return p
+
+
+def _originate_options(g: argparse._ArgumentGroup) -> None:
+    """What routes a call ``run.py originate`` or ``POST /calls`` started, and what the API may dial."""
+    g.add_argument(
+        "--originate-key",
+        metavar="FILE",
+        default=None,
+        help="route calls started by 'run.py originate' or POST /calls by their token signed with the key in "
+        "FILE (at least 16 bytes, the same file they use); without it every call routes by its number",
+    )
+    g.add_argument(
+        "--calls-api-token",
+        metavar="FILE",
+        default=None,
+        help="serve POST /calls and GET /calls/<id> on the metrics port to requests carrying the bearer token "
+        "in FILE (needs --metrics, --originate-key, --originate-allow, --originate-freeswitch, --originate-engine)",
+    )
+    g.add_argument(
+        "--originate-allow",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="a dial-string prefix POST /calls may dial, the rest being a number (repeatable), e.g. "
+        "sofia/gateway/pstn/",
+    )
+    g.add_argument(
+        "--originate-freeswitch",
+        type=parse_listen,
+        default=None,
+        metavar="HOST:PORT",
+        help="FreeSWITCH's event socket the API originates through",
+    )
+    g.add_argument("--originate-password", default="ClueCon", metavar="PASSWORD", help="its password (default ClueCon)")
+    g.add_argument(
+        "--originate-engine",
+        type=parse_listen,
+        default=None,
+        metavar="HOST:PORT",
+        help="this engine's call socket as FreeSWITCH reaches it (the started calls' socket)",
+    )
+    g.add_argument("--originate-rate", type=float, default=1.0, metavar="N", help="calls started a second (default 1)")
+    g.add_argument(
+        "--originate-at-once",
+        type=int,
+        default=10,
+        metavar="N",
+        help="calls ringing or in their flow at once (default 10)",
+    )
+    g.add_argument(
+        "--originate-flow-rate", type=float, default=None, metavar="N", help="calls started a second, per flow"
+    )
+    g.add_argument("--originate-flow-at-once", type=int, default=None, metavar="N", help="calls at once, per flow")
+    g.add_argument(
+        "--originate-retries",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tries again after busy or no answer, at most N times (default 0)",
+    )
+    g.add_argument(
+        "--originate-retry-delay",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds before a retry (default 60)",
+    )
