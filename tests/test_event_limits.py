@@ -255,7 +255,8 @@ def test_an_event_the_engine_would_decode_or_keep_whole_ends_its_call_and_no_oth
 
 
 def test_the_short_headers_are_refused_past_their_limit_in_every_format_and_read_up_to_it():
-    from flowengine.esl.event import MAX_SHORT_VALUE, Event
+    from flowengine.esl.event import Event
+    from flowengine.esl.wire import MAX_SHORT_VALUE
     uuid = "%20" * 100                                  # 300 bytes as written
     event = Event.from_plain(plain_event([("Event-Name", "DTMF"), ("Unique-ID", "x")]).split(b"\n\n", 1)[1][:-1]
                              + b"\nUnique-ID: " + uuid.encode() + b"\nDTMF-Duration: " + b"1" * 5000 + b"\n")
@@ -282,7 +283,8 @@ def test_a_kept_events_short_headers_are_checked_as_reading_each_would(lines, cr
     """check_short's one search over a plain event fails it exactly when reading one of
     SHORT_HEADERS would: at the limit and past it, on the first line or another, a value
     after its header's first, with CRLF, and a long line past the header block."""
-    from flowengine.esl.event import SHORT_HEADERS, Event
+    from flowengine.esl.event import Event
+    from flowengine.esl.wire import SHORT_HEADERS
     nl = "\r\n" if crlf else "\n"
     raw = (nl.join(name + sep + (unit * size)[:size] for name, sep, size, unit in lines) + tail).encode()
 
@@ -294,6 +296,22 @@ def test_a_kept_events_short_headers_are_checked_as_reading_each_would(lines, cr
         return "ok"
 
     assert outcome(Event.check_short) == outcome(lambda e: [e.get(n) for n in SHORT_HEADERS])
+
+
+@pytest.mark.parametrize("unit", [b"a", b"\xc3\xbf", b"\xe2\x82", b"\xff"])
+def test_a_kept_events_short_headers_are_measured_in_bytes_whatever_the_bytes_are(unit):
+    """check_short's one search counts bytes, as reading the header does: a Unique-ID of
+    257 bytes is refused whether they are ASCII, UTF-8 of fewer characters, or no UTF-8
+    at all (a search that read UTF-8 would see fewer characters, or none, and let it
+    through); 256 pass."""
+    from flowengine.esl.event import Event
+    for size in (256, 257):
+        event = Event.from_plain(b"Event-Name: CHANNEL_EXECUTE_COMPLETE\nUnique-ID: " + (unit * size)[:size] + b"\n")
+        if size == 256:
+            event.check_short()
+            continue
+        with pytest.raises(ProtocolError, match="Unique-ID header of an event holds 257 bytes"):
+            event.check_short()
 
 
 # -- url-decoding: the same reading, with no step per escape ----------------------------------

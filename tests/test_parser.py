@@ -74,6 +74,9 @@ EXPECTED = [
     ("early_media_filter", 13, None, None, None, ["linger"], ""),
     ("json_events", 22, ("1", "success", None), None, "NORMAL_CLEARING", ["linger"], "1"),
     ("language_missing", 29, None, None, "NORMAL_CLEARING", ["linger"], ""),
+    ("originate_inbound_control", 22, None, None, None, [], ""),
+    ("originate_socket_unquoted_session", 8, None, None, "NORMAL_CLEARING", ["disconnect"], ""),
+    ("originate_to_socket_session", 14, None, None, "NORMAL_CLEARING", ["linger"], ""),
     ("pagd_all_invalid", 24, (None, "success", "9"), None, "NORMAL_CLEARING", ["linger"], "999"),
     ("pagd_digit", 25, ("2", "success", None), None, "NORMAL_CLEARING", ["linger"], "2"),
     ("pagd_invalid_then_valid", 23, ("3", "success", "9"), None, "NORMAL_CLEARING", ["linger"], "93"),
@@ -393,3 +396,38 @@ def test_a_lone_surrogate_in_json_is_replaced_so_commands_built_from_it_encode()
     assert event.get("x") == "a\ufffdb" and event.get("\ufffdk") == "café 😀"
     for name, value in event.headers():
         (name + value).encode()
+
+
+# -- two-line frame heads, read once and remembered ---------------------------------------------
+
+def test_a_frame_head_read_before_is_held_to_each_connections_own_limit():
+    """FreeSWITCH frames every event as the same two lines, so their reading is kept; a
+    connection with a lower body limit still refuses the length another took."""
+    head = b"Content-Length: 5000\nContent-Type: text/event-plain\n\n"
+    assert Parser(Limits(max_body_bytes=10_000)).feed(head) == []  # read; the body is still to come
+    with pytest.raises(ProtocolError, match="Content-Length 5000 is over the 4000-byte limit"):
+        Parser(Limits(max_body_bytes=4000)).feed(head)
+
+
+def test_each_reply_has_headers_of_its_own_however_often_the_same_one_comes():
+    parser = Parser()
+    first, second = parser.feed(b"Content-Type: command/reply\nReply-Text: +OK\n\n" * 2)
+    assert first == second == Reply("+OK", [("Content-Type", "command/reply"), ("Reply-Text", "+OK")])
+    second.headers.append(("X-Mine", "changed"))  # read as remembered: still its own list
+    (third,) = parser.feed(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+    assert third.headers == [("Content-Type", "command/reply"), ("Reply-Text", "+OK")]
+
+
+def test_the_frame_heads_remembered_are_bounded_and_read_alike_after_they_are_forgotten():
+    from flowengine.esl import frames
+    parser = Parser()
+    replies = [b"Content-Type: command/reply\nReply-Text: +OK %d\n\n" % n for n in range(3 * frames._MAX_SEEN)]
+    for data in replies + replies[::-1]:  # the second time round, the last remembered come first
+        (reply,) = parser.feed(data)
+        assert reply.text == data[40:-2].decode()
+    assert len(frames._SEEN) <= frames._MAX_SEEN and len(frames._REPLY_TEXT) <= frames._MAX_SEEN
+    long_reply = b"Content-Type: command/reply\nReply-Text: -ERR " + b"x" * 100_000 + b"\n\n"
+    for _ in range(2):  # a long head is read each time, never kept (1,024 of them would be 100 MB)
+        (reply,) = parser.feed(long_reply)
+        assert reply.text == "-ERR " + "x" * 100_000
+        assert long_reply[:-2] not in frames._SEEN and long_reply[:-2] not in frames._REPLY_TEXT

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowengine.errors import CallGone, CommandFailed
 from flowengine.esl import Event, OutboundProtocol, commands
@@ -199,3 +201,21 @@ def test_a_completion_without_the_channel_data_leaves_the_channel_as_it_was():
     proto.receive(reply("+OK") + event("CHANNEL_EXECUTE_COMPLETE", Application="set", Application_UUID=ticket.key,
                                        variable_a="1"))
     assert ticket.done and proto.channel.name == "CHANNEL_DATA"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_characters="\r\n\0"), max_size=12))
+def test_a_word_is_refused_exactly_when_it_holds_whitespace(text):
+    """An application name, a UUID, a cause: one word. Printable ASCII is checked for its
+    one space character without a regex; anything else by ``\\s``, Unicode's whitespace."""
+    import re
+
+    from flowengine.errors import UnsafeValue
+    from flowengine.esl.commands import _word
+
+    try:
+        _word(text, "word")
+        refused = False
+    except UnsafeValue:
+        refused = True
+    assert refused == (not text or re.search(r"\s", text) is not None)

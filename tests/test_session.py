@@ -15,9 +15,20 @@ from .conftest import FIXTURE_NAMES
 from .harness import gone_cause, run
 
 
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
+#: recordings that are not one outbound session: the inbound connection that asks for a
+#: call (tests/test_originate.py reads it)
+NOT_SESSIONS = {"originate_inbound_control"}
+
+
+@pytest.mark.parametrize("name", [name for name in FIXTURE_NAMES if name not in NOT_SESSIONS])
 def test_every_recording_replays_to_its_end(name):
     outcome = run(name)
+    if name == "originate_socket_unquoted_session":
+        # the socket got "127.0.0.1:9000" alone: static, single-channel. The recording's client
+        # asked for linger and was refused; a session that read the connect reply does not ask
+        assert outcome.session.proto.control != "full"
+        assert "the recording's next command is linger" in str(outcome.fake_error)
+        return
     assert outcome.fake_error is None, outcome.fake_error
     if name == "any_application":
         # the application FreeSWITCH lacks hangs the caller up with no completion: the session

@@ -1,10 +1,14 @@
 """FreeSWITCH Event Socket protocol, without I/O: parser, events, command builders, call state."""
 
 from . import commands
-from .event import Event, wire_int
+from .budget import BufferBudget
+from .event import Event
+from .frames import FREESWITCH_MAX_BODY, Limits
 from .messages import ApiResponse, AuthRequest, DisconnectNotice, LogData, Message, RawMessage, Reply, RudeRejection
-from .parser import FREESWITCH_MAX_BODY, BufferBudget, Limits, Parser
-from .protocol import Dtmf, OutboundProtocol, Ticket
+from .parser import Parser
+from .protocol import Dtmf, OutboundProtocol
+from .tickets import Ticket
+from .wire import wire_int
 
 __all__ = [
     "commands",

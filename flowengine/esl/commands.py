@@ -36,7 +36,8 @@ def _safe(value: object, what: str) -> str:
 def _word(value: object, what: str) -> str:
     """A single token: line-safe, non-empty and without spaces."""
     text = _safe(value, what)
-    if not text or _SPACE.search(text):
+    # printable ASCII has one space character, " ": most words (names, UUIDs) need no regex
+    if not text or (" " in text if text.isascii() and text.isprintable() else _SPACE.search(text)):
         raise UnsafeValue(f"{what} must be one word without spaces: {text[:60]!r}")
     return text
 
@@ -59,7 +60,8 @@ def _format(fmt: str) -> str:
 def _command(first: str, headers: Iterable[tuple[str, str]] = (), body: str | None = None) -> bytes:
     lines = [first]
     for name, value in headers:
-        if value.lstrip(" ").startswith(ARRAY_PREFIX):  # read_packet skips the leading blanks
+        # read_packet skips the leading blanks; most values hold no prefix at all
+        if ARRAY_PREFIX in value and value.lstrip(" ").startswith(ARRAY_PREFIX):
             raise UnsafeValue(
                 f"header {name} would start with {ARRAY_PREFIX!r}, which FreeSWITCH reads as an "
                 f"array (the prefix dropped, the value split at '|:'): {value[:60]!r}"

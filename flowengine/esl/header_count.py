@@ -9,7 +9,7 @@ milliseconds as a :class:`ProtocolError` that ends its call alone.
 from __future__ import annotations
 
 from ..errors import ProtocolError
-from .event import _header_end
+from .plain_event import header_end
 from .wire import shown
 
 EVENT_TYPES = frozenset(("text/event-plain", "text/event-json", "text/event-xml"))
@@ -19,7 +19,7 @@ def check_headers(ctype: str, body: bytes, cap: int) -> None:
     """Refuse an event (``ctype`` one of :data:`EVENT_TYPES`) of more than ``cap`` headers.
 
     Plain: the lines of its header block (values are url-encoded, so a header is one
-    line; the block ends where :class:`~flowengine.esl.event.Event` ends it, so a
+    line; the block ends where :func:`~flowengine.esl.plain_event.header_end` ends it, so a
     BACKGROUND_JOB's output after it counts for nothing). JSON
     (switch_event_serialize_json_obj: an object of strings, an array of strings for a
     repeated header): once escapes are removed each quote opens or closes a string, two
@@ -32,7 +32,7 @@ def check_headers(ctype: str, body: bytes, cap: int) -> None:
     if ctype == "text/event-plain":
         if body.count(b"\n") <= cap:
             return
-        found = body.count(b"\n", 0, _header_end(body)) + 1
+        found = body.count(b"\n", 0, header_end(body)) + 1
     elif ctype == "text/event-json":
         text = body.replace(b"\\\\", b"").replace(b'\\"', b"") if b"\\" in body else body
         quotes = text.count(b'"')

@@ -1,7 +1,7 @@
 """The state of one outbound call's Event Socket conversation, without any I/O.
 
 In the style of h11: the caller asks for a command (bytes to write, plus a
-:class:`Ticket` to wait on), writes the bytes however it likes, and hands every byte it
+:class:`~.tickets.Ticket` to wait on), writes the bytes however it likes, and hands every byte it
 reads to :meth:`OutboundProtocol.receive`. The protocol matches replies to commands in
 order, applications to their CHANNEL_EXECUTE_COMPLETE by Application-UUID, background
 jobs to their BACKGROUND_JOB by Job-UUID, queues DTMF, and notices the end of the call.
@@ -10,16 +10,17 @@ The gevent session, the replay tools and the benchmarks all drive this same obje
 
 from __future__ import annotations
 
-import itertools
-import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import CallGone, CommandFailed, ProtocolError
-from . import commands
-from .event import Event, wire_int
+from .budget import BufferBudget
+from .event import Event
+from .frames import Limits
 from .messages import ApiResponse, DisconnectNotice, Message, Reply
-from .parser import BufferBudget, Limits, Parser
+from .parser import Parser
+from .tickets import CommandQueue
+from .wire import wire_int
 
 # the events that change what this call is waiting for; the rest are not even decoded
 _CALL_STATE_EVENTS = frozenset(("DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"))
@@ -40,68 +41,29 @@ class Dtmf:
     source: str | None  # RTP, INBAND_AUDIO, ENDPOINT, APP, UNKNOWN
 
 
-class Ticket:
-    """What one command is waiting for. ``done`` turns true exactly once.
-
-    ``result`` is the Reply / ApiResponse for a plain command, the
-    CHANNEL_EXECUTE_COMPLETE event for an execute, the BACKGROUND_JOB event for a bgapi.
-    """
-
-    __slots__ = ("command", "kind", "key", "reply", "result", "error", "done", "abandoned")
-
-    def __init__(self, command: str, kind: str = "reply", key: str | None = None) -> None:
-        self.command = command
-        self.kind = kind  # "reply", "execute" or "job"
-        self.key = key  # Event-UUID or Job-UUID
-        self.reply: Message | None = None
-        self.result: object = None
-        self.error: Exception | None = None
-        self.done = False
-        self.abandoned = False
-
-    def __repr__(self) -> str:
-        state = "done" if self.done else "waiting"
-        return f"<Ticket {self.command!r} {state}>"
-
-
-def _uuid_series() -> Callable[[], str]:
-    """UUID-shaped keys for one call: one random UUID, then its last group counted up.
-
-    Keys only need to be unique within the call (they are matched per connection); a
-    ``uuid4()`` per command showed in profiles of the server under load.
-    """
-    first = str(uuidlib.uuid4())
-    prefix, counter = first[:24], itertools.count(int(first[24:], 16))
-    return lambda: f"{prefix}{next(counter) & 0xFFFFFFFFFFFF:012x}"
-
-
 #: the cause of a call whose connection ended (EOF, reset) before FreeSWITCH reported a
 #: hangup or sent a disconnect notice: the call was lost, not ended
 LOST = "CONNECTION_LOST"
 
 
-class OutboundProtocol:
-    """One call's conversation state. Not thread-safe; one owner drives it."""
+class OutboundProtocol(CommandQueue):
+    """One call's conversation state. Not thread-safe; one owner drives it.
+
+    Commands and their tickets: :class:`~.tickets.CommandQueue`; here, what comes back."""
 
     # slots: one of these lives as long as its call, thousands at once
     __slots__ = (
         "parser",
-        "_new_uuid",
         "on_event",
         "channel",
         "uuid",
         "socket_mode",
         "control",
-        "_replies",
-        "_executes",
-        "_jobs",
         "dtmf",
-        "gone",
         "hangup_cause",
         "lingering",
         "hangup_complete",
         "hangup_event",
-        "closed",
         "heard",
     )
 
@@ -113,92 +75,21 @@ class OutboundProtocol:
         on_event: Callable[[Event], None] | None = None,
         budget: BufferBudget | None = None,
     ) -> None:
+        CommandQueue.__init__(self, new_uuid)
         self.parser = Parser(limits, budget=budget)
         self.parser.hold_limit = limits.max_preconnect_bytes  # lifted once the channel is known
-        self._new_uuid = new_uuid or _uuid_series()
         self.on_event = on_event
         # the connect reply's channel data, then each of our completions that carries it
         self.channel: Event | None = None
         self.uuid: str | None = None
         self.socket_mode: str | None = None  # "async" or "static"
         self.control: str | None = None  # "full" or "single-channel"
-        # lists, not deques: they hold a ticket or two, and an empty deque is ~600 bytes
-        # (this object lives as long as the call, 10,000 at once on a busy box)
-        self._replies: list[Ticket] = []
-        self._executes: dict[str, Ticket] = {}
-        self._jobs: dict[str, Ticket] = {}
         self.dtmf: list[Dtmf] = []  # oldest first
-        self.gone: CallGone | None = None
         self.hangup_cause: str | None = None
         self.lingering = False  # a linger disconnect notice came
         self.hangup_complete = False
         self.hangup_event = False  # CHANNEL_HANGUP (or _COMPLETE) came: the cause is known
-        self.closed = False  # final disconnect notice, EOF or reset
         self.heard = False  # any byte came: a peer that sent none was no call
-
-    # -- commands -----------------------------------------------------------------
-    def command(self, data: bytes) -> Ticket:
-        """Register a command whose answer is one reply; returns its ticket."""
-        ticket = Ticket(data.split(b"\n", 1)[0].decode("utf-8", "replace"))
-        self._enqueue(ticket)
-        return ticket
-
-    def connect(self) -> tuple[bytes, Ticket]:
-        data = commands.connect()
-        return data, self.command(data)
-
-    def execute(
-        self, app: str, arg: str | None = None, *, loops: int | None = None, event_lock: bool = True
-    ) -> tuple[bytes, Ticket]:
-        """sendmsg execute with a fresh Event-UUID; the ticket ends at its EXECUTE_COMPLETE."""
-        key = self._new_uuid()
-        data = commands.execute(app, arg, event_uuid=key, event_lock=event_lock, loops=loops)
-        ticket = Ticket(f"execute {app} {arg or ''}".rstrip(), "execute", key)
-        self._executes[key] = ticket
-        self._enqueue(ticket)
-        return data, ticket
-
-    def bgapi(self, command: str) -> tuple[bytes, Ticket]:
-        key = self._new_uuid()
-        data = commands.bgapi(command, key)
-        ticket = Ticket(f"bgapi {command}", "job", key)
-        self._jobs[key] = ticket
-        self._enqueue(ticket)
-        return data, ticket
-
-    def abandon(self, ticket: Ticket) -> None:
-        """Give up on a ticket (timed out). Its late answer will be swallowed, not reused."""
-        if not ticket.done:
-            ticket.abandoned = True
-            ticket.done = True
-        self._forget(ticket)
-
-    def _enqueue(self, ticket: Ticket) -> None:
-        if self.gone is not None:
-            # After the hangup an application never completes; a plain command is still
-            # answered while the socket lingers.
-            if self.closed or ticket.kind != "reply":
-                self._finish(ticket, error=self.gone)
-                self._forget(ticket)
-            if self.closed:
-                return
-        self._replies.append(ticket)
-
-    def _forget(self, ticket: Ticket) -> None:
-        key = ticket.key
-        if key is None:
-            return  # a plain command: in neither table
-        if ticket.kind == "execute":
-            self._executes.pop(key, None)
-        elif ticket.kind == "job":
-            self._jobs.pop(key, None)
-
-    @staticmethod
-    def _finish(ticket: Ticket, result: object = None, error: Exception | None = None) -> None:
-        if not ticket.done:
-            ticket.result = result
-            ticket.error = error
-            ticket.done = True
 
     # -- input --------------------------------------------------------------------
     def receive(self, data: bytes) -> list[Message]:
@@ -266,7 +157,7 @@ class OutboundProtocol:
             self.on_event(event)
         name = event.name
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            key = event.application_uuid or ""
+            key = event.get("Application-UUID") or ""  # not .application_uuid: a call less, each completion
             ticket = self._executes.get(key)
             if ticket is not None:
                 self._kept(event)  # before it is taken: a refused one fails its ticket with the call
@@ -310,7 +201,7 @@ class OutboundProtocol:
         event.check_short()
 
     def _is_ours(self, event: Event) -> bool:
-        return self.uuid is None or event.unique_id in (None, self.uuid)
+        return self.uuid is None or event.get("Unique-ID") in (None, self.uuid)
 
     def _mark_gone(self, cause: str, detail: str) -> None:
         if self.hangup_cause is None and cause not in ("UNKNOWN", "CONNECTION_LOST"):
@@ -319,13 +210,7 @@ class OutboundProtocol:
                 self.gone.cause = cause  # learned after the notice: keep the one error current
         if self.gone is None:
             self.gone = CallGone(cause, detail)
-        for ticket in self._replies[:]:
-            if not ticket.done:
-                self._finish(ticket, error=self.gone)
-        for table in (self._executes, self._jobs):
-            for ticket in table.values():
-                self._finish(ticket, error=self.gone)
-            table.clear()
+        self._fail_waiting(self.gone)
 
     # -- where the call stands ------------------------------------------------------
     @property

@@ -110,7 +110,7 @@ def values(body: bytes, save: tuple[tuple[str, str], ...] | dict[str, str]) -> t
         text = "" if value is None else "true" if value is True else "false" if value is False else str(value)
         if len(text) > MAX_VALUE:
             raise Unreadable(f"{path!r} is {len(text)} characters, more than {MAX_VALUE}")
-        out.append((name, _SURROGATE.sub("\ufffd", text)))  # as events are read (esl/event.py)
+        out.append((name, _SURROGATE.sub("\ufffd", text)))  # as events are read (esl/json_event.py)
     return tuple(out)
 
 
