@@ -28,6 +28,7 @@ from ..call.flow_call import UNROUTED_CAUSE
 from ..commandline import program
 from ..flows.model import seconds
 from ..replay.command_reader import Command
+from .bounds import OutOfTime, Unplayable
 from .scripted import ScriptedFreeSwitch
 
 #: exit codes, as ``--help`` lists them
@@ -176,7 +177,9 @@ def _hangup_cause(answer: bytes) -> str | None:
 
 def place_call(address: tuple[str, int], caller: WireCaller, timeout: float) -> tuple[int, str]:
     """Play FreeSWITCH's side of the call until the engine closes the connection or
-    ``timeout`` wall seconds pass: (exit code, how the call ended)."""
+    ``timeout`` wall seconds pass: (exit code, how the call ended). The deadline holds
+    within a write too (the scripted FreeSWITCH looks at it before each command), and a
+    command it will not play ends the call (:class:`~.bounds.Unplayable`)."""
     deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection(address, timeout=min(timeout, 10.0))
@@ -187,6 +190,7 @@ def place_call(address: tuple[str, int], caller: WireCaller, timeout: float) -> 
         while True:
             if caller.ending is not None or caller.gone:
                 deadline = min(deadline, time.monotonic() + CLOSE_GRACE)
+            caller.deadline = deadline
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
@@ -204,7 +208,12 @@ def place_call(address: tuple[str, int], caller: WireCaller, timeout: float) -> 
                 return NOT_ENDED, f"the engine sent more than {MAX_RECEIVED} bytes: stopped"
             try:
                 for _, chunk in caller.receive(data):
+                    sock.settimeout(max(deadline - time.monotonic(), 0.001))
                     sock.sendall(chunk)
+            except (OutOfTime, TimeoutError):
+                break
+            except Unplayable as exc:
+                return NOT_ENDED, f"stopped: {shown(str(exc), 4 * _SHOWN)}"
             except OSError as exc:
                 return NOT_ENDED, f"the connection failed: {exc.strerror or exc}"
     ending = caller.ending

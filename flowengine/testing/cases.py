@@ -25,6 +25,7 @@ from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
 from ..runtime import FlowRun
 from ..runtime.interpreter import Execute
+from .bounds import Unplayable
 from .case_spec import check_case, clock
 from .case_steps import unknown_steps
 from .expectations import check_expectations
@@ -268,6 +269,9 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
         where = case.source.where(("cases", case.index) + exc.at)
         result.problems.append(f"{where}: {exc}" + (f" (at step {step!r})" if step else ""))
         return result
+    except Unplayable as exc:  # the flow sent what the scripted FreeSWITCH will not play
+        step = flow_call.run.step if flow_call.run is not None else None
+        stopped = f"step {step!r}: {exc}" if step else str(exc)
     except ReplayMismatch as exc:
         step = flow_call.run.step if flow_call.run is not None else None
         expected = (

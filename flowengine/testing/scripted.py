@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import time
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Iterable
@@ -21,7 +22,19 @@ from ..errors import FlowengineError
 from ..esl.serialize import CONTROL_REPLIES, api_response, disconnect_notice, encode_value, plain_event, reply
 from ..flows.steps import APPLICATIONS
 from ..flows.steps.bridge import BRIDGE_RESULTS  # noqa: F401  (the outcome words cases may give)
-from ..replay.command_reader import Command, CommandReader, stored
+from ..replay.command_reader import Command, stored
+from . import arguments
+from .bounds import (
+    MAX_ANSWER_BYTES,
+    MAX_VARIABLE_CHARS,
+    MAX_VARIABLES,
+    BoundedReader,
+    OutOfTime,
+    Unplayable,
+    check_array,
+    check_command,
+    variables_full,
+)
 from .host import Host
 from .scripted_http import ScriptedHttp
 
@@ -48,18 +61,45 @@ class ChannelVariables(dict[str, str]):
     switch_event_add_header_string (src/switch_channel.c, switch_channel_set_variable; the
     set application, uuid_setvar and a dial string's ``{name=value}`` all end there), so
     ``ARRAY::hello`` is stored as ``hello`` and an empty value unsets
-    (:func:`~flowengine.replay.command_reader.stored`; argument_in_body)."""
+    (:func:`~flowengine.replay.command_reader.stored`; argument_in_body). Every event carries
+    them all, so they are bounded (:data:`~.bounds.MAX_VARIABLE_CHARS`, :data:`~.bounds.MAX_VARIABLES`)."""
 
     def __init__(self, values: dict | None = None) -> None:
         super().__init__()
+        self.chars = 0  # of every name and value
         self.update(values or {})
 
     def __setitem__(self, name: str, value: str) -> None:
+        check_array(name, value)
         kept = stored(value)
         if kept is None:
             self.pop(name, None)
-        else:
-            super().__setitem__(name, kept)
+            return
+        old = self.get(name)
+        size = self.chars + len(name) + len(kept) - (0 if old is None else len(name) + len(old))
+        count = len(self) + (old is None)
+        if size > MAX_VARIABLE_CHARS or count > MAX_VARIABLES:
+            raise variables_full(name, size, count)
+        super().__setitem__(name, kept)
+        self.chars = size
+
+    def __delitem__(self, name: str) -> None:
+        self.chars -= len(name) + len(self[name])
+        super().__delitem__(name)
+
+    def pop(self, name: str, *default):
+        if name in self:
+            self.chars -= len(name) + len(self[name])
+        return super().pop(name, *default)
+
+    def popitem(self) -> tuple[str, str]:
+        name, value = super().popitem()
+        self.chars -= len(name) + len(value)
+        return name, value
+
+    def clear(self) -> None:
+        super().clear()
+        self.chars = 0
 
     def update(self, values: SupportsKeysAndGetItem[str, str] | Iterable[tuple[str, str]] = (), /, **more: str) -> None:
         for name, value in dict(values, **more).items():
@@ -148,7 +188,9 @@ class ScriptedFreeSwitch:
         self.linger = False
         self.nixed: set[str] = set()  # event types turned off with nixevent
         self.gone = False
-        self._reader = CommandReader()
+        #: a time.monotonic() past which no command of a write is answered (:class:`~.bounds.OutOfTime`)
+        self.deadline: float | None = None
+        self._reader = BoundedReader()
         swap = {
             _TEMPLATE["uuid"]: self.uuid,
             _TEMPLATE["caller"]: caller,
@@ -169,13 +211,26 @@ class ScriptedFreeSwitch:
         that application's events, as FreeSWITCH does: its listener thread replies to each
         command as it reads it (``+OK`` for a sendmsg, the output of an api), while the
         application runs on the session's thread and its events come later
-        (mod_event_socket.c; api_capabilities: ~1 ms for an api, ~20 ms for answer)."""
+        (mod_event_socket.c; api_capabilities: ~1 ms for an api, ~20 ms for answer).
+
+        What one write may cost is bounded (:mod:`.bounds`): past a bound it raises
+        :class:`~.bounds.Unplayable`, past :attr:`deadline` :class:`~.bounds.OutOfTime`."""
         out: list[tuple[float, bytes]] = []
         pending: list[bytes] = []  # the events of this write's applications, still to come
         commands = self._reader.feed(data)
         asks = any(command.word == "api" for command in commands)
+        produced = 0
         for command in commands:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise OutOfTime(f"the deadline passed while answering {command.line[:40]!r}")
+            check_command(command)
             answer = self._answer(command)
+            produced += len(answer)
+            if produced > MAX_ANSWER_BYTES:
+                raise Unplayable(
+                    f"one write of the engine's made more than {MAX_ANSWER_BYTES} bytes of replies and "
+                    f"events (up to {command.line[:40]!r}): the scripted FreeSWITCH answers no more of it"
+                )
             if not asks:
                 out.append((0.0, answer))
             elif command.word == "sendmsg" and answer.startswith(b"Content-Type: command/reply\n"):
@@ -260,7 +315,7 @@ class ScriptedFreeSwitch:
         (its host died, or handed the call on), so FreeSWITCH connects again, to the next
         host, with the channel as it is: its variables, the caller's next presses. What the
         last connection asked for (linger, nixevent) was that listener's, and is gone with it."""
-        self._reader = CommandReader()
+        self._reader = BoundedReader()
         self.linger = False
         self.nixed = set()
         self._socket_key = str(uuidlib.uuid4())
@@ -374,11 +429,12 @@ class ScriptedFreeSwitch:
             return 0.0
         try:
             return application.seconds(self, arg.split(" "))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, ArithmeticError):
             return 0.0
 
     def _execute(self, app: str, arg: str, key: str) -> bytes:
-        self.caller.until = self.now + self._duration(app, arg)
+        nothing = arguments.runs_nothing(app, arg)  # Unplayable before anything changes
+        self.caller.until = self.now + (self._duration(app, arg) if nothing is None else 0.0)
         self.vars["current_application"] = app  # as FreeSWITCH sets them while an app runs
         if arg:
             self.vars["current_application_data"] = arg
@@ -447,8 +503,18 @@ class ScriptedFreeSwitch:
         return path in self.missing or self.host.file_missing(path)
 
     def run_app(self, app: str, arg: str, key: str) -> bytes:
-        """The events of ``app`` as its step kind plays it, else a plain completion."""
+        """The events of ``app`` as its step kind plays it, else a plain completion (also
+        where FreeSWITCH runs nothing of it). An argument the step kind cannot read is
+        :class:`~.bounds.Unplayable`, never a guess (:mod:`.arguments`)."""
         application = APPLICATIONS.get(app)
-        if application is None or application.answer is None:
+        nothing = arguments.runs_nothing(app, arg)
+        for name in nothing or ():
+            self.vars.pop(name, None)
+        if application is None or application.answer is None or nothing is not None:
             return self.events(app, arg, key)
-        return application.answer(self, arg, key)
+        try:
+            return application.answer(self, arg, key)
+        except FlowengineError:
+            raise
+        except (ValueError, IndexError, ArithmeticError) as exc:
+            raise Unplayable(f"{app} {arg[:80]!r}: the scripted FreeSWITCH cannot read this argument ({exc})") from None
