@@ -18,7 +18,7 @@ from ..errors import CallGone, ProtocolError
 from ..esl import Limits, OutboundProtocol, commands
 from ..runtime.result import CallResult
 from .command_forms import sendmsg
-from .lifecycle import Timeouts, kept, must_hang_up, setup
+from .lifecycle import Timeouts, kept, must_hang_up, reported, setup
 from .outcome import ended_on, lost
 from .phases import Cue, Phase, move
 from .waiting import CallWait
@@ -153,7 +153,7 @@ class CallConnection:
     def _progress(self, now: float) -> bytes:
         """After input: settle the wait if its answer is in, as often as that goes on."""
         if self.phase is DRAIN:
-            if self._reported():
+            if reported(self.proto):
                 self._move(OVER)
             return b""
         tickets = self._wait.tickets
@@ -200,10 +200,7 @@ class CallConnection:
         if error is not None:
             return self._failed(error, now)
         plan = setup(self.event_format, self.linger, proto.control, nixevent=True)
-        plan.warn(server_log, proto.uuid)
-        tickets = [proto.command(data) for data in plan.awaited]
-        if plan.unawaited:
-            proto.command(plan.unawaited)
+        tickets = plan.register(proto, server_log)
         self._move(CONNECTED)
         self._wait.on(tickets, now, self.timeouts.reply, self.timeouts.reply)
         return plan.data
@@ -229,14 +226,8 @@ class CallConnection:
         self._wait.on([ticket], now, self.timeouts.reply, self.timeouts.reply)
         return data
 
-    def _reported(self) -> bool:
-        """Nothing more a flow call needs to read: FreeSWITCH has said the call is over
-        (CHANNEL_HANGUP, with its cause: what follows it is not read, see
-        :data:`~flowengine.call.lifecycle.UNREAD_EVENTS`), or the socket is done."""
-        return self.proto.finished or self.proto.hangup_event
-
     def _drain(self, now: float) -> bytes:
-        if self._reported() or self.proto.channel is None:  # no call was ever set up
+        if reported(self.proto) or self.proto.channel is None:  # no call was ever set up
             self._wait.until(self._wait.deadline)
             self._move(OVER)
         else:

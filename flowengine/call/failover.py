@@ -2,7 +2,7 @@
 one its last host left (:mod:`flowengine.runtime.checkpoint` holds the format).
 
 A :class:`Checkpointer` is what a call with failover on owns for it: the call asks it to
-resume at routing (:func:`start_run`) and for the checkpoint's line with each step's write.
+resume at routing (:func:`.routing.start_run`) and for the checkpoint's line with each step's write.
 """
 
 from __future__ import annotations
@@ -71,6 +71,19 @@ class Checkpointer:
             metrics.resumed.labels(flow.name).inc()
         return run, run.start_saved((run.completed, options["channel"]) if run.completed else None)
 
+    def hand_over(self, proto: OutboundProtocol, run: FlowRun | None, flow_name: str | None) -> bool:
+        """Shutdown: may the call go with its checkpoint in place (the next host resumes
+        it)? Only once its checkpoint is written and while the call is up (logged)."""
+        if not self.held or proto.gone is not None:
+            return False
+        log.info(
+            "call=%s flow=%s step=%s: handed over to the next host (shutdown)",
+            proto.uuid,
+            flow_name,
+            run.step if run is not None else "-",
+        )
+        return True
+
     def command(self, proto: OutboundProtocol, run: FlowRun, flow_name: str | None, last: Execute) -> bytes:
         """``api uuid_setvar`` of the checkpoint, when it differs from what the channel
         holds: written ahead of the step's command in the same write, and never waited
@@ -124,32 +137,3 @@ def _cleared(proto: OutboundProtocol, run: FlowRun, last: Execute) -> bytes:
             proto.command(line)
             data += line
     return data
-
-
-def start_run(
-    channel: Any,
-    uuid: str | None,
-    flowset: FlowSet,
-    flow: Flow,
-    run_options: dict[str, Any] | None,
-    metrics: Any,
-    checkpoints: Checkpointer | None,
-) -> tuple[FlowRun, Effect | None]:
-    """The run of a call routed to ``flow``, and its first command: resumed from the
-    checkpoint the channel brings when the call keeps them, else from the flow's start."""
-    options = dict(
-        run_options or {"trace": False},
-        channel=channel,
-        uuid=uuid,
-        on_step=metrics.step if metrics is not None else None,
-        on_attempt=metrics.attempt if metrics is not None else None,
-    )
-    saved = channel.variable(checkpoint.VARIABLE) if checkpoints is not None else None
-    if saved and checkpoints is not None:
-        run, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)
-        if run is not None:
-            return run, command
-    run = FlowRun(flow, flows=flowset, **options)
-    if checkpoints is not None:  # each digit collection writes a variable of its own
-        run.call_state[attempts.KEY] = attempts.Attempts()
-    return run, run.start()

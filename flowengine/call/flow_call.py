@@ -1,11 +1,12 @@
 """One flow call, from ``connect`` to the socket's close, without any I/O.
 
 :class:`FlowCall` is a :class:`~.connection.CallConnection` that runs a flow: routed by
-the destination number, each step one write (:mod:`.batching`) whose last answer resumes
-the run. What only some calls need is an object the call owns from when it is needed: an
-HTTP request in flight is its :class:`~.http_wait.PendingRequest`, failover its
-:class:`~.failover.Checkpointer`. The server, flow tests and ``run.py simulate`` run this
-same object (docs/architecture.md, "A call without I/O").
+its destination number or an originated call's token (:mod:`.routing`), each step one
+write (:mod:`.batching`) whose last answer resumes the run. What only some calls need is
+an object the call owns from when it is needed: an HTTP request in flight is its
+:class:`~.http_wait.PendingRequest`, failover its :class:`~.failover.Checkpointer`, an
+originated call's result its :class:`~.originated.Result`. The server, flow tests and
+``run.py simulate`` run this same object (docs/architecture.md, "A call without I/O").
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..errors import CallGone, ProtocolError
 from ..esl import Limits, commands
-from ..flows.effects import Effect, Execute, HttpFailure, HttpRequest, HttpResult
+from ..flows.effects import Effect, Execute, HttpRequest, HttpResult
 from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts
 from ..runtime.interpreter import FlowRun
@@ -26,17 +27,15 @@ from ..runtime.result import CallResult
 from .batching import collect, write
 from .command_forms import set_by_api
 from .connection import CLOSED, FLOW, CallConnection
-from .failover import Checkpointer, start_run
+from .failover import Checkpointer
 from .host_view import HostView
 from .http_wait import PendingRequest
 from .lifecycle import Timeouts
-from .originated import flow_of, given, result_line, start_originated, ticket_for
+from .originated import Result, given
 from .phases import Cue, Then
+from .routing import UNROUTED_CAUSE, route, start_run
 
 log = logging.getLogger("flowengine.flow")
-
-#: the cause for a call to a number no flow serves (and no default flow)
-UNROUTED_CAUSE = "UNALLOCATED_NUMBER"
 
 # module names for what follows a write: read at every step (see .connection for the phases')
 RESUME, EXIT, HTTP, ANSWER = Then.RESUME, Then.EXIT, Then.HTTP, Then.ANSWER
@@ -44,9 +43,10 @@ ROUTED, EXITED, HANDED_OVER = Cue.ROUTED, Cue.EXITED, Cue.HANDED_OVER
 
 
 class FlowCall(CallConnection):
-    """``flows()`` gives the flow set in force when the call is routed (the call keeps it
-    to the end, whatever a reload does). ``run_options`` go to :class:`FlowRun` (a
-    test's clock, tracing); ``before`` sees each command as it is about to be sent.
+    """``flows()`` gives the flow set in force when the call is routed (:mod:`.routing`;
+    the call keeps it to the end, whatever a reload does). ``run_options`` go to
+    :class:`FlowRun` (a test's clock, tracing); ``before`` sees each command as it is about
+    to be sent.
     ``failover``: keep a checkpoint on the channel at each step, and resume one the
     channel brings (needs ``socket … full``), signed with ``failover_key``.
     ``originate_key``: honour the token of a call originated for a flow, signed with it
@@ -93,10 +93,9 @@ class FlowCall(CallConnection):
         self._asking = False  # this call carries questions to its host (preflight)
         self._http: PendingRequest | None = None  # from the call's first HTTP request on
         self._checkpoints = Checkpointer(failover_key) if failover else None
-        # until routed, the originate key (None: no token is honoured); then, for a call routed
-        # by its token, whether its result is on the channel yet (False / True); else None.
-        # One slot: thousands of calls at once
-        self._origin: bytes | bool | None = originate_key
+        # until routed, the originate key (None: no token is honoured); then what a call
+        # routed by its token owns, else None. One slot: thousands of calls at once
+        self._origin: bytes | Result | None = originate_key
 
     # -- what the driver calls ------------------------------------------------------------
     @property
@@ -111,13 +110,9 @@ class FlowCall(CallConnection):
 
     def receive(self, data: bytes, now: float) -> bytes:
         """Bytes read from the socket (``b""``: FreeSWITCH closed it)."""
-        if self.phase is CLOSED:  # (CallConnection.receive, then the host's questions)
+        if self.phase is CLOSED:
             return b""
-        try:
-            self.proto.receive(data)
-        except ProtocolError as exc:  # the protocol has failed every wait: the call ends
-            self._fail(exc)
-        out = self._progress(now)
+        out = super().receive(data, now)
         if self._asking:  # the host's next questions go out once these are answered
             asked, self._asking = self.hosts.more(self.core, self.proto, now, may_ask=self.phase is FLOW)
             out += asked
@@ -132,99 +127,71 @@ class FlowCall(CallConnection):
         http = self._http
         if http is None or token != http.awaiting or self.phase is not FLOW:
             return b""
-        hold = http.answered(result)
-        if hold is None:
-            assert self.run is not None  # a request in flight is the run's
-            return self._send(self.run.resume(result), now)
-        data = commands.api(f"uuid_break {self.proto.uuid}")  # the answer waits for the prompt to stop
-        self._wait.then = ANSWER
-        self._wait.on([self.proto.command(data), hold], now, self.timeouts.reply, self.timeouts.reply)
-        return data
+        held = http.answered(result, self.proto, self._wait, now, self.timeouts.reply)  # by the hold prompt
+        if held is not None:
+            return held
+        assert self.run is not None  # a request in flight is the run's
+        return self._send(self.run.resume(result), now)
 
     def hand_over(self) -> bool:
         """Shutdown with failover: let the call go with its checkpoint in place (the driver
         closes the socket; FreeSWITCH runs the dialplan's next ``socket``). Only a call in
         its flow whose checkpoint is written and that waits on no HTTP request (its
         request would be made twice)."""
-        if (
-            self.phase is not FLOW
-            or self._checkpoints is None
-            or not self._checkpoints.held
-            or self.proto.gone is not None
-            or self.awaiting is not None
-        ):
+        checkpoints = self._checkpoints
+        if self.phase is not FLOW or checkpoints is None or self.awaiting is not None:
+            return False
+        if not checkpoints.hand_over(self.proto, self.run, self.flow_name):
             return False
         self.released = True
         self.outcome = "handed over"
         self._move(HANDED_OVER)
-        log.info(
-            "call=%s flow=%s step=%s: handed over to the next host (shutdown)",
-            self.proto.uuid,
-            self.flow_name,
-            self.run.step if self.run is not None else "-",
-        )
         return True
 
     # -- the flow -----------------------------------------------------------------------------
     def _unanswered(self, now: float) -> bytes:
-        http = self._http
-        if http is None or http.awaiting is None or (self.proto.gone is None and not self.proto.closed):
+        if self._http is None or not self._http.lost(self.proto):
             return b""
-        http.dropped()  # the caller hung up during the request: the call ends now, the answer is dropped
         gone = self.proto.gone
-        if not isinstance(self.error, ProtocolError):
-            assert self.run is not None  # a request in flight is the run's
-            self.run.caller_gone(gone.cause if gone is not None else "connection closed")
-        return self._flow_over(now)
+        return self._gone(gone.cause if gone is not None else "connection closed", now)
 
     def _expired(self, now: float) -> bytes:
         http = self._http
         if http is None or http.awaiting is None:
             return super()._expired(now)
         waited = http.waited(now, self.proto, self.run, self.before)  # the hold prompt, or the timeout
-        if waited is None:
-            failed = HttpResult.failed(HttpFailure.TIMEOUT, "the request was never answered")
-            return self.http_done(http.awaiting, failed, now)
+        if isinstance(waited, HttpResult):
+            return self.http_done(http.awaiting, waited, now)
         data, self._wait.deadline = waited
         return data
 
     def _routed(self, now: float) -> bytes:
-        channel, uuid, metrics = self.proto.channel, self.proto.uuid, self.metrics
-        assert channel is not None  # routed only once connect brought the channel's data
-        number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
-        flowset = self.flows()
-        key = self._origin if isinstance(self._origin, bytes) else None
-        ticket = ticket_for(channel, uuid, key)
-        flow = flow_of(ticket, flowset, uuid) if ticket is not None else flowset.route(number)
+        proto, flowset, origin = self.proto, self.flows(), self._origin
+        flow, ticket, asked, listed = route(
+            proto, flowset, origin if isinstance(origin, bytes) else None, self.hosts, self.metrics, now
+        )
         if flow is None:
-            log.warning(
-                "call=%s flow=- destination %s: no flow serves it, hanging up with %s", uuid, number, UNROUTED_CAUSE
-            )
-            if metrics is not None:
-                metrics.call_ended("-", CallResult.UNROUTED)
             return self._hang_up(UNROUTED_CAUSE, now)
-        asked, listed = self.hosts.first(channel, flowset, flow, self.proto, now)
         if listed is not None:  # an application the host may lack: its list first, then routed again
             self._wait.on([listed], now, self.timeouts.reply, self.timeouts.reply)
             return asked
-        self._origin = False if ticket is not None else None
+        channel, uuid = proto.channel, proto.uuid
+        assert channel is not None  # (route read it)
+        self._origin = Result() if ticket is not None else None
         self.flow_name = flow.name
-        if ticket is not None:
-            values = given(flow, ticket, uuid)
-            self.run, command = start_originated(
-                channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints, values
-            )
-        else:
-            self.run, command = start_run(channel, uuid, flowset, flow, self.run_options, metrics, self._checkpoints)
+        values = given(flow, ticket, uuid) if ticket is not None else None
+        self.run, command = start_run(
+            channel, uuid, flowset, flow, self.run_options, self.metrics, self._checkpoints, values
+        )
         self._move(ROUTED)
         core = channel.get("Core-UUID")
         self.core = sys.intern(core) if core else core  # one string for every call of a host
         first = self._send(command, now)
-        if self.proto.control != "full" or self.phase is not FLOW:  # api needs `socket … full`
+        if proto.control != "full" or self.phase is not FLOW:  # api needs `socket … full`
             return first
         # after the first step in the same write, so it leaves as soon as it would without
         # them, and never waited for: their answers come while that step runs
-        asked = self.hosts.begin(channel, flowset, flow, self.proto, now)
+        asked = self.hosts.begin(channel, flowset, flow, proto, now)
         self._asking = bool(asked)
         return first + asked
 
@@ -232,45 +199,23 @@ class FlowCall(CallConnection):
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run, wait = self.run, self._wait
         assert run is not None  # sent only once the call is routed
-        batch, wait.then, request, direct = collect(
-            run,
-            command,
-            self.before,
-            partial(set_by_api, self.proto),
-        )
-        if request is not None:
-            if self._http is None:
-                self._http = PendingRequest()
-            self._http.queued = request
-        if not batch and not direct:
-            return self._ask(now) if request is not None else self._flow_over(now)
+        batch, wait.then, request, direct = collect(run, command, self.before, partial(set_by_api, self.proto))
+        if request is not None:  # performed once the write before it is done (now: none)
+            http = self._http = self._http or PendingRequest()
+            http.queued = request
+            if not batch and not direct:
+                return http.ask(now, wait)
+        elif not batch and not direct:
+            return self._flow_over(now)
         # first on the wire: its reply comes first
         last = batch[-1] if batch else direct[-1][0]
         head = self._told(last) + self._checkpoint(last)
         data, tickets, last_app, span, refused = write(
-            self.proto,
-            run,
-            batch,
-            direct,
-            self.hosts,
-            self.core,
-            self.timeouts,
+            self.proto, run, batch, direct, self.hosts, self.core, self.timeouts
         )
-        if refused is not None:
-            wait.refused = refused
-        if last_app is None:  # every application refused: the step fails now
-            error, wait.refused = wait.refused, None
-            return head + data + self._step_done(None, error, now)
-        wait.last_app = last_app
-        wait.on(tickets, now, span, self.timeouts.reply)
+        if not wait.wrote(tickets, last_app, span, refused, now, self.timeouts.reply):  # every one refused
+            return head + data + self._step_done(None, wait.take_refused(), now)
         return head + data
-
-    def _ask(self, now: float) -> bytes:
-        """Hand the run's request to the driver and wait for it (and start no prompt yet)."""
-        self._wait.then = RESUME
-        assert self._http is not None  # _send queued the request on it
-        self._wait.until(self._http.ask(now))
-        return b""
 
     def _step_done(self, result: Any, error: Exception | None, now: float) -> bytes:
         run, then = self.run, self._wait.then
@@ -278,26 +223,30 @@ class FlowCall(CallConnection):
         if error is None and self._wait.last_app == "hangup":  # FreeSWITCH ran the flow's own hangup
             self.hung_up = True
         if isinstance(error, CallGone):
-            if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
-                run.caller_gone(error.cause)
-            return self._flow_over(now)
-        if then is HTTP:
+            return self._gone(error.cause, now)
+        if then is HTTP:  # the write before a queued request is done: the request goes, or never
+            assert self._http is not None
             if error is None:
-                return self._ask(now)
-            assert self._http is not None  # HTTP follows only a write before a queued request
-            self._http.queued = None  # the set-up before it failed: it never goes
+                return self._http.ask(now, self._wait)
+            self._http.queued = None
             return self._send(run.failed(error), now)
         if then is ANSWER:  # the hold prompt has stopped: the step reads the answer
-            self._wait.then = RESUME
             if error is not None:
                 log.info("call=%s flow=%s hold prompt: %s", self.proto.uuid, self.flow_name, error)
             assert self._http is not None  # ANSWER follows only an answer that waited for its hold prompt
-            return self._send(run.resume(self._http.take_answer()), now)
+            return self._send(run.resume(self._http.take_answer(self._wait)), now)
         if then is not RESUME:
             return self._flow_over(now)
         if error is not None:
             return self._send(run.failed(error), now)
         return self._send(run.resume(result), now)
+
+    def _gone(self, cause: str, now: float) -> bytes:
+        """The caller hung up (or the socket closed) during the run: it ends now."""
+        if not isinstance(self.error, ProtocolError):  # garbage is an error, not a hangup
+            assert self.run is not None  # (routed)
+            self.run.caller_gone(cause)
+        return self._flow_over(now)
 
     def _checkpoint(self, last: Execute) -> bytes:
         """The failover checkpoint's line for a write ending in ``last`` (b"": none)."""
@@ -307,16 +256,9 @@ class FlowCall(CallConnection):
         return self._checkpoints.command(self.proto, self.run, self.flow_name, last)
 
     def _told(self, last: Execute | None = None) -> bytes:
-        """An originated call's result on its channel, with the write that ends its run
-        (the flow's own hangup going out as ``last``, or the run over): b"" when not
-        originated, not ending yet, or already written."""
-        run = self.run
-        if self._origin is not False or run is None or self.proto.gone is not None:
-            return b""
-        if not run.ending and (last is None or last.app != "hangup"):
-            return b""
-        self._origin = True
-        return result_line(self.proto, run)
+        """An originated call's result on its channel (:meth:`.originated.Result.line`)."""
+        origin, run = self._origin, self.run
+        return origin.line(self.proto, run, last) if isinstance(origin, Result) and run is not None else b""
 
     def _flow_over(self, now: float) -> bytes:
         if self.metrics is not None and self.run is not None:

@@ -100,6 +100,15 @@ class Setup:
                 uuid,
             )
 
+    def register(self, proto: OutboundProtocol, logger: logging.Logger) -> list[Ticket]:
+        """The set-up's commands registered on ``proto`` (a linger refusal logged), before
+        ``data`` is written: the tickets of the ``awaited`` ones, in order."""
+        self.warn(logger, proto.uuid)
+        tickets = [proto.command(data) for data in self.awaited]
+        if self.unawaited:
+            proto.command(self.unawaited)
+        return tickets
+
 
 @cache  # a handful of combinations, the same bytes for every call
 def setup(event_format: str, linger: bool, control: str | None, *, nixevent: bool = False) -> Setup:
@@ -120,6 +129,13 @@ def refusal(command: str, reply: object) -> CommandFailed | None:
     if isinstance(reply, ApiResponse) and command.startswith("api uuid_setvar ") and not reply.body.startswith("+OK"):
         return CommandFailed(command, reply.body.strip()[:200])
     return None
+
+
+def reported(proto: OutboundProtocol) -> bool:
+    """Nothing more a flow call needs to read: FreeSWITCH has said the call is over
+    (CHANNEL_HANGUP, with its cause: what follows it is not read, see
+    :data:`UNREAD_EVENTS`), or the socket is done."""
+    return proto.finished or proto.hangup_event
 
 
 def failure(ticket: Ticket) -> Exception | None:

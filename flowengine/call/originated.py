@@ -1,5 +1,6 @@
 """A call FreeSWITCH originated for ``run.py originate`` or ``POST /calls``: routed by the
-token it carries (:mod:`flowengine.runtime.call_token`), and told how its flow ended.
+token it carries (:mod:`flowengine.runtime.call_token`, :mod:`.routing`), and told how its
+flow ended (:class:`Result`).
 
 The token is honoured only on a call FreeSWITCH itself placed (``Call-Direction:
 outbound``: the A-leg originate creates, switch_ivr_originate.c; a caller's call is
@@ -15,7 +16,7 @@ import time
 from typing import Any
 
 from ..esl import OutboundProtocol, commands
-from ..flows.effects import Effect
+from ..flows.effects import Execute
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
 from ..quoting.api import setvar_args
@@ -24,7 +25,6 @@ from ..runtime import call_token, checkpoint
 from ..runtime.call_token import Refused, TokenRefused
 from ..runtime.interpreter import FlowRun
 from ..runtime.result import CallResult
-from .failover import Checkpointer
 
 log = logging.getLogger("flowengine.flow")
 
@@ -86,35 +86,25 @@ def given(flow: Flow, ticket: call_token.Ticket, uuid: str | None) -> dict[str, 
     return kept
 
 
-def start_originated(
-    channel: Any,
-    uuid: str | None,
-    flowset: FlowSet,
-    flow: Flow,
-    run_options: dict[str, Any] | None,
-    metrics: Any,
-    checkpoints: Checkpointer | None,
-    values: dict[str, str],
-) -> tuple[FlowRun, Effect | None]:
-    """:func:`~.failover.start_run` for an originated call: a run resumed from the
-    channel's checkpoint has its variables there already; a fresh one starts with
-    ``values`` in its root flow, as call data (plain ``str``: the encoders judge every
-    character of them as the caller's)."""
-    options = dict(
-        run_options or {"trace": False},
-        channel=channel,
-        uuid=uuid,
-        on_step=metrics.step if metrics is not None else None,
-        on_attempt=metrics.attempt if metrics is not None else None,
-    )
-    saved = channel.variable(checkpoint.VARIABLE) if checkpoints is not None else None
-    if saved and checkpoints is not None:
-        resumed, command = checkpoints.resume(saved, uuid, flowset, flow, options, metrics)
-        if resumed is not None:
-            return resumed, command
-    run = FlowRun(flow, flows=flowset, **options)
-    run.frames[0].vars.update(values)
-    return run, run.start()
+class Result:
+    """What an originated call owns once routed by its token: its result goes on its
+    channel once, with the write that ends its run (the flow's own hangup going out as
+    ``last``, or the run over)."""
+
+    __slots__ = ("told",)
+
+    def __init__(self) -> None:
+        self.told = False
+
+    def line(self, proto: OutboundProtocol, run: FlowRun, last: Execute | None = None) -> bytes:
+        """:func:`result_line` when the run ends with this write; b"" when it does not end
+        yet, the call is gone, or the result is written already."""
+        if self.told or proto.gone is not None:
+            return b""
+        if not run.ending and (last is None or last.app != "hangup"):
+            return b""
+        self.told = True
+        return result_line(proto, run)
 
 
 def result_line(proto: OutboundProtocol, run: FlowRun) -> bytes:

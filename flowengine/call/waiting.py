@@ -41,6 +41,31 @@ class CallWait:
         self.span = span
         self.deadline = now + (span if len(tickets) == 1 else reply)
 
+    def wrote(
+        self,
+        tickets: list[Ticket],
+        last_app: str | None,
+        span: float,
+        refused: Exception | None,
+        now: float,
+        reply: float,
+    ) -> bool:
+        """Wait for a write's answers, as :func:`.batching.write` gives them; False: every
+        application in it was refused, nothing to wait for (:meth:`take_refused` fails the
+        step now)."""
+        if refused is not None:
+            self.refused = refused
+        if last_app is None:
+            return False
+        self.last_app = last_app
+        self.on(tickets, now, span, reply)
+        return True
+
+    def take_refused(self) -> Exception | None:
+        """The command refused before a byte of it was written, once."""
+        refused, self.refused = self.refused, None
+        return refused
+
     def until(self, deadline: float | None) -> None:
         """Wait for no answer, until ``deadline``."""
         self.tickets = []

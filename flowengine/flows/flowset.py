@@ -19,7 +19,6 @@ import difflib
 import hashlib
 import json
 import pickle
-import re
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 from ..errors import FlowError
 from .model import Flow
 from .numbers import NumberPattern
+from .params import param_problems
 from .source import Source, load_source
 from .steps import KINDS
 from .validate import FlowProblems, check
@@ -311,35 +311,7 @@ def _check_calls(flowset: FlowSet, broken: Set[str] = frozenset(), elsewhere: tu
                     "which does not exist" + (f" (did you mean {close[0]!r}?)" if close else "")
                 )
                 continue
-            given = called.given
-            for name, value in given.items():
-                where = flow.source.where(step.at + called.given_at + (name,))
-                if name not in callee.params:
-                    errors.append(f"{where}: step '{step.name}': flow {target!r} has no parameter {name!r}")
-                    continue
-                kind = callee.params[name].get("type", "string")
-                if not _fits(value, kind):
-                    errors.append(
-                        f"{where}: step '{step.name}': parameter {name!r} of flow {target!r} is {kind}, not {value!r}"
-                    )
-            for name, param in callee.params.items():
-                if param.get("required") and name not in given:
-                    errors.append(
-                        f"{flow.source.where(at)}: step '{step.name}': flow {target!r} needs parameter {name!r}"
-                    )
+            for name, message in param_problems(target, callee.params, called.given):
+                where = flow.source.where(step.at + called.given_at + (name,) if name is not None else at)
+                errors.append(f"{where}: step '{step.name}': {message}")
     return errors
-
-
-_TYPE_PATTERNS = {
-    "digits": re.compile(r"^[0-9*#+]+$"),
-    "number": re.compile(r"^-?\d+(\.\d+)?$"),
-    "boolean": re.compile(r"^(true|false)$"),
-}
-
-
-def _fits(value: object, kind: str) -> bool:
-    """Whether a literal fits a parameter type; a ${template} is only known at run time."""
-    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    if "${" in text or kind == "string":
-        return True
-    return bool(_TYPE_PATTERNS[kind].match(text))

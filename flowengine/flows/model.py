@@ -67,6 +67,13 @@ def is_pattern(key: str) -> bool:
     return len(key) >= 2 and key.startswith("/") and key.endswith("/")
 
 
+#: a flow's ``direction:``: who starts the calls it runs. ``inbound`` (the default): callers,
+#: by dialling one of its ``numbers:`` (or by ``call:`` from another flow); ``outbound``:
+#: originate, with the flow's ``params:`` as the call's variables; ``both``: either.
+INBOUND, OUTBOUND, BOTH = "inbound", "outbound", "both"
+DIRECTIONS = (INBOUND, OUTBOUND, BOTH)
+
+
 @dataclass
 class Step:
     """One step of a flow: its name, its kind's name, the step's mapping as written
@@ -99,10 +106,19 @@ class Flow:
     timezone: str | None = None  # of inline time: conditions that give none (--check requires one)
     tts: dict[str, str] = field(default_factory=dict)  # speak's engine and voice unless a step gives them
     languages: dict[str, dict] = field(default_factory=dict)  # a language step chooses one; the first: default
+    direction: str = INBOUND  # who starts its calls (:data:`DIRECTIONS`)
 
     @property
     def path(self):
         return self.source.path
+
+    @property
+    def originated(self) -> bool:
+        """May ``run.py originate`` / ``POST /calls`` start this flow (``direction:``
+        ``outbound`` or ``both``)? An engine routes a token naming any other flow by the
+        call's number instead, so a flow written for callers never runs with variables an
+        originate request chose."""
+        return self.direction in (OUTBOUND, BOTH)
 
 
 def _mapping(value: Any) -> dict:
@@ -123,6 +139,7 @@ TOP_LEVEL: dict[str, Callable[[Any], Any]] = {
     "timezone": lambda value: value,
     "tts": _mapping,
     "languages": _mapping,
+    "direction": str,
 }
 
 

@@ -24,8 +24,9 @@ import jsonschema
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar, inline_hours, past_midnight, zone
-from .model import Flow, Step, flow_of, seconds
+from .model import OUTBOUND, Flow, Step, flow_of, seconds
 from .numbers import parse_numbers
+from .params import fits
 from .routes import reachable, targets
 from .schema_messages import context, schema_message
 from .source import Source
@@ -142,7 +143,33 @@ def _check_own_keys(data: dict, err, warn) -> tuple[dict, str | None]:
             parse_numbers(pattern)
         except ValueError as exc:
             err(("numbers",), str(exc))
+    _check_params(data, err)
+    _check_direction(data, warn)
     return calendars, default_zone
+
+
+def _check_params(data: dict, err) -> None:
+    """Each parameter's default against its type (:func:`.params.fits`): what a ``call``
+    step or an originate request giving that value is held to."""
+    for name, param in (data.get("params") or {}).items():
+        kind = param.get("type", "string")
+        if "default" in param and not fits(param["default"], kind):
+            err(("params", name, "default"), f"parameter {name!r} is {kind}, not {param['default']!r}")
+
+
+def _check_direction(data: dict, warn) -> None:
+    """An outbound flow a caller can reach too: by its ``numbers:`` or as the default flow,
+    a dialled call runs it with no parameters (model.DIRECTIONS: ``both`` says that is meant)."""
+    if data.get("direction") != OUTBOUND:
+        return
+    ways_in = (("numbers:", data.get("numbers")), ("default: true", data.get("default")))
+    dialled = " and ".join(what for what, given in ways_in if given)
+    if dialled:
+        warn(
+            ("direction",),
+            f"direction: outbound, yet {dialled} lets callers dial in, and such a call runs with no parameters "
+            f"(their defaults at most); write direction: both if that is meant, or remove {dialled}",
+        )
 
 
 def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, err, warn) -> None:

@@ -17,14 +17,13 @@ import flowengine
 from ..flows.flowset import FlowSet
 from ..flows.model import Step
 from ..flows.routes import transitions
-from ..flows.steps import KINDS, NeedKind
+from ..flows.steps import KINDS
 from ..runtime.result import CallResult
 from .flow_map_counts import Tally
+from .metrics_preflight import PreflightSeries
 
 log = logging.getLogger("flowengine.metrics")
 
-#: FreeSWITCH peers the preflight metric names; the rest share the labels ``other``
-MAX_HOST_LABELS = 32
 #: what a port refuses, and why (``flowengine_connections_refused``)
 REFUSALS = {"calls": ("not_allowed", "full", "peer_full", "idle"), "metrics": ("full", "idle", "timeout", "malformed")}
 
@@ -116,15 +115,7 @@ class Metrics:
             registry=registry,
         )
         self.flow_count = Gauge("flowengine_flows", "Flows in the set in force", registry=registry)
-        self.preflight = Gauge(
-            "flowengine_preflight_problems",
-            "What the flows need that a FreeSWITCH host "
-            "lacks, by host, its address (peer) and kind, at its latest check (host - "
-            "until one is checked)",
-            ["host", "peer", "kind"],
-            registry=registry,
-        )
-        self._preflight_hosts: dict[str, str] = {}  # peer -> the host name its series carry
+        self.preflight = PreflightSeries(registry)
         self.connections_refused = Counter(
             "flowengine_connections_refused",
             "Connections closed at once, by "
@@ -154,8 +145,6 @@ class Metrics:
 
         for reason in Refused:
             self.resume_refused.labels(reason.value)
-        for kind in NeedKind:
-            self.preflight.labels("-", "-", kind.value).set(0)
         self._digest: str | None = None
         self.build.labels(flowengine.__version__, platform.python_version()).set(1)
         for result in ("ok", "failed"):
@@ -221,26 +210,8 @@ class Metrics:
         return self.connections_refused.labels(port, reason)
 
     def preflight_report(self, report: Any) -> None:
-        """A host's check is complete (:class:`flowengine.preflight.HostReport`): its
-        problems by kind, every kind at its count (0 too). One host per peer address, the
-        latest checked, named as its channel data names it; at most :data:`MAX_HOST_LABELS`
-        peers (``other`` past that): a peer's report never changes another peer's series."""
-        host, peer = report.host, report.peer
-        if peer not in self._preflight_hosts and len(self._preflight_hosts) >= MAX_HOST_LABELS:
-            host = peer = "other"
-        if not self._preflight_hosts:  # a real host now: the placeholder series go
-            for kind in NeedKind:
-                self.preflight.remove("-", "-", kind.value)
-        before = self._preflight_hosts.get(peer)
-        if before is not None and before != host:  # the peer's host is named otherwise now
-            for kind in NeedKind:
-                self.preflight.remove(before, peer, kind.value)
-        self._preflight_hosts[peer] = host
-        counts = {kind: 0 for kind in NeedKind}
-        for problem in report.problems:
-            counts[problem.kind] += 1
-        for kind, count in counts.items():
-            self.preflight.labels(host, peer, kind.value).set(count)
+        """A host's check is complete (:meth:`.metrics_preflight.PreflightSeries.report`)."""
+        self.preflight.report(report)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from typing import Any
 
 from gevent.lock import Semaphore
 
@@ -20,12 +21,9 @@ from ..errors import CommandFailed, CommandTimeout, FlowengineError, ProtocolErr
 from ..esl import BufferBudget, Dtmf, Event, Limits, OutboundProtocol, Reply, Ticket, commands
 from ..esl.messages import ApiResponse
 from .base import CallSession
+from .call_socket import CallSocket
 
 log = logging.getLogger("flowengine.session")
-
-_RECV = 65536
-#: fed to a protocol whose parser the budget has failed: any bytes make it raise that error
-_WAKE = b"\n"
 
 
 class OutboundSession(CallSession):
@@ -40,21 +38,17 @@ class OutboundSession(CallSession):
         timeouts: Timeouts = Timeouts(),
         event_format: str = "plain",
         linger: bool = True,
-        recording=None,
+        recording: Any = None,
         budget: BufferBudget | None = None,
     ) -> None:
-        self.sock = sock
-        self.recording = recording  # a CallRecording, or None
+        self.link = CallSocket(sock, recording)
         self.proto = OutboundProtocol(limits, budget=budget)
-        self.proto.parser.on_evicted = self._evicted
-        self._evicted_by: Exception | None = None  # the budget ended this call for another's read
+        self.proto.parser.on_evicted = self.link.evicted
         self.timeouts = timeouts
         self.event_format = event_format
         self.linger = linger
         self.started_at = time.monotonic()
         self._write_lock = Semaphore()
-        raw = getattr(sock, "_sock", None)  # gevent's socket wraps a non-blocking OS socket
-        self._raw_send = raw.send if raw is not None and raw.gettimeout() == 0.0 else None
         self._job_events = False
         self._closed = False
         self.released = False
@@ -66,12 +60,11 @@ class OutboundSession(CallSession):
         reply = self._run(data, ticket, self.timeouts.connect)
         if self.proto.channel is None:
             raise ProtocolError(f"the reply to connect carried no channel data: {reply!r}")
-        if self.recording is not None:
-            self.recording.named(self.proto.uuid or "unknown", self.proto.channel)
+        if self.link.recording is not None:
+            self.link.recording.named(self.proto.uuid or "unknown", self.proto.channel)
         plan = setup(self.event_format, self.linger, self.proto.control)
-        plan.warn(log, self.uuid)
         with self._write_lock:
-            tickets = [self.proto.command(data) for data in plan.awaited]
+            tickets = plan.register(self.proto, log)
             self._sendall(plan.data)
         for ticket in tickets:
             refused = refusal(ticket.command, self._wait(ticket, self.timeouts.reply))
@@ -110,14 +103,9 @@ class OutboundSession(CallSession):
             if self.proto.gone is not None:
                 kept(self.proto.gone)
             parser = self.proto.parser
-            parser.on_evicted = None  # it refers to this session: no cycle outlives the call
+            parser.on_evicted = None  # it refers to the socket: nothing outlives the call
             parser.release()  # what it still buffers goes back to the budget
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-            if self.recording is not None:
-                self.recording.close()
+            self.link.close()
 
     # -- commands -----------------------------------------------------------------------
     def command(self, data: bytes, timeout: float | None = None) -> Reply | ApiResponse:
@@ -209,17 +197,6 @@ class OutboundSession(CallSession):
             self._pump(remaining)
         return self.proto.dtmf.pop(0)
 
-    def _evicted(self, error: Exception) -> None:
-        """The budget ended this call to make room for another call's read (in that
-        call's greenlet). Our greenlet may be waiting in recv for a peer that never sends
-        again: shutting the socket's reading side wakes it (gevent fails the waiting recv;
-        any later one reads EOF), and :meth:`_pump` then raises the parser's error."""
-        self._evicted_by = error
-        try:
-            self.sock.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
-
     # -- the pump ---------------------------------------------------------------------------
     def _run(self, data: bytes, ticket: Ticket, timeout: float):
         with self._write_lock:
@@ -227,22 +204,8 @@ class OutboundSession(CallSession):
         return self._wait(ticket, timeout)
 
     def _sendall(self, data: bytes) -> None:
-        if self.proto.closed or self._closed:
-            return  # the tickets already carry CallGone
-        if self.recording is not None:
-            self.recording.outbound(data)
-        try:
-            # A command is a few hundred bytes and the socket buffer is nearly always free:
-            # one non-blocking send on the OS socket under gevent's wrapper does it, without
-            # the wrapper's per-call bookkeeping (a getsockopt, a deadline); anything left
-            # over goes through gevent, which waits for the socket to drain.
-            sent = self._raw_send(data) if self._raw_send is not None else 0
-            if sent < len(data):
-                self.sock.sendall(memoryview(data)[sent:])
-        except BlockingIOError:
-            self.sock.sendall(data)
-        except OSError as exc:
-            self.proto.connection_lost(f"write failed: {exc}")
+        if not self.proto.closed and not self._closed:  # (else the tickets already carry CallGone)
+            self.link.send(self.proto, data)
 
     def _wait(self, ticket: Ticket, timeout: float):
         deadline = time.monotonic() + timeout
@@ -259,19 +222,5 @@ class OutboundSession(CallSession):
     def _pump(self, timeout: float) -> None:
         if self._closed or self.proto.closed:
             self.proto.connection_lost("socket closed")
-            return
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(_RECV)
-        except TimeoutError:
-            return
-        except OSError as exc:  # gevent fails a recv the shutdown of _evicted cancels
-            if self._evicted_by is None:
-                self.proto.connection_lost(f"socket error: {exc}")
-                return
-            data = b""
-        if data and self.recording is not None:
-            self.recording.inbound(data)
-        if not data and self._evicted_by is not None:  # ended by the budget: say why
-            data = _WAKE
-        self.proto.receive(data)
+        else:
+            self.link.pump(self.proto, timeout)
