@@ -19,6 +19,8 @@ KEY = b"k" * 32
 UUID = "d9ef0471-ee7e-4b58-80d4-c55ef31290f7"
 SURVEY = """name: survey
 numbers: ["9999"]
+direction: both
+params: {who: {}}
 start: ask
 steps:
   ask:

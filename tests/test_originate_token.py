@@ -29,7 +29,8 @@ VALUES = {
     "list": "ARRAY::a|:b",
 }
 REMINDER = """name: reminder
-numbers: ["9999"]
+direction: outbound
+params: {appointment: {}, who: {}, list: {}}
 start: keep
 steps:
   keep:
@@ -139,7 +140,7 @@ def test_a_call_without_a_token_is_routed_as_before_and_writes_no_result(flows, 
 
 
 CONFIRM = """name: confirm
-numbers: ["9998"]
+direction: outbound
 params:
   appointment: {type: string, required: true}
   slot: {type: digits, default: "1"}

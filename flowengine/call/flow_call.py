@@ -167,9 +167,9 @@ class FlowCall(CallConnection):
 
     def _routed(self, now: float) -> bytes:
         proto, flowset, origin = self.proto, self.flows(), self._origin
-        flow, ticket, asked, listed = route(
-            proto, flowset, origin if isinstance(origin, bytes) else None, self.hosts, self.metrics, now
-        )
+        key = origin if isinstance(origin, bytes) else None
+        resume_key = self._checkpoints.key if self._checkpoints is not None else None
+        flow, ticket, asked, listed = route(proto, flowset, key, self.hosts, self.metrics, now, resume_key=resume_key)
         if flow is None:
             return self._hang_up(UNROUTED_CAUSE, now)
         if listed is not None:  # an application the host may lack: its list first, then routed again

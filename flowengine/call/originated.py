@@ -7,6 +7,14 @@ outbound``: the A-leg originate creates, switch_ivr_originate.c; a caller's call
 ``inbound``), signed with this engine's key, for this very channel, and not expired; any
 other call that carries one is routed by its destination number as usual, and the refusal
 is logged (a caller cannot choose a flow or its variables by carrying a variable).
+
+It routes the channel once: a flow that ended (its result,
+:data:`~flowengine.runtime.call_token.RESULT_VARIABLE`, is on the channel) with a
+``transfer`` to a number the dialplan sends to the engine again brings the same channel,
+token and all; that call is routed by its new number. Its expiry is waived only for a call a
+host of the engine was running when it went (failover): the checkpoint on the channel must
+be signed for this channel with the failover key, since any text in that variable would
+otherwise revive a token for good.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from ..esl import OutboundProtocol, commands
 from ..flows.effects import Execute
 from ..flows.flowset import FlowSet
 from ..flows.model import Flow
+from ..flows.params import param_problems
 from ..quoting.api import setvar_args
 from ..quoting.logfield import field
 from ..runtime import call_token, checkpoint
@@ -29,9 +38,21 @@ from ..runtime.result import CallResult
 log = logging.getLogger("flowengine.flow")
 
 
-def ticket_for(channel: Any, uuid: str | None, key: bytes | None, now: float | None = None) -> call_token.Ticket | None:
+def ticket_for(
+    channel: Any,
+    uuid: str | None,
+    key: bytes | None,
+    flowset: FlowSet,
+    now: float | None = None,
+    *,
+    resume_key: bytes | None = None,
+) -> call_token.Ticket | None:
     """The ticket of a call whose token may route it; None (logged when a token was
-    there and refused) for every other call."""
+    there and refused) for every other call: one whose flow has run already (its result is
+    on the channel), and one whose token names a flow that does not say ``direction:
+    outbound`` (or ``both``): a flow written for callers never runs with variables an
+    originate request chose. ``resume_key``: the failover key; an expired token is honoured
+    on a call that brings a checkpoint signed with it for this channel (taken over)."""
     token = channel.variable(call_token.VARIABLE)
     if not token:
         return None
@@ -39,15 +60,21 @@ def ticket_for(channel: Any, uuid: str | None, key: bytes | None, now: float | N
     try:
         if channel.get("Call-Direction") != "outbound":
             raise TokenRefused(Refused.DIRECTION, f"Call-Direction is {field(channel.get('Call-Direction'))}")
+        ended = channel.variable(call_token.RESULT_VARIABLE)
+        if ended:
+            raise TokenRefused(Refused.ROUTED, f"its flow ended already ({call_token.RESULT_VARIABLE} {field(ended)})")
         try:
-            return call_token.read(token, key, uuid or "", when)
+            ticket = call_token.read(token, key, uuid or "", when)
         except TokenRefused as exc:
             # a call taken over from another host (failover) was routed by it there: its
             # expiry counted for the answer, not for the call's length
-            resumed = channel.variable(checkpoint.VARIABLE)
-            if exc.reason is not Refused.EXPIRED or not resumed:
+            if exc.reason is not Refused.EXPIRED or not _taken_over(channel, uuid, resume_key):
                 raise
-            return call_token.read(token, key, uuid or "", 0.0)
+            ticket = call_token.read(token, key, uuid or "", 0.0)
+        flow = flowset.flows.get(ticket.flow)
+        if flow is not None and not flow.originated:
+            raise TokenRefused(Refused.FLOW, f"flow {field(flow.name)} is direction: {flow.direction}")
+        return ticket
     except TokenRefused as exc:
         log.warning(
             "call=%s: its %s is not honoured (%s): routed by its destination number",
@@ -56,6 +83,16 @@ def ticket_for(channel: Any, uuid: str | None, key: bytes | None, now: float | N
             exc,
         )
         return None
+
+
+def _taken_over(channel: Any, uuid: str | None, resume_key: bytes | None) -> bool:
+    """Does the channel bring a checkpoint a host wrote for it (signed with the failover
+    key for this channel)? Without a failover key nothing says so: an unsigned checkpoint is
+    any text anyone who can set a channel variable wrote."""
+    saved = channel.variable(checkpoint.VARIABLE)
+    if not saved or resume_key is None or not uuid:
+        return False
+    return checkpoint.verified(saved, resume_key, uuid)
 
 
 def flow_of(ticket: call_token.Ticket, flowset: FlowSet, uuid: str | None) -> Flow | None:
@@ -67,22 +104,15 @@ def flow_of(ticket: call_token.Ticket, flowset: FlowSet, uuid: str | None) -> Fl
 
 
 def given(flow: Flow, ticket: call_token.Ticket, uuid: str | None) -> dict[str, str]:
-    """The ticket's variables the run takes: a flow that declares ``params:`` takes those
-    alone (as a ``call`` step gives them); a flow's own ``vars:`` are the author's and stay
-    so. What is left out is logged."""
-    kept = {
-        name: value
-        for name, value in ticket.vars.items()
-        if name not in flow.vars and (not flow.params or name in flow.params)
-    }
-    left = sorted(set(ticket.vars) - set(kept))
-    if left:
-        log.warning(
-            "call=%s flow=%s: variables the flow does not take (its own vars, or no such param): %s",
-            uuid,
-            flow.name,
-            ", ".join(left),
-        )
+    """The ticket's variables the run takes: the flow's declared ``params:`` (an outbound
+    flow's variables, as a ``call`` step gives them); a name it does not declare, or one of
+    its own ``vars:`` (the author's), is left out. What does not fit is logged (the issuer
+    checked them only when it knew the flows: flowengine/originate/params.py)."""
+    kept = {name: value for name, value in ticket.vars.items() if name in flow.params and name not in flow.vars}
+    problems = [p.message for p in param_problems(flow.name, flow.params, ticket.vars)]
+    problems += [f"{name!r} is the flow's own (vars:)" for name in sorted(set(ticket.vars) & set(flow.vars))]
+    if problems:
+        log.warning("call=%s flow=%s: its variables do not fit: %s", uuid, flow.name, "; ".join(problems)[:500])
     return kept
 
 

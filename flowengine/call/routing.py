@@ -43,14 +43,21 @@ class Route(NamedTuple):
 
 
 def route(
-    proto: OutboundProtocol, flowset: FlowSet, key: bytes | None, hosts: HostView, metrics: Any, now: float
+    proto: OutboundProtocol,
+    flowset: FlowSet,
+    key: bytes | None,
+    hosts: HostView,
+    metrics: Any,
+    now: float,
+    *,
+    resume_key: bytes | None = None,
 ) -> Route:
     """The route of the call ``proto`` has connected; ``key``: the originate key (None: no
-    token is honoured)."""
+    token is honoured); ``resume_key``: the failover key (:func:`.originated.ticket_for`)."""
     channel, uuid = proto.channel, proto.uuid
     assert channel is not None  # routed only once connect brought the channel's data
     number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
-    ticket = ticket_for(channel, uuid, key)
+    ticket = ticket_for(channel, uuid, key, flowset, resume_key=resume_key)
     flow = flow_of(ticket, flowset, uuid) if ticket is not None else flowset.route(number)
     if flow is None:
         log.warning(

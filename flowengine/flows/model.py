@@ -17,7 +17,7 @@ from .source import Source
 MAX_DURATION = 24 * 3600.0
 
 # matched against the stripped text: one \s* only, so a long run of blanks costs linear time
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 

@@ -31,7 +31,7 @@ from .routes import reachable, targets
 from .schema_messages import context, schema_message
 from .source import Source
 from .steps import KEYS, KINDS, Problems
-from .variables import check_names
+from .variables import check_names, freeswitch_names
 
 #: shipped inside the package (schema/flow.schema.json, for editors, links to it)
 SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
@@ -150,8 +150,20 @@ def _check_own_keys(data: dict, err, warn) -> tuple[dict, str | None]:
 
 def _check_params(data: dict, err) -> None:
     """Each parameter's default against its type (:func:`.params.fits`): what a ``call``
-    step or an originate request giving that value is held to."""
+    step or an originate request giving that value is held to. A parameter may not be named
+    as a channel variable or caller profile field FreeSWITCH gives the call (``uuid``,
+    ``caller_id_number``, ``language``: :data:`.variables.WELL_KNOWN` and the names
+    :func:`.variables.freeswitch_names` lists): a flow variable is read before the channel's
+    (runtime/lookup.py), so a value an originate request gives would stand in for the call's
+    own ``${uuid}`` in every ``uuid_*`` command, or its caller's number."""
+    known, prefixes = freeswitch_names()
     for name, param in (data.get("params") or {}).items():
+        if isinstance(name, str) and (name.lower() in known or name.lower().startswith(prefixes)):
+            err(
+                ("params", name),
+                f"parameter {name!r} has the name of a value FreeSWITCH gives the call (${{{name}}}): "
+                f"a value given for it would stand in for the channel's own; name it otherwise (e.g. 'given_{name}')",
+            )
         kind = param.get("type", "string")
         if "default" in param and not fits(param["default"], kind):
             err(("params", name, "default"), f"parameter {name!r} is {kind}, not {param['default']!r}")

@@ -23,6 +23,7 @@ from ..esl import Event, Reply
 from ..flows import load_flows
 from ..flows.model import seconds
 from ..runtime import call_token
+from .bounds import number
 from .control import Control, ControlError, Dial
 from .line import caller_id, dial_string, originate_arg, socket_app
 from .params import params_problems
@@ -131,12 +132,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--max-call",
-        type=float,
+        type=number("--max-call", least=0, above=True),
         default=3600.0,
         metavar="S",
         help="the longest the answered call is followed (default 3600)",
     )
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--connect-timeout",
+        type=number("--connect-timeout", least=0, above=True),
+        default=5.0,
+        metavar="S",
+        help=argparse.SUPPRESS,
+    )
     return p
 
 

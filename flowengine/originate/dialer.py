@@ -8,10 +8,19 @@ total and per flow; a call not answered for a cause in ``retry_on`` (busy, no an
 queued again after ``retry_delay``, at most ``retries`` times. What is queued lives in this
 process only: a restart loses the calls not yet started and forgets the others
 (docs/originate.md, "What a restart loses").
+
+A call keeps its place until its end is heard, and no longer than a deadline: its ring
+timeout plus ``ring_grace`` for the BACKGROUND_JOB that says whether it was answered (a job
+FreeSWITCH lost, or never sends, would hold the place for ever), ``max_call`` once answered.
+A call given up on is hung up (``uuid_kill``), so that no call runs uncounted. When the
+control connection drops, the calls on it stay counted: the new connection filters their
+events again and asks whether each channel still exists (``uuid_exists``); only one that is
+gone gives its place back (its end was not heard: CONTROL_CONNECTION_LOST).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
@@ -23,8 +32,9 @@ import gevent
 from gevent import socket as gsocket
 from gevent.event import Event as Wakeup
 
-from ..esl import Event, Reply
+from ..esl import ApiResponse, Event, Reply, commands
 from ..runtime import call_token
+from .bounds import check
 from .control import RETRIABLE, Control, ControlError, Dial, State
 from .line import CallerId, originate_arg, socket_app
 
@@ -34,6 +44,10 @@ log = logging.getLogger("flowengine.originate")
 CATCH_UP = 0.05
 #: how long after its ring timeout a call's token is still honoured
 TOKEN_SLACK = 60.0
+#: how often the calls' deadlines are looked at (seconds)
+SWEEP = 0.5
+#: the hangup cause given with ``uuid_kill`` to a call past its deadline (switch_types.h)
+KILL_CAUSE = "ALLOTTED_TIMEOUT"
 
 
 @dataclass
@@ -48,6 +62,23 @@ class Pacing:
     retry_delay: float = 60.0
     retry_on: frozenset[str] = RETRIABLE
     max_queued: int = 10_000  # calls waiting; past it a request is refused
+    ring_grace: float = 15.0  # after a call's ring timeout, how long its BACKGROUND_JOB may take
+    max_call: float = 4 * 3600.0  # the longest an answered call keeps its place (then hung up)
+
+    def __post_init__(self) -> None:
+        """Refuse what cannot pace (:mod:`.bounds`): a rate of 0 would divide by zero in the
+        dispatcher, NaN or a negative one lift the limit, an ``at_once`` of 0 dials nothing."""
+        check("rate", self.rate, least=0, above=True)
+        check("at_once", self.at_once, least=1, integer=True)
+        if self.flow_rate is not None:
+            check("flow_rate", self.flow_rate, least=0, above=True)
+        if self.flow_at_once is not None:
+            check("flow_at_once", self.flow_at_once, least=1, integer=True)
+        check("retries", self.retries, least=0, integer=True)
+        check("retry_delay", self.retry_delay, least=0)
+        check("max_queued", self.max_queued, least=1, integer=True)
+        check("ring_grace", self.ring_grace, least=0)
+        check("max_call", self.max_call, least=0, above=True)
 
 
 @dataclass
@@ -109,7 +140,8 @@ class Dialer:
         self.queue: deque[Job] = deque()
         self.active: dict[str, Job] = {}  # by the attempt's channel UUID
         self._jobs: dict[str, Job] = {}  # by the job's Job-UUID
-        self._replies: deque[tuple[Job, bool]] = deque()  # (job, is its bgapi) per command sent
+        # per command sent, in order: what its reply means (None: nothing)
+        self._replies: deque[Callable[[Reply | ApiResponse], None] | None] = deque()
         self._last: dict[str | None, float] = {}  # when the last call left, in total (None) and per flow
         self._wakeup = Wakeup()
         self.control: Control | None = None
@@ -117,7 +149,7 @@ class Dialer:
 
     # -- what the API calls --------------------------------------------------------------
     def start(self) -> None:
-        self._greenlets = [gevent.spawn(self._dispatch), gevent.spawn(self._read)]
+        self._greenlets = [gevent.spawn(self._dispatch), gevent.spawn(self._read), gevent.spawn(self._watch)]
 
     def stop(self) -> None:
         gevent.killall(self._greenlets, block=False)
@@ -193,7 +225,7 @@ class Dialer:
             return
         self.active[dial.uuid] = job
         self._jobs[dial.job] = job
-        self._replies.extend([(job, False), (job, False), (job, True)])
+        self._replies.extend([None, None, lambda reply: self._sent(job, dial, reply)])
         assert self.control is not None  # _dispatch sends only with a connection
         try:
             self.control.send(dial.request(arg))
@@ -214,6 +246,7 @@ class Dialer:
             try:
                 self.control = self._connect()
                 delay = 0.5
+                self._follow_again()
                 self._wakeup.set()
                 while True:
                     for message in self.control.receive(None):
@@ -226,11 +259,10 @@ class Dialer:
                 delay = min(delay * 2, 30.0)
 
     def _take(self, message: Any) -> None:
-        if isinstance(message, Reply):
-            if self._replies:
-                job, is_bgapi = self._replies.popleft()
-                if is_bgapi and not message.ok and job.dial is not None:
-                    self._finish(job, job.dial, message.text.strip().removeprefix("-ERR").strip()[:64])
+        if isinstance(message, (Reply, ApiResponse)):  # api's answer is api/response
+            meaning = self._replies.popleft() if self._replies else None
+            if meaning is not None:
+                meaning(message)
             return
         if not isinstance(message, Event):
             return
@@ -242,12 +274,84 @@ class Dialer:
         elif found.dial.state is State.IN_FLOW:
             found.state = State.IN_FLOW.value
 
+    def _sent(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
+        """The reply to ``bgapi originate``: ``-ERR`` ends the attempt."""
+        if isinstance(reply, Reply) and not reply.ok and job.dial is dial and dial.uuid in self.active:
+            self._finish(job, dial, reply.text.strip().removeprefix("-ERR").strip()[:64])
+
     def _lost(self) -> None:
-        """The connection went with calls on it: their outcome will not be heard."""
-        for job in list(self.active.values()):
-            if job.dial is not None:
-                self._finish(job, job.dial, "CONTROL_CONNECTION_LOST")
+        """The connection went with calls on it: they keep their places (they may still be
+        up; :meth:`_follow_again` asks when a connection is back, :meth:`_watch` ends them
+        at their deadline). The replies still owed will never come."""
         self._replies.clear()
+
+    def _follow_again(self) -> None:
+        """On a new connection: each followed call's filters again (its events were the old
+        connection's), then whether its channel still exists. A call whose events came while
+        there was no connection is not heard again; one whose channel is gone ends now."""
+        assert self.control is not None
+        for job in list(self.active.values()):
+            dial = job.dial
+            if dial is None:
+                continue
+            self._replies.extend([None, None, functools.partial(self._exists, job, dial)])
+            try:
+                self.control.send(
+                    commands.filter("Job-UUID", dial.job)
+                    + commands.filter("Unique-ID", dial.uuid)
+                    + commands.api(f"uuid_exists {dial.uuid}")
+                )
+            except ControlError:
+                return
+
+    def _exists(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
+        """``uuid_exists``'s answer (mod_commands.c, uuid_exists_function: ``true`` or
+        ``false``). Anything else says nothing: the call keeps its place until its end or
+        its deadline."""
+        text = reply.body if isinstance(reply, ApiResponse) else ""
+        if text.strip() == "false" and dial.uuid in self.active:
+            self._finish(job, dial, "CONTROL_CONNECTION_LOST")
+
+    def _watch(self) -> None:
+        """Give up the calls past their deadline (:meth:`_deadline`), every :data:`SWEEP`."""
+        while True:
+            gevent.sleep(SWEEP)
+            now = time.monotonic()
+            for job in list(self.active.values()):
+                dial = job.dial
+                if dial is not None and dial.uuid in self.active and self._deadline(job, dial) <= now:
+                    self._give_up(job, dial)
+
+    def _deadline(self, job: Job, dial: Dial) -> float:
+        """When the call stops holding its place: its ring timeout and ``ring_grace`` after
+        it was sent, until it is known answered (its BACKGROUND_JOB, or CHANNEL_ANSWER);
+        ``max_call`` after its answer then."""
+        sent = dial.sent_at if dial.sent_at is not None else time.monotonic()
+        if dial.answered_at is None:
+            return sent + job.timeout + self.pacing.ring_grace
+        return dial.answered_at + self.pacing.max_call
+
+    def _give_up(self, job: Job, dial: Dial) -> None:
+        """Hang the call up (it may exist: a job lost, an answer not heard) and free its place."""
+        answered = dial.answered_at is not None
+        log.warning(
+            "call %s (%s): %s; hung up (%s)",
+            job.id,
+            dial.uuid,
+            f"still up after {self.pacing.max_call:g} s"
+            if answered
+            else f"no answer from FreeSWITCH within {job.timeout + self.pacing.ring_grace:g} s",
+            KILL_CAUSE,
+        )
+        if self.control is not None:
+            self._replies.append(None)
+            try:
+                self.control.send(commands.api(f"uuid_kill {dial.uuid} {KILL_CAUSE}"))
+            except ControlError:
+                pass
+        if answered:
+            dial.answered = True
+        self._finish(job, dial, KILL_CAUSE if answered else "NO_BACKGROUND_JOB")
 
     def _finish(self, job: Job, dial: Dial, cause: str | None) -> None:
         if cause is not None:
@@ -255,7 +359,7 @@ class Dialer:
         self.active.pop(dial.uuid, None)
         self._jobs.pop(dial.job, None)
         if self.control is not None:
-            self._replies.extend([(job, False), (job, False)])
+            self._replies.extend([None, None])
             try:
                 self.control.send(dial.release())
             except ControlError:

@@ -1,35 +1,38 @@
-"""The variables a call is started with, against the flow's declared ``params:``: checked as
-a ``call`` step's are when the flow set loads (flowengine/flows/flowset.py): no parameter the
-flow does not declare, every required one given, each of its type. A flow that declares no
-``params:`` takes any variable (they are call data all the same).
+"""Whether originate may start a flow with the variables given, judged before anything is
+dialled (``run.py originate --flows``, ``POST /calls`` with the flows known).
+
+Only a flow that says ``direction: outbound`` (or ``both``) may be started: a flow written
+for callers (``inbound``, the default) is refused up front, as the engine would refuse the
+call's token and route it by its number. Its variables are its declared ``params:``, checked
+by the flow language's own rule (:func:`flowengine.flows.params.param_problems`, the one a
+``call`` step is held to): no name it does not declare, every required one given, each of
+its type. A flow that declares no ``params:`` takes no variables.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from ..flows.model import Flow
+from ..flows.params import param_problems
 
-_TYPES = {
-    "digits": re.compile(r"[0-9*#+]+"),
-    "number": re.compile(r"-?\d+(\.\d+)?"),
-    "boolean": re.compile(r"true|false"),
-}
+
+def direction_problem(flow: Flow) -> str | None:
+    """Why originate may not start ``flow`` (None: it may)."""
+    if flow.originated:
+        return None
+    data = flow.source.data
+    said = "says direction: inbound" if isinstance(data, dict) and "direction" in data else "is inbound (no direction)"
+    return (
+        f"flow {flow.name!r} {said}: originate may not start a flow callers dial; "
+        "write direction: outbound in it (or both, if callers dial it too)"
+    )
 
 
 def params_problems(flow: Flow, values: Mapping[str, str]) -> list[str]:
-    """What is wrong with ``values`` for ``flow``, one message each ([] when nothing)."""
-    if not flow.params:
-        return []
-    problems = [f"flow {flow.name!r} has no parameter {name!r}" for name in values if name not in flow.params]
-    for name, param in flow.params.items():
-        if name not in values:
-            if param.get("required"):
-                problems.append(f"flow {flow.name!r} needs parameter {name!r}")
-            continue
-        kind = str(param.get("type", "string"))
-        pattern = _TYPES.get(kind)
-        if pattern is not None and not pattern.fullmatch(values[name]):
-            problems.append(f"parameter {name!r} of flow {flow.name!r} is {kind}, not {values[name][:40]!r}")
-    return problems
+    """What is wrong with starting ``flow`` with ``values``, one message each ([] when
+    nothing): the flow's direction first (alone: nothing else matters then), then its params."""
+    refused = direction_problem(flow)
+    if refused is not None:
+        return [refused]
+    return [problem.message for problem in param_problems(flow.name, flow.params, values)]

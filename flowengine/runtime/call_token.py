@@ -63,6 +63,8 @@ class Refused(StrEnum):
     EXPIRED = "expired"
     DIRECTION = "direction"  # on a call FreeSWITCH did not originate (Call-Direction inbound)
     NO_KEY = "no key"  # the engine has no originate key: no token is honoured
+    FLOW = "flow"  # names a flow originate may not start (direction: inbound)
+    ROUTED = "routed"  # its flow ran on this channel already (its result is there): transferred back
 
 
 class TokenRefused(Exception):
@@ -92,6 +94,22 @@ def signature(key: bytes, text: str) -> str:
     (its UUID), so the signature holds for that channel alone."""
     mac = hmac.new(key, (_PURPOSE + text).encode(), hashlib.sha256).digest()[:16]
     return opaque(mac)
+
+
+#: characters of a signature as :func:`signature` writes it (16 bytes as base64url)
+SIGNATURE_CHARS = 22
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def same_signature(given: str, expected: str) -> bool:
+    """Whether the signature read from a channel, ``given`` (call data: any text), is
+    ``expected``: its shape first (:data:`SIGNATURE_CHARS` base64url characters), then a
+    constant-time comparison of bytes. ``hmac.compare_digest`` raises TypeError on a ``str``
+    with a character outside ASCII: a channel variable holding one must be refused, not
+    end the call with an internal error."""
+    if not isinstance(given, str) or len(given) != SIGNATURE_CHARS or not _BASE64URL.issuperset(given):
+        return False
+    return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
 
 
 def check_vars(values: Mapping[str, object]) -> dict[str, str]:
@@ -141,11 +159,11 @@ def read(token: str, key: bytes | None, uuid: str, now: float) -> Ticket:
     if not dot or text.count(".") != 1:
         raise TokenRefused(Refused.MALFORMED, "not version.body.signature")
     version = text.partition(".")[0]
-    if not version.isdigit() or len(version) > 4:
+    if not (version.isascii() and version.isdigit()) or len(version) > 4:
         raise TokenRefused(Refused.MALFORMED, "no version")
     if int(version) != VERSION:
         raise TokenRefused(Refused.VERSION, f"version {int(version)}, this engine reads {VERSION}")
-    if not hmac.compare_digest(mac, signature(key, text)):
+    if not same_signature(mac, signature(key, text)):
         raise TokenRefused(Refused.SIGNATURE, "not signed with this engine's originate key")
     try:
         state = json.loads(unopaque(text.partition(".")[2], MAX_CHARS).decode("utf-8"))

@@ -26,6 +26,7 @@ from ..flows.steps import attempts as attempts_
 from ..quoting.logfield import field
 from ..quoting.opaque import opaque, unopaque
 from ..quoting.text import literal
+from . import call_token
 from .callstack import Frame, initial_vars
 from .interpreter import FlowRun
 
@@ -50,6 +51,13 @@ MAX_PROGRESS = 4
 MAX_PROGRESS_VALUE = 1000
 
 _PREFIX = f"{VERSION}."
+#: what the MAC covers besides the call's UUID and the text: a checkpoint's signature is no
+#: originate token's (:data:`flowengine.runtime.call_token._PURPOSE`), whichever keys are given
+_PURPOSE = "flowengine checkpoint\n"
+#: also take a checkpoint signed as the engine before :data:`_PURPOSE` did (no purpose): a
+#: call checkpointed by a host of the previous version survives a rolling upgrade. To be
+#: dropped in the release after (a checkpoint lives as long as its call)
+ACCEPT_UNPURPOSED = True
 #: the key of the application the running step had sent, when its result is always on the
 #: channel at the next connect (a bridge's outcome); and when it is there only if the
 #: application got one (a digit collection's, a recording's: StepKind.result_held). A key
@@ -113,8 +121,27 @@ def signature(key: bytes, uuid: str, text: str) -> str:
     """HMAC-SHA256 of the checkpoint and the call's UUID, 128 bits as base64url: with
     ``--failover-key`` only a host holding the key can write a checkpoint, and only for that
     call (one copied from another call, where the caller got further, is refused)."""
-    mac = hmac.new(key, f"{uuid}\n{text}".encode(), hashlib.sha256).digest()[:16]
-    return opaque(mac)
+    return _mac(key, f"{_PURPOSE}{uuid}\n{text}")
+
+
+def verified(text: str, key: bytes, uuid: str) -> bool:
+    """Whether ``text`` (a channel's :data:`VARIABLE`, call data) is a checkpoint signed
+    with ``key`` for the call ``uuid``: what lets it stand for "this call was routed by a
+    host before" (a resumed originated call's token keeps counting after its expiry)."""
+    if not isinstance(text, str) or len(text) > MAX_CHARS or text.count(".") != 2:
+        return False
+    body, _, mac = text.rpartition(".")
+    return _signed(key, uuid, body, mac)
+
+
+def _signed(key: bytes, uuid: str, body: str, mac: str) -> bool:
+    if call_token.same_signature(mac, signature(key, uuid, body)):
+        return True
+    return ACCEPT_UNPURPOSED and call_token.same_signature(mac, _mac(key, f"{uuid}\n{body}"))
+
+
+def _mac(key: bytes, covered: str) -> str:
+    return opaque(hmac.new(key, covered.encode(), hashlib.sha256).digest()[:16])
 
 
 def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None = None, **options: Any) -> FlowRun:
@@ -125,7 +152,7 @@ def restore(text: str, flowset: Any, routed: Flow | None, *, key: bytes | None =
         raise NotResumable(Refused.MALFORMED, f"longer than {MAX_CHARS} characters")
     if text.count(".") == 2:
         text, _, mac = text.rpartition(".")
-        if key is not None and not hmac.compare_digest(mac, signature(key, str(options.get("uuid")), text)):
+        if key is not None and not _signed(key, str(options.get("uuid")), text, mac):
             raise NotResumable(Refused.SIGNATURE, "not signed with --failover-key for this call")
     elif key is not None:
         raise NotResumable(Refused.SIGNATURE, "not signed (--failover-key is set)")
@@ -215,7 +242,7 @@ def _parse(text: str) -> dict:
     if not isinstance(text, str) or len(text) > MAX_CHARS:
         raise NotResumable(Refused.MALFORMED, f"longer than {MAX_CHARS} characters")
     version, dot, body = text.partition(".")
-    if not dot or not version.isdigit() or len(version) > 4:
+    if not dot or not (version.isascii() and version.isdigit()) or len(version) > 4:
         raise NotResumable(Refused.MALFORMED, "no version")
     if int(version) != VERSION:
         raise NotResumable(Refused.VERSION, f"version {int(version)}, this engine reads {VERSION}")

@@ -168,8 +168,13 @@ class CallsApi:
         caller = request.get("caller_id")
         if caller is not None and not isinstance(caller, str):
             raise ValueError("'caller_id' is a text: \"Name <number>\"")
+        given = request.get("timeout", 30)
         try:
-            timeout = seconds(request.get("timeout", 30), 30.0)
+            # ASCII and short before the flow language's duration rule reads it (its \d
+            # takes any script's digits)
+            if isinstance(given, str) and (len(given) > 16 or not given.isascii()):
+                raise ValueError(given)
+            timeout = seconds(given, 30.0)
         except Exception:  # noqa: BLE001 - the flow language's message speaks of flows
             timeout = -1.0
         if not 1 <= timeout <= MAX_TIMEOUT:

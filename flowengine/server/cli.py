@@ -242,6 +242,7 @@ def originate_setup(args: Any, index: int | None) -> tuple[bytes | None, Callabl
         flow_at_once=args.originate_flow_at_once,
         retries=args.originate_retries,
         retry_delay=args.originate_retry_delay,
+        max_call=args.originate_max_call,
     )
     assert key is not None
 

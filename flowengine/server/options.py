@@ -11,6 +11,7 @@ import argparse
 from ..commandline import commands_help, parse_listen, program
 from ..esl import Limits
 from ..http import HttpLimits
+from ..originate.bounds import number
 from ..session import Timeouts
 from .app import parse_networks
 from .evented import DEFAULT_BUDGET_BYTES
@@ -294,29 +295,52 @@ def _originate_options(g: argparse._ArgumentGroup) -> None:
         metavar="HOST:PORT",
         help="this engine's call socket as FreeSWITCH reaches it (the started calls' socket)",
     )
-    g.add_argument("--originate-rate", type=float, default=1.0, metavar="N", help="calls started a second (default 1)")
+    g.add_argument(
+        "--originate-rate",
+        type=number("--originate-rate", least=0, above=True),
+        default=1.0,
+        metavar="N",
+        help="calls started a second (default 1)",
+    )
     g.add_argument(
         "--originate-at-once",
-        type=int,
+        type=number("--originate-at-once", least=1, integer=True),
         default=10,
         metavar="N",
         help="calls ringing or in their flow at once (default 10)",
     )
     g.add_argument(
-        "--originate-flow-rate", type=float, default=None, metavar="N", help="calls started a second, per flow"
+        "--originate-flow-rate",
+        type=number("--originate-flow-rate", least=0, above=True),
+        default=None,
+        metavar="N",
+        help="calls started a second, per flow",
     )
-    g.add_argument("--originate-flow-at-once", type=int, default=None, metavar="N", help="calls at once, per flow")
+    g.add_argument(
+        "--originate-flow-at-once",
+        type=number("--originate-flow-at-once", least=1, integer=True),
+        default=None,
+        metavar="N",
+        help="calls at once, per flow",
+    )
     g.add_argument(
         "--originate-retries",
-        type=int,
+        type=number("--originate-retries", least=0, integer=True),
         default=0,
         metavar="N",
         help="tries again after busy or no answer, at most N times (default 0)",
     )
     g.add_argument(
         "--originate-retry-delay",
-        type=float,
+        type=number("--originate-retry-delay", least=0),
         default=60.0,
         metavar="S",
         help="seconds before a retry (default 60)",
+    )
+    g.add_argument(
+        "--originate-max-call",
+        type=number("--originate-max-call", least=0, above=True),
+        default=4 * 3600.0,
+        metavar="S",
+        help="the longest an answered call keeps its place: then it is hung up (default 14400)",
     )
