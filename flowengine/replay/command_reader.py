@@ -28,62 +28,43 @@ class Headers:
     part, empty, stores nothing; a first part starting ``ARRAY::`` is split again). A pushed
     header's value is its one element, or ``ARRAY::`` and the elements joined by ``|:``.
     Names match without regard to case (switch_event_get_header_ptr).
+
+    Only the first header of a name is ever read (switch_event_get_header, and the header a
+    push or an index finds), and every header of a name goes at once, so one per name is
+    kept. FreeSWITCH redraws an array's value at each push (work that grows with the square
+    of its elements); here it is drawn once, when read (:class:`_Header`).
     """
 
-    __slots__ = ("_headers",)
+    __slots__ = ("_first",)
 
     def __init__(self) -> None:
-        self._headers: list[list] = []  # [name, value, elements or None]
-
-    def _find(self, name: str) -> list | None:
-        lname = name.lower()
-        return next((h for h in self._headers if h[0].lower() == lname), None)
+        self._first: dict[str, _Header] = {}  # lower-case name -> its first header
 
     def get(self, name: str) -> str | None:
         """switch_event_get_header: the first header of the name, its value."""
-        found = self._find(name)
-        return None if found is None else found[1]
+        found = self._first.get(name.lower())
+        return None if found is None else found.read()
 
     def add(self, name: str, value: str, *, push: bool = False) -> None:
         """switch_event_add_header_string(event, BOTTOM or PUSH, name, value)."""
-        index = None
         if "[" in name:
             index = _atoi(name[name.index("[") + 1 :])
             name = name[: name.index("[")]
-        header = self._find(name) if index is not None or push else None
-        if index is not None:
-            fly = header is None
-            if header is None:
-                header = [name, None, None]
-            if not 0 <= index <= _MAX_INDEX:
-                return
-            elements = header[2] if header[2] is not None else []
-            if index < len(elements):
-                elements[index] = value
-                header[2] = elements
-                return  # FreeSWITCH does not redraw the value here
-            elements += [""] * (index - len(elements)) + [value]
-            header[2] = elements
-            self._redraw(header)
-            if fly:
-                self._headers.append(header)
+            if 0 <= index <= _MAX_INDEX:
+                self._first.setdefault(name.lower(), _Header()).put(index, value)
             return
+        header = self._first.get(name.lower()) if push else None
         if header is None:
             if value == "":
-                self._headers = [h for h in self._headers if h[0].lower() != name.lower()]
+                self._first.pop(name.lower(), None)
                 return
             if value.startswith(ARRAY_PREFIX):
                 self._add_array(name, value)
                 return
-            header = [name, None, None]
-            self._headers.append(header)
+            header = _Header(None if push else value)
+            self._first.setdefault(name.lower(), header)  # a later one of the name is never read
         if push:
-            if header[2] is None:
-                header[2] = [] if header[1] is None else [header[1]]
-            header[2].append(value)
-            self._redraw(header)
-        else:
-            header[1] = value
+            header.push(value)
 
     def _add_array(self, name: str, value: str) -> None:
         if len(value) < 8:
@@ -91,10 +72,53 @@ class Headers:
         for part in value[len(ARRAY_PREFIX) :].split(_ARRAY_SEP):
             self.add(name, part, push=True)
 
-    @staticmethod
-    def _redraw(header: list) -> None:
-        elements = header[2]
-        header[1] = (ARRAY_PREFIX if len(elements) > 1 else "") + _ARRAY_SEP.join(elements)
+
+class _Header:
+    """One header: its ``value`` as FreeSWITCH holds it, or (None) the one its ``elements``
+    draw, ``ARRAY::`` and the elements joined by ``|:`` (one element alone). An element set
+    in place (``name[n]`` below the length) leaves the value as it was drawn
+    (switch_event_base_add_header does not redraw then): ``was`` keeps what those elements
+    held at the last drawing, until the value is read or drawn again."""
+
+    __slots__ = ("value", "elements", "was")
+
+    def __init__(self, value: str | None = None) -> None:
+        self.value = value
+        self.elements: list[str] | None = None
+        self.was: dict[int, str] = {}
+
+    def read(self) -> str | None:
+        if self.value is None and self.elements is not None:
+            elements = self.elements
+            if self.was:
+                elements = [self.was.get(i, element) for i, element in enumerate(elements)]
+            self.value = (ARRAY_PREFIX if len(elements) > 1 else "") + _ARRAY_SEP.join(elements)
+            self.was = {}
+        return self.value
+
+    def _drawn(self) -> None:
+        self.value = None
+        self.was = {}
+
+    def put(self, index: int, value: str) -> None:
+        """``name[index]``: element ``index`` set; past the end, the array grows to it (a
+        header with a plain value starts a new array) and the value is drawn again."""
+        elements = self.elements if self.elements is not None else []
+        if index < len(elements):
+            if self.value is None:
+                self.was.setdefault(index, elements[index])
+            elements[index] = value
+            return
+        elements += [""] * (index - len(elements)) + [value]
+        self.elements = elements
+        self._drawn()
+
+    def push(self, value: str) -> None:
+        """PUSH: the value becomes the array's first element if it has none yet."""
+        if self.elements is None:
+            self.elements = [] if self.value is None else [self.value]
+        self.elements.append(value)
+        self._drawn()
 
 
 def stored(value: str) -> str | None:
@@ -173,69 +197,122 @@ class Command:
 
 
 class CommandReader:
+    """Commands from the bytes of a connection, read as read_packet reads them.
+
+    Each read costs work in proportion to its own bytes: the search for a command's blank
+    line resumes where the last one stopped (:meth:`_block_end`), and a command's header
+    lines are read once, however many reads its body takes."""
+
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._searched = 0  # bytes of _buf already searched for the blank line
+        self._lf = False  # _buf ends in an LF and CRs: a blank line if an LF follows
+        #: the command whose lines are read, still waiting for its body: (line, headers,
+        #: content-lengths, bytes of its header block)
+        self._head: tuple[str, list[tuple[str, str]], list[int], int] | None = None
+
+    @property
+    def in_headers(self) -> bool:
+        """Whether a command has begun whose blank line has not come yet."""
+        return self._head is None and bool(self._buf)
 
     def feed(self, data: bytes) -> list[Command]:
         buf = self._buf
         buf += data
         out = []
         while True:
-            start = 0
-            while start < len(buf) and buf[start] in (10, 13):
-                start += 1
-            if start:
-                del buf[:start]
-            found = _BLOCK_END.search(buf)
-            if found is None:
-                break
-            block = bytes(buf[: found.end()])
-            lines = _lines(block)
-            first = lines[0].decode("utf-8", "replace")
-            headers = []
-            for line in lines[1:]:
-                name, sep, value = line.partition(b":")
-                if sep:
-                    headers.append((name.decode("utf-8", "replace"), value.lstrip(b" ").decode("utf-8", "replace")))
+            if self._head is None:
+                if not self._searched:  # a command's start: the CRs and LFs before it are skipped
+                    start = _past(_BLANKS, buf, 0)
+                    if start:
+                        del buf[:start]
+                end = self._block_end(buf)
+                if end is None:
+                    break
+                self._head = _head(bytes(buf[:end]))
+            first, headers, lengths, size = self._head
             # each content-length reads its body there and then; the last one is kept
-            lengths = [_atoi(v) for k, v in headers if k.lower() == "content-length"]
-            need = sum(n for n in lengths if n > 0)
-            if len(buf) < len(block) + need:
+            if len(buf) < size + sum(n for n in lengths if n > 0):
                 break
-            at, body = len(block), b""
+            at, body = size, b""
             for n in lengths:
                 if n > 0:
                     body, at = bytes(buf[at : at + n]), at + n
             del buf[:at]
+            self._head, self._searched, self._lf = None, 0, False
             out.append(Command(first, headers, body))
         return out
+
+    def _block_end(self, buf: bytearray) -> int | None:
+        """Where the header block ends (past the LF that ends its blank line; None: not
+        yet), searching only what the last search did not: each byte is looked at once."""
+        at = self._searched
+        if self._lf:  # an LF and CRs so far: the next byte that is not a CR decides
+            at = _past(_CRS, buf, at)
+            if at == len(buf):
+                self._searched = at
+                return None
+            self._lf = False
+            if buf[at] == 10:
+                return at + 1
+        found = _BLOCK_END.search(buf, at)
+        if found is not None:
+            return found.end()
+        # none yet: one may still start at a last LF that only CRs follow
+        tail = _TAIL.search(buf, max(at - 1, 0))
+        self._lf = tail is not None
+        self._searched = len(buf)
+        return None
+
+
+def _head(block: bytes) -> tuple[str, list[tuple[str, str]], list[int], int]:
+    """A header block's command line, its headers, its content-lengths and its size."""
+    lines = _lines(block)
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            headers.append((name.decode("utf-8", "replace"), value.lstrip(b" ").decode("utf-8", "replace")))
+    lengths = [_atoi(v) for k, v in headers if k.lower() == "content-length"]
+    return lines[0].decode("utf-8", "replace"), headers, lengths, len(block)
 
 
 #: read_packet ends a command at an LF after an LF with only CRs between them
 _BLOCK_END = re.compile(rb"\n\r*\n")
+#: the CRs and LFs before a command, a run of CRs, an LF that only CRs follow to the end
+_BLANKS = re.compile(rb"[\r\n]*")
+_CRS = re.compile(rb"\r*")
+_TAIL = re.compile(rb"\n\r*\Z")
+
+
+def _past(run: re.Pattern[bytes], data: bytes | bytearray, at: int) -> int:
+    """Where the run of ``run`` (a pattern that matches anywhere, if only nothing) at ``at`` ends."""
+    found = run.match(data, at)
+    return at if found is None else found.end()
 
 
 def _lines(block: bytes) -> list[bytes]:
     """read_packet's lines: each runs to the first CR after it, else to the first LF, and
-    the next starts after the run of CRs and LFs there; a NUL ends the text (C strings)."""
+    the next starts after the run of CRs and LFs there; a NUL ends the text (C strings).
+    The NUL, and the next CR and LF, are each found once and kept while still ahead."""
+    end = block.find(b"\0")
+    if end < 0:
+        end = len(block)
     out: list[bytes] = []
-    cur: int | None = 0
-    while cur is not None:
-        nul = block.find(b"\0", cur)
-        text = block[cur : nul if nul >= 0 else len(block)]
-        cut = text.find(b"\r")
+    cur, cr, lf = 0, -2, -2  # -2: not looked for yet; -1: none ahead
+    while True:
+        if cr != -1 and cr < cur:
+            cr = block.find(b"\r", cur, end)
+        if cr < 0 and lf != -1 and lf < cur:
+            lf = block.find(b"\n", cur, end)
+        cut = cr if cr >= 0 else lf
         if cut < 0:
-            cut = text.find(b"\n")
-        if cut < 0:
-            out.append(text)
-            break
-        out.append(text[:cut])
-        cur += cut
-        while cur < len(block) and block[cur] in (10, 13):
-            cur += 1
+            out.append(block[cur:end])
+            return out
+        out.append(block[cur:cut])
+        cur = _past(_BLANKS, block, cut)
         if cur >= len(block):
-            cur = None
-    return out
+            return out
 
 
 _UNESCAPED = {"n": "\n", "r": "\r", "t": "\t", "s": " "}

@@ -11,8 +11,6 @@ engine's own commands stay far inside every bound (its arguments travel as bodie
 
 from __future__ import annotations
 
-import re
-
 from ..errors import FlowengineError
 from ..replay.command_reader import ARRAY_PREFIX, Command, CommandReader
 
@@ -35,8 +33,6 @@ MAX_VARIABLES = 2000
 #: the bytes of answers (replies and events) to one write of the engine's
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
-_BLOCK_END = re.compile(rb"\n\r*\n")  # read_packet's end of a command's header lines
-
 
 class Unplayable(FlowengineError):
     """A command the scripted FreeSWITCH will not play: an argument it cannot read as
@@ -56,7 +52,7 @@ class BoundedReader(CommandReader):
         for start in range(0, len(data), _SLICE):
             out += super().feed(data[start : start + _SLICE])
             waiting = self._buf  # what the reader has not made a command of yet
-            if len(waiting) > MAX_HEADER_BLOCK and _BLOCK_END.search(waiting) is None:
+            if len(waiting) > MAX_HEADER_BLOCK and self.in_headers:
                 raise Unplayable(
                     f"the engine sent a command whose header lines run past {MAX_HEADER_BLOCK} bytes "
                     f"(it starts {bytes(waiting[:40])!r}): the scripted FreeSWITCH reads no more of it"

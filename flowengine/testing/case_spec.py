@@ -141,7 +141,7 @@ def check_case(source: Source, at: tuple, spec: dict) -> None:
                 )
             if not isinstance(items, list):
                 refuse(("expect", key, what), f"expect: {key}: {what}: is a list")
-    if "call" in spec and not spec.get("expect"):  # a replay expects the recorded commands
+    if "replay" not in spec and not spec.get("expect"):  # a replay expects the recorded commands
         refuse(
             (),
             "a case needs expect: (what must happen: steps, outcomes, result, …); one without "

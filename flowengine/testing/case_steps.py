@@ -1,6 +1,7 @@
 """The steps a flow test case names (``at:``, ``fail:``, the ``steps`` lists, ``outcomes``),
 checked against the flow that took its call and the flows it calls: a name none of them has
-would make ``never:`` pass whatever the call did, and ``at:`` wait for a step never reached."""
+would make ``never:`` pass whatever the call did, and ``at:`` wait for a step never reached.
+And, once the call is over, what the case scripted that it never used (:func:`unused`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from ..flows import FlowSet
 from ..flows.model import Flow
 from ..flows.steps import KINDS
+from .scripted import ScriptedFreeSwitch
 
 
 def _called(flows: FlowSet, root: Flow) -> list[Flow]:
@@ -78,4 +80,50 @@ def unknown_steps(spec: dict, where: Callable[[tuple], str], flows: FlowSet, roo
             f"{where(path)}: {how} {text!r} is not a step of {scope}"
             + (f" (did you mean {close[0]!r}?)" if close else "")
         )
+    return problems
+
+
+def unused(spec: dict, where: Callable[[tuple], str], index: int, peer: ScriptedFreeSwitch) -> list[str]:
+    """What the case scripted that the call never used: a press at a step the call never
+    reached, an answer for a target the flow never dials, a prompt it never plays."""
+    problems = []
+    actions = spec.get("caller") or []
+    for action in peer.caller.actions:
+        j = next(n for n, a in enumerate(actions) if a is action)
+        what = f"press {action['press']!r}" if "press" in action else "hangup"
+        why = (
+            f"the call never reached {action['at']!r}"
+            if "at" in action and action["at"] not in peer.visited
+            else "the flow never collected digits after it"
+            if "press" in action
+            else "the call ended first"
+        )
+        problems.append(f"{where(('cases', index, 'caller', j))}: caller: {what} was never used: {why}")
+    dialled = sorted(peer.dialled)
+    for target in spec.get("bridge") or {}:
+        if str(target) not in peer.dialled:
+            problems.append(
+                f"{where(('cases', index, 'bridge'))}: bridge: {target} is never dialled "
+                f"(the flow dialled {', '.join(dialled) or 'nothing'})"
+            )
+    for queue in spec.get("queue") or {}:
+        if str(queue) not in peer.queued:
+            problems.append(
+                f"{where(('cases', index, 'queue'))}: queue: {queue} is never entered "
+                f"(the flow entered {', '.join(sorted(peer.queued)) or 'none'})"
+            )
+    for prompt in spec.get("missing") or []:
+        if str(prompt) not in peer.played:
+            problems.append(f"{where(('cases', index, 'missing'))}: missing: {prompt} is never played")
+    host = spec.get("host") or {}
+    for key, kind in (("missing_files", "file"), ("missing_directories", "directory")):
+        for entry in host.get(key) or []:
+            name = str(entry).rstrip("/") if kind == "directory" else str(entry)
+            if (kind, name) not in peer.host.used:
+                problems.append(
+                    f"{where(('cases', index, 'host', key))}: host: {key}: {entry} is never "
+                    f"used: no step of the call plays or records {'under it' if kind == 'directory' else 'it'}"
+                )
+    if peer.fail_at is not None:
+        problems.append(f"{where(('cases', index, 'fail'))}: fail: the call never reached {peer.fail_at!r}")
     return problems

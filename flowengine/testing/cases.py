@@ -20,6 +20,7 @@ from ..errors import FlowError
 from ..flows import FlowSet, load_flows
 from ..flows.effects import HttpRequest
 from ..flows.source import Source, load_source
+from ..flows.steps.bridge import BRIDGE_RESULTS
 from ..flows.steps.queue import QUEUE_RESULTS
 from ..replay import Transcript
 from ..replay.fake import ReplayFreeSwitch, ReplayMismatch
@@ -27,17 +28,20 @@ from ..runtime import FlowRun
 from ..runtime.interpreter import Execute
 from .bounds import Unplayable
 from .case_spec import check_case, clock
-from .case_steps import unknown_steps
+from .case_steps import unknown_steps, unused
 from .expectations import check_expectations
 from .host import Host
 from .memory import converse
-from .scripted import BRIDGE_RESULTS, ImpossibleOutcome, ScriptedFreeSwitch
+from .outbound import check_outbound, start_outbound, started_flow
+from .scripted import ScriptedFreeSwitch
+from .scripted_apps import ImpossibleOutcome
 from .scripted_http import ScriptedHttp, UnscriptedRequest
 from .scripted_http import problems as http_problems
 
 CASE_KEYS = {
     "name",
     "call",
+    "outbound",
     "replay",
     "strict",
     "caller",
@@ -145,11 +149,15 @@ def _check(source: Source, at: tuple, spec: Any) -> None:
         raise source.error(at, "each case needs a `name:`")
     name = spec["name"]
     _unknown(source, at, name, "", spec, CASE_KEYS)
-    if ("replay" in spec) == ("call" in spec):
+    if "outbound" in spec:
+        check_outbound(source, at, spec)
+    if ("replay" in spec) == ("call" in spec or "outbound" in spec):
         raise source.error(
-            at, f"case {name!r}: give either `call:` (a scripted caller) or `replay:` (a recorded session)"
+            at,
+            f"case {name!r}: give `call:` (a scripted caller), `outbound:` (a call the engine starts) "
+            "or `replay:` (a recorded session)",
         )
-    if "time" in spec and "call" in spec:
+    if "time" in spec and "replay" not in spec:
         raise source.error(
             at + ("time",),
             f"case {name!r}: time: is the moment of a replayed call; a scripted call gives it as call: time:",
@@ -169,54 +177,6 @@ def _check(source: Source, at: tuple, spec: Any) -> None:
             )
     for problem in http_problems(spec["http"]) if "http" in spec else ():
         raise source.error(at + ("http",), f"case {name!r}: {problem}")
-
-
-def _unused(case: Case, peer: ScriptedFreeSwitch) -> list[str]:
-    """What the case scripted that the call never used: a press at a step the call never
-    reached, an answer for a target the flow never dials, a prompt it never plays."""
-    spec = case.spec
-    where = case.source.where
-    problems = []
-    actions = spec.get("caller") or []
-    for action in peer.caller.actions:
-        j = next(n for n, a in enumerate(actions) if a is action)
-        what = f"press {action['press']!r}" if "press" in action else "hangup"
-        why = (
-            f"the call never reached {action['at']!r}"
-            if "at" in action and action["at"] not in peer.visited
-            else "the flow never collected digits after it"
-            if "press" in action
-            else "the call ended first"
-        )
-        problems.append(f"{where(('cases', case.index, 'caller', j))}: caller: {what} was never used: {why}")
-    dialled = sorted(peer.dialled)
-    for target in spec.get("bridge") or {}:
-        if str(target) not in peer.dialled:
-            problems.append(
-                f"{where(('cases', case.index, 'bridge'))}: bridge: {target} is never dialled "
-                f"(the flow dialled {', '.join(dialled) or 'nothing'})"
-            )
-    for queue in spec.get("queue") or {}:
-        if str(queue) not in peer.queued:
-            problems.append(
-                f"{where(('cases', case.index, 'queue'))}: queue: {queue} is never entered "
-                f"(the flow entered {', '.join(sorted(peer.queued)) or 'none'})"
-            )
-    for prompt in spec.get("missing") or []:
-        if str(prompt) not in peer.played:
-            problems.append(f"{where(('cases', case.index, 'missing'))}: missing: {prompt} is never played")
-    host = spec.get("host") or {}
-    for key, kind in (("missing_files", "file"), ("missing_directories", "directory")):
-        for entry in host.get(key) or []:
-            name = str(entry).rstrip("/") if kind == "directory" else str(entry)
-            if (kind, name) not in peer.host.used:
-                problems.append(
-                    f"{where(('cases', case.index, 'host', key))}: host: {key}: {entry} is never "
-                    f"used: no step of the call plays or records {'under it' if kind == 'directory' else 'it'}"
-                )
-    if peer.fail_at is not None:
-        problems.append(f"{where(('cases', case.index, 'fail'))}: fail: the call never reached {peer.fail_at!r}")
-    return problems
 
 
 def run_case(case: Case, flows: FlowSet) -> CaseResult:
@@ -250,14 +210,32 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
             fail_at=(spec.get("fail") or {}).get("at"),
             http=spec.get("http"),
         )
+    key = None
+    if "outbound" in spec:  # the call run.py originate would start: what it refuses, the case's error
+        flow, refused = started_flow(flows, spec["outbound"])
+        for path, problem in refused:
+            result.problems.append(
+                f"{case.source.where(('cases', case.index, 'outbound') + path)}: outbound: {problem}"
+            )
+        if flow is None or refused:
+            return result
+        key = start_outbound(peer, flow.name, spec["outbound"].get("vars") or {})
 
     def before(run: FlowRun, command: Execute | HttpRequest) -> None:
         if isinstance(peer, ScriptedFreeSwitch):
             peer.visited.update(run.visited)
 
-    clock = _CaseClock(call.get("time") if "call" in spec else spec.get("time"))
+    clock = _CaseClock(spec.get("time") if transcript is not None else call.get("time"))
     options: dict[str, Any] = {"clock": clock}
-    flow_call = FlowCall(lambda: flows, Timeouts(), event_format=fmt, linger=linger, run_options=options, before=before)
+    flow_call = FlowCall(
+        lambda: flows,
+        Timeouts(),
+        event_format=fmt,
+        linger=linger,
+        run_options=options,
+        before=before,
+        originate_key=key,
+    )
     clock.call = flow_call
     stopped: str | None = None
     try:
@@ -301,7 +279,7 @@ def run_case(case: Case, flows: FlowSet) -> CaseResult:
     result.run = run
     result.problems += check_expectations(spec.get("expect") or {}, run, flow_call.proto.hangup_cause)
     if isinstance(peer, ScriptedFreeSwitch):
-        result.problems += _unused(case, peer)
+        result.problems += unused(case.spec, case.source.where, case.index, peer)
     result.problems += _untimed(case, clock, transcript)
     return result
 

@@ -15,6 +15,7 @@ from ..commandline import program
 from ..errors import FlowengineError, FlowError
 from ..flows import FlowSet, load_flows
 from ..flows.effects import HttpFailure, HttpRequest, HttpResult
+from ..flows.model import Flow
 from ..flows.source import load_source
 from ..flows.steps import APPLICATIONS
 from ..runtime import FlowRun
@@ -24,6 +25,7 @@ from . import coverage
 from .case_spec import clock as _clock
 from .cases import BrokenCases, find_test_files, load_test_file, run_case
 from .memory import converse
+from .outbound import start_outbound, started_flow, var_argument
 from .scripted import ScriptedFreeSwitch
 from .scripted_http import problems as http_problems
 
@@ -198,6 +200,31 @@ def parse_answer(reply: str) -> HttpResult | None:
     return HttpResult(int(word), body.encode(), kind)
 
 
+def _simulated(args: argparse.Namespace, path: Path, flows: FlowSet, out: TextIO) -> Flow | None:
+    """The flow the simulated call runs: the one ``--flow`` starts, the one the number
+    reaches in a directory, or the file given; None when there is none (said on ``out``)."""
+    if args.outbound is not None:
+        started, refused = started_flow(flows, {"flow": args.outbound, "vars": dict(args.var)})
+        for _, problem in refused:
+            print(f"--flow {args.outbound}: {problem}", file=out)
+        return None if refused else started
+    routed = flows.route(args.number)
+    if path.is_dir():
+        if routed is None:
+            print(
+                f"no flow in {path} serves {args.number!r}: FreeSWITCH's caller would be hung up with {UNROUTED_CAUSE}",
+                file=out,
+            )
+        return routed
+    flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
+    if flow is None:
+        print(f"{path}: not a flow file in {path.parent}", file=out)
+    elif routed is not flow:
+        served = f"flow {routed.name} ({routed.path})" if routed is not None else "no flow"
+        print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked", file=out)
+    return flow
+
+
 def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     p = argparse.ArgumentParser(
         prog=program("simulate"),
@@ -214,7 +241,22 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         help="a directory of flows, the number picks the flow as the server would (default flows); "
         "or one flow file, which takes the call whatever the number",
     )
-    p.add_argument("--number", required=True, help="the dialled number")
+    p.add_argument("--number", help="the dialled number (required, but with --flow)")
+    p.add_argument(
+        "--flow",
+        dest="outbound",
+        metavar="NAME",
+        help="start the call as run.py originate --flow NAME would: an outbound call into that flow "
+        "(direction: outbound), with the --var values as its params",
+    )
+    p.add_argument(
+        "--var",
+        type=var_argument,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --flow: a variable of the flow (repeatable), any characters, as run.py originate takes it",
+    )
     p.add_argument("--caller", default="5551234", help="the caller's number")
     p.add_argument("--caller-name", default="Caller")
     p.add_argument("--time", help="the moment of the call, ISO 8601, e.g. 2026-11-23T10:30:00+01:00 (default: now)")
@@ -225,6 +267,10 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         "(YAML: 'METHOD URL-pattern': {status, json, body, delay, timeout, error}); others are asked",
     )
     args = p.parse_args(argv)
+    if args.var and args.outbound is None:
+        p.error("--var goes with --flow NAME: the variables of a call the engine starts")
+    if args.number is None and args.outbound is None:
+        p.error("give --number (a caller dials it) or --flow NAME (a call the engine starts)")
     try:
         clock = _clock(args.time)
     except ValueError:
@@ -237,24 +283,9 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
     except FlowError as exc:
         print("\n".join(getattr(exc, "problems", [str(exc)])), file=out)
         return 1
-    routed = flows.route(args.number)
-    if path.is_dir():
-        flow = routed
-        if flow is None:
-            print(
-                f"no flow in {directory} serves {args.number!r}: FreeSWITCH's caller would be hung up "
-                f"with {UNROUTED_CAUSE}",
-                file=out,
-            )
-            return 1
-    else:
-        flow = next((f for f in flows.flows.values() if Path(f.path).resolve() == path.resolve()), None)
-        if flow is None:
-            print(f"{path}: not a flow file in {directory}", file=out)
-            return 1
-        if routed is not flow:
-            served = f"flow {routed.name} ({routed.path})" if routed is not None else "no flow"
-            print(f"note: on the server {args.number!r} goes to {served}; simulating {flow.name} as asked", file=out)
+    flow = _simulated(args, path, flows, out)
+    if flow is None:
+        return 1
     interactive = stdin.isatty()
 
     def read(question: str) -> str | None:
@@ -283,8 +314,16 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
             print("\n".join(f"{args.http}: {problem}" for problem in found), file=out)
             return 1
     peer = TerminalCaller(
-        read, say, destination=args.number, caller=args.caller, caller_name=args.caller_name, http=answers
+        read, say, destination=args.number or "", caller=args.caller, caller_name=args.caller_name, http=answers
     )
+    key = None
+    if args.outbound is not None:  # routed by its token, as a started call is: any flow by its name
+        chosen = flows
+        key = start_outbound(peer, flow.name, dict(args.var))
+        print(f"call started for flow {flow.name} ({flow.path}), outbound, answered", file=out)
+    else:
+        chosen = FlowSet(flows=flows.flows, default=flow)  # this flow whatever the number; the others by name
+        print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
     shown = 0
 
     def report(run: FlowRun) -> None:
@@ -309,9 +348,7 @@ def simulate_command(argv: list[str], stdin: TextIO = sys.stdin, out: TextIO = s
         )
         print(f"[{run.visited[-1]}] {detail}" + (f" ({command.note})" if command.note else ""), file=out)
 
-    print(f"call {args.caller} -> {args.number}: flow {flow.name} ({flow.path})", file=out)
-    chosen = FlowSet(flows=flows.flows, default=flow)  # this flow whatever the number; the others by name
-    call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": clock}, before=before)
+    call = FlowCall(lambda: chosen, Timeouts(), run_options={"clock": clock}, before=before, originate_key=key)
     try:
         converse(call, peer)
     except SimulationStopped as exc:
