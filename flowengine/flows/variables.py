@@ -2,8 +2,10 @@
 ``--check`` warns with the likely name.
 
 Known are the flow's names (``vars:``, ``params:``, what its steps set), the dialplan's
-(``channel_vars:``) and FreeSWITCH's (``data/channel_variables.txt``), in any case; an
-unknown name expands to nothing on every call (docs/writing-flows.md).
+(``channel_vars:``), FreeSWITCH's (``data/channel_variables.txt``, taken from the
+FreeSWITCH 1.10 sources its header names) and the engine's own (``flowengine_…``), in any
+case; an unknown name expands to nothing on every call (docs/writing-flows.md). The same
+names are the ones a parameter may not take (validate_keys.py).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ WELL_KNOWN = {
     "transfer_source": "Caller-Transfer-Source",
 }
 
+#: the engine's own channel variables (``flowengine_originate``, ``flowengine_result``:
+#: runtime/call_token.py; ``flowengine_resume``: runtime/checkpoint.py; a digit collection's
+#: ``flowengine_<nonce>_<n>``: flows/steps/attempts.py): every call may carry them, so none
+#: is unknown and no parameter may take one
+ENGINE_PREFIXES = ("flowengine_",)
+
 #: how many ``${…}`` one flow may have checked (a flow is at most 1 MiB anyway)
 MAX_NAMES = 10_000
 #: unknown names warned about one by one (then one line says how many more), and the
@@ -56,8 +64,9 @@ MAX_HINTED = 64
 
 @lru_cache(maxsize=1)
 def freeswitch_names() -> tuple[frozenset[str], tuple[str, ...]]:
-    """(names, prefixes) FreeSWITCH itself provides, lower case."""
-    names, prefixes = set(WELL_KNOWN), []
+    """(names, prefixes) the call itself has, lower case: FreeSWITCH's (the data file's
+    names and ``prefix*`` families) and the engine's own (:data:`ENGINE_PREFIXES`)."""
+    names, prefixes = set(WELL_KNOWN), list(ENGINE_PREFIXES)
     for line in _FILE.read_text(encoding="utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
