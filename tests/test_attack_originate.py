@@ -10,7 +10,7 @@ import time
 import pytest
 
 from flowengine.flows import load_flows
-from flowengine.originate.dialer import Pacing
+from flowengine.originate.pacing import Pacing
 from flowengine.runtime import call_token, checkpoint
 
 from .originate_freeswitch import Originated, OriginateFreeSwitch, brackets, separate
@@ -146,7 +146,7 @@ class BlinkingFreeSwitch(OriginateFreeSwitch):
 
 
 def test_a_dropped_control_connection_does_not_free_the_places_of_calls_still_up(rig):  # noqa: F811
-    """``_lost`` ends every followed call as CONTROL_CONNECTION_LOST and takes it out of
+    """A lost control connection used to end every followed call as CONTROL_CONNECTION_LOST and takes it out of
     ``active``: after the reconnect (0.5 s) the next call leaves while the first is still in
     its flow, so ``--originate-at-once 1`` has two calls up."""
     fs = BlinkingFreeSwitch(connect=False, hold=3.0)

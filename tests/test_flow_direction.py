@@ -21,7 +21,7 @@ from flowengine.flows import load_flows
 from flowengine.flows.source import parse_source
 from flowengine.flows.validate import check
 from flowengine.originate.cli import originate_command
-from flowengine.originate.dialer import Pacing
+from flowengine.originate.pacing import Pacing
 from flowengine.originate.params import params_problems
 from flowengine.runtime import call_token
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from flowengine.originate.dialer import Dialer, Pacing
+from flowengine.originate.dialer import Dialer
+from flowengine.originate.pacing import Pacing
 from flowengine.server.calls_api import MAX_BODY, CallsApi
 
 from .originate_freeswitch import OriginateFreeSwitch

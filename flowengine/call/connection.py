@@ -15,12 +15,13 @@ import logging
 from typing import Any
 
 from ..errors import CallGone, ProtocolError
-from ..esl import Limits, OutboundProtocol, commands
+from ..esl import OutboundProtocol, commands
 from ..runtime.result import CallResult
 from .command_forms import sendmsg
-from .lifecycle import Timeouts, kept, must_hang_up, reported, setup
+from .lifecycle import kept, must_hang_up, reported, setup
 from .outcome import ended_on, lost
 from .phases import Cue, Phase, move
+from .settings import CallSettings
 from .waiting import CallWait
 
 log = logging.getLogger("flowengine.flow")
@@ -34,33 +35,15 @@ CONNECTED, HANGING_UP, DRAINING, OVER, ABORTED = Cue.CONNECTED, Cue.HANGING_UP, 
 
 
 class CallConnection:
-    """A call's connection from ``connect`` to its close: the phases around what runs in it."""
+    """A call's connection from ``connect`` to its close: the phases around what runs in it.
+    ``settings`` are shared by every call (:mod:`.settings`); ``peer`` is FreeSWITCH's address."""
 
-    __slots__ = (
-        "timeouts",
-        "event_format",
-        "linger",
-        "metrics",
-        "peer",
-        "proto",
-        "phase",
-        "flow_name",
-        "released",
-        "hung_up",
-        "outcome",
-        "error",
-        "_wait",
-    )
+    __slots__ = ("settings", "peer", "proto", "phase", "flow_name", "released", "hung_up", "outcome", "error", "_wait")
 
-    def __init__(
-        self, timeouts: Timeouts, limits: Limits, event_format: str, linger: bool, metrics: Any, peer: str
-    ) -> None:
-        self.timeouts = timeouts
-        self.event_format = event_format
-        self.linger = linger
-        self.metrics = metrics
+    def __init__(self, settings: CallSettings, peer: str) -> None:
+        self.settings = settings
         self.peer = peer
-        self.proto = OutboundProtocol(limits)
+        self.proto = OutboundProtocol(settings.limits)
         self.phase: Phase = CONNECT
         self.flow_name: str | None = None  # what runs on the call, for logs and metrics
         self.released = False  # handed back to the dialplan: never hang it up
@@ -88,7 +71,7 @@ class CallConnection:
 
     def start(self, now: float) -> bytes:
         data, ticket = self.proto.connect()
-        self._wait.on([ticket], now, self.timeouts.connect, self.timeouts.reply)
+        self._wait.on([ticket], now, self.settings.timeouts.connect, self.settings.timeouts.reply)
         return data
 
     def receive(self, data: bytes, now: float) -> bytes:
@@ -132,8 +115,8 @@ class CallConnection:
         data = commands.hangup("NORMAL_TEMPORARY_FAILURE") if self.must_hang_up and self.proto.channel else b""
         if self.outcome == "ok":
             self.outcome = "internal error"
-        if self.phase is FLOW and self.metrics is not None:
-            self.metrics.call_ended(self.flow_name, CallResult.ERROR)
+        if self.phase is FLOW and self.settings.metrics is not None:
+            self.settings.metrics.call_ended(self.flow_name, CallResult.ERROR)
         self._move(ABORTED)
         return data
 
@@ -170,7 +153,7 @@ class CallConnection:
 
     def _expired(self, now: float) -> bytes:
         """The deadline of a wait for answers has passed: it is over, with a timeout."""
-        return self._settled(None, self._wait.timed_out(self.proto, self.timeouts.reply), now)
+        return self._settled(None, self._wait.timed_out(self.proto, self.settings.timeouts.reply), now)
 
     def _settled(self, result: Any, error: Exception | None, now: float) -> bytes:
         """The current wait is over: move to the next phase; the bytes it writes."""
@@ -199,10 +182,10 @@ class CallConnection:
             error = ProtocolError("the reply to connect carried no channel data")
         if error is not None:
             return self._failed(error, now)
-        plan = setup(self.event_format, self.linger, proto.control, nixevent=True)
+        plan = setup(self.settings.event_format, self.settings.linger, proto.control, nixevent=True)
         tickets = plan.register(proto, server_log)
         self._move(CONNECTED)
-        self._wait.on(tickets, now, self.timeouts.reply, self.timeouts.reply)
+        self._wait.on(tickets, now, self.settings.timeouts.reply, self.settings.timeouts.reply)
         return plan.data
 
     def _subscribed(self, error: Exception | None, now: float) -> bytes:
@@ -223,7 +206,7 @@ class CallConnection:
     def _hang_up(self, cause: str, now: float) -> bytes:
         self._move(HANGING_UP)
         data, ticket = sendmsg(self.proto, "hangup", cause)
-        self._wait.on([ticket], now, self.timeouts.reply, self.timeouts.reply)
+        self._wait.on([ticket], now, self.settings.timeouts.reply, self.settings.timeouts.reply)
         return data
 
     def _drain(self, now: float) -> bytes:
@@ -231,7 +214,7 @@ class CallConnection:
             self._wait.until(self._wait.deadline)
             self._move(OVER)
         else:
-            self._wait.until(now + self.timeouts.drain)
+            self._wait.until(now + self.settings.timeouts.drain)
             self._move(DRAINING)
         return b""
 
@@ -240,4 +223,4 @@ class CallConnection:
         if self.error is not None:
             return
         self.error = kept(error)  # for the summary, not re-raised
-        self.outcome = ended_on(error, self.proto.uuid or "-", self.peer, self.metrics)
+        self.outcome = ended_on(error, self.proto.uuid or "-", self.peer, self.settings.metrics)

@@ -4,8 +4,10 @@
 its destination number or an originated call's token (:mod:`.routing`), each step one
 write (:mod:`.batching`) whose last answer resumes the run. What only some calls need is
 an object the call owns from when it is needed: an HTTP request in flight is its
-:class:`~.http_wait.PendingRequest`, failover its :class:`~.failover.Checkpointer`, an
-originated call's result its :class:`~.originated.Result`. The server, flow tests and
+:class:`~.http_wait.PendingRequest` (the driver's side of it is :class:`~.http_call.HttpCall`'s),
+failover its :class:`~.failover.Checkpointer`, an originated call's result its
+:class:`~.originated.Result`. What every call of a server shares is one
+:class:`~.settings.CallSettings`. The server, flow tests and
 ``run.py simulate`` run this same object (docs/architecture.md, "A call without I/O").
 """
 
@@ -15,25 +17,26 @@ import logging
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 from ..errors import CallGone, ProtocolError
-from ..esl import Limits, commands
-from ..flows.effects import Effect, Execute, HttpRequest, HttpResult
+from ..esl import commands
+from ..flows.effects import Effect, Execute
 from ..flows.flowset import FlowSet
 from ..preflight.hosts import Hosts
-from ..runtime.interpreter import FlowRun
 from ..runtime.result import CallResult
 from .batching import collect, write
 from .command_forms import set_by_api
-from .connection import CLOSED, FLOW, CallConnection
+from .connection import CLOSED, FLOW
 from .failover import Checkpointer
 from .host_view import HostView
+from .http_call import HttpCall
 from .http_wait import PendingRequest
 from .lifecycle import Timeouts
 from .originated import Result, given
 from .phases import Cue, Then
 from .routing import UNROUTED_CAUSE, route, start_run
+from .settings import CallSettings, Options, shared
 
 log = logging.getLogger("flowengine.flow")
 
@@ -42,72 +45,33 @@ RESUME, EXIT, HTTP, ANSWER = Then.RESUME, Then.EXIT, Then.HTTP, Then.ANSWER
 ROUTED, EXITED, HANDED_OVER = Cue.ROUTED, Cue.EXITED, Cue.HANDED_OVER
 
 
-class FlowCall(CallConnection):
-    """``flows()`` gives the flow set in force when the call is routed (:mod:`.routing`;
-    the call keeps it to the end, whatever a reload does). ``run_options`` go to
-    :class:`FlowRun` (a test's clock, tracing); ``before`` sees each command as it is about
-    to be sent.
-    ``failover``: keep a checkpoint on the channel at each step, and resume one the
-    channel brings (needs ``socket … full``), signed with ``failover_key``.
-    ``originate_key``: honour the token of a call originated for a flow, signed with it
-    (:mod:`.originated`; without it every call routes by its number)."""
+class FlowCall(HttpCall):
+    """A call that runs a flow. Its arguments but ``hosts`` and ``peer`` are the same for
+    every call of a server: they are kept once for all (:class:`~.settings.CallSettings`
+    says what each is); ``hosts`` is what the call asks of its host (the server gives each
+    peer its own)."""
 
-    # one per call, thousands at once (and CallConnection's)
-    __slots__ = (
-        "flows",
-        "run_options",
-        "before",
-        "hosts",
-        "run",
-        "core",
-        "_asking",
-        "_http",
-        "_checkpoints",
-        "_origin",
-    )
+    # one per call, thousands at once (and HttpCall's, CallConnection's)
+    __slots__ = ("hosts", "core", "_asking", "_checkpoints", "_origin")
 
     def __init__(
         self,
         flows: Callable[[], FlowSet],
         timeouts: Timeouts,
         *,
-        limits: Limits = Limits(),
-        event_format: str = "plain",
-        linger: bool = True,
-        metrics: Any = None,
-        peer: str = "-",
-        run_options: dict[str, Any] | None = None,
-        before: Callable[[FlowRun, Execute | HttpRequest], None] | None = None,
         hosts: HostView | None = None,
-        failover: bool = False,
-        failover_key: bytes | None = None,
-        originate_key: bytes | None = None,
+        peer: str = "-",
+        **options: Unpack[Options],
     ) -> None:
-        super().__init__(timeouts, limits, event_format, linger, metrics, peer)
-        self.flows = flows
-        self.run_options = run_options
-        self.before = before
+        settings = shared(CallSettings(flows, timeouts, **options))
+        super().__init__(settings, peer)
         self.hosts: HostView = hosts if hosts is not None else Hosts()  # the server shares one
-        self.run: FlowRun | None = None
         self.core: str | None = None  # the FreeSWITCH host's Core-UUID
         self._asking = False  # this call carries questions to its host (preflight)
-        self._http: PendingRequest | None = None  # from the call's first HTTP request on
-        self._checkpoints = Checkpointer(failover_key) if failover else None
-        # until routed, the originate key (None: no token is honoured); then what a call
-        # routed by its token owns, else None. One slot: thousands of calls at once
-        self._origin: bytes | Result | None = originate_key
+        self._checkpoints = Checkpointer(settings.failover_key) if settings.failover else None
+        self._origin: Result | None = None  # what a call routed by its token owns
 
     # -- what the driver calls ------------------------------------------------------------
-    @property
-    def awaiting(self) -> int | None:
-        """The token of the HTTP request in flight (None: none)."""
-        return self._http.awaiting if self._http is not None else None
-
-    @property
-    def http_out(self) -> tuple[int, HttpRequest] | None:
-        """The HTTP request due to be performed, not yet taken (:meth:`take_request`)."""
-        return self._http.out if self._http is not None else None
-
     def receive(self, data: bytes, now: float) -> bytes:
         """Bytes read from the socket (``b""``: FreeSWITCH closed it)."""
         if self.phase is CLOSED:
@@ -117,21 +81,6 @@ class FlowCall(CallConnection):
             asked, self._asking = self.hosts.more(self.core, self.proto, now, may_ask=self.phase is FLOW)
             out += asked
         return out
-
-    def take_request(self) -> tuple[int, HttpRequest] | None:
-        """The HTTP request the driver must perform now, once (None: none is due)."""
-        return self._http.take() if self._http is not None else None
-
-    def http_done(self, token: int, result: HttpResult, now: float) -> bytes:
-        """The answer to request ``token``; ignored when the call no longer waits for it."""
-        http = self._http
-        if http is None or token != http.awaiting or self.phase is not FLOW:
-            return b""
-        held = http.answered(result, self.proto, self._wait, now, self.timeouts.reply)  # by the hold prompt
-        if held is not None:
-            return held
-        assert self.run is not None  # a request in flight is the run's
-        return self._send(self.run.resume(result), now)
 
     def hand_over(self) -> bool:
         """Shutdown with failover: let the call go with its checkpoint in place (the driver
@@ -149,31 +98,17 @@ class FlowCall(CallConnection):
         return True
 
     # -- the flow -----------------------------------------------------------------------------
-    def _unanswered(self, now: float) -> bytes:
-        if self._http is None or not self._http.lost(self.proto):
-            return b""
-        gone = self.proto.gone
-        return self._gone(gone.cause if gone is not None else "connection closed", now)
-
-    def _expired(self, now: float) -> bytes:
-        http = self._http
-        if http is None or http.awaiting is None:
-            return super()._expired(now)
-        waited = http.waited(now, self.proto, self.run, self.before)  # the hold prompt, or the timeout
-        if isinstance(waited, HttpResult):
-            return self.http_done(http.awaiting, waited, now)
-        data, self._wait.deadline = waited
-        return data
-
     def _routed(self, now: float) -> bytes:
-        proto, flowset, origin = self.proto, self.flows(), self._origin
-        key = origin if isinstance(origin, bytes) else None
+        proto, settings = self.proto, self.settings
+        flowset = settings.flows()
         resume_key = self._checkpoints.key if self._checkpoints is not None else None
-        flow, ticket, asked, listed = route(proto, flowset, key, self.hosts, self.metrics, now, resume_key=resume_key)
+        flow, ticket, asked, listed = route(
+            proto, flowset, settings.originate_key, self.hosts, settings.metrics, now, resume_key=resume_key
+        )
         if flow is None:
             return self._hang_up(UNROUTED_CAUSE, now)
         if listed is not None:  # an application the host may lack: its list first, then routed again
-            self._wait.on([listed], now, self.timeouts.reply, self.timeouts.reply)
+            self._wait.on([listed], now, settings.timeouts.reply, settings.timeouts.reply)
             return asked
         channel, uuid = proto.channel, proto.uuid
         assert channel is not None  # (route read it)
@@ -181,7 +116,7 @@ class FlowCall(CallConnection):
         self.flow_name = flow.name
         values = given(flow, ticket, uuid) if ticket is not None else None
         self.run, command = start_run(
-            channel, uuid, flowset, flow, self.run_options, self.metrics, self._checkpoints, values
+            channel, uuid, flowset, flow, settings.run_options, settings.metrics, self._checkpoints, values
         )
         self._move(ROUTED)
         core = channel.get("Core-UUID")
@@ -199,7 +134,7 @@ class FlowCall(CallConnection):
         """The run's next command(s): one write, an HTTP request, or the end of the flow."""
         run, wait = self.run, self._wait
         assert run is not None  # sent only once the call is routed
-        batch, wait.then, request, direct = collect(run, command, self.before, partial(set_by_api, self.proto))
+        batch, wait.then, request, direct = collect(run, command, self.settings.before, partial(set_by_api, self.proto))
         if request is not None:  # performed once the write before it is done (now: none)
             http = self._http = self._http or PendingRequest()
             http.queued = request
@@ -211,9 +146,9 @@ class FlowCall(CallConnection):
         last = batch[-1] if batch else direct[-1][0]
         head = self._told(last) + self._checkpoint(last)
         data, tickets, last_app, span, refused = write(
-            self.proto, run, batch, direct, self.hosts, self.core, self.timeouts
+            self.proto, run, batch, direct, self.hosts, self.core, self.settings.timeouts
         )
-        if not wait.wrote(tickets, last_app, span, refused, now, self.timeouts.reply):  # every one refused
+        if not wait.wrote(tickets, last_app, span, refused, now, self.settings.timeouts.reply):  # every one refused
             return head + data + self._step_done(None, wait.take_refused(), now)
         return head + data
 
@@ -258,17 +193,17 @@ class FlowCall(CallConnection):
     def _told(self, last: Execute | None = None) -> bytes:
         """An originated call's result on its channel (:meth:`.originated.Result.line`)."""
         origin, run = self._origin, self.run
-        return origin.line(self.proto, run, last) if isinstance(origin, Result) and run is not None else b""
+        return origin.line(self.proto, run, last) if origin is not None and run is not None else b""
 
     def _flow_over(self, now: float) -> bytes:
-        if self.metrics is not None and self.run is not None:
-            self.metrics.call_ended(self.flow_name, self.run.result or CallResult.ERROR)
+        if self.settings.metrics is not None and self.run is not None:
+            self.settings.metrics.call_ended(self.flow_name, self.run.result or CallResult.ERROR)
         told = self._told()  # an originated call's result, ahead of what ends the call
         if self._wait.then is EXIT and self.proto.gone is None:
             self.released = True
             self._move(EXITED)
             cleared = self._checkpoint(Execute("exit"))
             data = commands.exit()
-            self._wait.on([self.proto.command(data)], now, self.timeouts.reply, self.timeouts.reply)
+            self._wait.on([self.proto.command(data)], now, self.settings.timeouts.reply, self.settings.timeouts.reply)
             return told + cleared + data
         return told + self._finish(now)

@@ -128,7 +128,7 @@ def _mapping(value: Any) -> dict:
 #: the flow file's own keys a :class:`Flow` keeps as written (each a field of the same
 #: name), and how its value is read; ``name``, ``start``, ``steps`` and ``calendars`` are
 #: built by the checks. A new key: its schema in ``data/flow_base.schema.json``, its field
-#: on :class:`Flow`, a line here, and its meaning's checks in :mod:`.validate`.
+#: on :class:`Flow`, a line here, and its meaning's checks in :mod:`.validate_keys`.
 TOP_LEVEL: dict[str, Callable[[Any], Any]] = {
     "numbers": list,
     "default": bool,

@@ -6,6 +6,10 @@ reported at once. Errors refuse the flow; warnings are printed and the flow load
 What a call could never survive is refused here, not met by a call: a pattern RE2 cannot
 run (see :mod:`.patterns`), NaN or infinity anywhere, a duration outside 0..24h. The
 schema bounds every count; NaN passes any schema bound, so it is looked for here.
+
+Here: the schema, each step (its targets, outcomes, durations, its kind's own check) and
+``when`` conditions. The flow's own keys are checked in :mod:`.validate_keys`, the steps
+as a graph in :mod:`.validate_graph`.
 """
 
 from __future__ import annotations
@@ -24,14 +28,15 @@ import jsonschema
 from ..errors import FlowError
 from . import patterns
 from .calendar import Calendar, inline_hours, past_midnight, zone
-from .model import OUTBOUND, Flow, Step, flow_of, seconds
+from .model import Flow, Step, flow_of, seconds
 from .numbers import parse_numbers
-from .params import fits
-from .routes import reachable, targets
+from .routes import targets
 from .schema_messages import context, schema_message
 from .source import Source
 from .steps import KEYS, KINDS, Problems
-from .variables import check_names, freeswitch_names
+from .validate_graph import check_graph
+from .validate_keys import check_own_keys
+from .variables import check_names
 
 #: shipped inside the package (schema/flow.schema.json, for editors, links to it)
 SCHEMA_PATH = Path(__file__).resolve().parent / "flow.schema.json"
@@ -96,12 +101,12 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
             continue
         steps[name] = Step(name, kinds[0], spec, spec.get("next"), dict(spec.get("on", {})))
 
-    calendars, default_zone = _check_own_keys(data, err, warn)
+    calendars, default_zone = check_own_keys(data, err, warn)
 
     for step in steps.values():
         _check_step(step, data, calendars, default_zone, err, warn)
 
-    _check_graph(data, steps, err, warn)
+    check_graph(data, steps, err, warn)
     conditions = [
         (("steps", name) + path, cond) for name, step in steps.items() for path, cond in _places(step.spec, CONDITION)
     ]
@@ -110,78 +115,6 @@ def _meaning(source: Source, data: dict) -> tuple[Flow | None, list[str], list[s
         return None, errors, warnings
     flow = flow_of(data, source, steps, calendars)
     return flow, errors, warnings
-
-
-def _check_own_keys(data: dict, err, warn) -> tuple[dict, str | None]:
-    """The flow's own keys' meaning (their form is the schema's; a new key's checks go
-    here, its field in :data:`.model.TOP_LEVEL`): (calendars by name, None for a broken
-    one; the timezone conditions without one take)."""
-    for key in ("start", "on_error"):
-        if key in data and data[key] not in data["steps"]:
-            err((key,), f"{key} is {data[key]!r}, which is not a step")
-
-    calendars: dict[str, Calendar | None] = {}  # None: broken, and said so once
-    default_zone = data.get("timezone")
-    if default_zone is not None:
-        try:
-            zone(default_zone)
-        except ValueError as exc:
-            err(("timezone",), str(exc))
-            default_zone = "UTC"  # reported: the conditions below are not blamed for it too
-    for cname, cspec in (data.get("calendars") or {}).items():
-        try:
-            calendars[cname] = Calendar.parse(cspec, default_zone)
-        except ValueError as exc:
-            calendars[cname] = None
-            err(("calendars", cname), str(exc))
-            continue
-        for days, message in past_midnight(cspec.get("hours") or {}):
-            warn(("calendars", cname, "hours", days), message)
-
-    for pattern in data.get("numbers", []):
-        try:
-            parse_numbers(pattern)
-        except ValueError as exc:
-            err(("numbers",), str(exc))
-    _check_params(data, err)
-    _check_direction(data, warn)
-    return calendars, default_zone
-
-
-def _check_params(data: dict, err) -> None:
-    """Each parameter's default against its type (:func:`.params.fits`): what a ``call``
-    step or an originate request giving that value is held to. A parameter may not be named
-    as a channel variable or caller profile field FreeSWITCH gives the call (``uuid``,
-    ``caller_id_number``, ``language``: :data:`.variables.WELL_KNOWN` and the names
-    :func:`.variables.freeswitch_names` lists): a flow variable is read before the channel's
-    (runtime/lookup.py), so a value an originate request gives would stand in for the call's
-    own ``${uuid}`` in every ``uuid_*`` command, or its caller's number."""
-    known, prefixes = freeswitch_names()
-    for name, param in (data.get("params") or {}).items():
-        if isinstance(name, str) and (name.lower() in known or name.lower().startswith(prefixes)):
-            err(
-                ("params", name),
-                f"parameter {name!r} has the name of a value FreeSWITCH gives the call (${{{name}}}): "
-                f"a value given for it would stand in for the channel's own; name it otherwise (e.g. 'given_{name}')",
-            )
-        kind = param.get("type", "string")
-        if "default" in param and not fits(param["default"], kind):
-            err(("params", name, "default"), f"parameter {name!r} is {kind}, not {param['default']!r}")
-
-
-def _check_direction(data: dict, warn) -> None:
-    """An outbound flow a caller can reach too: by its ``numbers:`` or as the default flow,
-    a dialled call runs it with no parameters (model.DIRECTIONS: ``both`` says that is meant)."""
-    if data.get("direction") != OUTBOUND:
-        return
-    ways_in = (("numbers:", data.get("numbers")), ("default: true", data.get("default")))
-    dialled = " and ".join(what for what, given in ways_in if given)
-    if dialled:
-        warn(
-            ("direction",),
-            f"direction: outbound, yet {dialled} lets callers dial in, and such a call runs with no parameters "
-            f"(their defaults at most); write direction: both if that is meant, or remove {dialled}",
-        )
 
 
 def _check_step(step: Step, data: dict, calendars: dict, timezone: str | None, err, warn) -> None:
@@ -372,45 +305,3 @@ def _walk(value: object, node: dict, path: tuple, defs: dict, found: list, wante
     elif isinstance(value, list) and isinstance(node.get("items"), dict):
         for i, item in enumerate(value):
             _walk(item, node["items"], path + (i,), defs, found, wanted)
-
-
-def _check_graph(data: dict, steps: dict[str, Step], err, warn) -> None:
-    live = reachable(steps, data["start"], data.get("on_error"))
-    for name in steps:
-        if name not in live:
-            warn(("steps", name), "is never reached from start")
-    for step in steps.values():
-        kind = KINDS[step.kind]
-        if kind.ends_flow or step.next:
-            continue
-        missing = kind.unhandled(step) if kind.unhandled is not None else [o for o in kind.outcomes if o not in step.on]
-        if missing:
-            warn(step.at, f"does not handle {', '.join(missing)}: the call is hung up there")
-    # a cycle of steps that never wait on the caller spins until the transition budget
-    instant = {n for n, s in steps.items() if KINDS[s.kind].instant}
-    edges = {n: [t for path, t in targets(steps[n]) if t in instant and not _bounded(steps[n], path)] for n in instant}
-    state: dict[str, int] = {}
-
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for nxt in edges[node]:
-            if state.get(nxt) == 1:
-                loop = trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt]
-                err(
-                    ("steps", nxt),
-                    "loops without waiting for the caller: "
-                    + " -> ".join(loop)
-                    + " (add max: to a goto, or a step that plays or listens)",
-                )
-            elif state.get(nxt) is None:
-                visit(nxt, trail + [nxt])
-        state[node] = 2
-
-    for node in sorted(instant):
-        if state.get(node) is None:
-            visit(node, [node])
-
-
-def _bounded(step: Step, path: tuple) -> bool:
-    bounded = KINDS[step.kind].bounded
-    return bounded is not None and bounded(step, path)

@@ -4,7 +4,7 @@
 of ``nan`` would lift the limit it sets, a rate of 0 divides by zero in the dispatching
 greenlet (after the server answered ``202`` to every request), an ``at_once`` of 0 dials
 nothing. Each is refused where it is given: :func:`number` as an argparse type (the option
-named in the usage error), :func:`check` where a value is handed over in code (:class:`~.dialer.Pacing`).
+named in the usage error), :func:`check` where a value is handed over in code (:class:`~.pacing.Pacing`).
 """
 
 from __future__ import annotations

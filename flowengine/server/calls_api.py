@@ -26,8 +26,9 @@ from prometheus_client import Counter, Histogram
 from ..errors import UnsafeValue
 from ..flows.model import seconds
 from ..originate.control import Dial
-from ..originate.dialer import Dialer, Job, Pacing
+from ..originate.dialer import Dialer
 from ..originate.line import caller_id, dial_string
+from ..originate.pacing import Job, Pacing
 from ..originate.params import params_problems
 from ..runtime import call_token
 from .metrics_http import Route

@@ -21,7 +21,7 @@ from ..http import HttpLimits
 from ..http.supervisor import HttpSupervisor
 from ..logs import configure as configure_logs
 from ..originate.cli import read_key
-from ..originate.dialer import Pacing
+from ..originate.pacing import Pacing
 from ..preflight.hosts import HOSTS
 from ..session import Timeouts
 from ..session.recorder import Recorder
