@@ -121,7 +121,9 @@ class FlowCall(HttpCall):
         self._move(ROUTED)
         core = channel.get("Core-UUID")
         self.core = sys.intern(core) if core else core  # one string for every call of a host
-        first = self._send(command, now)
+        # an originated call is marked as routed ahead of its first command, in its write
+        marked = self._origin.mark(proto, flow) if self._origin is not None else b""
+        first = marked + self._send(command, now)
         if proto.control != "full" or self.phase is not FLOW:  # api needs `socket … full`
             return first
         # after the first step in the same write, so it leaves as soon as it would without

@@ -8,13 +8,15 @@ outbound``: the A-leg originate creates, switch_ivr_originate.c; a caller's call
 other call that carries one is routed by its destination number as usual, and the refusal
 is logged (a caller cannot choose a flow or its variables by carrying a variable).
 
-It routes the channel once: a flow that ended (its result,
-:data:`~flowengine.runtime.call_token.RESULT_VARIABLE`, is on the channel) with a
-``transfer`` to a number the dialplan sends to the engine again brings the same channel,
-token and all; that call is routed by its new number. Its expiry is waived only for a call a
-host of the engine was running when it went (failover): the checkpoint on the channel must
-be signed for this channel with the failover key, since any text in that variable would
-otherwise revive a token for good.
+It routes the channel once. The engine marks the channel with its first command
+(:data:`~flowengine.runtime.call_token.ROUTED_VARIABLE`, :meth:`Result.mark`), and sets its
+result (:data:`~flowengine.runtime.call_token.RESULT_VARIABLE`) when the flow ends: a call
+its flow transferred to a number the dialplan sends to the engine again, or one transferred
+away in the middle of its flow (an agent's blind transfer of a bridge) and sent back, brings
+the same channel, token and all; it is routed by its new number. The mark and the expiry are
+waived only for a call a host of the engine was running when it went (failover): the
+checkpoint on the channel must be signed for this channel with the failover key, since any
+text in that variable would otherwise revive a token for good.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ def ticket_for(
         ended = channel.variable(call_token.RESULT_VARIABLE)
         if ended:
             raise TokenRefused(Refused.ROUTED, f"its flow ended already ({call_token.RESULT_VARIABLE} {field(ended)})")
+        routed = channel.variable(call_token.ROUTED_VARIABLE)
+        # a call taken over from another host (failover) resumes the flow it was routed to
+        if routed and not _taken_over(channel, uuid, resume_key):
+            raise TokenRefused(
+                Refused.ROUTED, f"it was routed by it already ({call_token.ROUTED_VARIABLE} {field(routed)})"
+            )
         try:
             ticket = call_token.read(token, key, uuid or "", when)
         except TokenRefused as exc:
@@ -117,14 +125,31 @@ def given(flow: Flow, ticket: call_token.Ticket, uuid: str | None) -> dict[str, 
 
 
 class Result:
-    """What an originated call owns once routed by its token: its result goes on its
-    channel once, with the write that ends its run (the flow's own hangup going out as
-    ``last``, or the run over)."""
+    """What an originated call owns once routed by its token: the mark that it was
+    (:meth:`mark`, with its first command), and its result, on its channel once, with the
+    write that ends its run (the flow's own hangup going out as ``last``, or the run over)."""
 
     __slots__ = ("told",)
 
     def __init__(self) -> None:
         self.told = False
+
+    @staticmethod
+    def mark(proto: OutboundProtocol, flow: Flow) -> bytes:
+        """``api uuid_setvar`` of :data:`~flowengine.runtime.call_token.ROUTED_VARIABLE` (the
+        flow's name), to go ahead of the call's first command in its write and never waited
+        for (mod_commands.c uuid_setvar_function answers at once): the token routes this
+        channel no more (:func:`ticket_for`), whether or not its flow gets to write its
+        result. Needs ``socket … full``, as :func:`result_line`; the engine's originate
+        always asks for it."""
+        if proto.control != "full" or not proto.uuid:
+            return b""
+        args = setvar_args(proto.uuid, call_token.ROUTED_VARIABLE, flow.name)
+        if args is None:
+            return b""
+        data = commands.api(f"uuid_setvar {args}")
+        proto.command(data)
+        return data
 
     def line(self, proto: OutboundProtocol, run: FlowRun, last: Execute | None = None) -> bytes:
         """:func:`result_line` when the run ends with this write; b"" when it does not end

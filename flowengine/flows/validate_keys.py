@@ -12,7 +12,7 @@ from .calendar import Calendar, past_midnight, zone
 from .model import OUTBOUND
 from .numbers import parse_numbers
 from .params import fits
-from .variables import freeswitch_names
+from .variables import ENGINE_PREFIXES, freeswitch_names
 
 #: reports a problem at a path in the flow file
 Report = Callable[[tuple, str], None]
@@ -59,15 +59,21 @@ def _check_params(data: dict, err: Report) -> None:
     step or an originate request giving that value is held to. A parameter may not be named
     as a channel variable or caller profile field FreeSWITCH gives the call (``uuid``,
     ``caller_id_number``, ``language``: :data:`.variables.WELL_KNOWN` and the names
-    :func:`.variables.freeswitch_names` lists): a flow variable is read before the channel's
+    :func:`.variables.freeswitch_names` lists), nor as one the engine sets (``flowengine_…``,
+    :data:`.variables.ENGINE_PREFIXES`): a flow variable is read before the channel's
     (runtime/lookup.py), so a value an originate request gives would stand in for the call's
     own ``${uuid}`` in every ``uuid_*`` command, or its caller's number."""
     known, prefixes = freeswitch_names()
     for name, param in (data.get("params") or {}).items():
         if isinstance(name, str) and (name.lower() in known or name.lower().startswith(prefixes)):
+            whose = (
+                "a channel variable the engine sets"
+                if name.lower().startswith(ENGINE_PREFIXES)
+                else "a value FreeSWITCH gives the call"
+            )
             err(
                 ("params", name),
-                f"parameter {name!r} has the name of a value FreeSWITCH gives the call (${{{name}}}): "
+                f"parameter {name!r} has the name of {whose} (${{{name}}}): "
                 f"a value given for it would stand in for the channel's own; name it otherwise (e.g. 'given_{name}')",
             )
         kind = param.get("type", "string")

@@ -28,6 +28,11 @@ EVENTS = ("BACKGROUND_JOB", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 NO_CHANNEL = "00000000-0000-0000-0000-000000000000"
 #: results that mean the flow ran to its end (:class:`~flowengine.runtime.result.CallResult`)
 COMPLETED = frozenset({CallResult.HANGUP.value, CallResult.ENDED.value, CallResult.TRANSFER.value})
+#: the channel variable FreeSWITCH sets when a channel is answered (``ANSWER``): asked after a
+#: reconnect of a call whose answer was not heard (:meth:`Dial.disposition`)
+DISPOSITION = "endpoint_disposition"
+#: what ``uuid_getvar`` answers for it while the channel rings: unset, or early media
+RINGING = frozenset({"_undef_", "EARLY MEDIA"})
 #: originate's causes a retry may help with
 RETRIABLE = frozenset({"USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "CALL_REJECTED"})
 
@@ -55,6 +60,8 @@ class Dial:
     result: str | None = None  # the engine's, from the channel (flowengine_result)
     sent_at: float | None = None
     answered_at: float | None = None
+    # given up on (the cause it ends with): counted until its ``uuid_kill`` is answered
+    giving_up: str | None = None
     _hangup: Event | None = None
 
     @property
@@ -100,6 +107,22 @@ class Dial:
                 return False
             return self._over(event)
         return False
+
+    def disposition(self, text: str | None) -> bool:
+        """What ``uuid_getvar <uuid> endpoint_disposition`` answered (``text``; None: not an
+        api response) for this call's channel, known to exist: True when it is (or may be)
+        answered, and is then held as answered from now. FreeSWITCH sets ``ANSWER`` when the
+        channel is answered (switch_channel.c, switch_channel_perform_mark_answered; on the live
+        channel in originate_to_socket_session), ``EARLY MEDIA`` on early media; unset, the
+        api answers ``_undef_`` (mod_commands.c, uuid_getvar_function): only those two say
+        "still ringing", and ``-ERR`` that the channel went since. Anything else may be an
+        answer: better held to the answered call's deadline than hung up in its flow."""
+        if text in RINGING or (text is not None and text.startswith("-ERR")):
+            return False
+        self.answered_at = self.answered_at or time.monotonic()
+        self.answered = self.answered or text == "ANSWER"
+        self.state = State.IN_FLOW
+        return True
 
     def _over(self, event: Event) -> bool:
         self.cause = (event.get("Hangup-Cause") or event.variable("hangup_cause") or "")[:64] or None

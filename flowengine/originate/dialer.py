@@ -12,10 +12,15 @@ process only: a restart loses the calls not yet started and forgets the others
 A call keeps its place until its end is heard, and no longer than a deadline: its ring
 timeout plus ``ring_grace`` for the BACKGROUND_JOB that says whether it was answered (a job
 FreeSWITCH lost, or never sends, would hold the place for ever), ``max_call`` once answered.
-A call given up on is hung up (``uuid_kill``), so that no call runs uncounted. When the
-control connection drops, the calls on it stay counted: the new connection filters their
-events again and asks whether each channel still exists (``uuid_exists``); only one that is
-gone gives its place back (its end was not heard: CONTROL_CONNECTION_LOST).
+A call given up on is hung up (``uuid_kill``), so that no call runs uncounted: it keeps its
+place until FreeSWITCH answers the kill, and past a deadline reached with no connection it is
+killed once the connection is back. When the control connection drops, the calls on it stay
+counted: the new connection filters their events again and asks whether each channel still
+exists (``uuid_exists``); one that is gone gives its place back (its end was not heard:
+CONTROL_CONNECTION_LOST), one that exists and was not known answered is asked whether it was
+(``endpoint_disposition``): answered while there was no connection, it is held to
+``max_call``, not hung up at its ring deadline. A call whose originate line cannot be
+written ends alone (NOT_SENT, with the reason); the queue goes on.
 
 The dialer owns what it needs for each part: a :class:`~.pacing.Queue` (which call may
 leave), a :class:`~.link.Link` (the connection, kept up), and the calls holding a place
@@ -34,7 +39,7 @@ import gevent
 
 from ..esl import ApiResponse, Event, Reply, commands
 from ..runtime import call_token
-from .control import ControlError, Dial, State
+from .control import DISPOSITION, ControlError, Dial, State
 from .line import originate_arg, socket_app
 from .link import Link
 from .pacing import Job, Pacing, Queue
@@ -100,21 +105,31 @@ class Dialer:
                 self.waiting.sleep(wait)
                 continue
             self.waiting.take(job, now)
-            self._send(job)
+            try:
+                self._send(job)
+            except Exception:  # noqa: BLE001 - one call's failure is that call's: the queue goes on
+                log.exception("call %s: not sent", job.id)
+                if job.dial is not None and job.state != State.DONE.value:
+                    self.active.pop(job.dial.uuid, None)
+                    self._jobs.pop(job.dial.job, None)
+                    job.state, job.outcome, job.cause = State.DONE.value, "not answered", "NOT_SENT: internal error"
 
     def _send(self, job: Job) -> None:
         dial = Dial()
         job.dial, job.attempts, job.state = dial, job.attempts + 1, State.RINGING.value
-        try:
+        try:  # checked when the call was requested; what still cannot be written ends this call alone
             token = call_token.issue(self.key, job.flow, job.vars, dial.uuid, time.time() + job.timeout + TOKEN_SLACK)
             arg = originate_arg(job.to, dial.uuid, call_token.VARIABLE, token, job.caller, job.timeout, self.app)
-        except ValueError as exc:  # checked when the call was requested: not expected here
-            self._finish(job, dial, f"NOT_SENT: {exc}")
+            data = dial.request(arg)
+        except ValueError as exc:  # UnsafeValue, TokenTooBig and UnicodeEncodeError are ValueErrors
+            reason = str(exc).encode("utf-8", "backslashreplace").decode()[:160]
+            log.warning("call %s: not sent: %s", job.id, reason)
+            self._finish(job, dial, f"NOT_SENT: {reason}")
             return
         self.active[dial.uuid] = job
         self._jobs[dial.job] = job
         try:  # _dispatch sends only with a connection
-            self.link.send(dial.request(arg), None, None, lambda reply: self._sent(job, dial, reply))
+            self.link.send(data, None, None, lambda reply: self._sent(job, dial, reply))
         except ControlError as exc:
             log.warning("call %s: %s", job.id, exc)
 
@@ -140,32 +155,63 @@ class Dialer:
 
     def _follow_again(self) -> None:
         """On a new connection: each followed call's filters again (its events were the old
-        connection's), then whether its channel still exists. A call whose events came while
-        there was no connection is not heard again; one whose channel is gone ends now.
-        Calls on a connection that dropped keep their places until then (or their deadline,
-        :meth:`_watch`)."""
+        connection's), then whether its channel still exists (:meth:`_exists`); a call
+        given up on while there was no connection is hung up now (:meth:`_kill`). A call
+        whose events came while there was no connection is not heard again; one whose
+        channel is gone ends now. Calls on a connection that dropped keep their places until
+        then (or their deadline, :meth:`_watch`)."""
         for job in list(self.active.values()):
             dial = job.dial
             if dial is None:
                 continue
-            sent = self.link.try_send(
-                commands.filter("Job-UUID", dial.job)
-                + commands.filter("Unique-ID", dial.uuid)
-                + commands.api(f"uuid_exists {dial.uuid}"),
-                None,
-                None,
-                functools.partial(self._exists, job, dial),
-            )
+            if dial.giving_up is not None:
+                sent = self._kill(job, dial)
+            else:
+                sent = self.link.try_send(
+                    commands.filter("Job-UUID", dial.job)
+                    + commands.filter("Unique-ID", dial.uuid)
+                    + commands.api(f"uuid_exists {dial.uuid}"),
+                    None,
+                    None,
+                    functools.partial(self._exists, job, dial),
+                )
             if not sent:
                 return
 
     def _exists(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
         """``uuid_exists``'s answer (mod_commands.c, uuid_exists_function: ``true`` or
         ``false``). Anything else says nothing: the call keeps its place until its end or
-        its deadline."""
-        text = reply.body if isinstance(reply, ApiResponse) else ""
-        if text.strip() == "false" and dial.uuid in self.active:
+        its deadline. A channel that exists and was not known answered may have been
+        answered while there was no connection (its BACKGROUND_JOB went to the old one):
+        whether it was is asked next (:meth:`_answered`)."""
+        text = reply.body.strip() if isinstance(reply, ApiResponse) else ""
+        if dial.uuid not in self.active or dial.giving_up is not None:
+            return
+        if text == "false":
             self._finish(job, dial, "CONTROL_CONNECTION_LOST")
+        elif text == "true" and dial.answered_at is None:
+            self.link.try_send(
+                commands.api(f"uuid_getvar {dial.uuid} {DISPOSITION}"), functools.partial(self._answered, job, dial)
+            )
+
+    def _answered(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
+        """``uuid_getvar <uuid> endpoint_disposition`` for a channel that exists
+        (:meth:`~.control.Dial.disposition`): answered, or perhaps, it is held to ``max_call``
+        from now, not hung up in the middle of its flow at its ring deadline; still ringing,
+        its ring deadline holds and its BACKGROUND_JOB comes to this connection."""
+        if dial.uuid not in self.active or dial.answered_at is not None or dial.giving_up is not None:
+            return
+        text = reply.body.strip() if isinstance(reply, ApiResponse) else None
+        if dial.disposition(text):
+            job.state = State.IN_FLOW.value
+            log.info(
+                "call %s (%s): up after the control connection came back (%s %s): held to %g s",
+                job.id,
+                dial.uuid,
+                DISPOSITION,
+                (text or "?")[:32],
+                self.pacing.max_call,
+            )
 
     # -- deadlines and ends ----------------------------------------------------------------
     def _watch(self) -> None:
@@ -175,7 +221,9 @@ class Dialer:
             now = time.monotonic()
             for job in list(self.active.values()):
                 dial = job.dial
-                if dial is not None and dial.uuid in self.active and self._deadline(job, dial) <= now:
+                if dial is None or dial.uuid not in self.active or dial.giving_up is not None:
+                    continue  # (one given up on ends when its kill is answered)
+                if self._deadline(job, dial) <= now:
                     self._give_up(job, dial)
 
     def _deadline(self, job: Job, dial: Dial) -> float:
@@ -188,7 +236,10 @@ class Dialer:
         return dial.answered_at + self.pacing.max_call
 
     def _give_up(self, job: Job, dial: Dial) -> None:
-        """Hang the call up (it may exist: a job lost, an answer not heard) and free its place."""
+        """Hang the call up (it may exist: a job lost, an answer not heard) and free its
+        place once FreeSWITCH has answered the kill. Without a connection the call stays
+        counted, and is hung up once the connection is back (:meth:`_follow_again`): a
+        place given back while the call may be up lets one call more than ``at_once`` run."""
         answered = dial.answered_at is not None
         log.warning(
             "call %s (%s): %s; hung up (%s)",
@@ -199,10 +250,22 @@ class Dialer:
             else f"no answer from FreeSWITCH within {job.timeout + self.pacing.ring_grace:g} s",
             KILL_CAUSE,
         )
-        self.link.try_send(commands.api(f"uuid_kill {dial.uuid} {KILL_CAUSE}"), None)
+        dial.giving_up = KILL_CAUSE if answered else "NO_BACKGROUND_JOB"
         if answered:
             dial.answered = True
-        self._finish(job, dial, KILL_CAUSE if answered else "NO_BACKGROUND_JOB")
+        if not self._kill(job, dial):
+            log.warning("call %s (%s): no control connection: kept counted until it is back", job.id, dial.uuid)
+
+    def _kill(self, job: Job, dial: Dial) -> bool:
+        """``uuid_kill`` for a call given up on; its answer (``+OK``, or ``-ERR`` for a
+        channel gone already) ends it. False when it could not be written."""
+        return self.link.try_send(
+            commands.api(f"uuid_kill {dial.uuid} {KILL_CAUSE}"), functools.partial(self._killed, job, dial)
+        )
+
+    def _killed(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
+        if dial.uuid in self.active and dial.giving_up is not None:
+            self._finish(job, dial, dial.giving_up)
 
     def _finish(self, job: Job, dial: Dial, cause: str | None) -> None:
         if cause is not None:

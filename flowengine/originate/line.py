@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..errors import UnsafeValue
 from ..quoting import target, variable_value, whole
 from ..quoting.text import data, join, literal
+from ..runtime.call_token import not_utf8
 
 # Request data (a caller ID, a dial string's rest) meets only these patterns: each one character
 # class, repeated or searched for, which Python's engine runs in linear time (no backtracking to
@@ -35,6 +36,20 @@ MAX_DIAL = 512
 MAX_CALLER_NAME = 80
 #: the longest caller ID text taken (a name of :data:`MAX_CALLER_NAME`, a number, blanks)
 MAX_CALLER_ID = 256
+
+
+def utf8(text: str, what: str) -> str:
+    """``text``, or UnsafeValue naming ``what`` when it holds a character UTF-8 cannot
+    carry (:func:`~flowengine.runtime.call_token.not_utf8`): such a text cannot be written to
+    FreeSWITCH, and would fail only when its command is encoded, in the greenlet sending
+    every call, long after the request that brought it was answered."""
+    where = not_utf8(text)
+    if where is not None:
+        raise UnsafeValue(
+            f"{what}: character {where + 1} is {text[where]!r}, a lone surrogate (a byte that was not "
+            "UTF-8, or a JSON \\u escape without its pair), which no UTF-8 text holds"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -53,7 +68,7 @@ def caller_id(text: str | None) -> CallerId:
         return CallerId(None, None)
     if len(text) > MAX_CALLER_ID:
         raise UnsafeValue(f"the caller ID has {len(text)} characters: at most {MAX_CALLER_ID}")
-    stripped = text.strip()
+    stripped = utf8(text, "the caller ID").strip()
     name: str | None = None
     number = stripped
     if stripped.endswith(">"):
@@ -76,6 +91,7 @@ def dial_string(to: str, allow: tuple[str, ...] | None = None) -> str:
     prefixes, the rest is call data (a number: :func:`~flowengine.quoting.target`)."""
     if not to or len(to) > MAX_DIAL:
         raise UnsafeValue(f"the dial string is empty or longer than {MAX_DIAL} characters")
+    utf8(to, "the dial string")
     if allow is None:
         text = literal(to)
     else:

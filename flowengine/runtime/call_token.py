@@ -35,6 +35,9 @@ VARIABLE = "flowengine_originate"
 #: the channel variable the engine sets when the flow ends: how it ended
 #: (:class:`~flowengine.runtime.result.CallResult`), read from CHANNEL_HANGUP_COMPLETE
 RESULT_VARIABLE = "flowengine_result"
+#: the channel variable the engine sets with its first command on a call its token routed
+#: (the flow's name): the token routes a channel once (docs/originate.md, rule 5)
+ROUTED_VARIABLE = "flowengine_routed"
 #: the format written; a token of any other version is refused
 VERSION = 1
 #: the most characters a token may have: it rides on every event of the call
@@ -64,7 +67,7 @@ class Refused(StrEnum):
     DIRECTION = "direction"  # on a call FreeSWITCH did not originate (Call-Direction inbound)
     NO_KEY = "no key"  # the engine has no originate key: no token is honoured
     FLOW = "flow"  # names a flow originate may not start (direction: inbound)
-    ROUTED = "routed"  # its flow ran on this channel already (its result is there): transferred back
+    ROUTED = "routed"  # its flow ran on this channel already (routed, or its result there): transferred back
 
 
 class TokenRefused(Exception):
@@ -112,10 +115,23 @@ def same_signature(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("ascii"), expected.encode("ascii"))
 
 
+def not_utf8(text: str) -> int | None:
+    """Where ``text`` holds a character UTF-8 cannot carry (a lone surrogate: JSON reads
+    ``"\\ud800"`` as one, Python's command line an undecodable byte), None when it has none.
+    Such a text has no bytes to send: it would fail where it is encoded, far from where it came."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def check_vars(values: Mapping[str, object]) -> dict[str, str]:
     """The variables as a token carries them, or ValueError naming the first that cannot
     travel: at most :data:`MAX_VARS`, names a template can use, values of at most
-    :data:`MAX_VALUE` characters (any characters: the token carries them opaquely)."""
+    :data:`MAX_VALUE` characters (any characters the token can carry opaquely: Unicode text
+    has a UTF-8 form, a lone surrogate, such as JSON's ``"\\ud800"`` or an undecodable byte
+    of a command line, has none)."""
     if len(values) > MAX_VARS:
         raise ValueError(f"{len(values)} variables: at most {MAX_VARS} travel with a call")
     out: dict[str, str] = {}
@@ -127,6 +143,12 @@ def check_vars(values: Mapping[str, object]) -> dict[str, str]:
         text = str(value)
         if len(text) > MAX_VALUE:
             raise ValueError(f"variable {name}: {len(text)} characters, at most {MAX_VALUE}")
+        where = not_utf8(text)
+        if where is not None:
+            raise ValueError(
+                f"variable {name}: character {where + 1} is {text[where]!r}, a lone surrogate (a byte that was not "
+                "UTF-8, or a JSON \\u escape without its pair), which no UTF-8 text holds"
+            )
         out[name] = text
     return out
 

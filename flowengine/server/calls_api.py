@@ -27,7 +27,7 @@ from ..errors import UnsafeValue
 from ..flows.model import seconds
 from ..originate.control import Dial
 from ..originate.dialer import Dialer
-from ..originate.line import caller_id, dial_string
+from ..originate.line import caller_id, dial_string, utf8
 from ..originate.pacing import Job, Pacing
 from ..originate.params import params_problems
 from ..runtime import call_token
@@ -147,6 +147,9 @@ class CallsApi:
         unknown = set(request) - {"to", "flow", "vars", "caller_id", "timeout"}
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+        for name, value in request.items():  # each text has bytes to send (vars: call_token.check_vars)
+            if isinstance(value, str):
+                utf8(value, repr(name))
         to, flow = request.get("to"), request.get("flow")
         if not isinstance(to, str) or not isinstance(flow, str) or not call_token.NAME.fullmatch(flow):
             raise ValueError("'to' (a dial string) and 'flow' (a flow's name) are required")
