@@ -101,10 +101,7 @@ class FlowCall(HttpCall):
     def _routed(self, now: float) -> bytes:
         proto, settings = self.proto, self.settings
         flowset = settings.flows()
-        resume_key = self._checkpoints.key if self._checkpoints is not None else None
-        flow, ticket, asked, listed = route(
-            proto, flowset, settings.originate_key, self.hosts, settings.metrics, now, resume_key=resume_key
-        )
+        flow, ticket, asked, listed = route(proto, flowset, settings.originate_key, self.hosts, settings.metrics, now)
         if flow is None:
             return self._hang_up(UNROUTED_CAUSE, now)
         if listed is not None:  # an application the host may lack: its list first, then routed again

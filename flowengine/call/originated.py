@@ -13,10 +13,10 @@ It routes the channel once. The engine marks the channel with its first command
 result (:data:`~flowengine.runtime.call_token.RESULT_VARIABLE`) when the flow ends: a call
 its flow transferred to a number the dialplan sends to the engine again, or one transferred
 away in the middle of its flow (an agent's blind transfer of a bridge) and sent back, brings
-the same channel, token and all; it is routed by its new number. The mark and the expiry are
-waived only for a call a host of the engine was running when it went (failover): the
-checkpoint on the channel must be signed for this channel with the failover key, since any
-text in that variable would otherwise revive a token for good.
+the same channel, token and all; it is routed by its new number. Nothing waives the mark or
+the expiry: an originated call runs its socket inline (``&socket(…)``, the originate's only
+application), so when its engine goes the channel has no dialplan left and hangs up; no other
+host takes it over, and a checkpoint on the channel says nothing about the token.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..flows.model import Flow
 from ..flows.params import param_problems
 from ..quoting.api import setvar_args
 from ..quoting.logfield import field
-from ..runtime import call_token, checkpoint
+from ..runtime import call_token
 from ..runtime.call_token import Refused, TokenRefused
 from ..runtime.interpreter import FlowRun
 from ..runtime.result import CallResult
@@ -46,15 +46,12 @@ def ticket_for(
     key: bytes | None,
     flowset: FlowSet,
     now: float | None = None,
-    *,
-    resume_key: bytes | None = None,
 ) -> call_token.Ticket | None:
     """The ticket of a call whose token may route it; None (logged when a token was
     there and refused) for every other call: one whose flow has run already (its result is
     on the channel), and one whose token names a flow that does not say ``direction:
     outbound`` (or ``both``): a flow written for callers never runs with variables an
-    originate request chose. ``resume_key``: the failover key; an expired token is honoured
-    on a call that brings a checkpoint signed with it for this channel (taken over)."""
+    originate request chose."""
     token = channel.variable(call_token.VARIABLE)
     if not token:
         return None
@@ -66,19 +63,11 @@ def ticket_for(
         if ended:
             raise TokenRefused(Refused.ROUTED, f"its flow ended already ({call_token.RESULT_VARIABLE} {field(ended)})")
         routed = channel.variable(call_token.ROUTED_VARIABLE)
-        # a call taken over from another host (failover) resumes the flow it was routed to
-        if routed and not _taken_over(channel, uuid, resume_key):
+        if routed:
             raise TokenRefused(
                 Refused.ROUTED, f"it was routed by it already ({call_token.ROUTED_VARIABLE} {field(routed)})"
             )
-        try:
-            ticket = call_token.read(token, key, uuid or "", when)
-        except TokenRefused as exc:
-            # a call taken over from another host (failover) was routed by it there: its
-            # expiry counted for the answer, not for the call's length
-            if exc.reason is not Refused.EXPIRED or not _taken_over(channel, uuid, resume_key):
-                raise
-            ticket = call_token.read(token, key, uuid or "", 0.0)
+        ticket = call_token.read(token, key, uuid or "", when)
         flow = flowset.flows.get(ticket.flow)
         if flow is not None and not flow.originated:
             raise TokenRefused(Refused.FLOW, f"flow {field(flow.name)} is direction: {flow.direction}")
@@ -91,16 +80,6 @@ def ticket_for(
             exc,
         )
         return None
-
-
-def _taken_over(channel: Any, uuid: str | None, resume_key: bytes | None) -> bool:
-    """Does the channel bring a checkpoint a host wrote for it (signed with the failover
-    key for this channel)? Without a failover key nothing says so: an unsigned checkpoint is
-    any text anyone who can set a channel variable wrote."""
-    saved = channel.variable(checkpoint.VARIABLE)
-    if not saved or resume_key is None or not uuid:
-        return False
-    return checkpoint.verified(saved, resume_key, uuid)
 
 
 def flow_of(ticket: call_token.Ticket, flowset: FlowSet, uuid: str | None) -> Flow | None:

@@ -49,15 +49,13 @@ def route(
     hosts: HostView,
     metrics: Any,
     now: float,
-    *,
-    resume_key: bytes | None = None,
 ) -> Route:
     """The route of the call ``proto`` has connected; ``key``: the originate key (None: no
-    token is honoured); ``resume_key``: the failover key (:func:`.originated.ticket_for`)."""
+    token is honoured: :func:`.originated.ticket_for`)."""
     channel, uuid = proto.channel, proto.uuid
     assert channel is not None  # routed only once connect brought the channel's data
     number = channel.get("Caller-Destination-Number") or channel.get("Channel-Destination-Number")
-    ticket = ticket_for(channel, uuid, key, flowset, resume_key=resume_key)
+    ticket = ticket_for(channel, uuid, key, flowset)
     flow = flow_of(ticket, flowset, uuid) if ticket is not None else flowset.route(number)
     if flow is None:
         log.warning(

@@ -23,13 +23,13 @@ CONTROL_CONNECTION_LOST), one that exists and was not known answered is asked wh
 written ends alone (NOT_SENT, with the reason); the queue goes on.
 
 The dialer owns what it needs for each part: a :class:`~.pacing.Queue` (which call may
-leave), a :class:`~.link.Link` (the connection, kept up), and the calls holding a place
-(``active``) with their deadlines, kept here.
+leave), a :class:`~.link.Link` (the connection, kept up), a :class:`~.recovery.Recovery`
+(what a new connection asks for the calls still counted, and the kills it may have to
+carry), and the calls holding a place (``active``) with their deadlines, kept here.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -37,12 +37,13 @@ from typing import Any
 
 import gevent
 
-from ..esl import ApiResponse, Event, Reply, commands
+from ..esl import ApiResponse, Event, Reply
 from ..runtime import call_token
-from .control import DISPOSITION, ControlError, Dial, State
+from .control import ControlError, Dial, State
 from .line import originate_arg, socket_app
 from .link import Link
 from .pacing import Job, Pacing, Queue
+from .recovery import KILL_CAUSE, Recovery
 
 log = logging.getLogger("flowengine.originate")
 
@@ -50,8 +51,6 @@ log = logging.getLogger("flowengine.originate")
 TOKEN_SLACK = 60.0
 #: how often the calls' deadlines are looked at (seconds)
 SWEEP = 0.5
-#: the hangup cause given with ``uuid_kill`` to a call past its deadline (switch_types.h)
-KILL_CAUSE = "ALLOTTED_TIMEOUT"
 
 
 class Dialer:
@@ -79,6 +78,7 @@ class Dialer:
         self.active: dict[str, Job] = {}  # by the attempt's channel UUID
         self._jobs: dict[str, Job] = {}  # by the job's Job-UUID
         self.link = Link(freeswitch, password, connect_timeout, on_up=self._connected, on_event=self._heard)
+        self.recovery = Recovery(self.link, self.active, pacing, self._finish)
         self._greenlets: list[Any] = []
 
     # -- what the API calls --------------------------------------------------------------
@@ -149,69 +149,9 @@ class Dialer:
             self._finish(job, dial, reply.text.strip().removeprefix("-ERR").strip()[:64])
 
     def _connected(self) -> None:
-        """A new connection: follow the calls again (:meth:`_follow_again`), then dial."""
-        self._follow_again()
+        """A new connection: follow the calls again (:meth:`.Recovery.follow_again`), then dial."""
+        self.recovery.follow_again()
         self.waiting.wake()
-
-    def _follow_again(self) -> None:
-        """On a new connection: each followed call's filters again (its events were the old
-        connection's), then whether its channel still exists (:meth:`_exists`); a call
-        given up on while there was no connection is hung up now (:meth:`_kill`). A call
-        whose events came while there was no connection is not heard again; one whose
-        channel is gone ends now. Calls on a connection that dropped keep their places until
-        then (or their deadline, :meth:`_watch`)."""
-        for job in list(self.active.values()):
-            dial = job.dial
-            if dial is None:
-                continue
-            if dial.giving_up is not None:
-                sent = self._kill(job, dial)
-            else:
-                sent = self.link.try_send(
-                    commands.filter("Job-UUID", dial.job)
-                    + commands.filter("Unique-ID", dial.uuid)
-                    + commands.api(f"uuid_exists {dial.uuid}"),
-                    None,
-                    None,
-                    functools.partial(self._exists, job, dial),
-                )
-            if not sent:
-                return
-
-    def _exists(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
-        """``uuid_exists``'s answer (mod_commands.c, uuid_exists_function: ``true`` or
-        ``false``). Anything else says nothing: the call keeps its place until its end or
-        its deadline. A channel that exists and was not known answered may have been
-        answered while there was no connection (its BACKGROUND_JOB went to the old one):
-        whether it was is asked next (:meth:`_answered`)."""
-        text = reply.body.strip() if isinstance(reply, ApiResponse) else ""
-        if dial.uuid not in self.active or dial.giving_up is not None:
-            return
-        if text == "false":
-            self._finish(job, dial, "CONTROL_CONNECTION_LOST")
-        elif text == "true" and dial.answered_at is None:
-            self.link.try_send(
-                commands.api(f"uuid_getvar {dial.uuid} {DISPOSITION}"), functools.partial(self._answered, job, dial)
-            )
-
-    def _answered(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
-        """``uuid_getvar <uuid> endpoint_disposition`` for a channel that exists
-        (:meth:`~.control.Dial.disposition`): answered, or perhaps, it is held to ``max_call``
-        from now, not hung up in the middle of its flow at its ring deadline; still ringing,
-        its ring deadline holds and its BACKGROUND_JOB comes to this connection."""
-        if dial.uuid not in self.active or dial.answered_at is not None or dial.giving_up is not None:
-            return
-        text = reply.body.strip() if isinstance(reply, ApiResponse) else None
-        if dial.disposition(text):
-            job.state = State.IN_FLOW.value
-            log.info(
-                "call %s (%s): up after the control connection came back (%s %s): held to %g s",
-                job.id,
-                dial.uuid,
-                DISPOSITION,
-                (text or "?")[:32],
-                self.pacing.max_call,
-            )
 
     # -- deadlines and ends ----------------------------------------------------------------
     def _watch(self) -> None:
@@ -238,7 +178,7 @@ class Dialer:
     def _give_up(self, job: Job, dial: Dial) -> None:
         """Hang the call up (it may exist: a job lost, an answer not heard) and free its
         place once FreeSWITCH has answered the kill. Without a connection the call stays
-        counted, and is hung up once the connection is back (:meth:`_follow_again`): a
+        counted, and is hung up once the connection is back (:meth:`.Recovery.follow_again`): a
         place given back while the call may be up lets one call more than ``at_once`` run."""
         answered = dial.answered_at is not None
         log.warning(
@@ -253,19 +193,8 @@ class Dialer:
         dial.giving_up = KILL_CAUSE if answered else "NO_BACKGROUND_JOB"
         if answered:
             dial.answered = True
-        if not self._kill(job, dial):
+        if not self.recovery.kill(job, dial):
             log.warning("call %s (%s): no control connection: kept counted until it is back", job.id, dial.uuid)
-
-    def _kill(self, job: Job, dial: Dial) -> bool:
-        """``uuid_kill`` for a call given up on; its answer (``+OK``, or ``-ERR`` for a
-        channel gone already) ends it. False when it could not be written."""
-        return self.link.try_send(
-            commands.api(f"uuid_kill {dial.uuid} {KILL_CAUSE}"), functools.partial(self._killed, job, dial)
-        )
-
-    def _killed(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
-        if dial.uuid in self.active and dial.giving_up is not None:
-            self._finish(job, dial, dial.giving_up)
 
     def _finish(self, job: Job, dial: Dial, cause: str | None) -> None:
         if cause is not None:

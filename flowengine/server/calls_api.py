@@ -6,7 +6,10 @@ of at most :data:`MAX_BODY` bytes; ``to`` is call data after a prefix the operat
 (``--originate-allow``): the API caller cannot pick the engine's address, a context or a
 gateway the operator did not allow (:func:`flowengine.originate.line.dial_string`). The
 answer is ``202`` with the call's id; the calls leave the queue as :class:`Pacing` allows
-(:class:`~flowengine.originate.dialer.Dialer`). A :data:`~.metrics_http.Route`.
+(:class:`~flowengine.originate.dialer.Dialer`). ``GET /calls/<id>`` of a call in its flow
+says the step it runs when that call runs in this process (``where``: the server's
+:meth:`~.flow_calls.FlowCalls.step_of`), and why not when it does not. A
+:data:`~.metrics_http.Route`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from prometheus_client import Counter, Histogram
 
 from ..errors import UnsafeValue
 from ..flows.model import seconds
-from ..originate.control import Dial
+from ..originate.control import Dial, State
 from ..originate.dialer import Dialer
 from ..originate.line import caller_id, dial_string, utf8
 from ..originate.pacing import Job, Pacing
@@ -41,6 +44,13 @@ MAX_BODY = 16 * 1024
 MAX_KEPT = 10_000
 #: the longest ring timeout a request may ask for (seconds)
 MAX_TIMEOUT = 300.0
+#: why ``GET /calls/<id>`` gives no step for a call in its flow
+BETWEEN_STEPS = "between steps"
+NOT_HERE = "the call is not running its flow in this server: not connected back yet, or just ended"
+OTHER_WORKER = "the call is on another worker (or not connected back yet, or just ended)"
+
+#: the flow and step a call runs, by channel UUID (step None: between steps); None: not here
+Where = Callable[[str], tuple[str, str | None] | None]
 
 _JSON = [("Content-Type", "application/json")]
 
@@ -56,6 +66,8 @@ class CallsApi:
         *,
         flows: Callable[[], Any] | None = None,
         metrics: Any = None,
+        where: Where | None = None,
+        workers: int = 1,
     ) -> None:
         if len(bearer) < 16:
             raise ValueError("the calls API's bearer token needs at least 16 characters")
@@ -65,6 +77,8 @@ class CallsApi:
         self.bearer = bearer.encode()
         self.allow = allow
         self.flows = flows
+        self.where = where
+        self.workers = workers
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
@@ -111,7 +125,26 @@ class CallsApi:
         job = self.jobs.get(path[len("/calls/") :])
         if job is None:
             return _answer(start, "404 Not Found", {"error": "no such call"})
-        return _answer(start, "200 OK", job.as_json())
+        return _answer(start, "200 OK", self._shown(job))
+
+    def _shown(self, job: Job) -> dict[str, Any]:
+        """The call as ``GET /calls/<id>`` shows it: for a call in its flow, also its
+        ``step`` and the flow it belongs to (``step_flow``: a called flow's name while it
+        runs), or ``step: null`` and ``step_reason``. The call's connection from FreeSWITCH
+        may have reached another worker than this one (``--workers``: they share the port),
+        whose calls this process does not see."""
+        shown = job.as_json()
+        if self.where is None or job.state != State.IN_FLOW.value or job.dial is None:
+            return shown
+        found = self.where(job.dial.uuid)
+        if found is None:
+            shown["step"] = None
+            shown["step_reason"] = OTHER_WORKER if self.workers > 1 else NOT_HERE
+            return shown
+        shown["step_flow"], shown["step"] = found
+        if found[1] is None:
+            shown["step_reason"] = BETWEEN_STEPS
+        return shown
 
     def _authorized(self, header: str) -> bool:
         scheme, _, given = header.partition(" ")
@@ -213,15 +246,18 @@ def calls_routes(
     *,
     flows: Callable[[], Any] | None = None,
     metrics: Any = None,
+    where: Where | None = None,
+    workers: int = 1,
 ) -> dict[str, Route]:
     """The ``/calls`` route for :func:`~.metrics_http.serve`, its dialer started in the
-    running hub (the server's). ValueError (an operator's message) when an option cannot be
-    used: the token file unreadable or short, no allowed prefix."""
+    running hub (the server's); ``where`` tells the step of a call running in this process,
+    ``workers`` how many processes share the calls. ValueError (an operator's message) when
+    an option cannot be used: the token file unreadable or short, no allowed prefix."""
     try:
         bearer = Path(token_file).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"--calls-api-token: cannot read {token_file}: {exc}") from None
     dialer = Dialer(freeswitch, password, engine, key, pacing)
-    api = CallsApi(dialer, bearer, allow, flows=flows, metrics=metrics)
+    api = CallsApi(dialer, bearer, allow, flows=flows, metrics=metrics, where=where, workers=workers)
     dialer.start()
     return {"/calls": api.route}

@@ -26,7 +26,7 @@ from ..preflight.hosts import HOSTS
 from ..session import Timeouts
 from ..session.recorder import Recorder
 from .app import CallServer, install_signal_handlers
-from .calls_api import calls_routes
+from .calls_api import Where, calls_routes
 from .flow_map import flow_map_routes
 from .guard import descriptor_limit, max_calls_for
 from .library import UNPACK_SLICE, FlowLibrary, pauser, snapshot
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             if calls_api is not None:
                 try:
-                    pages.update(calls_api(library, metrics))
+                    pages.update(calls_api(library, metrics, server.flow_calls.step_of))
                 except ValueError as exc:
                     log.error("%s", exc)
                     return 2
@@ -246,7 +246,7 @@ def originate_setup(args: Any, index: int | None) -> tuple[bytes | None, Callabl
     )
     assert key is not None
 
-    def routes(library: FlowLibrary, metrics: Metrics | None) -> dict:
+    def routes(library: FlowLibrary, metrics: Metrics | None, where: Where | None = None) -> dict:
         return calls_routes(
             args.calls_api_token,
             tuple(args.originate_allow),
@@ -257,6 +257,8 @@ def originate_setup(args: Any, index: int | None) -> tuple[bytes | None, Callabl
             pacing,
             flows=lambda: library.current,
             metrics=metrics,
+            where=where,
+            workers=args.workers,
         )
 
     return key, routes

@@ -4,6 +4,8 @@ greenlet of its own (why: docs/architecture.md, "A call on the event loop").
 
 :class:`FlowCalls` starts each, holds the set of those running (shutdown hangs them up or
 hands them over) and, as each closes, tells the server (``ended``) and logs its summary line.
+It also says which step a call runs, by its channel UUID (:meth:`FlowCalls.step_of`, for
+``GET /calls/<id>``).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class FlowCalls:
         self.failover_key = failover_key
         self.originate_key = originate_key
         self.calls: set[EventedCall] = set()
+        # the calls by channel UUID, for step_of: a call is filed once its UUID is known
+        # (connect answered), the first time step_of looks after that; until then it waits
+        # in _unfiled. Each call is in one of the two, once, until it closes.
+        self._by_uuid: dict[str, EventedCall] = {}
+        self._unfiled: dict[EventedCall, None] = {}
 
     def start(self, loop: Any, sock: Any, address: tuple, budget: Any) -> None:
         """In the hub: hand the socket to the loop; the call runs from its callbacks."""
@@ -97,13 +104,37 @@ class FlowCalls:
             return
         if not evented.closed:
             self.calls.add(evented)
+            self._unfiled[evented] = None
             self.admission.pending.add(address[0], evented)
+
+    def step_of(self, uuid: str) -> tuple[str, str | None] | None:
+        """The flow and step (None: between steps, or ending) of the call on channel
+        ``uuid`` running here (in this process); None when none runs here. The flow is the
+        innermost one running (a called flow's own, as the flow map counts it). The calls
+        whose UUID became known since the last look are filed first: each call is looked
+        at once after its ``connect`` is answered, so a look costs no scan of every call."""
+        evented = self._by_uuid.get(uuid)
+        if evented is None and self._unfiled:
+            for each in list(self._unfiled):
+                known = each.call.proto.uuid
+                if known is not None:
+                    del self._unfiled[each]
+                    self._by_uuid[known] = each  # the newest connection of a channel is the one running
+            evented = self._by_uuid.get(uuid)
+        run = evented.call.run if evented is not None else None
+        if run is None:
+            return None
+        frame = run.stack.top
+        return frame.flow.name, None if run.ending else frame.step
 
     def _closed(self, evented: EventedCall) -> None:
         self.calls.discard(evented)
         self.admission.pending.discard(evented)
         call = evented.call
         proto = call.proto
+        self._unfiled.pop(evented, None)
+        if proto.uuid is not None and self._by_uuid.get(proto.uuid) is evented:
+            del self._by_uuid[proto.uuid]
         self.ended(call.peer, proto.heard)
         if proto.heard:
             log_call_end(proto.uuid, proto.channel, evented.started_at, proto.hangup_cause, proto.gone, call.outcome)
