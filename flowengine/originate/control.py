@@ -37,6 +37,40 @@ RINGING = frozenset({"_undef_", "EARLY MEDIA"})
 RETRIABLE = frozenset({"USER_BUSY", "NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "CALL_REJECTED"})
 
 
+#: FreeSWITCH's hangup cause names (switch_types.h, switch_call_cause_t; their names:
+#: switch_channel.c, CAUSE_CHART), the names originate's ``-ERR`` carries
+#: (switch_ivr_originate.c), and the dialer's own ends of a call
+CAUSES = frozenset(
+    """NONE UNALLOCATED_NUMBER NO_ROUTE_TRANSIT_NET NO_ROUTE_DESTINATION CHANNEL_UNACCEPTABLE
+    CALL_AWARDED_DELIVERED NORMAL_CLEARING USER_BUSY NO_USER_RESPONSE NO_ANSWER SUBSCRIBER_ABSENT
+    CALL_REJECTED NUMBER_CHANGED REDIRECTION_TO_NEW_DESTINATION EXCHANGE_ROUTING_ERROR
+    DESTINATION_OUT_OF_ORDER INVALID_NUMBER_FORMAT FACILITY_REJECTED RESPONSE_TO_STATUS_ENQUIRY
+    NORMAL_UNSPECIFIED NORMAL_CIRCUIT_CONGESTION NETWORK_OUT_OF_ORDER NORMAL_TEMPORARY_FAILURE
+    SWITCH_CONGESTION ACCESS_INFO_DISCARDED REQUESTED_CHAN_UNAVAIL PRE_EMPTED FACILITY_NOT_SUBSCRIBED
+    OUTGOING_CALL_BARRED INCOMING_CALL_BARRED BEARERCAPABILITY_NOTAUTH BEARERCAPABILITY_NOTAVAIL
+    SERVICE_UNAVAILABLE BEARERCAPABILITY_NOTIMPL CHAN_NOT_IMPLEMENTED FACILITY_NOT_IMPLEMENTED
+    SERVICE_NOT_IMPLEMENTED INVALID_CALL_REFERENCE INCOMPATIBLE_DESTINATION INVALID_MSG_UNSPECIFIED
+    MANDATORY_IE_MISSING MESSAGE_TYPE_NONEXIST WRONG_MESSAGE IE_NONEXIST INVALID_IE_CONTENTS
+    WRONG_CALL_STATE RECOVERY_ON_TIMER_EXPIRE MANDATORY_IE_LENGTH_ERROR PROTOCOL_ERROR INTERWORKING
+    SUCCESS ORIGINATOR_CANCEL CRASH SYSTEM_SHUTDOWN LOSE_RACE MANAGER_REQUEST BLIND_TRANSFER
+    ATTENDED_TRANSFER ALLOTTED_TIMEOUT USER_CHALLENGE MEDIA_TIMEOUT PICKED_OFF USER_NOT_REGISTERED
+    PROGRESS_TIMEOUT INVALID_GATEWAY GATEWAY_DOWN INVALID_URL INVALID_PROFILE NO_PICKUP
+    SRTP_READ_ERROR BOWOUT BUSY_EVERYWHERE DECLINE DOES_NOT_EXIST_ANYWHERE NOT_ACCEPTABLE UNWANTED
+    NO_IDENTITY BAD_IDENTITY_INFO UNSUPPORTED_CERTIFICATE INVALID_IDENTITY STALE_DATE
+    NOT_SENT NO_BACKGROUND_JOB CONTROL_CONNECTION_LOST""".split()
+)
+#: the label of any other cause (free text: a reason, an ``-ERR`` FreeSWITCH wrote)
+OTHER_CAUSE = "OTHER"
+
+
+def cause_label(cause: str | None) -> str:
+    """``cause`` as a metrics label, one of :data:`CAUSES` or :data:`OTHER_CAUSE`: a label
+    takes no free text (each distinct value is a series kept for the process's life).
+    ``NOT_SENT: <reason>`` is ``NOT_SENT``."""
+    name = (cause or "").split(":", 1)[0].strip()
+    return name if name in CAUSES else OTHER_CAUSE
+
+
 class ControlError(FlowengineError, OSError):
     """No usable control connection: refused, closed, timed out, the password refused."""
 
@@ -115,12 +149,15 @@ class Dial:
         channel is answered (switch_channel.c, switch_channel_perform_mark_answered; on the live
         channel in originate_to_socket_session), ``EARLY MEDIA`` on early media; unset, the
         api answers ``_undef_`` (mod_commands.c, uuid_getvar_function): only those two say
-        "still ringing", and ``-ERR`` that the channel went since. Anything else may be an
-        answer: better held to the answered call's deadline than hung up in its flow."""
+        "still ringing", and ``-ERR`` that the channel went since. Anything else (None too)
+        may be an answer: better held as an answered call, to its deadline and not retried,
+        than hung up in its flow or called twice."""
         if text in RINGING or (text is not None and text.startswith("-ERR")):
             return False
+        # held as answered in full: its BACKGROUND_JOB went to the old connection, so a
+        # hangup heard now must end it (not wait for a job that never comes, :meth:`feed`)
         self.answered_at = self.answered_at or time.monotonic()
-        self.answered = self.answered or text == "ANSWER"
+        self.answered = True
         self.state = State.IN_FLOW
         return True
 

@@ -41,7 +41,7 @@ from ..esl import ApiResponse, Event, Reply
 from ..runtime import call_token
 from .control import ControlError, Dial, State
 from .line import originate_arg, socket_app
-from .link import Link
+from .link import REPLY_TIMEOUT, WRITE_TIMEOUT, Link
 from .pacing import Job, Pacing, Queue
 from .recovery import KILL_CAUSE, Recovery
 
@@ -68,6 +68,8 @@ class Dialer:
         *,
         on_done: Callable[[Job, Dial], None] | None = None,
         connect_timeout: float = 5.0,
+        write_timeout: float = WRITE_TIMEOUT,
+        reply_timeout: float = REPLY_TIMEOUT,
     ) -> None:
         self.app = socket_app(*engine)
         self.key = key
@@ -77,7 +79,15 @@ class Dialer:
         self.queue = self.waiting.jobs  # the jobs waiting, as the API counts them
         self.active: dict[str, Job] = {}  # by the attempt's channel UUID
         self._jobs: dict[str, Job] = {}  # by the job's Job-UUID
-        self.link = Link(freeswitch, password, connect_timeout, on_up=self._connected, on_event=self._heard)
+        self.link = Link(
+            freeswitch,
+            password,
+            connect_timeout,
+            on_up=self._connected,
+            on_event=self._heard,
+            write_timeout=write_timeout,
+            reply_timeout=reply_timeout,
+        )
         self.recovery = Recovery(self.link, self.active, pacing, self._finish)
         self._greenlets: list[Any] = []
 
@@ -164,7 +174,10 @@ class Dialer:
                 if dial is None or dial.uuid not in self.active or dial.giving_up is not None:
                     continue  # (one given up on ends when its kill is answered)
                 if self._deadline(job, dial) <= now:
-                    self._give_up(job, dial)
+                    try:
+                        self._give_up(job, dial)
+                    except Exception:  # noqa: BLE001 - one call's failure must not end every call's deadline
+                        log.exception("call %s (%s): not given up", job.id, dial.uuid)
 
     def _deadline(self, job: Job, dial: Dial) -> float:
         """When the call stops holding its place: its ring timeout and ``ring_grace`` after

@@ -47,7 +47,9 @@ class Recovery:
     def follow_again(self) -> None:
         """On a new connection: each followed call's filters again (its events were the old
         connection's), then whether its channel still exists (:meth:`_exists`); a call
-        given up on while there was no connection is hung up now (:meth:`kill`). A call
+        given up on while there was no connection is hung up now (:meth:`kill`) when it was
+        past ``max_call``; one given up at its ring deadline is asked first, as the others
+        are, and hung up only if it still rings or nothing says it does not. A call
         whose events came while there was no connection is not heard again; one whose
         channel is gone ends now. Calls on a connection that dropped keep their places until
         then (or their deadline, :meth:`~.dialer.Dialer._watch`)."""
@@ -55,9 +57,9 @@ class Recovery:
             dial = job.dial
             if dial is None:
                 continue
-            if dial.giving_up is not None:
+            if dial.giving_up is not None and dial.answered_at is not None:  # past max_call
                 sent = self.kill(job, dial)
-            else:
+            else:  # one given up at its ring deadline may have been answered meanwhile: asked first
                 sent = self.link.try_send(
                     commands.filter("Job-UUID", dial.job)
                     + commands.filter("Unique-ID", dial.uuid)
@@ -88,7 +90,7 @@ class Recovery:
         answered while there was no connection (its BACKGROUND_JOB went to the old one):
         whether it was is asked next (:meth:`_answered`)."""
         text = reply.body.strip() if isinstance(reply, ApiResponse) else ""
-        if dial.uuid not in self.active or dial.giving_up is not None:
+        if dial.uuid not in self.active:
             return
         if text == "false":
             self.finish(job, dial, "CONTROL_CONNECTION_LOST")
@@ -96,16 +98,24 @@ class Recovery:
             self.link.try_send(
                 commands.api(f"uuid_getvar {dial.uuid} {DISPOSITION}"), functools.partial(self._answered, job, dial)
             )
+        elif dial.giving_up is not None:  # given up, and nothing says it is gone: hung up
+            self.kill(job, dial)
 
     def _answered(self, job: Job, dial: Dial, reply: Reply | ApiResponse) -> None:
         """``uuid_getvar <uuid> endpoint_disposition`` for a channel that exists
         (:meth:`~.control.Dial.disposition`): answered, or perhaps, it is held to ``max_call``
         from now, not hung up in the middle of its flow at its ring deadline; still ringing,
-        its ring deadline holds and its BACKGROUND_JOB comes to this connection."""
-        if dial.uuid not in self.active or dial.answered_at is not None or dial.giving_up is not None:
+        its ring deadline holds and its BACKGROUND_JOB comes to this connection. A call given
+        up at its ring deadline while there was no connection is kept if it was answered, and
+        hung up if it still rings, or if the answer cannot be read."""
+        if dial.uuid not in self.active or dial.answered_at is not None:
             return
         text = reply.body.strip() if isinstance(reply, ApiResponse) else None
-        if dial.disposition(text):
+        given_up = dial.giving_up is not None
+        if given_up and text is None:
+            self.kill(job, dial)
+        elif dial.disposition(text):
+            dial.giving_up = None  # answered: held to max_call, not hung up in its flow
             job.state = State.IN_FLOW.value
             log.info(
                 "call %s (%s): up after the control connection came back (%s %s): held to %g s",
@@ -115,3 +125,5 @@ class Recovery:
                 (text or "?")[:32],
                 self.pacing.max_call,
             )
+        elif given_up:
+            self.kill(job, dial)

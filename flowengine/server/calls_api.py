@@ -28,7 +28,7 @@ from prometheus_client import Counter, Histogram
 
 from ..errors import UnsafeValue
 from ..flows.model import seconds
-from ..originate.control import Dial, State
+from ..originate.control import Dial, State, cause_label
 from ..originate.dialer import Dialer
 from ..originate.line import caller_id, dial_string, utf8
 from ..originate.pacing import Job, Pacing
@@ -100,7 +100,7 @@ class CallsApi:
 
     def _counted(self, job: Job, dial: Dial) -> None:
         if self._originates is not None:
-            self._originates.labels(job.flow, "answered" if dial.answered else (dial.cause or "failed")).inc()
+            self._originates.labels(job.flow, "answered" if dial.answered else cause_label(dial.cause)).inc()
         if self._answer_time is not None and dial.answered_at is not None and dial.sent_at is not None:
             self._answer_time.observe(max(0.0, dial.answered_at - dial.sent_at))
 
