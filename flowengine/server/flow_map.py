@@ -270,12 +270,21 @@ def _json(start_response: Callable[[str, list], Any], value: dict) -> list[bytes
     return _answer(start_response, "200 OK", "application/json", json.dumps(value).encode() + b"\n")
 
 
+#: the page's own files, by name: listed once, so a request's name is only ever looked up
+#: here, never handed to the file system (a name too long for it would raise)
+_SERVED = {
+    path.name: (_TYPES[path.suffix], path)
+    for path in ASSETS.iterdir()
+    if path.suffix in _TYPES and not path.name.startswith(".") and path.is_file()
+}
+
+
 def _asset(start_response: Callable[[str, list], Any], name: str) -> list[bytes]:
-    """One of the page's own files, by its name alone (no path: nothing else is served)."""
-    kind = _TYPES.get(Path(name).suffix)
-    path = ASSETS / name
-    if kind is None or "/" in name or name.startswith(".") or not path.is_file():
+    """One of the page's own files, by its name alone (nothing else is served)."""
+    served = _SERVED.get(name)
+    if served is None:
         return _answer(start_response, "404 Not Found", "text/plain", b"no such file\n")
+    kind, path = served
     return _answer(start_response, "200 OK", kind, path.read_bytes())
 
 
